@@ -1,0 +1,42 @@
+# Two commands on a fresh machine with only Python: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+UV     := $(BIN)/uv
+UV_VERSION := 0.13.9
+
+.PHONY: demo test lint-imports bench lock clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+# the lock files pin every package, so a fresh install is the install that was tested
+$(VENV)/.runtime-installed: requirements.lock pyproject.toml | $(BIN)/python
+	$(UV) pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $@
+
+$(VENV)/.dev-installed: requirements-dev.lock pyproject.toml | $(BIN)/python
+	$(UV) pip install --quiet --python $(BIN)/python -r requirements-dev.lock
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $@
+
+demo: $(VENV)/.runtime-installed
+	$(BIN)/tabloop quickstart demo-project --force
+
+test: $(VENV)/.dev-installed lint-imports
+	$(BIN)/python -m pytest
+
+lint-imports: $(VENV)/.dev-installed
+	$(BIN)/lint-imports
+
+bench: $(VENV)/.dev-installed
+	@echo "benchmarks arrive with the serving, training and drift issues (see benchmarks/README.md)"
+
+lock: | $(BIN)/python
+	$(UV) pip compile pyproject.toml --python-version 3.11 -q -o requirements.lock
+	$(UV) pip compile pyproject.toml --extra test --python-version 3.11 -q -o requirements-dev.lock
+
+clean:
+	rm -rf $(VENV) demo-project .pytest_cache

@@ -1,0 +1,138 @@
+"""tabloop: the whole machine-learning lifecycle for tabular data, in one tool.
+
+The Python API mirrors the CLI: ``tabloop.init``, ``tabloop.profile``,
+``tabloop.train``, ``tabloop.evaluate``, ``tabloop.promote``, ``tabloop.serve``,
+``tabloop.predict``, ``tabloop.monitor``, ``tabloop.feedback``, ``tabloop.retrain``.
+"""
+
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
+# Names resolve on first use, so 'tabloop --help' does not pay for MLflow and scikit-learn.
+_EXPORTS: dict[str, str] = {
+    **dict.fromkeys(
+        ["EvaluateResult", "FeedbackResult", "InitResult", "MonitorResult", "PredictResult", "ProfileResult",
+         "PromoteResult", "RetrainResult", "TrainSummary", "evaluate", "feedback", "init", "monitor", "predict",
+         "profile", "promote", "retrain", "serve", "train"],
+        "tabloop.api",
+    ),
+    **dict.fromkeys(["Contract", "check_frame"], "tabloop.data"),
+    **dict.fromkeys(
+        ["ContractViolation", "DataError", "ModelNotFoundError", "PolicyError", "ServingError", "SpecError",
+         "TabloopError", "TrackingError", "TrainingError", "WorkspaceError"],
+        "tabloop.errors",
+    ),
+    **dict.fromkeys(["Spec", "load_spec"], "tabloop.spec"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tabloop' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
+class _Package(types.ModuleType):
+    """``tabloop.train`` is both a function and a subpackage; the function wins.
+
+    Importing a subpackage makes Python bind it on its parent, which would shadow
+    the facade function of the same name after its first use; this keeps the function.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, types.ModuleType) and _EXPORTS.get(name) == "tabloop.api":
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+for _name in [n for n, m in _EXPORTS.items() if m == "tabloop.api"]:
+    # a subpackage imported before this line (e.g. by 'import tabloop.train') is unbound again
+    if isinstance(globals().get(_name), types.ModuleType):
+        del globals()[_name]
+
+
+if TYPE_CHECKING:
+    from tabloop.api import (
+        EvaluateResult,
+        FeedbackResult,
+        InitResult,
+        MonitorResult,
+        PredictResult,
+        ProfileResult,
+        PromoteResult,
+        RetrainResult,
+        TrainSummary,
+        evaluate,
+        feedback,
+        init,
+        monitor,
+        predict,
+        profile,
+        promote,
+        retrain,
+        serve,
+        train,
+    )
+    from tabloop.data import Contract, check_frame
+    from tabloop.errors import (
+        ContractViolation,
+        DataError,
+        ModelNotFoundError,
+        PolicyError,
+        ServingError,
+        SpecError,
+        TabloopError,
+        TrackingError,
+        TrainingError,
+        WorkspaceError,
+    )
+    from tabloop.spec import Spec, load_spec
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Contract",
+    "ContractViolation",
+    "DataError",
+    "EvaluateResult",
+    "FeedbackResult",
+    "InitResult",
+    "ModelNotFoundError",
+    "MonitorResult",
+    "PolicyError",
+    "PredictResult",
+    "ProfileResult",
+    "PromoteResult",
+    "RetrainResult",
+    "ServingError",
+    "Spec",
+    "SpecError",
+    "TabloopError",
+    "TrackingError",
+    "TrainSummary",
+    "TrainingError",
+    "WorkspaceError",
+    "__version__",
+    "check_frame",
+    "evaluate",
+    "feedback",
+    "init",
+    "load_spec",
+    "monitor",
+    "predict",
+    "profile",
+    "promote",
+    "retrain",
+    "serve",
+    "train",
+]

@@ -1,0 +1,3 @@
+from tabloop.cli import main
+
+main()

@@ -1,0 +1,150 @@
+"""The one exception tree of tabloop.
+
+Every error a user can cause is a ``TabloopError``: its message says what was
+wrong, where (file, key, column, row) and what to do. The CLI prints it as one
+line and exits non-zero; the HTTP app maps it to a 4xx in one place.
+
+::
+
+    TabloopError
+    ├── SpecError                 tabloop.yaml is missing, malformed or invalid
+    ├── WorkspaceError            the project folder or .tabloop/ is not usable
+    ├── DataError                 a table cannot be read or is unusable
+    │   └── ContractViolation     rows break the data contract (all listed)
+    ├── TrainingError             no candidate could be trained
+    ├── TrackingError             the tracking store or registry failed
+    │   └── ModelNotFoundError    no such model version or alias
+    ├── ServingError              the server cannot start or load a model
+    └── PolicyError               a policy cannot be applied to these inputs
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "ContractViolation",
+    "DataError",
+    "ModelNotFoundError",
+    "PolicyError",
+    "ServingError",
+    "SpecError",
+    "TabloopError",
+    "TrackingError",
+    "TrainingError",
+    "Violation",
+    "WorkspaceError",
+]
+
+
+class TabloopError(Exception):
+    """Base of every error tabloop raises on purpose."""
+
+    #: short machine-readable code, used in JSON output and HTTP answers
+    code: str = "tabloop_error"
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message} ({self.hint})"
+        return self.message
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.hint:
+            out["hint"] = self.hint
+        return out
+
+
+class SpecError(TabloopError):
+    code = "spec_error"
+
+
+class WorkspaceError(TabloopError):
+    code = "workspace_error"
+
+
+class DataError(TabloopError):
+    code = "data_error"
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule: which column, which row (None for the whole column), which rule."""
+
+    column: str | None
+    rule: str
+    message: str
+    row: int | None = None
+    value: Any = field(default=None, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"column": self.column, "rule": self.rule, "message": self.message}
+        if self.row is not None:
+            out["row"] = self.row
+        if self.value is not None:
+            out["value"] = _jsonable(self.value)
+        return out
+
+    def __str__(self) -> str:
+        where = f"column {self.column!r}" if self.column is not None else "input"
+        if self.row is not None:
+            where += f", row {self.row}"
+        return f"{where}: {self.message} [{self.rule}]"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (str, int, bool)) or value is None:
+        return value
+    if isinstance(value, float):
+        return value if value == value and abs(value) != float("inf") else str(value)
+    return str(value)
+
+
+class ContractViolation(DataError):
+    """Rows that break the data contract; ``violations`` lists every one found."""
+
+    code = "contract_violation"
+    #: how many violations the message spells out before summarising
+    shown = 5
+
+    def __init__(self, violations: list[Violation], *, source: str = "input") -> None:
+        self.violations = list(violations)
+        self.source = source
+        head = "; ".join(str(v) for v in self.violations[: self.shown])
+        more = len(self.violations) - self.shown
+        tail = f"; and {more} more" if more > 0 else ""
+        super().__init__(
+            f"{source} breaks the data contract in {len(self.violations)} place(s): {head}{tail}",
+            hint="fix the listed values, or re-run 'tabloop profile' if the contract itself is out of date",
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["violations"] = [v.to_dict() for v in self.violations]
+        return out
+
+
+class TrainingError(TabloopError):
+    code = "training_error"
+
+
+class TrackingError(TabloopError):
+    code = "tracking_error"
+
+
+class ModelNotFoundError(TrackingError):
+    code = "model_not_found"
+
+
+class ServingError(TabloopError):
+    code = "serving_error"
+
+
+class PolicyError(TabloopError):
+    code = "policy_error"
