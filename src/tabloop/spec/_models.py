@@ -1,0 +1,303 @@
+"""The problem spec: pydantic models behind tabloop.yaml."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Task = Literal["binary", "multiclass", "regression"]
+CandidateName = Literal[
+    "dummy", "linear", "elastic_net", "knn", "svm", "tree", "random_forest", "extra_trees", "lightgbm", "xgboost",
+    "catboost",
+]
+
+#: the metrics each task understands; the first is the default
+METRICS: dict[str, tuple[str, ...]] = {
+    "binary": ("roc_auc", "average_precision", "log_loss", "accuracy", "balanced_accuracy", "f1"),
+    "multiclass": ("log_loss", "roc_auc_ovr", "accuracy", "balanced_accuracy", "f1_macro"),
+    "regression": ("rmse", "mae", "r2"),
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataSpec(_Strict):
+    source: str = Field(
+        description="Training table: a CSV or Parquet path (relative to this file) "
+        "or a SQLAlchemy database URL together with 'query'."
+    )
+    query: str | None = Field(default=None, description="SQL query to run when 'source' is a database URL.")
+    target: str = Field(description="The column to predict.")
+    task: Task | None = Field(
+        default=None, description="binary, multiclass or regression; inferred from the target when empty."
+    )
+    positive_class: str | None = Field(
+        default=None, description="For binary tasks: the label counted as positive (default: the minority class)."
+    )
+    exclude: list[str] = Field(
+        default_factory=list,
+        description="Columns kept in the data but never used as features (identifiers, protected attributes, leaks).",
+    )
+    id_column: str | None = Field(
+        default=None, description="A row identifier, copied to batch predictions and never used as a feature."
+    )
+
+
+class CostSpec(_Strict):
+    false_positive: float = Field(default=1.0, ge=0, description="Cost of predicting positive when it is negative.")
+    false_negative: float = Field(default=1.0, ge=0, description="Cost of predicting negative when it is positive.")
+
+
+class SplitSpec(_Strict):
+    strategy: Literal["stratified", "random", "group", "time"] = Field(
+        default="stratified", description="How rows are split into train/test and into folds."
+    )
+    test_size: float = Field(default=0.2, gt=0, lt=1, description="Share of rows kept aside for 'tabloop evaluate'.")
+    folds: int = Field(default=5, ge=2, le=20, description="Cross-validation folds inside the training part.")
+    group_column: str | None = Field(default=None, description="Column whose groups never straddle folds.")
+    time_column: str | None = Field(default=None, description="Column ordering rows in time (no future in training).")
+
+    @model_validator(mode="after")
+    def _needs_column(self) -> SplitSpec:
+        if self.strategy == "group" and not self.group_column:
+            raise ValueError("strategy 'group' needs split.group_column")
+        if self.strategy == "time" and not self.time_column:
+            raise ValueError("strategy 'time' needs split.time_column")
+        return self
+
+
+class TrainSpec(_Strict):
+    budget_seconds: float = Field(default=120, gt=0, description="Wall-clock budget for training all candidates.")
+    trials: int | None = Field(
+        default=None, ge=1,
+        description="Run exactly this many search trials instead of spending the time budget "
+        "(the same seed then gives the same leaderboard and model).",
+    )
+    candidates: list[CandidateName] = Field(
+        default_factory=lambda: ["dummy", "linear", "lightgbm"],
+        description="Model families to try, simplest first; the dummy baseline is always kept. Also: elastic_net, "
+        "knn, svm (small data only), tree, random_forest, extra_trees, xgboost, catboost.",
+    )
+    imbalance: list[Literal["class_weight", "smote"]] = Field(
+        default_factory=lambda: ["class_weight", "smote"],
+        description="Imbalance remedies the search may choose when classes are imbalanced (empty: none).",
+    )
+    selection: list[Literal["model", "mutual_info"]] = Field(
+        default_factory=lambda: ["model", "mutual_info"],
+        description="Feature selection the search may choose: SelectFromModel, mutual information (empty: none).",
+    )
+    ensemble: bool = Field(
+        default=True, description="Also try a weighted ensemble of the best families; it must earn its place."
+    )
+    storage: str | None = Field(
+        default=None,
+        description="Optuna study storage URL; empty means .tabloop/optuna.db. A PostgreSQL URL lets several "
+        "'tabloop train --worker' processes share one search.",
+    )
+    reference_rows: int = Field(
+        default=5000, ge=100, description="Rows of training data saved with the model as the drift reference."
+    )
+
+
+class TrackingSpec(_Strict):
+    uri: str | None = Field(
+        default=None,
+        description="MLflow tracking URI (server URL or database URL); empty means .tabloop/mlflow.db.",
+    )
+    experiment: str | None = Field(default=None, description="MLflow experiment name (default: the project name).")
+    model_name: str | None = Field(default=None, description="Registered model name (default: the project name).")
+
+
+class RolloutSpec(_Strict):
+    mode: Literal["off", "shadow", "ab", "canary"] = Field(
+        default="off",
+        description="How the challenger gets traffic: off; shadow (scored on a copy, logged, never returned); "
+        "ab (a sticky share); canary (a share by request).",
+    )
+    share: float = Field(default=0.0, ge=0, le=1, description="Share of requests the challenger answers (ab, canary).")
+    key: str | None = Field(default=None, description="ab: column whose value keeps a caller on one variant.")
+
+
+class ApiKeySpec(_Strict):
+    sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$", description="sha256 hex digest of the key (never the key).")
+    scopes: list[Literal["predict", "control"]] = Field(
+        default_factory=lambda: ["predict"], min_length=1, description="predict: scoring routes; control: rollout, metrics."
+    )
+
+
+class AuthSpec(_Strict):
+    keys: list[ApiKeySpec] = Field(
+        default_factory=list, description="Once any key is set, every route but the health probes needs one."
+    )
+
+
+class ServingSpec(_Strict):
+    host: str = Field(default="127.0.0.1", description="Address to bind; loopback unless told otherwise.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port to listen on.")
+    max_rows_per_request: int = Field(default=1000, ge=1, description="Requests with more rows get 413.")
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1, description="Larger request bodies get 413.")
+    max_concurrency: int = Field(default=64, ge=1, description="Predicting requests in flight beyond this get 429.")
+    timeout_s: float = Field(default=30.0, gt=0, description="Predictions taking longer get 504.")
+    log_predictions: bool = Field(default=True, description="Append every prediction to .tabloop/predlog.")
+    challenger_alias: str | None = Field(
+        default="challenger", description="Alias of the challenger served beside the champion; null for none."
+    )
+    rollout: RolloutSpec = Field(default_factory=RolloutSpec, description="How champion and challenger share traffic.")
+    poll_interval_s: float | None = Field(
+        default=30.0, gt=0, description="How often the aliases are checked for a new version to hot-swap; null: never."
+    )
+    auth: AuthSpec = Field(default_factory=AuthSpec, description="API keys (hashed) and their scopes.")
+
+
+class DriftSpec(_Strict):
+    p_value: float = Field(
+        default=0.05, gt=0, lt=1, description="Significance level, Holm-corrected across the features tested."
+    )
+    psi_threshold: float = Field(
+        default=0.1, gt=0, description="Smallest population stability index counted as drift (effect size)."
+    )
+    wasserstein_threshold: float = Field(
+        default=0.1,
+        gt=0,
+        description="Smallest Wasserstein distance, in units of the reference's standard deviation, counted as drift.",
+    )
+    jensen_shannon_threshold: float = Field(
+        default=0.1, gt=0, le=1, description="Smallest Jensen-Shannon distance (base 2, 0 to 1) counted as drift."
+    )
+    numeric_effect: Literal["psi", "wasserstein"] = Field(
+        default="psi", description="The effect size that decides drift for numeric columns."
+    )
+    categorical_effect: Literal["psi", "jensen_shannon"] = Field(
+        default="psi", description="The effect size that decides drift for categorical columns."
+    )
+    min_rows: int = Field(default=50, ge=1, description="Windows smaller than this are reported as too small to judge.")
+    max_drifted_features: int = Field(
+        default=0, ge=0, description="Policy: 'tabloop monitor' exits non-zero when more features than this drift."
+    )
+    domain_classifier: bool = Field(
+        default=True, description="Also test for multivariate drift with a classifier that tells the windows apart."
+    )
+    domain_auc_threshold: float = Field(
+        default=0.55, gt=0.5, lt=1, description="Cross-validated ROC AUC of the domain classifier counted as drift."
+    )
+    domain_rows: int = Field(
+        default=5000, ge=50, description="Rows sampled from each window to train the domain classifier."
+    )
+    act_on_multivariate: bool = Field(
+        default=False, description="Policy: 'tabloop monitor' also exits non-zero on multivariate drift alone."
+    )
+
+
+class TimelineSpec(_Strict):
+    by: Literal["rows", "time"] = Field(default="rows", description="Cut the prediction log into windows by row count or by time.")
+    rows: int = Field(default=1000, ge=1, description="Rows per window when cutting by rows.")
+    every: str = Field(default="1D", description="Window length when cutting by time (a pandas frequency: 1h, 1D, 7D).")
+    max_windows: int = Field(default=30, ge=1, description="Newest windows shown in the report.")
+
+
+class PerformanceSpec(_Strict):
+    threshold: float | None = Field(
+        default=None,
+        description="Policy: act when the spec's metric, realized or estimated on the newest window, is worse "
+        "than this (below it for scores, above it for losses); empty means never.",
+    )
+    min_labels: int = Field(
+        default=30, ge=1, description="Labelled rows a window needs before its realized performance is reported."
+    )
+    calibrate: bool = Field(
+        default=True,
+        description="Calibrate the model's probabilities on the reference sample before estimating performance.",
+    )
+
+
+class MonitoringSpec(_Strict):
+    window_rows: int = Field(default=5000, ge=1, description="Newest logged rows compared with the reference.")
+    drift: DriftSpec = Field(default_factory=DriftSpec, description="When a feature counts as drifted.")
+    timeline: TimelineSpec = Field(default_factory=TimelineSpec, description="Windows over the prediction log.")
+    performance: PerformanceSpec = Field(
+        default_factory=PerformanceSpec, description="Realized and estimated performance, and when it is too low."
+    )
+
+
+class TriggerSpec(_Strict):
+    drift: bool = Field(default=True, description="Retrain when drift crosses the monitoring policy.")
+    performance_floor: float | None = Field(
+        default=None,
+        description="Retrain when realized performance on the spec's metric is worse than this "
+        "(below it for scores, above it for losses); empty means never.",
+    )
+    new_labels: int | None = Field(
+        default=None, ge=1, description="Retrain when this many new labels arrived since the last retraining."
+    )
+    schedule_hours: float | None = Field(
+        default=None, gt=0, description="Retrain when this many hours passed since the last retraining."
+    )
+
+
+class RetrainingSpec(_Strict):
+    triggers: TriggerSpec = Field(default_factory=TriggerSpec, description="What starts a retraining ('tabloop loop run').")
+    min_new_labels: int = Field(default=100, ge=1, description="Labelled rows needed before retraining.")
+    window_rows: int = Field(default=5000, ge=1, description="Newest labelled rows used for retraining.")
+    holdout_fraction: float = Field(
+        default=0.3, gt=0, lt=1, description="Share of the newest labelled rows kept to compare champion and challenger."
+    )
+    older_data_fraction: float = Field(
+        default=1.0, ge=0, le=1,
+        description="Share of the original training data mixed with the new rows (0: new rows only).",
+    )
+    min_improvement: float = Field(
+        default=0.0, description="Promote only when the challenger beats the champion by at least this much."
+    )
+    approval: Literal["auto", "manual"] = Field(
+        default="manual", description="auto: promote when the gate passes; manual: wait for 'tabloop approve'."
+    )
+    shadow_requests: int = Field(
+        default=0, ge=0, description="Requests the challenger must answer in shadow before it can be promoted."
+    )
+
+
+class Spec(_Strict):
+    version: Literal[1] = Field(default=1, description="Spec format version.")
+    name: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Project name; names the experiment and registered model."
+    )
+    seed: int = Field(default=42, description="Drives every random choice: same spec and data, same model.")
+    data: DataSpec = Field(description="Where the data is and what to predict.")
+    metric: str | None = Field(
+        default=None, description="Metric that picks the model (default: roc_auc, log_loss or rmse by task)."
+    )
+    costs: CostSpec = Field(default_factory=CostSpec, description="What mistakes cost; sets the decision threshold.")
+    split: SplitSpec = Field(default_factory=SplitSpec, description="Held-out test part and cross-validation.")
+    train: TrainSpec = Field(default_factory=TrainSpec, description="Training budget and candidates.")
+    tracking: TrackingSpec = Field(default_factory=TrackingSpec, description="Experiment tracking and model registry.")
+    serving: ServingSpec = Field(default_factory=ServingSpec, description="Online serving.")
+    monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec, description="Drift and performance monitoring.")
+    retraining: RetrainingSpec = Field(default_factory=RetrainingSpec, description="Retraining and promotion policy.")
+
+    @model_validator(mode="after")
+    def _metric_fits_task(self) -> Spec:
+        task = self.data.task
+        if self.metric is not None and task is not None and self.metric not in METRICS[task]:
+            raise ValueError(f"metric {self.metric!r} does not apply to a {task} task; use one of {list(METRICS[task])}")
+        return self
+
+    @property
+    def task(self) -> Task:
+        if self.data.task is None:
+            raise ValueError("the task is not known yet")
+        return self.data.task
+
+    @property
+    def resolved_metric(self) -> str:
+        return self.metric or METRICS[self.task][0]
+
+    @property
+    def experiment_name(self) -> str:
+        return self.tracking.experiment or self.name
+
+    @property
+    def model_name(self) -> str:
+        return self.tracking.model_name or self.name
