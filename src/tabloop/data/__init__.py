@@ -1,0 +1,33 @@
+"""Data (layer 2): reading tables, the contract and its one gatekeeper, profiles, splits."""
+
+from tabloop.data._contract import (
+    ColumnContract,
+    Contract,
+    check_frame,
+    check_records,
+    infer_contract,
+    is_categorical_dtype,
+)
+from tabloop.data._profile import profile_frame, profile_report
+from tabloop.data._read import frame_fingerprint, is_database_url, read_table
+from tabloop.data._split import make_folds, split_train_test
+from tabloop.data._target import class_labels, encode_target, infer_task
+
+__all__ = [
+    "ColumnContract",
+    "Contract",
+    "check_frame",
+    "check_records",
+    "class_labels",
+    "encode_target",
+    "frame_fingerprint",
+    "infer_contract",
+    "infer_task",
+    "is_categorical_dtype",
+    "is_database_url",
+    "make_folds",
+    "profile_frame",
+    "profile_report",
+    "read_table",
+    "split_train_test",
+]

@@ -1,0 +1,319 @@
+"""The data contract: what a valid row looks like, and the one gatekeeper that checks it."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from tabloop.errors import ContractViolation, DataError, Violation
+from tabloop.workspace import atomic_write_json
+
+Kind = Literal["numeric", "categorical"]
+CONTRACT_VERSION = 1
+
+
+@dataclass
+class ColumnContract:
+    name: str
+    kind: Kind
+    nullable: bool
+    integer: bool = False
+    min: float | None = None
+    max: float | None = None
+    categories: list[str] | None = None
+
+    def describe(self) -> str:
+        if self.kind == "numeric":
+            return f"number in [{self.min}, {self.max}] when trained"
+        return f"one of {self.categories}"
+
+
+@dataclass
+class Contract:
+    """Feature columns in order; ``ignored`` columns may be sent and are dropped."""
+
+    columns: list[ColumnContract]
+    target: str | None = None
+    ignored: list[str] = field(default_factory=list)
+    version: int = CONTRACT_VERSION
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> ColumnContract:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    @property
+    def numeric(self) -> list[str]:
+        return [c.name for c in self.columns if c.kind == "numeric"]
+
+    @property
+    def categorical(self) -> list[str]:
+        return [c.name for c in self.columns if c.kind == "categorical"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, payload: dict[str, Any]) -> Contract:
+        if payload.get("version") != CONTRACT_VERSION:
+            raise DataError(f"contract format version {payload.get('version')!r} is not supported")
+        cols = [ColumnContract(**c) for c in payload["columns"]]
+        return cls(columns=cols, target=payload.get("target"), ignored=list(payload.get("ignored", [])))
+
+    def save(self, path: str | Path) -> Path:
+        return atomic_write_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | Path) -> Contract:
+        try:
+            return cls.from_dict(json.loads(Path(path).read_text()))
+        except DataError as exc:
+            raise DataError(f"{path}: {exc.message}") from exc
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise DataError(f"{path}: not a readable contract: {exc}") from exc
+
+
+def is_categorical_dtype(series: pd.Series) -> bool:
+    return not pd.api.types.is_numeric_dtype(series.dtype) or pd.api.types.is_bool_dtype(series.dtype)
+
+
+def infer_contract(
+    df: pd.DataFrame, *, target: str | None = None, ignored: list[str] | tuple[str, ...] = ()
+) -> Contract:
+    """Learn the contract from training data: types, nullability, ranges, categories."""
+    missing = [c for c in [target, *ignored] if c is not None and c not in df.columns]
+    if missing:
+        raise DataError(f"columns {missing} named in the spec are not in the data (columns: {list(df.columns)})")
+    cols: list[ColumnContract] = []
+    for name in df.columns:
+        if name == target or name in ignored:
+            continue
+        s = df[name]
+        nullable = bool(s.isna().any())
+        if is_categorical_dtype(s):
+            cats = sorted({_category(v) for v in s.dropna()})
+            cols.append(ColumnContract(name=str(name), kind="categorical", nullable=nullable, categories=cats))
+        else:
+            values = s.dropna().to_numpy(dtype="float64")
+            finite = values[np.isfinite(values)]
+            lo = float(finite.min()) if finite.size else None
+            hi = float(finite.max()) if finite.size else None
+            integer = bool(pd.api.types.is_integer_dtype(s.dtype))
+            cols.append(ColumnContract(name=str(name), kind="numeric", nullable=nullable, integer=integer, min=lo, max=hi))
+    if not cols:
+        raise DataError("no feature columns are left after removing the target and ignored columns")
+    return Contract(columns=cols, target=target, ignored=[c for c in ignored if c != target])
+
+
+def _category(value: Any) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value)).lower()
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def check_frame(
+    df: pd.DataFrame,
+    contract: Contract,
+    *,
+    source: str = "input",
+    max_violations: int = 100,
+    allow_target: bool = True,
+) -> pd.DataFrame:
+    """Return the feature columns in contract order with canonical dtypes, or raise.
+
+    Every violation found (up to ``max_violations``) is reported at once, each with
+    its column, row and rule: ``empty``, ``missing_column``, ``unexpected_column``,
+    ``type``, ``not_finite``, ``not_null``, ``unseen_category``.
+    """
+    found: list[Violation] = []
+    if len(df) == 0:
+        raise ContractViolation([Violation(None, "empty", "no rows to check")], source=source)
+    allowed = set(contract.feature_names) | set(contract.ignored)
+    if allow_target and contract.target:
+        allowed.add(contract.target)
+    for name in df.columns:
+        if name not in allowed:
+            found.append(Violation(str(name), "unexpected_column", "column is not in the contract"))
+    out: dict[str, Any] = {}
+    for col in contract.columns:
+        if col.name not in df.columns:
+            found.append(Violation(col.name, "missing_column", f"column is required ({col.describe()})"))
+            continue
+        s = df[col.name]
+        if col.kind == "numeric":
+            values, errs = _check_numeric(s, col)
+        else:
+            values, errs = _check_categorical(s, col)
+        found.extend(errs)
+        # object dtype, not pandas' string dtype, so encoders and ONNX see plain str/NaN
+        out[col.name] = pd.Series(values, index=df.index, dtype=object if col.kind == "categorical" else "float64")
+        if len(found) >= max_violations:
+            break
+    if found:
+        raise ContractViolation(found[:max_violations], source=source)
+    return pd.DataFrame(out, index=df.index)
+
+
+#: what a row that leaves out a key other rows send is told (serving says the same)
+RAGGED_MESSAGE = "row leaves out this key, which other rows send; send null if unknown"
+
+
+def check_records(
+    rows: Sequence[Mapping[str, Any]],
+    contract: Contract,
+    *,
+    source: str = "input",
+    max_violations: int = 100,
+    allow_target: bool = True,
+) -> dict[str, np.ndarray]:
+    """Check row objects (as JSON gives them) without pandas; one array per feature, in contract order.
+
+    Numeric columns come back as float64 (NaN for gaps), categorical ones as object arrays
+    of canonical strings (NaN for gaps), the values ``check_frame`` would give. The rules,
+    the violations and their messages are those of
+    ``check_frame(pd.DataFrame.from_records(rows), contract)``, with one addition: a key
+    that some rows send and others leave out is a ``missing_column`` on each row that
+    leaves it out, where pandas would silently fill a gap.
+    """
+    n = len(rows)
+    first = rows[0].keys() if n else {}.keys()
+    if all(r.keys() == first for r in rows):
+        names: list[Any] = list(first)
+        ragged: dict[Any, list[int]] = {}
+    else:
+        seen: dict[Any, None] = {}
+        for r in rows:
+            for k in r:
+                seen.setdefault(k, None)
+        names = list(seen)
+        ragged = {k: [i for i, r in enumerate(rows) if k not in r] for k in names}
+    if not names:  # pandas makes no rows out of rows without keys
+        raise ContractViolation([Violation(None, "empty", "no rows to check")], source=source)
+    found: list[Violation] = []
+    gaps: set[tuple[str, int]] = set()
+    features = set(contract.feature_names)
+    for name in names:
+        if name in features:
+            for i in ragged.get(name, ()):
+                found.append(Violation(name, "missing_column", RAGGED_MESSAGE, row=i))
+                gaps.add((name, i))
+    found = found[:max_violations]
+    allowed = features | set(contract.ignored)
+    if allow_target and contract.target:
+        allowed.add(contract.target)
+    present = set(names)
+    checked: list[Violation] = []
+    for name in names:
+        if name not in allowed:
+            checked.append(Violation(str(name), "unexpected_column", "column is not in the contract"))
+    out: dict[str, np.ndarray] = {}
+    for col in contract.columns:
+        if col.name not in present:
+            checked.append(Violation(col.name, "missing_column", f"column is required ({col.describe()})"))
+            continue
+        raw = np.empty(n, dtype=object)
+        for i, r in enumerate(rows):
+            raw[i] = r.get(col.name)
+        if col.kind == "numeric":
+            if all(isinstance(v, (bool, np.bool_)) for v in raw):  # pandas makes such a column bool
+                values, errs = raw, [Violation(col.name, "type", "expected a number, got booleans")]
+            else:
+                values, errs = _check_numeric_objects(raw, col)
+        else:
+            values, errs = _check_categorical_objects(raw, col)
+        checked.extend(errs)
+        out[col.name] = values
+        if len(checked) >= max_violations:
+            break
+    if gaps:
+        checked = [v for v in checked if (v.column, v.row) not in gaps]
+    found.extend(checked)
+    if found:
+        raise ContractViolation(found[:max_violations], source=source)
+    return out
+
+
+def _positions(mask: np.ndarray) -> list[int]:
+    return [int(i) for i in np.flatnonzero(mask)[:20]]
+
+
+def _check_numeric(s: pd.Series, col: ColumnContract) -> tuple[np.ndarray, list[Violation]]:
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return s.to_numpy(), [Violation(col.name, "type", "expected a number, got booleans")]
+    if pd.api.types.is_numeric_dtype(s.dtype):
+        return _finish_numeric(s.to_numpy(dtype="float64", na_value=np.nan), col, [])
+    return _check_numeric_objects(s.to_numpy(dtype=object), col)
+
+
+def _check_numeric_objects(raw: np.ndarray, col: ColumnContract) -> tuple[np.ndarray, list[Violation]]:
+    """Numbers from Python objects (JSON values): gaps become NaN, anything else is a ``type`` error."""
+    errs: list[Violation] = []
+    values = np.full(len(raw), np.nan)
+    for i, v in enumerate(raw):
+        if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+            continue
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+            if len(errs) < 20:
+                errs.append(Violation(col.name, "type", f"expected a number, got {v!r}", row=i, value=v))
+            continue
+        try:
+            values[i] = float(v)
+        except OverflowError:  # an integer beyond float range, e.g. 10**400
+            values[i] = math.inf if v > 0 else -math.inf
+    return _finish_numeric(values, col, errs)
+
+
+def _finish_numeric(values: np.ndarray, col: ColumnContract, errs: list[Violation]) -> tuple[np.ndarray, list[Violation]]:
+    nan = np.isnan(values)
+    inf = np.isinf(values)
+    for i in _positions(inf):
+        errs.append(Violation(col.name, "not_finite", "infinite values are not allowed", row=i, value=values[i]))
+    if not col.nullable:
+        bad_type_rows = {v.row for v in errs}
+        for i in _positions(nan):
+            if i not in bad_type_rows:
+                errs.append(Violation(col.name, "not_null", "value is missing; this column had no gaps in training", row=i))
+    return values, errs
+
+
+def _check_categorical(s: pd.Series, col: ColumnContract) -> tuple[np.ndarray, list[Violation]]:
+    return _check_categorical_objects(s.to_numpy(dtype=object), col)
+
+
+def _check_categorical_objects(raw: np.ndarray, col: ColumnContract) -> tuple[np.ndarray, list[Violation]]:
+    """Canonical category strings (NaN for gaps) from Python objects, with every broken rule."""
+    errs: list[Violation] = []
+    allowed = set(col.categories or [])
+    values = np.empty(len(raw), dtype=object)
+    for i, v in enumerate(raw):
+        if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+            values[i] = np.nan
+            if not col.nullable and len(errs) < 40:
+                errs.append(Violation(col.name, "not_null", "value is missing; this column had no gaps in training", row=i))
+            continue
+        if isinstance(v, (dict, list, tuple, set)):
+            values[i] = np.nan
+            errs.append(Violation(col.name, "type", f"expected a category, got {type(v).__name__}", row=i))
+            continue
+        cat = _category(v)
+        values[i] = cat
+        if cat not in allowed and len(errs) < 40:
+            shown = sorted(allowed)[:10]
+            errs.append(
+                Violation(col.name, "unseen_category", f"{cat!r} was never seen in training (known: {shown})", row=i, value=cat)
+            )
+    return values, errs

@@ -1,0 +1,114 @@
+"""Profiling: column types, gaps, class balance, duplicates, IQR outliers; as numbers and a report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tabloop.data._contract import Contract, is_categorical_dtype
+from tabloop.report import Report, figure_to_html, table_html
+
+
+def profile_frame(df: pd.DataFrame, *, target: str | None = None) -> dict[str, Any]:
+    """The numbers of a profile, JSON-ready."""
+    columns: list[dict[str, Any]] = []
+    for name in df.columns:
+        s = df[name]
+        missing = int(s.isna().sum())
+        entry: dict[str, Any] = {
+            "name": str(name),
+            "dtype": str(s.dtype),
+            "kind": "categorical" if is_categorical_dtype(s) else "numeric",
+            "missing": missing,
+            "missing_share": missing / len(df) if len(df) else 0.0,
+            "unique": int(s.nunique(dropna=True)),
+            "role": "target" if name == target else "feature",
+        }
+        if entry["kind"] == "numeric":
+            v = s.dropna().to_numpy(dtype="float64")
+            if v.size:
+                q1, med, q3 = np.percentile(v, [25, 50, 75])
+                iqr = q3 - q1
+                lo, hi = q1 - 1.5 * iqr, q3 + 1.5 * iqr
+                entry.update(
+                    mean=float(v.mean()),
+                    std=float(v.std(ddof=1)) if v.size > 1 else 0.0,
+                    min=float(v.min()),
+                    p25=float(q1),
+                    median=float(med),
+                    p75=float(q3),
+                    max=float(v.max()),
+                    outliers_iqr=int(((v < lo) | (v > hi)).sum()),
+                )
+        else:
+            top = s.value_counts(dropna=True).head(10)
+            entry["top"] = [{"value": str(k), "count": int(c)} for k, c in top.items()]
+        columns.append(entry)
+    out: dict[str, Any] = {
+        "rows": int(len(df)),
+        "columns": columns,
+        "duplicate_rows": int(df.duplicated().sum()),
+        "missing_cells": int(df.isna().sum().sum()),
+    }
+    if target is not None and target in df.columns:
+        counts = df[target].value_counts(dropna=False)
+        if df[target].nunique() <= 50:
+            out["class_balance"] = [
+                {"label": str(k), "count": int(c), "share": float(c / len(df))} for k, c in counts.items()
+            ]
+    return out
+
+
+def profile_report(profile: dict[str, Any], df: pd.DataFrame, contract: Contract, *, source: str) -> Report:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    report = Report(title="Data profile", data={"profile": profile, "contract": contract.to_dict()}, subtitle=source)
+    report.add(
+        "Overview",
+        table_html(
+            [
+                {"rows": profile["rows"], "columns": len(profile["columns"]),
+                 "missing cells": profile["missing_cells"], "duplicate rows": profile["duplicate_rows"]}
+            ]
+        ),
+    )
+    rows = [
+        {k: c.get(k) for k in ("name", "role", "kind", "dtype", "missing", "unique", "min", "median", "max", "outliers_iqr")}
+        for c in profile["columns"]
+    ]
+    report.add("Columns", table_html(rows))
+    if "class_balance" in profile:
+        fig, ax = plt.subplots(figsize=(5, 2.5))
+        labels = [b["label"] for b in profile["class_balance"]]
+        ax.bar(labels, [b["count"] for b in profile["class_balance"]], color="#4c72b0")
+        ax.set_title("Class balance")
+        report.add("Class balance", table_html(profile["class_balance"]) + figure_to_html(fig, "class balance"))
+    numeric = [c["name"] for c in profile["columns"] if c["kind"] == "numeric" and c.get("role") == "feature"]
+    if numeric:
+        ncols = 4
+        nrows = int(np.ceil(len(numeric) / ncols))
+        fig, axes = plt.subplots(nrows, ncols, figsize=(12, 2.4 * nrows), squeeze=False)
+        for ax, name in zip(axes.ravel(), numeric, strict=False):
+            ax.hist(df[name].dropna().to_numpy(dtype=float), bins=30, color="#4c72b0")
+            ax.set_title(name, fontsize=9)
+        for ax in axes.ravel()[len(numeric) :]:
+            ax.axis("off")
+        fig.tight_layout()
+        report.add("Numeric distributions", figure_to_html(fig, "histograms"))
+    missing = [c for c in profile["columns"] if c["missing"]]
+    if missing:
+        fig, ax = plt.subplots(figsize=(6, 0.3 * len(missing) + 1))
+        ax.barh([c["name"] for c in missing], [c["missing_share"] for c in missing], color="#dd8452")
+        ax.set_xlabel("share missing")
+        report.add("Missing values", figure_to_html(fig, "missing values"))
+    report.add("Data contract", table_html([
+        {"column": c.name, "kind": c.kind, "nullable": c.nullable, "min": c.min, "max": c.max,
+         "categories": ", ".join(c.categories or [])}
+        for c in contract.columns
+    ]))
+    return report

@@ -1,0 +1,72 @@
+"""Reading tables: CSV, Parquet, or a SQL query, with errors that name the source."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pandas as pd
+
+from tabloop.errors import DataError
+
+_SQL_SCHEMES = ("postgresql", "postgres", "sqlite", "mysql", "mssql", "oracle", "duckdb")
+
+
+def is_database_url(source: str) -> bool:
+    return "://" in source and source.split("://", 1)[0].split("+", 1)[0] in _SQL_SCHEMES
+
+
+def read_table(source: str | Path, *, query: str | None = None) -> pd.DataFrame:
+    """Read a CSV or Parquet file, or run ``query`` against a database URL."""
+    text = str(source)
+    if is_database_url(text):
+        return _read_sql(text, query)
+    path = Path(source)
+    if not path.exists():
+        raise DataError(f"{path}: no such file", hint="check the path; paths in tabloop.yaml are relative to the project folder")
+    suffix = "".join(path.suffixes[-2:]).lower() if path.suffix.lower() == ".gz" else path.suffix.lower()
+    try:
+        if suffix in (".csv", ".csv.gz", ".txt"):
+            df = pd.read_csv(path, low_memory=False)
+            # pandas renames a repeated header ('a', 'a.1'); read the header as written to catch it
+            header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False).iloc[0].tolist()
+        elif suffix in (".parquet", ".pq"):
+            df = pd.read_parquet(path)
+        else:
+            raise DataError(f"{path}: unknown table format {suffix!r}", hint="use .csv, .csv.gz or .parquet")
+    except DataError:
+        raise
+    except Exception as exc:  # pandas raises a zoo of parser errors
+        raise DataError(f"{path}: cannot be read as a table: {exc}") from exc
+    if df.empty:
+        raise DataError(f"{path}: the table has no rows")
+    if suffix not in (".csv", ".csv.gz", ".txt"):
+        header = [str(c) for c in df.columns]
+    dupes = sorted({c for c in header if c and header.count(c) > 1})
+    if dupes:
+        raise DataError(f"{path}: duplicate column names {dupes}", hint="rename them so each column is unique")
+    return df
+
+
+def _read_sql(url: str, query: str | None) -> pd.DataFrame:
+    if not query:
+        raise DataError(f"{url}: a database source needs data.query in the spec")
+    import sqlalchemy
+
+    try:
+        engine = sqlalchemy.create_engine(url)
+        with engine.connect() as conn:
+            df = pd.read_sql(sqlalchemy.text(query), conn)
+    except Exception as exc:
+        raise DataError(f"{url}: query failed: {exc}") from exc
+    if df.empty:
+        raise DataError(f"{url}: the query returned no rows")
+    return df
+
+
+def frame_fingerprint(df: pd.DataFrame) -> str:
+    """Content hash of a table (values, column names and order)."""
+    digest = hashlib.sha256()
+    digest.update("\x1f".join(map(str, df.columns)).encode())
+    digest.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+    return digest.hexdigest()

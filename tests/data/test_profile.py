@@ -1,0 +1,80 @@
+"""profile_frame numbers and the HTML/JSON profile report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tabloop.data import infer_contract, profile_frame, profile_report
+
+
+@pytest.fixture(scope="module")
+def profile(hmda: pd.DataFrame) -> dict:
+    return profile_frame(hmda, target="deny")
+
+
+def test_profile_of_the_real_table(hmda: pd.DataFrame, profile: dict) -> None:
+    assert profile["rows"] == len(hmda)
+    assert [c["name"] for c in profile["columns"]] == list(hmda.columns)
+    cols = {c["name"]: c for c in profile["columns"]}
+    assert cols["deny"]["role"] == "target" and cols["lvr"]["role"] == "feature"
+    assert cols["lvr"]["kind"] == "numeric" and cols["dmi"]["kind"] == "categorical"
+    lvr = hmda["lvr"]
+    assert cols["lvr"]["mean"] == pytest.approx(lvr.mean())
+    assert cols["lvr"]["std"] == pytest.approx(lvr.std())
+    assert cols["lvr"]["median"] == pytest.approx(lvr.median())
+    assert (cols["lvr"]["min"], cols["lvr"]["max"]) == (lvr.min(), lvr.max())
+    assert cols["pbcr"]["missing"] == 1 and cols["pbcr"]["missing_share"] == pytest.approx(1 / len(hmda))
+    assert profile["missing_cells"] == int(hmda.isna().sum().sum())
+    assert {t["value"] for t in cols["dmi"]["top"]} == {"no", "yes"}
+    balance = {b["label"]: b for b in profile["class_balance"]}
+    assert balance["yes"]["count"] == int((hmda["deny"] == "yes").sum())
+    assert sum(b["count"] for b in balance.values()) == len(hmda)
+    assert sum(b["share"] for b in balance.values()) == pytest.approx(1.0)
+    json.dumps(profile)  # JSON-ready
+
+
+def test_duplicates_gaps_and_iqr_outliers() -> None:
+    df = pd.DataFrame({"x": [*range(1, 11), 1000.0, 1000.0], "c": ["a"] * 10 + ["b", "b"]})
+    df.loc[0, "c"] = None
+    p = profile_frame(df)
+    x = p["columns"][0]
+    assert x["outliers_iqr"] == 2
+    assert x["unique"] == 11
+    assert p["duplicate_rows"] == 1
+    assert p["missing_cells"] == 1
+    assert "class_balance" not in p  # no target given
+
+
+def test_columns_without_values_and_many_classes() -> None:
+    df = pd.DataFrame({"empty": [np.nan, np.nan], "y": [1.5, 2.5]})
+    p = profile_frame(df, target="y")
+    assert "mean" not in p["columns"][0] and p["columns"][0]["missing"] == 2
+    wide = pd.DataFrame({"y": np.arange(100.0)})
+    assert "class_balance" not in profile_frame(wide, target="y")  # a regression target has no balance
+
+
+def test_report_has_the_sections_and_the_same_numbers(tmp_path: Path, hmda: pd.DataFrame, profile: dict) -> None:
+    contract = infer_contract(hmda, target="deny", ignored=["black"])
+    report = profile_report(profile, hmda, contract, source="hmda.csv")
+    headings = [h for h, _ in report.sections]
+    assert headings == [
+        "Overview", "Columns", "Class balance", "Numeric distributions", "Missing values", "Data contract",
+    ]
+    html_path, json_path = report.write(tmp_path, "profile")
+    page = html_path.read_text()
+    assert "hmda.csv" in page and page.count("data:image/png;base64,") == 3
+    data = json.loads(json_path.read_text())
+    assert data["profile"]["rows"] == len(hmda)
+    assert [c["name"] for c in data["contract"]["columns"]] == contract.feature_names
+
+
+def test_report_without_gaps_or_target(hmda: pd.DataFrame) -> None:
+    df = hmda[["lvr", "dmi"]].head(50)
+    contract = infer_contract(df)
+    report = profile_report(profile_frame(df), df, contract, source="x")
+    assert [h for h, _ in report.sections] == ["Overview", "Columns", "Numeric distributions", "Data contract"]
