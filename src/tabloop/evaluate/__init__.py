@@ -1,0 +1,25 @@
+"""Evaluation (layer 4): metrics by task, thresholds from costs, evaluation reports."""
+
+from tabloop.evaluate._evaluate import EvaluationResult, evaluate_predictions, evaluation_report
+from tabloop.evaluate._metrics import (
+    SCORERS,
+    TASK_METRICS,
+    compute_metrics,
+    cost_threshold,
+    expected_cost,
+    greater_is_better,
+    metrics_for,
+)
+
+__all__ = [
+    "SCORERS",
+    "TASK_METRICS",
+    "EvaluationResult",
+    "compute_metrics",
+    "cost_threshold",
+    "evaluate_predictions",
+    "evaluation_report",
+    "expected_cost",
+    "greater_is_better",
+    "metrics_for",
+]
