@@ -1,0 +1,35 @@
+"""Export (layer 6): the pipeline as ONNX with a parity check, and fast row predictors for serving."""
+
+from tabloop.export._onnx import (
+    DEFAULT_TOLERANCE,
+    OnnxExport,
+    check_parity,
+    export_bundle,
+    export_onnx,
+    parity_rows,
+    to_onnx,
+    with_gaps,
+)
+from tabloop.export._predict import (
+    OnnxRowPredictor,
+    RowPredictor,
+    SklearnRowPredictor,
+    make_row_predictor,
+)
+from tabloop.export._runtime import MISSING
+
+__all__ = [
+    "DEFAULT_TOLERANCE",
+    "MISSING",
+    "OnnxExport",
+    "OnnxRowPredictor",
+    "RowPredictor",
+    "SklearnRowPredictor",
+    "check_parity",
+    "export_bundle",
+    "export_onnx",
+    "make_row_predictor",
+    "parity_rows",
+    "to_onnx",
+    "with_gaps",
+]

@@ -1,0 +1,244 @@
+"""ONNX export and parity on the real table; the row predictors agree with ModelBundle.predict."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.dummy import DummyClassifier
+from sklearn.pipeline import Pipeline
+
+from tabloop.data import Contract, check_frame
+from tabloop.errors import ContractViolation, DataError, ServingError
+from tabloop.export import (
+    MISSING,
+    OnnxRowPredictor,
+    SklearnRowPredictor,
+    export_bundle,
+    export_onnx,
+    make_row_predictor,
+)
+from tabloop.features import make_preprocessor
+from tabloop.train import ModelBundle
+
+from .conftest import gappy
+
+Rows = list[dict[str, Any]]
+TOL = 1e-4
+
+
+@pytest.fixture(scope="module")
+def exported(logistic: ModelBundle, lightgbm: ModelBundle, ridge: ModelBundle,
+             split: tuple[pd.DataFrame, pd.DataFrame]) -> dict[str, ModelBundle]:
+    for bundle in (logistic, lightgbm, ridge):
+        export_bundle(bundle, split[1])
+    return {"logistic": logistic, "lightgbm": lightgbm, "ridge": ridge}
+
+
+@pytest.mark.parametrize("name", ["logistic", "lightgbm", "ridge"])
+def test_parity_holds_on_held_out_rows_with_gaps(name: str, exported: dict[str, ModelBundle]) -> None:
+    report = exported[name].manifest["onnx"]
+    assert report["convertible"] is True
+    assert report["used"] is True, report
+    assert report["parity_max_abs_diff"] < TOL if name != "ridge" else report["parity_max_scaled_diff"] < TOL
+    assert report["tolerance"] == TOL
+    assert report["rows"] > 400 and report["gap_rows"] > 0  # held-out rows plus copies with gaps
+    assert report["parity_rows_from"] == "held-out rows"
+    assert exported[name].onnx is not None and exported[name].onnx[:2] != b""
+    if name != "ridge":
+        assert report["label_mismatches"] == 0
+
+
+@pytest.mark.parametrize("name", ["logistic", "lightgbm", "ridge"])
+def test_onnx_rows_match_the_pipeline_with_and_without_gaps(
+    name: str, exported: dict[str, ModelBundle], make_rows: Callable[..., Rows]
+) -> None:
+    bundle = exported[name]
+    rows = make_rows(300)
+    rows += gappy(make_rows(60, start=300), bundle.contract)
+    onnx = OnnxRowPredictor(bundle, bundle.onnx).predict_rows(rows)
+    skl = bundle.predict(pd.DataFrame.from_records(rows))
+    if bundle.task == "regression":
+        np.testing.assert_allclose(onnx.labels, skl.labels, rtol=TOL, atol=TOL)
+        assert onnx.proba is None
+    else:
+        assert onnx.proba is not None and skl.proba is not None
+        assert np.max(np.abs(onnx.proba - skl.proba)) < TOL
+        assert onnx.labels == skl.labels
+        assert onnx.classes == skl.classes
+
+
+def test_a_categorical_gap_is_the_most_frequent_category_as_in_sklearn(
+    exported: dict[str, ModelBundle], make_rows: Callable[..., Rows], contract: Contract
+) -> None:
+    bundle = exported["lightgbm"]
+    imputer = bundle.pipeline.named_steps["prepare"].named_transformers_["categorical"].named_steps["impute"]
+    most_frequent = dict(zip(contract.categorical, imputer.statistics_, strict=True))
+    row = make_rows(1)[0]
+    gap = {**row, "pbcr": None, "self": None}
+    filled = {**row, "pbcr": most_frequent["pbcr"], "self": most_frequent["self"]}
+    predictor = OnnxRowPredictor(bundle, bundle.onnx)
+    a = predictor.predict_rows([gap]).proba
+    b = predictor.predict_rows([filled]).proba
+    assert a is not None and b is not None
+    np.testing.assert_allclose(a, b, atol=1e-7)
+    want = bundle.predict(pd.DataFrame.from_records([gap])).proba
+    assert want is not None and np.max(np.abs(a - want)) < TOL
+
+
+@pytest.mark.parametrize("name", ["logistic", "lightgbm", "ridge"])
+def test_one_row_at_a_time_agrees_with_the_batch(
+    name: str, exported: dict[str, ModelBundle], make_rows: Callable[..., Rows]
+) -> None:
+    bundle = exported[name]
+    rows = make_rows(40) + gappy(make_rows(10, start=40), bundle.contract)
+    for predictor in (OnnxRowPredictor(bundle, bundle.onnx), SklearnRowPredictor(bundle)):
+        batch = predictor.predict_rows(rows)
+        singles = [predictor.predict_rows([r]) for r in rows]
+        if bundle.task == "regression":  # float32 sums may round differently in a batch
+            np.testing.assert_allclose([s.labels[0] for s in singles], batch.labels, rtol=1e-6)
+        else:
+            assert [s.labels[0] for s in singles] == batch.labels
+        if batch.proba is not None:
+            np.testing.assert_allclose(np.vstack([s.proba for s in singles]), batch.proba, atol=1e-6)
+
+
+def test_sklearn_row_predictor_is_bundle_predict(exported: dict[str, ModelBundle], make_rows: Callable[..., Rows]) -> None:
+    bundle = exported["logistic"]
+    rows = make_rows(100) + gappy(make_rows(10, start=100), bundle.contract)
+    got = SklearnRowPredictor(bundle).predict_rows(rows)
+    want = bundle.predict(pd.DataFrame.from_records(rows))
+    assert got.labels == want.labels
+    np.testing.assert_array_equal(got.proba, want.proba)
+
+
+def test_the_threshold_rule_is_the_bundles(exported: dict[str, ModelBundle], make_rows: Callable[..., Rows]) -> None:
+    base = exported["logistic"]
+    strict = ModelBundle(base.pipeline, base.contract, {**base.manifest, "threshold": 0.2}, base.reference, "",
+                         onnx=base.onnx)
+    rows = make_rows(300)
+    got = OnnxRowPredictor(strict).predict_rows(rows).labels
+    assert got == strict.predict(pd.DataFrame.from_records(rows)).labels
+    assert got != base.predict(pd.DataFrame.from_records(rows)).labels  # the threshold did change answers
+
+
+def test_bad_rows_get_the_same_violations_from_every_predictor(
+    exported: dict[str, ModelBundle], make_rows: Callable[..., Rows]
+) -> None:
+    bundle = exported["lightgbm"]
+    rows = make_rows(3)
+    rows[0]["dmi"] = "maybe"
+    rows[1]["lvr"] = None
+    rows[2]["zzz"] = 1
+    with pytest.raises(ContractViolation) as want:
+        bundle.predict(pd.DataFrame.from_records(rows), source="request body")
+    for predictor in (OnnxRowPredictor(bundle), SklearnRowPredictor(bundle)):
+        with pytest.raises(ContractViolation) as got:
+            predictor.predict_rows(rows, source="request body")
+        assert got.value.to_dict() == want.value.to_dict()
+
+
+def test_numbers_beyond_float32_go_to_the_pipeline(exported: dict[str, ModelBundle], make_rows: Callable[..., Rows]) -> None:
+    bundle = exported["logistic"]
+    rows = make_rows(2)
+    rows[0]["lvr"] = 1e300
+    got = OnnxRowPredictor(bundle).predict_rows(rows)
+    want = bundle.predict(pd.DataFrame.from_records(rows))
+    assert got.labels == want.labels
+    assert got.proba is not None and np.all(np.isfinite(got.proba))
+
+
+def test_make_row_predictor_uses_onnx_only_when_parity_held(exported: dict[str, ModelBundle]) -> None:
+    bundle = exported["logistic"]
+    assert make_row_predictor(bundle).engine == "onnx"
+    assert make_row_predictor(bundle, prefer_onnx=False).engine == "sklearn"
+    failed = ModelBundle(bundle.pipeline, bundle.contract, {**bundle.manifest, "onnx": {**bundle.manifest["onnx"], "used": False}},
+                         bundle.reference, "", onnx=bundle.onnx)
+    assert make_row_predictor(failed).engine == "sklearn"
+    bare = ModelBundle(bundle.pipeline, bundle.contract, {k: v for k, v in bundle.manifest.items() if k != "onnx"},
+                       bundle.reference, "")
+    assert make_row_predictor(bare).engine == "sklearn"
+    with pytest.raises(ServingError, match="has no ONNX graph"):
+        OnnxRowPredictor(bare)
+
+
+class _Opaque(ClassifierMixin, BaseEstimator):
+    """A classifier no converter knows."""
+
+    def fit(self, X: Any, y: Any) -> _Opaque:
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        return np.tile([0.5, 0.5], (len(X), 1))
+
+
+@pytest.mark.parametrize("model", [DummyClassifier(strategy="prior"), _Opaque()], ids=["dummy", "unknown"])
+def test_an_unconvertible_model_gets_a_clean_report(
+    model: Any, contract: Contract, split: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    train, test = split
+    pipeline = Pipeline([("prepare", make_preprocessor(contract)), ("model", model)])
+    pipeline.fit(check_frame(train, contract), (train["deny"] == "yes").astype(int))
+    result = export_onnx(pipeline, contract, task="binary", rows=test)
+    assert result.onnx is None and result.used is False
+    assert result.report["convertible"] is False
+    assert result.report["reason"].startswith("not convertible: ")
+
+
+def test_parity_failure_is_reported_not_used(exported: dict[str, ModelBundle], split: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    bundle = exported["lightgbm"]
+    result = export_onnx(bundle.pipeline, bundle.contract, task="binary", rows=split[1], tolerance=0.0)
+    if result.report["parity_max_abs_diff"] == 0.0:
+        pytest.skip("bit-identical outputs: nothing to fail on")
+    assert result.report["convertible"] is True and result.used is False
+    assert "parity does not hold" in result.report["reason"]
+
+
+def test_rows_that_break_the_contract_are_left_out_of_the_parity_check(
+    exported: dict[str, ModelBundle], split: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    bundle = exported["logistic"]
+    rows = split[1].copy()
+    rows["dmi"] = rows["dmi"].astype(object)
+    rows.loc[rows.index[:5], "dmi"] = "maybe"
+    result = export_onnx(bundle.pipeline, bundle.contract, task="binary", rows=rows)
+    assert result.used and result.report["rows"] - result.report["gap_rows"] == len(rows) - 5
+
+
+def test_no_held_out_rows_means_the_reference_sample(logistic: ModelBundle) -> None:
+    bundle = ModelBundle(logistic.pipeline, logistic.contract, dict(logistic.manifest), logistic.reference, "")
+    result = export_bundle(bundle, None)
+    assert result.used and bundle.manifest["onnx"]["parity_rows_from"] == "reference sample"
+
+
+def test_the_gap_marker_is_not_a_category(contract: Contract) -> None:
+    assert all(MISSING not in (c.categories or []) for c in contract.columns)
+
+
+# -- the bundle on disk ----------------------------------------------------------
+def test_bundle_saves_and_loads_the_onnx_graph_with_its_hash(exported: dict[str, ModelBundle], tmp_path: Path) -> None:
+    bundle = exported["lightgbm"]
+    copy = ModelBundle(bundle.pipeline, bundle.contract, dict(bundle.manifest), bundle.reference, "x: 1", onnx=bundle.onnx)
+    paths = copy.save(tmp_path / "b")
+    assert paths["onnx"].name == "model.onnx"
+    assert "onnx" in copy.manifest["files"] and copy.manifest["onnx"]["used"] is True
+    loaded = ModelBundle.load(tmp_path / "b")
+    assert loaded.onnx == bundle.onnx
+    assert make_row_predictor(loaded).engine == "onnx"
+    paths["onnx"].write_bytes(bundle.onnx + b"\0")  # type: ignore[operator]
+    with pytest.raises(DataError, match="hash does not match"):
+        ModelBundle.load(tmp_path / "b")
+
+
+def test_bundle_without_onnx_still_round_trips(logistic: ModelBundle, tmp_path: Path) -> None:
+    bare = ModelBundle(logistic.pipeline, logistic.contract, {"task": "binary", "classes": ["no", "yes"]},
+                       logistic.reference, "x: 1")
+    bare.save(tmp_path / "b")
+    assert not (tmp_path / "b" / "model.onnx").exists()
+    assert ModelBundle.load(tmp_path / "b").onnx is None
