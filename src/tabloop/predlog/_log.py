@@ -1,0 +1,344 @@
+"""The prediction log: one JSON line per scored row, and the feedback labels that join it.
+
+Files live under ``.tabloop/predlog/``: ``predictions-YYYYMMDD.jsonl`` (appended,
+fsynced), ``predictions-YYYYMMDD-<segment>.jsonl`` when several processes write at once
+(one segment per server worker, so no two processes interleave inside one file) and
+``feedback.jsonl``. A person can open them; pandas and DuckDB read them.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime as dt
+import errno
+import fcntl
+import logging
+import os
+import queue
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pandas as pd
+
+from tabloop.errors import DataError, TabloopError
+
+PREDICTIONS_GLOB = "predictions-*.jsonl"
+FEEDBACK_FILE = "feedback.jsonl"
+logger = logging.getLogger("tabloop.predlog")
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
+class PredictionLogError(TabloopError):
+    """The prediction log could not be written (disk full, read-only, permissions)."""
+
+    code = "prediction_log_unavailable"
+
+    def __init__(self, path: Path, cause: OSError) -> None:
+        self.path = path
+        self.errno = cause.errno
+        reason = os.strerror(cause.errno) if cause.errno else str(cause)
+        if cause.errno == errno.ENOSPC:
+            hint = "the disk is full: free space; writes resume by themselves"
+        elif cause.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            hint = "the log folder is not writable: fix its permissions or mount; writes resume by themselves"
+        else:
+            hint = "check disk space and permissions of the log folder"
+        super().__init__(f"{path}: cannot write the prediction log: {reason} ({cause})", hint=hint)
+
+
+class UnloggableRecords(DataError):
+    """Some records could not be encoded as JSON; ``written`` others were logged."""
+
+    def __init__(self, written: int, reasons: list[str]) -> None:
+        self.written = written
+        self.refused = len(reasons)
+        super().__init__(f"{len(reasons)} record(s) could not be written to the prediction log: {reasons[0]}")
+
+
+def _ends_with_newline(fd: int) -> bool:
+    size = os.fstat(fd).st_size
+    return size == 0 or os.pread(fd, 1, size - 1) == b"\n"
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a newly created file's name durable too, not only its bytes."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems refuse fsync on a directory; the file's own fsync still held
+    finally:
+        os.close(fd)
+
+
+class PredictionLog:
+    """Append-only JSONL prediction and feedback log in one folder.
+
+    ``segment`` names this writer's own prediction files (e.g. a server worker's pid):
+    each process appending through its own segment never shares a file with another.
+    """
+
+    def __init__(self, directory: str | Path, *, segment: str | None = None) -> None:
+        self.directory = Path(directory)
+        if segment is not None and not segment.replace("_", "").replace("-", "").isalnum():
+            raise ValueError(f"segment must be letters, digits, '-' or '_', got {segment!r}")
+        self.segment = segment
+
+    # -- writing -------------------------------------------------------------
+    def predictions_path(self, when: dt.datetime | None = None) -> Path:
+        """Today's prediction file for this writer (UTC day, plus the segment if any)."""
+        day = f"{(when or dt.datetime.now(dt.UTC)):%Y%m%d}"
+        suffix = f"-{self.segment}" if self.segment else ""
+        return self.directory / f"predictions-{day}{suffix}.jsonl"
+
+    def append(self, records: Iterable[dict[str, Any]]) -> int:
+        """Append records durably (write, flush, fsync) before returning; returns how many.
+
+        A record that cannot be encoded does not cost the others their place: the
+        good ones are written, then ``UnloggableRecords`` says how many were refused.
+        """
+        return self._append(self.predictions_path(), records)
+
+    def append_feedback(self, records: Iterable[dict[str, Any]]) -> int:
+        return self._append(self.directory / FEEDBACK_FILE, records)
+
+    @staticmethod
+    def encode(records: Iterable[dict[str, Any]]) -> tuple[list[bytes], list[str]]:
+        """Each record as one JSON line, and why any record could not be encoded."""
+        lines: list[bytes] = []
+        refused: list[str] = []
+        for r in records:
+            try:
+                lines.append(orjson.dumps(r, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n")
+            except TypeError as exc:
+                refused.append(str(exc))
+        return lines, refused
+
+    def _append(self, path: Path, records: Iterable[dict[str, Any]]) -> int:
+        lines, refused = self.encode(records)
+        if lines:
+            self.write_lines(path, lines)
+        if refused:
+            raise UnloggableRecords(len(lines), refused)
+        return len(lines)
+
+    def write_lines(self, path: Path, lines: list[bytes]) -> None:
+        """Append encoded lines to ``path`` in one write, then fsync; raise ``PredictionLogError`` if that fails.
+
+        An exclusive ``flock`` keeps two processes appending to one file (a server and
+        ``tabloop predict``, or workers sharing ``feedback.jsonl``) from interleaving.
+        """
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            created = not path.exists()
+            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)  # read: the torn-line check
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                # a crash can leave a torn last line; start on a fresh line so this batch stays readable
+                data = b"".join(lines) if _ends_with_newline(fd) else b"\n" + b"".join(lines)
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)  # closing also drops the lock
+            if created:
+                _fsync_dir(self.directory)
+        except OSError as exc:
+            raise PredictionLogError(path, exc) from exc
+
+    # -- reading -------------------------------------------------------------
+    def read_predictions(self, *, last: int | None = None) -> pd.DataFrame:
+        """All logged rows, oldest first (``last`` keeps the newest N)."""
+        days: dict[str, list[Path]] = {}
+        for path in sorted(self.directory.glob(PREDICTIONS_GLOB)):
+            days.setdefault(path.name[len("predictions-"):][:8], []).append(path)
+        records: list[dict[str, Any]] = []
+        for day in sorted(days):
+            part = self._read_lines(days[day])
+            if len(days[day]) > 1:
+                # one day's segments (server workers) interleave in time; a stable sort keeps each
+                # request's rows, and rows written in the same millisecond, in their file order
+                part.sort(key=lambda r: str(r.get("ts") or ""))
+            records.extend(part)
+        df = pd.DataFrame.from_records(records) if records else pd.DataFrame(columns=LOG_COLUMNS)
+        if last is not None and len(df) > last:
+            df = df.iloc[-last:]
+        return df.reset_index(drop=True)
+
+    def read_feedback(self) -> pd.DataFrame:
+        """Feedback labels; a later label for the same (request_id, row) wins."""
+        path = self.directory / FEEDBACK_FILE
+        records = self._read_lines([path]) if path.exists() else []
+        df = pd.DataFrame.from_records(records) if records else pd.DataFrame(columns=["request_id", "row", "label", "ts"])
+        if len(df):
+            df = df.drop_duplicates(subset=["request_id", "row"], keep="last").reset_index(drop=True)
+        return df
+
+    @staticmethod
+    def _read_lines(paths: list[Path]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for path in paths:
+            with open(path, "rb") as fh:
+                for lineno, line in enumerate(fh, start=1):
+                    if not line.strip():
+                        continue
+                    try:
+                        out.append(orjson.loads(line))
+                    except orjson.JSONDecodeError as exc:
+                        # a record torn by a crash was never acknowledged: skip it, say so;
+                        # a complete line that is not JSON is damage a person must look at
+                        if not line.rstrip().endswith(b"}") or not fh.read(1):
+                            logger.warning("%s:%d: skipped a torn record left by an interrupted write", path, lineno)
+                            continue
+                        raise DataError(f"{path}:{lineno}: not a JSON record ({exc})") from exc
+        return out
+
+    def inputs_frame(self, predictions: pd.DataFrame) -> pd.DataFrame:
+        """The logged input rows as a table, one column per feature."""
+        if predictions.empty:
+            return pd.DataFrame()
+        return pd.DataFrame.from_records(list(predictions["inputs"]), index=predictions.index)
+
+
+LOG_COLUMNS = [
+    "request_id", "row", "ts", "source", "model", "version", "variant",
+    "inputs", "prediction", "probabilities", "latency_ms",
+]
+
+
+class BackgroundLogWriter:
+    """Takes records off the request path; a thread batches, writes and fsyncs them (group commit).
+
+    ``submit`` returns a ``concurrent.futures.Future`` that the thread resolves only after
+    the fsync of the batch holding those records: with the number written, or with the
+    error (``PredictionLogError`` when the disk refused, ``UnloggableRecords`` when a
+    record could not be encoded). A server that waits on it before answering never
+    acknowledges a row a crash could lose; every request waiting at the same moment
+    shares one fsync. ``close()`` drains the queue, so everything handed over before it
+    is on disk. Failures are counted; ``ok`` says whether the latest write succeeded, so
+    health turns back to ok by itself when the disk does.
+    """
+
+    def __init__(self, log: PredictionLog, *, max_batch: int = 512) -> None:
+        self.log = log
+        self.max_batch = max_batch
+        self._queue: queue.SimpleQueue[tuple[list[dict[str, Any]], concurrent.futures.Future[int]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._lock = threading.Lock()
+        self._closed = False
+        self.written = 0
+        self.failed = 0
+        self.failed_writes = 0
+        self.last_error: str | None = None
+        self.ok = True
+        self._last_report = 0.0
+        self._thread = threading.Thread(target=self._run, name="tabloop-predlog", daemon=True)
+        self._thread.start()
+
+    def submit(self, records: Iterable[dict[str, Any]]) -> concurrent.futures.Future[int]:
+        """Hand records over; the future resolves once they are fsynced (or fails with why not)."""
+        batch = records if isinstance(records, list) else list(records)
+        fut: concurrent.futures.Future[int] = concurrent.futures.Future()
+        with self._lock:
+            # after close() the thread is gone: a record queued now would never be written
+            if self._closed:
+                fut.set_exception(ServingClosed("the prediction log writer is closed (the server is stopping)"))
+                return fut
+            self._queue.put((batch, fut))
+        return fut
+
+    def _run(self) -> None:
+        done = False
+        while not done:
+            item = self._queue.get()
+            items: list[tuple[list[dict[str, Any]], concurrent.futures.Future[int]]] = []
+            n = 0
+            if item is None:
+                done = True
+            else:
+                items.append(item)
+                n = len(item[0])
+            while n < self.max_batch and not done:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    done = True
+                    break
+                items.append(nxt)
+                n += len(nxt[0])
+            if items:
+                self._commit(items)
+
+    def _commit(self, items: list[tuple[list[dict[str, Any]], concurrent.futures.Future[int]]]) -> None:
+        """One write and one fsync for every submission in ``items``, then resolve their futures."""
+        lines: list[bytes] = []
+        outcome: list[tuple[int, list[str]]] = []
+        try:
+            for records, _ in items:
+                good, refused = self.log.encode(records)
+                lines.extend(good)
+                outcome.append((len(good), refused))
+            if lines:
+                self.log.write_lines(self.log.predictions_path(), lines)
+        except Exception as exc:  # the writer must outlive any one bad batch
+            rows = sum(len(records) for records, _ in items)
+            self.failed += rows
+            self.failed_writes += 1
+            self.last_error = str(exc)
+            self._report_failure(exc, rows)
+            for _, fut in items:
+                fut.set_exception(exc)
+            return
+        if not self.ok:
+            logger.warning("prediction log: writing again after failures (%d row(s) were lost)", self.failed)
+        self.ok = True
+        self.written += len(lines)
+        for (_, fut), (good, refused) in zip(items, outcome, strict=True):
+            if refused:
+                self.failed += len(refused)
+                error = UnloggableRecords(good, refused)
+                self.last_error = str(error)
+                fut.set_exception(error)
+            else:
+                fut.set_result(good)
+
+    def _report_failure(self, exc: Exception, rows: int) -> None:
+        # the first failure, then at most one line every 10 s: a full disk must not flood the log too
+        now = time.monotonic()
+        if self.ok or now - self._last_report >= 10.0:
+            self._last_report = now
+            logger.error("prediction log: %d row(s) not written (%d so far): %s", rows, self.failed, exc)
+        self.ok = False
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def close(self, timeout: float = 10.0) -> bool:
+        """Drain and stop; True when everything handed over was written before ``timeout``."""
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._queue.put(None)
+        self._thread.join(timeout)
+        return not self._thread.is_alive() and self._queue.empty() and self.failed == 0
+
+
+class ServingClosed(TabloopError):
+    """Records handed to a writer that has already stopped."""
+
+    code = "prediction_log_closed"

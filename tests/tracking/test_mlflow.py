@@ -1,0 +1,137 @@
+"""Tracker against a real SQLite MLflow store: registry, aliases, bundles in and out, pyfunc parity."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+from tabloop.data import check_frame, encode_target, infer_contract
+from tabloop.errors import ModelNotFoundError, TrackingError
+from tabloop.features import make_preprocessor
+from tabloop.tracking import BUNDLE_SHA_TAG, Tracker, VersionRef
+from tabloop.train import ModelBundle
+from tabloop.workspace import file_sha256
+
+MODEL = "m"
+
+
+def _bundle(hmda: pd.DataFrame, C: float) -> ModelBundle:
+    contract = infer_contract(hmda, target="deny", ignored=["black"])
+    pipeline = Pipeline([("prepare", make_preprocessor(contract)), ("model", LogisticRegression(C=C, max_iter=1000))])
+    pipeline.fit(check_frame(hmda, contract), encode_target(hmda["deny"], ["no", "yes"]))
+    return ModelBundle(pipeline, contract, {"task": "binary", "classes": ["no", "yes"], "threshold": 0.5},
+                       reference=hmda.head(100), spec_yaml="x: 1")
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("mlflow")
+
+
+@pytest.fixture(scope="module")
+def bundles(hmda: pd.DataFrame) -> dict[str, ModelBundle]:
+    return {"1": _bundle(hmda, C=1.0), "2": _bundle(hmda, C=0.01)}
+
+
+@pytest.fixture(scope="module")
+def tracker(store: Path, bundles: dict[str, ModelBundle]) -> Iterator[Tracker]:
+    import mlflow
+
+    t = Tracker(f"sqlite:///{store}/mlflow.db", "exp", artifact_root=store / "artifacts")
+    refs = []
+    with t.run("t") as run_id:
+        for v in ("1", "2"):
+            refs.append(t.register_bundle(bundles[v], MODEL, tags={"tabloop.winner": "logistic"}))
+    assert refs == [VersionRef(MODEL, "1", run_id), VersionRef(MODEL, "2", run_id)]
+    yield t
+    mlflow.set_tracking_uri(None)
+
+
+def test_versions_aliases_and_resolution(tracker: Tracker) -> None:
+    assert [str(v.version) for v in tracker.list_versions(MODEL)] == ["1", "2"]
+    assert tracker.get_version(MODEL, "2").tags["tabloop.winner"] == "logistic"
+    with pytest.raises(ModelNotFoundError, match="model 'm' has no champion yet") as err:
+        tracker.resolve(MODEL, None)
+    assert "tabloop promote" in (err.value.hint or "")
+    assert tracker.resolve(MODEL, "latest").version == "2"
+    assert tracker.resolve(MODEL, "1").version == "1"
+
+    assert tracker.set_alias(MODEL, "champion", "1") is None
+    assert tracker.resolve(MODEL, None).version == "1"
+    assert tracker.set_alias(MODEL, "champion", "2") == "1"  # the previous holder, for rollback
+    assert tracker.alias_version(MODEL, "champion") == "2"
+    assert tracker.resolve(MODEL, "champion") == tracker.resolve(MODEL, None)
+    assert tracker.resolve(MODEL, None).version == "2"
+
+    with pytest.raises(ModelNotFoundError, match=r"model 'm' has no version '9' \(versions: \[.?1.?, .?2.?\]\)") as err:
+        tracker.set_alias(MODEL, "champion", "9")
+    assert "tabloop train" in (err.value.hint or "")
+    assert tracker.alias_version(MODEL, "champion") == "2"  # unchanged by the refused move
+    with pytest.raises(ModelNotFoundError, match="model 'm' has no alias 'challenger'"):
+        tracker.resolve(MODEL, "challenger")
+    with pytest.raises(ModelNotFoundError, match="model 'other' has no versions"):
+        tracker.resolve("other", "latest")
+
+
+def test_load_bundle_round_trips(tracker: Tracker, bundles: dict[str, ModelBundle], hmda: pd.DataFrame, tmp_path: Path) -> None:
+    for v in ("1", "2"):
+        loaded = tracker.load_bundle(tracker.resolve(MODEL, v), cache=tmp_path)
+        assert (loaded.name, loaded.version) == (MODEL, v)
+        assert loaded.contract == bundles[v].contract
+        np.testing.assert_array_equal(loaded.predict(hmda).proba, bundles[v].predict(hmda).proba)
+        manifest = next(tmp_path.rglob(f"{v}/artifacts/bundle/manifest.json"))
+        assert file_sha256(manifest) == tracker.get_version(MODEL, v).tags[BUNDLE_SHA_TAG]
+    # the two versions really are different models
+    assert not np.allclose(bundles["1"].predict(hmda).proba, bundles["2"].predict(hmda).proba)
+    again = tracker.load_bundle(VersionRef(MODEL, "1"), cache=tmp_path)  # from the cache
+    np.testing.assert_array_equal(again.predict(hmda.head(5)).proba, bundles["1"].predict(hmda.head(5)).proba)
+
+
+def test_pyfunc_and_bundle_predict_the_same(tracker: Tracker, bundles: dict[str, ModelBundle], hmda: pd.DataFrame) -> None:
+    import mlflow
+
+    rows = hmda.drop(columns=["deny", "black"]).iloc[::25].reset_index(drop=True)
+    model = mlflow.pyfunc.load_model(f"models:/{MODEL}/1")
+    got = model.predict(rows)
+    expected = bundles["1"].predict(rows).to_frame()
+    assert list(got.columns) == ["prediction", "proba_no", "proba_yes"]
+    assert got["prediction"].tolist() == expected["prediction"].tolist()
+    np.testing.assert_allclose(got[["proba_no", "proba_yes"]].to_numpy(float),
+                               expected[["proba_no", "proba_yes"]].to_numpy(float), rtol=0, atol=1e-12)
+
+
+def test_a_registry_hash_mismatch_is_refused(tracker: Tracker, tmp_path: Path) -> None:
+    original = tracker.get_version(MODEL, "1").tags[BUNDLE_SHA_TAG]
+    try:
+        tracker.client.set_model_version_tag(MODEL, "1", BUNDLE_SHA_TAG, "0" * 64)
+        with pytest.raises(TrackingError, match="model 'm' version 1: manifest hash differs from the registry; refusing to load"):
+            tracker.load_bundle(VersionRef(MODEL, "1"), cache=tmp_path)
+        tracker.client.delete_model_version_tag(MODEL, "1", BUNDLE_SHA_TAG)
+        with pytest.raises(TrackingError, match="version 1 was not registered by tabloop; refusing to load"):
+            tracker.load_bundle(VersionRef(MODEL, "1"), cache=tmp_path)
+    finally:
+        tracker.client.set_model_version_tag(MODEL, "1", BUNDLE_SHA_TAG, original)
+    assert tracker.load_bundle(VersionRef(MODEL, "1"), cache=tmp_path).version == "1"
+
+
+def test_runs_record_params_and_metrics(tracker: Tracker, tmp_path: Path) -> None:
+    note = tmp_path / "note.txt"
+    note.write_text("hello")
+    with tracker.run("r", tags={"tabloop.stage": "test"}) as run_id:
+        tracker.log_params({"seed": 42, "long": "x" * 900})
+        tracker.log_metrics({"auc": 0.8, "undefined": None})
+        tracker.log_artifact(note, artifact_path="notes")
+    run = tracker.client.get_run(run_id)
+    assert run.data.params["seed"] == "42" and len(run.data.params["long"]) == 500
+    assert run.data.metrics == {"auc": 0.8}
+    assert run.data.tags["tabloop.stage"] == "test"
+    got = tracker.download_run_artifact(run_id, "notes/note.txt", tmp_path / "dl")
+    assert got.read_text() == "hello"
+    with pytest.raises(TrackingError, match=rf"run {run_id}: cannot fetch artifact 'missing.txt'"):
+        tracker.download_run_artifact(run_id, "missing.txt", tmp_path / "dl2")
