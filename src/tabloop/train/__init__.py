@@ -1,0 +1,30 @@
+"""Training (layer 4): candidates, cross-validation, search, ensembles, selection; the model bundle."""
+
+from tabloop.train._bundle import (
+    PREDICTION_COLUMN,
+    ModelBundle,
+    Predictions,
+    library_versions,
+    proba_column,
+)
+from tabloop.train._candidates import Candidate, Options, make_candidates
+from tabloop.train._search import SearchOutcome, TrialRecord, study_name
+from tabloop.train._train import CandidateResult, TrainResult, search_trials, train_candidates
+
+__all__ = [
+    "PREDICTION_COLUMN",
+    "Candidate",
+    "CandidateResult",
+    "ModelBundle",
+    "Options",
+    "Predictions",
+    "SearchOutcome",
+    "TrainResult",
+    "TrialRecord",
+    "library_versions",
+    "make_candidates",
+    "proba_column",
+    "search_trials",
+    "study_name",
+    "train_candidates",
+]

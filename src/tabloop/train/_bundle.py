@@ -1,0 +1,185 @@
+"""A model bundle: the fitted pipeline with everything needed to serve, monitor and retrain it."""
+
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+
+from tabloop.data import Contract, check_frame
+from tabloop.errors import DataError
+from tabloop.workspace import atomic_write_bytes, atomic_write_json, file_sha256
+
+BUNDLE_FORMAT = 1
+PIPELINE_FILE = "pipeline.joblib"
+CONTRACT_FILE = "contract.json"
+REFERENCE_FILE = "reference.parquet"
+MANIFEST_FILE = "manifest.json"
+SPEC_FILE = "spec.yaml"
+ONNX_FILE = "model.onnx"  # optional: the pipeline as ONNX, see tabloop.export
+PREDICTION_COLUMN = "prediction"
+
+
+def proba_column(label: Any) -> str:
+    return f"proba_{label}"
+
+
+@dataclass
+class Predictions:
+    """Outputs for a batch of rows: labels (or values) and, for classifiers, probabilities."""
+
+    labels: list[Any]
+    proba: np.ndarray | None  # shape (n, k) in ``classes`` order
+    classes: list[Any]
+
+    def to_frame(self) -> pd.DataFrame:
+        out = pd.DataFrame({PREDICTION_COLUMN: self.labels})
+        if self.proba is not None:
+            for j, c in enumerate(self.classes):
+                out[proba_column(c)] = self.proba[:, j]
+        return out
+
+    def records(self) -> list[dict[str, Any]]:
+        """One dict per row: {"prediction": ..., "probabilities": {label: p}}."""
+        rows: list[dict[str, Any]] = []
+        for i, label in enumerate(self.labels):
+            row: dict[str, Any] = {"prediction": label}
+            if self.proba is not None:
+                row["probabilities"] = {str(c): float(self.proba[i, j]) for j, c in enumerate(self.classes)}
+            rows.append(row)
+        return rows
+
+
+@dataclass
+class ModelBundle:
+    """What a model version holds (DESIGN.md, 'Contracts at the edges').
+
+    ``manifest`` carries: format, task, classes, threshold, metric, data_hash,
+    spec_hash, cv summary, library versions, and the sha256 of each file.
+    """
+
+    pipeline: Any
+    contract: Contract
+    manifest: dict[str, Any]
+    reference: pd.DataFrame
+    spec_yaml: str
+    name: str | None = None
+    version: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+    #: the pipeline exported to ONNX, when it converted; manifest["onnx"] says whether parity held
+    onnx: bytes | None = None
+
+    @property
+    def task(self) -> str:
+        return str(self.manifest["task"])
+
+    @property
+    def classes(self) -> list[Any]:
+        return list(self.manifest.get("classes", []))
+
+    @property
+    def threshold(self) -> float | None:
+        return self.manifest.get("threshold")
+
+    def predict(self, df: pd.DataFrame, *, source: str = "input", checked: bool = False) -> Predictions:
+        """Check ``df`` against the contract (unless ``checked``) and predict."""
+        X = df if checked else check_frame(df, self.contract, source=source)
+        if self.task == "regression":
+            return self.predictions_from(self.pipeline.predict(X))
+        return self.predictions_from(self.pipeline.predict_proba(X))
+
+    def predictions_from(self, output: Any) -> Predictions:
+        """Predictions from the model's raw output: values (regression) or probabilities in ``classes`` order.
+
+        The one place the threshold (binary) and argmax rules live, whichever runtime produced ``output``.
+        """
+        if self.task == "regression":
+            values = np.asarray(output, dtype=float).reshape(-1)
+            return Predictions(labels=[float(v) for v in values], proba=None, classes=[])
+        proba = np.asarray(output, dtype=float)
+        if self.task == "binary" and self.threshold is not None:
+            idx = (proba[:, 1] >= self.threshold).astype(int)
+        else:
+            idx = proba.argmax(axis=1)
+        classes = self.classes
+        return Predictions(labels=[classes[i] for i in idx], proba=proba, classes=classes)
+
+    # -- files -------------------------------------------------------------
+    def save(self, directory: str | Path) -> dict[str, Path]:
+        """Write the bundle's files into ``directory``; returns name -> path."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        import io
+
+        buf = io.BytesIO()
+        joblib.dump(self.pipeline, buf)
+        paths = {
+            "pipeline": atomic_write_bytes(directory / PIPELINE_FILE, buf.getvalue()),
+            "contract": self.contract.save(directory / CONTRACT_FILE),
+            "spec": atomic_write_bytes(directory / SPEC_FILE, self.spec_yaml.encode()),
+        }
+        ref = directory / REFERENCE_FILE
+        tmp = directory / f".{REFERENCE_FILE}.tmp"
+        self.reference.to_parquet(tmp, index=False)
+        tmp.replace(ref)
+        paths["reference"] = ref
+        if self.onnx is not None:
+            paths["onnx"] = atomic_write_bytes(directory / ONNX_FILE, self.onnx)
+        manifest = dict(self.manifest)
+        manifest["format"] = BUNDLE_FORMAT
+        manifest["files"] = {k: file_sha256(p) for k, p in paths.items()}
+        manifest.setdefault("versions", library_versions())
+        paths["manifest"] = atomic_write_json(directory / MANIFEST_FILE, manifest)
+        self.manifest = manifest
+        return paths
+
+    @classmethod
+    def load(cls, directory: str | Path, *, name: str | None = None, version: str | None = None) -> ModelBundle:
+        """Load a bundle, refusing files whose hashes do not match the manifest."""
+        directory = Path(directory)
+        try:
+            manifest = json.loads((directory / MANIFEST_FILE).read_text())
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{directory}: not a tabloop model bundle ({exc})") from exc
+        if manifest.get("format") != BUNDLE_FORMAT:
+            raise DataError(f"{directory}: bundle format {manifest.get('format')!r} is not supported")
+        files = {"pipeline": PIPELINE_FILE, "contract": CONTRACT_FILE, "spec": SPEC_FILE, "reference": REFERENCE_FILE}
+        if "onnx" in manifest.get("files", {}):
+            files["onnx"] = ONNX_FILE
+        for key, fname in files.items():
+            expected = manifest.get("files", {}).get(key)
+            if not (directory / fname).is_file():
+                raise DataError(f"{directory / fname}: file of the model bundle is missing; refusing to load")
+            if expected is None or file_sha256(directory / fname) != expected:
+                raise DataError(
+                    f"{directory / fname}: hash does not match the manifest; refusing to load",
+                    hint="the artifact was changed after registration; register the model again",
+                )
+        return cls(
+            pipeline=joblib.load(directory / PIPELINE_FILE),
+            contract=Contract.load(directory / CONTRACT_FILE),
+            manifest=manifest,
+            reference=pd.read_parquet(directory / REFERENCE_FILE),
+            spec_yaml=(directory / SPEC_FILE).read_text(),
+            name=name,
+            version=version,
+            onnx=(directory / ONNX_FILE).read_bytes() if "onnx" in files else None,
+        )
+
+
+def library_versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version()}
+    for pkg in ("tabloop", "scikit-learn", "lightgbm", "pandas", "numpy", "mlflow"):
+        try:
+            out[pkg] = md.version(pkg)
+        except md.PackageNotFoundError:
+            pass
+    return out

@@ -1,0 +1,385 @@
+"""Cross-validate the candidates inside the training part, search, pick the winner honestly, refit it.
+
+Pure: data and spec in, leaderboard, trial records and the fitted winner out. The
+search study goes to the storage URL the caller passes (None: in memory); nothing
+else is written and nothing is tracked here.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tabloop.data import Contract, check_frame, encode_target, frame_fingerprint, make_folds
+from tabloop.errors import TrainingError
+from tabloop.evaluate import greater_is_better, metrics_for
+from tabloop.spec import Spec
+from tabloop.train._candidates import Candidate, Options, make_candidates, too_big
+from tabloop.train._cv import Split, cross_validate, score_predictions
+from tabloop.train._ensemble import evaluate_ensemble, make_ensemble
+from tabloop.train._search import SearchOutcome, TrialRecord, run_search, study_name
+
+Progress = Callable[[str], None]
+
+#: share of a time budget given to the search; the rest is for the ensemble and the final refit
+SEARCH_SHARE = 0.8
+#: the ensemble blends at most this many families' best trials
+ENSEMBLE_MEMBERS = 5
+ENSEMBLE = "ensemble"
+ENSEMBLE_COMPLEXITY = 9
+#: imbalance choices are offered when the rarest class has fewer rows than this share of the commonest
+IMBALANCE_RATIO = 0.5
+#: feature selection is offered from this many features up
+SELECT_MIN_FEATURES = 5
+IMPORTANCE_ROWS = 1000
+
+RULE = "simplest within one standard error of the best"
+
+
+@dataclass
+class CandidateResult:
+    name: str
+    params: dict[str, Any]
+    status: str  # ok, pruned, skipped, failed
+    metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # metric -> {mean, std}
+    fold_scores: dict[str, list[float]] = field(default_factory=dict)
+    fit_seconds: float = 0.0
+    note: str = ""
+    family: str = ""
+    complexity: int = 0
+    trial: int | None = None  # the study's trial number behind this row
+    trials: int = 0  # trials the search spent on this family
+    predict_seconds_per_row: float = 0.0
+    model_bytes: int = 0
+
+    def mean(self, metric: str) -> float:
+        return self.metrics[metric]["mean"]
+
+    def std(self, metric: str) -> float:
+        return self.metrics[metric]["std"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class TrainResult:
+    leaderboard: list[CandidateResult]
+    winner: str
+    rule: str
+    metric: str
+    pipeline: Any
+    seconds: float
+    trials: list[TrialRecord] = field(default_factory=list)
+    study: str = ""
+    stopped_because: str = ""
+    importance: dict[str, float] = field(default_factory=dict)  # feature -> mean drop in the metric when shuffled
+    folds: int = 0
+
+    def winner_result(self) -> CandidateResult:
+        return next(c for c in self.leaderboard if c.name == self.winner)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "greater_is_better": greater_is_better(self.metric),
+            "winner": self.winner,
+            "rule": self.rule,
+            "seconds": self.seconds,
+            "folds": self.folds,
+            "study": self.study,
+            "stopped_because": self.stopped_because,
+            "leaderboard": [c.to_dict() for c in self.leaderboard],
+            "trials": [t.to_dict() for t in self.trials],
+            "importance": self.importance,
+        }
+
+
+@dataclass
+class _Prepared:
+    X: pd.DataFrame
+    y: np.ndarray
+    splits: list[Split]
+    metrics: list[str]
+    n_classes: int
+    candidates: list[Candidate]
+    searchable: list[Candidate]
+    skipped: list[CandidateResult]
+    options: Options
+    study: str
+
+
+def _prepare(train_df: pd.DataFrame, spec: Spec, contract: Contract, classes: list[Any], data_hash: str | None) -> _Prepared:
+    X = check_frame(train_df, contract, source="training data")
+    y = encode_target(train_df[spec.data.target], classes)
+    cv, groups = make_folds(train_df, spec)
+    splits = [(np.asarray(tr), np.asarray(va)) for tr, va in cv.split(X, y if spec.task != "regression" else None, groups)]
+    n_features = len(contract.feature_names)
+    candidates = make_candidates(list(spec.train.candidates), spec.task, contract, spec.seed)
+    searchable, skipped = [], []
+    for c in candidates:
+        if c.family == "dummy":
+            continue
+        why = too_big(c.family, len(X), n_features)
+        if why:
+            skipped.append(CandidateResult(c.name, c.params, "skipped", note=why, family=c.family, complexity=c.complexity))
+        else:
+            searchable.append(c)
+    imbalance: tuple[str, ...] = ()
+    if spec.task != "regression":
+        counts = np.bincount(y, minlength=len(classes))
+        if counts.max() > 0 and counts.min() / counts.max() < IMBALANCE_RATIO:
+            imbalance = tuple(spec.train.imbalance)
+    select = tuple(spec.train.selection) if n_features >= SELECT_MIN_FEATURES else ()
+    return _Prepared(
+        X=X, y=y, splits=splits, metrics=metrics_for(spec.task, spec.resolved_metric),
+        n_classes=0 if spec.task == "regression" else len(classes), candidates=candidates, searchable=searchable,
+        skipped=skipped, options=Options(imbalance=imbalance, select=select),
+        study=study_name(data_hash or frame_fingerprint(train_df), spec),
+    )
+
+
+def search_trials(
+    train_df: pd.DataFrame,
+    spec: Spec,
+    contract: Contract,
+    classes: list[Any],
+    *,
+    budget_seconds: float | None = None,
+    trials: int | None = None,
+    storage: str | None = None,
+    data_hash: str | None = None,
+    progress: Progress | None = None,
+) -> SearchOutcome:
+    """Only the search: what a ``--worker`` runs, adding its trials to the shared study."""
+    start = time.perf_counter()
+    prep = _prepare(train_df, spec, contract, classes, data_hash)
+    n_trials = trials if trials is not None else spec.train.trials
+    budget = budget_seconds if budget_seconds is not None else spec.train.budget_seconds
+    deadline = None if n_trials is not None else start + budget
+    return run_search(prep.X, prep.y, prep.splits, prep.searchable, task=spec.task, n_classes=prep.n_classes,
+                      metrics=prep.metrics, seed=spec.seed, options=prep.options, name=prep.study, storage=storage,
+                      deadline=deadline, trials=n_trials, progress=progress)
+
+
+def train_candidates(
+    train_df: pd.DataFrame,
+    spec: Spec,
+    contract: Contract,
+    classes: list[Any],
+    *,
+    budget_seconds: float | None = None,
+    trials: int | None = None,
+    storage: str | None = None,
+    data_hash: str | None = None,
+    progress: Progress | None = None,
+) -> TrainResult:
+    """Baseline, search, ensemble, selection and refit (all preparation fitted inside the folds).
+
+    With ``trials`` (or ``train.trials``) the search runs that many trials whatever the
+    time, and the same seed gives the same leaderboard and model; otherwise it runs
+    until ``budget_seconds`` (or ``train.budget_seconds``) is spent. The winner is the
+    simplest candidate whose mean score is within one standard error of the best mean,
+    so a complex model, an ensemble included, must earn its place.
+    """
+    say = progress or (lambda _msg: None)
+    start = time.perf_counter()
+    prep = _prepare(train_df, spec, contract, classes, data_hash)
+    metric = prep.metrics[0]
+    task = spec.task
+    n_trials = trials if trials is not None else spec.train.trials
+    budget = budget_seconds if budget_seconds is not None else spec.train.budget_seconds
+    deadline = None if n_trials is not None else start + SEARCH_SHARE * budget
+    by_family = {c.family: c for c in prep.candidates}
+
+    results: list[CandidateResult] = []
+    dummy = by_family["dummy"]
+    say(f"cross-validating the {dummy.name} baseline ({len(prep.splits)} folds)")
+    results.append(_evaluate_fixed(dummy, dummy.params, prep, task))
+    results.extend(prep.skipped)
+
+    outcome = SearchOutcome(prep.study, [], {}, 0, "no candidate to search")
+    if prep.searchable:
+        mode = f"{n_trials} trials" if n_trials is not None else f"{budget:.0f}s budget"
+        say(f"searching {', '.join(c.name for c in prep.searchable)} ({mode}, study {prep.study})")
+        outcome = run_search(prep.X, prep.y, prep.splits, prep.searchable, task=task, n_classes=prep.n_classes,
+                             metrics=prep.metrics, seed=spec.seed, options=prep.options, name=prep.study,
+                             storage=storage, deadline=deadline, trials=n_trials, progress=say)
+        rows = _family_rows(prep.searchable, outcome.records, metric, budget if n_trials is None else None)
+        for r in rows:
+            if r.status == "skipped":
+                say(f"skipped {r.name}: {r.note}")
+        results.extend(rows)
+
+    if spec.train.ensemble:
+        ens = _ensemble_row(results, outcome, prep, by_family, task, metric, deadline=None if n_trials is not None else start + budget)
+        if ens is not None:
+            results.append(ens)
+
+    ok = [r for r in results if r.status == "ok"]
+    if not ok:
+        notes = "; ".join(f"{r.name}: {r.note}" for r in results)
+        raise TrainingError(f"no candidate could be trained ({notes})")
+    sign = 1.0 if greater_is_better(metric) else -1.0
+    ok.sort(key=lambda r: (r.complexity, -sign * _finite(r.mean(metric), sign)))
+    winner, rule = _select(ok, metric, len(prep.splits))
+    say(f"refitting {winner} on all {len(prep.X)} training rows")
+    best = next(r for r in ok if r.name == winner)
+    pipeline = _build_winner(best, by_family, results)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pipeline.fit(prep.X, prep.y)
+    importance = _importance(pipeline, prep, task, metric, spec.seed)
+    ordered = sorted(results, key=lambda r: _sort_key(r, metric))
+    return TrainResult(ordered, winner, rule, metric, pipeline, time.perf_counter() - start, trials=outcome.records,
+                       study=outcome.study_name, stopped_because=outcome.stopped_because, importance=importance,
+                       folds=len(prep.splits))
+
+
+def _finite(v: float, sign: float) -> float:
+    return v if math.isfinite(v) else -sign * math.inf
+
+
+def _evaluate_fixed(cand: Candidate, params: dict[str, Any], prep: _Prepared, task: str) -> CandidateResult:
+    try:
+        run = cross_validate(cand.build(params), prep.X, prep.y, prep.splits, task=task, n_classes=prep.n_classes,
+                             metrics=prep.metrics)
+    except Exception as exc:  # reported, not fatal
+        return CandidateResult(cand.name, params, "failed", note=f"{type(exc).__name__}: {exc}", family=cand.family,
+                               complexity=cand.complexity)
+    return CandidateResult(cand.name, params, "ok", metrics=run.stats(), fold_scores=run.fold_scores,
+                           fit_seconds=run.fit_seconds, family=cand.family, complexity=cand.complexity,
+                           predict_seconds_per_row=run.predict_seconds_per_row, model_bytes=run.model_bytes)
+
+
+def _family_rows(cands: list[Candidate], records: list[TrialRecord], metric: str, budget: float | None) -> list[CandidateResult]:
+    """One leaderboard row per family: its best complete trial (else what stopped it)."""
+    sign = 1.0 if greater_is_better(metric) else -1.0
+    rows = []
+    for c in cands:
+        mine = [t for t in records if t.family == c.family]
+        done = [t for t in mine if t.state == "complete" and t.value is not None and math.isfinite(t.value)]
+        if done:
+            t = max(done, key=lambda t: (sign * t.value, -t.number))  # type: ignore[operator]
+            rows.append(CandidateResult(
+                c.name, t.params, "ok", metrics=t.metrics, fold_scores=t.fold_scores, fit_seconds=t.fit_seconds,
+                family=c.family, complexity=c.complexity, trial=t.number, trials=len(mine),
+                predict_seconds_per_row=t.predict_seconds_per_row, model_bytes=t.model_bytes,
+                note=f"best of {len(mine)} trials",
+            ))
+        elif mine:
+            last = mine[-1]
+            status = "pruned" if any(t.state == "pruned" for t in mine) else "failed"
+            rows.append(CandidateResult(c.name, last.params, status, note=last.note, family=c.family,
+                                        complexity=c.complexity, trials=len(mine)))
+        else:
+            note = f"budget of {budget:.0f}s spent" if budget is not None else "no trial left for it"
+            rows.append(CandidateResult(c.name, c.params, "skipped", note=note, family=c.family, complexity=c.complexity))
+    return rows
+
+
+def _ensemble_row(
+    results: list[CandidateResult], outcome: SearchOutcome, prep: _Prepared, by_family: dict[str, Candidate],
+    task: str, metric: str, *, deadline: float | None,
+) -> CandidateResult | None:
+    sign = 1.0 if greater_is_better(metric) else -1.0
+    pool = [r for r in results if r.status == "ok" and r.family not in ("dummy", "") and r.trial is not None]
+    pool.sort(key=lambda r: -sign * r.mean(metric))
+    pool = pool[:ENSEMBLE_MEMBERS]
+    if len(pool) < 2:
+        return None
+    preds, names = [], []
+    for r in pool:
+        oof = outcome.oof.get(r.trial)  # type: ignore[arg-type]
+        if oof is None:  # a trial of another worker or an earlier run: recompute its out-of-fold predictions
+            if deadline is not None and time.perf_counter() > deadline:
+                continue
+            run = cross_validate(by_family[r.family].build(r.params), prep.X, prep.y, prep.splits, task=task,
+                                 n_classes=prep.n_classes, metrics=prep.metrics)
+            oof = run.oof
+        preds.append(oof)
+        names.append(r.name)
+    if len(preds) < 2:
+        return None
+    run = evaluate_ensemble(names, preds, prep.y, prep.splits, task=task, metrics=prep.metrics)
+    if not run.fold_scores[metric]:
+        return None
+    members = {n: w for n, w in zip(names, run.weights, strict=True) if w > 0}
+    if len(members) < 2:
+        return None  # greedy selection kept one model: that model is already on the leaderboard
+    used = [r for r in pool if r.name in members]
+    return CandidateResult(
+        ENSEMBLE, {"members": members}, "ok", metrics=run.stats(), fold_scores=run.fold_scores,
+        fit_seconds=sum(r.fit_seconds for r in used), family=ENSEMBLE, complexity=ENSEMBLE_COMPLEXITY,
+        predict_seconds_per_row=sum(r.predict_seconds_per_row for r in used),
+        model_bytes=sum(r.model_bytes for r in used),
+        note="weighted average of " + ", ".join(f"{n} {w:.2f}" for n, w in members.items())
+        + "; weights chosen on other folds than the one scored",
+    )
+
+
+def _build_winner(best: CandidateResult, by_family: dict[str, Candidate], results: list[CandidateResult]) -> Any:
+    if best.family != ENSEMBLE:
+        return by_family[best.family].build(best.params)
+    rows = {r.name: r for r in results}
+    names = list(best.params["members"])
+    members = [(n, by_family[rows[n].family].build(rows[n].params)) for n in names]
+    return make_ensemble(members, [best.params["members"][n] for n in names], by_family["dummy"].task)
+
+
+def _importance(pipeline: Any, prep: _Prepared, task: str, metric: str, seed: int) -> dict[str, float]:
+    """Permutation importance of each input column for the refitted winner, on a sample of training rows."""
+    from sklearn.inspection import permutation_importance
+
+    from tabloop.train._cv import predict_matrix
+
+    rows = prep.X
+    y = prep.y
+    if len(rows) > IMPORTANCE_ROWS:
+        idx = np.random.default_rng(seed).choice(len(rows), IMPORTANCE_ROWS, replace=False)
+        rows, y = rows.iloc[np.sort(idx)], y[np.sort(idx)]
+    sign = 1.0 if greater_is_better(metric) else -1.0
+
+    def scorer(est: Any, X: pd.DataFrame, yy: np.ndarray) -> float:
+        value = score_predictions(task, yy, predict_matrix(est, X, task, prep.n_classes), [metric])[metric]
+        return sign * value if math.isfinite(value) else 0.0
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = permutation_importance(pipeline, rows, y, scoring=scorer, n_repeats=3, random_state=seed, n_jobs=1)
+    except Exception:  # importance is a report, never a reason to fail training
+        return {}
+    pairs = sorted(zip(rows.columns, res.importances_mean, strict=True), key=lambda p: -p[1])
+    return {str(c): float(v) for c, v in pairs}
+
+
+def _select(ok: list[CandidateResult], metric: str, folds: int) -> tuple[str, str]:
+    """``ok`` is simplest first: the first within one standard error of the best mean wins."""
+    sign = 1.0 if greater_is_better(metric) else -1.0
+    best = max(ok, key=lambda r: _finite(sign * r.mean(metric), 1.0))
+    se = best.std(metric) / math.sqrt(folds) if not math.isnan(best.std(metric)) else 0.0
+    floor = sign * best.mean(metric) - se
+    for r in ok:
+        if sign * r.mean(metric) >= floor:
+            if r.name == best.name:
+                return best.name, f"best mean {metric} ({best.mean(metric):.4f}); no simpler model within one standard error ({se:.4f})"
+            return r.name, (
+                f"{RULE}: {r.name} {r.mean(metric):.4f} "
+                f"vs {best.name} {best.mean(metric):.4f} (SE {se:.4f})"
+            )
+    return best.name, f"best mean {metric}"
+
+
+def _sort_key(r: CandidateResult, metric: str) -> tuple[int, float]:
+    if r.status != "ok":
+        return (1, 0.0)
+    sign = -1.0 if greater_is_better(metric) else 1.0
+    return (0, sign * r.mean(metric))

@@ -1,0 +1,123 @@
+"""The search: reproducible with a fixed number of trials, resumable from storage, pruning bad trials."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tabloop.data import Contract, check_frame, split_train_test
+from tabloop.spec import Spec
+from tabloop.train import TrainResult, search_trials, study_name, train_candidates
+
+MakeSpec = Callable[..., Spec]
+CLASSES = ["no", "yes"]
+
+
+@pytest.fixture(scope="module")
+def small(hmda: pd.DataFrame, make_spec: MakeSpec) -> pd.DataFrame:
+    train, _ = split_train_test(hmda, make_spec(["linear"]))
+    return train.head(500)
+
+
+def _spec(make_spec: MakeSpec, candidates: list[str], trials: int | None, **train: object) -> Spec:
+    return make_spec(candidates, train={"candidates": candidates, "trials": trials, **train})
+
+
+def _board(res: TrainResult) -> list[tuple[object, ...]]:
+    return [(c.name, c.status, c.params, c.metrics, c.fold_scores, c.trial) for c in res.leaderboard]
+
+
+@pytest.fixture(scope="module")
+def searched(small: pd.DataFrame, contract: Contract, make_spec: MakeSpec) -> TrainResult:
+    spec = _spec(make_spec, ["linear", "tree", "lightgbm"], 8)
+    return train_candidates(small, spec, contract, CLASSES)
+
+
+def test_same_seed_and_trials_give_the_same_leaderboard_and_model(
+    searched: TrainResult, small: pd.DataFrame, contract: Contract, make_spec: MakeSpec
+) -> None:
+    again = train_candidates(small, _spec(make_spec, ["linear", "tree", "lightgbm"], 8), contract, CLASSES)
+    assert _board(again) == _board(searched)
+    assert [(t.family, t.params, t.state, t.value) for t in again.trials] == [
+        (t.family, t.params, t.state, t.value) for t in searched.trials
+    ]
+    assert again.winner == searched.winner
+    X = check_frame(small, contract)
+    np.testing.assert_array_equal(again.pipeline.predict_proba(X), searched.pipeline.predict_proba(X))
+    reseeded = train_candidates(small, make_spec(["linear", "tree", "lightgbm"], seed=9, train={
+        "candidates": ["linear", "tree", "lightgbm"], "trials": 8}), contract, CLASSES)
+    assert [t.params for t in reseeded.trials] != [t.params for t in searched.trials]
+
+
+def test_every_family_gets_its_defaults_first_then_the_search_continues(searched: TrainResult) -> None:
+    assert len(searched.trials) == 8 and searched.stopped_because == "8 trials finished"
+    first = [t.family for t in searched.trials[:3]]
+    assert first == ["linear", "lightgbm", "tree"]  # FIRST_TRIAL_ORDER: cheap and strong families first
+    assert searched.trials[0].params["C"] == 1.0  # defaults before sampling
+    assert {t.family for t in searched.trials[3:]} <= {"linear", "tree", "lightgbm"}
+    rows = {c.name: c for c in searched.leaderboard}
+    assert sum(c.trials for c in rows.values()) == 8
+    for t in searched.trials:
+        assert t.state in ("complete", "pruned")
+        assert t.seconds > 0 and t.worker
+
+
+def test_the_leaderboard_reports_cost_and_size(searched: TrainResult, contract: Contract) -> None:
+    ok = [c for c in searched.leaderboard if c.status == "ok"]
+    for c in ok:
+        assert c.fit_seconds > 0 and c.predict_seconds_per_row > 0 and c.model_bytes > 0, c.name
+        assert set(c.metrics) == {"roc_auc", "average_precision", "log_loss", "accuracy", "balanced_accuracy", "f1"}
+    by = {c.name: c for c in ok}
+    assert by["lightgbm"].model_bytes > by["logistic"].model_bytes  # 300 trees weigh more than 12 coefficients
+    assert set(searched.importance) == set(contract.feature_names)
+    assert "one standard error" in searched.rule or searched.rule.startswith("best mean")
+    doc = searched.to_dict()
+    assert len(doc["trials"]) == 8 and doc["winner"] == searched.winner and doc["greater_is_better"] is True
+
+
+def test_a_stopped_search_resumes_from_its_storage(
+    tmp_path: Path, small: pd.DataFrame, contract: Contract, make_spec: MakeSpec
+) -> None:
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    first = search_trials(small, _spec(make_spec, ["linear", "tree"], 3), contract, CLASSES, storage=url)
+    assert first.ran == 3 and len(first.records) == 3
+    # more trials (or a later budget) continue the same study: only the missing trials run
+    res = train_candidates(small, _spec(make_spec, ["linear", "tree"], 5), contract, CLASSES, storage=url)
+    assert res.study == first.study_name
+    assert len(res.trials) == 5
+    assert [(t.number, t.params, t.value) for t in res.trials[:3]] == [(t.number, t.params, t.value) for t in first.records]
+    # asking for what is already there runs nothing
+    again = search_trials(small, _spec(make_spec, ["linear", "tree"], 5), contract, CLASSES, storage=url)
+    assert again.ran == 0 and len(again.records) == 5
+    # other data is another study
+    assert study_name("abc", _spec(make_spec, ["linear"], 5)) != study_name("abd", _spec(make_spec, ["linear"], 5))
+    # the budget and the number of trials do not change the study, the candidates do
+    assert study_name("abc", _spec(make_spec, ["linear"], 5)) == study_name("abc", _spec(make_spec, ["linear"], None))
+    assert study_name("abc", _spec(make_spec, ["linear"], 5)) != study_name("abc", _spec(make_spec, ["tree"], 5))
+
+
+def test_bad_trials_are_pruned_after_a_few_folds(small: pd.DataFrame, contract: Contract, make_spec: MakeSpec) -> None:
+    res = train_candidates(small, _spec(make_spec, ["linear", "knn", "tree"], 16), contract, CLASSES)
+    pruned = [t for t in res.trials if t.state == "pruned"]
+    complete = [t for t in res.trials if t.state == "complete"]
+    assert pruned, "with 16 trials some clearly bad ones must stop early"
+    for t in pruned:
+        assert len(t.fold_scores["roc_auc"]) < 3
+        assert t.value < np.median([c.value for c in complete])
+        assert "pruned after" in t.note
+    assert all(len(t.fold_scores["roc_auc"]) == 3 for t in complete)
+
+
+def test_a_time_budget_ends_the_search(small: pd.DataFrame, contract: Contract, make_spec: MakeSpec) -> None:
+    messages: list[str] = []
+    res = train_candidates(small, _spec(make_spec, ["linear", "lightgbm", "tree"], None), contract, CLASSES,
+                           budget_seconds=1e-6, progress=messages.append)
+    assert res.stopped_because == "time budget spent"
+    assert [t.family for t in res.trials] == ["linear"]  # one real model is always trained
+    status = {c.name: c.status for c in res.leaderboard}
+    assert status == {"dummy": "ok", "logistic": "ok", "lightgbm": "skipped", "tree": "skipped"}
+    assert any(m.startswith("skipped lightgbm: budget of 0s spent") for m in messages)
