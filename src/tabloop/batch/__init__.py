@@ -1,0 +1,5 @@
+"""Batch scoring (layer 6): files in, predictions out, every row accounted for."""
+
+from tabloop.batch._score import BatchOutput, log_batch, score_frame, write_table
+
+__all__ = ["BatchOutput", "log_batch", "score_frame", "write_table"]

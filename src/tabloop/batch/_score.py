@@ -1,0 +1,74 @@
+"""Batch scoring: a table in, one output row per input row, written atomically."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tabloop.data import read_table
+from tabloop.errors import DataError
+from tabloop.predlog import PredictionLog, utc_now
+from tabloop.train import ModelBundle
+
+
+@dataclass
+class BatchOutput:
+    frame: pd.DataFrame
+    request_id: str
+    rows: int
+
+
+def score_frame(bundle: ModelBundle, df: pd.DataFrame, *, source: str, id_column: str | None = None) -> BatchOutput:
+    """Predict every row; the output keeps the input order and adds ``request_id`` and ``row``."""
+    request_id = f"batch-{uuid.uuid4().hex}"
+    preds = bundle.predict(df, source=source)
+    out = preds.to_frame()
+    out.insert(0, "row", np.arange(len(df)))
+    out.insert(0, "request_id", request_id)
+    if id_column and id_column in df.columns:
+        out.insert(0, id_column, df[id_column].to_numpy())
+    return BatchOutput(out, request_id, len(out))
+
+
+def log_batch(log: PredictionLog, bundle: ModelBundle, df: pd.DataFrame, output: BatchOutput, *, variant: str) -> int:
+    """Append one record per scored row to the prediction log, as the HTTP app does."""
+    features = [c for c in bundle.contract.feature_names if c in df.columns]
+    inputs = df[features].astype(object).where(df[features].notna(), None).to_dict(orient="records")
+    ts = utc_now()
+    proba_cols = [c for c in output.frame.columns if c.startswith("proba_")]
+    records: list[dict[str, Any]] = []
+    for i, row in enumerate(inputs):
+        probs = {c[len("proba_"):]: float(output.frame[c].iat[i]) for c in proba_cols} or None
+        records.append({
+            "request_id": output.request_id, "row": i, "ts": ts, "source": "batch",
+            "model": bundle.name, "version": bundle.version, "variant": variant, "inputs": row,
+            "prediction": output.frame["prediction"].iat[i], "probabilities": probs, "latency_ms": None,
+        })
+    return log.append(records)
+
+
+def write_table(df: pd.DataFrame, path: str | Path) -> Path:
+    """CSV or Parquet by suffix; written to a temporary file and renamed, never half-written."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet", ".pq"):
+        raise DataError(f"{path}: unknown output format {suffix!r}", hint="use .csv or .parquet")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        if suffix == ".csv":
+            df.to_csv(tmp, index=False)
+        else:
+            df.to_parquet(tmp, index=False)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+__all__ = ["BatchOutput", "log_batch", "read_table", "score_frame", "write_table"]

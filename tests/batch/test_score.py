@@ -1,0 +1,104 @@
+"""score_frame, write_table and log_batch."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tabloop.batch import log_batch, score_frame, write_table
+from tabloop.errors import ContractViolation, DataError
+from tabloop.predlog import PredictionLog
+from tabloop.train import ModelBundle
+
+
+def test_one_output_row_per_input_row_in_input_order(bundle: ModelBundle, hmda: pd.DataFrame) -> None:
+    shuffled = hmda.sample(frac=1.0, random_state=3)
+    out = score_frame(bundle, shuffled, source="in.csv")
+    assert out.rows == len(shuffled) == len(out.frame)
+    assert list(out.frame.columns) == ["request_id", "row", "prediction", "proba_no", "proba_yes"]
+    assert out.frame["row"].tolist() == list(range(len(shuffled)))
+    assert (out.frame["request_id"] == out.request_id).all() and out.request_id.startswith("batch-")
+    expected = bundle.predict(shuffled).proba
+    np.testing.assert_array_equal(out.frame[["proba_no", "proba_yes"]].to_numpy(), expected)
+    # the n-th output row is the n-th input row, whatever the input's index
+    for pos in (0, 17, len(shuffled) - 1):
+        alone = bundle.predict(shuffled.iloc[[pos]]).proba[0]
+        np.testing.assert_allclose(out.frame.loc[pos, ["proba_no", "proba_yes"]].to_numpy(float), alone, atol=1e-12)
+
+
+def test_each_run_gets_its_own_request_id(bundle: ModelBundle, hmda: pd.DataFrame) -> None:
+    a = score_frame(bundle, hmda.head(3), source="x")
+    b = score_frame(bundle, hmda.head(3), source="x")
+    assert a.request_id != b.request_id
+
+
+def test_id_column_is_copied_first(bundle: ModelBundle, hmda: pd.DataFrame) -> None:
+    df = hmda.head(5)
+    out = score_frame(bundle, df, source="x", id_column="black")  # an ignored column may be sent
+    assert list(out.frame.columns)[:3] == ["black", "request_id", "row"]
+    assert out.frame["black"].tolist() == df["black"].tolist()
+    no_id = score_frame(bundle, df.drop(columns=["black"]), source="x", id_column="black")
+    assert "black" not in no_id.frame.columns
+
+
+def test_bad_rows_fail_the_batch_naming_source_column_and_row(bundle: ModelBundle, hmda: pd.DataFrame) -> None:
+    df = hmda.head(10).reset_index(drop=True)
+    df.loc[6, "ccs"] = np.inf
+    with pytest.raises(ContractViolation, match=r"^in\.csv breaks the data contract in 1 place\(s\): column 'ccs', row 6"):
+        score_frame(bundle, df, source="in.csv")
+
+
+@pytest.mark.parametrize("name", ["out.csv", "out.parquet", "out.pq"])
+def test_write_table_round_trips(tmp_path: Path, bundle: ModelBundle, hmda: pd.DataFrame, name: str) -> None:
+    frame = score_frame(bundle, hmda.head(20), source="x").frame
+    path = write_table(frame, tmp_path / "deep" / name)
+    assert path == tmp_path / "deep" / name
+    back = pd.read_csv(path) if name.endswith(".csv") else pd.read_parquet(path)
+    pd.testing.assert_frame_equal(back, frame, check_dtype=False)
+    assert [p.name for p in path.parent.iterdir()] == [name]  # no temp file left
+
+
+def test_write_table_refuses_unknown_suffix(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match=r"out\.xlsx: unknown output format '\.xlsx'") as err:
+        write_table(pd.DataFrame({"a": [1]}), tmp_path / "out.xlsx")
+    assert "use .csv or .parquet" in (err.value.hint or "")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_write_leaves_the_old_file_whole(tmp_path: Path) -> None:
+    path = write_table(pd.DataFrame({"a": [1, 2]}), tmp_path / "out.parquet")
+    before = path.read_bytes()
+    unwritable = pd.DataFrame({"a": [object(), object()]})  # pyarrow cannot store these
+    with pytest.raises(Exception):  # noqa: B017 - whatever pyarrow raises
+        write_table(unwritable, path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["out.parquet"]
+
+
+def test_log_batch_writes_one_record_per_row(tmp_path: Path, bundle: ModelBundle, hmda: pd.DataFrame) -> None:
+    df = hmda.head(6).reset_index(drop=True)
+    df.loc[2, "pbcr"] = None  # a gap is logged as null
+    out = score_frame(bundle, df, source="x")
+    log = PredictionLog(tmp_path)
+    assert log_batch(log, bundle, df, out, variant="champion") == 6
+    logged = log.read_predictions()
+    assert len(logged) == 6
+    assert logged["row"].tolist() == list(range(6))
+    assert set(logged["request_id"]) == {out.request_id}
+    first = logged.iloc[0]
+    assert (first["source"], first["model"], first["version"], first["variant"]) == ("batch", "hmda", "4", "champion")
+    assert first["latency_ms"] is None or pd.isna(first["latency_ms"])
+    assert logged["prediction"].tolist() == out.frame["prediction"].tolist()
+    for i in range(6):
+        probs = logged.loc[i, "probabilities"]
+        assert probs == {"no": out.frame.loc[i, "proba_no"], "yes": out.frame.loc[i, "proba_yes"]}
+    inputs = log.inputs_frame(logged)
+    assert list(inputs.columns) == bundle.contract.feature_names  # no target, no ignored column
+    assert pd.isna(inputs.loc[2, "pbcr"])
+    (path,) = tmp_path.glob("predictions-*.jsonl")
+    assert json.loads(path.read_text().splitlines()[2])["inputs"]["pbcr"] is None  # JSON null, not NaN
+    assert inputs.loc[0, "lvr"] == df.loc[0, "lvr"]
