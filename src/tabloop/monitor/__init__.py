@@ -1,0 +1,58 @@
+"""Monitoring (layer 6): has the world moved since the model was trained, and how is the model doing?
+
+``compute_drift`` compares a current window with the reference, feature by
+feature, on the predictions and (with a domain classifier) on all features at
+once; ``drift_over_time`` and ``performance_over_time`` follow windows of the
+prediction log; ``drift_report`` turns the verdicts into a self-contained HTML
+report with the same numbers as JSON. Everything here takes DataFrames and
+returns dataclasses: reading the log is the caller's business.
+"""
+
+from tabloop.monitor._drift import (
+    MISSING,
+    DriftResult,
+    FeatureDrift,
+    compute_drift,
+    holm_adjust,
+    jensen_shannon,
+)
+from tabloop.monitor._importance import permutation_importances
+from tabloop.monitor._multivariate import MultivariateDrift, domain_classifier_drift
+from tabloop.monitor._performance import (
+    Calibration,
+    GroupOps,
+    PerformanceTimeline,
+    WindowPerformance,
+    estimate_performance,
+    expected_roc_auc,
+    fit_calibration,
+    performance_over_time,
+)
+from tabloop.monitor._report import drift_report
+from tabloop.monitor._timeline import DriftTimeline, drift_over_time
+from tabloop.monitor._windows import Window, split_windows
+
+__all__ = [
+    "MISSING",
+    "Calibration",
+    "DriftResult",
+    "DriftTimeline",
+    "FeatureDrift",
+    "GroupOps",
+    "MultivariateDrift",
+    "PerformanceTimeline",
+    "Window",
+    "WindowPerformance",
+    "compute_drift",
+    "domain_classifier_drift",
+    "drift_over_time",
+    "drift_report",
+    "estimate_performance",
+    "expected_roc_auc",
+    "fit_calibration",
+    "holm_adjust",
+    "jensen_shannon",
+    "performance_over_time",
+    "permutation_importances",
+    "split_windows",
+]
