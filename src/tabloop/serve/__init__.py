@@ -1,0 +1,31 @@
+"""Online serving (layer 6): one port, three dialects, champion and challenger.
+
+``create_app(bundle, ...)`` gives a FastAPI app speaking tabloop's JSON
+(``/predict``), MLflow's scoring protocol (``/invocations``) and the Open Inference
+Protocol (``/v2/...``), with Prometheus ``/metrics``, ``/feedback`` and control
+routes; ``run_server(app)`` serves it with uvicorn, on loopback unless told
+otherwise. Every row is checked against the model's contract; a bad row gets a
+4xx naming the column and the rule. ``RowPredictor`` is the seam a faster
+predictor (ONNX) plugs into.
+"""
+
+from tabloop.serve._app import Limits, create_app
+from tabloop.serve._auth import ApiKeys, hash_key
+from tabloop.serve._models import ModelSource
+from tabloop.serve._predictor import BundlePredictor, FastPredictor, PredictorFactory, RowPredictor
+from tabloop.serve._rollout import Rollout
+from tabloop.serve._server import run_server
+
+__all__ = [
+    "ApiKeys",
+    "BundlePredictor",
+    "FastPredictor",
+    "Limits",
+    "ModelSource",
+    "PredictorFactory",
+    "Rollout",
+    "RowPredictor",
+    "create_app",
+    "hash_key",
+    "run_server",
+]

@@ -1,0 +1,749 @@
+"""The online-serving HTTP app: three dialects on one port over one scoring core.
+
+- tabloop's own: ``POST /predict``, ``GET /health``, ``GET /metadata``;
+- MLflow's scoring protocol: ``POST /invocations``, ``GET /ping``, ``GET /version``;
+- the Open Inference Protocol (KServe V2): ``/v2``, ``/v2/health/*``, ``/v2/models/...``;
+- ``GET /metrics`` (Prometheus), ``POST /feedback``, ``/control/rollout``, ``POST /control/reload``.
+
+The hot path is kept short on purpose: the raw body is parsed with orjson (no
+pydantic per row), parsing, the contract check and the model run in a worker
+thread so the event loop keeps answering probes, the answer is written with
+orjson, and the prediction log and the shadow challenger are fed after the
+response has gone out. Each request takes the model version it was routed to at
+its start, so a hot swap never changes a request half-way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import re
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from importlib import metadata as importlib_metadata
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tabloop.errors import ContractViolation, ServingError, TabloopError, Violation
+from tabloop.predlog import BackgroundLogWriter, PredictionLog, utc_now
+from tabloop.serve._auth import ApiKeys, scope_for
+from tabloop.serve._dialects import (
+    HEADER_LENGTH,
+    mlflow_predictions,
+    parse_infer,
+    parse_invocations,
+    v2_outputs,
+    v2_tensors,
+)
+from tabloop.serve._errors import (
+    REQUEST_ID_HEADER,
+    InternalError,
+    MalformedRequest,
+    NotFound,
+    NotReady,
+    PayloadTooLarge,
+    RequestRejected,
+    RequestTimeout,
+    TooManyRequests,
+    dialect_of,
+    error_response,
+    install_error_handlers,
+    status_for,
+)
+from tabloop.serve._metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from tabloop.serve._metrics import Metrics
+from tabloop.serve._models import ModelSet, ModelSource, check_servable
+from tabloop.serve._parse import parse_rows, plain
+from tabloop.serve._predictor import FastPredictor, PredictorFactory, RowPredictor, Served
+from tabloop.serve._rollout import CHALLENGER, CHAMPION, Rollout
+from tabloop.serve._schema import control_openapi, feedback_openapi, infer_openapi, invocations_openapi, predict_openapi
+from tabloop.train import ModelBundle, Predictions
+
+logger = logging.getLogger("tabloop.serve")
+
+MAX_BODY_BYTES = 10 * 1024 * 1024
+MAX_FEEDBACK = 10_000
+SHADOW_BACKLOG = 256
+_REQUEST_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+_JSON = "application/json"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request may ask of the server."""
+
+    max_rows: int = 1000
+    max_body_bytes: int = MAX_BODY_BYTES
+    max_concurrency: int = 64
+    timeout_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.max_rows < 1:
+            raise ServingError(f"max_rows must be at least 1, got {self.max_rows}")
+        if self.max_body_bytes < 1 or self.max_concurrency < 1 or not self.timeout_s > 0:
+            raise ServingError("max_body_bytes, max_concurrency and timeout_s must be positive")
+
+
+def _dumps(payload: Any) -> bytes:
+    return orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def _version() -> str:
+    try:
+        return importlib_metadata.version("tabloop")
+    except importlib_metadata.PackageNotFoundError:
+        return "0"
+
+
+class _Service:
+    """What the routes share: the models, the rollout, the log writer, limits and counters."""
+
+    def __init__(self, models: ModelSet, predlog: PredictionLog | None, limits: Limits, rollout: Rollout) -> None:
+        self.models = models
+        self.predlog = predlog
+        self.limits = limits
+        self.rollout = rollout
+        self.metrics = Metrics()
+        self.writer: BackgroundLogWriter | None = None
+        # rows handed over after close() would sit behind the writer's stop marker and be lost
+        self.accepting = False
+        self.ready = False
+        self.authenticated = False
+        self.in_flight = 0
+        self.requests = 0
+        self.rows = 0
+        self.errors: Counter[str] = Counter()
+        self.shadow_pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self.shadow_pending = 0
+        self._shadow_lock = threading.Lock()
+
+    # -- scoring ------------------------------------------------------------------
+    def pick(self, request_id: str, rows: list[dict[str, Any]]) -> Served:
+        if self.rollout.route(request_id, rows) == CHALLENGER:
+            challenger = self.models.challenger
+            if challenger is not None:
+                return challenger
+        return self.models.champion
+
+    def log_rows(
+        self, served: Served, request_id: str, ts: str, rows: list[dict[str, Any]], outputs: list[dict[str, Any]],
+        latency_ms: float, source: str = "http",
+    ) -> None:
+        writer = self.writer
+        if writer is None or not self.accepting:
+            return
+        name, version, variant = served.name, served.version, served.variant
+        writer.submit(
+            {
+                "request_id": request_id,
+                "row": i,
+                "ts": ts,
+                "source": source,
+                "model": name,
+                "version": version,
+                "variant": variant,
+                # straight from orjson.loads, so already JSON-safe and as the client sent them
+                "inputs": row,
+                "prediction": plain(out["prediction"]),
+                "probabilities": out.get("probabilities"),
+                "latency_ms": latency_ms,
+            }
+            for i, (row, out) in enumerate(zip(rows, outputs, strict=True))
+        )
+
+    def shadow(self, request_id: str, rows: list[dict[str, Any]]) -> None:
+        """Score a copy on the challenger in the background; its answer is only logged."""
+        challenger = self.models.challenger
+        pool = self.shadow_pool
+        if challenger is None or pool is None:
+            return
+        with self._shadow_lock:
+            if self.shadow_pending >= SHADOW_BACKLOG:
+                self.metrics.shadow.labels("dropped").inc()
+                return
+            self.shadow_pending += 1
+        try:
+            pool.submit(self._shadow_one, challenger, request_id, rows)
+        except RuntimeError:  # shutting down
+            with self._shadow_lock:
+                self.shadow_pending -= 1
+
+    def _shadow_one(self, served: Served, request_id: str, rows: list[dict[str, Any]]) -> None:
+        try:
+            started = time.perf_counter()
+            preds = served.predictor.predict_rows(rows)
+            latency_ms = (time.perf_counter() - started) * 1000.0
+            self.metrics.observe_rows(served.variant, served.version or "", preds)
+            self.metrics.shadow.labels("scored").inc()
+            self.log_rows(served, request_id, utc_now(), rows, preds.records(), latency_ms, source="shadow")
+        except ContractViolation:
+            self.metrics.shadow.labels("contract_violation").inc()
+        except Exception:
+            self.metrics.shadow.labels("error").inc()
+            logger.exception("shadow scoring by the challenger failed for request %s", request_id)
+        finally:
+            with self._shadow_lock:
+                self.shadow_pending -= 1
+
+    def log_status(self) -> dict[str, Any]:
+        w = self.writer
+        return {
+            "enabled": self.predlog is not None,
+            "written": w.written if w else 0,
+            "failed": w.failed if w else 0,
+            "last_error": w.last_error if w else None,
+        }
+
+
+def _request_id(request: Request) -> str:
+    given = request.headers.get(REQUEST_ID_HEADER)
+    if given is None:
+        return uuid.uuid4().hex
+    if not _REQUEST_ID.fullmatch(given):
+        raise MalformedRequest(
+            f"the {REQUEST_ID_HEADER} header must be 1-128 characters of A-Z a-z 0-9 _ . : - (got {given[:40]!r})",
+            hint=f"leave {REQUEST_ID_HEADER} out and the server makes one up",
+        )
+    return given
+
+
+async def _read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The body, refusing more than ``limit`` bytes before it is all in memory."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            size = int(declared)
+        except ValueError:
+            raise MalformedRequest(f"Content-Length {declared[:40]!r} is not a number") from None
+        if size > limit:
+            raise PayloadTooLarge(_too_large(size, limit))
+    chunks: list[bytes] = []
+    size = 0
+    # chunked uploads declare no length, so the limit is also enforced while reading
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(_too_large(size, limit, at_least=True))
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(size: int, limit: int, *, at_least: bool = False) -> str:
+    more = "at least " if at_least else ""
+    return (
+        f"request body is {more}{size} bytes; this server takes at most {limit} bytes "
+        "(split the rows over several requests, or use batch scoring)"
+    )
+
+
+class _AuthMiddleware:
+    """Checks the API key for every HTTP route except the open probes."""
+
+    def __init__(self, app: ASGIApp, keys: ApiKeys, on_reject: Callable[[Request, int, str], None]) -> None:
+        self.app = app
+        self.keys = keys
+        self.on_reject = on_reject
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        needed = scope_for(scope["path"])
+        if needed is not None:
+            request = Request(scope)
+            try:
+                self.keys.check(request.headers.get("authorization"), request.headers.get("x-api-key"), needed)
+            except RequestRejected as exc:
+                status = status_for(exc)
+                self.on_reject(request, status, exc.code)
+                headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+                response = error_response(request, status, {"error": exc.to_dict()}, headers)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def create_app(
+    bundle: ModelBundle,
+    *,
+    predlog: PredictionLog | None = None,
+    max_rows: int = 1000,
+    variant: str = "champion",
+    predictor: RowPredictor | PredictorFactory | None = None,
+    challenger: ModelBundle | None = None,
+    rollout: Rollout | None = None,
+    source: ModelSource | None = None,
+    aliases: dict[str, str] | None = None,
+    poll_interval_s: float | None = None,
+    api_keys: ApiKeys | None = None,
+    limits: Limits | None = None,
+) -> FastAPI:
+    """An ASGI app serving ``bundle`` (and ``challenger``); with ``predlog``, every predicted row is logged.
+
+    ``predictor`` is a ``RowPredictor`` for ``bundle``, or a factory taking a bundle
+    (used for the challenger and every version swapped in later); the default is
+    ``FastPredictor`` (ONNX when the bundle has a checked graph). With ``source`` and ``aliases`` (variant -> alias) the app
+    follows the aliases every ``poll_interval_s`` seconds and swaps versions in.
+    """
+    limits = limits or Limits(max_rows=max_rows)
+    if max_rows != 1000 and limits.max_rows != max_rows:
+        limits = Limits(max_rows, limits.max_body_bytes, limits.max_concurrency, limits.timeout_s)
+    if not variant:
+        raise ServingError("variant must be a non-empty name such as 'champion'")
+    if poll_interval_s is not None and not poll_interval_s > 0:
+        raise ServingError(f"poll_interval_s must be positive, got {poll_interval_s}")
+    task = check_servable(bundle)
+    factory: PredictorFactory
+    first: RowPredictor
+    if predictor is None:
+        factory = FastPredictor
+        first = FastPredictor(bundle)
+    elif isinstance(predictor, RowPredictor):
+        factory, first = FastPredictor, predictor
+    else:
+        factory = predictor
+        first = factory(bundle)
+    champion = Served(bundle, first, variant)
+    models = ModelSet(champion, factory=factory, source=source, aliases=aliases)
+    if challenger is not None:
+        models.swap(CHALLENGER, models.prepare(challenger, CHALLENGER))
+        models.swaps = 0
+    service = _Service(models, predlog, limits, rollout or Rollout())
+    keys = api_keys or ApiKeys()
+    service.authenticated = bool(keys)
+    metrics = service.metrics
+
+    def on_error(request: Request, status: int, code: str) -> None:
+        metrics.errors.labels(dialect_of(request.url.path), str(status), code).inc()
+
+    title = f"tabloop: {bundle.name or 'model'}" + (f" v{bundle.version}" if bundle.version else "")
+    app: FastAPI
+
+    def on_swap(which: str, old: Served | None, new: Served | None) -> None:
+        metrics.swaps.labels(which, "swapped").inc()
+        if old is not None:
+            try:
+                metrics.served.remove(old.variant, old.name or "", old.version or "")
+            except KeyError:
+                pass
+        if new is not None:
+            metrics.set_served(new.variant, new.name, new.version)
+        if which == CHAMPION and new is not None:
+            _refresh_openapi(app, new.bundle, service.limits)
+
+    models.on_swap = on_swap
+    models.on_failure = lambda which: metrics.swaps.labels(which, "failed").inc()
+    metrics.set_served(champion.variant, champion.name, champion.version)
+    if models.challenger is not None:
+        metrics.set_served(CHALLENGER, models.challenger.name, models.challenger.version)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if predlog is not None:
+            service.writer = BackgroundLogWriter(predlog)
+            service.accepting = True
+        service.shadow_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tabloop-shadow")
+        poller: asyncio.Task[None] | None = None
+        if source is not None and aliases and poll_interval_s:
+            poller = asyncio.create_task(_poll(models, poll_interval_s))
+        service.ready = True
+        try:
+            yield
+        finally:
+            service.ready = False
+            if poller is not None:
+                poller.cancel()
+                try:
+                    await poller
+                except asyncio.CancelledError:
+                    pass
+            pool = service.shadow_pool
+            if pool is not None:
+                # shadow rows of answered requests are logged before the writer stops
+                await run_in_threadpool(pool.shutdown, True)
+            service.accepting = False
+            writer = service.writer
+            if writer is not None:
+                # joins the writer thread, which fsyncs; keep that off the event loop
+                await run_in_threadpool(writer.close)
+                if writer.failed:
+                    logger.warning(
+                        "prediction log: %d row(s) could not be written; last error: %s", writer.failed, writer.last_error
+                    )
+
+    app = FastAPI(title=title, version=_version(), lifespan=lifespan)
+    app.state.tabloop = service
+    install_error_handlers(app, service.errors, on_error)
+    if keys:
+        app.add_middleware(_AuthMiddleware, keys=keys, on_reject=lambda r, s, c: (service.errors.update([c]), on_error(r, s, c)))
+
+    async def score(
+        request: Request, dialect: str, parse: Callable[[bytes], list[dict[str, Any]]], pin: Served | None = None
+    ) -> tuple[str, Served, list[dict[str, Any]], Predictions, float]:
+        """The shared core: limits, routing, the predictor in a thread, metrics."""
+        started = time.perf_counter()
+        request_id = _request_id(request)
+        request.state.request_id = request_id
+        if not service.ready:
+            raise NotReady("the server is not ready (starting up or shutting down); retry shortly")
+        if service.in_flight >= limits.max_concurrency:
+            raise TooManyRequests(
+                f"more than {limits.max_concurrency} requests in flight; retry shortly",
+                hint="lower the client's concurrency or add replicas",
+            )
+        service.in_flight += 1
+        metrics.in_flight.inc()
+        try:
+            body = await _read_body(request, limits.max_body_bytes)
+
+            def work() -> tuple[Served, list[dict[str, Any]], Predictions]:
+                rows = parse(body)
+                served = pin or service.pick(request_id, rows)
+                return served, rows, served.predictor.predict_rows(rows)
+
+            try:
+                served, rows, preds = await asyncio.wait_for(run_in_threadpool(work), limits.timeout_s)
+            except TimeoutError:
+                raise RequestTimeout(
+                    f"the prediction took longer than the {limits.timeout_s:g} s limit", hint="send fewer rows per request"
+                ) from None
+            except TabloopError:
+                raise
+            except RecursionError:
+                raise MalformedRequest("the request is nested too deeply") from None
+            except Exception as exc:
+                # typed, so the one status table answers it and the cause reaches the log
+                raise InternalError(f"prediction failed for request {request_id}") from exc
+        finally:
+            service.in_flight -= 1
+            metrics.in_flight.dec()
+        seconds = time.perf_counter() - started
+        metrics.observe(dialect, served.variant, served.version, seconds, preds)
+        service.requests += 1
+        service.rows += len(rows)
+        return request_id, served, rows, preds, seconds
+
+    def finish(
+        request_id: str, served: Served, rows: list[dict[str, Any]], preds: Predictions, seconds: float, content: bytes
+    ) -> Response:
+        outputs = preds.records()
+        shadow = service.rollout.mode == "shadow" and service.models.challenger is not None
+
+        def after() -> None:
+            service.log_rows(served, request_id, utc_now(), rows, outputs, seconds * 1000.0)
+            if shadow:
+                service.shadow(request_id, rows)
+
+        background = BackgroundTask(after) if (service.accepting or shadow) else None
+        return Response(content, media_type=_JSON, headers={REQUEST_ID_HEADER: request_id}, background=background)
+
+    # -- tabloop's own dialect -----------------------------------------------------------
+    openapi_extra, responses = predict_openapi(bundle, max_rows=limits.max_rows)
+
+    @app.post(
+        "/predict",
+        summary="Predict rows",
+        description="Send a JSON list of row objects (or {\"rows\": [...]}). Every row is checked against the "
+        "model's contract; see GET /metadata for the columns.",
+        response_class=Response,
+        openapi_extra=openapi_extra,
+        responses=responses,
+    )
+    async def predict(request: Request) -> Response:
+        rid, served, rows, preds, seconds = await score(
+            request, "tabloop", lambda body: parse_rows(body, max_rows=limits.max_rows)
+        )
+        content = _dumps(
+            {"request_id": rid, "model": served.model, "variant": served.variant, "predictions": preds.records()}
+        )
+        return finish(rid, served, rows, preds, seconds, content)
+
+    @app.get("/health", summary="Liveness, the models served, the rollout and the prediction log's state")
+    async def health() -> Response:
+        log = service.log_status()
+        failing = bool(log["failed"] or models.failures)
+        return Response(
+            _dumps(
+                {
+                    # still answering, but rows are being lost or a new version would not load: worth an alert
+                    "status": "degraded" if failing else "ok",
+                    "ready": service.ready,
+                    "model": models.champion.model,
+                    "variant": models.champion.variant,
+                    "models": models.status(),
+                    "rollout": service.rollout.to_dict(),
+                    "log": log,
+                    "requests": {"predicted": service.requests, "rows": service.rows, "errors": dict(service.errors)},
+                }
+            ),
+            media_type=_JSON,
+        )
+
+    @app.get("/metadata", summary="The model, its task and classes, and the contract rows must meet")
+    async def get_metadata() -> Response:
+        champ = models.champion
+        return Response(
+            _dumps(
+                {
+                    "model": champ.model,
+                    "variant": champ.variant,
+                    "task": champ.bundle.task,
+                    "classes": [plain(c) for c in champ.bundle.classes],
+                    "threshold": plain(champ.bundle.threshold),
+                    "max_rows": limits.max_rows,
+                    "max_body_bytes": limits.max_body_bytes,
+                    "contract": champ.bundle.contract.to_dict(),
+                    "challenger": models.challenger.model if models.challenger else None,
+                    "rollout": service.rollout.to_dict(),
+                }
+            ),
+            media_type=_JSON,
+        )
+
+    # -- MLflow's scoring protocol ---------------------------------------------------------
+    @app.post(
+        "/invocations",
+        summary="Predict rows (MLflow scoring protocol)",
+        response_class=Response,
+        openapi_extra=invocations_openapi(bundle, max_rows=limits.max_rows),
+    )
+    async def invocations(request: Request) -> Response:
+        content_type = request.headers.get("content-type", "")
+        rid, served, rows, preds, seconds = await score(
+            request, "mlflow", lambda body: parse_invocations(body, content_type, max_rows=limits.max_rows)
+        )
+        return finish(rid, served, rows, preds, seconds, _dumps({"predictions": mlflow_predictions(preds)}))
+
+    @app.get("/ping", summary="Ready to predict (MLflow)")
+    async def ping() -> Response:
+        return Response(b"\n", status_code=200 if service.ready else 503, media_type=_JSON)
+
+    @app.get("/version", summary="The tabloop version (MLflow)")
+    async def version() -> Response:
+        return Response(_version(), media_type="text/plain")
+
+    # -- Open Inference Protocol (KServe V2) -----------------------------------------------
+    def v2_model(name: str, version: str | None) -> Served | None:
+        champ = models.champion
+        if name != (champ.name or "model"):
+            raise NotFound(f"model {name!r} is not served here (serving {champ.name or 'model'!r})")
+        if version is None:
+            return None
+        pinned = models.by_version(version)
+        if pinned is None:
+            served = [s.version for s in (models.champion, models.challenger) if s is not None]
+            raise NotFound(f"model {name!r} version {version!r} is not served here (serving {served})")
+        return pinned
+
+    @app.get("/v2", summary="Server metadata (Open Inference Protocol)")
+    async def v2_server() -> Response:
+        return Response(
+            _dumps({"name": "tabloop", "version": _version(), "extensions": ["binary_tensor_data"]}), media_type=_JSON
+        )
+
+    @app.get("/v2/health/live", summary="Server live (Open Inference Protocol)")
+    async def v2_live() -> Response:
+        return Response(_dumps({"live": True}), media_type=_JSON)
+
+    @app.get("/v2/health/ready", summary="Server ready (Open Inference Protocol)")
+    async def v2_ready() -> Response:
+        return Response(_dumps({"ready": service.ready}), status_code=200 if service.ready else 503, media_type=_JSON)
+
+    async def v2_metadata(name: str, version: str | None) -> Response:
+        pinned = v2_model(name, version)
+        served = pinned or models.champion
+        versions = [s.version for s in (models.champion, models.challenger) if s is not None and s.version]
+        outputs = [{"name": "prediction", "datatype": "FP64" if served.bundle.task == "regression" else "BYTES", "shape": [-1]}]
+        if served.bundle.task != "regression":
+            outputs.append({"name": "probabilities", "datatype": "FP64", "shape": [-1, len(served.bundle.classes)]})
+        return Response(
+            _dumps(
+                {
+                    "name": name,
+                    "versions": versions,
+                    "platform": "tabloop",
+                    "inputs": v2_tensors(served.bundle.contract),
+                    "outputs": outputs,
+                }
+            ),
+            media_type=_JSON,
+        )
+
+    async def v2_model_ready(name: str, version: str | None) -> Response:
+        v2_model(name, version)
+        return Response(
+            _dumps({"name": name, "ready": service.ready}), status_code=200 if service.ready else 503, media_type=_JSON
+        )
+
+    async def v2_infer(request: Request, name: str, version: str | None) -> Response:
+        pinned = v2_model(name, version)
+        header_length = request.headers.get(HEADER_LENGTH)
+        parsed: dict[str, Any] = {}
+
+        def parse(body: bytes) -> list[dict[str, Any]]:
+            rows, req = parse_infer(body, header_length, max_rows=limits.max_rows)
+            parsed.update(req)
+            return rows
+
+        rid, served, rows, preds, seconds = await score(request, "v2", parse, pin=pinned)
+        out: dict[str, Any] = {
+            "model_name": name,
+            "model_version": served.version,
+            "outputs": v2_outputs(preds, parsed.get("outputs")),
+            "parameters": {"request_id": rid, "variant": served.variant},
+        }
+        if isinstance(parsed.get("id"), str):
+            out["id"] = parsed["id"]
+        return finish(rid, served, rows, preds, seconds, _dumps(out))
+
+    infer_extra = infer_openapi(bundle, max_rows=limits.max_rows)
+
+    @app.get("/v2/models/{name}", summary="Model metadata (Open Inference Protocol)")
+    async def v2_meta(name: str) -> Response:
+        return await v2_metadata(name, None)
+
+    @app.get("/v2/models/{name}/versions/{version}", summary="Model version metadata (Open Inference Protocol)")
+    async def v2_meta_version(name: str, version: str) -> Response:
+        return await v2_metadata(name, version)
+
+    @app.get("/v2/models/{name}/ready", summary="Model ready (Open Inference Protocol)")
+    async def v2_ready_model(name: str) -> Response:
+        return await v2_model_ready(name, None)
+
+    @app.get("/v2/models/{name}/versions/{version}/ready", summary="Model version ready (Open Inference Protocol)")
+    async def v2_ready_version(name: str, version: str) -> Response:
+        return await v2_model_ready(name, version)
+
+    @app.post("/v2/models/{name}/infer", summary="Infer (Open Inference Protocol)", response_class=Response,
+              openapi_extra=infer_extra)
+    async def v2_infer_model(request: Request, name: str) -> Response:
+        return await v2_infer(request, name, None)
+
+    @app.post("/v2/models/{name}/versions/{version}/infer", summary="Infer on one version (Open Inference Protocol)",
+              response_class=Response, openapi_extra=infer_extra)
+    async def v2_infer_version(request: Request, name: str, version: str) -> Response:
+        return await v2_infer(request, name, version)
+
+    # -- metrics, feedback, control ----------------------------------------------------------
+    @app.get("/metrics", summary="Prometheus metrics")
+    async def get_metrics() -> Response:
+        return Response(metrics.exposition(), media_type=METRICS_CONTENT_TYPE)
+
+    @app.post("/feedback", summary="True labels for predicted rows, by request id", response_class=Response,
+              openapi_extra=feedback_openapi())
+    async def feedback(request: Request) -> Response:
+        if predlog is None:
+            raise ServingError("this server keeps no prediction log, so it cannot take feedback",
+                               hint="enable serving.log_predictions")
+        body = await _read_body(request, limits.max_body_bytes)
+        records = _feedback_records(body)
+        written = await run_in_threadpool(predlog.append_feedback, records)
+        return Response(_dumps({"accepted": written}), media_type=_JSON)
+
+    @app.get("/control/rollout", summary="How champion and challenger share traffic")
+    async def get_rollout() -> Response:
+        return Response(_dumps(service.rollout.to_dict()), media_type=_JSON)
+
+    @app.post("/control/rollout", summary="Set how champion and challenger share traffic", response_class=Response,
+              openapi_extra=control_openapi())
+    async def set_rollout(request: Request) -> Response:
+        body = await _read_body(request, 64 * 1024)
+        service.rollout = _parse_rollout(body, service.rollout)
+        logger.warning("rollout set to %s", service.rollout.to_dict())
+        return Response(_dumps(service.rollout.to_dict()), media_type=_JSON)
+
+    @app.post("/control/reload", summary="Follow the model aliases now (hot swap)")
+    async def reload() -> Response:
+        outcome = await run_in_threadpool(models.poll_once)
+        return Response(_dumps({"outcome": outcome, "models": models.status()}), media_type=_JSON)
+
+    return app
+
+
+def _refresh_openapi(app: FastAPI, bundle: ModelBundle, limits: Limits) -> None:
+    """After the champion changed, /openapi.json describes its contract."""
+    for route in app.router.routes:
+        path = getattr(route, "path", None)
+        if path == "/predict":
+            route.openapi_extra, _ = predict_openapi(bundle, max_rows=limits.max_rows)  # type: ignore[attr-defined]
+        elif path == "/invocations":
+            route.openapi_extra = invocations_openapi(bundle, max_rows=limits.max_rows)  # type: ignore[attr-defined]
+        elif path is not None and path.endswith("/infer"):
+            route.openapi_extra = infer_openapi(bundle, max_rows=limits.max_rows)  # type: ignore[attr-defined]
+    app.openapi_schema = None
+
+
+async def _poll(models: ModelSet, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await run_in_threadpool(models.poll_once)
+        except Exception:  # the poller must outlive any one failure
+            logger.exception("polling the model aliases failed")
+
+
+def _feedback_records(body: bytes) -> list[dict[str, Any]]:
+    shape = 'expected {"request_id": "...", "label": ...} or a list of them (optional "row", default 0)'
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedRequest(f"feedback body is not valid JSON: {exc}", hint=shape) from None
+    items = payload if isinstance(payload, list) else [payload]
+    if not items:
+        raise ContractViolation([Violation(None, "empty", "no feedback labels sent")], source="feedback body")
+    if len(items) > MAX_FEEDBACK:
+        raise PayloadTooLarge(f"feedback body has {len(items)} labels; at most {MAX_FEEDBACK} per request")
+    ts = utc_now()
+    out: list[dict[str, Any]] = []
+    found: list[Violation] = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            found.append(Violation(None, "row_type", "feedback entry is not an object", row=i))
+            continue
+        unknown = sorted(set(item) - {"request_id", "row", "label"})
+        rid, row, label = item.get("request_id"), item.get("row", 0), item.get("label")
+        if unknown:
+            found.append(Violation(unknown[0], "unexpected_column", "unknown key in feedback entry", row=i))
+        if not isinstance(rid, str) or not _REQUEST_ID.fullmatch(rid):
+            found.append(Violation("request_id", "type", "request_id must be the id a prediction answered", row=i))
+        if type(row) is not int or row < 0:
+            found.append(Violation("row", "type", "row must be a non-negative integer", row=i))
+        if label is None or isinstance(label, (dict, list)):
+            found.append(Violation("label", "not_null" if label is None else "type", "label must be a single value", row=i))
+        if not found:
+            out.append({"request_id": rid, "row": row, "label": label, "ts": ts})
+    if found:
+        raise ContractViolation(found[:100], source="feedback body")
+    return out
+
+
+def _parse_rollout(body: bytes, current: Rollout) -> Rollout:
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedRequest(f"rollout body is not valid JSON: {exc}") from None
+    if not isinstance(payload, dict) or set(payload) - {"mode", "share", "key"}:
+        raise MalformedRequest('expected {"mode": "off|shadow|ab|canary", "share": 0..1, "key": "column"}')
+    mode = payload.get("mode", current.mode)
+    share = payload.get("share", current.share)
+    key = payload.get("key", current.key)
+    if not isinstance(mode, str) or isinstance(share, bool) or not isinstance(share, (int, float)) or (
+        key is not None and not isinstance(key, str)
+    ):
+        raise MalformedRequest("mode must be a string, share a number, key a column name or null")
+    try:
+        return Rollout(mode=mode, share=float(share), key=key)  # type: ignore[arg-type]
+    except ServingError as exc:
+        raise MalformedRequest(exc.message) from None

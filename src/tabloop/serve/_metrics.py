@@ -1,0 +1,80 @@
+"""Prometheus metrics for one app (its own registry, so several apps never collide)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from tabloop.train import Predictions
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+_LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_SCORE_BUCKETS = tuple(i / 10 for i in range(1, 11))
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        model = ["dialect", "variant", "model_version"]
+        self.requests = Counter("tabloop_requests", "Predicting requests answered 200", model, registry=r)
+        self.errors = Counter(
+            "tabloop_request_errors", "Requests answered with an error", ["dialect", "status", "code"], registry=r
+        )
+        self.latency = Histogram(
+            "tabloop_request_latency_seconds", "Time from request to answer (predicting routes)", model,
+            buckets=_LATENCY_BUCKETS, registry=r,
+        )
+        self.rows = Counter("tabloop_rows", "Rows predicted", ["variant", "model_version"], registry=r)
+        self.labels = Counter(
+            "tabloop_predictions", "Predicted labels (classifiers)", ["variant", "model_version", "label"], registry=r
+        )
+        self.scores = Histogram(
+            "tabloop_prediction_score", "Highest class probability (classifiers) per row",
+            ["variant", "model_version"], buckets=_SCORE_BUCKETS, registry=r,
+        )
+        self.values = Histogram(
+            "tabloop_prediction_value", "Predicted values (regression) per row", ["variant", "model_version"], registry=r
+        )
+        self.shadow = Counter(
+            "tabloop_shadow", "Shadow scoring by the challenger", ["outcome"], registry=r
+        )
+        self.swaps = Counter("tabloop_model_swaps", "Hot swaps of a variant's version", ["variant", "outcome"], registry=r)
+        self.in_flight = Gauge("tabloop_in_flight", "Predicting requests in flight", registry=r)
+        self.served = Gauge("tabloop_model_info", "Model versions served (value 1)", ["variant", "model", "model_version"], registry=r)
+
+    def observe(self, dialect: str, variant: str, version: str | None, seconds: float, preds: Predictions) -> None:
+        v = version or ""
+        self.requests.labels(dialect, variant, v).inc()
+        self.latency.labels(dialect, variant, v).observe(seconds)
+        self.observe_rows(variant, v, preds)
+
+    def observe_rows(self, variant: str, version: str, preds: Predictions) -> None:
+        n = len(preds.labels)
+        self.rows.labels(variant, version).inc(n)
+        if preds.proba is None:
+            hist = self.values.labels(variant, version)
+            for value in preds.labels:
+                hist.observe(float(value))
+            return
+        counts: dict[Any, int] = {}
+        for label in preds.labels:
+            counts[label] = counts.get(label, 0) + 1
+        for label, k in counts.items():
+            self.labels.labels(variant, version, str(label)).inc(k)
+        hist = self.scores.labels(variant, version)
+        for p in preds.proba.max(axis=1):
+            hist.observe(float(p))
+
+    def set_served(self, variant: str, name: str | None, version: str | None, previous: str | None = None) -> None:
+        if previous is not None and previous != version:
+            try:
+                self.served.remove(variant, name or "", previous)
+            except KeyError:
+                pass
+        self.served.labels(variant, name or "", version or "").set(1)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
