@@ -1,0 +1,227 @@
+"""``tabloop loop run|watch`` and ``tabloop approve``: one pass of the drift-to-retraining loop.
+
+Every pass, whatever it decides, appends a record with its numbers to
+``.tabloop/loop/decisions.jsonl``; a person can read why anything happened.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from tabloop.api._loop import RetrainResult, realized_performance, retrain
+from tabloop.api._project import Project
+from tabloop.api._results import Result
+from tabloop.errors import DataError, PolicyError
+from tabloop.evaluate import greater_is_better
+from tabloop.loop import evaluate_triggers, join_labels, label_bias_warning
+from tabloop.predlog import utc_now
+
+log = logging.getLogger("tabloop.loop")
+DECISIONS_FILE = "decisions.jsonl"
+PENDING = ("shadowing", "awaiting_approval")
+
+
+@dataclass
+class LoopPassResult(Result):
+    action: str  # none, waiting_for_labels, rejected, shadowing, awaiting_approval, promoted
+    champion_version: str
+    challenger_version: str | None
+    triggers: list[dict[str, Any]]
+    labelled_rows: int
+    labels_since_last: int
+    realized: dict[str, Any] | None
+    retrain: dict[str, Any] | None
+    reasons: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    record: Path | None = None
+
+
+def loop_run(
+    project: str | Path | None = None,
+    *,
+    budget: float | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> LoopPassResult:
+    """One pass: settle a pending challenger, else check the triggers and retrain when one fires."""
+    proj = Project.open(project)
+    spec = proj.spec
+    policy = spec.retraining
+    champion = proj.resolve(None)
+    history = read_decisions(proj)
+    predlog = proj.predlog
+    joined = join_labels(predlog.read_predictions(), predlog.read_feedback()).joined
+    classes = [] if spec.task == "regression" else proj.load_bundle(None).classes
+    perf = [p for p in realized_performance(joined, proj, classes) if p["version"] == champion.version]
+    realized = perf[0] if perf else None
+    metric = spec.resolved_metric
+    last_retrain = next((r for r in reversed(history) if r.get("retrain")), None)
+    since = len(joined) - (last_retrain["labelled_rows"] if last_retrain else 0)
+    warnings = [w for w in [label_bias_warning(joined, classes)] if w]
+    base = dict(champion_version=champion.version, labelled_rows=len(joined), labels_since_last=max(since, 0),
+                realized=realized, warnings=warnings)
+
+    pending = history[-1] if history and history[-1]["action"] in PENDING else None
+    challenger_now = proj.tracker.alias_version(spec.model_name, "challenger")
+    if pending and pending.get("challenger_version") == challenger_now and challenger_now is not None:
+        return _record(proj, _settle(proj, pending, base))
+
+    drift_crossed, drifted = _drift(proj) if policy.triggers.drift else (None, [])
+    triggers = evaluate_triggers(
+        policy.triggers, drift_crossed=drift_crossed, drifted_features=drifted,
+        realized_metric=None if realized is None else realized["metrics"].get(metric), metric=metric,
+        greater_is_better=greater_is_better(metric), labels_since_last=max(since, 0),
+        last_retrain_at=None if last_retrain is None else last_retrain["at"],
+    )
+    fired = [t for t in triggers if t.fired]
+    trig = [t.to_dict() for t in triggers]
+    if not fired:
+        return _record(proj, LoopPassResult(action="none", challenger_version=None, triggers=trig, retrain=None,
+                                            reasons=["no trigger fired"], **base))
+    reasons = [f"trigger {t.name}: {t.detail}" for t in fired]
+    if len(joined) < policy.min_new_labels:
+        reasons.append(f"only {len(joined)} labelled rows; retraining needs {policy.min_new_labels}")
+        return _record(proj, LoopPassResult(action="waiting_for_labels", challenger_version=None, triggers=trig,
+                                            retrain=None, reasons=reasons, **base))
+    result: RetrainResult = retrain(proj.workspace.root, budget=budget, progress=progress)
+    reasons += result.reasons
+    out = LoopPassResult(action="rejected", challenger_version=result.challenger_version, triggers=trig,
+                         retrain=result.to_dict(), reasons=reasons, **base)
+    if not result.promote:
+        return _record(proj, out)
+    out.action = "shadowing" if policy.shadow_requests > 0 else "awaiting_approval"
+    if out.action == "awaiting_approval" and policy.approval == "auto":
+        _promote(proj, result.challenger_version or "", out)
+    return _record(proj, out)
+
+
+def _settle(proj: Project, pending: dict[str, Any], base: dict[str, Any]) -> LoopPassResult:
+    """A challenger that passed the gate earlier: count its shadow answers, then promote or keep waiting."""
+    policy = proj.spec.retraining
+    version = pending["challenger_version"]
+    out = LoopPassResult(action=pending["action"], challenger_version=version, triggers=[], retrain=None,
+                         reasons=[f"challenger v{version} passed the gate earlier"], **base)
+    if pending["action"] == "shadowing":
+        shadowed = _shadow_answers(proj, version)
+        if shadowed < policy.shadow_requests:
+            out.reasons.append(f"{shadowed} of {policy.shadow_requests} shadow requests answered")
+            return out
+        out.reasons.append(f"{shadowed} shadow requests answered (needed {policy.shadow_requests})")
+        out.action = "awaiting_approval"
+    if policy.approval == "auto":
+        _promote(proj, version, out)
+    else:
+        out.reasons.append(f"waiting for 'tabloop approve {version}'")
+    return out
+
+
+def _promote(proj: Project, version: str, out: LoopPassResult) -> None:
+    previous = proj.tracker.set_alias(proj.spec.model_name, "champion", version)
+    out.action = "promoted"
+    out.reasons.append(f"champion moved to v{version} (was v{previous})")
+
+
+def _shadow_answers(proj: Project, version: str) -> int:
+    preds = proj.predlog.read_predictions()
+    if preds.empty or "variant" not in preds:
+        return 0
+    return int(((preds["variant"] == "challenger") & (preds["version"].astype(str) == str(version))).sum())
+
+
+def _drift(proj: Project) -> tuple[bool | None, list[str]]:
+    from tabloop.api._monitor import monitor
+
+    try:
+        res = monitor(proj.workspace.root)
+    except DataError as exc:  # an empty log is "cannot judge", not a failure of the loop
+        log.info("drift not judged: %s", exc)
+        return None, []
+    return bool(res.policy_crossed), list(res.drifted_features)
+
+
+@dataclass
+class ApproveResult(Result):
+    model: str
+    version: str
+    previous: str | None
+    record: Path | None = None
+
+
+def approve(version: str, *, project: str | Path | None = None) -> ApproveResult:
+    """Promote a challenger that the loop left waiting for approval."""
+    proj = Project.open(project)
+    history = read_decisions(proj)
+    pending = next((r for r in reversed(history) if r.get("challenger_version") == str(version)), None)
+    if pending is None or pending["action"] != "awaiting_approval":
+        state = "no decision" if pending is None else f"its last decision is {pending['action']!r}"
+        raise PolicyError(
+            f"version {version} is not waiting for approval ({state})",
+            hint="run 'tabloop loop run' first, or move the alias by hand with 'tabloop promote'",
+        )
+    ref = proj.resolve(str(version))
+    previous = proj.tracker.set_alias(ref.name, "champion", ref.version)
+    record = _append(proj, {"action": "approved", "challenger_version": ref.version, "previous_champion": previous,
+                            "at": utc_now()})
+    return ApproveResult(ref.name, ref.version, previous, record)
+
+
+def loop_watch(
+    project: str | Path | None = None,
+    *,
+    interval: float = 3600,
+    max_passes: int | None = None,
+    budget: float | None = None,
+    on_pass: Callable[[LoopPassResult], None] | None = None,
+) -> list[LoopPassResult]:
+    """Repeat ``loop_run`` every ``interval`` seconds (``max_passes`` bounds it; Ctrl-C stops it)."""
+    results: list[LoopPassResult] = []
+    while max_passes is None or len(results) < max_passes:
+        started = time.monotonic()
+        res = loop_run(project, budget=budget)
+        results.append(res)
+        if on_pass:
+            on_pass(res)
+        if max_passes is not None and len(results) >= max_passes:
+            break
+        time.sleep(max(0.0, interval - (time.monotonic() - started)))
+    return results
+
+
+def read_decisions(proj: Project) -> list[dict[str, Any]]:
+    path = _decisions_path(proj)
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _decisions_path(proj: Project) -> Path:
+    return proj.workspace.home / "loop" / DECISIONS_FILE
+
+
+def _record(proj: Project, result: LoopPassResult) -> LoopPassResult:
+    payload = {k: v for k, v in result.to_dict().items() if k != "record"}
+    payload["at"] = utc_now()
+    result.record = _append(proj, payload)
+    return result
+
+
+def _append(proj: Project, payload: dict[str, Any]) -> Path:
+    import os
+
+    path = _decisions_path(proj)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "ab") as fh:
+        fh.write(orjson.dumps(payload, default=str) + b"\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    return path
+
+
+__all__ = ["ApproveResult", "LoopPassResult", "approve", "loop_run", "loop_watch", "read_decisions"]

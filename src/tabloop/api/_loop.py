@@ -1,0 +1,171 @@
+"""``tabloop feedback`` and ``tabloop retrain``: labels come back, a challenger is trained and judged."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from tabloop.api._evaluate import score_bundle
+from tabloop.api._project import Project
+from tabloop.api._results import Result
+from tabloop.api._train import fit_and_register
+from tabloop.data import check_frame, encode_target, frame_fingerprint, read_table
+from tabloop.errors import DataError
+from tabloop.evaluate import compute_metrics, greater_is_better, metrics_for
+from tabloop.loop import decide_promotion, join_labels, normalise_labels
+from tabloop.predlog import utc_now
+from tabloop.workspace import atomic_write_json
+
+
+@dataclass
+class FeedbackResult(Result):
+    labels: int
+    matched: int
+    unmatched: int
+    unmatched_file: Path | None
+    total_labelled: int
+    performance: list[dict[str, Any]]
+
+
+def feedback(labels: str | Path, *, project: str | Path | None = None) -> FeedbackResult:
+    """Join true labels to logged predictions by request id; report realized performance."""
+    proj = Project.open(project)
+    spec = proj.spec
+    classes = _classes(proj)
+    raw = read_table(labels)
+    norm = normalise_labels(raw, target=spec.data.target, classes=classes, source=str(labels))
+    log = proj.predlog
+    joined = join_labels(log.read_predictions(), norm)
+    unmatched_file = None
+    if len(joined.unmatched):
+        stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+        unmatched_file = proj.report_dir() / f"feedback-unmatched-{stamp}.csv"
+        joined.unmatched.to_csv(unmatched_file, index=False)
+    ts = utc_now()
+    matched = joined.joined[["request_id", "row", "label"]].to_dict(orient="records")
+    log.append_feedback({**r, "ts": ts} for r in matched)
+    all_joined = join_labels(log.read_predictions(), log.read_feedback()).joined
+    return FeedbackResult(
+        labels=len(norm), matched=len(matched), unmatched=len(joined.unmatched), unmatched_file=unmatched_file,
+        total_labelled=len(all_joined), performance=realized_performance(all_joined, proj, classes),
+    )
+
+
+def _classes(proj: Project) -> list[Any]:
+    if proj.spec.task == "regression":
+        return []
+    return proj.load_bundle(None).classes
+
+
+def realized_performance(joined: pd.DataFrame, proj: Project, classes: list[Any]) -> list[dict[str, Any]]:
+    """Metrics per model version on the rows whose labels came back."""
+    spec = proj.spec
+    out: list[dict[str, Any]] = []
+    if joined.empty:
+        return out
+    names = metrics_for(spec.task, spec.resolved_metric)
+    for version, part in joined.groupby("version", dropna=False):
+        y = encode_target(part["label"].rename(spec.data.target), classes)
+        if spec.task == "regression":
+            m = compute_metrics("regression", y, y_pred=part["prediction"].to_numpy(float), metrics=names)
+        else:
+            proba = np.array([[p[str(c)] for c in classes] for p in part["probabilities"]])
+            lookup = {str(c): i for i, c in enumerate(classes)}
+            y_pred = np.array([lookup[str(p)] for p in part["prediction"]])
+            m = compute_metrics(spec.task, y, proba=proba, y_pred=y_pred, metrics=names)
+        out.append({"version": None if pd.isna(version) else str(version), "rows": len(part), "metrics": m})
+    return out
+
+
+@dataclass
+class RetrainResult(Result):
+    status: str  # retrained, skipped
+    champion_version: str
+    challenger_version: str | None
+    new_labels: int
+    holdout_rows: int
+    train_rows: int
+    metric: str
+    champion_score: float | None
+    challenger_score: float | None
+    promote: bool
+    reasons: list[str] = field(default_factory=list)
+    record: Path | None = None
+
+
+def retrain(
+    project: str | Path | None = None,
+    *,
+    budget: float | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> RetrainResult:
+    """Train on the newer labelled data, judge against the champion on the same recent holdout.
+
+    The new version gets the alias ``challenger``; the decision (and why) is recorded,
+    and the champion alias is left for 'tabloop promote' to move.
+    """
+    proj = Project.open(project)
+    spec = proj.spec
+    policy = spec.retraining
+    target = spec.data.target
+    champion = proj.load_bundle(None)
+    log = proj.predlog
+    joined = join_labels(log.read_predictions(), log.read_feedback()).joined
+    metric = spec.resolved_metric
+    base = dict(champion_version=champion.version or "", new_labels=len(joined), metric=metric)
+    if len(joined) < policy.min_new_labels:
+        return _record(proj, RetrainResult(
+            status="skipped", challenger_version=None, holdout_rows=0, train_rows=0, champion_score=None,
+            challenger_score=None, promote=False,
+            reasons=[f"{len(joined)} labelled rows; the policy needs {policy.min_new_labels}"], **base,
+        ))
+    joined = joined.iloc[-policy.window_rows:]
+    recent = log.inputs_frame(joined)
+    recent = check_frame(recent, champion.contract, source="logged inputs of the labelled rows")
+    recent[target] = joined["label"].to_numpy()
+    stratify = recent[target] if spec.task != "regression" and recent[target].value_counts().min() >= 2 else None
+    adapt, holdout = train_test_split(recent, test_size=policy.holdout_fraction, random_state=spec.seed, stratify=stratify)
+    frames = [adapt]
+    if policy.older_data_fraction > 0:
+        original = proj.read_data()[champion.contract.feature_names + [target]]
+        if policy.older_data_fraction < 1:
+            original = original.sample(frac=policy.older_data_fraction, random_state=spec.seed)
+        frames.insert(0, original)
+    train_df = pd.concat(frames, ignore_index=True)
+    summary = fit_and_register(
+        proj, train_df, holdout.reset_index(drop=True), budget=budget, progress=progress, run_name="retrain",
+        data_hash=frame_fingerprint(train_df), contract=champion.contract,
+        tags={"tabloop.parent_version": champion.version or ""},
+    )
+    proj.tracker.set_alias(spec.model_name, "challenger", summary.version)
+    challenger = proj.load_bundle(summary.version)
+    champ_score = score_bundle(champion, holdout, proj).metrics.get(metric)
+    chall_score = score_bundle(challenger, holdout, proj).metrics.get(metric)
+    decision = decide_promotion(metric=metric, greater_is_better=greater_is_better(metric), champion=champ_score,
+                                challenger=chall_score, min_improvement=policy.min_improvement)
+    for key, value in {"tabloop.decision": "promote" if decision.promote else "reject",
+                       "tabloop.decision_reason": "; ".join(decision.reasons)[:5000]}.items():
+        proj.tracker.client.set_model_version_tag(spec.model_name, summary.version, key, value)
+    return _record(proj, RetrainResult(
+        status="retrained", challenger_version=summary.version, holdout_rows=len(holdout), train_rows=len(train_df),
+        champion_score=champ_score, challenger_score=chall_score, promote=decision.promote, reasons=decision.reasons,
+        **base,
+    ))
+
+
+def _record(proj: Project, result: RetrainResult) -> RetrainResult:
+    """Every decision, retrained or not, is a record a person can open."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+    result.record = proj.report_dir() / f"retrain-{stamp}.json"
+    atomic_write_json(result.record, {**result.to_dict(), "at": utc_now()})
+    return result
+
+
+__all__ = ["FeedbackResult", "RetrainResult", "feedback", "retrain", "DataError"]

@@ -1,0 +1,239 @@
+"""``tabloop monitor``: the reference saved with the model against logged or given current data.
+
+The facade reads (the bundle, the prediction log, the feedback labels) and hands
+DataFrames to the pure functions of ``tabloop.monitor``; the policy's verdict
+(``policy_crossed``, with its ``reasons``) decides the CLI's exit code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tabloop.api._project import Project
+from tabloop.api._results import Result
+from tabloop.data import encode_target, read_table
+from tabloop.errors import DataError, TabloopError, WorkspaceError
+from tabloop.spec import DriftSpec
+from tabloop.train import PREDICTION_COLUMN, ModelBundle, proba_column
+from tabloop.workspace import Workspace
+
+PREDICTION_SIGNAL = "__prediction__"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class MonitorResult(Result):
+    reference: str
+    current: str
+    reference_rows: int
+    current_rows: int
+    too_small: bool
+    drifted_features: list[str]
+    prediction_drifted: bool | None
+    policy_crossed: bool
+    features: list[dict[str, Any]]
+    report_html: Path
+    report_json: Path
+    #: why the policy says act (empty when it does not)
+    reasons: list[str] = field(default_factory=list)
+    #: drifted features, most important to the model first
+    ranked_drift: list[str] = field(default_factory=list)
+    multivariate: dict[str, Any] | None = None
+    #: the newest window's performance and how many rows are labelled (project mode with a log)
+    performance: dict[str, Any] | None = None
+
+
+def monitor(
+    project: str | Path | None = None,
+    *,
+    reference: str | Path | None = None,
+    current: str | Path | None = None,
+    model: str | None = None,
+    last: int | None = None,
+    report_dir: str | Path | None = None,
+) -> MonitorResult:
+    """Drift per feature, on predictions and across features; performance over time; ``policy_crossed`` says act.
+
+    With both ``reference`` and ``current`` files and no project, it runs standalone:
+    no spec, no model, default policy.
+    """
+    from tabloop.monitor import compute_drift, drift_report
+
+    proj = _maybe_project(project, standalone=reference is not None and current is not None)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+    timeline = performance = None
+    if proj is None:
+        assert reference is not None and current is not None
+        ref_df, cur_df = read_table(reference), read_table(current)
+        policy = DriftSpec()
+        result = compute_drift(ref_df, cur_df, policy=policy)
+        out_dir = Path(report_dir) if report_dir else Path.cwd() / "tabloop-reports"
+        ref_name, cur_name = str(reference), str(current)
+    else:
+        spec = proj.spec
+        bundle = proj.load_bundle(model)
+        policy = spec.monitoring.drift
+        ref_raw = read_table(reference) if reference is not None else bundle.reference
+        logged = _read_log(proj)
+        if current is not None:
+            cur_df, cur_name = read_table(current), str(current)
+        else:
+            if logged.empty:
+                raise DataError(f"{proj.workspace.predlog}: the prediction log is empty",
+                                hint="serve or predict first, or pass --current PATH")
+            newest = logged.iloc[-(last or spec.monitoring.window_rows):]
+            cur_df = proj.predlog.inputs_frame(newest).reset_index(drop=True)
+            cur_name = f"prediction log (newest {len(cur_df)} rows)"
+        importances = _importances(bundle, ref_raw, spec.seed)
+        ref_df = _with_signal(bundle, ref_raw, "reference")
+        cur_df = _with_signal(bundle, cur_df, cur_name)
+        result = compute_drift(ref_df, cur_df, policy=policy, contract=bundle.contract,
+                               prediction_column=PREDICTION_SIGNAL, importances=importances, seed=spec.seed)
+        if not logged.empty:
+            timeline, performance = _over_time(proj, bundle, ref_df, ref_raw, logged)
+        out_dir = Path(report_dir) if report_dir else proj.report_dir()
+        ref_name = "reference sample" if reference is None else str(reference)
+        ref_name += f" of {bundle.name} v{bundle.version}"
+    reasons = _reasons(result, performance)
+    decision = {"act": bool(reasons), "reasons": reasons}
+    report = drift_report(result, ref_df, cur_df, title="Monitoring report", subtitle=f"{ref_name} vs {cur_name}",
+                          timeline=timeline, performance=performance, decision=decision)
+    html_path, json_path = report.write(out_dir, f"monitor-{stamp}")
+    data = result.to_dict()
+    return MonitorResult(
+        reference=ref_name, current=cur_name, reference_rows=result.reference_rows, current_rows=result.current_rows,
+        too_small=result.too_small, drifted_features=list(result.drifted_features),
+        prediction_drifted=None if result.prediction is None else bool(result.prediction.drifted),
+        policy_crossed=bool(reasons), features=data["features"],
+        report_html=html_path, report_json=json_path, reasons=reasons,
+        ranked_drift=[f.column for f in result.ranked if f.drifted],
+        multivariate=data["multivariate"],
+        performance=None if performance is None else _performance_summary(performance),
+    )
+
+
+def _reasons(result: Any, performance: Any) -> list[str]:
+    out = []
+    limit = int(result.policy["max_drifted_features"])
+    if not result.too_small and len(result.drifted_features) > limit:
+        out.append(f"{len(result.drifted_features)} drifted feature(s) ({', '.join(result.drifted_features)}), "
+                   f"more than the {limit} allowed")
+    if result.policy.get("act_on_multivariate") and result.multivariate_drifted:
+        out.append(f"multivariate drift (domain classifier AUC {result.multivariate.auc:.3f})")
+    if performance is not None and performance.below_threshold:
+        out.append(performance.below_threshold)
+    return out
+
+
+def _performance_summary(perf: Any) -> dict[str, Any]:
+    latest = perf.latest
+    return {"metric": perf.metric, "windows": len(perf.windows), "rows": perf.rows, "labelled": perf.labelled,
+            "latest": None if latest is None else {"kind": latest[0], "value": latest[1]},
+            "threshold": perf.threshold, "calibrated": perf.calibrated}
+
+
+def _maybe_project(project: str | Path | None, *, standalone: bool) -> Project | None:
+    if standalone and project is None:
+        try:
+            Workspace.open(None)
+        except WorkspaceError:
+            return None
+    return Project.open(project)
+
+
+def _read_log(proj: Project) -> pd.DataFrame:
+    """Every logged prediction, oldest first, with its feedback label where one joined (else missing)."""
+    logged = proj.predlog.read_predictions()
+    if logged.empty:
+        return logged
+    feedback = proj.predlog.read_feedback()
+    if feedback.empty:
+        return logged.assign(label=pd.Series([None] * len(logged), dtype=object))
+    keys = feedback[["request_id", "row", "label"]].copy()
+    keys["request_id"] = keys["request_id"].map(str)
+    keys["row"] = pd.to_numeric(keys["row"], errors="coerce").fillna(0).astype("int64")
+    left = logged.assign(request_id=logged["request_id"].map(str),
+                         row=pd.to_numeric(logged["row"], errors="coerce").fillna(0).astype("int64"))
+    merged = left.merge(keys, on=["request_id", "row"], how="left", validate="many_to_one")
+    return merged.reset_index(drop=True)
+
+
+def _importances(bundle: ModelBundle, reference: pd.DataFrame, seed: int) -> dict[str, float]:
+    from tabloop.monitor import permutation_importances
+
+    target = bundle.manifest.get("target") or bundle.contract.target
+    metric = bundle.manifest.get("metric")
+    if not target or not metric:
+        return {}
+    try:
+        return permutation_importances(bundle.pipeline, reference, contract=bundle.contract, target=target,
+                                       classes=bundle.classes, metric=metric, seed=seed)
+    except (TabloopError, ValueError) as exc:  # importance only ranks: without it, drift is still judged
+        log.warning("feature importance not computed: %s", exc)
+        return {}
+
+
+def _over_time(proj: Project, bundle: ModelBundle, ref_df: pd.DataFrame, ref_raw: pd.DataFrame,
+               logged: pd.DataFrame) -> tuple[Any, Any]:
+    from tabloop.monitor import drift_over_time, performance_over_time, split_windows
+
+    spec = proj.spec
+    windows = split_windows(logged, spec.monitoring.timeline)
+    inputs = proj.predlog.inputs_frame(logged).reset_index(drop=True)
+    inputs[PREDICTION_SIGNAL] = _logged_signal(bundle, logged)
+    features = [c for c in bundle.contract.feature_names if c in inputs.columns]
+    timeline = drift_over_time(ref_df, inputs, windows, policy=spec.monitoring.drift, contract=bundle.contract,
+                               columns=features, prediction_column=PREDICTION_SIGNAL)
+    calibration = _calibration(bundle, ref_raw) if spec.monitoring.performance.calibrate else None
+    performance = performance_over_time(
+        logged, task=bundle.task, classes=bundle.classes, metric=bundle.manifest.get("metric") or spec.resolved_metric,
+        timeline=spec.monitoring.timeline, performance=spec.monitoring.performance, calibration=calibration,
+        windows=windows,
+    )
+    return timeline, performance
+
+
+def _calibration(bundle: ModelBundle, reference: pd.DataFrame) -> Any:
+    """Isotonic calibration on the reference sample's own outputs and target, when it has both."""
+    from tabloop.monitor import fit_calibration
+
+    target = bundle.manifest.get("target") or bundle.contract.target
+    cols = [proba_column(c) for c in bundle.classes]
+    if bundle.task == "regression" or not target or target not in reference.columns:
+        return None
+    if not all(c in reference.columns for c in cols):
+        return None
+    y = encode_target(reference[target], bundle.classes)
+    if len(np.unique(y)) < 2:
+        return None
+    return fit_calibration(reference[cols].to_numpy(dtype="float64"), y)
+
+
+def _logged_signal(bundle: ModelBundle, logged: pd.DataFrame) -> np.ndarray:
+    """The logged output that prediction drift follows: positive-class probability, or the prediction."""
+    if bundle.task == "binary":
+        key = str(bundle.classes[-1])
+        return np.array([p.get(key, np.nan) if isinstance(p, dict) else np.nan for p in logged["probabilities"]],
+                        dtype="float64")
+    if bundle.task == "regression":
+        return pd.to_numeric(logged[PREDICTION_COLUMN], errors="coerce").to_numpy(dtype="float64")
+    return logged[PREDICTION_COLUMN].astype(object).to_numpy()
+
+
+def _with_signal(bundle: ModelBundle, df: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Add the model's output on these rows: the positive-class probability, or the prediction."""
+    features = df[[c for c in bundle.contract.feature_names if c in df.columns]]
+    preds = bundle.predict(features, source=source)
+    frame = preds.to_frame()
+    signal = frame[proba_column(bundle.classes[-1])] if bundle.task == "binary" else frame[PREDICTION_COLUMN]
+    out = features.reset_index(drop=True).copy()
+    out[PREDICTION_SIGNAL] = signal.to_numpy()
+    return out

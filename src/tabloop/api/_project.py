@@ -1,0 +1,66 @@
+"""A project opened for work: its workspace, its spec, its tracker (created on first use)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tabloop.data import read_table
+from tabloop.predlog import PredictionLog
+from tabloop.spec import Spec
+from tabloop.tracking import Tracker, VersionRef
+from tabloop.train import ModelBundle
+from tabloop.workspace import Workspace
+
+log = logging.getLogger("tabloop")
+
+
+def _is_server(uri: str) -> bool:
+    return uri.startswith(("http://", "https://", "databricks"))
+
+
+@dataclass
+class Project:
+    workspace: Workspace
+    spec: Spec
+    _tracker: Tracker | None = field(default=None, repr=False)
+
+    @classmethod
+    def open(cls, project: str | Path | None = None) -> Project:
+        ws = Workspace.open(project)
+        return cls(ws.ensure(), ws.load_spec())
+
+    @property
+    def tracker(self) -> Tracker:
+        if self._tracker is None:
+            self._tracker = Tracker(
+                self.workspace.tracking_uri(self.spec),
+                self.spec.experiment_name,
+                # a tracking server keeps its own artifacts; a bare database needs a place for them
+                artifact_root=None if _is_server(self.workspace.tracking_uri(self.spec)) else self.workspace.artifacts,
+            )
+        return self._tracker
+
+    @property
+    def predlog(self) -> PredictionLog:
+        return PredictionLog(self.workspace.predlog)
+
+    def read_data(self) -> pd.DataFrame:
+        source = self.spec.data.source
+        from tabloop.data import is_database_url
+
+        path: Any = source if is_database_url(source) else self.workspace.resolve(source)
+        return read_table(path, query=self.spec.data.query)
+
+    def resolve(self, ref: str | None) -> VersionRef:
+        return self.tracker.resolve(self.spec.model_name, ref)
+
+    def load_bundle(self, ref: str | None) -> ModelBundle:
+        return self.tracker.load_bundle(self.resolve(ref), cache=self.workspace.home / "cache")
+
+    def report_dir(self) -> Path:
+        return self.workspace.reports

@@ -1,0 +1,149 @@
+"""``tabloop serve`` and ``tabloop predict``: the champion meets the world, online and in batch."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tabloop.api._project import Project
+from tabloop.api._results import Result
+from tabloop.batch import log_batch, score_frame, write_table
+from tabloop.data import read_table
+from tabloop.spec import ServingSpec
+from tabloop.tracking import VersionRef
+from tabloop.train import ModelBundle
+
+if TYPE_CHECKING:
+    from tabloop.serve import ApiKeys
+
+log = logging.getLogger("tabloop.serve")
+
+
+API_KEY_ENV = {
+    "TABLOOP_API_KEY": ("predict", "control"),
+    "TABLOOP_PREDICT_API_KEY": ("predict",),
+    "TABLOOP_CONTROL_API_KEY": ("control",),
+}
+
+
+class _RegistrySource:
+    """The registry as the server sees it: which version an alias names, and that version's bundle."""
+
+    def __init__(self, proj: Project) -> None:
+        self.proj = proj
+
+    def version(self, alias: str) -> str | None:
+        return self.proj.tracker.alias_version(self.proj.spec.model_name, alias)
+
+    def load(self, alias: str, version: str) -> ModelBundle:
+        ref = VersionRef(self.proj.spec.model_name, version)
+        return self.proj.tracker.load_bundle(ref, cache=self.proj.workspace.home / "cache")
+
+
+def api_keys(serving: ServingSpec, environ: Mapping[str, str] | None = None) -> ApiKeys:
+    """Keys from the spec (sha256 digests) and from TABLOOP_*API_KEY variables (hashed at once)."""
+    from tabloop.serve import ApiKeys
+
+    env = os.environ if environ is None else environ
+    hashed = [(k.sha256, list(k.scopes)) for k in serving.auth.keys]
+    plain = [(env[name], scopes) for name, scopes in API_KEY_ENV.items() if env.get(name)]
+    keys = ApiKeys.of(hashed)
+    from_env = ApiKeys.from_secrets(plain)
+    merged: dict[str, frozenset[str]] = dict(keys.hashes)
+    for digest, scopes in from_env.hashes.items():
+        merged[digest] = merged.get(digest, frozenset()) | scopes
+    return ApiKeys(merged)
+
+
+def serve(
+    project: str | Path | None = None,
+    *,
+    model: str | None = None,
+    host: str | None = None,
+    port: int | None = None,
+) -> None:
+    """Serve ``model`` (default: the champion, and the challenger beside it) over HTTP until stopped.
+
+    When the model is named by alias the server follows the alias (and the
+    challenger's) every ``serving.poll_interval_s`` seconds and hot-swaps new versions.
+    """
+    from tabloop.serve import Limits, Rollout, create_app, run_server
+
+    proj = Project.open(project)
+    serving = proj.spec.serving
+    bundle = proj.load_bundle(model)
+    by_alias = model is None or not (model.isdigit() or model == "latest")
+    variant = model if model and by_alias else "champion"
+    source = _RegistrySource(proj)
+    aliases: dict[str, str] = {}
+    if by_alias:
+        aliases["champion"] = model or "champion"
+    challenger = None
+    alias = serving.challenger_alias
+    if alias and alias != (model or "champion"):
+        aliases["challenger"] = alias
+        version = source.version(alias)
+        if version is not None:
+            try:
+                challenger = source.load(alias, version)
+            except Exception as exc:  # the champion still serves; the poller retries later
+                log.error("challenger v%s could not be loaded (%s); serving the champion alone", version, exc)
+    keys = api_keys(serving)
+    app = create_app(
+        bundle,
+        predlog=proj.predlog if serving.log_predictions else None,
+        variant=variant,
+        challenger=challenger,
+        rollout=Rollout(mode=serving.rollout.mode, share=serving.rollout.share, key=serving.rollout.key),
+        source=source,
+        aliases=aliases,
+        poll_interval_s=serving.poll_interval_s,
+        api_keys=keys,
+        limits=Limits(
+            max_rows=serving.max_rows_per_request,
+            max_body_bytes=serving.max_body_bytes,
+            max_concurrency=serving.max_concurrency,
+            timeout_s=serving.timeout_s,
+        ),
+    )
+    bind_host = host or serving.host
+    bind_port = port or serving.port
+    log.warning(
+        "serving %s v%s%s on http://%s:%s%s",
+        bundle.name, bundle.version,
+        f" (challenger v{challenger.version}, rollout {serving.rollout.mode})" if challenger is not None else "",
+        bind_host, bind_port, "" if keys else " (no API keys)",
+    )
+    run_server(app, host=bind_host, port=bind_port)
+
+
+@dataclass
+class PredictResult(Result):
+    model: str
+    version: str
+    rows: int
+    output: Path
+    request_id: str
+    logged: int
+
+
+def predict(
+    input: str | Path,
+    output: str | Path,
+    *,
+    model: str | None = None,
+    project: str | Path | None = None,
+    log_predictions: bool = True,
+) -> PredictResult:
+    """Score a CSV/Parquet file with ``model`` (default: the champion): one output row per input row."""
+    proj = Project.open(project)
+    bundle = proj.load_bundle(model)
+    df = read_table(input)
+    out = score_frame(bundle, df, source=str(input), id_column=proj.spec.data.id_column)
+    path = write_table(out.frame, output)
+    logged = log_batch(proj.predlog, bundle, df, out, variant="batch") if log_predictions else 0
+    return PredictResult(bundle.name or "", bundle.version or "", out.rows, path, out.request_id, logged)

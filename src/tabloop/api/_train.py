@@ -1,0 +1,372 @@
+"""``tabloop train``: split once, cross-validate the candidates, register the winner."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tabloop.api._profile import ignored_columns
+from tabloop.api._project import Project
+from tabloop.api._results import Result
+from tabloop.data import Contract, check_frame, class_labels, frame_fingerprint, infer_contract, split_train_test
+from tabloop.evaluate import cost_threshold
+from tabloop.export import export_bundle
+from tabloop.report import Report, figure_to_html, table_html
+from tabloop.spec import spec_hash, spec_to_yaml
+from tabloop.train import PREDICTION_COLUMN, ModelBundle, library_versions, search_trials, train_candidates
+
+Progress = Callable[[str], None]
+TEST_ARTIFACT = "split"
+TEST_FILE = "test.parquet"
+
+
+@dataclass
+class TrainSummary(Result):
+    model: str
+    version: str
+    run_id: str
+    winner: str
+    rule: str
+    metric: str
+    cv_mean: float
+    cv_std: float
+    leaderboard: list[dict[str, Any]]
+    train_rows: int
+    test_rows: int
+    seconds: float
+    report_html: Path
+    report_json: Path
+    study: str = ""
+    storage: str = ""
+    trials: int = 0
+    stopped_because: str = ""
+    importance: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class SearchSummary(Result):
+    """What a ``tabloop train --worker`` did: trials added to the shared study (nothing registered)."""
+
+    study: str
+    storage: str
+    trials_run: int
+    trials_in_study: int
+    best_candidate: str | None
+    best_score: float | None
+    metric: str
+    stopped_because: str
+    seconds: float
+
+
+OPTUNA_DB = "optuna.db"
+
+
+def study_storage(proj: Project, storage: str | None = None) -> str:
+    """CLI flag > TABLOOP_TRAIN__STORAGE / tabloop.yaml (train.storage) > .tabloop/optuna.db."""
+    return storage or proj.spec.train.storage or f"sqlite:///{proj.workspace.home / OPTUNA_DB}"
+
+
+def train(
+    project: str | Path | None = None,
+    *,
+    budget: float | None = None,
+    trials: int | None = None,
+    storage: str | None = None,
+    worker: bool = False,
+    progress: Progress | None = None,
+) -> TrainSummary | SearchSummary:
+    """Split the spec's data, search the candidates on the training part, register the best.
+
+    ``worker=True`` only adds trials to the (shared) study and registers nothing: run it on
+    as many processes or machines as you like against one PostgreSQL ``storage``, then a
+    plain ``train`` refits and registers the best of all their trials.
+    """
+    proj = Project.open(project)
+    df = proj.read_data()
+    train_df, test_df = split_train_test(df, proj.spec)
+    if worker:
+        return _work(proj, train_df, df, budget=budget, trials=trials, storage=storage, progress=progress)
+    return fit_and_register(
+        proj, train_df, test_df, budget=budget, progress=progress, run_name="train",
+        data_hash=frame_fingerprint(df), contract=_contract(proj, df), trials=trials, storage=storage,
+    )
+
+
+def _work(proj: Project, train_df: pd.DataFrame, df: pd.DataFrame, *, budget: float | None, trials: int | None,
+          storage: str | None, progress: Progress | None) -> SearchSummary:
+    import time
+
+    from tabloop.evaluate import greater_is_better
+
+    spec = proj.spec
+    url = study_storage(proj, storage)
+    start = time.perf_counter()
+    classes = class_labels(train_df[spec.data.target], spec.task, spec.data.positive_class)
+    out = search_trials(train_df, spec, _contract(proj, df), classes, budget_seconds=budget, trials=trials,
+                        storage=url, data_hash=frame_fingerprint(df), progress=progress)
+    sign = 1.0 if greater_is_better(spec.resolved_metric) else -1.0
+    done = [t for t in out.records if t.state == "complete" and t.value is not None]
+    best = max(done, key=lambda t: sign * t.value) if done else None  # type: ignore[operator]
+    return SearchSummary(
+        study=out.study_name, storage=_redact(url), trials_run=out.ran,
+        trials_in_study=sum(1 for t in out.records if t.state in ("complete", "pruned")),
+        best_candidate=None if best is None else best.name, best_score=None if best is None else best.value,
+        metric=spec.resolved_metric, stopped_because=out.stopped_because, seconds=time.perf_counter() - start,
+    )
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def _contract(proj: Project, df: pd.DataFrame) -> Contract:
+    """The saved contract when profile ran, else one learned now from the same data."""
+    path = proj.workspace.contract_path
+    if path.exists():
+        contract = Contract.load(path)
+        if contract.target == proj.spec.data.target:
+            return contract
+    return infer_contract(df, target=proj.spec.data.target, ignored=ignored_columns(proj.spec))
+
+
+def fit_and_register(
+    proj: Project,
+    train_df: pd.DataFrame,
+    test_df: pd.DataFrame | None,
+    *,
+    budget: float | None,
+    progress: Progress | None,
+    run_name: str,
+    data_hash: str,
+    contract: Contract,
+    tags: dict[str, str] | None = None,
+    trials: int | None = None,
+    storage: str | None = None,
+) -> TrainSummary:
+    spec = proj.spec
+    url = study_storage(proj, storage)
+    say = progress or (lambda _m: None)
+    target = spec.data.target
+    classes = class_labels(train_df[target], spec.task, spec.data.positive_class)
+    tracker = proj.tracker
+    run_tags = {"tabloop.stage": run_name, "tabloop.data_hash": data_hash, "tabloop.spec_hash": spec_hash(spec),
+                "tabloop.version": library_versions().get("tabloop", "?"), **(tags or {})}
+    with tracker.run(run_name, tags=run_tags) as run_id:
+        tracker.log_params({"seed": spec.seed, "task": spec.task, "metric": spec.resolved_metric,
+                            "folds": spec.split.folds, "split": spec.split.strategy,
+                            "budget_seconds": budget or spec.train.budget_seconds,
+                            "trials": trials or spec.train.trials or "budget",
+                            "candidates": ",".join(spec.train.candidates), "study_storage": _redact(url),
+                            "train_rows": len(train_df), "test_rows": 0 if test_df is None else len(test_df)})
+        result = train_candidates(train_df, spec, contract, classes, budget_seconds=budget, trials=trials,
+                                  storage=url, data_hash=data_hash, progress=say)
+        tracker.log_params({"study": result.study})
+        _log_trials(tracker, result, run_tags)
+        best = result.winner_result()
+        tracker.log_metrics({f"cv_{m}_mean": s["mean"] for m, s in best.metrics.items()})
+        threshold = cost_threshold(spec.costs.false_positive, spec.costs.false_negative) if spec.task == "binary" else None
+        bundle = ModelBundle(
+            pipeline=result.pipeline,
+            contract=contract,
+            manifest={
+                "task": spec.task, "classes": classes, "threshold": threshold, "target": target,
+                "metric": result.metric, "winner": result.winner, "rule": result.rule,
+                "cv": best.metrics, "data_hash": data_hash, "spec_hash": spec_hash(spec),
+                "train_rows": len(train_df), "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "versions": library_versions(),
+            },
+            reference=_reference(train_df, contract, target, spec.train.reference_rows, spec.seed),
+            spec_yaml=spec_to_yaml(spec),
+        )
+        bundle.reference = _with_predictions(bundle)
+        say("exporting to ONNX and checking parity")
+        onnx = export_bundle(bundle, test_df)  # model.onnx + manifest["onnx"]; the reference when no test part
+        tracker.log_metrics({"onnx_parity_max_abs_diff": onnx.report.get("parity_max_abs_diff"),
+                             "onnx_used": float(onnx.used)})
+        with tempfile.TemporaryDirectory(prefix="tabloop-train-") as tmp:
+            if test_df is not None:
+                test_path = Path(tmp) / TEST_FILE
+                test_df.to_parquet(test_path, index=False)
+                tracker.log_artifact(test_path, artifact_path=TEST_ARTIFACT)
+        say("registering the winner")
+        ref = tracker.register_bundle(bundle, spec.model_name, tags={"tabloop.winner": result.winner,
+                                                                     "tabloop.data_hash": data_hash})
+        report = leaderboard_report(result.to_dict(), title=f"Training leaderboard: {spec.model_name} v{ref.version}")
+        html_path, json_path = report.write(proj.report_dir(), f"train-v{ref.version}")
+        tracker.log_artifact(html_path, artifact_path="leaderboard")
+        tracker.log_artifact(json_path, artifact_path="leaderboard")
+    return TrainSummary(
+        model=ref.name, version=ref.version, run_id=run_id, winner=result.winner, rule=result.rule,
+        metric=result.metric, cv_mean=best.mean(result.metric), cv_std=best.std(result.metric),
+        leaderboard=[_row(c, result.metric) for c in result.leaderboard],
+        train_rows=len(train_df), test_rows=0 if test_df is None else len(test_df), seconds=result.seconds,
+        report_html=html_path, report_json=json_path, study=result.study, storage=_redact(url),
+        trials=len(result.trials), stopped_because=result.stopped_because, importance=result.importance,
+    )
+
+
+def _log_trials(tracker: Any, result: Any, parent_tags: dict[str, str]) -> None:
+    """One nested run per search trial, plus one for each leaderboard row no trial stands for (dummy, ensemble)."""
+    lineage = {k: v for k, v in parent_tags.items() if k in ("tabloop.data_hash", "tabloop.spec_hash", "tabloop.version")}
+    for t in result.trials:
+        tags = {**lineage, "tabloop.status": t.state, "tabloop.family": t.family, "tabloop.trial": str(t.number),
+                "tabloop.worker": t.worker, "tabloop.study": result.study}
+        with tracker.run(f"trial-{t.number}-{t.name}", nested=True, tags=tags):
+            tracker.log_params({**{k: v for k, v in t.params.items()}, "candidate": t.name, "trial": t.number})
+            tracker.log_metrics(_run_metrics(t.metrics, t.fit_seconds, t.predict_seconds_per_row, t.model_bytes,
+                                             trial_seconds=t.seconds))
+    for c in result.leaderboard:
+        if c.trial is not None:
+            continue
+        with tracker.run(c.name, nested=True, tags={**lineage, "tabloop.status": c.status, "tabloop.family": c.family}):
+            params = {k: (v if not isinstance(v, dict) else str(v)) for k, v in c.params.items()}
+            tracker.log_params({**params, "candidate": c.name})
+            tracker.log_metrics(_run_metrics(c.metrics, c.fit_seconds, c.predict_seconds_per_row, c.model_bytes))
+
+
+def _run_metrics(stats: dict[str, dict[str, float]], fit: float, latency: float, size: int,
+                 trial_seconds: float | None = None) -> dict[str, float | None]:
+    metrics: dict[str, float | None] = {"fit_seconds": fit, "predict_seconds_per_row": latency,
+                                        "model_bytes": float(size)}
+    if trial_seconds is not None:
+        metrics["trial_seconds"] = trial_seconds
+    for m, s in stats.items():
+        metrics[f"cv_{m}_mean"] = s.get("mean")
+        metrics[f"cv_{m}_std"] = s.get("std")
+    return metrics
+
+
+def _reference(train_df: pd.DataFrame, contract: Contract, target: str, rows: int, seed: int) -> pd.DataFrame:
+    sample = train_df if len(train_df) <= rows else train_df.sample(n=rows, random_state=seed)
+    cols = [c for c in contract.feature_names] + [target]
+    return sample[cols].reset_index(drop=True)
+
+
+def _with_predictions(bundle: ModelBundle) -> pd.DataFrame:
+    """The reference sample plus the model's own outputs on it, for prediction drift."""
+    ref = bundle.reference
+    preds = bundle.predict(check_frame(ref, bundle.contract, source="reference sample"), checked=True).to_frame()
+    preds.index = ref.index
+    return pd.concat([ref, preds], axis=1)
+
+
+def _row(c: Any, metric: str) -> dict[str, Any]:
+    stats = c.metrics.get(metric, {})
+    return {"candidate": c.name, "status": c.status, f"{metric}_mean": stats.get("mean"),
+            f"{metric}_std": stats.get("std"), "fit_seconds": round(c.fit_seconds, 3),
+            "predict_ms_per_row": round(c.predict_seconds_per_row * 1000, 4), "model_bytes": c.model_bytes,
+            "trials": c.trials, "note": c.note}
+
+
+def leaderboard_report(data: dict[str, Any], *, title: str) -> Report:
+    """The leaderboard as HTML (table and plots) with the same numbers as JSON."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    metric = data["metric"]
+    higher = data.get("greater_is_better", True)
+    report = Report(title=title, data=data, subtitle=f"winner: {data['winner']} ({data['rule']})")
+    rows = []
+    for c in data["leaderboard"]:
+        row = {"candidate": c["name"], "status": c["status"], "trials": c.get("trials", 0),
+               "fit s": round(c["fit_seconds"], 2),
+               "predict ms/row": round(c.get("predict_seconds_per_row", 0.0) * 1000, 4),
+               "size KB": round(c.get("model_bytes", 0) / 1024, 1)}
+        for m, s in c["metrics"].items():
+            row[m] = f"{s['mean']:.4f} ± {s['std']:.4f}"
+        row["note"] = c["note"]
+        rows.append(row)
+    report.add("Leaderboard (cross-validation on the training part; mean ± sd over folds)", table_html(rows))
+    report.add("How the winner was chosen", (
+        f"<p>Rule: <b>the simplest candidate whose mean {html.escape(metric)} is within one standard error "
+        f"(sd / &radic;folds) of the best mean</b>. An ensemble is the most complex candidate, so it wins only "
+        f"when it beats the best single model by more than that. Winner: <b>{html.escape(str(data['winner']))}"
+        f"</b> &mdash; {html.escape(str(data['rule']))}.</p><p class='meta'>search: {len(data.get('trials', []))} "
+        f"trials in study {html.escape(str(data.get('study', '')))}; stopped: "
+        f"{html.escape(str(data.get('stopped_because', '')))}</p>"))
+    ok = [c for c in data["leaderboard"] if c["status"] == "ok"]
+    if ok:
+        fig, ax = plt.subplots(figsize=(6, 0.5 * len(ok) + 1.2))
+        names = [c["name"] for c in ok]
+        means = [c["metrics"][metric]["mean"] for c in ok]
+        stds = [c["metrics"][metric]["std"] for c in ok]
+        ax.barh(names, means, xerr=stds, color=["#dd8452" if n == data["winner"] else "#4c72b0" for n in names])
+        ax.set_xlabel(f"{metric} (mean ± sd over folds)")
+        report.add("Metric by candidate", figure_to_html(fig, "metric by candidate"))
+        fig, ax = plt.subplots(figsize=(6, 3))
+        for c in ok:
+            ax.plot(np.arange(1, len(c["fold_scores"][metric]) + 1), c["fold_scores"][metric], marker="o", label=c["name"])
+        ax.set_xlabel("fold")
+        ax.set_ylabel(metric)
+        ax.legend(fontsize="small")
+        report.add("Scores by fold", figure_to_html(fig, "scores by fold"))
+    trials = [t for t in data.get("trials", []) if t.get("value") is not None]
+    if trials:
+        report.add("Learning curve of the search", figure_to_html(_learning_curve(plt, trials, metric, higher),
+                                                                  "best score vs trial"))
+        report.add("Metric by family (every trial)", figure_to_html(_by_family(plt, trials, metric), "metric by family"))
+        shown = sorted(data["trials"], key=lambda t: t["number"])[-200:]
+        report.add("Trials", table_html([
+            {"trial": t["number"], "candidate": t["name"], "state": t["state"],
+             metric: None if t.get("value") is None else round(t["value"], 4), "s": round(t.get("seconds", 0.0), 2),
+             "params": ", ".join(f"{k}={_short(v)}" for k, v in t["params"].items()), "note": t.get("note", "")}
+            for t in shown]))
+    importance = data.get("importance") or {}
+    if importance:
+        top = list(importance.items())[:20]
+        fig, ax = plt.subplots(figsize=(6, 0.3 * len(top) + 1.2))
+        ax.barh([k for k, _ in top][::-1], [v for _, v in top][::-1], color="#4c72b0")
+        ax.set_xlabel(f"drop in {metric} when the column is shuffled")
+        report.add(f"Feature importance of the winner ({data['winner']}; permutation, training sample)",
+                   figure_to_html(fig, "feature importance"))
+    return report
+
+
+def _short(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def _learning_curve(plt: Any, trials: list[dict[str, Any]], metric: str, higher: bool) -> Any:
+    trials = sorted(trials, key=lambda t: t["number"])
+    xs, ys, best = [], [], None
+    for t in trials:
+        if t["state"] != "complete":
+            continue
+        v = t["value"]
+        best = v if best is None or (v > best if higher else v < best) else best
+        xs.append(t["number"])
+        ys.append(best)
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.scatter([t["number"] for t in trials], [t["value"] for t in trials], s=10, color="#999999", label="trial")
+    ax.step(xs, ys, where="post", color="#dd8452", label="best so far")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(metric)
+    ax.legend(fontsize="small")
+    return fig
+
+
+def _by_family(plt: Any, trials: list[dict[str, Any]], metric: str) -> Any:
+    names = sorted({t["name"] for t in trials})
+    fig, ax = plt.subplots(figsize=(6, 0.45 * len(names) + 1.2))
+    for i, n in enumerate(names):
+        vals = [t["value"] for t in trials if t["name"] == n]
+        ax.scatter(vals, [i] * len(vals), s=14, alpha=0.7)
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xlabel(f"{metric} (CV mean of each trial)")
+    return fig
+
+
+__all__ = ["PREDICTION_COLUMN", "SearchSummary", "TrainSummary", "fit_and_register", "study_storage", "train"]

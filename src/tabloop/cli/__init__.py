@@ -1,0 +1,5 @@
+"""The command line (layer 8): ``tabloop COMMAND``; every command takes --json."""
+
+from tabloop.cli._app import app, main
+
+__all__ = ["app", "main"]

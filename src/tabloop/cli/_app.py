@@ -1,0 +1,414 @@
+"""The CLI: thin commands over the facade in tabloop.api; no logic of its own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from tabloop.cli._output import EXIT_POLICY, Output, err_console, guarded
+
+app = typer.Typer(
+    name="tabloop",
+    help="The whole machine-learning lifecycle for tabular data: init, profile, train, evaluate, promote, "
+    "serve, predict, monitor, feedback, retrain.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+ProjectOpt = Annotated[
+    Path | None,
+    typer.Option("--project", "-p", help="Project folder holding tabloop.yaml [env: TABLOOP_PROJECT; default: .]"),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print exactly one JSON document on stdout.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log more and show tracebacks.")]
+ModelOpt = Annotated[
+    str | None, typer.Option("--model", "-m", help="Version number or alias (default: the champion).")
+]
+
+
+def _kv(pairs: dict[str, Any]) -> None:
+    for key, value in pairs.items():
+        err_console.print(f"  [bold]{key}[/bold]: {value}", soft_wrap=True)
+
+
+@app.command()
+def init(
+    directory: Annotated[Path, typer.Argument(help="Project folder to create or fill.")],
+    data: Annotated[str, typer.Option("--data", help="Training table (CSV/Parquet path or database URL).")],
+    target: Annotated[str, typer.Option("--target", help="Column to predict.")],
+    task: Annotated[str | None, typer.Option(help="binary, multiclass or regression (inferred if omitted).")] = None,
+    name: Annotated[str | None, typer.Option(help="Project name (default: the folder name).")] = None,
+    exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Column never used as a feature (repeatable).")] = None,
+    query: Annotated[str | None, typer.Option(help="SQL query when --data is a database URL.")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing tabloop.yaml.")] = False,
+    json_: JsonOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Write DIR/tabloop.yaml: the problem spec with every default written out and commented."""
+    out = Output(as_json=json_, verbose=verbose)
+    with guarded(out):
+        from tabloop.api import init as run
+
+        res = run(directory, data=data, target=target, task=task, name=name, exclude=exclude, query=query, force=force)
+        out.emit(res.to_dict(), lambda: (
+            print(f"wrote {res.spec} ({res.task} task, target {res.target!r}, {res.rows} rows)"),
+            print(f"JSON Schema for editors: {res.schema}"),
+        ))
+
+
+@app.command()
+def profile(project: ProjectOpt = None, json_: JsonOpt = False, verbose: VerboseOpt = False) -> None:
+    """Profile the data (HTML + JSON report) and save the data contract."""
+    out = Output(as_json=json_, verbose=verbose)
+    with guarded(out):
+        from tabloop.api import profile as run
+
+        res = run(project)
+        out.emit(res.to_dict(), lambda: (
+            print(f"{res.rows} rows, {res.columns} columns, {res.missing_cells} missing cells, "
+                  f"{res.duplicate_rows} duplicate rows"),
+            print(f"contract: {res.contract}"),
+            print(f"report:   {res.report_html}"),
+        ))
+
+
+@app.command()
+def train(
+    project: ProjectOpt = None,
+    budget: Annotated[float | None, typer.Option(help="Seconds to spend (overrides train.budget_seconds).")] = None,
+    trials: Annotated[int | None, typer.Option(help="Run exactly this many search trials instead of a time budget (reproducible).")] = None,
+    storage: Annotated[str | None, typer.Option(help="Optuna study storage URL (default: train.storage, else .tabloop/optuna.db).")] = None,
+    worker: Annotated[bool, typer.Option("--worker", help="Only add search trials to the shared study; register nothing.")] = False,
+    json_: JsonOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Split once, search the candidates with cross-validation, register the best as a new model version."""
+    out = Output(as_json=json_, verbose=verbose)
+    with guarded(out):
+        from tabloop.api import train as run
+
+        res = run(project, budget=budget, trials=trials, storage=storage, worker=worker, progress=out.progress())
+
+        def human() -> None:
+            from rich.console import Console
+            from rich.table import Table
+
+            if worker:
+                print(f"worker ran {res.trials_run} trials; study {res.study} now holds {res.trials_in_study} "
+                      f"({res.stopped_because}); best so far: {res.best_candidate} {res.metric} {res.best_score}")
+                return
+            table = Table(title=f"leaderboard ({res.metric}, {res.train_rows} training rows, CV; {res.trials} trials)")
+            for col in ("candidate", "status", "mean", "std", "trials", "fit s", "ms/row", "KB", "note"):
+                table.add_column(col)
+            for row in res.leaderboard:
+                mean, std = row.get(f"{res.metric}_mean"), row.get(f"{res.metric}_std")
+                table.add_row(row["candidate"] + (" *" if row["candidate"] == res.winner else ""), row["status"],
+                              "" if mean is None else f"{mean:.4f}", "" if std is None else f"{std:.4f}",
+                              str(row.get("trials", "")), f"{row['fit_seconds']:.2f}",
+                              f"{row.get('predict_ms_per_row', 0.0):.3f}", f"{row.get('model_bytes', 0) / 1024:.0f}",
+                              row["note"])
+            Console().print(table)
+            print(f"winner: {res.winner} ({res.rule})")
+            print(f"registered {res.model} version {res.version}; report: {res.report_html}")
+
+        out.emit(res.to_dict(), human)
+
+
+@app.command()
+def evaluate(
+    version: Annotated[str | None, typer.Argument(help="Version or alias (default: the latest version).")] = None,
+    project: ProjectOpt = None,
+    json_: JsonOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Score a model version on the held-out test part: metrics, confusion matrix, ROC."""
+    out = Output(as_json=json_, verbose=verbose)
+    with guarded(out):
+        from tabloop.api import evaluate as run
+
+        res = run(project, version=version)
+        out.emit(res.to_dict(), lambda: (
+            print(f"{res.model} v{res.version} on {res.rows} held-out rows:"),
+            [print(f"  {k}: {'n/a' if v is None else f'{v:.4f}'}") for k, v in res.metrics.items()],
+            print(f"report: {res.report_html}"),
+        ))
+
+
+@app.command()
+def promote(
+    version: Annotated[str, typer.Argument(help="Version number (or an alias) to promote.")],
+    alias: Annotated[str, typer.Option(help="Alias to move.")] = "champion",
+    project: ProjectOpt = None,
+    json_: JsonOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Move an alias (default: champion) to a model version."""
+    out = Output(as_json=json_, verbose=verbose)
+    with guarded(out):
+        from tabloop.api import promote as run
+
+        res = run(version, alias=alias, project=project)
+        out.emit(res.to_dict(), lambda: print(
+            f"{res.model}@{res.alias} -> v{res.version}" + (f" (was v{res.previous})" if res.previous else "")
+        ))
+
+
+@app.command()
+def serve(
+    project: ProjectOpt = None,
+    model: ModelOpt = None,
+    host: Annotated[str | None, typer.Option(help="Address to bind (default: serving.host, 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: serving.port).")] = None,
+    json_: JsonOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Serve the champion (and challenger) over HTTP: /predict, MLflow /invocations, KServe V2 /v2, /metrics, /docs.
+
+    Binds 127.0.0.1 unless --host says otherwise; API keys come from serving.auth or
+    TABLOOP_API_KEY / TABLOOP_PREDICT_API_KEY / TABLOOP_CONTROL_API_KEY. SIGTERM drains and exits 0.
+    """
+    out = Output(as_json=json_, verbose=verbose)
+    with guarded(out):
+        from tabloop.api import serve as run
+
+        run(project, model=model, host=host, port=port)
+        out.emit({"stopped": True}, lambda: None)
+
+
+@app.command()
+def predict(
+    input: Annotated[Path, typer.Option("--input", "-i", help="CSV or Parquet file to score.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write predictions (.csv or .parquet).")],
+    model: ModelOpt = None,
+    log: Annotated[bool, typer.Option("--log/--no-log", help="Append the predictions to the prediction log.")] = True,
+    project: ProjectOpt = None,
+    json_: JsonOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Score a file in batch: one output row per input row, a prediction and class probabilities."""
+    out = Output(as_json=json_, verbose=verbose)
+    with guarded(out):
+        from tabloop.api import predict as run
+
+        res = run(input, output, model=model, project=project, log_predictions=log)
+        out.emit(res.to_dict(), lambda: print(
+            f"scored {res.rows} rows with {res.model} v{res.version} -> {res.output} (request id {res.request_id})"
+        ))
+
+
+@app.command()
+def monitor(
+    project: ProjectOpt = None,
+    reference: Annotated[Path | None, typer.Option(help="Reference table (default: the model's reference sample).")] = None,
+    current: Annotated[Path | None, typer.Option(help="Current table (default: the newest logged predictions).")] = None,
+    model: ModelOpt = None,
+    last: Annotated[int | None, typer.Option(help="Newest logged rows to compare (default: monitoring.window_rows).")] = None,
+    report_dir: Annotated[Path | None, typer.Option(help="Where to write the report.")] = None,
+    json_: JsonOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Drift per feature, on predictions and across features; performance over time; exits 3 when the policy says act.
+
+    With --reference and --current outside a project it runs standalone: no spec, no model.
+    """
+    out = Output(as_json=json_, verbose=verbose)
+    with guarded(out):
+        from tabloop.api import monitor as run
+
+        res = run(project, reference=reference, current=current, model=model, last=last, report_dir=report_dir)
+
+        def human() -> None:
+            print(f"{res.current} ({res.current_rows} rows) vs {res.reference} ({res.reference_rows} rows)")
+            if res.too_small:
+                print("too small to judge")
+            else:
+                print(f"drifted features: {', '.join(res.drifted_features) or 'none'}")
+                if res.prediction_drifted is not None:
+                    print(f"prediction drift: {'yes' if res.prediction_drifted else 'no'}")
+                mv = res.multivariate
+                if mv is not None and mv.get("auc") is not None:
+                    told = "can" if mv["drifted"] else "cannot"
+                    print(f"domain classifier AUC {mv['auc']:.3f}: the windows {told} be told apart")
+            if res.performance is not None:
+                perf, latest = res.performance, res.performance["latest"]
+                shown = f"{latest['kind']} {perf['metric']} {latest['value']:.4f}" if latest else "no performance yet"
+                print(f"newest window: {shown}; {perf['labelled']} of {perf['rows']} logged rows labelled")
+            print(f"report: {res.report_html}")
+            if res.policy_crossed:
+                print(f"act (exit code 3): {'; '.join(res.reasons)}")
+
+        out.emit(res.to_dict(), human)
+    if res.policy_crossed:
+        raise typer.Exit(EXIT_POLICY)
+
+
+@app.command()
+def feedback(
+    labels: Annotated[Path, typer.Option("--labels", help="CSV/Parquet with request_id, [row,] label.")],
+    project: ProjectOpt = None,
+    json_: JsonOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Join true labels to logged predictions by request id and report realized performance."""
+    out = Output(as_json=json_, verbose=verbose)
+    with guarded(out):
+        from tabloop.api import feedback as run
+
+        res = run(labels, project=project)
+
+        def human() -> None:
+            print(f"{res.matched} of {res.labels} labels joined; {res.unmatched} had no logged prediction"
+                  + (f" (kept in {res.unmatched_file})" if res.unmatched_file else ""))
+            for perf in res.performance:
+                shown = ", ".join(f"{k} {v:.4f}" for k, v in perf["metrics"].items() if v is not None)
+                print(f"  v{perf['version']}: {perf['rows']} labelled rows: {shown}")
+
+        out.emit(res.to_dict(), human)
+
+
+@app.command()
+def retrain(
+    project: ProjectOpt = None,
+    budget: Annotated[float | None, typer.Option(help="Seconds to spend training.")] = None,
+    json_: JsonOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Train on the newer labelled data, compare with the champion on a recent holdout, register a challenger."""
+    out = Output(as_json=json_, verbose=verbose)
+    with guarded(out):
+        from tabloop.api import retrain as run
+
+        res = run(project, budget=budget, progress=out.progress())
+
+        def human() -> None:
+            if res.status == "skipped":
+                print(f"not retrained: {'; '.join(res.reasons)}")
+                return
+            print(f"challenger v{res.challenger_version} trained on {res.train_rows} rows "
+                  f"({res.new_labels} newly labelled); holdout of {res.holdout_rows} recent rows")
+            print(f"{res.metric}: champion v{res.champion_version} {res.champion_score:.4f}, "
+                  f"challenger {res.challenger_score:.4f}")
+            verdict = "PROMOTE" if res.promote else "KEEP THE CHAMPION"
+            print(f"policy: {verdict}: {'; '.join(res.reasons)}")
+            if res.promote:
+                print(f"to apply: tabloop promote {res.challenger_version}")
+            print(f"record: {res.record}")
+
+        out.emit(res.to_dict(), human)
+
+
+loop_app = typer.Typer(help="The drift-to-retraining loop: one pass, or repeated on an interval.", no_args_is_help=True)
+app.add_typer(loop_app, name="loop")
+
+
+def _print_pass(res: Any) -> None:
+    print(f"{res.action}: champion v{res.champion_version}"
+          + (f", challenger v{res.challenger_version}" if res.challenger_version else ""))
+    for t in res.triggers:
+        print(f"  trigger {t['name']}: {'FIRED' if t['fired'] else 'no'} ({t['detail']})")
+    for reason in res.reasons:
+        print(f"  {reason}")
+    for warning in res.warnings:
+        print(f"  warning: {warning}")
+
+
+@loop_app.command("run")
+def loop_run(
+    project: ProjectOpt = None,
+    budget: Annotated[float | None, typer.Option(help="Seconds to spend if it retrains.")] = None,
+    json_: JsonOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """One pass: check the triggers, retrain and gate a challenger when one fires, record the decision."""
+    out = Output(as_json=json_, verbose=verbose)
+    with guarded(out):
+        from tabloop.api import loop_run as run
+
+        res = run(project, budget=budget, progress=out.progress())
+        out.emit(res.to_dict(), lambda: _print_pass(res))
+
+
+@loop_app.command("watch")
+def loop_watch(
+    project: ProjectOpt = None,
+    interval: Annotated[float, typer.Option(help="Seconds between passes.")] = 3600,
+    max_passes: Annotated[int | None, typer.Option(help="Stop after this many passes (default: run until Ctrl-C).")] = None,
+    budget: Annotated[float | None, typer.Option(help="Seconds to spend when a pass retrains.")] = None,
+    json_: JsonOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Repeat 'tabloop loop run' every --interval seconds."""
+    out = Output(as_json=json_, verbose=verbose)
+    with guarded(out):
+        from tabloop.api import loop_watch as run
+
+        passes = run(project, interval=interval, max_passes=max_passes, budget=budget,
+                     on_pass=None if json_ else _print_pass)
+        out.emit({"passes": [p.to_dict() for p in passes]}, lambda: None)
+
+
+@app.command()
+def approve(
+    version: Annotated[str, typer.Argument(help="The challenger version waiting for approval.")],
+    project: ProjectOpt = None,
+    json_: JsonOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Promote a challenger that the loop's policy left waiting for approval."""
+    out = Output(as_json=json_, verbose=verbose)
+    with guarded(out):
+        from tabloop.api import approve as run
+
+        res = run(version, project=project)
+        out.emit(res.to_dict(), lambda: print(f"{res.model}@champion -> v{res.version} (was v{res.previous})"))
+
+
+@app.command()
+def ui(project: ProjectOpt = None, json_: JsonOpt = False, verbose: VerboseOpt = False) -> None:
+    """Print the command that opens the MLflow UI on this project's runs and registry."""
+    out = Output(as_json=json_, verbose=verbose)
+    with guarded(out):
+        from tabloop.workspace import Workspace
+
+        ws = Workspace.open(project)
+        spec = ws.load_spec()
+        uri = ws.tracking_uri(spec)
+        cmd = f"mlflow ui --backend-store-uri {uri} --host 127.0.0.1 --port 5000"
+        out.emit({"tracking_uri": uri, "command": cmd}, lambda: print(cmd))
+
+
+@app.command()
+def schema(json_: JsonOpt = False, verbose: VerboseOpt = False) -> None:
+    """Print the JSON Schema of tabloop.yaml (for editors and CI checks)."""
+    out = Output(as_json=json_, verbose=verbose)
+    with guarded(out):
+        import json
+
+        from tabloop.spec import spec_json_schema
+
+        doc = spec_json_schema()
+        out.emit({"schema": doc}, lambda: print(json.dumps(doc, indent=2)))
+
+
+@app.command()
+def quickstart(
+    directory: Annotated[Path, typer.Argument(help="Folder for the demo project.")] = Path("demo-project"),
+    budget: Annotated[float, typer.Option(help="Training budget in seconds.")] = 60,
+    force: Annotated[bool, typer.Option(help="Replace an earlier quickstart in DIRECTORY.")] = False,
+    json_: JsonOpt = False,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Run the whole loop on the bundled Boston HMDA mortgage table, through the public commands."""
+    out = Output(as_json=json_, verbose=verbose)
+    with guarded(out):
+        from tabloop.cli._quickstart import run_quickstart
+
+        res = run_quickstart(directory, budget=budget, as_json=json_, force=force)
+        out.emit(res, lambda: None)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,88 @@
+"""How commands talk: one JSON document on stdout with --json, people-friendly text otherwise."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from tabloop.errors import TabloopError
+
+#: exit codes: 0 ok, 1 a TabloopError (user-fixable), 2 an internal error, 3 a policy says act
+EXIT_ERROR = 1
+EXIT_INTERNAL = 2
+EXIT_POLICY = 3
+
+err_console = Console(stderr=True, highlight=False)
+
+
+class Output:
+    def __init__(self, *, as_json: bool, verbose: bool) -> None:
+        self.as_json = as_json
+        self.verbose = verbose
+        logging.basicConfig(
+            level=logging.DEBUG if verbose else logging.WARNING,
+            format="%(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+        )
+        logging.getLogger("tabloop").setLevel(logging.INFO if verbose else logging.WARNING)
+
+    def progress(self) -> Callable[[str], None]:
+        def say(message: str) -> None:
+            err_console.print(f"[dim]…[/dim] {message}")
+
+        return say
+
+    def emit(self, result: dict[str, Any], human: Callable[[], None]) -> None:
+        if self.as_json:
+            _stdout().write(json.dumps({"ok": True, **result}, default=str) + "\n")
+        else:
+            human()
+
+    def fail(self, exc: BaseException) -> NoReturn:
+        if isinstance(exc, TabloopError):
+            payload, code = exc.to_dict(), EXIT_ERROR
+            err_console.print(f"[bold red]error:[/bold red] {exc}", markup=True, soft_wrap=True)
+        else:
+            payload = {"code": "internal_error", "message": f"{type(exc).__name__}: {exc}"}
+            code = EXIT_INTERNAL
+            err_console.print(f"[bold red]internal error:[/bold red] {type(exc).__name__}: {exc}", soft_wrap=True)
+            if not self.verbose:
+                err_console.print("run again with --verbose for the traceback")
+        if self.verbose:
+            traceback.print_exception(exc, file=sys.stderr)
+        if self.as_json:
+            _stdout().write(json.dumps({"ok": False, "error": payload}, default=str) + "\n")
+        raise typer.Exit(code)
+
+
+_REAL_STDOUT = sys.stdout
+
+
+def _stdout() -> Any:
+    return _REAL_STDOUT
+
+
+@contextlib.contextmanager
+def guarded(out: Output) -> Iterator[None]:
+    """Run a command: library chatter on stdout goes to stderr, errors become one line and an exit code."""
+    global _REAL_STDOUT
+    outer, _REAL_STDOUT = _REAL_STDOUT, sys.stdout  # nested commands (quickstart) restore on exit
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    except typer.Exit:
+        raise
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    except Exception as exc:  # every failure ends here, once
+        out.fail(exc)
+    finally:
+        _REAL_STDOUT = outer

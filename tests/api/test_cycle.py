@@ -1,0 +1,125 @@
+"""One pass of the loop: triggers, retrain, gate, shadow, approval, and the record of every decision."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+import tabloop
+from tabloop.api import approve, loop_run
+from tabloop.api._cycle import read_decisions
+from tabloop.api._project import Project
+from tabloop.errors import PolicyError
+
+
+def _set(root: Path, **changes: object) -> None:
+    """Edit tabloop.yaml: keys like 'train.candidates'."""
+    path = root / "tabloop.yaml"
+    raw = yaml.safe_load(path.read_text())
+    for dotted, value in changes.items():
+        node = raw
+        *parents, leaf = dotted.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = value
+    path.write_text(yaml.safe_dump(raw))
+
+
+def _project(tmp_path: Path, hmda: pd.DataFrame, champion_candidates: list[str]) -> tuple[Path, pd.DataFrame]:
+    history = hmda.sample(frac=0.6, random_state=1).sort_index()
+    production = hmda.drop(history.index).reset_index(drop=True)
+    history.to_csv(tmp_path / "history.csv", index=False)
+    root = tmp_path / "proj"
+    tabloop.init(root, data=str(tmp_path / "history.csv"), target="deny", exclude=["black"])
+    _set(root, **{"train.candidates": champion_candidates, "split.folds": 3})
+    v = tabloop.train(root).version
+    tabloop.promote(v, project=root)
+    return root, production
+
+
+def _score_and_label(root: Path, production: pd.DataFrame, tmp_path: Path) -> None:
+    production.drop(columns=["deny"]).to_csv(tmp_path / "prod.csv", index=False)
+    tabloop.predict(tmp_path / "prod.csv", tmp_path / "scored.csv", project=root)
+    scored = pd.read_csv(tmp_path / "scored.csv")
+    pd.DataFrame({"request_id": scored["request_id"], "row": scored["row"], "label": production["deny"]}).to_csv(
+        tmp_path / "labels.csv", index=False
+    )
+    tabloop.feedback(tmp_path / "labels.csv", project=root)
+
+
+def test_no_labels_no_trigger_means_no_action(tmp_path: Path, hmda: pd.DataFrame) -> None:
+    root, _ = _project(tmp_path, hmda, ["dummy", "linear"])
+    _set(root, **{"retraining.triggers.drift": False, "retraining.triggers.new_labels": 100})
+    res = loop_run(root)
+    assert res.action == "none"
+    assert [t["name"] for t in res.triggers] == ["new_labels"]
+    assert read_decisions(Project.open(root))[-1]["action"] == "none"
+
+
+def test_a_better_challenger_is_promoted_automatically(tmp_path: Path, hmda: pd.DataFrame) -> None:
+    root, production = _project(tmp_path, hmda, ["dummy"])  # a weak champion: the prior
+    _score_and_label(root, production, tmp_path)
+    _set(root, **{"train.candidates": ["dummy", "linear"], "retraining.approval": "auto",
+                  "retraining.triggers.new_labels": 100, "retraining.triggers.drift": False})
+    res = loop_run(root)
+    assert res.action == "promoted", res.reasons
+    assert any(t["name"] == "new_labels" and t["fired"] for t in res.triggers)
+    assert res.retrain["challenger_score"] > res.retrain["champion_score"]
+    proj = Project.open(root)
+    assert proj.resolve("champion").version == res.challenger_version
+    record = read_decisions(proj)[-1]
+    assert record["action"] == "promoted" and record["retrain"]["promote"] is True
+    # the same labels do not fire the label trigger twice
+    again = loop_run(root)
+    assert again.action == "none" and again.labels_since_last == 0
+
+
+def test_a_worse_challenger_is_refused_and_the_champion_stays(tmp_path: Path, hmda: pd.DataFrame) -> None:
+    root, production = _project(tmp_path, hmda, ["dummy", "linear"])
+    _score_and_label(root, production, tmp_path)
+    _set(root, **{"train.candidates": ["dummy"], "retraining.approval": "auto",
+                  "retraining.triggers.new_labels": 100, "retraining.triggers.drift": False})
+    before = Project.open(root).resolve("champion").version
+    res = loop_run(root)
+    assert res.action == "rejected"
+    assert res.retrain["challenger_score"] < res.retrain["champion_score"]
+    assert Project.open(root).resolve("champion").version == before
+    assert "does not reach" in " ".join(res.reasons)
+
+
+def test_manual_approval_and_shadow_requirement(tmp_path: Path, hmda: pd.DataFrame) -> None:
+    root, production = _project(tmp_path, hmda, ["dummy"])
+    _score_and_label(root, production, tmp_path)
+    _set(root, **{"train.candidates": ["dummy", "linear"], "retraining.approval": "manual",
+                  "retraining.shadow_requests": 5, "retraining.triggers.new_labels": 100,
+                  "retraining.triggers.drift": False})
+    first = loop_run(root)
+    assert first.action == "shadowing"
+    with pytest.raises(PolicyError, match="not waiting for approval"):
+        approve(first.challenger_version, project=root)
+    # five shadow answers from the challenger arrive in the log (as the server writes them)
+    proj = Project.open(root)
+    rows = json.loads(production.drop(columns=["deny"]).head(5).to_json(orient="records"))
+    proj.predlog.append({"request_id": f"s{i}", "row": 0, "ts": "2026-01-01T00:00:00+00:00", "source": "http",
+                         "model": proj.spec.model_name, "version": first.challenger_version, "variant": "challenger",
+                         "inputs": r, "prediction": "no", "probabilities": {"no": 0.9, "yes": 0.1}, "latency_ms": 1.0}
+                        for i, r in enumerate(rows))
+    second = loop_run(root)
+    assert second.action == "awaiting_approval", second.reasons
+    done = approve(first.challenger_version, project=root)
+    assert done.version == first.challenger_version
+    assert Project.open(root).resolve("champion").version == first.challenger_version
+    assert read_decisions(Project.open(root))[-1]["action"] == "approved"
+
+
+def test_labels_only_for_one_kind_of_prediction_raise_a_warning(tmp_path: Path, hmda: pd.DataFrame) -> None:
+    root, production = _project(tmp_path, hmda, ["dummy"])  # the prior predicts 'no' for everyone
+    _score_and_label(root, production, tmp_path)
+    _set(root, **{"retraining.triggers.drift": False, "retraining.triggers.new_labels": 10_000})
+    res = loop_run(root)
+    assert res.action == "none"
+    assert res.warnings and "own choices" in res.warnings[0]

@@ -1,0 +1,133 @@
+"""The CLI: every command documented, --json prints one document, errors are one line and an exit code."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.main import get_command
+from typer.testing import CliRunner
+
+from tabloop.cli import app
+
+runner = CliRunner()
+
+
+def _leaf_commands() -> list[list[str]]:
+    out: list[list[str]] = []
+    for name, cmd in get_command(app).commands.items():  # type: ignore[attr-defined]
+        sub = getattr(cmd, "commands", None)
+        out.extend([[name, s] for s in sub] if sub else [[name]])
+    return sorted(out)
+
+
+COMMANDS = _leaf_commands()
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    res = runner.invoke(app, list(args))
+    return res.exit_code, res.stdout, res.stderr
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_has_help_and_json(command: list[str]) -> None:
+    code, out, _ = run(*command, "--help")
+    assert code == 0
+    assert "--json" in out
+
+
+def test_init_writes_a_commented_spec_and_refuses_to_overwrite(tmp_path: Path, hmda_csv: Path) -> None:
+    code, out, _ = run("init", str(tmp_path / "p"), "--data", str(hmda_csv), "--target", "deny", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["ok"] and doc["task"] == "binary"
+    text = (tmp_path / "p" / "tabloop.yaml").read_text()
+    assert "# The column to predict." in text and "target: deny" in text
+    code, out, err = run("init", str(tmp_path / "p"), "--data", str(hmda_csv), "--target", "deny", "--json")
+    assert code == 1
+    assert json.loads(out)["error"]["code"] == "spec_error"
+    assert "--force" in json.loads(out)["error"]["hint"]
+
+
+def test_a_missing_target_is_one_line_naming_the_column(tmp_path: Path, hmda_csv: Path) -> None:
+    code, out, err = run("init", str(tmp_path / "q"), "--data", str(hmda_csv), "--target", "nope")
+    assert code == 1
+    assert "'nope'" in err and "Traceback" not in err and "Traceback" not in out
+    assert not (tmp_path / "q" / "tabloop.yaml").exists()
+
+
+def test_a_bad_spec_key_is_reported_with_its_path(tmp_path: Path, hmda_csv: Path) -> None:
+    run("init", str(tmp_path / "r"), "--data", str(hmda_csv), "--target", "deny")
+    spec = tmp_path / "r" / "tabloop.yaml"
+    spec.write_text(spec.read_text().replace("  folds: 5", "  fold: 5"))
+    code, out, _ = run("profile", "-p", str(tmp_path / "r"), "--json")
+    assert code == 1
+    err = json.loads(out)["error"]
+    assert "split.fold: unknown key" in err["message"] and "folds" in err["message"]
+
+
+def test_commands_outside_a_project_say_what_to_run(tmp_path: Path) -> None:
+    code, out, _ = run("train", "-p", str(tmp_path), "--json")
+    assert code == 1
+    assert "tabloop init" in json.loads(out)["error"]["hint"]
+
+
+def test_json_output_is_exactly_one_document_even_when_mlflow_talks(trained_project: Path, tmp_path: Path, hmda: pd.DataFrame) -> None:
+    src = tmp_path / "in.csv"
+    hmda.head(30).to_csv(src, index=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tabloop", "predict", "-p", str(trained_project), "-i", str(src), "-o",
+         str(tmp_path / "out.parquet"), "--json"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1
+    doc = json.loads(lines[0])
+    assert doc["rows"] == 30
+    out = pd.read_parquet(tmp_path / "out.parquet")
+    assert len(out) == 30 and list(out.columns[:2]) == ["request_id", "row"]
+
+
+def test_batch_rows_that_break_the_contract_name_column_and_row(trained_project: Path, tmp_path: Path, hmda: pd.DataFrame) -> None:
+    bad = hmda.head(10).copy()
+    bad["lvr"] = bad["lvr"].astype(object)
+    bad.loc[3, "lvr"] = "high"
+    bad.loc[7, "pbcr"] = "maybe"
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    code, out, _ = run("predict", "-p", str(trained_project), "-i", str(tmp_path / "bad.csv"), "-o",
+                       str(tmp_path / "o.csv"), "--json")
+    assert code == 1
+    err = json.loads(out)["error"]
+    found = {(v["column"], v.get("row"), v["rule"]) for v in err["violations"]}
+    assert ("pbcr", 7, "unseen_category") in found
+    assert any(c == "lvr" and r == 3 and rule == "type" for c, r, rule in found) or ("lvr", 3, "type") in found
+    assert not (tmp_path / "o.csv").exists(), "no half-written output on failure"
+
+
+def test_standalone_drift_needs_no_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(0)
+    ref = pd.DataFrame({"a": rng.normal(size=3000), "b": rng.normal(size=3000), "c": rng.choice(["x", "y"], 3000)})
+    cur = pd.DataFrame({"a": rng.normal(1.0, 1, 3000), "b": rng.normal(size=3000), "c": rng.choice(["x", "y"], 3000)})
+    ref.to_csv(tmp_path / "ref.csv", index=False)
+    cur.to_csv(tmp_path / "cur.csv", index=False)
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = run("monitor", "--reference", "ref.csv", "--current", "cur.csv", "--json")
+    assert code == 3
+    doc = json.loads(out)
+    assert doc["drifted_features"] == ["a"]
+    by_col = {f["column"]: f for f in doc["features"]}
+    assert set(by_col) == {"a", "b", "c"}
+    assert by_col["a"]["drifted"] and not by_col["b"]["drifted"]
+    assert Path(doc["report_html"]).exists()
+
+
+def test_schema_command_prints_the_json_schema() -> None:
+    code, out, _ = run("schema", "--json")
+    assert code == 0
+    assert json.loads(out)["schema"]["title"] == "tabloop.yaml"

@@ -1,0 +1,40 @@
+"""Shared fixtures: the bundled real table, and one trained project reused across tests."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import tabloop
+from tabloop.cli._quickstart import bundled_table
+
+os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+
+
+@pytest.fixture(scope="session")
+def hmda() -> pd.DataFrame:
+    return bundled_table()
+
+
+@pytest.fixture(scope="session")
+def hmda_csv(tmp_path_factory: pytest.TempPathFactory, hmda: pd.DataFrame) -> Path:
+    path = tmp_path_factory.mktemp("data") / "hmda.csv"
+    hmda.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def trained_project(tmp_path_factory: pytest.TempPathFactory, hmda_csv: Path) -> Path:
+    """A project with version 1 trained (dummy + logistic, to stay quick) and promoted to champion."""
+    root = tmp_path_factory.mktemp("project")
+    tabloop.init(root, data=str(hmda_csv), target="deny", exclude=["black"])
+    spec = (root / "tabloop.yaml").read_text()
+    spec = spec.replace("candidates: [dummy, linear, lightgbm]", "candidates: [dummy, linear]")
+    (root / "tabloop.yaml").write_text(spec)
+    tabloop.profile(root)
+    result = tabloop.train(root)
+    tabloop.promote(result.version, project=root)
+    return root

@@ -1,0 +1,51 @@
+"""The same commands against a real PostgreSQL tracking store and registry, chosen by environment."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import tabloop
+
+pytestmark = pytest.mark.integration
+PG = "postgresql+psycopg://postgres@127.0.0.1:5432"
+
+
+@pytest.fixture()
+def pg_database() -> Iterator[str]:
+    psycopg = pytest.importorskip("psycopg")
+    name = f"tabloop_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc}); .ci/run starts it")
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{PG}/{name}"
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def test_train_promote_and_predict_against_postgres(
+    pg_database: str, tmp_path: Path, hmda_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TABLOOP_TRACKING_URI", pg_database)
+    monkeypatch.setenv("TABLOOP_TRAIN__CANDIDATES", "[dummy, linear]")
+    root = tmp_path / "proj"
+    tabloop.init(root, data=str(hmda_csv), target="deny", exclude=["black"])
+    trained = tabloop.train(root)
+    tabloop.promote(trained.version, project=root)
+    assert not (root / ".tabloop" / "mlflow.db").exists(), "the embedded store must not be used"
+
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=pg_database, registry_uri=pg_database)
+    assert str(client.get_model_version_by_alias(root.name, "champion").version) == trained.version
+    scored = tabloop.predict(hmda_csv, tmp_path / "out.csv", project=root)
+    assert scored.rows == 2381 and scored.version == trained.version
+    assert any((root / ".tabloop" / "artifacts").iterdir()), "artifacts stay in the workspace, not in ./mlruns"
+    assert not Path("mlruns").exists()
