@@ -93,6 +93,16 @@ def test_a_prediction_logged_twice_joins_once_with_the_last_record() -> None:
     assert out.unmatched.empty
 
 
+def test_a_shadow_copy_logged_after_the_answer_does_not_take_its_label() -> None:
+    answered = _preds(("a", 0), version="1").assign(source="http", variant="champion")
+    shadow = _preds(("a", 0), version="2").assign(source="shadow", variant="challenger", prediction="yes")
+    labels = pd.DataFrame({"request_id": ["a"], "row": [0], "label": ["yes"]})
+    out = join_labels(pd.concat([answered, shadow], ignore_index=True), labels)
+    assert out.joined[["version", "variant", "prediction"]].to_dict("records") == [
+        {"version": "1", "variant": "champion", "prediction": "no"}
+    ]
+
+
 def test_nothing_logged_means_every_label_is_unmatched() -> None:
     labels = pd.DataFrame({"request_id": ["a", "b"], "row": [0, 0], "label": ["no", "yes"]})
     out = join_labels(pd.DataFrame(columns=["request_id", "row", "prediction"]), labels)

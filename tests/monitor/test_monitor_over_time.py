@@ -260,6 +260,9 @@ def test_monitor_over_a_logged_project(logged_project: Path) -> None:
     assert all(w["realized"]["roc_auc"] is not None and w["estimated"]["roc_auc"] is not None for w in perf["windows"])
     assert perf["calibrated"] is True
     assert doc["features"] and doc["multivariate"]["auc"] is not None
+    # importances come from the saved reference sample, which also holds the model's outputs and the target
+    importances = {f["column"]: f["importance"] for f in doc["features"] if f["column"] != "prediction"}
+    assert importances and all(v is not None for v in importances.values()), importances
     html = Path(res.report_html).read_text()
     for heading in ("Drift over time", "Performance over time", "Multivariate drift"):
         assert f"<h2>{heading}</h2>" in html

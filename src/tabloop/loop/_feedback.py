@@ -56,6 +56,9 @@ def join_labels(predictions: pd.DataFrame, labels: pd.DataFrame) -> JoinedLabels
     """Inner join on (request_id, row); labels without a prediction are returned, not dropped."""
     if predictions.empty:
         return JoinedLabels(predictions.assign(label=pd.Series(dtype=object)), labels)
+    if "source" in predictions.columns:
+        # a shadow copy shares its request id with the answer the client got; the label judges that answer
+        predictions = predictions[predictions["source"].astype(str) != "shadow"]
     preds = predictions.drop_duplicates(subset=["request_id", "row"], keep="last")
     merged = labels.merge(preds[["request_id", "row"]], on=["request_id", "row"], how="left", indicator=True)
     unmatched = labels[(merged["_merge"] == "left_only").to_numpy()]

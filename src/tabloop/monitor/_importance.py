@@ -35,7 +35,9 @@ def permutation_importances(
     if target not in reference.columns or reference.empty:
         return {}
     sample = reference if len(reference) <= max_rows else reference.sample(n=max_rows, random_state=seed)
-    X = check_frame(sample, contract, source="reference sample")
+    # the saved reference also carries the model's outputs and the target: only the features go to the model
+    X = check_frame(sample.drop(columns=[c for c in sample.columns if c not in contract.feature_names]), contract,
+                    source="reference sample")
     y = encode_target(sample[target].reset_index(drop=True), classes)
     if classes and len(np.unique(y)) < 2:
         return {}
