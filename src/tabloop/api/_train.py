@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,14 @@ from tabloop.evaluate import cost_threshold
 from tabloop.export import export_bundle
 from tabloop.report import Report, figure_to_html, table_html
 from tabloop.spec import spec_hash, spec_to_yaml
-from tabloop.train import PREDICTION_COLUMN, ModelBundle, library_versions, search_trials, train_candidates
+from tabloop.train import (
+    PREDICTION_COLUMN,
+    ModelBundle,
+    library_versions,
+    search_trials,
+    train_candidates,
+    training_prior,
+)
 
 Progress = Callable[[str], None]
 TEST_ARTIFACT = "split"
@@ -89,6 +97,7 @@ def train(
     as many processes or machines as you like against one PostgreSQL ``storage``, then a
     plain ``train`` refits and registers the best of all their trials.
     """
+    started = time.perf_counter()
     proj = Project.open(project)
     df = proj.read_data()
     train_df, test_df = split_train_test(df, proj.spec)
@@ -97,13 +106,26 @@ def train(
     return fit_and_register(
         proj, train_df, test_df, budget=budget, progress=progress, run_name="train",
         data_hash=frame_fingerprint(df), contract=_contract(proj, df), trials=trials, storage=storage,
+        started=started,
     )
+
+
+#: share of a time budget kept for what follows training (trial logging, ONNX export and parity check,
+#: registration, report), capped; the search gets the rest of what is left when it starts
+AFTER_TRAINING_SHARE = 0.15
+AFTER_TRAINING_MAX_SECONDS = 30.0
+MIN_SEARCH_SECONDS = 1.0
+
+
+def search_budget(total: float, spent: float) -> float:
+    """Seconds the search and refit get so that the whole command ends near ``total``: the budget less
+    what was spent before training started and what export and registration will take."""
+    keep = min(AFTER_TRAINING_SHARE * total, AFTER_TRAINING_MAX_SECONDS)
+    return max(total - spent - keep, MIN_SEARCH_SECONDS)
 
 
 def _work(proj: Project, train_df: pd.DataFrame, df: pd.DataFrame, *, budget: float | None, trials: int | None,
           storage: str | None, progress: Progress | None) -> SearchSummary:
-    import time
-
     from tabloop.evaluate import greater_is_better
 
     spec = proj.spec
@@ -153,7 +175,11 @@ def fit_and_register(
     tags: dict[str, str] | None = None,
     trials: int | None = None,
     storage: str | None = None,
+    started: float | None = None,
 ) -> TrainSummary:
+    """Train, export, register. Under a time budget the whole of it (from ``started``, a perf_counter
+    reading, or from now) aims to end near the budget: see :func:`search_budget`."""
+    started = time.perf_counter() if started is None else started
     spec = proj.spec
     url = study_storage(proj, storage)
     say = progress or (lambda _m: None)
@@ -169,8 +195,12 @@ def fit_and_register(
                             "trials": trials or spec.train.trials or "budget",
                             "candidates": ",".join(spec.train.candidates), "study_storage": _redact(url),
                             "train_rows": len(train_df), "test_rows": 0 if test_df is None else len(test_df)})
-        result = train_candidates(train_df, spec, contract, classes, budget_seconds=budget, trials=trials,
-                                  storage=url, data_hash=data_hash, progress=say)
+        search = None
+        if trials is None and spec.train.trials is None:
+            total = budget if budget is not None else spec.train.budget_seconds
+            search = search_budget(total, time.perf_counter() - started)
+        result = train_candidates(train_df, spec, contract, classes, budget_seconds=search if search else budget,
+                                  trials=trials, storage=url, data_hash=data_hash, progress=say)
         tracker.log_params({"study": result.study})
         _log_trials(tracker, result, run_tags)
         best = result.winner_result()
@@ -184,6 +214,8 @@ def fit_and_register(
                 "metric": result.metric, "winner": result.winner, "rule": result.rule,
                 "cv": best.metrics, "data_hash": data_hash, "spec_hash": spec_hash(spec),
                 "train_rows": len(train_df), "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                # the fallback answer for serving.feedback_holdout rows: from all training rows, not the sample
+                "prior": training_prior(train_df[target], spec.task, classes),
                 "versions": library_versions(),
             },
             reference=_reference(train_df, contract, target, spec.train.reference_rows, spec.seed),

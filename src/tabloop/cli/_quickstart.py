@@ -33,7 +33,7 @@ def bundled_table() -> pd.DataFrame:
         return pd.read_csv(path)
 
 
-def run_quickstart(directory: Path, *, budget: float = 60, as_json: bool = False, force: bool = False) -> dict[str, Any]:
+def run_quickstart(directory: Path, *, budget: float = 30, as_json: bool = False, force: bool = False) -> dict[str, Any]:
     start = time.perf_counter()
     root = directory.resolve()
     if root.exists() and any(root.iterdir()):

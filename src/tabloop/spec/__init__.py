@@ -12,9 +12,11 @@ from tabloop.spec._io import (
 )
 from tabloop.spec._models import (
     METRICS,
+    ABTestSpec,
     CostSpec,
     DataSpec,
     DriftSpec,
+    FeedbackHoldoutSpec,
     MonitoringSpec,
     PerformanceSpec,
     RetrainingSpec,
@@ -32,9 +34,11 @@ __all__ = [
     "METRICS",
     "SCHEMA_FILENAME",
     "SPEC_FILENAME",
+    "ABTestSpec",
     "CostSpec",
     "DataSpec",
     "DriftSpec",
+    "FeedbackHoldoutSpec",
     "MonitoringSpec",
     "PerformanceSpec",
     "RetrainingSpec",

@@ -7,6 +7,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Task = Literal["binary", "multiclass", "regression"]
+#: the families a spec tries unless it names its own: every family that tends to do well on some tables
+DEFAULT_CANDIDATES = ("dummy", "linear", "knn", "svm", "tree", "random_forest", "extra_trees", "lightgbm", "xgboost",
+                      "catboost")
 CandidateName = Literal[
     "dummy", "linear", "elastic_net", "knn", "svm", "tree", "random_forest", "extra_trees", "lightgbm", "xgboost",
     "catboost",
@@ -77,9 +80,15 @@ class TrainSpec(_Strict):
         "(the same seed then gives the same leaderboard and model).",
     )
     candidates: list[CandidateName] = Field(
-        default_factory=lambda: ["dummy", "linear", "lightgbm"],
-        description="Model families to try, simplest first; the dummy baseline is always kept. Also: elastic_net, "
-        "knn, svm (small data only), tree, random_forest, extra_trees, xgboost, catboost.",
+        default_factory=lambda: list(DEFAULT_CANDIDATES),
+        description="Model families to try; the dummy baseline is always kept, knn and svm only on small data. "
+        "The search shares the budget among them. Also: elastic_net.",
+    )
+    threads: int = Field(
+        default=1, ge=1,
+        description="Threads each model may use while fitting. 1 keeps results the same on every machine and "
+        "stays fast on a busy one (gradient boosting slows down badly when its threads outnumber the free "
+        "cores); on a dedicated machine set the number of free cores. Served models always use one.",
     )
     imbalance: list[Literal["class_weight", "smote"]] = Field(
         default_factory=lambda: ["class_weight", "smote"],
@@ -121,6 +130,20 @@ class RolloutSpec(_Strict):
     key: str | None = Field(default=None, description="ab: column whose value keeps a caller on one variant.")
 
 
+class FeedbackHoldoutSpec(_Strict):
+    share: float = Field(
+        default=0.0, ge=0, le=1,
+        description="Share of traffic the model does not decide: those rows are answered with the training prior "
+        "(majority class or mean), the model's own prediction is logged with holdout: true, so labels on them "
+        "measure the model without its own choices shaping them (0: off).",
+    )
+    key: str | None = Field(
+        default=None,
+        description="Column whose value keeps an entity in or out of the holdout, row by row; "
+        "empty: by a hash of the request id.",
+    )
+
+
 class ApiKeySpec(_Strict):
     sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$", description="sha256 hex digest of the key (never the key).")
     scopes: list[Literal["predict", "control"]] = Field(
@@ -142,10 +165,20 @@ class ServingSpec(_Strict):
     max_concurrency: int = Field(default=64, ge=1, description="Predicting requests in flight beyond this get 429.")
     timeout_s: float = Field(default=30.0, gt=0, description="Predictions taking longer get 504.")
     log_predictions: bool = Field(default=True, description="Append every prediction to .tabloop/predlog.")
+    log_sync: Literal["ack", "background"] = Field(
+        default="ack",
+        description="ack: answer only after the prediction is fsynced to the log (503 if it cannot be); "
+        "background: answer at once, log failures are only counted.",
+    )
+    workers: int = Field(default=1, ge=1, description="Server processes sharing the port, each with its own log segment.")
     challenger_alias: str | None = Field(
         default="challenger", description="Alias of the challenger served beside the champion; null for none."
     )
     rollout: RolloutSpec = Field(default_factory=RolloutSpec, description="How champion and challenger share traffic.")
+    feedback_holdout: FeedbackHoldoutSpec = Field(
+        default_factory=FeedbackHoldoutSpec,
+        description="Guard against self-reinforcing feedback: a share of traffic answered without the model.",
+    )
     poll_interval_s: float | None = Field(
         default=30.0, gt=0, description="How often the aliases are checked for a new version to hot-swap; null: never."
     )
@@ -213,12 +246,25 @@ class PerformanceSpec(_Strict):
     )
 
 
+class ABTestSpec(_Strict):
+    alpha: float = Field(
+        default=0.05, gt=0, lt=1, description="Significance level of the A/B test between champion and challenger."
+    )
+    min_labels: int = Field(
+        default=50, ge=2, description="Labelled answered rows each variant needs before the A/B test is judged."
+    )
+
+
 class MonitoringSpec(_Strict):
     window_rows: int = Field(default=5000, ge=1, description="Newest logged rows compared with the reference.")
     drift: DriftSpec = Field(default_factory=DriftSpec, description="When a feature counts as drifted.")
     timeline: TimelineSpec = Field(default_factory=TimelineSpec, description="Windows over the prediction log.")
     performance: PerformanceSpec = Field(
         default_factory=PerformanceSpec, description="Realized and estimated performance, and when it is too low."
+    )
+    ab: ABTestSpec = Field(
+        default_factory=ABTestSpec,
+        description="The A/B summary of variants that answered traffic (rollout ab or canary), once labels arrive.",
     )
 
 

@@ -6,6 +6,7 @@ from tabloop.train._bundle import (
     Predictions,
     library_versions,
     proba_column,
+    training_prior,
 )
 from tabloop.train._candidates import Candidate, Options, make_candidates
 from tabloop.train._search import SearchOutcome, TrialRecord, study_name
@@ -27,4 +28,5 @@ __all__ = [
     "search_trials",
     "study_name",
     "train_candidates",
+    "training_prior",
 ]

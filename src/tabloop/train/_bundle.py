@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import platform
 from dataclasses import dataclass, field
@@ -87,6 +88,38 @@ class ModelBundle:
     def threshold(self) -> float | None:
         return self.manifest.get("threshold")
 
+    @functools.cached_property
+    def prior(self) -> dict[str, Any] | None:
+        """The answer a model without features would give (see ``training_prior``), or None when unknown.
+
+        Bundles trained before the manifest held ``prior`` fall back to the reference sample's target.
+        """
+        stored = self.manifest.get("prior")
+        if isinstance(stored, dict) and "prediction" in stored:
+            return stored
+        target = self.manifest.get("target") or self.contract.target
+        if not target or target not in self.reference.columns:
+            return None
+        try:
+            return training_prior(self.reference[target], self.task, self.classes)
+        except DataError:
+            return None
+
+    def prior_predictions(self, n: int) -> Predictions:
+        """``n`` rows answered with the prior: what a holdout row gets instead of the model's own answer."""
+        prior = self.prior
+        if prior is None:
+            raise DataError(
+                f"model {self.name or 'bundle'} v{self.version or '?'}: no training prior is stored and its reference "
+                "sample has no target column to derive one",
+                hint="retrain the model (new bundles store manifest['prior']) "
+                "or set serving.feedback_holdout.share to 0",
+            )
+        if self.task == "regression":
+            return Predictions(labels=[float(prior["prediction"])] * n, proba=None, classes=[])
+        proba = np.tile(np.asarray(prior["probabilities"], dtype=float), (n, 1))
+        return Predictions(labels=[prior["prediction"]] * n, proba=proba, classes=self.classes)
+
     def predict(self, df: pd.DataFrame, *, source: str = "input", checked: bool = False) -> Predictions:
         """Check ``df`` against the contract (unless ``checked``) and predict."""
         X = df if checked else check_frame(df, self.contract, source=source)
@@ -171,6 +204,30 @@ class ModelBundle:
             version=version,
             onnx=(directory / ONNX_FILE).read_bytes() if "onnx" in files else None,
         )
+
+
+def training_prior(y: pd.Series, task: str, classes: list[Any]) -> dict[str, Any]:
+    """What the training target says with no features: the majority class and the class shares, or the mean.
+
+    Returns ``{"prediction": ..., "probabilities": [share per class in classes order] | None, "rows": n}``,
+    JSON-safe so it can live in the manifest.
+    """
+    values = y.dropna()
+    if values.empty:
+        raise DataError(f"column {y.name!r}: no target values to take a prior from")
+    if task == "regression":
+        try:
+            mean = float(pd.to_numeric(values, errors="raise").mean())
+        except (TypeError, ValueError) as exc:
+            raise DataError(f"column {y.name!r}: a regression target must be numeric ({exc})") from exc
+        return {"prediction": mean, "probabilities": None, "rows": int(len(values))}
+    counts = values.map(str).value_counts()
+    shares = [float(counts.get(str(c), 0)) / float(len(values)) for c in classes]
+    if not classes or sum(shares) == 0:
+        raise DataError(f"column {y.name!r}: none of its values is one of the classes {classes}")
+    # ties go to the earlier class, so the prior does not depend on the sample's row order
+    majority = classes[int(np.argmax(shares))]
+    return {"prediction": majority, "probabilities": shares, "rows": int(len(values))}
 
 
 def library_versions() -> dict[str, str]:

@@ -61,10 +61,17 @@ class Candidate:
     contract: Contract | None = None
     seed: int = 0
     max_trials: int = 1  # the search stops trying this family after so many trials
-    cost: float = 1.0  # relative cost of one trial, for sharing the budget (static, so it is deterministic)
+    # relative cost of one default trial (linear = 1), for sharing the budget and for guessing, before a
+    # family has run, whether its first trial fits in the time left (static, so it is deterministic)
+    cost: float = 1.0
 
-    def build(self, params: dict[str, Any] | None = None) -> Any:
-        """A fresh, unfitted pipeline for ``params`` (default: the family's defaults)."""
+    def build(self, params: dict[str, Any] | None = None, *, threads: int = 1) -> Any:
+        """A fresh, unfitted pipeline for ``params`` (default: the family's defaults).
+
+        ``threads``: how many threads the model may use while fitting (the search and the
+        refit pass ``train.threads``); :func:`serving_threads` sets a fitted model back to one,
+        so that small predictions stay fast.
+        """
         p = dict(self.params if params is None else params)
         imbalance = p.pop(IMBALANCE, "none")
         select = p.pop(SELECT, "none")
@@ -79,7 +86,7 @@ class Candidate:
             steps.append(("smote", SMOTE(random_state=self.seed)))
         if select != "none":
             steps.append(("select", _selector(select, self.task, self.seed)))
-        steps.append(("model", self.model(p)))
+        steps.append(("model", _with_threads(self.model(p), threads)))
         if imbalance == "smote":
             from imblearn.pipeline import Pipeline as ImbPipeline
 
@@ -104,6 +111,51 @@ class Candidate:
         if options.select:
             params[SELECT] = "none"
         return params
+
+
+THREAD_PARAMS = ("n_jobs", "thread_count")
+
+
+def _with_threads(model: BaseEstimator, threads: int) -> BaseEstimator:
+    params = model.get_params(deep=False)
+    for key in THREAD_PARAMS:
+        if key in params and (key != "n_jobs" or _threaded(model)):
+            model.set_params(**{key: threads})
+    return model
+
+
+def _threaded(model: Any) -> bool:
+    """Models whose n_jobs means threads inside one fit (not LogisticRegression's one-vs-rest processes)."""
+    from sklearn.linear_model import LogisticRegression
+
+    return not isinstance(model, LogisticRegression)
+
+
+def serving_threads(estimator: Any) -> Any:
+    """Set every fitted model inside ``estimator`` (pipelines, ensembles) to one thread, for serving.
+
+    CatBoost cannot change a fitted model's parameters; its predictions take their own thread count.
+    """
+    for step in _children(estimator):
+        serving_threads(step)
+    try:
+        params = estimator.get_params(deep=False)
+    except Exception:  # not an estimator
+        return estimator
+    if "n_jobs" in params and params["n_jobs"] not in (None, 1):
+        try:
+            estimator.set_params(n_jobs=1)
+        except Exception:  # a fitted model that refuses: it keeps its threads
+            pass
+    return estimator
+
+
+def _children(estimator: Any) -> list[Any]:
+    if hasattr(estimator, "steps"):
+        return [s for _, s in estimator.steps if s not in (None, "passthrough", "drop")]
+    if hasattr(estimator, "named_estimators_"):  # a fitted voting ensemble: its members
+        return list(estimator.named_estimators_.values())
+    return []
 
 
 def _class_weight_params(family: str) -> dict[str, Any]:
@@ -247,7 +299,7 @@ def _random_forest(task: str, contract: Contract, seed: int) -> Candidate:
     defaults = {"n_estimators": 200, "max_features": 0.5 if task == "regression" else 0.3, "min_samples_leaf": 1}
     return Candidate("random_forest", "random_forest", 4, lambda p: cls(random_state=seed, n_jobs=1, **p), defaults,
                      space=_forest_space, class_weight=True, task=task, contract=contract, seed=seed,
-                     max_trials=20, cost=4.0)
+                     max_trials=20, cost=8.0)
 
 
 def _extra_trees(task: str, contract: Contract, seed: int) -> Candidate:
@@ -257,7 +309,7 @@ def _extra_trees(task: str, contract: Contract, seed: int) -> Candidate:
     defaults = {"n_estimators": 200, "max_features": 0.5, "min_samples_leaf": 1}
     return Candidate("extra_trees", "extra_trees", 4, lambda p: cls(random_state=seed, n_jobs=1, **p), defaults,
                      space=_forest_space, class_weight=True, task=task, contract=contract, seed=seed,
-                     max_trials=20, cost=3.0)
+                     max_trials=20, cost=6.0)
 
 
 def _boost_space(s: Space) -> dict[str, Any]:
@@ -310,7 +362,7 @@ def _xgboost(task: str, contract: Contract, seed: int) -> Candidate:
                 "min_child_weight": s.float("min_child_weight", 0.5, 20.0, log=True)}
 
     return Candidate("xgboost", "xgboost", 5, model, defaults, space=space,
-                     task=task, contract=contract, seed=seed, max_trials=60, cost=3.0)
+                     task=task, contract=contract, seed=seed, max_trials=60, cost=4.0)
 
 
 def _catboost(task: str, contract: Contract, seed: int) -> Candidate:
@@ -329,7 +381,7 @@ def _catboost(task: str, contract: Contract, seed: int) -> Candidate:
                 "depth": s.int("depth", 3, 8), "l2_leaf_reg": s.float("l2_leaf_reg", 0.5, 20.0, log=True)}
 
     return Candidate("catboost", "catboost", 5, model, defaults, space=space, class_weight=True,
-                     task=task, contract=contract, seed=seed, max_trials=40, cost=5.0)
+                     task=task, contract=contract, seed=seed, max_trials=40, cost=3.0)
 
 
 _CANDIDATES: dict[str, Callable[[str, Contract, int], Candidate]] = {

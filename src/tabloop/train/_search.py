@@ -77,11 +77,11 @@ class SearchOutcome:
 def study_name(data_hash: str, spec: Spec) -> str:
     """Same data and same search-relevant spec: same study, so a stopped search resumes.
 
-    The budget, the number of trials and the storage are left out: running again with
+    The budget, the number of trials, the threads and the storage are left out: running again with
     more time or more trials continues the search instead of starting over.
     """
     relevant = spec.model_dump(mode="json", include={"seed", "data", "metric", "split"})
-    relevant["train"] = spec.train.model_dump(mode="json", exclude={"budget_seconds", "trials", "storage", "reference_rows"})
+    relevant["train"] = spec.train.model_dump(mode="json", exclude={"budget_seconds", "trials", "storage", "reference_rows", "threads"})
     digest = hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:12]
     return f"tabloop-{data_hash[:12]}-{digest}"
 
@@ -170,9 +170,16 @@ def run_search(
     deadline: float | None = None,
     trials: int | None = None,
     progress: Progress | None = None,
+    refit_members: int = 0,
+    threads: int = 1,
 ) -> SearchOutcome:
     """Run trials until ``trials`` are finished in the study, or ``deadline`` (perf_counter) passes,
-    or every family has had its share of trials. Returns every trial stored in the study."""
+    or every family has had its share of trials. Returns every trial stored in the study.
+
+    With ``refit_members`` the search keeps back, from ``deadline``, the time that refitting
+    the best trials of that many families on all rows will take (estimated from their fold
+    fit times), so that the whole of a training run ends near its budget.
+    """
     import optuna
 
     say = progress or (lambda _m: None)
@@ -193,10 +200,13 @@ def run_search(
             stopped = f"{trials} trials finished"
             break
         now = time.perf_counter()
-        if deadline is not None and now >= deadline and (ran > 0 or any(t.state.name == "COMPLETE" for t in existing)):
+        until = deadline
+        if deadline is not None and refit_members:
+            until = deadline - refit_reserve(existing, maximize, len(splits), refit_members)
+        if until is not None and now >= until and (ran > 0 or any(t.state.name == "COMPLETE" for t in existing)):
             stopped = "time budget spent"
             break
-        family = _next_family(existing, order, by_family, seed, deadline, now, maximize)
+        family = _next_family(existing, order, by_family, seed, until, now, maximize, folds=len(splits))
         if family is None:
             if deadline is not None:
                 stopped = "no family's next trial fits in the time left"
@@ -214,7 +224,8 @@ def run_search(
         params = cand.suggest(_TrialSpace(trial, fam), options)
         t_start = time.perf_counter()
         state, note = _run_trial(trial, cand, params, X, y, splits, task=task, n_classes=n_classes, metrics=metrics,
-                                 deadline=deadline, may_prune=not first, may_time_out=ran > 0 or bool(finished), oof=oof)
+                                 deadline=until, may_prune=not first, may_time_out=ran > 0 or bool(finished), oof=oof,
+                                 threads=threads)
         trial.set_user_attr("seconds", time.perf_counter() - t_start)
         trial.set_user_attr("worker", worker)
         trial.set_user_attr("name", cand.name)
@@ -233,18 +244,39 @@ def run_search(
     return SearchOutcome(name, records_of(study, choices), oof, ran, stopped)
 
 
+#: a refit on all rows is estimated at this multiple of one fold's fit (more rows, some models superlinear)
+REFIT_FACTOR = 1.5
+
+
+def refit_reserve(existing: list[Any], maximize: bool, folds: int, members: int) -> float:
+    """Seconds to keep for refitting the best complete trial of each of the ``members`` best families."""
+    sign = 1.0 if maximize else -1.0
+    best: dict[str, Any] = {}
+    for t in existing:
+        fam = t.params.get(FAMILY)
+        if t.state.name != "COMPLETE" or t.value is None or not math.isfinite(t.value) or fam is None:
+            continue
+        if fam not in best or sign * t.value > sign * best[fam].value:
+            best[fam] = t
+    top = sorted(best.values(), key=lambda t: -sign * t.value)[:members]
+    return sum(float(t.user_attrs.get("fit_seconds", 0.0)) / max(folds, 1) * REFIT_FACTOR for t in top)
+
+
 def _run_trial(
     trial: Any, cand: Candidate, params: dict[str, Any], X: pd.DataFrame, y: np.ndarray, splits: list[Split], *,
     task: str, n_classes: int, metrics: list[str], deadline: float | None, may_prune: bool, may_time_out: bool,
-    oof: dict[int, np.ndarray],
+    oof: dict[int, np.ndarray], threads: int = 1,
 ) -> tuple[str, str]:
     stop_reason: list[str] = []
+    started = time.perf_counter()
 
     def on_fold(i: int, running: float) -> bool:
         if not math.isfinite(running):
             return False
         trial.report(running, i)
-        if may_time_out and deadline is not None and time.perf_counter() > deadline:
+        now = time.perf_counter()
+        # the next fold takes about as long as the mean fold so far: stop when it cannot end in time
+        if may_time_out and deadline is not None and now + (now - started) / (i + 1) > deadline:
             stop_reason.append("stopped: time budget spent")
             return True
         if may_prune and trial.should_prune():
@@ -253,7 +285,7 @@ def _run_trial(
         return False
 
     try:
-        run = cross_validate(cand.build(params), X, y, splits, task=task, n_classes=n_classes, metrics=metrics,
+        run = cross_validate(cand.build(params, threads=threads), X, y, splits, task=task, n_classes=n_classes, metrics=metrics,
                              on_fold=on_fold)
     except Exception as exc:  # a family that cannot fit this data is reported, not fatal
         return "failed", f"{type(exc).__name__}: {exc}"[:500]
@@ -273,7 +305,7 @@ def _run_trial(
 
 def _next_family(
     existing: list[Any], order: list[str], by_family: dict[str, Candidate], seed: int,
-    deadline: float | None, now: float, maximize: bool,
+    deadline: float | None, now: float, maximize: bool, folds: int = 1,
 ) -> str | None:
     """The family the next trial tries.
 
@@ -282,8 +314,10 @@ def _next_family(
     behind the best of all (in units of the best trial's fold standard deviation) and
     ``cost`` the family's static relative cost, so near-best cheap families get most
     trials and a clearly worse family few. Under a time budget a family whose median
-    trial takes longer than the time left is not started. A family stops after its
-    ``max_trials``. The draw is seeded by (seed, trials so far): reproducible.
+    trial takes longer than the time left is not started; nor is a family not tried yet
+    whose first trial would, by its cost relative to the families timed so far
+    (:func:`first_trial_estimate`). A family stops after its ``max_trials``. The draw is
+    seeded by (seed, trials so far): reproducible.
     """
     attempts: dict[str, int] = {f: 0 for f in order}
     best: dict[str, float] = {}
@@ -297,7 +331,7 @@ def _next_family(
             continue
         attempts[fam] += 1
         if "seconds" in t.user_attrs and t.state.name in ("COMPLETE", "PRUNED"):
-            seconds[fam].append(float(t.user_attrs["seconds"]))
+            seconds[fam].append(_full_trial_seconds(t, folds))
         if t.state.name == "COMPLETE" and t.value is not None:
             if fam not in best or sign * t.value > sign * best[fam]:
                 best[fam] = t.value
@@ -307,7 +341,10 @@ def _next_family(
     left = None if deadline is None else deadline - now
     open_ = [f for f in order if attempts[f] < by_family[f].max_trials]
     if left is not None:
-        open_ = [f for f in open_ if not seconds[f] or float(np.median(seconds[f])) <= left]
+        timed = {f: float(np.median(s)) for f, s in seconds.items() if s}
+        # nothing timed yet: the search's first trial always runs, whatever the budget
+        open_ = [f for f in open_ if not timed
+                 or (timed[f] if f in timed else first_trial_estimate(f, timed, by_family)) <= left]
     if not open_:
         return None
     for f in open_:
@@ -322,6 +359,22 @@ def _next_family(
     w = np.asarray(weights)
     rng = np.random.default_rng([seed, len(existing)])
     return str(open_[int(rng.choice(len(open_), p=w / w.sum()))])
+
+
+def _full_trial_seconds(t: Any, folds: int) -> float:
+    """A trial's seconds, scaled up to all folds when it stopped early (pruned or out of time)."""
+    seconds = float(t.user_attrs["seconds"])
+    done = len(next(iter(t.user_attrs.get("fold_scores", {}).values()), []))
+    return seconds * folds / done if 0 < done < folds else seconds
+
+
+def first_trial_estimate(family: str, timed: dict[str, float], by_family: dict[str, Candidate]) -> float:
+    """Seconds the first trial of ``family`` should take: its static cost times the median seconds per
+    unit of cost of the families already timed (0 when none is: the first family always starts)."""
+    if not timed:
+        return 0.0
+    per_cost = float(np.median([s / by_family[f].cost for f, s in timed.items()]))
+    return per_cost * by_family[family].cost
 
 
 def _primary(t: Any) -> str:

@@ -21,15 +21,22 @@ from tabloop.data import Contract, check_frame, encode_target, frame_fingerprint
 from tabloop.errors import TrainingError
 from tabloop.evaluate import greater_is_better, metrics_for
 from tabloop.spec import Spec
-from tabloop.train._candidates import Candidate, Options, make_candidates, too_big
+from tabloop.train._candidates import Candidate, Options, make_candidates, serving_threads, too_big
 from tabloop.train._cv import Split, cross_validate, score_predictions
 from tabloop.train._ensemble import evaluate_ensemble, make_ensemble
 from tabloop.train._search import SearchOutcome, TrialRecord, run_search, study_name
 
 Progress = Callable[[str], None]
 
-#: share of a time budget given to the search; the rest is for the ensemble and the final refit
-SEARCH_SHARE = 0.8
+#: share of a time budget the search may use at most; it also keeps back, as it goes, the time that
+#: refitting its best models on all rows will take (see ``refit_reserve``). The rest is for the
+#: ensemble, the feature importance and what the caller does after training (export, registration)
+SEARCH_SHARE = 0.9
+#: at most this share of the budget (and at least MIN_IMPORTANCE_SECONDS) goes to permutation importance
+IMPORTANCE_SHARE = 0.03
+MIN_IMPORTANCE_SECONDS = 1.0
+IMPORTANCE_REPEATS = 3
+MIN_IMPORTANCE_ROWS = 100
 #: the ensemble blends at most this many families' best trials
 ENSEMBLE_MEMBERS = 5
 ENSEMBLE = "ensemble"
@@ -166,7 +173,7 @@ def search_trials(
     deadline = None if n_trials is not None else start + budget
     return run_search(prep.X, prep.y, prep.splits, prep.searchable, task=spec.task, n_classes=prep.n_classes,
                       metrics=prep.metrics, seed=spec.seed, options=prep.options, name=prep.study, storage=storage,
-                      deadline=deadline, trials=n_trials, progress=progress)
+                      deadline=deadline, trials=n_trials, progress=progress, threads=spec.train.threads)
 
 
 def train_candidates(
@@ -211,7 +218,8 @@ def train_candidates(
         say(f"searching {', '.join(c.name for c in prep.searchable)} ({mode}, study {prep.study})")
         outcome = run_search(prep.X, prep.y, prep.splits, prep.searchable, task=task, n_classes=prep.n_classes,
                              metrics=prep.metrics, seed=spec.seed, options=prep.options, name=prep.study,
-                             storage=storage, deadline=deadline, trials=n_trials, progress=say)
+                             storage=storage, deadline=deadline, trials=n_trials, progress=say,
+                             refit_members=ENSEMBLE_MEMBERS if spec.train.ensemble else 1, threads=spec.train.threads)
         rows = _family_rows(prep.searchable, outcome.records, metric, budget if n_trials is None else None)
         for r in rows:
             if r.status == "skipped":
@@ -219,7 +227,8 @@ def train_candidates(
         results.extend(rows)
 
     if spec.train.ensemble:
-        ens = _ensemble_row(results, outcome, prep, by_family, task, metric, deadline=None if n_trials is not None else start + budget)
+        ens = _ensemble_row(results, outcome, prep, by_family, task, metric, deadline=None if n_trials is not None else start + budget,
+                           threads=spec.train.threads)
         if ens is not None:
             results.append(ens)
 
@@ -232,11 +241,14 @@ def train_candidates(
     winner, rule = _select(ok, metric, len(prep.splits))
     say(f"refitting {winner} on all {len(prep.X)} training rows")
     best = next(r for r in ok if r.name == winner)
-    pipeline = _build_winner(best, by_family, results)
+    pipeline = _build_winner(best, by_family, results, spec.train.threads)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         pipeline.fit(prep.X, prep.y)
-    importance = _importance(pipeline, prep, task, metric, spec.seed)
+    serving_threads(pipeline)
+    seconds = None if n_trials is not None else max(MIN_IMPORTANCE_SECONDS, IMPORTANCE_SHARE * budget)
+    importance = _importance(pipeline, prep, task, metric, spec.seed, seconds=seconds,
+                             seconds_per_row=best.predict_seconds_per_row)
     ordered = sorted(results, key=lambda r: _sort_key(r, metric))
     return TrainResult(ordered, winner, rule, metric, pipeline, time.perf_counter() - start, trials=outcome.records,
                        study=outcome.study_name, stopped_because=outcome.stopped_because, importance=importance,
@@ -287,7 +299,7 @@ def _family_rows(cands: list[Candidate], records: list[TrialRecord], metric: str
 
 def _ensemble_row(
     results: list[CandidateResult], outcome: SearchOutcome, prep: _Prepared, by_family: dict[str, Candidate],
-    task: str, metric: str, *, deadline: float | None,
+    task: str, metric: str, *, deadline: float | None, threads: int = 1,
 ) -> CandidateResult | None:
     sign = 1.0 if greater_is_better(metric) else -1.0
     pool = [r for r in results if r.status == "ok" and r.family not in ("dummy", "") and r.trial is not None]
@@ -301,7 +313,7 @@ def _ensemble_row(
         if oof is None:  # a trial of another worker or an earlier run: recompute its out-of-fold predictions
             if deadline is not None and time.perf_counter() > deadline:
                 continue
-            run = cross_validate(by_family[r.family].build(r.params), prep.X, prep.y, prep.splits, task=task,
+            run = cross_validate(by_family[r.family].build(r.params, threads=threads), prep.X, prep.y, prep.splits, task=task,
                                  n_classes=prep.n_classes, metrics=prep.metrics)
             oof = run.oof
         preds.append(oof)
@@ -325,25 +337,38 @@ def _ensemble_row(
     )
 
 
-def _build_winner(best: CandidateResult, by_family: dict[str, Candidate], results: list[CandidateResult]) -> Any:
+def _build_winner(best: CandidateResult, by_family: dict[str, Candidate], results: list[CandidateResult],
+                  threads: int = 1) -> Any:
     if best.family != ENSEMBLE:
-        return by_family[best.family].build(best.params)
+        return by_family[best.family].build(best.params, threads=threads)
     rows = {r.name: r for r in results}
     names = list(best.params["members"])
-    members = [(n, by_family[rows[n].family].build(rows[n].params)) for n in names]
+    members = [(n, by_family[rows[n].family].build(rows[n].params, threads=threads)) for n in names]
     return make_ensemble(members, [best.params["members"][n] for n in names], by_family["dummy"].task)
 
 
-def _importance(pipeline: Any, prep: _Prepared, task: str, metric: str, seed: int) -> dict[str, float]:
-    """Permutation importance of each input column for the refitted winner, on a sample of training rows."""
+def importance_rows(n_rows: int, n_features: int, seconds: float | None, seconds_per_row: float) -> int:
+    """Rows to score permutation importance on: IMPORTANCE_ROWS, fewer when ``seconds`` would not cover them."""
+    rows = min(n_rows, IMPORTANCE_ROWS)
+    if seconds is None or seconds_per_row <= 0:
+        return rows
+    affordable = int(seconds / (seconds_per_row * max(n_features, 1) * (IMPORTANCE_REPEATS + 1)))
+    return min(rows, max(affordable, MIN_IMPORTANCE_ROWS))
+
+
+def _importance(pipeline: Any, prep: _Prepared, task: str, metric: str, seed: int, *, seconds: float | None = None,
+                seconds_per_row: float = 0.0) -> dict[str, float]:
+    """Permutation importance of each input column for the refitted winner, on a sample of training rows
+    (fewer rows when a time budget would not cover IMPORTANCE_ROWS at the winner's prediction speed)."""
     from sklearn.inspection import permutation_importance
 
     from tabloop.train._cv import predict_matrix
 
     rows = prep.X
     y = prep.y
-    if len(rows) > IMPORTANCE_ROWS:
-        idx = np.random.default_rng(seed).choice(len(rows), IMPORTANCE_ROWS, replace=False)
+    n = importance_rows(len(rows), rows.shape[1], seconds, seconds_per_row)
+    if len(rows) > n:
+        idx = np.random.default_rng(seed).choice(len(rows), n, replace=False)
         rows, y = rows.iloc[np.sort(idx)], y[np.sort(idx)]
     sign = 1.0 if greater_is_better(metric) else -1.0
 
@@ -354,7 +379,8 @@ def _importance(pipeline: Any, prep: _Prepared, task: str, metric: str, seed: in
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = permutation_importance(pipeline, rows, y, scoring=scorer, n_repeats=3, random_state=seed, n_jobs=1)
+            res = permutation_importance(pipeline, rows, y, scoring=scorer, n_repeats=IMPORTANCE_REPEATS,
+                                         random_state=seed, n_jobs=1)
     except Exception:  # importance is a report, never a reason to fail training
         return {}
     pairs = sorted(zip(rows.columns, res.importances_mean, strict=True), key=lambda p: -p[1])
