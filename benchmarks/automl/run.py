@@ -25,7 +25,6 @@ TABLOOP_PY = ROOT / ".venv" / "bin" / "python"
 DATA = HERE / ".data"
 RESULTS = ROOT / "benchmarks" / "results"
 METRIC = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"}
-CANDIDATES = ["dummy", "linear", "knn", "svm", "tree", "random_forest", "extra_trees", "lightgbm", "xgboost", "catboost"]
 
 
 def setup() -> None:
@@ -61,7 +60,7 @@ def run_one(system: str, name: str, budget: float) -> dict:
         from tabloop.train import train_candidates
 
         spec = validate_spec({"name": "bench", "seed": 0, "data": {"source": "x", "target": target, "task": task},
-                              "train": {"budget_seconds": budget, "candidates": CANDIDATES}})
+                              "train": {"budget_seconds": budget}})  # tabloop's default candidates
         contract = infer_contract(train, target=target)
         classes = class_labels(train[target], task, None)
         res = train_candidates(train, spec, contract, classes)
@@ -101,7 +100,7 @@ def run_one(system: str, name: str, budget: float) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("command", choices=["setup", "all", "one"])
+    ap.add_argument("command", choices=["setup", "all", "one", "report"])
     ap.add_argument("--budgets", nargs="+", type=float, default=[60, 120])
     ap.add_argument("--datasets", nargs="+", default=None)
     ap.add_argument("--systems", nargs="+", default=["tabloop", "flaml", "autogluon"])
@@ -116,6 +115,10 @@ def main() -> None:
         system, name, budget = a.args
         print(json.dumps(run_one(system, name, float(budget))))
         return
+    if a.command == "report":
+        write_report(a.out)
+        return
+    load_start = _load()
     loader_py = BENCH_PY if BENCH_PY.exists() else TABLOOP_PY
     subprocess.run([str(loader_py), str(HERE / "datasets.py"), str(DATA), *(a.datasets or [])], check=True)
     names = a.datasets or sorted(p.name for p in DATA.iterdir() if (p / "meta.json").exists())
@@ -130,27 +133,96 @@ def main() -> None:
                 else:
                     rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
                 print(rows[-1], flush=True)
-    write(rows, a.label, a.out)
+                write(rows, a.label, a.out, load_start, _load())  # after every run: a stopped run keeps its rows
+    # the report needs pandas: the benchmark venv has it, whatever Python runs this driver
+    subprocess.run([str(loader_py), __file__, "report", "--out", a.out], check=True)
 
 
-def write(rows: list[dict], label: str, stem: str) -> None:
-    import pandas as pd
+def _load() -> str:
+    import os
+
+    one, five, fifteen = os.getloadavg()
+    return f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}, load average {one:.2f} {five:.2f} {fifteen:.2f} ({os.cpu_count()} cores)"
+
+
+def write(rows: list[dict], label: str, stem: str, load_start: str, load_end: str) -> None:
+    import csv
 
     RESULTS.mkdir(parents=True, exist_ok=True)
-    df = pd.DataFrame(rows)
-    df.to_csv(RESULTS / f"{stem}.csv", index=False)
-    lines = [f"# AutoML comparison ({label})", "",
-             "Test metric on a fixed 75/25 split (roc_auc: higher is better; log_loss, rmse: lower is better) and",
-             "wall time of fitting, on a 2-core machine. Produced by `benchmarks/automl/run.py`.", "",
-             _table(df)]
+    fields = list(dict.fromkeys(k for r in rows for k in r))
+    with open(RESULTS / f"{stem}.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        w.writerows(rows)
+    (RESULTS / f"{stem}.meta.json").write_text(json.dumps({"label": label, "start": load_start, "end": load_end}))
+
+
+def write_report(stem: str) -> None:
+    """automl.md from automl.csv: the raw table, one table per budget, and whether each bar holds."""
+    import pandas as pd
+
+    df = pd.read_csv(RESULTS / f"{stem}.csv")
+    meta_path = RESULTS / f"{stem}.meta.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {"label": "", "start": "?", "end": "?"}
+    ok = df[df["test_score"].notna()] if "test_score" in df else df.iloc[0:0]
+    lines = [f"# AutoML comparison: tabloop vs FLAML vs AutoGluon (medium_quality) ({meta['label']})", "",
+             "Test metric on a fixed 75/25 split (seed 0) of each dataset (roc_auc: higher is better; log_loss, rmse:",
+             "lower is better) and wall time of fitting, one process per (system, dataset, budget), on a shared",
+             "2-core machine (other work ran beside it: the load averages below). Produced by",
+             "`benchmarks/automl/run.py all`; this file by `run.py report`.", "",
+             f"- started: {meta['start']}", f"- ended:   {meta['end']}", ""]
+    for budget in sorted(ok["budget"].unique()):
+        sub = ok[ok["budget"] == budget]
+        wide = sub.pivot_table(index=["dataset", "metric"], columns="system", values="test_score")
+        wall = sub.pivot_table(index=["dataset", "metric"], columns="system", values="wall_seconds")
+        wide.columns = [f"{c}" for c in wide.columns]
+        wall.columns = [f"{c} s" for c in wall.columns]
+        lines += [f"## Budget {budget:.0f} s", "", _table(wide.join(wall).reset_index().round(4)), ""]
+    lines += ["## The bars", ""] + _bars(ok) + ["", "## Every run", "", _table(df)]
     (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
 
 
+def _worse_by(metric: str, mine: float, theirs: float) -> float:
+    """How much worse ``mine`` is than ``theirs``, as a share of ``theirs`` (negative: better)."""
+    sign = -1.0 if metric == "roc_auc" else 1.0
+    return sign * (mine - theirs) / abs(theirs)
+
+
+def _bars(ok) -> list[str]:  # noqa: ANN001
+    out = []
+    score = {(r.system, r.dataset, r.budget): (r.metric, r.test_score) for r in ok.itertuples()}
+    datasets = sorted({d for _, d, _ in score})
+    wins = [d for d in datasets if ("tabloop", d, 60.0) in score and ("flaml", d, 60.0) in score
+            and _worse_by(*score[("tabloop", d, 60.0)], score[("flaml", d, 60.0)][1]) <= 0]
+    both = [d for d in datasets if ("tabloop", d, 60.0) in score and ("flaml", d, 60.0) in score]
+    held = len(wins) > len(both) / 2
+    out.append(f"- tabloop at 60 s at least as good as FLAML at 60 s on most datasets: {len(wins)} of {len(both)} "
+               f"({', '.join(wins) or 'none'}): **{'holds' if held else 'does not hold'}**")
+    for mine in (60.0, 120.0):
+        gaps = {d: _worse_by(*score[("tabloop", d, mine)], score[("autogluon", d, 120.0)][1]) for d in datasets
+                if ("tabloop", d, mine) in score and ("autogluon", d, 120.0) in score}
+        if not gaps:
+            continue
+        mean = sum(gaps.values()) / len(gaps)
+        detail = ", ".join(f"{d} {100 * g:+.2f}%" for d, g in gaps.items())
+        out.append(f"- tabloop at {mine:.0f} s vs AutoGluon medium_quality at 120 s, mean relative gap (positive: "
+                   f"tabloop worse) {100 * mean:+.2f}% over {len(gaps)} datasets ({detail}): "
+                   f"**{'within 0.5%' if mean <= 0.005 else 'not within 0.5%'}**")
+    return out
+
+
 def _table(df) -> str:  # noqa: ANN001
-    try:
-        return df.to_markdown(index=False)
-    except ImportError:  # tabulate missing: a plain table
-        return "```\n" + df.to_string(index=False) + "\n```"
+    """A Markdown table (without tabulate, which the benchmark venv lacks)."""
+
+    def cell(v) -> str:  # noqa: ANN001
+        if isinstance(v, float):
+            return "" if v != v else f"{v:.4g}" if abs(v) < 1e4 else f"{v:.1f}"
+        return str(v).replace("|", "\\|").replace("\n", " ")
+
+    head = [str(c) for c in df.columns]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows += ["| " + " | ".join(cell(v) for v in r) + " |" for r in df.itertuples(index=False)]
+    return "\n".join(rows)
 
 
 if __name__ == "__main__":
