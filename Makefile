@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 UV_VERSION := 0.13.9
 
-.PHONY: demo test lint-imports bench lock clean
+.PHONY: demo test lint-imports bench bench-serving bench-drift bench-automl lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,8 +31,18 @@ test: $(VENV)/.dev-installed lint-imports
 lint-imports: $(VENV)/.dev-installed
 	$(BIN)/lint-imports
 
-bench: $(VENV)/.dev-installed
-	@echo "benchmarks arrive with the serving, training and drift issues (see benchmarks/README.md)"
+# each writes its figures to benchmarks/results/; run them on a quiet machine (see each README)
+bench: bench-serving bench-drift bench-automl
+
+# needs wrk (apt-get install -y wrk); tabloop vs mlflow models serve vs a do-nothing FastAPI app
+bench-serving: $(VENV)/.dev-installed
+	$(BIN)/python benchmarks/serving/run.py
+
+bench-drift: $(VENV)/.dev-installed
+	bash benchmarks/drift/run.sh
+
+bench-automl: $(VENV)/.dev-installed
+	$(BIN)/python benchmarks/automl/run.py all
 
 lock: | $(BIN)/python
 	$(UV) pip compile pyproject.toml --python-version 3.11 -q -o requirements.lock

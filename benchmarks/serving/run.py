@@ -137,13 +137,15 @@ def tabloop_has_workers() -> bool:
 class Server:
     """One server process (own process group), its port, and how to talk to it."""
 
-    def __init__(self, kind: str, workers: int, model: dict[str, Any], project: Path, logs: Path) -> None:
+    def __init__(self, kind: str, workers: int, model: dict[str, Any], project: Path, logs: Path,
+                 log_sync: str = "ack") -> None:
         self.kind, self.workers, self.port = kind, workers, free_port()
         env = dict(os.environ)
         env.pop("TABLOOP_API_KEY", None)
         env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"  # mlflow execs `uvicorn` by name
         if kind == "tabloop":
             cmd = [str(BIN / "tabloop"), "serve", "--project", str(project), "--port", str(self.port)]
+            env["TABLOOP_SERVING__LOG_SYNC"] = log_sync  # ack: answer after the row is fsynced
             if workers != 1:
                 cmd += ["--workers", str(workers)]
             self.path, self.health = "/predict", "/health"
@@ -255,7 +257,9 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"{result['when']} on {result['machine']['cpus']} CPU(s), {result['machine']['platform']}; "
         f"model {result['model']['name']} v{result['model']['version']} ({result['model']['winner']}); "
-        f"single-row POSTs from wrk on 127.0.0.1, {result['settings']['duration_s']} s per cell.",
+        f"single-row POSTs from wrk on 127.0.0.1, {result['settings']['duration_s']} s per cell; "
+        f"tabloop log_sync={result['settings'].get('tabloop_log_sync', 'ack')}; load average before the run "
+        f"{result['settings'].get('load_average_before')}, after {result.get('load_average_after')}.",
         "",
         "| workers | concurrency | server | req/s | p50 ms | p99 ms | non-2xx | socket errors |",
         "|---:|---:|---|---:|---:|---:|---:|---:|",
@@ -306,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--predictor-calls", type=int, default=2000)
     ap.add_argument("--quick", action="store_true", help="1 s per cell, concurrency 8 only, 1 worker")
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--log-sync", choices=["ack", "background"], default="ack",
+                    help="tabloop's serving.log_sync: ack answers after the fsync (default), background does not wait")
     args = ap.parse_args(argv)
     if args.quick:
         args.duration, args.warmup, args.concurrency, args.workers = 1.0, 0.5, "8", "1"
@@ -317,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     workers = [int(w) for w in args.workers.split(",")]
     servers = args.servers.split(",")
     started = time.monotonic()
+    load_before = _loadavg()  # 1, 5, 15 minutes: other work on the machine widens every figure
     notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="tabloop-bench-") as tmp:
         root = Path(tmp) / "project"
@@ -341,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
                 if kind == "tabloop" and w != 1 and not has_workers:
                     runs += [{"server": kind, "workers": w, "concurrency": c, "skipped": "no --workers"} for c in concurrency]
                     continue
-                server = Server(kind, w, model, root, logs)
+                server = Server(kind, w, model, root, logs, args.log_sync)
                 try:
                     server.wait_ready()
                     answers[kind] = server.check_answer(row)
@@ -366,7 +373,8 @@ def main(argv: list[str] | None = None) -> int:
                     "versions": _versions()},
         "settings": {"duration_s": args.duration, "warmup_s": args.warmup, "concurrency": concurrency,
                      "workers": workers, "servers": servers, "candidates": args.candidates.split(","),
-                     "load_generator": "wrk", "row": row},
+                     "load_generator": "wrk", "row": row, "tabloop_log_sync": args.log_sync,
+                     "load_average_before": load_before},
         "model": model,
         "answers": answers,
         "runs": runs,
@@ -374,12 +382,20 @@ def main(argv: list[str] | None = None) -> int:
         "predictors": predictors,
         "notes": notes,
         "seconds": round(time.monotonic() - started, 1),
+        "load_average_after": _loadavg(),
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "serving.json").write_text(json.dumps(result, indent=2, default=str) + "\n")
     (args.out / "serving.md").write_text(markdown(result))
     print(f"wrote {args.out / 'serving.json'} and {args.out / 'serving.md'} in {result['seconds']} s")
     return 0
+
+
+def _loadavg() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
 
 
 def _versions() -> dict[str, str]:

@@ -199,8 +199,8 @@ def test_real_server_predicts_rejects_and_flushes_log_on_sigterm(
         assert client.get("/openapi.json").json()["paths"]["/predict"]["post"]["requestBody"]
 
     code = server.stop(signal.SIGTERM)
-    # uvicorn re-raises the signal after a graceful stop, so the process ends "killed by SIGTERM"
-    assert code in (0, -signal.SIGTERM), server.stderr
+    # a graceful stop asked for by the orchestrator is a success: exit status 0, not "killed by SIGTERM"
+    assert code == 0, server.stderr
     assert "Traceback" not in server.stderr, server.stderr
 
     logged = PredictionLog(server.log_dir).read_predictions()

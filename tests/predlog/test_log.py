@@ -199,3 +199,153 @@ def test_appending_after_a_torn_line_keeps_every_acknowledged_record(tmp_path: P
         fh.write(b'{"request_id": "r1", "row": 1, "ts": "2026')  # the process died mid-write
     log.append([_record(2), _record(3)])
     assert log.read_predictions()["row"].tolist() == [0, 2, 3]
+
+
+# -- group commit: acknowledged means fsynced -----------------------------------------
+class _GatedFsync:
+    """Stands in for os.fsync: records each call and holds it until released."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.calls = 0
+        self.entered = threading.Event()
+        self.gate = threading.Event()
+
+    def __call__(self, fd: int) -> None:
+        self.calls += 1
+        self.entered.set()
+        assert self.gate.wait(10)
+        self.real(fd)
+
+
+def test_a_submission_resolves_only_after_the_fsync_of_its_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from tabloop.predlog import _log
+
+    log = PredictionLog(tmp_path)
+    log.append([_record(0, "earlier")])  # today's file exists: no directory fsync below
+    fsync = _GatedFsync(os.fdatasync)
+    monkeypatch.setattr(_log.os, "fdatasync", fsync)
+    writer = BackgroundLogWriter(log)
+    first = writer.submit([_record(0, "a"), _record(1, "a")])
+    assert fsync.entered.wait(10)
+    # the bytes are written but not yet fsynced: not acknowledged
+    assert not first.done()
+    later = [writer.submit([_record(i, f"b{i}")]) for i in range(10)]
+    assert not any(f.done() for f in later)
+    fsync.gate.set()
+    assert first.result(10) == 2
+    assert [f.result(10) for f in later] == [1] * 10
+    # the ten that queued behind the first fsync shared one: group commit
+    assert fsync.calls == 2
+    assert writer.close() is True
+    assert len(log.read_predictions()) == 13
+
+
+@pytest.mark.parametrize(
+    ("code", "words"), [(28, "disk is full"), (30, "not writable")], ids=["ENOSPC", "EROFS"]
+)
+def test_a_failed_write_fails_its_futures_then_the_writer_recovers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int, words: str
+) -> None:
+    import os
+
+    from tabloop.predlog import PredictionLogError, _log
+
+    real_write = os.write
+    broken = threading.Event()
+    broken.set()
+
+    def write(fd: int, data: Any) -> int:
+        if broken.is_set():
+            raise OSError(code, os.strerror(code))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(_log.os, "write", write)
+    log = PredictionLog(tmp_path)
+    writer = BackgroundLogWriter(log)
+    fut = writer.submit([_record(0, "lost"), _record(1, "lost")])
+    exc = fut.exception(10)
+    assert isinstance(exc, PredictionLogError)
+    assert exc.errno == code and "cannot write the prediction log" in str(exc) and words in (exc.hint or "")
+    assert writer.ok is False and writer.failed == 2 and writer.failed_writes == 1
+    assert writer.alive  # a failed write does not kill the writer
+    broken.clear()  # the disk came back
+    assert writer.submit([_record(0, "kept")]).result(10) == 1
+    assert writer.ok is True and writer.written == 1
+    writer.close()
+    assert log.read_predictions()["request_id"].tolist() == ["kept"]
+
+
+def test_an_unencodable_record_fails_only_its_own_submission(tmp_path: Path) -> None:
+    from tabloop.predlog import UnloggableRecords
+
+    writer = BackgroundLogWriter(PredictionLog(tmp_path))
+    bad = writer.submit([_record(0, "x"), {"request_id": "x", "bad": object()}])
+    good = writer.submit([_record(0, "y")])
+    assert isinstance(bad.exception(10), UnloggableRecords)
+    assert good.result(10) == 1
+    writer.close()
+
+
+def test_submitting_after_close_fails_at_once_instead_of_hanging(tmp_path: Path) -> None:
+    writer = BackgroundLogWriter(PredictionLog(tmp_path))
+    assert writer.close() is True
+    fut = writer.submit([_record(0)])
+    assert fut.done() and isinstance(fut.exception(), TabloopError)
+
+
+def test_segments_of_several_writers_read_back_merged_by_time(tmp_path: Path) -> None:
+    a, b = PredictionLog(tmp_path, segment="101"), PredictionLog(tmp_path, segment="202")
+    old = PredictionLog(tmp_path)
+    (tmp_path / "predictions-20240101.jsonl").write_text('{"request_id": "yesterday", "row": 0}\n')
+    a.append([_record(0, "a1", ts="2099-01-01T00:00:00.001+00:00"), _record(1, "a1", ts="2099-01-01T00:00:00.001+00:00")])
+    b.append([_record(0, "b1", ts="2099-01-01T00:00:00.000+00:00")])
+    a.append([_record(0, "a2", ts="2099-01-01T00:00:00.003+00:00")])
+    b.append([_record(0, "b2", ts="2099-01-01T00:00:00.002+00:00")])
+    names = sorted(p.name for p in _files(old))
+    today = f"{dt.datetime.now(dt.UTC):%Y%m%d}"
+    assert names == ["predictions-20240101.jsonl", f"predictions-{today}-101.jsonl", f"predictions-{today}-202.jsonl"]
+    df = old.read_predictions()
+    assert list(zip(df["request_id"], df["row"], strict=True)) == [
+        ("yesterday", 0), ("b1", 0), ("a1", 0), ("a1", 1), ("b2", 0), ("a2", 0),
+    ]
+    with pytest.raises(ValueError):
+        PredictionLog(tmp_path, segment="../x")
+
+
+def _count_commits(writer: BackgroundLogWriter) -> list[int]:
+    sizes: list[int] = []
+    inner = writer._commit
+
+    def commit(items: Any) -> None:
+        sizes.append(len(items))
+        inner(items)
+
+    writer._commit = commit  # type: ignore[method-assign]
+    return sizes
+
+
+def test_lingering_writer_shares_one_fsync_between_submissions_a_moment_apart(tmp_path: Path) -> None:
+    log = PredictionLog(tmp_path)
+    writer = BackgroundLogWriter(log, linger_s=0.5, linger_rows=3)
+    sizes = _count_commits(writer)
+    futures = []
+    for i in range(3):
+        futures.append(writer.submit([_record(i, request_id=f"r{i}")]))
+        time.sleep(0.01)
+    assert [f.result(timeout=5) for f in futures] == [1, 1, 1]
+    assert writer.close() is True
+    assert sizes == [3]  # linger_rows reached: one write and fsync for all three, well before linger_s
+    assert sorted(log.read_predictions()["request_id"]) == ["r0", "r1", "r2"]
+
+
+def test_linger_while_false_does_not_hold_a_lone_record(tmp_path: Path) -> None:
+    writer = BackgroundLogWriter(PredictionLog(tmp_path), linger_s=30.0, linger_while=lambda: False)
+    started = time.monotonic()
+    assert writer.submit([_record(0)]).result(timeout=5) == 1
+    assert time.monotonic() - started < 5  # not the 30 s linger
+    assert writer.close() is True

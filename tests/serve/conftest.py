@@ -14,6 +14,7 @@ from sklearn.pipeline import Pipeline
 
 import tabloop
 from tabloop.data import check_frame, infer_contract
+from tabloop.export import export_bundle
 from tabloop.features import make_preprocessor
 from tabloop.train import ModelBundle
 
@@ -31,7 +32,7 @@ def bundle(hmda: pd.DataFrame) -> ModelBundle:
     X = check_frame(hmda, contract)
     pipeline = Pipeline([("prep", make_preprocessor(contract)), ("model", LogisticRegression(max_iter=1000))])
     pipeline.fit(X, (hmda["deny"] == "yes").astype(int))
-    return ModelBundle(
+    bundle = ModelBundle(
         pipeline=pipeline,
         contract=contract,
         manifest={"task": "binary", "classes": ["no", "yes"], "threshold": 0.5},
@@ -40,6 +41,10 @@ def bundle(hmda: pd.DataFrame) -> ModelBundle:
         name="hmda",
         version="1",
     )
+    # as registration does: the graph the default FastPredictor serves from, its parity checked
+    export = export_bundle(bundle, hmda.tail(300))
+    assert export.used, export.report
+    return bundle
 
 
 def _jsonable(value: Any) -> Any:

@@ -79,31 +79,118 @@ def test_no_log_without_a_predlog(bundle: ModelBundle, make_rows: Rows, tmp_path
     with TestClient(create_app(bundle)) as client:
         assert client.post("/predict", json=make_rows(2)).status_code == 200
         log = client.get("/health").json()["log"]
-    assert log == {"enabled": False, "written": 0, "failed": 0, "last_error": None}
+    assert log == {
+        "enabled": False, "sync": "ack", "ok": True, "written": 0, "failed": 0, "failed_writes": 0, "last_error": None,
+    }
 
 
-def test_log_write_failure_shows_in_health_and_predictions_continue(
+def test_log_write_failure_in_background_mode_shows_in_health_and_predictions_continue(
     bundle: ModelBundle, make_rows: Rows, tmp_path: Path
 ) -> None:
     # a folder where today's log file belongs makes every append fail
     now = dt.datetime.now(dt.UTC)
     for day in (now, now + dt.timedelta(days=1)):
         (tmp_path / f"predictions-{day:%Y%m%d}.jsonl").mkdir()
-    with TestClient(create_app(bundle, predlog=PredictionLog(tmp_path))) as client:
+    with TestClient(create_app(bundle, predlog=PredictionLog(tmp_path), log_sync="background")) as client:
         assert client.post("/predict", json=make_rows(2)).status_code == 200
         assert _wait_for(lambda: client.get("/health").json()["log"]["failed"] == 2)
         health = client.get("/health").json()
         assert health["status"] == "degraded"
-        assert health["log"]["last_error"]
+        assert health["log"]["last_error"] and health["log"]["sync"] == "background"
         assert client.post("/predict", json=make_rows(1)).status_code == 200
+        # background answers do not wait for the log, so readiness stays true
+        assert client.get("/ping").status_code == 200
 
 
 def test_unusable_log_folder_is_counted_not_fatal(bundle: ModelBundle, make_rows: Rows, tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the log folder should be")
     with TestClient(create_app(bundle, predlog=PredictionLog(blocker))) as client:
-        assert client.post("/predict", json=make_rows(2)).status_code == 200
-        assert _wait_for(lambda: client.get("/health").json()["log"]["failed"] == 2, timeout=3.0)
+        assert client.post("/predict", json=make_rows(2)).status_code == 503
+        assert client.get("/health").json()["log"]["failed"] == 2
+        assert client.get("/health").status_code == 200  # the server itself is alive
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "check"),
+    [
+        ("/predict", "rows", lambda j: j["error"]["code"] == "prediction_log_unavailable"
+         and "prediction log" in j["error"]["message"]),
+        ("/invocations", "mlflow", lambda j: j["error_code"] == "TEMPORARILY_UNAVAILABLE"
+         and "prediction log" in j["message"]),
+        ("/v2/models/hmda/infer", "v2", lambda j: "prediction log" in j["error"]),
+    ],
+    ids=["tabloop", "mlflow", "v2"],
+)
+def test_ack_mode_answers_503_while_the_log_cannot_be_written_and_recovers(
+    bundle: ModelBundle, make_rows: Rows, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    path: str, body: str, check: Callable[[dict[str, Any]], bool],
+) -> None:
+    import errno
+    import os
+
+    from tabloop.predlog import _log
+
+    real_write = os.write
+    full = {"on": True}
+
+    def write(fd: int, data: Any) -> int:
+        if full["on"]:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(_log.os, "write", write)
+    rows = make_rows(2)
+    payload: Any = {"rows": {"rows": rows}, "mlflow": {"dataframe_records": rows}}.get(body)
+    if body == "v2":
+        payload = {"inputs": [{"name": k, "datatype": "BYTES" if isinstance(rows[0][k], str) else "FP64",
+                               "shape": [2], "data": [r[k] for r in rows]} for k in rows[0]]}
+    log = PredictionLog(tmp_path)
+    with TestClient(create_app(bundle, predlog=log)) as client:
+        r = client.post(path, json=payload, headers={"X-Request-ID": "while-full"})
+        assert r.status_code == 503, r.text
+        assert r.headers["x-request-id"] == "while-full" and r.headers["retry-after"] == "1"
+        assert check(r.json()), r.json()
+        health = client.get("/health").json()
+        assert health["status"] == "degraded" and health["ready"] is False and health["log"]["ok"] is False
+        assert "No space left" in health["log"]["last_error"]
+        assert client.get("/ping").status_code == 503 and client.get("/v2/health/ready").status_code == 503
+        metrics = client.get("/metrics").text
+        assert "tabloop_prediction_log_rows_failed_total 2.0" in metrics
+        assert "tabloop_prediction_log_ok 0.0" in metrics
+        assert 'code="prediction_log_unavailable"' in metrics
+        assert health["requests"]["predicted"] == 0  # a 503 is not counted as answered
+        full["on"] = False  # space freed: the same server answers again
+        r = client.post(path, json=payload, headers={"X-Request-ID": "after"})
+        assert r.status_code == 200, r.text
+        health = client.get("/health").json()
+        assert health["status"] == "ok" and health["ready"] is True and health["log"]["ok"] is True
+        assert client.get("/ping").status_code == 200
+    assert log.read_predictions()["request_id"].tolist() == ["after", "after"]
+
+
+def test_ack_mode_answers_only_after_the_rows_are_on_disk(
+    bundle: ModelBundle, make_rows: Rows, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from tabloop.predlog import _log
+
+    log = PredictionLog(tmp_path)
+    synced: list[int] = []
+    real_fsync = os.fdatasync
+
+    def fsync(fd: int) -> None:
+        real_fsync(fd)
+        synced.append(len(log.read_predictions()))
+
+    monkeypatch.setattr(_log.os, "fdatasync", fsync)
+    with TestClient(create_app(bundle, predlog=log)) as client:
+        for i in range(3):
+            assert client.post("/predict", json=make_rows(2, start=i), headers={"X-Request-ID": f"r{i}"}).status_code == 200
+            # by the time the 200 arrived, this request's rows had been fsynced
+            assert log.read_predictions()["request_id"].tolist()[-2:] == [f"r{i}"] * 2
+            assert synced and synced[-1] >= 2 * (i + 1)
 
 
 # -- /health and /metadata -------------------------------------------------------------
@@ -116,7 +203,9 @@ def test_health_counts_rows_errors_and_log_writes(bundle: ModelBundle, make_rows
         body = h.json()
         assert body["status"] == "ok"
         assert body["model"] == {"name": "hmda", "version": "1"}
-        assert body["log"] == {"enabled": True, "written": 0, "failed": 0, "last_error": None}
+        assert body["log"] == {
+            "enabled": True, "sync": "ack", "ok": True, "written": 0, "failed": 0, "failed_writes": 0, "last_error": None,
+        }
         client.post("/predict", json=make_rows(5))
         client.post("/predict", json=[])
         client.post("/predict", content=b"[1]")

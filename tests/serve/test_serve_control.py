@@ -54,11 +54,13 @@ def _routes(app: Any) -> list[tuple[str, str]]:
 def test_auth_sweep_over_every_route(bundle: ModelBundle, make_rows: Rows, tmp_path: Path) -> None:
     keys = ApiKeys.of([(hash_key(PREDICT_KEY), ["predict"]), (hash_key(CONTROL_KEY), ["control"])])
     assert PREDICT_KEY not in repr(keys)  # only hashes are kept
-    app = create_app(bundle, api_keys=keys, predlog=PredictionLog(tmp_path))
-    open_paths = {"/ping", "/health", "/v2/health/live", "/v2/health/ready"}
-    control = {"/metrics", "/control/rollout", "/control/reload"}
+    app = create_app(bundle, api_keys=keys, predlog=PredictionLog(tmp_path), dashboard=lambda b: {"windows": []})
+    # the dashboard page is static (a browser cannot send a key on navigation); its data needs control
+    open_paths = {"/ping", "/health", "/v2/health/live", "/v2/health/ready", "/dashboard"}
+    control = {"/metrics", "/control/rollout", "/control/reload", "/dashboard/data"}
     routes = _routes(app)
     assert len(routes) >= 20
+    assert {("GET", "/dashboard"), ("GET", "/dashboard/data")} <= set(routes)
     with TestClient(app) as client:
         for method, path in routes:
             no_key = client.request(method, path)

@@ -36,7 +36,7 @@ def _assert_mlflow(got: list[dict[str, Any]], want: list[dict[str, Any]]) -> Non
     for g, w in zip(got, want, strict=True):
         assert g["prediction"] == w["prediction"]
         for label, p in w["probabilities"].items():
-            assert g[f"proba_{label}"] == pytest.approx(p, abs=1e-12)
+            assert g[f"proba_{label}"] == pytest.approx(p, abs=1e-5)  # the ONNX graph computes in float32
 
 
 # -- MLflow: /invocations ----------------------------------------------------------------
@@ -166,7 +166,7 @@ def test_v2_infer_json(client: TestClient, bundle: ModelBundle, make_rows: Rows)
         assert outs["prediction"]["data"] == [w["prediction"] for w in want]
         assert outs["probabilities"]["shape"] == [3, 2]
         proba = np.array(outs["probabilities"]["data"]).reshape(3, 2)
-        assert np.allclose(proba[:, 1], [w["probabilities"]["yes"] for w in want], atol=1e-12)
+        assert np.allclose(proba[:, 1], [w["probabilities"]["yes"] for w in want], atol=1e-5)  # ONNX: float32
 
 
 def test_v2_infer_binary_tensor_data(client: TestClient, bundle: ModelBundle, make_rows: Rows) -> None:

@@ -2,25 +2,34 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from tabloop.api._dashboard import DashboardSource
 from tabloop.api._project import Project
 from tabloop.api._results import Result
 from tabloop.batch import log_batch, score_frame, write_table
 from tabloop.data import read_table
+from tabloop.errors import ServingError
 from tabloop.spec import ServingSpec
 from tabloop.tracking import VersionRef
 from tabloop.train import ModelBundle
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from tabloop.serve import ApiKeys
 
 log = logging.getLogger("tabloop.serve")
+
+# how `serve` tells the worker processes uvicorn spawns what to build (spawned, so nothing else is shared)
+WORKER_ARGS_ENV = "TABLOOP_SERVE_WORKER_ARGS"
+WORKER_FACTORY = "tabloop.api._serve:worker_app"
 
 
 API_KEY_ENV = {
@@ -65,15 +74,64 @@ def serve(
     model: str | None = None,
     host: str | None = None,
     port: int | None = None,
+    workers: int | None = None,
 ) -> None:
     """Serve ``model`` (default: the champion, and the challenger beside it) over HTTP until stopped.
 
     When the model is named by alias the server follows the alias (and the
     challenger's) every ``serving.poll_interval_s`` seconds and hot-swaps new versions.
+    With ``workers`` (default ``serving.workers``) above 1, that many processes share
+    the port; each loads the model itself and writes its own prediction log segment.
     """
-    from tabloop.serve import Limits, Rollout, create_app, run_server
+    from tabloop.serve import run_server
 
     proj = Project.open(project)
+    serving = proj.spec.serving
+    n = workers if workers is not None else serving.workers
+    if n < 1:
+        raise ServingError(f"workers must be at least 1, got {n}")
+    bind_host = host or serving.host
+    bind_port = port or serving.port
+    if n == 1:
+        app, bundle, challenger, keys = _build(proj, model)
+        _announce(bundle, challenger, serving, bind_host, bind_port, bool(keys), 1)
+        run_server(app, host=bind_host, port=bind_port)
+        return
+    # load once here so a model that cannot load fails now, not in every worker in turn
+    bundle = proj.load_bundle(model)
+    keys = api_keys(serving)
+    _announce(bundle, None, serving, bind_host, bind_port, bool(keys), n)
+    os.environ[WORKER_ARGS_ENV] = json.dumps({"project": str(proj.workspace.root), "model": model})
+    run_server(WORKER_FACTORY, host=bind_host, port=bind_port, workers=n, authenticated=bool(keys))
+
+
+def worker_app() -> FastAPI:
+    """The app of one worker process (uvicorn's factory): its own model copy and log segment."""
+    args: dict[str, Any] = json.loads(os.environ[WORKER_ARGS_ENV])
+    app, _, _, _ = _build(Project.open(args["project"]), args["model"], segment=str(os.getpid()))
+    return app
+
+
+def _announce(
+    bundle: ModelBundle, challenger: ModelBundle | None, serving: ServingSpec, host: str, port: int, keys: bool,
+    workers: int,
+) -> None:
+    log.warning(
+        "serving %s v%s%s on http://%s:%s%s%s (prediction log: %s)",
+        bundle.name, bundle.version,
+        f" (challenger v{challenger.version}, rollout {serving.rollout.mode})" if challenger is not None else "",
+        host, port, "" if keys else " (no API keys)", f" with {workers} workers" if workers > 1 else "",
+        f"log_sync={serving.log_sync}" if serving.log_predictions else "off",
+    )
+
+
+def _build(
+    proj: Project, model: str | None, *, segment: str | None = None
+) -> tuple[FastAPI, ModelBundle, ModelBundle | None, ApiKeys]:
+    """The app for ``model`` as the spec configures it, with its bundle, challenger and keys."""
+    from tabloop.predlog import PredictionLog
+    from tabloop.serve import Holdout, Limits, Rollout, create_app
+
     serving = proj.spec.serving
     bundle = proj.load_bundle(model)
     by_alias = model is None or not (model.isdigit() or model == "latest")
@@ -93,9 +151,10 @@ def serve(
             except Exception as exc:  # the champion still serves; the poller retries later
                 log.error("challenger v%s could not be loaded (%s); serving the champion alone", version, exc)
     keys = api_keys(serving)
+    predlog = PredictionLog(proj.workspace.predlog, segment=segment) if serving.log_predictions else None
     app = create_app(
         bundle,
-        predlog=proj.predlog if serving.log_predictions else None,
+        predlog=predlog,
         variant=variant,
         challenger=challenger,
         rollout=Rollout(mode=serving.rollout.mode, share=serving.rollout.share, key=serving.rollout.key),
@@ -109,16 +168,12 @@ def serve(
             max_concurrency=serving.max_concurrency,
             timeout_s=serving.timeout_s,
         ),
+        log_sync=serving.log_sync,
+        holdout=Holdout(share=serving.feedback_holdout.share, key=serving.feedback_holdout.key),
+        # /dashboard: the monitor's own timelines over the whole log (every worker's segment)
+        dashboard=DashboardSource(proj),
     )
-    bind_host = host or serving.host
-    bind_port = port or serving.port
-    log.warning(
-        "serving %s v%s%s on http://%s:%s%s",
-        bundle.name, bundle.version,
-        f" (challenger v{challenger.version}, rollout {serving.rollout.mode})" if challenger is not None else "",
-        bind_host, bind_port, "" if keys else " (no API keys)",
-    )
-    run_server(app, host=bind_host, port=bind_port)
+    return app, bundle, challenger, keys
 
 
 @dataclass

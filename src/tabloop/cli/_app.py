@@ -162,6 +162,10 @@ def serve(
     model: ModelOpt = None,
     host: Annotated[str | None, typer.Option(help="Address to bind (default: serving.host, 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: serving.port).")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Server processes sharing the port, each with its own log segment (default: serving.workers)."),
+    ] = None,
     json_: JsonOpt = False,
     verbose: VerboseOpt = False,
 ) -> None:
@@ -174,7 +178,7 @@ def serve(
     with guarded(out):
         from tabloop.api import serve as run
 
-        run(project, model=model, host=host, port=port)
+        run(project, model=model, host=host, port=port, workers=workers)
         out.emit({"stopped": True}, lambda: None)
 
 
@@ -236,6 +240,10 @@ def monitor(
                 perf, latest = res.performance, res.performance["latest"]
                 shown = f"{latest['kind']} {perf['metric']} {latest['value']:.4f}" if latest else "no performance yet"
                 print(f"newest window: {shown}; {perf['labelled']} of {perf['rows']} logged rows labelled")
+                if perf.get("label_bias"):
+                    print(f"warning: {perf['label_bias']}")
+            for comparison in (res.ab or {}).get("comparisons", []):
+                print(f"A/B {comparison['variant']} vs {comparison['baseline']}: {comparison['detail']}")
             print(f"report: {res.report_html}")
             if res.policy_crossed:
                 print(f"act (exit code 3): {'; '.join(res.reasons)}")
@@ -393,10 +401,14 @@ def schema(json_: JsonOpt = False, verbose: VerboseOpt = False) -> None:
         out.emit({"schema": doc}, lambda: print(json.dumps(doc, indent=2)))
 
 
+#: train and retrain each get this much, so the whole quickstart stays within ~3 minutes on 2 cores
+QUICKSTART_BUDGET = 30.0
+
+
 @app.command()
 def quickstart(
     directory: Annotated[Path, typer.Argument(help="Folder for the demo project.")] = Path("demo-project"),
-    budget: Annotated[float, typer.Option(help="Training budget in seconds.")] = 60,
+    budget: Annotated[float, typer.Option(help="Training budget in seconds, for train and for retrain.")] = QUICKSTART_BUDGET,
     force: Annotated[bool, typer.Option(help="Replace an earlier quickstart in DIRECTORY.")] = False,
     json_: JsonOpt = False,
     verbose: VerboseOpt = False,

@@ -17,7 +17,7 @@ import os
 import queue
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -133,27 +133,43 @@ class PredictionLog:
         return len(lines)
 
     def write_lines(self, path: Path, lines: list[bytes]) -> None:
-        """Append encoded lines to ``path`` in one write, then fsync; raise ``PredictionLogError`` if that fails.
+        """Append encoded lines to ``path`` in one write, then sync; raise ``PredictionLogError`` if that fails."""
+        fd = self.open_for_append(path)
+        try:
+            self.write_fd(fd, path, lines)
+        finally:
+            os.close(fd)
+
+    def open_for_append(self, path: Path) -> int:
+        """An appending descriptor on ``path``, creating it (and making its name durable) if needed."""
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            created = not path.exists()
+            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)  # read: the torn-line check
+            if created:
+                _fsync_dir(self.directory)
+            return fd
+        except OSError as exc:
+            raise PredictionLogError(path, exc) from exc
+
+    @staticmethod
+    def write_fd(fd: int, path: Path, lines: list[bytes]) -> None:
+        """One locked append of ``lines`` to ``fd``, then ``fdatasync`` (size included, so appends are durable).
 
         An exclusive ``flock`` keeps two processes appending to one file (a server and
         ``tabloop predict``, or workers sharing ``feedback.jsonl``) from interleaving.
         """
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            created = not path.exists()
-            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)  # read: the torn-line check
+            fcntl.flock(fd, fcntl.LOCK_EX)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
                 # a crash can leave a torn last line; start on a fresh line so this batch stays readable
                 data = b"".join(lines) if _ends_with_newline(fd) else b"\n" + b"".join(lines)
                 view = memoryview(data)
                 while view:
                     view = view[os.write(fd, view):]
-                os.fsync(fd)
+                os.fdatasync(fd)
             finally:
-                os.close(fd)  # closing also drops the lock
-            if created:
-                _fsync_dir(self.directory)
+                fcntl.flock(fd, fcntl.LOCK_UN)
         except OSError as exc:
             raise PredictionLogError(path, exc) from exc
 
@@ -230,9 +246,20 @@ class BackgroundLogWriter:
     health turns back to ok by itself when the disk does.
     """
 
-    def __init__(self, log: PredictionLog, *, max_batch: int = 512) -> None:
+    def __init__(
+        self, log: PredictionLog, *, max_batch: int = 512, linger_s: float = 0.0, linger_rows: int = 64,
+        linger_while: Callable[[], bool] | None = None,
+    ) -> None:
         self.log = log
         self.max_batch = max_batch
+        # with linger_s > 0 a batch waits up to that long for more records (until linger_rows of them):
+        # callers that do not wait for the fsync (log_sync=background) then share one fsync instead of
+        # paying one each; callers that do wait are already batched by their own concurrency
+        self.linger_s = linger_s
+        self.linger_rows = min(linger_rows, max_batch)
+        # with linger_while, a batch waits only while it answers true (a server: requests still being
+        # predicted, whose rows are about to come), so a lone request never waits for company
+        self.linger_while = linger_while
         self._queue: queue.SimpleQueue[tuple[list[dict[str, Any]], concurrent.futures.Future[int]] | None] = (
             queue.SimpleQueue()
         )
@@ -244,6 +271,8 @@ class BackgroundLogWriter:
         self.last_error: str | None = None
         self.ok = True
         self._last_report = 0.0
+        self._fd: int | None = None
+        self._fd_path: Path | None = None
         self._thread = threading.Thread(target=self._run, name="tabloop-predlog", daemon=True)
         self._thread.start()
 
@@ -280,8 +309,29 @@ class BackgroundLogWriter:
                     break
                 items.append(nxt)
                 n += len(nxt[0])
+            if self.linger_s > 0 and items and not done and n < self.linger_rows:
+                deadline = time.monotonic() + self.linger_s
+                if self.linger_while is None:
+                    # nobody waits on this batch: one sleep, then take what came, rather than a wake-up
+                    # (and a GIL hand-off from the request thread) per record
+                    time.sleep(self.linger_s)
+                    deadline = 0.0
+                while n < self.linger_rows:
+                    if self.linger_while is not None and not self.linger_while():
+                        break
+                    left = deadline - time.monotonic()
+                    try:
+                        nxt = self._queue.get(timeout=left) if left > 0 else self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt is None:
+                        done = True
+                        break
+                    items.append(nxt)
+                    n += len(nxt[0])
             if items:
                 self._commit(items)
+        self._close_fd()
 
     def _commit(self, items: list[tuple[list[dict[str, Any]], concurrent.futures.Future[int]]]) -> None:
         """One write and one fsync for every submission in ``items``, then resolve their futures."""
@@ -293,7 +343,7 @@ class BackgroundLogWriter:
                 lines.extend(good)
                 outcome.append((len(good), refused))
             if lines:
-                self.log.write_lines(self.log.predictions_path(), lines)
+                self._write(lines)
         except Exception as exc:  # the writer must outlive any one bad batch
             rows = sum(len(records) for records, _ in items)
             self.failed += rows
@@ -315,6 +365,30 @@ class BackgroundLogWriter:
                 fut.set_exception(error)
             else:
                 fut.set_result(good)
+
+    def _write(self, lines: list[bytes]) -> None:
+        """Append through a descriptor kept open between batches (reopened on a new day or after an error)."""
+        path = self.log.predictions_path()
+        fd = self._fd
+        if fd is not None and (path != self._fd_path or os.fstat(fd).st_nlink == 0):  # new day, or file removed
+            self._close_fd()
+            fd = None
+        if fd is None:
+            fd = self._fd = self.log.open_for_append(path)
+            self._fd_path = path
+        try:
+            self.log.write_fd(fd, path, lines)
+        except Exception:
+            self._close_fd()  # start afresh next time: the folder may have been fixed or replaced
+            raise
+
+    def _close_fd(self) -> None:
+        if self._fd is not None:
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
+            self._fd = None
 
     def _report_failure(self, exc: Exception, rows: int) -> None:
         # the first failure, then at most one line every 10 s: a full disk must not flood the log too

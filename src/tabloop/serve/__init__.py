@@ -11,6 +11,7 @@ predictor (ONNX) plugs into.
 
 from tabloop.serve._app import Limits, create_app
 from tabloop.serve._auth import ApiKeys, hash_key
+from tabloop.serve._holdout import Holdout
 from tabloop.serve._models import ModelSource
 from tabloop.serve._predictor import BundlePredictor, FastPredictor, PredictorFactory, RowPredictor
 from tabloop.serve._rollout import Rollout
@@ -20,6 +21,7 @@ __all__ = [
     "ApiKeys",
     "BundlePredictor",
     "FastPredictor",
+    "Holdout",
     "Limits",
     "ModelSource",
     "PredictorFactory",

@@ -3,13 +3,19 @@
 - tabloop's own: ``POST /predict``, ``GET /health``, ``GET /metadata``;
 - MLflow's scoring protocol: ``POST /invocations``, ``GET /ping``, ``GET /version``;
 - the Open Inference Protocol (KServe V2): ``/v2``, ``/v2/health/*``, ``/v2/models/...``;
-- ``GET /metrics`` (Prometheus), ``POST /feedback``, ``/control/rollout``, ``POST /control/reload``.
+- ``GET /metrics`` (Prometheus), ``POST /feedback``, ``/control/rollout``, ``POST /control/reload``;
+- ``GET /dashboard`` (a live page of the monitoring figures) when given a provider of them.
 
-The hot path is kept short on purpose: the raw body is parsed with orjson (no
-pydantic per row), parsing, the contract check and the model run in a worker
+The hot path is kept short on purpose: ``POST /predict`` goes straight from the ASGI
+entry to its endpoint (``_PredictFastPath``; FastAPI's router still holds the route, for
+OpenAPI), the raw body is parsed with orjson (no pydantic per row), parsing, the contract check and the model run in a worker
 thread so the event loop keeps answering probes, the answer is written with
-orjson, and the prediction log and the shadow challenger are fed after the
-response has gone out. Each request takes the model version it was routed to at
+orjson. The prediction log is group-committed: with ``log_sync="ack"`` (the default)
+an answer goes out only after the fsync of the batch holding its rows, so nothing
+acknowledged is lost if the process is killed, and a log that cannot be written turns
+the answer into a 503 rather than a 200 for an unlogged prediction; with
+``"background"`` the rows are handed to the writer and the answer does not wait. The
+shadow challenger is fed after the response has gone out. Each request takes the model version it was routed to at
 its start, so a hot swap never changes a request half-way.
 """
 
@@ -17,8 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import itertools
 import logging
 import re
+import signal
 import threading
 import time
 import uuid
@@ -27,7 +35,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from fastapi import FastAPI, Request
@@ -39,6 +47,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tabloop.errors import ContractViolation, ServingError, TabloopError, Violation
 from tabloop.predlog import BackgroundLogWriter, PredictionLog, utc_now
 from tabloop.serve._auth import ApiKeys, scope_for
+from tabloop.serve._dashboard import DashboardProvider, install_dashboard, server_counters
 from tabloop.serve._dialects import (
     HEADER_LENGTH,
     mlflow_predictions,
@@ -50,6 +59,7 @@ from tabloop.serve._dialects import (
 from tabloop.serve._errors import (
     REQUEST_ID_HEADER,
     InternalError,
+    LogUnavailable,
     MalformedRequest,
     NotFound,
     NotReady,
@@ -67,6 +77,7 @@ from tabloop.serve._metrics import Metrics
 from tabloop.serve._models import ModelSet, ModelSource, check_servable
 from tabloop.serve._parse import parse_rows, plain
 from tabloop.serve._predictor import FastPredictor, PredictorFactory, RowPredictor, Served
+from tabloop.serve._holdout import Holdout, apply_holdout, logged_records
 from tabloop.serve._rollout import CHALLENGER, CHAMPION, Rollout
 from tabloop.serve._schema import control_openapi, feedback_openapi, infer_openapi, invocations_openapi, predict_openapi
 from tabloop.train import ModelBundle, Predictions
@@ -76,8 +87,11 @@ logger = logging.getLogger("tabloop.serve")
 MAX_BODY_BYTES = 10 * 1024 * 1024
 MAX_FEEDBACK = 10_000
 SHADOW_BACKLOG = 256
+#: bodies up to this size are parsed and, on the ONNX engine, predicted on the event loop
+INLINE_BODY_BYTES = 4096
 _REQUEST_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 _JSON = "application/json"
+LogSync = Literal["ack", "background"]
 
 
 @dataclass(frozen=True)
@@ -110,11 +124,16 @@ def _version() -> str:
 class _Service:
     """What the routes share: the models, the rollout, the log writer, limits and counters."""
 
-    def __init__(self, models: ModelSet, predlog: PredictionLog | None, limits: Limits, rollout: Rollout) -> None:
+    def __init__(
+        self, models: ModelSet, predlog: PredictionLog | None, limits: Limits, rollout: Rollout,
+        log_sync: LogSync = "ack",
+    ) -> None:
         self.models = models
         self.predlog = predlog
+        self.log_sync = log_sync
         self.limits = limits
         self.rollout = rollout
+        self.holdout = Holdout()
         self.metrics = Metrics()
         self.writer: BackgroundLogWriter | None = None
         # rows handed over after close() would sit behind the writer's stop marker and be lost
@@ -126,6 +145,7 @@ class _Service:
         self.rows = 0
         self.errors: Counter[str] = Counter()
         self.shadow_pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self.acks = _Acks()
         self.shadow_pending = 0
         self._shadow_lock = threading.Lock()
 
@@ -140,12 +160,13 @@ class _Service:
     def log_rows(
         self, served: Served, request_id: str, ts: str, rows: list[dict[str, Any]], outputs: list[dict[str, Any]],
         latency_ms: float, source: str = "http",
-    ) -> None:
+    ) -> concurrent.futures.Future[int] | None:
+        """Hand the rows to the log writer; the future resolves once they are fsynced (None: no log)."""
         writer = self.writer
         if writer is None or not self.accepting:
-            return
+            return None
         name, version, variant = served.name, served.version, served.variant
-        writer.submit(
+        return writer.submit([
             {
                 "request_id": request_id,
                 "row": i,
@@ -159,9 +180,11 @@ class _Service:
                 "prediction": plain(out["prediction"]),
                 "probabilities": out.get("probabilities"),
                 "latency_ms": latency_ms,
+                # the answer was the prior, not this prediction: monitoring measures the model on these apart
+                **({"holdout": True} if out.get("holdout") else {}),
             }
             for i, (row, out) in enumerate(zip(rows, outputs, strict=True))
-        )
+        ])
 
     def shadow(self, request_id: str, rows: list[dict[str, Any]]) -> None:
         """Score a copy on the challenger in the background; its answer is only logged."""
@@ -201,16 +224,72 @@ class _Service:
         w = self.writer
         return {
             "enabled": self.predlog is not None,
+            "sync": self.log_sync,
+            "ok": w.ok if w else True,
             "written": w.written if w else 0,
             "failed": w.failed if w else 0,
+            "failed_writes": w.failed_writes if w else 0,
             "last_error": w.last_error if w else None,
         }
+
+    @property
+    def answering(self) -> bool:
+        """Ready, and (when answers wait for the log) the log is being written: what readiness probes report."""
+        w = self.writer
+        return self.ready and not (self.log_sync == "ack" and w is not None and not w.ok)
+
+
+# a made-up request id is this process's random prefix and a counter: unique across processes and
+# restarts like a uuid4, without a system call (and a GIL hand-off) per request
+_ID_PREFIX = uuid.uuid4().hex[:16]
+_ID_COUNTER = itertools.count()
+
+
+class _Acks:
+    """Awaitable acknowledgements of log writes that wake the event loop once per fsynced batch.
+
+    ``asyncio.wrap_future`` would wake the loop once per request; the writer resolves a
+    whole batch at once, so the first resolution schedules one drain and the rest join it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._done: list[tuple[asyncio.Future[int], concurrent.futures.Future[int]]] = []
+        self._scheduled = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def wait(self, fut: concurrent.futures.Future[int]) -> asyncio.Future[int]:
+        loop = self._loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[int] = loop.create_future()
+        fut.add_done_callback(lambda f: self._resolved(waiter, f))
+        return waiter
+
+    def _resolved(self, waiter: asyncio.Future[int], fut: concurrent.futures.Future[int]) -> None:
+        with self._lock:  # called in the writer thread
+            self._done.append((waiter, fut))
+            if self._scheduled:
+                return
+            self._scheduled = True
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(self._drain)
+
+    def _drain(self) -> None:
+        with self._lock:
+            done, self._done, self._scheduled = self._done, [], False
+        for waiter, fut in done:
+            if waiter.done():  # the request was cancelled (client gone, timeout)
+                continue
+            exc = fut.exception()
+            if exc is None:
+                waiter.set_result(fut.result())
+            else:
+                waiter.set_exception(exc)
 
 
 def _request_id(request: Request) -> str:
     given = request.headers.get(REQUEST_ID_HEADER)
     if given is None:
-        return uuid.uuid4().hex
+        return f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
     if not _REQUEST_ID.fullmatch(given):
         raise MalformedRequest(
             f"the {REQUEST_ID_HEADER} header must be 1-128 characters of A-Z a-z 0-9 _ . : - (got {given[:40]!r})",
@@ -275,6 +354,41 @@ class _AuthMiddleware:
         await self.app(scope, receive, send)
 
 
+class _PredictFastPath:
+    """``POST /predict`` straight to its endpoint, past FastAPI's router and per-route machinery.
+
+    The same endpoint function answers (so limits, rollout, log, metrics and shadow are the
+    shared core's), and errors go through the app's own exception handlers, so the answers
+    are byte for byte those of the routed path. Everything else falls through to FastAPI.
+    """
+
+    def __init__(self, app: ASGIApp, endpoint: Callable[[Request], Any], fastapi: FastAPI) -> None:
+        self.app = app
+        self.endpoint = endpoint
+        self.fastapi = fastapi
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != "/predict" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            response = await self.endpoint(request)
+        except Exception as exc:
+            handler = self._handler(exc)
+            if handler is None:
+                raise
+            response = await handler(request, exc)
+        await response(scope, receive, send)
+
+    def _handler(self, exc: Exception) -> Any:
+        handlers = self.fastapi.exception_handlers
+        for kind in type(exc).__mro__:
+            if kind in handlers:
+                return handlers[kind]
+        return None
+
+
 def create_app(
     bundle: ModelBundle,
     *,
@@ -289,6 +403,9 @@ def create_app(
     poll_interval_s: float | None = None,
     api_keys: ApiKeys | None = None,
     limits: Limits | None = None,
+    log_sync: LogSync = "ack",
+    holdout: Holdout | None = None,
+    dashboard: DashboardProvider | None = None,
 ) -> FastAPI:
     """An ASGI app serving ``bundle`` (and ``challenger``); with ``predlog``, every predicted row is logged.
 
@@ -296,7 +413,13 @@ def create_app(
     (used for the challenger and every version swapped in later); the default is
     ``FastPredictor`` (ONNX when the bundle has a checked graph). With ``source`` and ``aliases`` (variant -> alias) the app
     follows the aliases every ``poll_interval_s`` seconds and swaps versions in.
+    ``log_sync`` is ``"ack"`` (answer after the rows are fsynced; 503 when the log
+    cannot be written) or ``"background"`` (answer at once; log failures only counted).
+    ``holdout`` answers a share of rows with the training prior and logs the model's own prediction flagged.
+    ``dashboard`` (the champion's bundle -> the monitoring JSON) adds ``GET /dashboard`` and ``/dashboard/data``.
     """
+    if log_sync not in ("ack", "background"):
+        raise ServingError(f"log_sync must be 'ack' or 'background', got {log_sync!r}")
     limits = limits or Limits(max_rows=max_rows)
     if max_rows != 1000 and limits.max_rows != max_rows:
         limits = Limits(max_rows, limits.max_body_bytes, limits.max_concurrency, limits.timeout_s)
@@ -310,7 +433,8 @@ def create_app(
     if predictor is None:
         factory = FastPredictor
         first = FastPredictor(bundle)
-    elif isinstance(predictor, RowPredictor):
+    elif isinstance(predictor, RowPredictor) and not isinstance(predictor, type):
+        # (a class such as BundlePredictor has predict_rows too, and passes the protocol check: it is a factory)
         factory, first = FastPredictor, predictor
     else:
         factory = predictor
@@ -320,10 +444,16 @@ def create_app(
     if challenger is not None:
         models.swap(CHALLENGER, models.prepare(challenger, CHALLENGER))
         models.swaps = 0
-    service = _Service(models, predlog, limits, rollout or Rollout())
+    service = _Service(models, predlog, limits, rollout or Rollout(), log_sync)
+    service.holdout = holdout or Holdout()
+    for served in (models.champion, models.challenger):
+        if served is not None:
+            service.holdout.check(served.bundle)
     keys = api_keys or ApiKeys()
     service.authenticated = bool(keys)
     metrics = service.metrics
+    metrics.watch_log(service.log_status)
+    metrics.in_flight.set_function(lambda: service.in_flight)  # read when scraped, not locked per request
 
     def on_error(request: Request, status: int, code: str) -> None:
         metrics.errors.labels(dialect_of(request.url.path), str(status), code).inc()
@@ -352,8 +482,14 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if predlog is not None:
-            service.writer = BackgroundLogWriter(predlog)
+            # one fsync per few ms of rows, not per request: under background nobody waits for it; under ack
+            # the batch waits only while other requests are still being predicted (their rows come next)
+            service.writer = BackgroundLogWriter(
+                predlog, linger_s=0.002,
+                linger_while=None if log_sync == "background" else (lambda: service.in_flight > 0),
+            )
             service.accepting = True
+        _unready_on_sigterm(service)
         service.shadow_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tabloop-shadow")
         poller: asyncio.Task[None] | None = None
         if source is not None and aliases and poll_interval_s:
@@ -386,6 +522,9 @@ def create_app(
     app = FastAPI(title=title, version=_version(), lifespan=lifespan)
     app.state.tabloop = service
     install_error_handlers(app, service.errors, on_error)
+    # POST /predict skips FastAPI's routing and middleware stack (the route below stays, for OpenAPI
+    # and as the reference); added before the auth middleware, so auth still runs first
+    app.add_middleware(_PredictFastPath, endpoint=lambda request: predict(request), fastapi=app)
     if keys:
         app.add_middleware(_AuthMiddleware, keys=keys, on_reject=lambda r, s, c: (service.errors.update([c]), on_error(r, s, c)))
 
@@ -404,17 +543,32 @@ def create_app(
                 hint="lower the client's concurrency or add replicas",
             )
         service.in_flight += 1
-        metrics.in_flight.inc()
         try:
             body = await _read_body(request, limits.max_body_bytes)
 
-            def work() -> tuple[Served, list[dict[str, Any]], Predictions]:
+            def parse_pick() -> tuple[Served, list[dict[str, Any]]]:
                 rows = parse(body)
-                served = pin or service.pick(request_id, rows)
-                return served, rows, served.predictor.predict_rows(rows)
+                return pin or service.pick(request_id, rows), rows
+
+            def predict(served: Served, rows: list[dict[str, Any]]) -> Predictions:
+                preds = served.predictor.predict_rows(rows)
+                return apply_holdout(service.holdout, served.bundle, request_id, rows, preds)
+
+            def work() -> tuple[Served, list[dict[str, Any]], Predictions]:
+                served, rows = parse_pick()
+                return served, rows, predict(served, rows)
 
             try:
-                served, rows, preds = await asyncio.wait_for(run_in_threadpool(work), limits.timeout_s)
+                if len(body) <= INLINE_BODY_BYTES:
+                    # a few rows on the ONNX graph cost less than the hop to a worker thread and back;
+                    # anything that could take long (big bodies, the scikit-learn pipeline) keeps the thread
+                    served, rows = parse_pick()
+                    if getattr(served.predictor, "engine", None) == "onnx":
+                        preds = predict(served, rows)
+                    else:
+                        preds = await asyncio.wait_for(run_in_threadpool(predict, served, rows), limits.timeout_s)
+                else:
+                    served, rows, preds = await asyncio.wait_for(run_in_threadpool(work), limits.timeout_s)
             except TimeoutError:
                 raise RequestTimeout(
                     f"the prediction took longer than the {limits.timeout_s:g} s limit", hint="send fewer rows per request"
@@ -428,25 +582,33 @@ def create_app(
                 raise InternalError(f"prediction failed for request {request_id}") from exc
         finally:
             service.in_flight -= 1
-            metrics.in_flight.dec()
         seconds = time.perf_counter() - started
+        request.state.dialect = dialect
+        return request_id, served, rows, preds, seconds
+
+    async def finish(
+        request_id: str, served: Served, rows: list[dict[str, Any]], preds: Predictions, seconds: float, content: bytes,
+        request: Request | None = None,
+    ) -> Response:
+        """Log the rows (waiting for their fsync under log_sync=ack), count the request, answer."""
+        started = time.perf_counter()
+        logged = service.log_rows(served, request_id, utc_now(), rows, logged_records(preds), seconds * 1000.0)
+        if logged is not None and service.log_sync == "ack":
+            try:
+                await service.acks.wait(logged)
+            except Exception as exc:
+                # the prediction was made but could not be recorded: never a 200 for an unlogged answer
+                raise LogUnavailable(
+                    f"the prediction could not be written to the prediction log, so it is not answered: {exc}",
+                    hint="the server keeps running and answers again once the log is writable; retry shortly",
+                ) from exc
+        seconds += time.perf_counter() - started
+        dialect = getattr(request.state, "dialect", "tabloop") if request is not None else "tabloop"
         metrics.observe(dialect, served.variant, served.version, seconds, preds)
         service.requests += 1
         service.rows += len(rows)
-        return request_id, served, rows, preds, seconds
-
-    def finish(
-        request_id: str, served: Served, rows: list[dict[str, Any]], preds: Predictions, seconds: float, content: bytes
-    ) -> Response:
-        outputs = preds.records()
         shadow = service.rollout.mode == "shadow" and service.models.challenger is not None
-
-        def after() -> None:
-            service.log_rows(served, request_id, utc_now(), rows, outputs, seconds * 1000.0)
-            if shadow:
-                service.shadow(request_id, rows)
-
-        background = BackgroundTask(after) if (service.accepting or shadow) else None
+        background = BackgroundTask(service.shadow, request_id, rows) if shadow else None
         return Response(content, media_type=_JSON, headers={REQUEST_ID_HEADER: request_id}, background=background)
 
     # -- tabloop's own dialect -----------------------------------------------------------
@@ -468,18 +630,19 @@ def create_app(
         content = _dumps(
             {"request_id": rid, "model": served.model, "variant": served.variant, "predictions": preds.records()}
         )
-        return finish(rid, served, rows, preds, seconds, content)
+        return await finish(rid, served, rows, preds, seconds, content, request)
 
     @app.get("/health", summary="Liveness, the models served, the rollout and the prediction log's state")
     async def health() -> Response:
         log = service.log_status()
-        failing = bool(log["failed"] or models.failures)
+        # the latest log write failed (rows are being lost or refused), or a new version would not load
+        failing = not log["ok"] or bool(models.failures)
         return Response(
             _dumps(
                 {
                     # still answering, but rows are being lost or a new version would not load: worth an alert
                     "status": "degraded" if failing else "ok",
-                    "ready": service.ready,
+                    "ready": service.answering,
                     "model": models.champion.model,
                     "variant": models.champion.variant,
                     "models": models.status(),
@@ -499,6 +662,8 @@ def create_app(
                 {
                     "model": champ.model,
                     "variant": champ.variant,
+                    # what answers /predict: "onnx" (the exported graph) or "sklearn" (the pipeline)
+                    "engine": getattr(champ.predictor, "engine", "custom"),
                     "task": champ.bundle.task,
                     "classes": [plain(c) for c in champ.bundle.classes],
                     "threshold": plain(champ.bundle.threshold),
@@ -507,6 +672,7 @@ def create_app(
                     "contract": champ.bundle.contract.to_dict(),
                     "challenger": models.challenger.model if models.challenger else None,
                     "rollout": service.rollout.to_dict(),
+                    "feedback_holdout": service.holdout.to_dict(),
                 }
             ),
             media_type=_JSON,
@@ -524,11 +690,11 @@ def create_app(
         rid, served, rows, preds, seconds = await score(
             request, "mlflow", lambda body: parse_invocations(body, content_type, max_rows=limits.max_rows)
         )
-        return finish(rid, served, rows, preds, seconds, _dumps({"predictions": mlflow_predictions(preds)}))
+        return await finish(rid, served, rows, preds, seconds, _dumps({"predictions": mlflow_predictions(preds)}), request)
 
     @app.get("/ping", summary="Ready to predict (MLflow)")
     async def ping() -> Response:
-        return Response(b"\n", status_code=200 if service.ready else 503, media_type=_JSON)
+        return Response(b"\n", status_code=200 if service.answering else 503, media_type=_JSON)
 
     @app.get("/version", summary="The tabloop version (MLflow)")
     async def version() -> Response:
@@ -559,7 +725,9 @@ def create_app(
 
     @app.get("/v2/health/ready", summary="Server ready (Open Inference Protocol)")
     async def v2_ready() -> Response:
-        return Response(_dumps({"ready": service.ready}), status_code=200 if service.ready else 503, media_type=_JSON)
+        return Response(
+            _dumps({"ready": service.answering}), status_code=200 if service.answering else 503, media_type=_JSON
+        )
 
     async def v2_metadata(name: str, version: str | None) -> Response:
         pinned = v2_model(name, version)
@@ -584,7 +752,8 @@ def create_app(
     async def v2_model_ready(name: str, version: str | None) -> Response:
         v2_model(name, version)
         return Response(
-            _dumps({"name": name, "ready": service.ready}), status_code=200 if service.ready else 503, media_type=_JSON
+            _dumps({"name": name, "ready": service.answering}), status_code=200 if service.answering else 503,
+            media_type=_JSON,
         )
 
     async def v2_infer(request: Request, name: str, version: str | None) -> Response:
@@ -606,7 +775,7 @@ def create_app(
         }
         if isinstance(parsed.get("id"), str):
             out["id"] = parsed["id"]
-        return finish(rid, served, rows, preds, seconds, _dumps(out))
+        return await finish(rid, served, rows, preds, seconds, _dumps(out), request)
 
     infer_extra = infer_openapi(bundle, max_rows=limits.max_rows)
 
@@ -669,7 +838,33 @@ def create_app(
         outcome = await run_in_threadpool(models.poll_once)
         return Response(_dumps({"outcome": outcome, "models": models.status()}), media_type=_JSON)
 
+    if dashboard is not None:
+        install_dashboard(app, dashboard, champion=lambda: models.champion.bundle,
+                          live=lambda: server_counters(service.requests, service.rows, service.errors))
+
     return app
+
+
+def _unready_on_sigterm(service: _Service) -> None:
+    """On SIGTERM, readiness goes false at once, before uvicorn starts draining.
+
+    ``run_server``'s own server does this for one process; a worker that uvicorn's
+    supervisor started runs a plain ``uvicorn.Server``, so the app chains onto whatever
+    handler that server installed (lifespan startup runs after it did).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return  # signals reach the main thread only (TestClient runs the app elsewhere)
+    previous = signal.getsignal(signal.SIGTERM)
+    # no server handler to chain onto (default or ignored): leave the process's choice alone
+    if not callable(previous) or getattr(previous, "_tabloop_unready", False):
+        return
+
+    def handler(sig: int, frame: Any) -> None:
+        service.ready = False
+        previous(sig, frame)
+
+    handler._tabloop_unready = True  # type: ignore[attr-defined]
+    signal.signal(signal.SIGTERM, handler)
 
 
 def _refresh_openapi(app: FastAPI, bundle: ModelBundle, limits: Limits) -> None:

@@ -2,8 +2,10 @@
 
 A key is sent as ``Authorization: Bearer KEY`` or ``X-API-Key: KEY``. Each key
 holds scopes: ``predict`` (the predicting, metadata and feedback routes) and
-``control`` (rollout control and metrics). Once any key is configured every route
-but the health probes needs one.
+``control`` (rollout control, metrics and the dashboard's data). Once any key is
+configured every route but the health probes and the dashboard page needs one: the
+page is static and holds no data (a browser cannot send a header on a plain
+navigation, so the page asks for the key and sends it with its own data requests).
 """
 
 from __future__ import annotations
@@ -20,9 +22,9 @@ SCOPES = ("predict", "control")
 PREDICT = "predict"
 CONTROL = "control"
 
-# probes a load balancer or kubelet calls without credentials
-OPEN_PATHS = frozenset({"/ping", "/health", "/v2/health/live", "/v2/health/ready"})
-CONTROL_PREFIXES = ("/control/", "/metrics")
+# probes a load balancer or kubelet calls without credentials, and the dashboard page (static, no data)
+OPEN_PATHS = frozenset({"/ping", "/health", "/v2/health/live", "/v2/health/ready", "/dashboard"})
+CONTROL_PREFIXES = ("/control/", "/metrics", "/dashboard/")
 
 
 def hash_key(secret: str) -> str:

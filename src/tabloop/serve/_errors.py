@@ -103,6 +103,12 @@ class NotReady(TabloopError):
     code = "not_ready"
 
 
+class LogUnavailable(TabloopError):
+    """The answer could not be written to the prediction log, so it is not given (log_sync: ack)."""
+
+    code = "prediction_log_unavailable"
+
+
 class InternalError(TabloopError):
     """Wraps an unexpected exception so it reaches the handlers with its cause attached."""
 
@@ -120,6 +126,7 @@ _STATUS: tuple[tuple[type[BaseException], int], ...] = (
     (TooManyRequests, 429),
     (RequestTimeout, 504),
     (NotReady, 503),
+    (LogUnavailable, 503),
     (MalformedRequest, 400),
     (RequestRejected, 400),
     (ServingError, 503),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from tabloop.train import Predictions
@@ -43,30 +45,44 @@ class Metrics:
         )
         self.swaps = Counter("tabloop_model_swaps", "Hot swaps of a variant's version", ["variant", "outcome"], registry=r)
         self.in_flight = Gauge("tabloop_in_flight", "Predicting requests in flight", registry=r)
+        self._request_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+        self._row_children: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
         self.served = Gauge("tabloop_model_info", "Model versions served (value 1)", ["variant", "model", "model_version"], registry=r)
 
     def observe(self, dialect: str, variant: str, version: str | None, seconds: float, preds: Predictions) -> None:
         v = version or ""
-        self.requests.labels(dialect, variant, v).inc()
-        self.latency.labels(dialect, variant, v).observe(seconds)
+        key = (dialect, variant, v)
+        children = self._request_children.get(key)
+        if children is None:
+            # .labels() takes a lock and builds a key on every call; once per label set is enough
+            children = self._request_children[key] = (self.requests.labels(*key), self.latency.labels(*key))
+        children[0].inc()
+        children[1].observe(seconds)
         self.observe_rows(variant, v, preds)
 
     def observe_rows(self, variant: str, version: str, preds: Predictions) -> None:
-        n = len(preds.labels)
-        self.rows.labels(variant, version).inc(n)
+        key = (variant, version)
+        children = self._row_children.get(key)
+        if children is None:
+            children = self._row_children[key] = (
+                self.rows.labels(*key), self.values.labels(*key), self.scores.labels(*key)
+            )
+        rows, values, scores = children
+        rows.inc(len(preds.labels))
         if preds.proba is None:
-            hist = self.values.labels(variant, version)
             for value in preds.labels:
-                hist.observe(float(value))
+                values.observe(float(value))
             return
         counts: dict[Any, int] = {}
         for label in preds.labels:
             counts[label] = counts.get(label, 0) + 1
         for label, k in counts.items():
             self.labels.labels(variant, version, str(label)).inc(k)
-        hist = self.scores.labels(variant, version)
-        for p in preds.proba.max(axis=1):
-            hist.observe(float(p))
+        if len(preds.labels) == 1:
+            scores.observe(float(max(preds.proba[0])))
+        else:
+            for p in preds.proba.max(axis=1):
+                scores.observe(float(p))
 
     def set_served(self, variant: str, name: str | None, version: str | None, previous: str | None = None) -> None:
         if previous is not None and previous != version:
@@ -76,5 +92,31 @@ class Metrics:
                 pass
         self.served.labels(variant, name or "", version or "").set(1)
 
+    def watch_log(self, status: Callable[[], dict[str, Any]]) -> None:
+        """Expose the prediction log writer's counts, read when scraped (the writer thread keeps them)."""
+        self.registry.register(_LogCollector(status))
+
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _LogCollector:
+    """Rows written and lost by the prediction log, and whether its latest write worked."""
+
+    def __init__(self, status: Callable[[], dict[str, Any]]) -> None:
+        self.status = status
+
+    def describe(self) -> list[Metric]:
+        return []  # nothing to check at registration; names are fixed below
+
+    def collect(self) -> Iterator[Metric]:
+        s = self.status()
+        yield CounterMetricFamily("tabloop_prediction_log_rows_written", "Rows fsynced to the prediction log",
+                                  value=s["written"])
+        yield CounterMetricFamily("tabloop_prediction_log_rows_failed",
+                                  "Rows the prediction log could not write (disk full, read-only, unencodable)",
+                                  value=s["failed"])
+        yield CounterMetricFamily("tabloop_prediction_log_write_failures", "Batched log writes that failed",
+                                  value=s.get("failed_writes", 0))
+        yield GaugeMetricFamily("tabloop_prediction_log_ok", "1 while the latest prediction log write succeeded",
+                                value=1.0 if s.get("ok", True) else 0.0)

@@ -36,6 +36,8 @@ PredictorFactory = Callable[[ModelBundle], RowPredictor]
 class BundlePredictor:
     """Today's path: the rows as a DataFrame, checked by ``check_frame``, through the pipeline."""
 
+    engine = "sklearn"
+
     def __init__(self, bundle: ModelBundle) -> None:
         self.bundle = bundle
 

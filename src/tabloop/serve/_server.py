@@ -10,6 +10,7 @@ from types import FrameType
 import uvicorn
 from fastapi import FastAPI
 from uvicorn.config import STARTUP_FAILURE
+from uvicorn.supervisors import Multiprocess
 
 from tabloop.errors import ServingError
 
@@ -19,12 +20,12 @@ logger = logging.getLogger("tabloop.serve")
 class _Server(uvicorn.Server):
     """uvicorn, but a SIGTERM first turns readiness off and ends in a normal return (exit 0)."""
 
-    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+    def __init__(self, config: uvicorn.Config, app: FastAPI | None) -> None:
         super().__init__(config)
         self._app = app
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        service = getattr(self._app.state, "tabloop", None)
+        service = getattr(self._app.state, "tabloop", None) if self._app is not None else None
         if service is not None:
             service.ready = False
         super().handle_exit(sig, frame)
@@ -43,23 +44,36 @@ def is_loopback(host: str) -> bool:
 
 
 def run_server(
-    app: FastAPI,
+    app: FastAPI | str,
     *,
     host: str = "127.0.0.1",
     port: int = 8000,
     log_level: str = "warning",
     workers_graceful_timeout_s: float = 30.0,
+    workers: int = 1,
+    authenticated: bool | None = None,
 ) -> None:
     """Serve ``app`` until SIGTERM or SIGINT, then stop gracefully.
 
     On SIGTERM readiness turns false, uvicorn stops accepting connections and
     finishes the requests in flight (at most ``workers_graceful_timeout_s``), then
-    the app's shutdown drains the prediction log to disk, and this returns normally.
-    SIGINT does the same and then surfaces as ``KeyboardInterrupt`` to the caller.
+    the app's shutdown drains the prediction log to disk, and this returns normally
+    (exit status 0). SIGINT does the same and then surfaces as ``KeyboardInterrupt``.
+
+    ``app`` may be an import string naming an app factory ("module:function"); that is
+    how ``workers`` > 1 works: uvicorn's supervisor binds the port once and starts that
+    many processes, each calling the factory to build its own app. A SIGTERM to the
+    supervisor is passed to every worker, each drains as above, then this returns.
     Raises ``ServingError`` when the server cannot start (e.g. the port is taken).
     """
-    service = getattr(app.state, "tabloop", None)
-    if not is_loopback(host) and not (service is not None and getattr(service, "authenticated", False)):
+    if workers < 1:
+        raise ServingError(f"workers must be at least 1, got {workers}")
+    if workers > 1 and not isinstance(app, str):
+        raise ServingError("several workers need the app as an import string of a factory ('module:function')")
+    service = None if isinstance(app, str) else getattr(app.state, "tabloop", None)
+    if authenticated is None:
+        authenticated = service is not None and getattr(service, "authenticated", False)
+    if not is_loopback(host) and not authenticated:
         logger.warning(
             "!!! serving on %s without API keys: anyone who can reach this address can call every route. "
             "Configure serving.auth keys (or TABLOOP_API_KEY) or bind 127.0.0.1 !!!",
@@ -67,15 +81,18 @@ def run_server(
         )
     # lifespan "on": without startup the prediction log writer would never exist
     config = uvicorn.Config(
-        app, host=host, port=port, log_level=log_level, lifespan="on",
-        timeout_graceful_shutdown=int(workers_graceful_timeout_s),
+        app, host=host, port=port, log_level=log_level, lifespan="on", factory=isinstance(app, str),
+        timeout_graceful_shutdown=int(workers_graceful_timeout_s), workers=workers,
     )
-    server = _Server(config, app)
     try:
-        server.run()
+        if workers > 1:
+            sock = config.bind_socket()  # exits 1 when the port is taken
+            Multiprocess(config, sockets=[sock]).run()
+        else:
+            _Server(config, None if isinstance(app, str) else app).run()
     except SystemExit as exc:
         # uvicorn logs the cause and exits; a library caller needs an exception instead
-        if exc.code == STARTUP_FAILURE:
+        if exc.code in (STARTUP_FAILURE, 1):
             raise ServingError(
                 f"cannot serve on {host}:{port}; see the log above for the cause",
                 hint="is the port already in use? choose another port",

@@ -1,0 +1,257 @@
+"""Acknowledged means on disk: the real server under concurrent load, killed or stopped.
+
+Every request id that got a 200 must be in the prediction log afterwards, whether the
+server was killed with SIGKILL mid-load (nothing can be flushed then: only rows
+fsynced before the answer survive) or stopped with SIGTERM (which must also exit 0).
+The same holds with several worker processes, each writing its own log segment.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+import tabloop
+from tabloop.data import check_frame, infer_contract
+from tabloop.features import make_preprocessor
+from tabloop.predlog import PredictionLog
+from tabloop.train import ModelBundle
+
+pytestmark = pytest.mark.integration
+
+HMDA = Path(tabloop.__file__).parent / "datasets" / "hmda.csv"
+ACKED_BEFORE_STOP = 150  # answers to collect before the server is stopped, so the stop lands mid-load
+
+ONE_PROCESS = """
+import logging, sys
+from tabloop.predlog import PredictionLog
+from tabloop.serve import create_app, run_server
+from tabloop.train import ModelBundle
+
+logging.basicConfig(level=logging.WARNING)
+bundle = ModelBundle.load(sys.argv[1], name="hmda", version="1")
+app = create_app(bundle, predlog=PredictionLog(sys.argv[2]), log_sync=sys.argv[4])
+run_server(app, port=int(sys.argv[3]))
+"""
+
+# a module uvicorn's worker processes import by name: each builds its own app and log segment
+FACTORY_MODULE = """
+import os
+from tabloop.predlog import PredictionLog
+from tabloop.serve import create_app
+from tabloop.train import ModelBundle
+
+
+def app():
+    bundle = ModelBundle.load(os.environ["IT_BUNDLE"], name="hmda", version="1")
+    return create_app(bundle, predlog=PredictionLog(os.environ["IT_LOG"], segment=str(os.getpid())))
+"""
+
+WORKERS = """
+import logging, sys
+sys.path.insert(0, sys.argv[1])
+from tabloop.serve import run_server
+
+logging.basicConfig(level=logging.WARNING)
+run_server("it_factory:app", port=int(sys.argv[2]), workers=2)
+"""
+
+
+@pytest.fixture(scope="module")
+def hmda() -> pd.DataFrame:
+    return pd.read_csv(HMDA)
+
+
+@pytest.fixture(scope="module")
+def bundle_dir(hmda: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    contract = infer_contract(hmda, target="deny", ignored=["black"])
+    pipeline = Pipeline([("prep", make_preprocessor(contract)), ("model", LogisticRegression(max_iter=1000))])
+    pipeline.fit(check_frame(hmda, contract), (hmda["deny"] == "yes").astype(int))
+    bundle = ModelBundle(
+        pipeline=pipeline, contract=contract, manifest={"task": "binary", "classes": ["no", "yes"], "threshold": 0.5},
+        reference=hmda.head(200), spec_yaml="", name="hmda", version="1",
+    )
+    directory = tmp_path_factory.mktemp("bundle")
+    bundle.save(directory)
+    return directory
+
+
+@pytest.fixture(scope="module")
+def one_row(hmda: pd.DataFrame) -> list[dict[str, Any]]:
+    rec = hmda.drop(columns=["deny"]).iloc[0].to_dict()
+    return [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in rec.items()}]
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start(args: list[str], tmp_path: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[bytes], Path]:
+    stderr = tmp_path / "server.stderr"
+    with open(stderr, "wb") as err:
+        # own session: a SIGKILL of the group reaches the worker processes too
+        proc = subprocess.Popen([sys.executable, "-c", *args], stdout=subprocess.DEVNULL, stderr=err,
+                                env={**os.environ, **(env or {})}, start_new_session=True)
+    return proc, stderr
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], url: str, stderr: Path) -> None:
+    deadline = time.monotonic() + 120
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"server exited with {proc.returncode}:\n{stderr.read_text(errors='replace')}")
+        try:
+            if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"server not ready within 120 s:\n{stderr.read_text(errors='replace')}")
+        time.sleep(0.1)
+
+
+class _Load:
+    """Clients posting single rows with unique request ids until the server goes away."""
+
+    def __init__(self, url: str, row: list[dict[str, Any]], clients: int = 8) -> None:
+        self.url, self.row = url, row
+        self.acked: list[str] = []
+        self.statuses: list[int] = []
+        self._lock = threading.Lock()
+        self.enough = threading.Event()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._client, args=(k,), daemon=True) for k in range(clients)]
+
+    def __enter__(self) -> _Load:
+        for t in self._threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(60)
+
+    def _client(self, k: int) -> None:
+        with httpx.Client(base_url=self.url, timeout=30.0) as client:
+            i = 0
+            while not self._stop.is_set():
+                rid = f"c{k}-{i}"
+                i += 1
+                try:
+                    r = client.post("/predict", json=self.row, headers={"X-Request-ID": rid})
+                except httpx.TransportError:
+                    if self.enough.is_set():
+                        return  # the server is gone: this client is done
+                    time.sleep(0.01)
+                    continue
+                with self._lock:
+                    self.statuses.append(r.status_code)
+                    if r.status_code == 200:
+                        self.acked.append(rid)
+                        if len(self.acked) >= ACKED_BEFORE_STOP:
+                            self.enough.set()
+
+
+def _logged_ids(log_dir: Path) -> list[str]:
+    return PredictionLog(log_dir).read_predictions()["request_id"].tolist()
+
+
+@pytest.fixture
+def stop_later() -> Iterator[list[subprocess.Popen[bytes]]]:
+    procs: list[subprocess.Popen[bytes]] = []
+    yield procs
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+def test_sigkill_mid_load_loses_no_acknowledged_prediction(
+    bundle_dir: Path, one_row: list[dict[str, Any]], tmp_path: Path, stop_later: list[subprocess.Popen[bytes]]
+) -> None:
+    port, log_dir = _free_port(), tmp_path / "predlog"
+    proc, stderr = _start([ONE_PROCESS, str(bundle_dir), str(log_dir), str(port), "ack"], tmp_path)
+    stop_later.append(proc)
+    url = f"http://127.0.0.1:{port}"
+    _wait_ready(proc, url, stderr)
+    with _Load(url, one_row) as load:
+        assert load.enough.wait(120), f"only {len(load.acked)} answers:\n{stderr.read_text(errors='replace')}"
+        os.killpg(proc.pid, signal.SIGKILL)  # no shutdown, no flush: only what was fsynced survives
+        assert proc.wait(30) == -signal.SIGKILL
+    acked = set(load.acked)
+    logged = _logged_ids(log_dir)
+    assert acked - set(logged) == set(), f"{len(acked - set(logged))} acknowledged predictions missing from the log"
+    assert len(logged) == len(set(logged))  # each request logged once (single-row requests)
+
+
+def test_sigterm_under_load_drains_flushes_and_exits_0(
+    bundle_dir: Path, one_row: list[dict[str, Any]], tmp_path: Path, stop_later: list[subprocess.Popen[bytes]]
+) -> None:
+    port, log_dir = _free_port(), tmp_path / "predlog"
+    proc, stderr = _start([ONE_PROCESS, str(bundle_dir), str(log_dir), str(port), "ack"], tmp_path)
+    stop_later.append(proc)
+    url = f"http://127.0.0.1:{port}"
+    _wait_ready(proc, url, stderr)
+    with _Load(url, one_row) as load:
+        assert load.enough.wait(120), f"only {len(load.acked)} answers:\n{stderr.read_text(errors='replace')}"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0, stderr.read_text(errors="replace")
+    assert "Traceback" not in stderr.read_text(errors="replace")
+    # while draining a request is either answered (and logged) or refused: nothing in between
+    assert set(load.statuses) <= {200, 503}
+    assert set(load.acked) - set(_logged_ids(log_dir)) == set()
+
+
+def test_background_mode_answers_and_sigterm_still_flushes(
+    bundle_dir: Path, one_row: list[dict[str, Any]], tmp_path: Path, stop_later: list[subprocess.Popen[bytes]]
+) -> None:
+    port, log_dir = _free_port(), tmp_path / "predlog"
+    proc, stderr = _start([ONE_PROCESS, str(bundle_dir), str(log_dir), str(port), "background"], tmp_path)
+    stop_later.append(proc)
+    url = f"http://127.0.0.1:{port}"
+    _wait_ready(proc, url, stderr)
+    with _Load(url, one_row, clients=4) as load:
+        assert load.enough.wait(120)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0, stderr.read_text(errors="replace")
+    assert set(load.acked) - set(_logged_ids(log_dir)) == set()
+
+
+def test_two_workers_write_their_own_segments_and_lose_nothing_on_sigterm(
+    bundle_dir: Path, one_row: list[dict[str, Any]], tmp_path: Path, stop_later: list[subprocess.Popen[bytes]]
+) -> None:
+    port, log_dir = _free_port(), tmp_path / "predlog"
+    (tmp_path / "it_factory.py").write_text(FACTORY_MODULE)
+    proc, stderr = _start([WORKERS, str(tmp_path), str(port)], tmp_path,
+                          env={"IT_BUNDLE": str(bundle_dir), "IT_LOG": str(log_dir)})
+    stop_later.append(proc)
+    url = f"http://127.0.0.1:{port}"
+    _wait_ready(proc, url, stderr)
+    with _Load(url, one_row) as load:
+        assert load.enough.wait(120), f"only {len(load.acked)} answers:\n{stderr.read_text(errors='replace')}"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0, stderr.read_text(errors="replace")
+    segments = sorted(log_dir.glob("predictions-*-*.jsonl"))
+    assert segments, sorted(p.name for p in log_dir.iterdir())
+    assert not list(log_dir.glob("predictions-????????.jsonl"))  # no shared file between processes
+    logged = _logged_ids(log_dir)
+    assert set(load.acked) - set(logged) == set()
+    assert len(logged) == len(set(logged))
