@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pandas as pd
 
 from tabloop.api._loop import RetrainResult, realized_performance, retrain
 from tabloop.api._project import Project
@@ -41,6 +42,8 @@ class LoopPassResult(Result):
     retrain: dict[str, Any] | None
     reasons: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: the champion's realized performance on feedback-holdout rows only (labels the model did not shape)
+    holdout: dict[str, Any] | None = None
     record: Path | None = None
 
 
@@ -57,16 +60,18 @@ def loop_run(
     champion = proj.resolve(None)
     history = read_decisions(proj)
     predlog = proj.predlog
-    joined = join_labels(predlog.read_predictions(), predlog.read_feedback()).joined
+    logged = predlog.read_predictions()
+    joined = join_labels(logged, predlog.read_feedback()).joined
     classes = [] if spec.task == "regression" else proj.load_bundle(None).classes
     perf = [p for p in realized_performance(joined, proj, classes) if p["version"] == champion.version]
     realized = perf[0] if perf else None
     metric = spec.resolved_metric
     last_retrain = next((r for r in reversed(history) if r.get("retrain")), None)
     since = len(joined) - (last_retrain["labelled_rows"] if last_retrain else 0)
-    warnings = [w for w in [label_bias_warning(joined, classes)] if w]
+    warnings = [w for w in [label_bias_warning(joined, classes, logged=logged)] if w]
+    held = [p for p in realized_performance(_holdout_rows(joined), proj, classes) if p["version"] == champion.version]
     base = dict(champion_version=champion.version, labelled_rows=len(joined), labels_since_last=max(since, 0),
-                realized=realized, warnings=warnings)
+                realized=realized, warnings=warnings, holdout=held[0] if held else None)
 
     pending = history[-1] if history and history[-1]["action"] in PENDING else None
     challenger_now = proj.tracker.alias_version(spec.model_name, "challenger")
@@ -100,6 +105,18 @@ def loop_run(
     if out.action == "awaiting_approval" and policy.approval == "auto":
         _promote(proj, result.challenger_version or "", out)
     return _record(proj, out)
+
+
+def _holdout_rows(joined: pd.DataFrame) -> pd.DataFrame:
+    """Labelled rows answered with the prior (feedback holdout), not shadow copies."""
+    from tabloop.monitor import holdout_mask
+
+    if joined.empty:
+        return joined
+    keep = holdout_mask(joined)
+    if "source" in joined.columns:
+        keep = keep & (joined["source"].astype(str) != "shadow").to_numpy()
+    return joined[keep]
 
 
 def _settle(proj: Project, pending: dict[str, Any], base: dict[str, Any]) -> LoopPassResult:

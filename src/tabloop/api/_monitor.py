@@ -49,6 +49,8 @@ class MonitorResult(Result):
     multivariate: dict[str, Any] | None = None
     #: the newest window's performance and how many rows are labelled (project mode with a log)
     performance: dict[str, Any] | None = None
+    #: champion against challenger on the rows each answered, when more than one variant answered
+    ab: dict[str, Any] | None = None
 
 
 def monitor(
@@ -69,7 +71,7 @@ def monitor(
 
     proj = _maybe_project(project, standalone=reference is not None and current is not None)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
-    timeline = performance = None
+    timeline = performance = ab = None
     if proj is None:
         assert reference is not None and current is not None
         ref_df, cur_df = read_table(reference), read_table(current)
@@ -99,13 +101,14 @@ def monitor(
                                prediction_column=PREDICTION_SIGNAL, importances=importances, seed=spec.seed)
         if not logged.empty:
             timeline, performance = _over_time(proj, bundle, ref_df, ref_raw, logged)
+            ab = _ab(proj, bundle, logged)
         out_dir = Path(report_dir) if report_dir else proj.report_dir()
         ref_name = "reference sample" if reference is None else str(reference)
         ref_name += f" of {bundle.name} v{bundle.version}"
     reasons = _reasons(result, performance)
     decision = {"act": bool(reasons), "reasons": reasons}
     report = drift_report(result, ref_df, cur_df, title="Monitoring report", subtitle=f"{ref_name} vs {cur_name}",
-                          timeline=timeline, performance=performance, decision=decision)
+                          timeline=timeline, performance=performance, decision=decision, ab=ab)
     html_path, json_path = report.write(out_dir, f"monitor-{stamp}")
     data = result.to_dict()
     return MonitorResult(
@@ -117,6 +120,7 @@ def monitor(
         ranked_drift=[f.column for f in result.ranked if f.drifted],
         multivariate=data["multivariate"],
         performance=None if performance is None else _performance_summary(performance),
+        ab=None if ab is None else ab.to_dict(),
     )
 
 
@@ -137,7 +141,19 @@ def _performance_summary(perf: Any) -> dict[str, Any]:
     latest = perf.latest
     return {"metric": perf.metric, "windows": len(perf.windows), "rows": perf.rows, "labelled": perf.labelled,
             "latest": None if latest is None else {"kind": latest[0], "value": latest[1]},
-            "threshold": perf.threshold, "calibrated": perf.calibrated}
+            "threshold": perf.threshold, "calibrated": perf.calibrated,
+            "label_bias": perf.label_bias,
+            "holdout": None if perf.holdout is None else perf.to_dict()["holdout"]}
+
+
+def _ab(proj: Project, bundle: ModelBundle, logged: pd.DataFrame) -> Any:
+    """The A/B summary, when rows were answered by more than one variant (rollout ab or canary)."""
+    from tabloop.monitor import ab_summary, answered_variants
+
+    if len(answered_variants(logged)) < 2:
+        return None
+    metric = bundle.manifest.get("metric") or proj.spec.resolved_metric
+    return ab_summary(logged, task=bundle.task, classes=bundle.classes, metric=metric, spec=proj.spec.monitoring.ab)
 
 
 def _maybe_project(project: str | Path | None, *, standalone: bool) -> Project | None:

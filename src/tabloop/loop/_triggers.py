@@ -70,8 +70,24 @@ def evaluate_triggers(
     return out
 
 
-def label_bias_warning(joined: pd.DataFrame, classes: list[Any]) -> str | None:
-    """Labels that only come back for one kind of prediction teach the model its own choices."""
+def label_bias_warning(
+    joined: pd.DataFrame, classes: list[Any], *, logged: pd.DataFrame | None = None
+) -> str | None:
+    """Labels that only come back for some kinds of prediction teach the model its own choices.
+
+    With ``logged`` (every logged prediction, labelled or not) the judgement is
+    ``tabloop.monitor.label_selection_warning``'s: it knows which predicted classes
+    never got a label and leaves shadow and holdout rows out. Without it, only the
+    labelled rows are seen, so it can only tell that they all share one prediction.
+    """
+    if logged is not None:
+        from tabloop.monitor import label_selection_warning
+
+        if logged.empty or not classes:
+            return None
+        labels = joined[["request_id", "row", "label"]].drop_duplicates(subset=["request_id", "row"], keep="last")
+        with_labels = logged.drop(columns=["label"], errors="ignore").merge(labels, on=["request_id", "row"], how="left")
+        return label_selection_warning(with_labels, "multiclass" if len(classes) > 2 else "binary")
     if joined.empty or len(classes) < 2 or "prediction" not in joined:
         return None
     seen = {str(p) for p in joined["prediction"]}

@@ -5,9 +5,12 @@ feature, on the predictions and (with a domain classifier) on all features at
 once; ``drift_over_time`` and ``performance_over_time`` follow windows of the
 prediction log; ``drift_report`` turns the verdicts into a self-contained HTML
 report with the same numbers as JSON. Everything here takes DataFrames and
-returns dataclasses: reading the log is the caller's business.
+returns dataclasses: reading the log is the caller's business. ``dashboard_data``
+gathers the same timelines for the live page that ``tabloop serve`` shows at ``/dashboard``.
 """
 
+from tabloop.monitor._ab import ABComparison, ABSummary, VariantResult, ab_summary, answered_variants
+from tabloop.monitor._dashboard import OutputsTimeline, dashboard_data, outputs_over_time, top_drift_features
 from tabloop.monitor._drift import (
     MISSING,
     DriftResult,
@@ -16,11 +19,13 @@ from tabloop.monitor._drift import (
     holm_adjust,
     jensen_shannon,
 )
+from tabloop.monitor._feedback import holdout_mask, label_selection_warning
 from tabloop.monitor._importance import permutation_importances
 from tabloop.monitor._multivariate import MultivariateDrift, domain_classifier_drift
 from tabloop.monitor._performance import (
     Calibration,
     GroupOps,
+    HoldoutPerformance,
     PerformanceTimeline,
     WindowPerformance,
     estimate_performance,
@@ -34,25 +39,37 @@ from tabloop.monitor._windows import Window, split_windows
 
 __all__ = [
     "MISSING",
+    "ABComparison",
+    "ABSummary",
     "Calibration",
     "DriftResult",
     "DriftTimeline",
     "FeatureDrift",
     "GroupOps",
+    "HoldoutPerformance",
     "MultivariateDrift",
+    "OutputsTimeline",
     "PerformanceTimeline",
+    "VariantResult",
     "Window",
     "WindowPerformance",
+    "ab_summary",
+    "answered_variants",
     "compute_drift",
+    "dashboard_data",
     "domain_classifier_drift",
     "drift_over_time",
     "drift_report",
     "estimate_performance",
     "expected_roc_auc",
     "fit_calibration",
+    "holdout_mask",
     "holm_adjust",
     "jensen_shannon",
+    "label_selection_warning",
+    "outputs_over_time",
     "performance_over_time",
     "permutation_importances",
     "split_windows",
+    "top_drift_features",
 ]

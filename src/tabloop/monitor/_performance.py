@@ -25,12 +25,14 @@ import pandas as pd
 
 from tabloop.evaluate import compute_metrics, greater_is_better, metrics_for
 from tabloop.monitor._drift import _jsonable
+from tabloop.monitor._feedback import decided_labelled_rows, holdout_rows, label_selection_warning
 from tabloop.monitor._windows import Window, split_windows
 from tabloop.spec import PerformanceSpec, TimelineSpec
 
 __all__ = [
     "Calibration",
     "GroupOps",
+    "HoldoutPerformance",
     "PerformanceTimeline",
     "WindowPerformance",
     "estimate_performance",
@@ -158,6 +160,22 @@ class GroupOps:
 
 
 @dataclass
+class HoldoutPerformance:
+    """The model's own predictions on feedback-holdout rows, beside those on rows it decided.
+
+    Holdout rows were answered with the training prior, so their labels do not depend
+    on the model: ``realized`` there is free of the selection that ``decided_realized`` may carry.
+    """
+
+    rows: int
+    labelled: int
+    realized: dict[str, float | None]
+    decided_labelled: int
+    decided_realized: dict[str, float | None]
+    note: str | None = None
+
+
+@dataclass
 class PerformanceTimeline:
     task: str
     metric: str
@@ -169,6 +187,10 @@ class PerformanceTimeline:
     windows: list[WindowPerformance]
     groups: list[GroupOps]
     estimable: list[str] = field(default_factory=list)
+    #: labels came back only for some predicted classes (see ``label_selection_warning``)
+    label_bias: str | None = None
+    #: present when the log holds feedback-holdout rows
+    holdout: HoldoutPerformance | None = None
 
     @property
     def latest(self) -> tuple[str, float] | None:
@@ -263,7 +285,31 @@ def performance_over_time(
         threshold=performance.threshold, windows=out_windows,
         groups=_groups(log, task, classes, metric, labelled_mask, proba_raw, proba, predicted, performance),
         estimable=estimable,
+        label_bias=label_selection_warning(log, task),
+        holdout=_holdout(log, task, classes, names, proba_raw, predicted, performance),
     )
+
+
+def _holdout(
+    log: pd.DataFrame, task: str, classes: list[Any], names: list[str], proba: np.ndarray | None,
+    predicted: np.ndarray | None, performance: PerformanceSpec,
+) -> HoldoutPerformance | None:
+    held, held_labelled = holdout_rows(log)
+    if not held.size:
+        return None
+    decided = decided_labelled_rows(log)
+    empty: dict[str, float | None] = {m: None for m in names}
+    enough = performance.min_labels
+    realized = _realized(log, held_labelled, task, classes, names, proba, predicted) \
+        if held_labelled.size >= enough else empty
+    decided_realized = _realized(log, decided, task, classes, names, proba, predicted) \
+        if decided.size >= enough else dict(empty)
+    note = None
+    if held_labelled.size < enough:
+        note = (f"{held_labelled.size} of {held.size} holdout rows are labelled: fewer than {enough} "
+                "(monitoring.performance.min_labels), too few to judge")
+    return HoldoutPerformance(rows=int(held.size), labelled=int(held_labelled.size), realized=realized,
+                              decided_labelled=int(decided.size), decided_realized=decided_realized, note=note)
 
 
 def _diff(a: float | None, b: float | None) -> float | None:

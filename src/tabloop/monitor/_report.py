@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tabloop.monitor._ab import ABSummary
 from tabloop.monitor._drift import (
     EXACT_KS_MAX_ROWS,
     NUMERIC_BINS,
@@ -47,12 +48,14 @@ def drift_report(
     timeline: DriftTimeline | None = None,
     performance: PerformanceTimeline | None = None,
     decision: dict[str, Any] | None = None,
+    ab: ABSummary | None = None,
 ) -> Report:
     """Build the HTML + JSON report of ``result``; the frames are the ones it was computed on.
 
     ``timeline`` (drift per window) and ``performance`` (realized, estimated and
     operational figures per window) add line graphs over time; ``decision`` (``act``
-    and its ``reasons``) is the policy's verdict. Each lands in the JSON under its name.
+    and its ``reasons``) is the policy's verdict; ``ab`` compares the variants that
+    answered traffic. Each lands in the JSON under its name.
     """
     data = result.to_dict()
     if decision is not None:
@@ -61,6 +64,8 @@ def drift_report(
         data["timeline"] = timeline.to_dict()
     if performance is not None:
         data["performance"] = performance.to_dict()
+    if ab is not None:
+        data["ab"] = ab.to_dict()
     report = Report(title=title, data=data, subtitle=subtitle)
     report.add("Summary", _summary_html(result, decision))
     ordered = _ordered(result.features) if not any(f.importance for f in result.features) else result.ranked
@@ -71,6 +76,8 @@ def drift_report(
         report.add("Drift over time", _drift_timeline_html(timeline))
     if performance is not None and performance.windows:
         report.add("Performance over time", _performance_html(performance))
+    if ab is not None:
+        report.add("A/B test", _ab_html(ab))
     if result.prediction is not None:
         pred = result.prediction
         body = table_html([_row(pred, result.too_small)], _TABLE_COLUMNS)
@@ -385,7 +392,41 @@ def _performance_html(perf: PerformanceTimeline) -> str:
     body += "<p class='meta'>Per model version and variant, over the whole log:</p>" + table_html(groups)
     if any(w.error_rate is None for w in windows):
         body += "<p class='meta'>Error rate: the log holds answered rows only, so none is reported.</p>"
-    return body
+    return _feedback_html(perf) + body
+
+
+def _feedback_html(perf: PerformanceTimeline) -> str:
+    """The self-reinforcing-feedback warning and the holdout rows' own performance."""
+    out = ""
+    if perf.label_bias:
+        out += f"<p class='bad'>Warning: {html.escape(perf.label_bias)}.</p>"
+    h = perf.holdout
+    if h is not None:
+        out += (f"<p class='meta'>Feedback holdout: {h.rows:,} rows answered with the training prior, {h.labelled:,} "
+                "labelled. The model's own predictions on them, beside those on the labelled rows it decided:</p>")
+        rows = [{"rows": "holdout (model did not decide)", "labelled": h.labelled, **h.realized},
+                {"rows": "decided by the model", "labelled": h.decided_labelled, **h.decided_realized}]
+        out += table_html(rows)
+        if h.note:
+            out += f"<p class='meta'>{html.escape(h.note)}</p>"
+    return out
+
+
+def _ab_html(ab: ABSummary) -> str:
+    rows = []
+    for v in ab.variants:
+        row: dict[str, Any] = {"variant": v.variant, "versions": ", ".join(v.versions), "requests": v.requests,
+                               "rows": v.rows, "labelled": v.labelled, ab.metric: v.metric}
+        row.update(v.errors)
+        rows.append(row)
+    out = table_html(rows)
+    for c in ab.comparisons:
+        css = "ok" if c.verdict != "not_enough_labels" else "meta"
+        out += f"<p class='{css}'>{html.escape(c.variant)} vs {html.escape(c.baseline)}: {html.escape(c.detail)}.</p>"
+    if ab.excluded.get("shadow") or ab.excluded.get("holdout"):
+        out += (f"<p class='meta'>Left out: {ab.excluded.get('shadow', 0):,} shadow rows (never returned) and "
+                f"{ab.excluded.get('holdout', 0):,} holdout rows (answered with the prior).</p>")
+    return out
 
 
 def _time_axis(ax: Any, x: np.ndarray, labels: list[str]) -> None:

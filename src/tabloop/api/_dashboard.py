@@ -1,0 +1,53 @@
+"""The numbers behind ``tabloop serve``'s ``/dashboard``: ``tabloop monitor``'s timelines, from the same code.
+
+The server hands the champion's bundle to ``DashboardSource``; it reads the project's
+prediction log and feedback exactly as ``tabloop monitor`` does (``_read_log``) and
+runs the monitor's own ``_over_time``, so a window's volume, latency, error rate,
+performance and drift on the page are the report's to the last digit. The server's
+``DashboardCache`` decides how often this runs.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pandas as pd
+
+from tabloop.api._monitor import PREDICTION_SIGNAL, _over_time, _read_log, _with_signal
+from tabloop.api._project import Project
+from tabloop.train import ModelBundle
+
+#: drift panels drawn besides the predictions' own
+TOP_FEATURES = 6
+
+
+class DashboardSource:
+    """``DashboardSource(project)(bundle)`` -> the dashboard JSON for ``bundle`` over the project's log."""
+
+    def __init__(self, proj: Project, *, top: int = TOP_FEATURES) -> None:
+        self.proj = proj
+        self.top = top
+        self._lock = threading.Lock()
+        # the model's output on its reference sample only changes with the version: predict it once
+        self._reference: dict[tuple[str | None, str | None], pd.DataFrame] = {}
+
+    def reference(self, bundle: ModelBundle) -> pd.DataFrame:
+        key = (bundle.name, bundle.version)
+        with self._lock:
+            if key not in self._reference:
+                self._reference = {key: _with_signal(bundle, bundle.reference, "reference")}
+            return self._reference[key]
+
+    def __call__(self, bundle: ModelBundle) -> dict[str, Any]:
+        from tabloop.monitor import dashboard_data, outputs_over_time, split_windows
+
+        logged = _read_log(self.proj)
+        if logged.empty:
+            return dashboard_data(None, None, None)
+        ref_df = self.reference(bundle)
+        timeline, performance = _over_time(self.proj, bundle, ref_df, bundle.reference, logged)
+        windows = split_windows(logged, self.proj.spec.monitoring.timeline)
+        outputs = outputs_over_time(logged, windows, task=bundle.task, classes=bundle.classes,
+                                    reference_signal=ref_df[PREDICTION_SIGNAL])
+        return dashboard_data(timeline, performance, outputs, top=self.top, prediction_column=PREDICTION_SIGNAL)
