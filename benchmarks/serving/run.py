@@ -155,8 +155,9 @@ class Server:
             env["MLFLOW_TRACKING_URI"] = model["tracking_uri"]
             self.path, self.health = "/invocations", "/ping"
         elif kind == "noop":
-            cmd = [str(BIN / "uvicorn"), "noop_app:app", "--app-dir", str(HERE), "--host", "127.0.0.1",
-                   "--port", str(self.port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+            # uvicorn with the TCP_NODELAY workaround tabloop serve has (see noop_serve.py)
+            cmd = [str(BIN / "python"), str(HERE / "noop_serve.py"), str(self.port), str(workers)]
+            env["PYTHONPATH"] = str(HERE)
             self.path, self.health = "/predict", "/health"
         else:
             raise ValueError(kind)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import signal
+import socket
 from types import FrameType
 
 import uvicorn
@@ -32,6 +33,19 @@ class _Server(uvicorn.Server):
         if sig == signal.SIGTERM:
             # a graceful stop asked for by the orchestrator is a success, not a death by signal
             self._captured_signals = [s for s in self._captured_signals if s != signal.SIGTERM]
+
+
+def tcp_nodelay_listener(sock: socket.socket) -> socket.socket:
+    """The same listening socket, with its protocol read back from the kernel (IPPROTO_TCP for TCP).
+
+    uvicorn's ``Config.bind_socket`` leaves ``proto`` at 0; accepted connections inherit it,
+    and asyncio sets TCP_NODELAY only on sockets whose ``proto`` is IPPROTO_TCP. Without it
+    every keep-alive answer after the first waits ~40 ms for the client's delayed ACK
+    (uvicorn issue #3149), which is what several workers would otherwise cost.
+    """
+    if sock.family not in (socket.AF_INET, socket.AF_INET6) or sock.proto == socket.IPPROTO_TCP:
+        return sock
+    return socket.socket(fileno=sock.detach())  # family, type and proto auto-detected from the descriptor
 
 
 def is_loopback(host: str) -> bool:
@@ -86,7 +100,7 @@ def run_server(
     )
     try:
         if workers > 1:
-            sock = config.bind_socket()  # exits 1 when the port is taken
+            sock = tcp_nodelay_listener(config.bind_socket())  # exits 1 when the port is taken
             Multiprocess(config, sockets=[sock]).run()
         else:
             _Server(config, None if isinstance(app, str) else app).run()
