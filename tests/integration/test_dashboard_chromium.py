@@ -20,7 +20,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ import pandas as pd
 import pytest
 
 import tabloop
+from ._server import wait_until_answering
 
 pytestmark = pytest.mark.integration
 
@@ -102,18 +102,7 @@ def server(project: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"tabloop serve exited with {proc.returncode}:\n{stderr_path.read_text(errors='replace')}")
-            try:
-                if httpx.get(f"{url}/ping", timeout=1.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"tabloop serve did not get ready:\n{stderr_path.read_text(errors='replace')}")
-            time.sleep(0.2)
+        wait_until_answering(proc, url, stderr_path, probe="/ping", timeout_s=180, poll_s=0.2)
         yield url
     finally:
         proc.terminate()

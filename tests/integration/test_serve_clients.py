@@ -20,6 +20,7 @@ from tabloop.predlog import PredictionLog
 from tabloop.train import ModelBundle
 
 from .test_serve_http import SERVER_SCRIPT, Server, bundle, bundle_dir, free_port, hmda, rows  # noqa: F401
+from ._server import wait_until_answering
 
 pytestmark = pytest.mark.integration
 
@@ -34,18 +35,7 @@ def server(bundle_dir: Path, tmp_path: Path) -> Iterator[Server]:  # noqa: F811
                                 stdout=subprocess.DEVNULL, stderr=err)
     srv = Server(f"http://127.0.0.1:{port}", log_dir, proc, stderr_path)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited early:\n{srv.stderr}")
-            try:
-                if httpx.get(f"{srv.url}/ping", timeout=1.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"server did not start:\n{srv.stderr}")
-            time.sleep(0.1)
+        wait_until_answering(proc, srv.url, stderr_path, probe="/ping")
         yield srv
     finally:
         if proc.poll() is None:

@@ -32,6 +32,8 @@ from tabloop.features import make_preprocessor
 from tabloop.predlog import PredictionLog
 from tabloop.train import ModelBundle
 
+from ._server import wait_until_answering
+
 pytestmark = pytest.mark.integration
 
 HMDA = Path(tabloop.__file__).parent / "datasets" / "hmda.csv"
@@ -112,21 +114,6 @@ def _start(args: list[str], tmp_path: Path, env: dict[str, str] | None = None) -
     return proc, stderr
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], url: str, stderr: Path) -> None:
-    deadline = time.monotonic() + 120
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited with {proc.returncode}:\n{stderr.read_text(errors='replace')}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"server not ready within 120 s:\n{stderr.read_text(errors='replace')}")
-        time.sleep(0.1)
-
-
 class _Load:
     """Clients posting single rows with unique request ids until the server goes away."""
 
@@ -191,7 +178,7 @@ def test_sigkill_mid_load_loses_no_acknowledged_prediction(
     proc, stderr = _start([ONE_PROCESS, str(bundle_dir), str(log_dir), str(port), "ack"], tmp_path)
     stop_later.append(proc)
     url = f"http://127.0.0.1:{port}"
-    _wait_ready(proc, url, stderr)
+    wait_until_answering(proc, url, stderr)
     with _Load(url, one_row) as load:
         assert load.enough.wait(120), f"only {len(load.acked)} answers:\n{stderr.read_text(errors='replace')}"
         os.killpg(proc.pid, signal.SIGKILL)  # no shutdown, no flush: only what was fsynced survives
@@ -209,7 +196,7 @@ def test_sigterm_under_load_drains_flushes_and_exits_0(
     proc, stderr = _start([ONE_PROCESS, str(bundle_dir), str(log_dir), str(port), "ack"], tmp_path)
     stop_later.append(proc)
     url = f"http://127.0.0.1:{port}"
-    _wait_ready(proc, url, stderr)
+    wait_until_answering(proc, url, stderr)
     with _Load(url, one_row) as load:
         assert load.enough.wait(120), f"only {len(load.acked)} answers:\n{stderr.read_text(errors='replace')}"
         proc.send_signal(signal.SIGTERM)
@@ -227,7 +214,7 @@ def test_background_mode_answers_and_sigterm_still_flushes(
     proc, stderr = _start([ONE_PROCESS, str(bundle_dir), str(log_dir), str(port), "background"], tmp_path)
     stop_later.append(proc)
     url = f"http://127.0.0.1:{port}"
-    _wait_ready(proc, url, stderr)
+    wait_until_answering(proc, url, stderr)
     with _Load(url, one_row, clients=4) as load:
         assert load.enough.wait(120)
         proc.send_signal(signal.SIGTERM)
@@ -244,7 +231,7 @@ def test_two_workers_write_their_own_segments_and_lose_nothing_on_sigterm(
                           env={"IT_BUNDLE": str(bundle_dir), "IT_LOG": str(log_dir)})
     stop_later.append(proc)
     url = f"http://127.0.0.1:{port}"
-    _wait_ready(proc, url, stderr)
+    wait_until_answering(proc, url, stderr)
     with _Load(url, one_row) as load:
         assert load.enough.wait(120), f"only {len(load.acked)} answers:\n{stderr.read_text(errors='replace')}"
         proc.send_signal(signal.SIGTERM)

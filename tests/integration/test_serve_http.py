@@ -11,7 +11,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,6 +30,8 @@ from tabloop.features import make_preprocessor
 from tabloop.predlog import PredictionLog
 from tabloop.serve import create_app, run_server
 from tabloop.train import ModelBundle
+
+from ._server import wait_until_answering
 
 pytestmark = pytest.mark.integration
 
@@ -120,18 +121,7 @@ def server(bundle_dir: Path, tmp_path: Path) -> Iterator[Server]:
         )
     srv = Server(f"http://127.0.0.1:{port}", log_dir, proc, stderr_path)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited with {proc.returncode} before answering:\n{srv.stderr}")
-            try:
-                if httpx.get(f"{srv.url}/health", timeout=1.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"server did not answer /health within 120 s:\n{srv.stderr}")
-            time.sleep(0.1)
+        wait_until_answering(proc, srv.url, stderr_path)
         yield srv
     finally:
         if proc.poll() is None:
