@@ -13,7 +13,15 @@ import pandas as pd
 import pytest
 
 from tabloop.errors import DataError, TabloopError
-from tabloop.predlog import LOG_COLUMNS, BackgroundLogWriter, PredictionLog, utc_now
+from tabloop.predlog import (
+    ERROR_COLUMNS,
+    LOG_COLUMNS,
+    BackgroundLogWriter,
+    PredictionLog,
+    error_record,
+    prediction_rows,
+    utc_now,
+)
 
 
 def _record(i: int, request_id: str = "r1", **extra: Any) -> dict[str, Any]:
@@ -106,6 +114,46 @@ def test_write_failure_names_the_path(tmp_path: Path) -> None:
     with pytest.raises(TabloopError, match=r"predlog/predictions-\d{8}\.jsonl: cannot write the prediction log") as err:
         PredictionLog(blocker).append([_record(0)])
     assert "disk space" in (err.value.hint or "")
+
+
+# -- error records ---------------------------------------------------------------
+def _error(request_id: str = "bad", **extra: Any) -> dict[str, Any]:
+    return error_record(request_id=request_id, status=422, code="contract_violation", message="column 'dir': bad",
+                        dialect="tabloop", model="m", version="1", variant="champion", rows=3, latency_ms=2.0,
+                        **extra)
+
+
+def test_error_records_are_read_apart_from_the_predictions(tmp_path: Path) -> None:
+    log = PredictionLog(tmp_path)
+    log.append([_record(0, "r1"), _record(1, "r1"), _error("bad"), _record(0, "r2"), _error("worse")])
+    preds, errors = log.read_log()
+    # drift, feedback joins, performance and retraining read predictions: no error record among them
+    assert list(preds.columns) == LOG_COLUMNS
+    assert list(zip(preds["request_id"], preds["row"], strict=True)) == [("r1", 0), ("r1", 1), ("r2", 0)]
+    assert log.read_predictions()["request_id"].tolist() == ["r1", "r1", "r2"]
+    assert log.read_predictions(last=1)["request_id"].tolist() == ["r2"]  # last counts prediction rows only
+    assert list(errors.columns) == ERROR_COLUMNS
+    assert errors["request_id"].tolist() == ["bad", "worse"] and set(errors["kind"]) == {"error"}
+    first = errors.iloc[0]
+    assert (first["status"], first["code"], first["rows"], first["version"]) == (422, "contract_violation", 3, "1")
+    assert log.read_errors()["request_id"].tolist() == ["bad", "worse"]
+    # a table read from the files directly (pandas, DuckDB) can drop them the same way
+    raw = pd.read_json(_files(log)[0], lines=True)
+    assert prediction_rows(raw)["request_id"].tolist() == ["r1", "r1", "r2"]
+
+
+def test_an_error_record_keeps_no_body_and_a_short_message(tmp_path: Path) -> None:
+    violations = [{"column": f"c{i}", "rule": "type", "message": f"got 'secret {i}'", "row": i, "value": "secret"}
+                  for i in range(50)]
+    rec = error_record(request_id="r", status=400, code="malformed_request", message="x" * 5_000, dialect="v2",
+                       violations=violations)
+    assert len(rec["message"]) == 500 and rec["message"].startswith("x")
+    assert len(rec["violations"]) == 20
+    assert rec["violations"][3] == {"column": "c3", "rule": "type", "row": 3}  # never the client's values
+    assert "secret" not in str(rec)
+    assert rec["version"] is None and rec["variant"] is None and rec["rows"] is None  # refused before routing
+    assert rec["kind"] == "error" and "inputs" not in rec and "prediction" not in rec
+    assert set(rec) == set(ERROR_COLUMNS)
 
 
 # -- feedback --------------------------------------------------------------------

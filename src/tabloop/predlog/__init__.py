@@ -1,12 +1,27 @@
-"""The prediction log (layer 5): what was predicted, and the labels that came back."""
+"""The prediction log (layer 5): what was predicted, what was refused, and the labels that came back."""
 
 from tabloop.predlog._log import (
+    ERROR_COLUMNS,
+    ERROR_KIND,
     LOG_COLUMNS,
     BackgroundLogWriter,
     PredictionLog,
     PredictionLogError,
     UnloggableRecords,
+    error_record,
+    prediction_rows,
     utc_now,
 )
 
-__all__ = ["LOG_COLUMNS", "BackgroundLogWriter", "PredictionLog", "PredictionLogError", "UnloggableRecords", "utc_now"]
+__all__ = [
+    "ERROR_COLUMNS",
+    "ERROR_KIND",
+    "LOG_COLUMNS",
+    "BackgroundLogWriter",
+    "PredictionLog",
+    "PredictionLogError",
+    "UnloggableRecords",
+    "error_record",
+    "prediction_rows",
+    "utc_now",
+]

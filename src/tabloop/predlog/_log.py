@@ -1,4 +1,12 @@
-"""The prediction log: one JSON line per scored row, and the feedback labels that join it.
+"""The prediction log: one JSON line per scored row, one per refused request, and the feedback labels.
+
+A *prediction record* is one answered row (``LOG_COLUMNS``). An *error record*
+(``"kind": "error"``, ``ERROR_COLUMNS``) is one request the server answered with an
+error status: it holds no inputs and no outputs, only what the operational figures
+need (status, code, a truncated message, latency, how many rows it carried). Readers
+keep them apart: ``read_predictions`` never returns an error record, so drift, feedback
+joins, performance and retraining see answered rows only; ``read_errors`` (or
+``read_log`` for both in one pass) feeds the error rate.
 
 Files live under ``.tabloop/predlog/``: ``predictions-YYYYMMDD.jsonl`` (appended,
 fsynced), ``predictions-YYYYMMDD-<segment>.jsonl`` when several processes write at once
@@ -12,6 +20,7 @@ import concurrent.futures
 import datetime as dt
 import errno
 import fcntl
+import itertools
 import logging
 import os
 import queue
@@ -28,6 +37,12 @@ from tabloop.errors import DataError, TabloopError
 
 PREDICTIONS_GLOB = "predictions-*.jsonl"
 FEEDBACK_FILE = "feedback.jsonl"
+#: the field, and its value, that mark an error record; prediction records carry no ``kind``
+KIND = "kind"
+ERROR_KIND = "error"
+#: an error record keeps at most this many characters of the message, and this many violations
+MESSAGE_LIMIT = 500
+VIOLATIONS_LIMIT = 20
 logger = logging.getLogger("tabloop.predlog")
 
 
@@ -175,22 +190,36 @@ class PredictionLog:
 
     # -- reading -------------------------------------------------------------
     def read_predictions(self, *, last: int | None = None) -> pd.DataFrame:
-        """All logged rows, oldest first (``last`` keeps the newest N)."""
+        """All logged prediction rows, oldest first (``last`` keeps the newest N); never an error record."""
+        return self.read_log(last=last)[0]
+
+    def read_errors(self) -> pd.DataFrame:
+        """Every error record (one per refused request), oldest first, in ``ERROR_COLUMNS`` at least."""
+        return self.read_log()[1]
+
+    def read_log(self, *, last: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Prediction rows and error records from one pass over the files, each oldest first.
+
+        ``last`` keeps the newest N prediction rows; every error record is returned.
+        """
         days: dict[str, list[Path]] = {}
         for path in sorted(self.directory.glob(PREDICTIONS_GLOB)):
             days.setdefault(path.name[len("predictions-"):][:8], []).append(path)
         records: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
         for day in sorted(days):
             part = self._read_lines(days[day])
             if len(days[day]) > 1:
                 # one day's segments (server workers) interleave in time; a stable sort keeps each
                 # request's rows, and rows written in the same millisecond, in their file order
                 part.sort(key=lambda r: str(r.get("ts") or ""))
-            records.extend(part)
+            for r in part:
+                (errors if r.get(KIND) == ERROR_KIND else records).append(r)
         df = pd.DataFrame.from_records(records) if records else pd.DataFrame(columns=LOG_COLUMNS)
         if last is not None and len(df) > last:
             df = df.iloc[-last:]
-        return df.reset_index(drop=True)
+        err = pd.DataFrame.from_records(errors) if errors else pd.DataFrame(columns=ERROR_COLUMNS)
+        return df.reset_index(drop=True), err.reset_index(drop=True)
 
     def read_feedback(self) -> pd.DataFrame:
         """Feedback labels; a later label for the same (request_id, row) wins."""
@@ -231,6 +260,42 @@ LOG_COLUMNS = [
     "request_id", "row", "ts", "source", "model", "version", "variant",
     "inputs", "prediction", "probabilities", "latency_ms",
 ]
+ERROR_COLUMNS = [
+    "kind", "request_id", "ts", "source", "model", "version", "variant", "dialect",
+    "status", "code", "message", "violations", "rows", "latency_ms",
+]
+
+
+def error_record(
+    *, request_id: str, status: int, code: str, message: str, dialect: str, model: str | None = None,
+    version: str | None = None, variant: str | None = None, rows: int | None = None,
+    latency_ms: float | None = None, violations: Iterable[dict[str, Any]] = (), source: str = "http",
+    ts: str | None = None,
+) -> dict[str, Any]:
+    """One refused request as an error record: never its body (size, personal data), only what counts it.
+
+    ``version`` and ``variant`` are None when the request failed before a model was chosen
+    for it; ``rows`` is None when its body was never parsed. Violations keep their column,
+    rule and row only: their messages and values may repeat what the client sent.
+    """
+    kept = [
+        {"column": v.get("column"), "rule": v.get("rule"), **({"row": v["row"]} if v.get("row") is not None else {})}
+        for v in itertools.islice(violations, VIOLATIONS_LIMIT)
+    ]
+    text = message if len(message) <= MESSAGE_LIMIT else message[: MESSAGE_LIMIT - 1] + "\u2026"
+    return {
+        KIND: ERROR_KIND, "request_id": request_id, "ts": ts or utc_now(), "source": source,
+        "model": model, "version": version, "variant": variant, "dialect": dialect,
+        "status": int(status), "code": code, "message": text, "violations": kept,
+        "rows": rows, "latency_ms": latency_ms,
+    }
+
+
+def prediction_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` without error records: for tables read from the log files some other way than ``read_predictions``."""
+    if KIND not in frame.columns:
+        return frame
+    return frame[(frame[KIND] != ERROR_KIND).to_numpy()]
 
 
 class BackgroundLogWriter:
