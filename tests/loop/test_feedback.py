@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -101,6 +103,36 @@ def test_a_shadow_copy_logged_after_the_answer_does_not_take_its_label() -> None
     assert out.joined[["version", "variant", "prediction"]].to_dict("records") == [
         {"version": "1", "variant": "champion", "prediction": "no"}
     ]
+
+
+def test_an_error_record_under_a_reused_request_id_never_takes_the_label() -> None:
+    # the client sent id "a" again and was refused (429): that error record came after the answer; a reader that
+    # fills a missing row with 0 (as the monitor's does) puts it on the answered row's key
+    answered = _preds(("a", 0), version="1").assign(source="http")
+    refused = pd.DataFrame({"kind": ["error"], "request_id": ["a"], "row": [0], "source": ["http"], "version": ["1"],
+                            "status": [429], "prediction": [None]})
+    labels = pd.DataFrame({"request_id": ["a"], "row": [0], "label": ["yes"]})
+    out = join_labels(pd.concat([answered, refused], ignore_index=True), labels)
+    assert len(out.joined) == 1 and out.joined.loc[0, "prediction"] == "no" and out.joined.loc[0, "label"] == "yes"
+    assert (out.joined["kind"] != "error").all()
+    assert out.unmatched.empty
+
+
+def test_labels_for_a_refused_request_stay_unmatched_through_the_log(tmp_path: Path) -> None:
+    from tabloop.predlog import PredictionLog, error_record, utc_now
+
+    log = PredictionLog(tmp_path)
+    log.append([
+        error_record(request_id="refused", status=422, code="contract_violation", message="bad", dialect="tabloop",
+                     model="m", version="1", variant="champion", rows=1),
+        {"request_id": "ok", "row": 0, "ts": utc_now(), "source": "http", "model": "m", "version": "1",
+         "variant": "champion", "inputs": {"x": 1}, "prediction": "no", "probabilities": None, "latency_ms": 1.0},
+    ])
+    labels = pd.DataFrame({"request_id": ["refused", "ok"], "row": [0, 0], "label": ["yes", "no"]})
+    out = join_labels(log.read_predictions(), labels)
+    assert out.joined[["request_id", "label"]].to_dict("records") == [{"request_id": "ok", "label": "no"}]
+    assert out.unmatched["request_id"].tolist() == ["refused"]
+    assert "status" not in out.joined.columns  # nothing of the error record leaked into the joined rows
 
 
 def test_nothing_logged_means_every_label_is_unmatched() -> None:

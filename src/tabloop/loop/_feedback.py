@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from tabloop.errors import DataError
+from tabloop.predlog import prediction_rows
 
 
 @dataclass
@@ -54,6 +55,9 @@ def normalise_labels(labels: pd.DataFrame, *, target: str, classes: list[Any], s
 
 def join_labels(predictions: pd.DataFrame, labels: pd.DataFrame) -> JoinedLabels:
     """Inner join on (request_id, row); labels without a prediction are returned, not dropped."""
+    # a refused request's error record answered nothing a label could judge (read_predictions already leaves
+    # them out; a table read from the files some other way may still hold them)
+    predictions = prediction_rows(predictions)
     if predictions.empty:
         return JoinedLabels(predictions.assign(label=pd.Series(dtype=object)), labels)
     if "source" in predictions.columns:
