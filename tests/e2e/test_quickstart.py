@@ -56,9 +56,14 @@ def test_server_answered_and_the_log_has_every_row(quickstart: tuple[Path, dict]
     assert doc["serve"]["rejected_status"] == 422
     records = [json.loads(line) for f in sorted((root / ".tabloop" / "predlog").glob("predictions-*.jsonl"))
                for line in f.read_text().splitlines() if line.strip()]
-    http = [r for r in records if r["source"] == "http"]
-    batch = [r for r in records if r["source"] == "batch"]
+    # the rejected request left one error record, apart from the rows
+    (refused,) = [r for r in records if r.get("kind") == "error"]
+    assert refused["status"] == doc["serve"]["rejected_status"] and refused["code"] == "contract_violation"
+    rows = [r for r in records if r.get("kind") != "error"]
+    http = [r for r in rows if r["source"] == "http"]
+    batch = [r for r in rows if r["source"] == "batch"]
     assert sorted(r["request_id"] for r in http) == sorted(doc["serve"]["request_ids"])
+    assert refused["request_id"] not in doc["serve"]["request_ids"]
     assert len(batch) == doc["predict"]["rows"]
     assert all(r["version"] == doc["train"]["version"] for r in records)
 

@@ -209,7 +209,8 @@ def test_health_counts_rows_errors_and_log_writes(bundle: ModelBundle, make_rows
         client.post("/predict", json=make_rows(5))
         client.post("/predict", json=[])
         client.post("/predict", content=b"[1]")
-        assert _wait_for(lambda: client.get("/health").json()["log"]["written"] == 5)
+        # the 5 rows, and one error record for each refused request
+        assert _wait_for(lambda: client.get("/health").json()["log"]["written"] == 7)
         body = client.get("/health").json()
         assert body["requests"] == {
             "predicted": 1,

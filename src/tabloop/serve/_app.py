@@ -14,7 +14,9 @@ orjson. The prediction log is group-committed: with ``log_sync="ack"`` (the defa
 an answer goes out only after the fsync of the batch holding its rows, so nothing
 acknowledged is lost if the process is killed, and a log that cannot be written turns
 the answer into a 503 rather than a 200 for an unlogged prediction; with
-``"background"`` the rows are handed to the writer and the answer does not wait. The
+``"background"`` the rows are handed to the writer and the answer does not wait. A
+predicting request answered with an error leaves one error record in the same log,
+never waited for (see ``_Service.log_error``). The
 shadow challenger is fed after the response has gone out. Each request takes the model version it was routed to at
 its start, so a hot swap never changes a request half-way.
 """
@@ -45,7 +47,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tabloop.errors import ContractViolation, ServingError, TabloopError, Violation
-from tabloop.predlog import BackgroundLogWriter, PredictionLog, utc_now
+from tabloop.predlog import BackgroundLogWriter, PredictionLog, error_record, utc_now
 from tabloop.serve._auth import ApiKeys, scope_for
 from tabloop.serve._dashboard import DashboardProvider, install_dashboard, server_counters
 from tabloop.serve._dialects import (
@@ -90,6 +92,8 @@ SHADOW_BACKLOG = 256
 #: bodies up to this size are parsed and, on the ONNX engine, predicted on the event loop
 INLINE_BODY_BYTES = 4096
 _REQUEST_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+#: the routes whose refusals the prediction log records (POST only)
+_PREDICTING = re.compile(r"/predict|/invocations|/v2/models/[^/]+(?:/versions/[^/]+)?/infer")
 _JSON = "application/json"
 LogSync = Literal["ack", "background"]
 
@@ -119,6 +123,17 @@ def _version() -> str:
         return importlib_metadata.version("tabloop")
     except importlib_metadata.PackageNotFoundError:
         return "0"
+
+
+class _Probe:
+    """What a failed prediction request had got to: when it started, the model it was routed to, its rows."""
+
+    __slots__ = ("rows", "served", "started")
+
+    def __init__(self, started: float, served: Served | None) -> None:
+        self.started = started
+        self.served = served
+        self.rows: int | None = None
 
 
 class _Service:
@@ -185,6 +200,55 @@ class _Service:
             }
             for i, (row, out) in enumerate(zip(rows, outputs, strict=True))
         ])
+
+    def log_error(self, request: Request, status: int, error: dict[str, Any]) -> None:
+        """One error record for a predicting request answered with an error; handed over, never waited for.
+
+        The record goes through the same writer as the rows, but nobody waits for its
+        fsync: an error answer is neither slowed nor turned into a 503 by the log, and a
+        failure here is only logged. Left out on purpose:
+
+        - 401/403 (the auth middleware answers them before any route): a caller that has
+          not shown a key is not traffic of any model, and must not be able to fill the
+          log's disk by knocking;
+        - 503 ``prediction_log_unavailable``: the log itself is what failed (the writer
+          counts those rows as failed already).
+
+        A request refused before a model was chosen for it (unreadable body, too large,
+        too many in flight, not ready, an unknown v2 model) is recorded with version and
+        variant null, the champion's model name: no version is to blame for it.
+        """
+        writer = self.writer
+        if writer is None or not self.accepting:
+            return
+        code = str(error.get("code") or "error")
+        if status in (401, 403) or code == LogUnavailable.code:
+            return
+        if request.method != "POST" or not _PREDICTING.fullmatch(request.url.path):
+            return
+        try:
+            probe: _Probe | None = getattr(request.state, "probe", None)
+            request_id = getattr(request.state, "request_id", None)
+            if request_id is None:
+                # refused before the id was read: the client's, when valid, else a new one the answer carries
+                try:
+                    request_id = _request_id(request)
+                except RequestRejected:
+                    request_id = _new_request_id()
+                request.state.request_id = request_id
+            served = probe.served if probe is not None else None
+            writer.submit([error_record(
+                request_id=request_id, status=status, code=code, message=str(error.get("message") or ""),
+                dialect=dialect_of(request.url.path),
+                model=served.name if served is not None else self.models.champion.name,
+                version=served.version if served is not None else None,
+                variant=served.variant if served is not None else None,
+                rows=probe.rows if probe is not None else None,
+                latency_ms=(time.perf_counter() - probe.started) * 1000.0 if probe is not None else None,
+                violations=error.get("violations") or (),
+            )])
+        except Exception:  # the error answer goes out whatever happens to its record
+            logger.exception("could not hand the error record of a refused request to the prediction log")
 
     def shadow(self, request_id: str, rows: list[dict[str, Any]]) -> None:
         """Score a copy on the challenger in the background; its answer is only logged."""
@@ -286,10 +350,14 @@ class _Acks:
                 waiter.set_exception(exc)
 
 
+def _new_request_id() -> str:
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
+
+
 def _request_id(request: Request) -> str:
     given = request.headers.get(REQUEST_ID_HEADER)
     if given is None:
-        return f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
+        return _new_request_id()
     if not _REQUEST_ID.fullmatch(given):
         raise MalformedRequest(
             f"the {REQUEST_ID_HEADER} header must be 1-128 characters of A-Z a-z 0-9 _ . : - (got {given[:40]!r})",
@@ -521,7 +589,7 @@ def create_app(
 
     app = FastAPI(title=title, version=_version(), lifespan=lifespan)
     app.state.tabloop = service
-    install_error_handlers(app, service.errors, on_error)
+    install_error_handlers(app, service.errors, on_error, record=service.log_error)
     # POST /predict skips FastAPI's routing and middleware stack (the route below stays, for OpenAPI
     # and as the reference); added before the auth middleware, so auth still runs first
     app.add_middleware(_PredictFastPath, endpoint=lambda request: predict(request), fastapi=app)
@@ -529,10 +597,25 @@ def create_app(
         app.add_middleware(_AuthMiddleware, keys=keys, on_reject=lambda r, s, c: (service.errors.update([c]), on_error(r, s, c)))
 
     async def score(
-        request: Request, dialect: str, parse: Callable[[bytes], list[dict[str, Any]]], pin: Served | None = None
+        request: Request, dialect: str, parse: Callable[[bytes], list[dict[str, Any]]], pin: Served | None = None,
+        started: float | None = None,
     ) -> tuple[str, Served, list[dict[str, Any]], Predictions, float]:
-        """The shared core: limits, routing, the predictor in a thread, metrics."""
-        started = time.perf_counter()
+        """The shared core: limits, routing, the predictor in a thread, metrics.
+
+        When it raises, ``request.state.probe`` says how far the request got, for its error record.
+        """
+        probe = _Probe(time.perf_counter() if started is None else started, pin)
+        try:
+            return await _score(request, dialect, parse, pin, probe)
+        except Exception:
+            request.state.probe = probe
+            raise
+
+    async def _score(
+        request: Request, dialect: str, parse: Callable[[bytes], list[dict[str, Any]]], pin: Served | None,
+        probe: _Probe,
+    ) -> tuple[str, Served, list[dict[str, Any]], Predictions, float]:
+        started = probe.started
         request_id = _request_id(request)
         request.state.request_id = request_id
         if not service.ready:
@@ -548,7 +631,9 @@ def create_app(
 
             def parse_pick() -> tuple[Served, list[dict[str, Any]]]:
                 rows = parse(body)
-                return pin or service.pick(request_id, rows), rows
+                probe.rows = len(rows)
+                served = probe.served = pin or service.pick(request_id, rows)
+                return served, rows
 
             def predict(served: Served, rows: list[dict[str, Any]]) -> Predictions:
                 preds = served.predictor.predict_rows(rows)
@@ -757,7 +842,12 @@ def create_app(
         )
 
     async def v2_infer(request: Request, name: str, version: str | None) -> Response:
-        pinned = v2_model(name, version)
+        started = time.perf_counter()
+        try:
+            pinned = v2_model(name, version)
+        except TabloopError:
+            request.state.probe = _Probe(started, None)  # for its error record: refused before any model
+            raise
         header_length = request.headers.get(HEADER_LENGTH)
         parsed: dict[str, Any] = {}
 
@@ -766,7 +856,7 @@ def create_app(
             parsed.update(req)
             return rows
 
-        rid, served, rows, preds, seconds = await score(request, "v2", parse, pin=pinned)
+        rid, served, rows, preds, seconds = await score(request, "v2", parse, pin=pinned, started=started)
         out: dict[str, Any] = {
             "model_name": name,
             "model_version": served.version,

@@ -165,6 +165,11 @@ def dialect_of(path: str) -> str:
     return "tabloop"
 
 
+def answered_status(path: str, status: int) -> int:
+    """The status a client of ``path``'s dialect gets for ``status``: MLflow's scoring server answers every bad input 400."""
+    return 400 if status == 422 and dialect_of(path) == "mlflow" else status
+
+
 def error_body(code: str, message: str, violations: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
     return {"error": {"code": code, "message": message, "violations": violations or [], **extra}}
 
@@ -179,10 +184,8 @@ def error_response(request: Request, status: int, body: dict[str, Any], headers:
     dialect = dialect_of(request.url.path)
     err = body["error"]
     payload: dict[str, Any]
+    status = answered_status(request.url.path, status)
     if dialect == "mlflow":
-        # MLflow's scoring server answers every bad input 400 BAD_REQUEST
-        if status == 422:
-            status = 400
         payload = {"error_code": _MLFLOW_CODES.get(status, "INTERNAL_ERROR"), "message": _text(err)}
         if err.get("violations"):
             payload["violations"] = err["violations"]
@@ -200,10 +203,19 @@ def _text(err: dict[str, Any]) -> str:
     return f"{err['message']} ({hint})" if hint else str(err["message"])
 
 
-def install_error_handlers(app: FastAPI, errors: Counter[str], on_error: Callable[[Request, int, str], None] | None = None) -> None:
+def install_error_handlers(
+    app: FastAPI,
+    errors: Counter[str],
+    on_error: Callable[[Request, int, str], None] | None = None,
+    record: Callable[[Request, int, dict[str, Any]], None] | None = None,
+) -> None:
     """Register the handlers; ``errors`` counts answered errors by code (for /health).
 
-    ``on_error(request, status, code)`` is told of every error answered (metrics).
+    ``on_error(request, status, code)`` is told of every error answered (metrics);
+    ``record(request, status, error)`` gets the error as answered (the status the client
+    gets, the error in tabloop's shape: code, message, violations) before the response
+    is built, so it may still set ``request.state.request_id`` for the answer to carry
+    (the prediction log's error records).
     """
 
     def answer(request: Request, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
@@ -211,6 +223,8 @@ def install_error_handlers(app: FastAPI, errors: Counter[str], on_error: Callabl
         errors[code] += 1
         if on_error is not None:
             on_error(request, status, code)
+        if record is not None:
+            record(request, answered_status(request.url.path, status), body["error"])
         return error_response(request, status, body, headers)
 
     async def tabloop_error(request: Request, exc: Exception) -> Response:
