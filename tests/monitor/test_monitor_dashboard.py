@@ -109,3 +109,20 @@ def test_dashboard_data_holds_the_report_timelines_unchanged() -> None:
     json.dumps(data, allow_nan=False)
     assert dashboard_data(None, None, None) == {"timeline": None, "performance": None, "outputs": None,
                                                 "top_features": [], "prediction_column": None}
+
+
+def test_dashboard_data_carries_the_error_rate_from_the_error_records() -> None:
+    log = _binary_log(8).assign(request_id=[f"r{i}" for i in range(8)], row=0, source="http")
+    errors = pd.DataFrame({"kind": "error", "request_id": ["x", "y"], "ts": [log["ts"].iloc[1], log["ts"].iloc[6]],
+                           "version": "1", "variant": "champion", "status": [422, 413]})
+    timeline_spec = TimelineSpec(by="rows", rows=4)
+    windows = split_windows(log, timeline_spec, errors)
+    perf = performance_over_time(log, task="binary", classes=["no", "yes"], metric="roc_auc", timeline=timeline_spec,
+                                 performance=PerformanceSpec(), windows=windows, errors=errors)
+    data = dashboard_data(None, perf, outputs_over_time(log, windows, task="binary", classes=["no", "yes"]))
+    got = data["performance"]
+    assert [(w["rows"], w["requests"], w["errors"], w["error_rate"]) for w in got["windows"]] == [
+        (4, 5, 1, 0.2), (4, 5, 1, 0.2)]
+    assert (got["requests"], got["errors"], got["error_rate"]) == (10, 2, 0.2)
+    assert [(g["version"], g["variant"], g["error_rate"]) for g in got["groups"]] == [("1", "champion", 0.2)]
+    json.dumps(data, allow_nan=False)

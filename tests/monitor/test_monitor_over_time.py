@@ -191,15 +191,71 @@ def test_performance_windows_count_labels_and_compare_estimate_with_truth() -> N
     json.dumps(perf.to_dict(), allow_nan=False)
 
 
-def test_time_windows_and_errors() -> None:
-    log = _log(1_000, labelled_share=1.0).assign(error=None)
-    log.loc[::10, "error"] = "timeout"
-    windows = split_windows(log, TimelineSpec(by="time", every="1D"))
-    assert sum(w.rows for w in windows) == 1_000 and len(windows) == 5
+def _refusals(log: pd.DataFrame, positions: np.ndarray) -> pd.DataFrame:
+    """Error records refused at the times of ``positions``, charged to those rows' version and variant."""
+    return pd.DataFrame({
+        "kind": "error", "request_id": [f"e{i}" for i in positions], "ts": log["ts"].iloc[positions].to_numpy(),
+        "source": "http", "version": log["version"].iloc[positions].to_numpy(),
+        "variant": log["variant"].iloc[positions].to_numpy(), "status": 422, "code": "contract_violation",
+    })
+
+
+def test_error_rate_per_window_and_per_version_and_variant() -> None:
+    log = _log(1_000, labelled_share=1.0).assign(source="http")
+    # shadow copies share their request with the answer: rows of the log, not requests of the server
+    shadow = log.iloc[:10].assign(source="shadow", version="3", variant="challenger")
+    log = pd.concat([log, shadow], ignore_index=True)
+    errors = _refusals(log, np.arange(0, 1_000, 10))  # 50 refusals under each version
+    unrouted = _refusals(log, np.array([0, 1, 2, 3])).assign(version=None, variant=None, code="malformed_request")
+    errors = pd.concat([errors, unrouted.assign(request_id=lambda d: "u" + d["request_id"])], ignore_index=True)
+    timeline = TimelineSpec(by="time", every="1D")
+    windows = split_windows(log, timeline, errors)
+    assert sum(w.rows for w in windows) == 1_010 and len(windows) == 5  # refusals add no rows
     perf = performance_over_time(log, task="binary", classes=["no", "yes"], metric="roc_auc",
-                                 timeline=TimelineSpec(by="time", every="1D"), performance=PerformanceSpec())
-    assert perf.windows[0].error_rate == pytest.approx(0.1, abs=0.01)
-    assert perf.below_threshold is None  # no threshold set
+                                 timeline=timeline, performance=PerformanceSpec(), errors=errors)
+    for w, got in zip(windows, perf.windows, strict=True):
+        answered = int((w.positions < 1_000).sum())
+        refused = int(((w.positions < 1_000) & (w.positions % 10 == 0)).sum()) + (4 if w.index == 0 else 0)
+        assert (got.rows, got.requests, got.errors) == (w.rows, answered + refused, refused)
+        assert got.error_rate == pytest.approx(refused / (answered + refused))
+    groups = {(g.version, g.variant): (g.rows, g.requests, g.errors, g.error_rate) for g in perf.groups}
+    assert groups == {
+        ("1", "champion"): (500, 550, 50, pytest.approx(50 / 550)),
+        ("2", "champion"): (500, 550, 50, pytest.approx(50 / 550)),
+        ("3", "challenger"): (10, 0, 0, None),  # shadow only: no request of its own, no error rate
+        (None, None): (0, 4, 4, 1.0),  # refused before any model was chosen
+    }
+    assert (perf.requests, perf.errors) == (1_104, 104) and perf.error_rate == pytest.approx(104 / 1_104)
+    doc = perf.to_dict()
+    assert doc["error_rate"] == perf.error_rate and doc["windows"][0]["error_rate"] == perf.windows[0].error_rate
+    json.dumps(doc, allow_nan=False)
+    # without the error records no error rate is invented
+    bare = performance_over_time(log, task="binary", classes=["no", "yes"], metric="roc_auc",
+                                 timeline=timeline, performance=PerformanceSpec())
+    assert all(w.error_rate is None and w.requests is None for w in bare.windows) and bare.error_rate is None
+
+
+def test_refusals_fall_in_the_window_of_their_time() -> None:
+    ts = pd.date_range("2024-03-01 01:00", periods=6, freq="1h", tz="UTC")
+    log = pd.DataFrame({"request_id": [f"r{i}" for i in range(6)], "row": 0, "ts": ts.map(lambda t: t.isoformat()),
+                        "version": "1", "variant": "champion", "prediction": "no",
+                        "probabilities": [{"no": 0.9, "yes": 0.1}] * 6, "latency_ms": 1.0})
+    at = [ts[0] - pd.Timedelta("1h"), ts[2] + pd.Timedelta("30min"), ts[5] + pd.Timedelta("5h"),
+          ts[5] + pd.Timedelta("2D")]
+    errors = pd.DataFrame({"kind": "error", "request_id": ["a", "b", "c", "d"], "ts": [t.isoformat() for t in at],
+                           "version": None, "variant": None})
+
+    def rates(timeline: TimelineSpec) -> list[tuple[int, int | None, float | None]]:
+        perf = performance_over_time(log, task="binary", classes=["no", "yes"], metric="roc_auc", timeline=timeline,
+                                     performance=PerformanceSpec(), errors=errors)
+        return [(w.rows, w.errors, w.error_rate) for w in perf.windows]
+
+    # by rows: to the run being filled when the refusal came (before the first row: the first run)
+    assert rates(TimelineSpec(by="rows", rows=3)) == [(3, 2, 2 / 5), (3, 2, 2 / 5)]
+    # the runs cut off by max_windows take their refusals with them
+    assert rates(TimelineSpec(by="rows", rows=3, max_windows=1)) == [(3, 2, 2 / 5)]
+    # by time: to its calendar bin, and a bin of refusals alone is a window where every request failed
+    assert rates(TimelineSpec(by="time", every="1D")) == [(6, 3, 3 / 9), (0, 1, 1.0)]
 
 
 # --------------------------------------------------------------------------- the facade
@@ -267,3 +323,79 @@ def test_monitor_over_a_logged_project(logged_project: Path) -> None:
     for heading in ("Drift over time", "Performance over time", "Multivariate drift"):
         assert f"<h2>{heading}</h2>" in html
     assert "600 of 1,200 logged rows have a label" in html
+
+
+def _refuse(proj_root: Path, version: str | None, n: int, *, unrouted: int) -> list[str]:
+    """Error records as the server writes them, spread over the logged period; returns their request ids."""
+    from tabloop.api._project import Project
+    from tabloop.predlog import error_record
+
+    proj = Project.open(proj_root)
+    ts = pd.date_range("2024-05-01", periods=n + unrouted, freq="70min", tz="UTC")
+    records = [
+        error_record(request_id=f"bad{i}", status=422, code="contract_violation", message="column 'dir': bad",
+                     dialect="tabloop", model=proj.spec.model_name, version=version, variant="champion", rows=1,
+                     latency_ms=1.0, ts=ts[i].isoformat())
+        for i in range(n)
+    ] + [
+        error_record(request_id=f"unrouted{i}", status=400, code="malformed_request", message="not JSON",
+                     dialect="mlflow", ts=ts[n + i].isoformat())
+        for i in range(unrouted)
+    ]
+    proj.predlog.append(records)
+    return [r["request_id"] for r in records]
+
+
+def test_monitor_and_dashboard_report_the_error_rate_and_nothing_else_sees_the_refusals(
+    logged_project: Path, tmp_path: Path
+) -> None:
+    import tabloop
+    from tabloop.api._dashboard import DashboardSource
+    from tabloop.api._project import Project
+
+    proj = Project.open(logged_project)
+    bundle = proj.load_bundle(None)
+    refused = _refuse(logged_project, bundle.version, 60, unrouted=20)
+    # labels sent for refused requests find no prediction to join
+    pd.DataFrame({"request_id": refused, "label": "yes"}).to_csv(tmp_path / "late.csv", index=False)
+    fed = tabloop.feedback(tmp_path / "late.csv", project=logged_project)
+    assert (fed.matched, fed.unmatched, fed.total_labelled) == (0, 80, 600)
+
+    res = tabloop.monitor(logged_project)
+    assert res.performance is not None and res.performance["rows"] == 1_200 and res.performance["labelled"] == 600
+    assert (res.performance["requests"], res.performance["errors"]) == (1_280, 80)
+    doc = json.loads(Path(res.report_json).read_text())
+    # drift and performance windows hold the answered rows only
+    assert [w["rows"] for w in doc["timeline"]["windows"]] == [300] * 4
+    perf = doc["performance"]
+    assert [w["rows"] for w in perf["windows"]] == [300] * 4 and [w["labelled"] for w in perf["windows"]] == [150] * 4
+    assert res.current_rows == 1_200  # the predictions, none of the 80 refusals: they carry no inputs
+    groups = {(g["version"], g["variant"]): (g["requests"], g["errors"], g["error_rate"]) for g in perf["groups"]}
+    assert groups == {(bundle.version, "champion"): (1_260, 60, pytest.approx(60 / 1_260)),
+                      (None, None): (20, 20, 1.0)}
+    assert (perf["requests"], perf["errors"]) == (1_280, 80) and perf["error_rate"] == pytest.approx(80 / 1_280)
+    assert sum(w["errors"] for w in perf["windows"]) == 80
+    assert all(w["error_rate"] == pytest.approx(w["errors"] / w["requests"]) for w in perf["windows"])
+    html = Path(res.report_html).read_text()
+    assert "refused" in html and "error rate" in html
+
+    # the dashboard's numbers are the report's
+    data = DashboardSource(proj)(bundle)
+    assert data["performance"]["groups"] == perf["groups"]
+    assert [w["error_rate"] for w in data["performance"]["windows"]] == [w["error_rate"] for w in perf["windows"]]
+    assert data["performance"]["error_rate"] == perf["error_rate"]
+
+
+def test_dashboard_of_a_log_of_refusals_only_shows_the_error_rate(logged_project: Path) -> None:
+    from tabloop.api._dashboard import DashboardSource
+    from tabloop.api._project import Project
+
+    proj = Project.open(logged_project)
+    for old in proj.predlog.directory.glob("predictions-*.jsonl"):
+        old.unlink()
+    _refuse(logged_project, proj.load_bundle(None).version, 6, unrouted=2)
+    data = DashboardSource(proj)(proj.load_bundle(None))
+    perf = data["performance"]
+    assert data["timeline"] is None and data["outputs"] is None
+    assert perf["rows"] == 0 and (perf["requests"], perf["errors"], perf["error_rate"]) == (8, 8, 1.0)
+    assert all(w["rows"] == 0 and w["error_rate"] == 1.0 for w in perf["windows"])

@@ -3,8 +3,10 @@
 The server hands the champion's bundle to ``DashboardSource``; it reads the project's
 prediction log and feedback exactly as ``tabloop monitor`` does (``_read_log``) and
 runs the monitor's own ``_over_time``, so a window's volume, latency, error rate,
-performance and drift on the page are the report's to the last digit. The server's
-``DashboardCache`` decides how often this runs.
+performance and drift on the page are the report's to the last digit. The error rate
+counts the log's error records (requests the server refused), so it covers every
+worker and survives restarts, unlike the process's own counters the page also shows.
+The server's ``DashboardCache`` decides how often this runs.
 """
 
 from __future__ import annotations
@@ -42,12 +44,24 @@ class DashboardSource:
     def __call__(self, bundle: ModelBundle) -> dict[str, Any]:
         from tabloop.monitor import dashboard_data, outputs_over_time, split_windows
 
-        logged = _read_log(self.proj)
+        logged, errors = _read_log(self.proj)
         if logged.empty:
-            return dashboard_data(None, None, None)
+            if errors.empty:
+                return dashboard_data(None, None, None)
+            # every request so far was refused: no drift nor outputs to draw, but the error rate is the news
+            return dashboard_data(None, self._operational(bundle, logged, errors), None)
         ref_df = self.reference(bundle)
-        timeline, performance = _over_time(self.proj, bundle, ref_df, bundle.reference, logged)
-        windows = split_windows(logged, self.proj.spec.monitoring.timeline)
+        timeline, performance = _over_time(self.proj, bundle, ref_df, bundle.reference, logged, errors)
+        windows = split_windows(logged, self.proj.spec.monitoring.timeline, errors)
         outputs = outputs_over_time(logged, windows, task=bundle.task, classes=bundle.classes,
                                     reference_signal=ref_df[PREDICTION_SIGNAL])
         return dashboard_data(timeline, performance, outputs, top=self.top, prediction_column=PREDICTION_SIGNAL)
+
+    def _operational(self, bundle: ModelBundle, logged: pd.DataFrame, errors: pd.DataFrame) -> Any:
+        from tabloop.monitor import performance_over_time
+
+        spec = self.proj.spec
+        return performance_over_time(
+            logged, task=bundle.task, classes=bundle.classes, metric=bundle.manifest.get("metric") or spec.resolved_metric,
+            timeline=spec.monitoring.timeline, performance=spec.monitoring.performance, errors=errors,
+        )

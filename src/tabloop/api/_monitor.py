@@ -84,7 +84,7 @@ def monitor(
         bundle = proj.load_bundle(model)
         policy = spec.monitoring.drift
         ref_raw = read_table(reference) if reference is not None else bundle.reference
-        logged = _read_log(proj)
+        logged, errors = _read_log(proj)
         if current is not None:
             cur_df, cur_name = read_table(current), str(current)
         else:
@@ -100,7 +100,7 @@ def monitor(
         result = compute_drift(ref_df, cur_df, policy=policy, contract=bundle.contract,
                                prediction_column=PREDICTION_SIGNAL, importances=importances, seed=spec.seed)
         if not logged.empty:
-            timeline, performance = _over_time(proj, bundle, ref_df, ref_raw, logged)
+            timeline, performance = _over_time(proj, bundle, ref_df, ref_raw, logged, errors)
             ab = _ab(proj, bundle, logged)
         out_dir = Path(report_dir) if report_dir else proj.report_dir()
         ref_name = "reference sample" if reference is None else str(reference)
@@ -142,6 +142,7 @@ def _performance_summary(perf: Any) -> dict[str, Any]:
     return {"metric": perf.metric, "windows": len(perf.windows), "rows": perf.rows, "labelled": perf.labelled,
             "latest": None if latest is None else {"kind": latest[0], "value": latest[1]},
             "threshold": perf.threshold, "calibrated": perf.calibrated,
+            "requests": perf.requests, "errors": perf.errors, "error_rate": perf.error_rate,
             "label_bias": perf.label_bias,
             "holdout": None if perf.holdout is None else perf.to_dict()["holdout"]}
 
@@ -165,9 +166,14 @@ def _maybe_project(project: str | Path | None, *, standalone: bool) -> Project |
     return Project.open(project)
 
 
-def _read_log(proj: Project) -> pd.DataFrame:
-    """Every logged prediction, oldest first, with its feedback label where one joined (else missing)."""
-    logged = proj.predlog.read_predictions()
+def _read_log(proj: Project) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every logged prediction, oldest first, with its feedback label where one joined (else missing);
+    and the log's error records (refused requests), which only the error rate reads."""
+    logged, errors = proj.predlog.read_log()
+    return _with_labels(proj, logged), errors
+
+
+def _with_labels(proj: Project, logged: pd.DataFrame) -> pd.DataFrame:
     if logged.empty:
         return logged
     feedback = proj.predlog.read_feedback()
@@ -198,11 +204,12 @@ def _importances(bundle: ModelBundle, reference: pd.DataFrame, seed: int) -> dic
 
 
 def _over_time(proj: Project, bundle: ModelBundle, ref_df: pd.DataFrame, ref_raw: pd.DataFrame,
-               logged: pd.DataFrame) -> tuple[Any, Any]:
+               logged: pd.DataFrame, errors: pd.DataFrame) -> tuple[Any, Any]:
+    """Drift and performance per window of ``logged``; ``errors`` (the log's error records) give the error rate."""
     from tabloop.monitor import drift_over_time, performance_over_time, split_windows
 
     spec = proj.spec
-    windows = split_windows(logged, spec.monitoring.timeline)
+    windows = split_windows(logged, spec.monitoring.timeline, errors)
     inputs = proj.predlog.inputs_frame(logged).reset_index(drop=True)
     inputs[PREDICTION_SIGNAL] = _logged_signal(bundle, logged)
     features = [c for c in bundle.contract.feature_names if c in inputs.columns]
@@ -212,7 +219,7 @@ def _over_time(proj: Project, bundle: ModelBundle, ref_df: pd.DataFrame, ref_raw
     performance = performance_over_time(
         logged, task=bundle.task, classes=bundle.classes, metric=bundle.manifest.get("metric") or spec.resolved_metric,
         timeline=spec.monitoring.timeline, performance=spec.monitoring.performance, calibration=calibration,
-        windows=windows,
+        windows=windows, errors=errors,
     )
     return timeline, performance
 

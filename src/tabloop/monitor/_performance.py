@@ -12,7 +12,11 @@ Where both exist, ``estimate_error`` is the estimate on the labelled rows minus
 the realized value on the same rows: how far the estimator was from the truth.
 
 Operational figures come from the log itself: volume, latency percentiles and
-error rate, per window and per model version and variant.
+error rate, per window and per model version and variant. The error rate is
+refused requests over all requests: the log's error records (one per request the
+server answered with an error) over those plus the requests it answered (a request's
+row 0; shadow copies and batch scoring are not requests of the server). Latency
+percentiles are the answered rows'.
 """
 
 from __future__ import annotations
@@ -139,7 +143,11 @@ class WindowPerformance:
     #: estimate on the labelled rows minus the realized value on them
     estimate_error: dict[str, float | None]
     latency_ms: dict[str, float | None]
+    #: requests the server answered or refused in this window (None: no error records were given)
+    requests: int | None
+    #: of those, refused (error records)
     errors: int | None
+    #: errors / requests
     error_rate: float | None
     note: str | None = None
 
@@ -153,6 +161,7 @@ class GroupOps:
     rows: int
     labelled: int
     latency_ms: dict[str, float | None]
+    requests: int | None
     errors: int | None
     error_rate: float | None
     realized: float | None
@@ -224,11 +233,28 @@ class PerformanceTimeline:
     def rows(self) -> int:
         return sum(w.rows for w in self.windows)
 
+    @property
+    def requests(self) -> int | None:
+        """Requests answered or refused over the windows; None when the windows carry no error figures."""
+        counts = [w.requests for w in self.windows]
+        return None if not counts or any(c is None for c in counts) else sum(c for c in counts if c is not None)
+
+    @property
+    def errors(self) -> int | None:
+        counts = [w.errors for w in self.windows]
+        return None if not counts or any(c is None for c in counts) else sum(c for c in counts if c is not None)
+
+    @property
+    def error_rate(self) -> float | None:
+        requests, errors = self.requests, self.errors
+        return None if not requests or errors is None else errors / requests
+
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["latest"] = None if self.latest is None else {"kind": self.latest[0], "value": self.latest[1]}
         out["below_threshold"] = self.below_threshold
         out["labelled"], out["rows"] = self.labelled, self.rows
+        out["requests"], out["errors"], out["error_rate"] = self.requests, self.errors, self.error_rate
         return _jsonable(out)
 
 
@@ -242,15 +268,20 @@ def performance_over_time(
     performance: PerformanceSpec,
     calibration: Calibration | None = None,
     windows: list[Window] | None = None,
+    errors: pd.DataFrame | None = None,
 ) -> PerformanceTimeline:
     """Per-window realized, estimated and operational figures over a prediction log.
 
     ``log`` has the prediction log's columns (``ts``, ``version``, ``variant``,
-    ``prediction``, ``probabilities``, ``latency_ms``), a ``label`` column that is
-    missing where no feedback joined, and optionally ``error`` (non-empty on failed rows).
+    ``prediction``, ``probabilities``, ``latency_ms``) and a ``label`` column that is
+    missing where no feedback joined: answered rows only. ``errors`` are the log's error
+    records (``ts``, ``version``, ``variant``); without them no error rate is reported.
+    ``windows``, when given, must come from ``split_windows`` over the same ``log`` and ``errors``.
     """
-    windows = split_windows(log, timeline) if windows is None else windows
+    windows = split_windows(log, timeline, errors) if windows is None else windows
     log = log.reset_index(drop=True)
+    errors = None if errors is None else errors.reset_index(drop=True)
+    answered = _answered_requests(log)
     labelled_mask = _labelled(log)
     proba_raw, predicted = _outputs(log, task, classes)
     proba = calibration.transform(proba_raw) if calibration is not None and proba_raw is not None else proba_raw
@@ -273,17 +304,17 @@ def performance_over_time(
                 error = {m: _diff(on_labelled.get(m), realized.get(m)) for m in estimable}
         elif lab.size:
             note = f"{lab.size} labelled rows: fewer than {performance.min_labels}, too few to judge"
-        errors, rate = _errors(log, pos)
+        requests, refused, rate = _error_figures(answered, pos, w.errors)
         out_windows.append(WindowPerformance(
             index=w.index, label=w.label, start=w.start, end=w.end, rows=w.rows, labelled=int(lab.size),
             realized=realized, estimated=estimated, estimate_error=error, latency_ms=_latency(log, pos),
-            errors=errors, error_rate=rate, note=note,
+            requests=requests, errors=refused, error_rate=rate, note=note,
         ))
     return PerformanceTimeline(
         task=task, metric=metric, greater_is_better=greater_is_better(metric), window_by=timeline.by,
         calibrated=calibration is not None, calibration_rows=calibration.rows if calibration is not None else 0,
         threshold=performance.threshold, windows=out_windows,
-        groups=_groups(log, task, classes, metric, labelled_mask, proba_raw, proba, predicted, performance),
+        groups=_groups(log, errors, task, classes, metric, labelled_mask, proba_raw, proba, predicted, performance),
         estimable=estimable,
         label_bias=label_selection_warning(log, task),
         holdout=_holdout(log, task, classes, names, proba_raw, predicted, performance),
@@ -368,35 +399,66 @@ def _latency(log: pd.DataFrame, rows: np.ndarray) -> dict[str, float | None]:
     return {k: float(v) for k, v in zip(keys, np.percentile(values, LATENCY_PERCENTILES), strict=True)}
 
 
-def _errors(log: pd.DataFrame, rows: np.ndarray) -> tuple[int | None, float | None]:
-    if "error" not in log.columns:
-        return None, None  # the log holds answered rows only: no error rate to report
-    errors = int(log["error"].iloc[rows].notna().sum())
-    return errors, (errors / rows.size if rows.size else None)
+def _answered_requests(log: pd.DataFrame) -> np.ndarray:
+    """One true per request the server answered: its row 0, not a shadow copy, not batch scoring."""
+    mask = np.ones(len(log), dtype=bool)
+    if "row" in log.columns:
+        mask &= pd.to_numeric(log["row"], errors="coerce").fillna(0).to_numpy() == 0
+    if "source" in log.columns:
+        # a shadow copy shares its request with the answer; a batch run refuses nothing into the log
+        mask &= ~log["source"].astype(str).isin(["shadow", "batch"]).to_numpy()
+    return mask
+
+
+def _error_figures(
+    answered: np.ndarray, rows: np.ndarray, errors: np.ndarray | None
+) -> tuple[int | None, int | None, float | None]:
+    """Requests (answered + refused), refused, and their ratio; all None when there are no error figures."""
+    if errors is None:
+        return None, None, None  # no error records were read: no error rate is invented
+    refused = int(errors.size)
+    requests = int(answered[rows].sum()) + refused
+    return requests, refused, (refused / requests if requests else None)
+
+
+def _by_group(frame: pd.DataFrame | None) -> dict[tuple[str | None, str | None], np.ndarray]:
+    """Positions of ``frame`` per (version, variant), missing values as None."""
+    if frame is None or not len(frame):
+        return {}
+    keys = frame.reindex(columns=["version", "variant"]).astype(object)
+    out: dict[tuple[str | None, str | None], np.ndarray] = {}
+    for (version, variant), pos in keys.groupby(["version", "variant"], dropna=False, sort=False).indices.items():
+        key = (None if _na(version) else str(version), None if _na(variant) else str(variant))
+        # "1" and 1 are one version
+        out[key] = np.sort(np.concatenate([out[key], pos])) if key in out else np.asarray(pos, dtype=np.int64)
+    return out
 
 
 def _groups(
-    log: pd.DataFrame, task: str, classes: list[Any], metric: str, labelled: np.ndarray,
+    log: pd.DataFrame, errors: pd.DataFrame | None, task: str, classes: list[Any], metric: str, labelled: np.ndarray,
     proba_raw: np.ndarray | None, proba: np.ndarray | None, predicted: np.ndarray | None,
     performance: PerformanceSpec,
 ) -> list[GroupOps]:
-    if not len(log):
-        return []
-    keys = log.reindex(columns=["version", "variant"]).astype(object).where(lambda d: d.notna(), None)
+    rows_by, errors_by = _by_group(log), _by_group(errors)
+    answered = _answered_requests(log)
+    none = np.array([], dtype=np.int64)
+    # requests refused before any model was chosen have no version nor variant: a (None, None) group of their own
+    keys = sorted(set(rows_by) | set(errors_by), key=lambda k: (k[0] is None, k[0] or "", k[1] is None, k[1] or ""))
     out = []
-    for (version, variant), part in keys.groupby(["version", "variant"], dropna=False, sort=True):
-        pos = part.index.to_numpy()
+    for version, variant in keys:
+        pos = rows_by.get((version, variant), none)
         lab = pos[labelled[pos]]
         realized = estimated = None
         if lab.size >= performance.min_labels:
             realized = _realized(log, lab, task, classes, [metric], proba_raw, predicted).get(metric)
-        if proba is not None and predicted is not None and metric in ESTIMABLE[task]:
+        if proba is not None and predicted is not None and metric in ESTIMABLE[task] and pos.size:
             estimated = estimate_performance(task, proba[pos], predicted[pos], score=proba_raw[pos]).get(metric)
-        errors, rate = _errors(log, pos)
+        err = None if errors is None else errors_by.get((version, variant), none)
+        requests, refused, rate = _error_figures(answered, pos, err)
         out.append(GroupOps(
-            version=None if _na(version) else str(version), variant=None if _na(variant) else str(variant),
-            rows=int(pos.size), labelled=int(lab.size), latency_ms=_latency(log, pos),
-            errors=errors, error_rate=rate, realized=realized, estimated=estimated,
+            version=version, variant=variant, rows=int(pos.size), labelled=int(lab.size),
+            latency_ms=_latency(log, pos), requests=requests, errors=refused, error_rate=rate,
+            realized=realized, estimated=estimated,
         ))
     return out
 

@@ -332,7 +332,8 @@ def _performance_html(perf: PerformanceTimeline) -> str:
     labels = [w.label for w in windows]
     x = np.arange(len(labels))
     metrics = list(dict.fromkeys([perf.metric, *perf.estimable]))
-    panels = [*metrics, "__volume__", "__latency__"]
+    with_errors = any(w.error_rate is not None for w in windows)
+    panels = [*metrics, "__volume__", "__latency__", *(["__errors__"] if with_errors else [])]
     fig, axes = _grid(len(panels))
     for ax, name in zip(axes.flat, panels, strict=False):
         if name == "__volume__":
@@ -345,6 +346,12 @@ def _performance_html(perf: PerformanceTimeline) -> str:
                 y = [np.nan if w.latency_ms.get(q) is None else w.latency_ms[q] for w in windows]
                 ax.plot(x, y, style, marker="o", markersize=3, color=_LINE_COLOR, label=q)
             ax.set_title("latency (ms)", fontsize=9)
+            ax.legend(fontsize=7)
+        elif name == "__errors__":
+            y = [np.nan if w.error_rate is None else w.error_rate for w in windows]
+            ax.plot(x, y, marker="o", markersize=3, color=_BAD_COLOR, label="error rate")
+            ax.set_ylim(bottom=0.0)
+            ax.set_title("error rate (refused / all requests)", fontsize=9)
             ax.legend(fontsize=7)
         else:
             real = [np.nan if w.realized.get(name) is None else w.realized[name] for w in windows]
@@ -360,7 +367,7 @@ def _performance_html(perf: PerformanceTimeline) -> str:
     for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
     fig.tight_layout()
-    body = figure_to_html(fig, "realized and estimated performance, volume and latency per window")
+    body = figure_to_html(fig, "realized and estimated performance, volume, latency and error rate per window")
     calib = (f"calibrated on {perf.calibration_rows:,} reference rows (isotonic)" if perf.calibrated
              else "the model's own probabilities, uncalibrated")
     body = (
@@ -379,6 +386,8 @@ def _performance_html(perf: PerformanceTimeline) -> str:
                 row[f"{m} estimate error"] = w.estimate_error.get(m)
         row["latency p50"] = w.latency_ms.get("p50")
         row["latency p99"] = w.latency_ms.get("p99")
+        row["requests"] = w.requests
+        row["errors"] = w.errors
         row["error rate"] = w.error_rate
         rows.append(row)
     body += table_html(rows)
@@ -386,12 +395,18 @@ def _performance_html(perf: PerformanceTimeline) -> str:
         {"version": g.version, "variant": g.variant, "rows": g.rows, "labelled": g.labelled,
          f"{perf.metric} realized": g.realized, f"{perf.metric} estimated": g.estimated,
          "latency p50": g.latency_ms.get("p50"), "latency p90": g.latency_ms.get("p90"),
-         "latency p99": g.latency_ms.get("p99"), "error rate": g.error_rate}
+         "latency p99": g.latency_ms.get("p99"), "requests": g.requests, "errors": g.errors,
+         "error rate": g.error_rate}
         for g in perf.groups
     ]
     body += "<p class='meta'>Per model version and variant, over the whole log:</p>" + table_html(groups)
-    if any(w.error_rate is None for w in windows):
-        body += "<p class='meta'>Error rate: the log holds answered rows only, so none is reported.</p>"
+    if all(w.requests is None for w in windows):
+        body += "<p class='meta'>Error rate: the log's error records were not read, so none is reported.</p>"
+    else:
+        body += ("<p class='meta'>Error rate: requests the server refused (its error records in the log) over all "
+                 "its requests, answered or refused; shadow copies and batch scoring are not counted. A refusal "
+                 "that came before any model was chosen (an unreadable body, a limit) has no version nor variant. "
+                 "Empty where a window or group holds no server request.</p>")
     return _feedback_html(perf) + body
 
 

@@ -91,8 +91,10 @@ class DashboardCache:
 def server_counters(requests: int, rows: int, errors: Mapping[str, int]) -> dict[str, Any]:
     """This process's own figures since it started: requests answered, refused (any 4xx/5xx) and their share.
 
-    The prediction log holds answered rows only, so the refused requests are counted
-    here and nowhere else.
+    The error rate over time comes from the prediction log's error records (every worker,
+    every restart, predicting routes only); these counters are this process's alone and
+    also count what the log leaves out: refusals on other routes, auth rejections and
+    answers lost to an unwritable log.
     """
     refused = int(sum(errors.values()))
     total = requests + refused
@@ -328,6 +330,9 @@ _SCRIPT = r"""
     summary.appendChild(figure("requests answered (this process)", server.requests));
     summary.appendChild(figure("requests refused (this process)", server.errors));
     summary.appendChild(figure("error rate (this process)", server.error_rate, true));
+    summary.appendChild(figure("requests (log)", perf ? perf.requests : null));
+    summary.appendChild(figure("requests refused (log)", perf ? perf.errors : null));
+    summary.appendChild(figure("error rate (log)", perf ? perf.error_rate : null, true));
     var charts = document.getElementById("charts");
     var out = [];
     if (!perf || !perf.windows.length) {
@@ -342,10 +347,10 @@ _SCRIPT = r"""
         [{name: "p50", values: pick(ws, function (w) { return w.latency_ms.p50; })},
          {name: "p99", values: pick(ws, function (w) { return w.latency_ms.p99; })}], [], {zero: true}));
       var rates = pick(ws, function (w) { return w.error_rate; });
-      out.push(chart("error_rate", "Error rate", "share of logged rows that failed", labels,
+      out.push(chart("error_rate", "Error rate", "share of requests refused, from the log's error records", labels,
         [{name: "error rate", values: rates}], [], {zero: true, pct: true,
-         empty: "not in the log", note: rates.every(function (v) { return v === null; }) ?
-         "The log holds answered rows only, so it has no error rate; the refused requests of this process are counted above." : null}));
+         empty: "no server requests", note: rates.every(function (v) { return v === null; }) ?
+         "No request the server answered or refused is in these windows (batch scoring only), so there is no error rate." : null}));
       var outputs = data.outputs;
       if (outputs) {
         var names = Object.keys(outputs.series), ref = outputs.reference || {};
