@@ -399,3 +399,23 @@ def test_dashboard_of_a_log_of_refusals_only_shows_the_error_rate(logged_project
     assert data["timeline"] is None and data["outputs"] is None
     assert perf["rows"] == 0 and (perf["requests"], perf["errors"], perf["error_rate"]) == (8, 8, 1.0)
     assert all(w["rows"] == 0 and w["error_rate"] == 1.0 for w in perf["windows"])
+
+
+def test_a_window_judges_the_answers_not_the_shadow_copies_of_them() -> None:
+    log = _log(600, labelled_share=1.0).assign(source="http")
+    # the challenger in shadow predicts the opposite on a copy of every request, with the same label
+    flipped = log.assign(source="shadow", version="3", variant="challenger",
+                         prediction=np.where(log["prediction"] == "yes", "no", "yes"),
+                         probabilities=[{"no": d["yes"], "yes": d["no"]} for d in log["probabilities"]])
+    both = pd.concat([log, flipped], ignore_index=True).sort_values("ts", kind="stable", ignore_index=True)
+    timeline, policy = TimelineSpec(rows=1_200), PerformanceSpec()
+    alone = performance_over_time(log, task="binary", classes=["no", "yes"], metric="roc_auc",
+                                  timeline=timeline, performance=policy)
+    shadowed = performance_over_time(both, task="binary", classes=["no", "yes"], metric="roc_auc",
+                                     timeline=timeline, performance=policy)
+    assert shadowed.windows[0].labelled == 600
+    assert shadowed.windows[0].realized == pytest.approx(alone.windows[0].realized)
+    assert shadowed.windows[0].estimated == pytest.approx(alone.windows[0].estimated)
+    # the challenger's own figures stay in its group
+    challenger = next(g for g in shadowed.groups if g.variant == "challenger")
+    assert challenger.realized == pytest.approx(1 - alone.windows[0].realized["roc_auc"])

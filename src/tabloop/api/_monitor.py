@@ -180,6 +180,8 @@ def _with_labels(proj: Project, logged: pd.DataFrame) -> pd.DataFrame:
     if feedback.empty:
         return logged.assign(label=pd.Series([None] * len(logged), dtype=object))
     keys = feedback[["request_id", "row", "label"]].copy()
+    # object, so that rows no label joined do not turn integer classes into floats ("1.0" is not class 1)
+    keys["label"] = keys["label"].astype(object)
     keys["request_id"] = keys["request_id"].map(str)
     keys["row"] = pd.to_numeric(keys["row"], errors="coerce").fillna(0).astype("int64")
     left = logged.assign(request_id=logged["request_id"].map(str),

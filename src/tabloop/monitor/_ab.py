@@ -33,7 +33,7 @@ import pandas as pd
 
 from tabloop.evaluate import metrics_for
 from tabloop.monitor._drift import _jsonable
-from tabloop.monitor._feedback import holdout_mask, shadow_mask
+from tabloop.monitor._feedback import holdout_mask, labelled_mask, shadow_mask
 from tabloop.monitor._performance import _outputs, _realized
 from tabloop.spec import ABTestSpec
 
@@ -125,7 +125,7 @@ def ab_summary(
     spec = spec or ABTestSpec()
     log = log.reset_index(drop=True)
     answered, excluded = _answered(log)
-    labelled = answered & (log["label"].notna().to_numpy() if "label" in log.columns else np.zeros(len(log), bool))
+    labelled = answered & labelled_mask(log)
     proba, predicted = _outputs(log, task, classes)
     names = metrics_for(task, metric)
     variants = answered_variants(log)

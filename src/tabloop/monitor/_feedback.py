@@ -14,7 +14,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["decided_labelled_rows", "holdout_mask", "holdout_rows", "label_selection_warning", "shadow_mask"]
+__all__ = [
+    "decided_labelled_rows", "holdout_mask", "holdout_rows", "label_selection_warning", "labelled_mask", "shadow_mask",
+]
 
 #: warn only when random labelling at the observed rate would almost never leave these rows unlabelled
 _CHANCE = 0.01
@@ -84,16 +86,17 @@ def label_selection_warning(log: pd.DataFrame, task: str) -> str | None:
     )
 
 
-def _labelled(log: pd.DataFrame) -> np.ndarray:
+def labelled_mask(log: pd.DataFrame) -> np.ndarray:
+    """Rows a feedback label joined."""
     return log["label"].notna().to_numpy() if "label" in log.columns else np.zeros(len(log), dtype=bool)
 
 
 def holdout_rows(log: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Positions of the answered holdout rows, and of those with a label."""
     held = holdout_mask(log) & ~shadow_mask(log)
-    return np.flatnonzero(held), np.flatnonzero(held & _labelled(log))
+    return np.flatnonzero(held), np.flatnonzero(held & labelled_mask(log))
 
 
 def decided_labelled_rows(log: pd.DataFrame) -> np.ndarray:
     """Positions of labelled rows the model decided (answered, not held out)."""
-    return np.flatnonzero(~holdout_mask(log) & ~shadow_mask(log) & _labelled(log))
+    return np.flatnonzero(~holdout_mask(log) & ~shadow_mask(log) & labelled_mask(log))

@@ -29,7 +29,13 @@ import pandas as pd
 
 from tabloop.evaluate import compute_metrics, greater_is_better, metrics_for
 from tabloop.monitor._drift import _jsonable
-from tabloop.monitor._feedback import decided_labelled_rows, holdout_rows, label_selection_warning
+from tabloop.monitor._feedback import (
+    decided_labelled_rows,
+    holdout_rows,
+    label_selection_warning,
+    labelled_mask,
+    shadow_mask,
+)
 from tabloop.monitor._windows import Window, split_windows
 from tabloop.spec import PerformanceSpec, TimelineSpec
 
@@ -282,15 +288,18 @@ def performance_over_time(
     log = log.reset_index(drop=True)
     errors = None if errors is None else errors.reset_index(drop=True)
     answered = _answered_requests(log)
-    labelled_mask = _labelled(log)
+    labelled = labelled_mask(log)
+    # a window judges what the server answered: a shadow copy repeats its request's inputs and label
+    # with the challenger's output (the groups, per variant, still show the challenger's own figures)
+    decided = ~shadow_mask(log)
     proba_raw, predicted = _outputs(log, task, classes)
     proba = calibration.transform(proba_raw) if calibration is not None and proba_raw is not None else proba_raw
     names = metrics_for(task, metric)
     estimable = [m for m in ESTIMABLE[task]]
     out_windows = []
     for w in windows:
-        pos = w.positions
-        lab = pos[labelled_mask[pos]]
+        pos = w.positions[decided[w.positions]]
+        lab = pos[labelled[pos]]
         realized: dict[str, float | None] = {m: None for m in names}
         estimated: dict[str, float | None] = {m: None for m in estimable}
         error: dict[str, float | None] = {m: None for m in estimable}
@@ -314,7 +323,7 @@ def performance_over_time(
         task=task, metric=metric, greater_is_better=greater_is_better(metric), window_by=timeline.by,
         calibrated=calibration is not None, calibration_rows=calibration.rows if calibration is not None else 0,
         threshold=performance.threshold, windows=out_windows,
-        groups=_groups(log, errors, task, classes, metric, labelled_mask, proba_raw, proba, predicted, performance),
+        groups=_groups(log, errors, task, classes, metric, labelled, proba_raw, proba, predicted, performance),
         estimable=estimable,
         label_bias=label_selection_warning(log, task),
         holdout=_holdout(log, task, classes, names, proba_raw, predicted, performance),
@@ -345,12 +354,6 @@ def _holdout(
 
 def _diff(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else a - b
-
-
-def _labelled(log: pd.DataFrame) -> np.ndarray:
-    if "label" not in log.columns:
-        return np.zeros(len(log), dtype=bool)
-    return log["label"].notna().to_numpy()
 
 
 def _outputs(log: pd.DataFrame, task: str, classes: list[Any]) -> tuple[np.ndarray | None, np.ndarray | None]:
