@@ -170,3 +170,23 @@ def test_tabloop_monitor_reports_ab_and_holdout(trained_project: Path, tmp_path:
     assert doc["ab"]["comparisons"][0]["test"] == "two-proportion z-test"
     html = Path(res.report_html).read_text()
     assert "<h2>A/B test</h2>" in html and "champion is better" in html and "Feedback holdout" in html
+
+
+def _zeros_and_ones(errors: int, n: int) -> np.ndarray:
+    return np.r_[np.ones(errors), np.zeros(n - errors)]
+
+
+def test_the_error_rate_interval_is_newcombes_and_agrees_with_the_test() -> None:
+    from tabloop.monitor._ab import _compare
+
+    # Newcombe (1998), Statistics in Medicine 17:873, example (a): 56/70 vs 48/80 -> 0.2000 (0.0524, 0.3339)
+    c = _compare("champion", "challenger", _zeros_and_ones(48, 80), _zeros_and_ones(56, 70), "binary", "roc_auc",
+                 ABTestSpec(min_labels=2))
+    assert (round(c.ci_low, 4), round(c.ci_high, 4)) == (0.0524, 0.3339)
+    # no error on either side: an interval, not the point the Wald interval collapses to
+    none = _compare("champion", "challenger", np.zeros(60), np.zeros(60), "binary", "roc_auc", ABTestSpec())
+    assert none.ci_low < 0 < none.ci_high and none.verdict == "no_significant_difference"
+    # the detail never says "no difference" beside an interval that excludes 0 (1/50 vs 6/50 did, with Wald)
+    edge = _compare("champion", "challenger", _zeros_and_ones(1, 50), _zeros_and_ones(6, 50), "binary", "roc_auc",
+                    ABTestSpec())
+    assert (edge.p_value < 0.05) == (not edge.ci_low <= 0 <= edge.ci_high)

@@ -10,7 +10,8 @@ The test, per task, on the labelled answered rows of each variant:
 - classification: the **two-proportion z-test** on the error rate (share of rows whose
   logged prediction is not the label); the p-value uses the pooled standard error
   (the null hypothesis says the rates are equal), the confidence interval for the
-  difference the unpooled (Wald) one;
+  difference is Newcombe's hybrid score interval (from Wilson intervals), which
+  agrees with the test's verdict far more often than the Wald interval;
 - regression: **Welch's t-test** on the per-row squared error (absolute error when the
   spec's metric is ``mae``), a difference of mean squared (absolute) errors, with the
   Welch-Satterthwaite degrees of freedom for the interval.
@@ -203,8 +204,7 @@ def _compare(base: str, name: str, a: np.ndarray, b: np.ndarray, task: str, metr
         pooled = (a.sum() + b.sum()) / (a.size + b.size)
         se0 = math.sqrt(pooled * (1 - pooled) * (1 / a.size + 1 / b.size))
         p_value = 1.0 if se0 == 0 else float(2 * stats.norm.sf(abs(diff) / se0))
-        se = math.sqrt(va * (1 - va) / a.size + vb * (1 - vb) / b.size)
-        half = float(stats.norm.ppf(1 - spec.alpha / 2)) * se
+        low, high = _newcombe(a, b, float(stats.norm.ppf(1 - spec.alpha / 2)))
     else:
         sa, sb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
         se = math.sqrt(sa + sb)
@@ -214,7 +214,7 @@ def _compare(base: str, name: str, a: np.ndarray, b: np.ndarray, task: str, metr
             df = (sa + sb) ** 2 / ((sa**2 / (a.size - 1) if sa else 0.0) + (sb**2 / (b.size - 1) if sb else 0.0))
             p_value = float(2 * stats.t.sf(abs(diff) / se, df))
             half = float(stats.t.ppf(1 - spec.alpha / 2, df)) * se
-    low, high = diff - half, diff + half
+        low, high = diff - half, diff + half
     figures = (f"{quantity} {base} {va:.4g} vs {name} {vb:.4g} (difference {diff:+.4g}, "
                f"{confidence:.0%} CI [{low:+.4g}, {high:+.4g}], p = {p_value:.3g}, {test}, "
                f"{a.size} and {b.size} labelled rows)")
@@ -227,3 +227,25 @@ def _compare(base: str, name: str, a: np.ndarray, b: np.ndarray, task: str, metr
         detail = f"no significant difference at alpha {spec.alpha:g}: {figures}"
     return ABComparison(**common, difference=diff, ci_low=low, ci_high=high, p_value=p_value, verdict=verdict,
                         better=better, detail=detail)
+
+
+def _wilson(errors: float, n: int, z: float) -> tuple[float, float]:
+    """Wilson score interval of a proportion: never a point at 0 or 1, unlike the Wald interval."""
+    p = errors / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+def _newcombe(a: np.ndarray, b: np.ndarray, z: float) -> tuple[float, float]:
+    """Newcombe's hybrid score interval of ``mean(b) - mean(a)`` for two 0/1 samples.
+
+    It is built from the same score statistics as the pooled z-test, so it agrees with the
+    test's verdict far more often than the Wald interval (which also collapses to a point
+    when neither variant made an error).
+    """
+    pa, pb = float(a.mean()), float(b.mean())
+    la, ua = _wilson(float(a.sum()), a.size, z)
+    lb, ub = _wilson(float(b.sum()), b.size, z)
+    diff = pb - pa
+    return diff - math.sqrt((pb - lb) ** 2 + (ua - pa) ** 2), diff + math.sqrt((ub - pb) ** 2 + (pa - la) ** 2)
