@@ -419,3 +419,17 @@ def test_a_window_judges_the_answers_not_the_shadow_copies_of_them() -> None:
     # the challenger's own figures stay in its group
     challenger = next(g for g in shadowed.groups if g.variant == "challenger")
     assert challenger.realized == pytest.approx(1 - alone.windows[0].realized["roc_auc"])
+
+
+def test_error_records_without_a_time_are_counted_per_group_and_said_so() -> None:
+    from tabloop.monitor._report import _performance_html
+
+    log = _log(200, labelled_share=1.0).assign(source="http")
+    errors = _refusals(log, np.arange(0, 200, 20)).assign(ts="not a time")
+    perf = performance_over_time(log, task="binary", classes=["no", "yes"], metric="roc_auc",
+                                 timeline=TimelineSpec(by="time", every="1D"), performance=PerformanceSpec(),
+                                 errors=errors)
+    assert all(w.requests is None for w in perf.windows)
+    assert sum(g.errors or 0 for g in perf.groups) == 10
+    html = _performance_html(perf)
+    assert "placed in no window" in html and "were not read" not in html

@@ -400,8 +400,11 @@ def _performance_html(perf: PerformanceTimeline) -> str:
         for g in perf.groups
     ]
     body += "<p class='meta'>Per model version and variant, over the whole log:</p>" + table_html(groups)
-    if all(w.requests is None for w in windows):
+    if all(g.requests is None for g in perf.groups) and all(w.requests is None for w in windows):
         body += "<p class='meta'>Error rate: the log's error records were not read, so none is reported.</p>"
+    elif all(w.requests is None for w in windows):
+        body += ("<p class='meta'>Error rate: the error records have no readable time, so they are counted per "
+                 "model version and variant above but placed in no window.</p>")
     else:
         body += ("<p class='meta'>Error rate: requests the server refused (its error records in the log) over all "
                  "its requests, answered or refused; shadow copies and batch scoring are not counted. A refusal "
