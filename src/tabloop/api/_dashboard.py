@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from tabloop.api._monitor import PREDICTION_SIGNAL, _over_time, _read_log, _with_signal
+from tabloop.api._monitor import PREDICTION_SIGNAL, _calibration, _over_time, _read_log, _with_signal
 from tabloop.api._project import Project
 from tabloop.train import ModelBundle
 
@@ -31,14 +31,18 @@ class DashboardSource:
         self.proj = proj
         self.top = top
         self._lock = threading.Lock()
-        # the model's output on its reference sample only changes with the version: predict it once
-        self._reference: dict[tuple[str | None, str | None], pd.DataFrame] = {}
+        # the model's output on its reference sample, and the calibration fitted on it, only change
+        # with the version: compute them once per version, not on every refresh
+        self._reference: dict[tuple[str | None, str | None], tuple[pd.DataFrame, Any]] = {}
 
-    def reference(self, bundle: ModelBundle) -> pd.DataFrame:
+    def reference(self, bundle: ModelBundle) -> tuple[pd.DataFrame, Any]:
+        """The reference sample with the model's output on it, and the calibration (or None)."""
         key = (bundle.name, bundle.version)
         with self._lock:
             if key not in self._reference:
-                self._reference = {key: _with_signal(bundle, bundle.reference, "reference")}
+                calibrate = self.proj.spec.monitoring.performance.calibrate
+                self._reference = {key: (_with_signal(bundle, bundle.reference, "reference"),
+                                         _calibration(bundle, bundle.reference) if calibrate else None)}
             return self._reference[key]
 
     def __call__(self, bundle: ModelBundle) -> dict[str, Any]:
@@ -50,9 +54,10 @@ class DashboardSource:
                 return dashboard_data(None, None, None)
             # every request so far was refused: no drift nor outputs to draw, but the error rate is the news
             return dashboard_data(None, self._operational(bundle, logged, errors), None)
-        ref_df = self.reference(bundle)
-        timeline, performance = _over_time(self.proj, bundle, ref_df, bundle.reference, logged, errors)
+        ref_df, calibration = self.reference(bundle)
         windows = split_windows(logged, self.proj.spec.monitoring.timeline, errors)
+        timeline, performance = _over_time(self.proj, bundle, ref_df, bundle.reference, logged, errors,
+                                           windows=windows, calibration=calibration)
         outputs = outputs_over_time(logged, windows, task=bundle.task, classes=bundle.classes,
                                     reference_signal=ref_df[PREDICTION_SIGNAL])
         return dashboard_data(timeline, performance, outputs, top=self.top, prediction_column=PREDICTION_SIGNAL)

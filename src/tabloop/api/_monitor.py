@@ -205,19 +205,30 @@ def _importances(bundle: ModelBundle, reference: pd.DataFrame, seed: int) -> dic
         return {}
 
 
+#: ``_over_time``'s default: fit the calibration here
+_FIT: Any = object()
+
+
 def _over_time(proj: Project, bundle: ModelBundle, ref_df: pd.DataFrame, ref_raw: pd.DataFrame,
-               logged: pd.DataFrame, errors: pd.DataFrame) -> tuple[Any, Any]:
-    """Drift and performance per window of ``logged``; ``errors`` (the log's error records) give the error rate."""
+               logged: pd.DataFrame, errors: pd.DataFrame, *, windows: list[Any] | None = None,
+               calibration: Any = _FIT) -> tuple[Any, Any]:
+    """Drift and performance per window of ``logged``; ``errors`` (the log's error records) give the error rate.
+
+    ``windows`` (``split_windows`` over the same log and errors) and ``calibration`` (``_calibration``'s,
+    or None) are computed here unless a caller that keeps them (the dashboard) passes them in.
+    """
     from tabloop.monitor import drift_over_time, performance_over_time, split_windows
 
     spec = proj.spec
-    windows = split_windows(logged, spec.monitoring.timeline, errors)
+    if windows is None:
+        windows = split_windows(logged, spec.monitoring.timeline, errors)
     inputs = proj.predlog.inputs_frame(logged).reset_index(drop=True)
     inputs[PREDICTION_SIGNAL] = _logged_signal(bundle, logged)
     features = [c for c in bundle.contract.feature_names if c in inputs.columns]
     timeline = drift_over_time(ref_df, inputs, windows, policy=spec.monitoring.drift, contract=bundle.contract,
                                columns=features, prediction_column=PREDICTION_SIGNAL)
-    calibration = _calibration(bundle, ref_raw) if spec.monitoring.performance.calibrate else None
+    if calibration is _FIT:
+        calibration = _calibration(bundle, ref_raw) if spec.monitoring.performance.calibrate else None
     performance = performance_over_time(
         logged, task=bundle.task, classes=bundle.classes, metric=bundle.manifest.get("metric") or spec.resolved_metric,
         timeline=spec.monitoring.timeline, performance=spec.monitoring.performance, calibration=calibration,
