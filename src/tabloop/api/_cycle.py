@@ -109,14 +109,12 @@ def loop_run(
 
 def _holdout_rows(joined: pd.DataFrame) -> pd.DataFrame:
     """Labelled rows answered with the prior (feedback holdout), not shadow copies."""
-    from tabloop.monitor import holdout_mask
+    from tabloop.monitor import holdout_rows
 
     if joined.empty:
         return joined
-    keep = holdout_mask(joined)
-    if "source" in joined.columns:
-        keep = keep & (joined["source"].astype(str) != "shadow").to_numpy()
-    return joined[keep]
+    held, _ = holdout_rows(joined)
+    return joined.iloc[held]
 
 
 def _settle(proj: Project, pending: dict[str, Any], base: dict[str, Any]) -> LoopPassResult:

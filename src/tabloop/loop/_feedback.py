@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from tabloop.errors import DataError
+from tabloop.monitor import shadow_mask
 from tabloop.predlog import prediction_rows
 
 
@@ -60,9 +61,8 @@ def join_labels(predictions: pd.DataFrame, labels: pd.DataFrame) -> JoinedLabels
     predictions = prediction_rows(predictions)
     if predictions.empty:
         return JoinedLabels(predictions.assign(label=pd.Series(dtype=object)), labels)
-    if "source" in predictions.columns:
-        # a shadow copy shares its request id with the answer the client got; the label judges that answer
-        predictions = predictions[predictions["source"].astype(str) != "shadow"]
+    # a shadow copy shares its request id with the answer the client got; the label judges that answer
+    predictions = predictions[~shadow_mask(predictions)]
     preds = predictions.drop_duplicates(subset=["request_id", "row"], keep="last")
     merged = labels.merge(preds[["request_id", "row"]], on=["request_id", "row"], how="left", indicator=True)
     unmatched = labels[(merged["_merge"] == "left_only").to_numpy()]

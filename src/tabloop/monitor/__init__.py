@@ -19,7 +19,7 @@ from tabloop.monitor._drift import (
     holm_adjust,
     jensen_shannon,
 )
-from tabloop.monitor._feedback import holdout_mask, label_selection_warning
+from tabloop.monitor._feedback import holdout_mask, holdout_rows, label_selection_warning, shadow_mask
 from tabloop.monitor._importance import permutation_importances
 from tabloop.monitor._multivariate import MultivariateDrift, domain_classifier_drift
 from tabloop.monitor._performance import (
@@ -38,38 +38,40 @@ from tabloop.monitor._timeline import DriftTimeline, drift_over_time
 from tabloop.monitor._windows import Window, split_windows
 
 __all__ = [
-    "MISSING",
+    "ab_summary",
     "ABComparison",
     "ABSummary",
-    "Calibration",
-    "DriftResult",
-    "DriftTimeline",
-    "FeatureDrift",
-    "GroupOps",
-    "HoldoutPerformance",
-    "MultivariateDrift",
-    "OutputsTimeline",
-    "PerformanceTimeline",
-    "VariantResult",
-    "Window",
-    "WindowPerformance",
-    "ab_summary",
     "answered_variants",
+    "Calibration",
     "compute_drift",
     "dashboard_data",
     "domain_classifier_drift",
     "drift_over_time",
     "drift_report",
+    "DriftResult",
+    "DriftTimeline",
     "estimate_performance",
     "expected_roc_auc",
+    "FeatureDrift",
     "fit_calibration",
+    "GroupOps",
     "holdout_mask",
+    "holdout_rows",
+    "HoldoutPerformance",
     "holm_adjust",
     "jensen_shannon",
     "label_selection_warning",
+    "MISSING",
+    "MultivariateDrift",
     "outputs_over_time",
+    "OutputsTimeline",
     "performance_over_time",
+    "PerformanceTimeline",
     "permutation_importances",
+    "shadow_mask",
     "split_windows",
     "top_drift_features",
+    "VariantResult",
+    "Window",
+    "WindowPerformance",
 ]
