@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tabloop.data import Contract, check_records
 from tabloop.export._predict import SMALL_ROWS, _SmallFeed
@@ -71,3 +73,24 @@ def test_rows_with_different_keys_go_to_the_full_check(contract: Contract, make_
     else:
         rows[1][ignored] = "x"
     assert _SmallFeed(contract).feed(rows) is None
+
+
+_ODD_VALUES = st.one_of(
+    st.none(), st.booleans(), st.integers(-(10**12), 10**12), st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from([1e39, -1e39, 3.4e38, 0.0, -0.0]), st.text(max_size=4), st.sampled_from(["no", "yes", "NO", " no"]),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_whatever_a_client_sends_the_two_paths_agree_or_the_fast_one_steps_aside(
+    contract: Contract, make_rows: Callable[..., Rows], data: st.DataObject
+) -> None:
+    rows = make_rows(2, start=data.draw(st.integers(0, 500)))
+    for row in rows:
+        for name in data.draw(st.lists(st.sampled_from(contract.feature_names), max_size=3, unique=True)):
+            row[name] = data.draw(_ODD_VALUES)
+    got = _SmallFeed(contract).feed(rows)
+    if got is None:
+        return  # the full check answers: its verdict (a feed or a violation) is the only one
+    _same(got, onnx_feed(check_records(rows, contract), contract))  # raises if check_records refuses these rows
