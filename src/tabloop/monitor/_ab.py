@@ -206,15 +206,12 @@ def _compare(base: str, name: str, a: np.ndarray, b: np.ndarray, task: str, metr
         p_value = 1.0 if se0 == 0 else float(2 * stats.norm.sf(abs(diff) / se0))
         low, high = _newcombe(a, b, float(stats.norm.ppf(1 - spec.alpha / 2)))
     else:
-        sa, sb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
-        se = math.sqrt(sa + sb)
-        if se == 0:
-            p_value, half = (1.0 if diff == 0 else 0.0), 0.0
+        if a.var() == 0 and b.var() == 0:  # scipy answers NaN here; the difference is exact
+            p_value, low, high = (1.0 if diff == 0 else 0.0), diff, diff
         else:
-            df = (sa + sb) ** 2 / ((sa**2 / (a.size - 1) if sa else 0.0) + (sb**2 / (b.size - 1) if sb else 0.0))
-            p_value = float(2 * stats.t.sf(abs(diff) / se, df))
-            half = float(stats.t.ppf(1 - spec.alpha / 2, df)) * se
-        low, high = diff - half, diff + half
+            welch = stats.ttest_ind(b, a, equal_var=False)  # Welch-Satterthwaite degrees of freedom
+            ci = welch.confidence_interval(confidence)
+            p_value, low, high = float(welch.pvalue), float(ci.low), float(ci.high)
     figures = (f"{quantity} {base} {va:.4g} vs {name} {vb:.4g} (difference {diff:+.4g}, "
                f"{confidence:.0%} CI [{low:+.4g}, {high:+.4g}], p = {p_value:.3g}, {test}, "
                f"{a.size} and {b.size} labelled rows)")
