@@ -206,8 +206,12 @@ def predict(
 @app.command()
 def monitor(
     project: ProjectOpt = None,
-    reference: Annotated[Path | None, typer.Option(help="Reference table (default: the model's reference sample).")] = None,
-    current: Annotated[Path | None, typer.Option(help="Current table (default: the newest logged predictions).")] = None,
+    reference: Annotated[str | None, typer.Option(
+        help="Reference table: a CSV/Parquet file or a database URL (default: the model's reference sample).")] = None,
+    current: Annotated[str | None, typer.Option(
+        help="Current table: a CSV/Parquet file or a database URL (default: the newest logged predictions).")] = None,
+    reference_query: Annotated[str | None, typer.Option(help="SQL that reads the reference from --reference's database.")] = None,
+    current_query: Annotated[str | None, typer.Option(help="SQL that reads the current window from --current's database.")] = None,
     model: ModelOpt = None,
     last: Annotated[int | None, typer.Option(help="Newest logged rows to compare (default: monitoring.window_rows).")] = None,
     report_dir: Annotated[Path | None, typer.Option(help="Where to write the report.")] = None,
@@ -222,7 +226,8 @@ def monitor(
     with guarded(out):
         from tabloop.api import monitor as run
 
-        res = run(project, reference=reference, current=current, model=model, last=last, report_dir=report_dir)
+        res = run(project, reference=reference, current=current, model=model, last=last, report_dir=report_dir,
+                  reference_query=reference_query, current_query=current_query)
 
         def human() -> None:
             print(f"{res.current} ({res.current_rows} rows) vs {res.reference} ({res.reference_rows} rows)")

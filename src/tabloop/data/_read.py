@@ -50,7 +50,8 @@ def read_table(source: str | Path, *, query: str | None = None) -> pd.DataFrame:
 
 def _read_sql(url: str, query: str | None) -> pd.DataFrame:
     if not query:
-        raise DataError(f"{url}: a database source needs data.query in the spec")
+        raise DataError(f"{url}: a database source needs a query",
+                        hint="set data.query in the spec; tabloop monitor takes --reference-query / --current-query")
     import sqlalchemy
 
     try:
