@@ -397,3 +397,28 @@ def test_linger_while_false_does_not_hold_a_lone_record(tmp_path: Path) -> None:
     assert writer.submit([_record(0)]).result(timeout=5) == 1
     assert time.monotonic() - started < 5  # not the 30 s linger
     assert writer.close() is True
+
+
+# -- the writer's recovery and shutdown ------------------------------------------
+def _wait(predicate: Any, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return bool(predicate())
+
+
+def test_an_invalid_descriptor_is_reopened_not_a_permanent_failure(tmp_path: Path) -> None:
+    import os
+
+    log = PredictionLog(tmp_path)
+    writer = BackgroundLogWriter(log)
+    assert writer.submit([_record(0, "a")]).result(10) == 1
+    assert writer._fd is not None
+    os.close(writer._fd)  # the kept descriptor goes bad under the writer (EBADF on fstat)
+    assert writer.submit([_record(0, "b")]).result(10) == 1
+    assert writer.submit([_record(0, "c")]).result(10) == 1
+    assert writer.ok is True and writer.failed == 0
+    assert writer.close() is True
+    assert log.read_predictions()["request_id"].tolist() == ["a", "b", "c"]

@@ -435,9 +435,14 @@ class BackgroundLogWriter:
         """Append through a descriptor kept open between batches (reopened on a new day or after an error)."""
         path = self.log.predictions_path()
         fd = self._fd
-        if fd is not None and (path != self._fd_path or os.fstat(fd).st_nlink == 0):  # new day, or file removed
-            self._close_fd()
-            fd = None
+        if fd is not None:
+            try:
+                stale = path != self._fd_path or os.fstat(fd).st_nlink == 0  # new day, or file removed
+            except OSError:  # the descriptor itself went bad (EBADF, EIO): reopen rather than fail for ever
+                stale = True
+            if stale:
+                self._close_fd()
+                fd = None
         if fd is None:
             fd = self._fd = self.log.open_for_append(path)
             self._fd_path = path
