@@ -409,6 +409,39 @@ def _wait(predicate: Any, timeout: float = 10.0) -> bool:
     return bool(predicate())
 
 
+def test_a_failed_writer_probes_the_disk_by_itself_and_turns_ok_without_new_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+    import os
+
+    from tabloop.predlog import _log
+
+    real_write = os.write
+    full = threading.Event()
+    full.set()
+
+    def write(fd: int, data: Any) -> int:
+        if full.is_set():
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(_log.os, "write", write)
+    log = PredictionLog(tmp_path)
+    writer = BackgroundLogWriter(log, retry_s=0.05)
+    assert writer.submit([_record(0, "lost")]).exception(10) is not None
+    assert writer.ok is False
+    time.sleep(0.2)  # probes while the disk is still full keep it not ok
+    assert writer.ok is False and writer.failed == 1
+    full.clear()  # space freed; nobody submits anything
+    assert _wait(lambda: writer.ok)
+    # the probe wrote no line and counted nothing
+    assert writer.written == 0 and writer.failed == 1
+    assert writer.close() is False  # a row was lost before, so not everything handed over was written
+    assert log.read_predictions().empty
+    assert not list(tmp_path.glob(".*probe*"))  # the probe cleans up after itself
+
+
 def test_an_invalid_descriptor_is_reopened_not_a_permanent_failure(tmp_path: Path) -> None:
     import os
 

@@ -44,6 +44,10 @@ ERROR_KIND = "error"
 MESSAGE_LIMIT = 500
 VIOLATIONS_LIMIT = 20
 logger = logging.getLogger("tabloop.predlog")
+#: while the log cannot be written, a writer probes it this often (seconds) until it can again
+RETRY_S = 1.0
+#: how many bytes a probe writes (and removes): enough to meet a full disk
+_PROBE_BYTES = 4096
 
 
 def utc_now() -> str:
@@ -308,14 +312,19 @@ class BackgroundLogWriter:
     acknowledges a row a crash could lose; every request waiting at the same moment
     shares one fsync. ``close()`` drains the queue, so everything handed over before it
     is on disk. Failures are counted; ``ok`` says whether the latest write succeeded, so
-    health turns back to ok by itself when the disk does.
+    health turns back to ok by itself when the disk does: while not ok, the thread probes
+    the log folder every ``retry_s`` seconds on its own (see ``_probe``), so ``ok`` (and a
+    server's readiness, which follows it) comes back even when no traffic arrives.
     """
 
     def __init__(
         self, log: PredictionLog, *, max_batch: int = 512, linger_s: float = 0.0, linger_rows: int = 64,
-        linger_while: Callable[[], bool] | None = None,
+        linger_while: Callable[[], bool] | None = None, retry_s: float = RETRY_S,
     ) -> None:
+        if not retry_s > 0:
+            raise ValueError(f"retry_s must be positive, got {retry_s}")
         self.log = log
+        self.retry_s = retry_s
         self.max_batch = max_batch
         # with linger_s > 0 a batch waits up to that long for more records (until linger_rows of them):
         # callers that do not wait for the fsync (log_sync=background) then share one fsync instead of
@@ -336,6 +345,7 @@ class BackgroundLogWriter:
         self.last_error: str | None = None
         self.ok = True
         self._last_report = 0.0
+        self._next_probe = 0.0
         self._fd: int | None = None
         self._fd_path: Path | None = None
         self._thread = threading.Thread(target=self._run, name="tabloop-predlog", daemon=True)
@@ -353,10 +363,59 @@ class BackgroundLogWriter:
             self._queue.put((batch, fut))
         return fut
 
+    def _next(self) -> tuple[list[dict[str, Any]], concurrent.futures.Future[int]] | None:
+        """The next submission (None: stop); while the log is failing, probe it every ``retry_s`` meanwhile."""
+        while not self.ok:
+            left = self._next_probe - time.monotonic()
+            if left <= 0:
+                self._probe()
+                continue
+            try:
+                return self._queue.get(timeout=left)
+            except queue.Empty:
+                continue
+        return self._queue.get()
+
+    def _probe(self) -> None:
+        """Is the log writable again? Reopen today's file and write, sync and remove a scratch file beside it.
+
+        No line is added to the log: the scratch bytes go to a hidden file that no reader
+        globs, so a full disk, a read-only mount or a broken folder shows here as it would
+        in a real append. On success ``ok`` turns true (readiness with it); the descriptor is kept.
+        """
+        self._next_probe = time.monotonic() + self.retry_s
+        path = self.log.predictions_path()
+        scratch = self.log.directory / f".tabloop-write-probe-{os.getpid()}"
+        try:
+            self._close_fd()
+            fd = self.log.open_for_append(path)
+            self._fd, self._fd_path = fd, path
+            try:
+                probe = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                try:
+                    view = memoryview(bytes(_PROBE_BYTES))
+                    while view:
+                        view = view[os.write(probe, view):]
+                    os.fdatasync(probe)
+                finally:
+                    os.close(probe)
+            finally:
+                try:
+                    os.unlink(scratch)
+                except OSError:
+                    pass
+        except Exception as exc:
+            self._close_fd()
+            self.last_error = str(exc)
+            logger.debug("prediction log: still not writable: %s", exc)
+            return
+        logger.warning("prediction log: writable again (%d row(s) were lost while it was not)", self.failed)
+        self.ok = True
+
     def _run(self) -> None:
         done = False
         while not done:
-            item = self._queue.get()
+            item = self._next()
             items: list[tuple[list[dict[str, Any]], concurrent.futures.Future[int]]] = []
             n = 0
             if item is None:
@@ -466,6 +525,8 @@ class BackgroundLogWriter:
         if self.ok or now - self._last_report >= 10.0:
             self._last_report = now
             logger.error("prediction log: %d row(s) not written (%d so far): %s", rows, self.failed, exc)
+        if self.ok:
+            self._next_probe = now + self.retry_s
         self.ok = False
 
     @property

@@ -47,7 +47,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tabloop.errors import ContractViolation, ServingError, TabloopError, Violation
-from tabloop.predlog import BackgroundLogWriter, PredictionLog, error_record, utc_now
+from tabloop.predlog import RETRY_S, BackgroundLogWriter, PredictionLog, error_record, utc_now
 from tabloop.serve._auth import ApiKeys, scope_for
 from tabloop.serve._dashboard import DashboardProvider, install_dashboard, server_counters
 from tabloop.serve._dialects import (
@@ -474,6 +474,7 @@ def create_app(
     log_sync: LogSync = "ack",
     holdout: Holdout | None = None,
     dashboard: DashboardProvider | None = None,
+    log_retry_s: float = RETRY_S,
 ) -> FastAPI:
     """An ASGI app serving ``bundle`` (and ``challenger``); with ``predlog``, every predicted row is logged.
 
@@ -485,6 +486,8 @@ def create_app(
     cannot be written) or ``"background"`` (answer at once; log failures only counted).
     ``holdout`` answers a share of rows with the training prior and logs the model's own prediction flagged.
     ``dashboard`` (the champion's bundle -> the monitoring JSON) adds ``GET /dashboard`` and ``/dashboard/data``.
+    ``log_retry_s``: while the log cannot be written, how often the writer probes it by itself, so
+    readiness (off under ack while the log fails) comes back without traffic once it can.
     """
     if log_sync not in ("ack", "background"):
         raise ServingError(f"log_sync must be 'ack' or 'background', got {log_sync!r}")
@@ -495,6 +498,8 @@ def create_app(
         raise ServingError("variant must be a non-empty name such as 'champion'")
     if poll_interval_s is not None and not poll_interval_s > 0:
         raise ServingError(f"poll_interval_s must be positive, got {poll_interval_s}")
+    if not log_retry_s > 0:
+        raise ServingError(f"log_retry_s must be positive, got {log_retry_s}")
     task = check_servable(bundle)
     factory: PredictorFactory
     first: RowPredictor
@@ -553,7 +558,7 @@ def create_app(
             # one fsync per few ms of rows, not per request: under background nobody waits for it; under ack
             # the batch waits only while other requests are still being predicted (their rows come next)
             service.writer = BackgroundLogWriter(
-                predlog, linger_s=0.002,
+                predlog, linger_s=0.002, retry_s=log_retry_s,
                 linger_while=None if log_sync == "background" else (lambda: service.in_flight > 0),
             )
             service.accepting = True
