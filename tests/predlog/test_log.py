@@ -455,3 +455,37 @@ def test_an_invalid_descriptor_is_reopened_not_a_permanent_failure(tmp_path: Pat
     assert writer.ok is True and writer.failed == 0
     assert writer.close() is True
     assert log.read_predictions()["request_id"].tolist() == ["a", "b", "c"]
+
+
+def test_close_that_times_out_counts_and_reports_the_queued_rows_as_lost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    from tabloop.predlog import _log
+
+    entered, release = threading.Event(), threading.Event()
+    real = PredictionLog.write_fd
+
+    def stalled(fd: int, path: Path, lines: list[bytes]) -> None:
+        entered.set()
+        release.wait(30)
+        real(fd, path, lines)
+
+    monkeypatch.setattr(_log.PredictionLog, "write_fd", staticmethod(stalled))
+    log = PredictionLog(tmp_path)
+    writer = BackgroundLogWriter(log)
+    first = writer.submit([_record(0, "in-write")])
+    assert entered.wait(10)  # the thread is stuck in the first write
+    queued = [writer.submit([_record(0, "q1"), _record(1, "q1")]), writer.submit([_record(0, "q2")])]
+    try:
+        with caplog.at_level(logging.ERROR, logger="tabloop.predlog"):
+            assert writer.close(timeout=0.2) is False
+        assert writer.failed == 3  # the three queued rows, counted as lost
+        assert all(isinstance(f.exception(5), TabloopError) for f in queued)
+        assert "3 row(s)" in caplog.text and "lost" in caplog.text
+    finally:
+        release.set()
+    assert first.result(10) == 1  # the batch already being written still lands
+    assert _wait(lambda: not writer.alive)
+    assert log.read_predictions()["request_id"].tolist() == ["in-write"]

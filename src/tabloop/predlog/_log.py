@@ -534,13 +534,44 @@ class BackgroundLogWriter:
         return self._thread.is_alive()
 
     def close(self, timeout: float = 10.0) -> bool:
-        """Drain and stop; True when everything handed over was written before ``timeout``."""
+        """Drain and stop; True when everything handed over was written before ``timeout``.
+
+        When the thread has not finished by then (a stalled disk), the submissions still
+        queued are given up: their futures fail, their rows are counted in ``failed`` and
+        an ERROR says how many were lost. The batch being written, if any, may still land.
+        """
         with self._lock:
             if not self._closed:
                 self._closed = True
                 self._queue.put(None)
         self._thread.join(timeout)
+        if self._thread.is_alive():
+            self._abandon(timeout)
         return not self._thread.is_alive() and self._queue.empty() and self.failed == 0
+
+    def _abandon(self, timeout: float) -> None:
+        lost = 0
+        error = ServingClosed(f"the prediction log writer did not finish within {timeout:g} s of closing")
+        with self._lock:
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    continue
+                records, fut = item
+                lost += len(records)
+                if fut.set_running_or_notify_cancel():
+                    fut.set_exception(error)
+            self._queue.put(None)  # the thread still stops once its current batch is done
+        if lost:
+            self.failed += lost
+            self.last_error = str(error)
+            logger.error(
+                "prediction log: %d row(s) still queued after %g s of closing were not written and are lost",
+                lost, timeout,
+            )
 
 
 class ServingClosed(TabloopError):

@@ -89,6 +89,9 @@ logger = logging.getLogger("tabloop.serve")
 MAX_BODY_BYTES = 10 * 1024 * 1024
 MAX_FEEDBACK = 10_000
 SHADOW_BACKLOG = 256
+#: on shutdown, how long the prediction log writer may take to drain what was handed to it (as
+#: run_server's default graceful timeout); rows still queued after that are counted lost, with an ERROR
+LOG_DRAIN_S = 30.0
 #: bodies up to this size are parsed and, on the ONNX engine, predicted on the event loop
 INLINE_BODY_BYTES = 4096
 _REQUEST_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
@@ -585,8 +588,10 @@ def create_app(
             service.accepting = False
             writer = service.writer
             if writer is not None:
-                # joins the writer thread, which fsyncs; keep that off the event loop
-                await run_in_threadpool(writer.close)
+                # joins the writer thread, which fsyncs; keep that off the event loop. Under background
+                # the rows queued are of answered requests: wait as long as a graceful stop may take;
+                # what is still queued after that is counted in writer.failed and reported as lost
+                await run_in_threadpool(writer.close, LOG_DRAIN_S)
                 if writer.failed:
                     logger.warning(
                         "prediction log: %d row(s) could not be written; last error: %s", writer.failed, writer.last_error
