@@ -67,3 +67,63 @@ def test_readiness_comes_back_by_itself_once_the_log_is_writable_again(
         assert client.get("/v2/health/ready").status_code == 200
         assert client.get("/health").json()["log"]["ok"] is True
         assert client.post("/predict", json=make_rows(1)).status_code == 200
+
+
+# -- B9: acknowledgements wake the loop each waiter belongs to ---------------------------------
+
+
+def test_acks_wake_the_loop_of_each_waiter() -> None:
+    from tabloop.serve._app import _Acks
+
+    acks = _Acks()
+    first: concurrent.futures.Future[int] = concurrent.futures.Future()
+    waiting = threading.Event()
+    got: list[Any] = []
+
+    def loop_one() -> None:
+        async def wait() -> int:
+            waiter = acks.wait(first)
+            waiting.set()
+            return await asyncio.wait_for(waiter, 10)
+
+        try:
+            got.append(asyncio.run(wait()))
+        except Exception as exc:
+            got.append(exc)
+
+    thread = threading.Thread(target=loop_one)
+    thread.start()
+    assert waiting.wait(10)
+    other = asyncio.new_event_loop()  # a second loop registers a waiter too, and is not running
+
+    async def register() -> None:
+        acks.wait(concurrent.futures.Future())
+
+    other.run_until_complete(register())
+    first.set_result(7)
+    thread.join(20)
+    other.close()
+    assert got == [7]
+
+
+def test_acks_still_drain_after_a_waiters_loop_was_closed() -> None:
+    from tabloop.serve._app import _Acks
+
+    acks = _Acks()
+    orphan: concurrent.futures.Future[int] = concurrent.futures.Future()
+    closed = asyncio.new_event_loop()
+
+    async def register() -> None:
+        acks.wait(orphan)
+
+    closed.run_until_complete(register())
+    closed.close()
+    orphan.set_result(1)  # its loop is gone: nothing to wake, and nothing must get stuck
+
+    async def later() -> int:
+        fut: concurrent.futures.Future[int] = concurrent.futures.Future()
+        waiter = acks.wait(fut)
+        threading.Thread(target=fut.set_result, args=(2,)).start()
+        return await asyncio.wait_for(waiter, 5)
+
+    assert asyncio.run(later()) == 2

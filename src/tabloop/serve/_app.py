@@ -317,32 +317,39 @@ class _Acks:
 
     ``asyncio.wrap_future`` would wake the loop once per request; the writer resolves a
     whole batch at once, so the first resolution schedules one drain and the rest join it.
+    Each waiter is woken on its own loop (one app may be driven by several, one after
+    another or at once); a loop that has closed meanwhile just drops its waiters.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._done: list[tuple[asyncio.Future[int], concurrent.futures.Future[int]]] = []
-        self._scheduled = False
-        self._loop: asyncio.AbstractEventLoop | None = None
+        # per loop: the resolved acks not yet handed to their waiters, and whether a drain is scheduled
+        self._done: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[int], concurrent.futures.Future[int]]]] = {}
+        self._scheduled: set[asyncio.AbstractEventLoop] = set()
 
     def wait(self, fut: concurrent.futures.Future[int]) -> asyncio.Future[int]:
-        loop = self._loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[int] = loop.create_future()
+        waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         fut.add_done_callback(lambda f: self._resolved(waiter, f))
         return waiter
 
     def _resolved(self, waiter: asyncio.Future[int], fut: concurrent.futures.Future[int]) -> None:
+        loop = waiter.get_loop()
         with self._lock:  # called in the writer thread
-            self._done.append((waiter, fut))
-            if self._scheduled:
+            self._done.setdefault(loop, []).append((waiter, fut))
+            if loop in self._scheduled:
                 return
-            self._scheduled = True
-        assert self._loop is not None
-        self._loop.call_soon_threadsafe(self._drain)
+            self._scheduled.add(loop)
+        try:
+            loop.call_soon_threadsafe(self._drain, loop)
+        except RuntimeError:  # the loop is closed: nobody is left to wake there, and later acks must still drain
+            with self._lock:
+                self._scheduled.discard(loop)
+                self._done.pop(loop, None)
 
-    def _drain(self) -> None:
+    def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
         with self._lock:
-            done, self._done, self._scheduled = self._done, [], False
+            done = self._done.pop(loop, [])
+            self._scheduled.discard(loop)
         for waiter, fut in done:
             if waiter.done():  # the request was cancelled (client gone, timeout)
                 continue
