@@ -127,3 +127,18 @@ def test_acks_still_drain_after_a_waiters_loop_was_closed() -> None:
         return await asyncio.wait_for(waiter, 5)
 
     assert asyncio.run(later()) == 2
+
+
+# -- B10: an early error carries the request id with or without a log --------------------------
+
+
+@pytest.mark.parametrize("logged", [False, True], ids=["no-log", "log"])
+def test_an_early_error_carries_the_request_id_with_or_without_a_log(
+    bundle: ModelBundle, tmp_path: Path, logged: bool
+) -> None:
+    app = create_app(bundle, predlog=PredictionLog(tmp_path) if logged else None)
+    with TestClient(app) as client:
+        r = client.post("/v2/models/other/infer", json={"inputs": []})
+        assert r.status_code == 404 and r.headers.get("x-request-id")
+        r = client.post("/v2/models/other/infer", json={"inputs": []}, headers={"X-Request-ID": "mine"})
+        assert r.status_code == 404 and r.headers.get("x-request-id") == "mine"

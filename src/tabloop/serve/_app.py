@@ -217,28 +217,32 @@ class _Service:
         - 503 ``prediction_log_unavailable``: the log itself is what failed (the writer
           counts those rows as failed already).
 
+        Every predicting request answered with an error carries an ``X-Request-ID``,
+        whether or not a log is kept: it is assigned here when the request had none yet.
+
         A request refused before a model was chosen for it (unreadable body, too large,
         too many in flight, not ready, an unknown v2 model) is recorded with version and
         variant null, the champion's model name: no version is to blame for it.
         """
+        if request.method != "POST" or not _PREDICTING.fullmatch(request.url.path):
+            return
+        request_id = getattr(request.state, "request_id", None)
+        if request_id is None:
+            # refused before the id was read: the client's, when valid, else a new one; the answer carries
+            # it whether or not a log is kept, so a client sees the same headers either way
+            try:
+                request_id = _request_id(request)
+            except RequestRejected:
+                request_id = _new_request_id()
+            request.state.request_id = request_id
         writer = self.writer
         if writer is None or not self.accepting:
             return
         code = str(error.get("code") or "error")
         if status in (401, 403) or code == LogUnavailable.code:
             return
-        if request.method != "POST" or not _PREDICTING.fullmatch(request.url.path):
-            return
         try:
             probe: _Probe | None = getattr(request.state, "probe", None)
-            request_id = getattr(request.state, "request_id", None)
-            if request_id is None:
-                # refused before the id was read: the client's, when valid, else a new one the answer carries
-                try:
-                    request_id = _request_id(request)
-                except RequestRejected:
-                    request_id = _new_request_id()
-                request.state.request_id = request_id
             served = probe.served if probe is not None else None
             writer.submit([error_record(
                 request_id=request_id, status=status, code=code, message=str(error.get("message") or ""),
