@@ -69,6 +69,58 @@ def test_readiness_comes_back_by_itself_once_the_log_is_writable_again(
         assert client.post("/predict", json=make_rows(1)).status_code == 200
 
 
+# -- B5: a client gone while its body is read -------------------------------------------------
+
+
+async def _raw_post(app: FastAPI, path: str, messages: list[dict[str, Any]]) -> tuple[int | None, BaseException | None]:
+    sent: list[dict[str, Any]] = []
+    queue = list(messages)
+
+    async def receive() -> dict[str, Any]:
+        if queue:
+            return queue.pop(0)
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+        "headers": [(b"content-type", b"application/json")], "server": ("t", 80), "client": ("c", 1),
+    }
+    raised: BaseException | None = None
+    try:
+        await app(scope, receive, send)
+    except Exception as exc:
+        raised = exc
+    status = next((m["status"] for m in sent if m["type"] == "http.response.start"), None)
+    return status, raised
+
+
+@pytest.mark.parametrize("path", ["/predict", "/invocations", "/v2/models/hmda/infer"])
+def test_a_client_gone_while_its_body_is_read_is_no_server_error_and_no_error_record(
+    bundle: ModelBundle, tmp_path: Path, path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    log = PredictionLog(tmp_path)
+    app = create_app(bundle, predlog=log)
+    gone = [{"type": "http.request", "body": b"[", "more_body": True}, {"type": "http.disconnect"}]
+
+    async def run() -> tuple[int | None, BaseException | None, dict[str, int]]:
+        async with app.router.lifespan_context(app):
+            status, raised = await _raw_post(app, path, gone)
+            return status, raised, dict(app.state.tabloop.errors)
+
+    with caplog.at_level(logging.ERROR):
+        status, raised, errors = asyncio.run(run())
+    assert raised is None
+    assert status == 499  # nobody reads it; the status is what access logs and metrics see
+    assert errors == {"client_disconnected": 1}
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert log.read_errors().empty  # the client went away: not a refusal by the server
+
+
 # -- B9: acknowledgements wake the loop each waiter belongs to ---------------------------------
 
 

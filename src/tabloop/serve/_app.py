@@ -44,6 +44,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tabloop.errors import ContractViolation, ServingError, TabloopError, Violation
@@ -60,6 +61,7 @@ from tabloop.serve._dialects import (
 )
 from tabloop.serve._errors import (
     REQUEST_ID_HEADER,
+    ClientDisconnected,
     InternalError,
     LogUnavailable,
     MalformedRequest,
@@ -215,7 +217,10 @@ class _Service:
           not shown a key is not traffic of any model, and must not be able to fill the
           log's disk by knocking;
         - 503 ``prediction_log_unavailable``: the log itself is what failed (the writer
-          counts those rows as failed already).
+          counts those rows as failed already);
+        - 499 ``client_disconnected``: the client went away while its body was read; the
+          server refused nothing, so it must not raise the model's error rate (the
+          ``tabloop_errors_total`` metric still counts it).
 
         Every predicting request answered with an error carries an ``X-Request-ID``,
         whether or not a log is kept: it is assigned here when the request had none yet.
@@ -239,7 +244,7 @@ class _Service:
         if writer is None or not self.accepting:
             return
         code = str(error.get("code") or "error")
-        if status in (401, 403) or code == LogUnavailable.code:
+        if status in (401, 403) or code in (LogUnavailable.code, ClientDisconnected.code):
             return
         try:
             probe: _Probe | None = getattr(request.state, "probe", None)
@@ -393,11 +398,15 @@ async def _read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     chunks: list[bytes] = []
     size = 0
     # chunked uploads declare no length, so the limit is also enforced while reading
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(_too_large(size, limit, at_least=True))
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(_too_large(size, limit, at_least=True))
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # not our failure and nobody to answer: a 499 for the access log and metrics, no traceback
+        raise ClientDisconnected("the client closed the connection before its request body was read") from None
     return b"".join(chunks)
 
 

@@ -32,6 +32,8 @@ logger = logging.getLogger("tabloop.serve")
 
 REQUEST_ID_HEADER = "X-Request-ID"
 MLFLOW_PATHS = frozenset({"/invocations", "/ping", "/version"})
+#: nginx's status for a request whose client closed the connection first
+CLIENT_CLOSED_REQUEST = 499
 
 
 class RequestRejected(TabloopError):
@@ -109,6 +111,16 @@ class LogUnavailable(TabloopError):
     code = "prediction_log_unavailable"
 
 
+class ClientDisconnected(TabloopError):
+    """The client went away before its request was read: nobody is left to answer.
+
+    Answered 499 (nginx's "client closed request"), a status no client sees: it is for
+    the access log and the error metrics, so a disconnect is never counted as a 5xx.
+    """
+
+    code = "client_disconnected"
+
+
 class InternalError(TabloopError):
     """Wraps an unexpected exception so it reaches the handlers with its cause attached."""
 
@@ -117,6 +129,7 @@ class InternalError(TabloopError):
 
 # Most specific first: the first isinstance match wins. Anything unlisted is 500.
 _STATUS: tuple[tuple[type[BaseException], int], ...] = (
+    (ClientDisconnected, CLIENT_CLOSED_REQUEST),
     (ContractViolation, 422),
     (PayloadTooLarge, 413),
     (UnsupportedMediaType, 415),
