@@ -121,6 +121,37 @@ def test_a_client_gone_while_its_body_is_read_is_no_server_error_and_no_error_re
     assert log.read_errors().empty  # the client went away: not a refusal by the server
 
 
+# -- B6: unexpected errors on /predict behave as on the routed paths --------------------------
+
+
+class _Unserializable:
+    """A predictor whose answer cannot be written as JSON: an error outside the typed ones."""
+
+    def predict_rows(self, rows: list[dict[str, Any]]) -> Predictions:
+        return Predictions(labels=[object() for _ in rows], proba=None, classes=["no", "yes"])
+
+
+def test_an_unexpected_error_on_predict_is_answered_and_raised_like_on_invocations(
+    bundle: ModelBundle, make_rows: Rows
+) -> None:
+    rows = make_rows(1)
+    calls = {"/predict": rows, "/invocations": {"dataframe_records": rows}}
+    app = create_app(bundle, predictor=_Unserializable())
+    with TestClient(app, raise_server_exceptions=False) as client:
+        answers = {path: client.post(path, json=body, headers={"X-Request-ID": "r-x"}) for path, body in calls.items()}
+    assert {p: r.status_code for p, r in answers.items()} == {"/predict": 500, "/invocations": 500}
+    assert answers["/predict"].json() == {
+        "error": {"code": "internal_error", "message": answers["/predict"].json()["error"]["message"], "violations": []}
+    }
+    assert answers["/invocations"].json()["error_code"] == "INTERNAL_ERROR"
+    assert {r.headers.get("x-request-id") for r in answers.values()} == {"r-x"}
+    # and, as Starlette's ServerErrorMiddleware does on the routed path, the error reaches the server too
+    with TestClient(create_app(bundle, predictor=_Unserializable())) as client:
+        for path, body in calls.items():
+            with pytest.raises(TypeError):
+                client.post(path, json=body)
+
+
 # -- B9: acknowledgements wake the loop each waiter belongs to ---------------------------------
 
 

@@ -450,7 +450,10 @@ class _PredictFastPath:
 
     The same endpoint function answers (so limits, rollout, log, metrics and shadow are the
     shared core's), and errors go through the app's own exception handlers, so the answers
-    are byte for byte those of the routed path. Everything else falls through to FastAPI.
+    are byte for byte those of the routed path. As there, an unexpected error (one only the
+    ``Exception`` handler would take) is left to Starlette's ``ServerErrorMiddleware``
+    outside: it answers 500 through that same handler and re-raises, so the server logs it.
+    Everything else falls through to FastAPI.
     """
 
     def __init__(self, app: ASGIApp, endpoint: Callable[[Request], Any], fastapi: FastAPI) -> None:
@@ -475,6 +478,8 @@ class _PredictFastPath:
     def _handler(self, exc: Exception) -> Any:
         handlers = self.fastapi.exception_handlers
         for kind in type(exc).__mro__:
+            if kind is Exception:  # as Starlette's ExceptionMiddleware: that one belongs to ServerErrorMiddleware
+                return None
             if kind in handlers:
                 return handlers[kind]
         return None
