@@ -152,6 +152,38 @@ def test_an_unexpected_error_on_predict_is_answered_and_raised_like_on_invocatio
                 client.post(path, json=body)
 
 
+# -- B8: a hot swap honours the feedback holdout ----------------------------------------------
+
+
+class _Source:
+    def __init__(self, bundles: dict[str, ModelBundle]) -> None:
+        self.bundles = bundles
+        self.alias = {"champion": "1"}
+
+    def version(self, alias: str) -> str | None:
+        return self.alias.get(alias)
+
+    def load(self, alias: str, version: str) -> ModelBundle:
+        return self.bundles[version]
+
+
+def test_a_version_without_a_prior_is_not_swapped_in_under_a_holdout(bundle: ModelBundle, make_rows: Rows) -> None:
+    bare = _copy(bundle, "2", reference=bundle.reference.drop(columns=["deny"]))
+    assert bare.prior is None
+    source = _Source({"1": _copy(bundle, "1"), "2": bare})
+    app = create_app(source.bundles["1"], source=source, aliases={"champion": "champion"}, holdout=Holdout(share=1.0))
+    with TestClient(app) as client:
+        source.alias["champion"] = "2"
+        outcome = client.post("/control/reload").json()
+        assert outcome["outcome"] == {"champion": "failed"}
+        health = client.get("/health").json()
+        assert health["model"]["version"] == "1" and health["status"] == "degraded"
+        assert "no training prior" in health["models"]["failures"]["champion"]["error"]
+        # the old version keeps answering held-out requests
+        r = client.post("/predict", json=make_rows(2))
+        assert r.status_code == 200 and r.json()["model"]["version"] == "1"
+
+
 # -- B9: acknowledgements wake the loop each waiter belongs to ---------------------------------
 
 

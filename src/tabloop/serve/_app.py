@@ -540,16 +540,16 @@ def create_app(
     else:
         factory = predictor
         first = factory(bundle)
+    holdout = holdout or Holdout()
+    holdout.check(bundle)
     champion = Served(bundle, first, variant)
-    models = ModelSet(champion, factory=factory, source=source, aliases=aliases)
+    # every version swapped in later must honour the holdout too (the challenger's is checked in prepare)
+    models = ModelSet(champion, factory=factory, source=source, aliases=aliases, check=holdout.check)
     if challenger is not None:
         models.swap(CHALLENGER, models.prepare(challenger, CHALLENGER))
         models.swaps = 0
     service = _Service(models, predlog, limits, rollout or Rollout(), log_sync)
-    service.holdout = holdout or Holdout()
-    for served in (models.champion, models.challenger):
-        if served is not None:
-            service.holdout.check(served.bundle)
+    service.holdout = holdout
     keys = api_keys or ApiKeys()
     service.authenticated = bool(keys)
     metrics = service.metrics

@@ -100,6 +100,7 @@ class ModelSet:
         aliases: dict[str, str] | None = None,
         on_swap: Callable[[str, Served | None, Served | None], None] | None = None,
         on_failure: Callable[[str], None] | None = None,
+        check: Callable[[ModelBundle], None] | None = None,
     ) -> None:
         self._served: dict[str, Served | None] = {CHAMPION: champion, CHALLENGER: challenger}
         self.primary = champion.variant
@@ -109,6 +110,8 @@ class ModelSet:
         self.aliases = dict(aliases or {})
         self.on_swap = on_swap
         self.on_failure = on_failure
+        # what the server needs of every version beyond being servable (the feedback holdout's prior)
+        self.check = check
         self.failures: dict[str, dict[str, Any]] = {}
         self.swaps = 0
         self._lock = threading.Lock()  # one swap at a time; readers never wait on it
@@ -133,8 +136,14 @@ class ModelSet:
         return None
 
     def prepare(self, bundle: ModelBundle, variant: str) -> Served:
-        """A checked, warmed-up ``Served`` for ``bundle`` (not yet serving)."""
+        """A checked, warmed-up ``Served`` for ``bundle`` (not yet serving).
+
+        ``check`` runs here too, so a version the server could not answer with (a holdout
+        without a training prior) fails its swap and the old version keeps serving.
+        """
         check_servable(bundle)
+        if self.check is not None:
+            self.check(bundle)
         predictor = self.factory(bundle)
         warm_up(bundle, predictor)
         return Served(bundle, predictor, self.primary if variant == CHAMPION else variant)
