@@ -69,6 +69,42 @@ def test_readiness_comes_back_by_itself_once_the_log_is_writable_again(
         assert client.post("/predict", json=make_rows(1)).status_code == 200
 
 
+# -- B2: a stalled fsync is bounded and holds its concurrency slot ---------------------------
+
+
+def test_a_stalled_log_write_times_out_and_keeps_its_concurrency_slot_until_then(
+    bundle: ModelBundle, make_rows: Rows, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tabloop.predlog import _log
+
+    release = threading.Event()
+    real = PredictionLog.write_fd
+
+    def stalled(fd: int, path: Path, lines: list[bytes]) -> None:
+        release.wait(5)
+        real(fd, path, lines)
+
+    monkeypatch.setattr(_log.PredictionLog, "write_fd", staticmethod(stalled))
+    app = create_app(bundle, predlog=PredictionLog(tmp_path), limits=Limits(max_concurrency=1, timeout_s=0.3))
+    rows = make_rows(2)
+
+    async def run() -> list[httpx.Response]:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                try:
+                    return list(await asyncio.gather(*[client.post("/predict", json=rows) for _ in range(2)]))
+                finally:
+                    release.set()  # let the writer drain before shutdown
+
+    answers = asyncio.run(run())
+    by_status = {r.status_code: r.json()["error"]["code"] for r in answers}
+    # one waited for its ack until the limit and was refused; the other found the one slot taken
+    assert by_status == {503: "prediction_log_unavailable", 429: "too_many_requests"}
+    unlogged = next(r for r in answers if r.status_code == 503)
+    assert "0.3 s" in unlogged.json()["error"]["message"] and unlogged.headers["retry-after"] == "1"
+
+
 # -- B5: a client gone while its body is read -------------------------------------------------
 
 

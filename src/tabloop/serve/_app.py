@@ -101,6 +101,8 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 _PREDICTING = re.compile(r"/predict|/invocations|/v2/models/[^/]+(?:/versions/[^/]+)?/infer")
 _JSON = "application/json"
 LogSync = Literal["ack", "background"]
+#: (request id, the version that answered, its predictions) -> the answer's body
+_Render = Callable[[str, Served, Predictions], bytes]
 
 
 @dataclass(frozen=True)
@@ -160,7 +162,10 @@ class _Service:
         self.accepting = False
         self.ready = False
         self.authenticated = False
+        # requests holding a concurrency slot: from admission until answered (under ack, until their fsync)
         self.in_flight = 0
+        # of those, the ones still reading, parsing or predicting: their rows are about to reach the writer
+        self.predicting = 0
         self.requests = 0
         self.rows = 0
         self.errors: Counter[str] = Counter()
@@ -587,7 +592,7 @@ def create_app(
             # the batch waits only while other requests are still being predicted (their rows come next)
             service.writer = BackgroundLogWriter(
                 predlog, linger_s=0.002, retry_s=log_retry_s,
-                linger_while=None if log_sync == "background" else (lambda: service.in_flight > 0),
+                linger_while=None if log_sync == "background" else (lambda: service.predicting > 0),
             )
             service.accepting = True
         _unready_on_sigterm(service)
@@ -631,26 +636,32 @@ def create_app(
     if keys:
         app.add_middleware(_AuthMiddleware, keys=keys, on_reject=lambda r, s, c: (service.errors.update([c]), on_error(r, s, c)))
 
-    async def score(
-        request: Request, dialect: str, parse: Callable[[bytes], list[dict[str, Any]]], pin: Served | None = None,
-        started: float | None = None,
-    ) -> tuple[str, Served, list[dict[str, Any]], Predictions, float]:
-        """The shared core: limits, routing, the predictor in a thread, metrics.
+    async def answer(
+        request: Request, dialect: str, parse: Callable[[bytes], list[dict[str, Any]]], render: _Render,
+        pin: Served | None = None, started: float | None = None,
+    ) -> Response:
+        """The shared core: limits, routing, the predictor in a thread, the log, metrics; ``render`` makes the body.
 
-        When it raises, ``request.state.probe`` says how far the request got, for its error record.
+        A request holds one of ``max_concurrency`` slots from admission until it is answered,
+        under ``log_sync="ack"`` the wait for its fsync included: a stalled disk then refuses
+        new requests (429) instead of piling them up. When it raises, ``request.state.probe``
+        says how far the request got, for its error record.
         """
         probe = _Probe(time.perf_counter() if started is None else started, pin)
         try:
-            return await _score(request, dialect, parse, pin, probe)
+            request_id = admit(request)
+            try:
+                served, rows, preds, seconds = await _score(request, request_id, dialect, parse, pin, probe)
+                content = render(request_id, served, preds)
+                return await finish(request_id, served, rows, preds, seconds, content, dialect)
+            finally:
+                service.in_flight -= 1
         except Exception:
             request.state.probe = probe
             raise
 
-    async def _score(
-        request: Request, dialect: str, parse: Callable[[bytes], list[dict[str, Any]]], pin: Served | None,
-        probe: _Probe,
-    ) -> tuple[str, Served, list[dict[str, Any]], Predictions, float]:
-        started = probe.started
+    def admit(request: Request) -> str:
+        """The request's id, once it may take a slot (ready, fewer than ``max_concurrency`` in flight)."""
         request_id = _request_id(request)
         request.state.request_id = request_id
         if not service.ready:
@@ -661,6 +672,15 @@ def create_app(
                 hint="lower the client's concurrency or add replicas",
             )
         service.in_flight += 1
+        return request_id
+
+    async def _score(
+        request: Request, request_id: str, dialect: str, parse: Callable[[bytes], list[dict[str, Any]]],
+        pin: Served | None, probe: _Probe,
+    ) -> tuple[Served, list[dict[str, Any]], Predictions, float]:
+        started = probe.started
+        # the log writer lingers for a batch only while some request is still on its way to it
+        service.predicting += 1
         try:
             body = await _read_body(request, limits.max_body_bytes)
 
@@ -701,21 +721,27 @@ def create_app(
                 # typed, so the one status table answers it and the cause reaches the log
                 raise InternalError(f"prediction failed for request {request_id}") from exc
         finally:
-            service.in_flight -= 1
+            service.predicting -= 1
         seconds = time.perf_counter() - started
-        request.state.dialect = dialect
-        return request_id, served, rows, preds, seconds
+        return served, rows, preds, seconds
 
     async def finish(
-        request_id: str, served: Served, rows: list[dict[str, Any]], preds: Predictions, seconds: float, content: bytes,
-        request: Request | None = None,
+        request_id: str, served: Served, rows: list[dict[str, Any]], preds: Predictions, seconds: float,
+        content: bytes, dialect: str,
     ) -> Response:
-        """Log the rows (waiting for their fsync under log_sync=ack), count the request, answer."""
+        """Log the rows (waiting for their fsync under log_sync=ack), count the request, answer.
+        """
         started = time.perf_counter()
         logged = service.log_rows(served, request_id, utc_now(), rows, logged_records(preds), seconds * 1000.0)
         if logged is not None and service.log_sync == "ack":
             try:
-                await service.acks.wait(logged)
+                await asyncio.wait_for(service.acks.wait(logged), limits.timeout_s)
+            except TimeoutError:
+                raise LogUnavailable(
+                    f"the prediction log did not confirm the write within the {limits.timeout_s:g} s limit, "
+                    "so the prediction is not answered",
+                    hint="the log's disk is stalled (its rows may still be written later); retry shortly",
+                ) from None
             except Exception as exc:
                 # the prediction was made but could not be recorded: never a 200 for an unlogged answer
                 raise LogUnavailable(
@@ -723,13 +749,20 @@ def create_app(
                     hint="the server keeps running and answers again once the log is writable; retry shortly",
                 ) from exc
         seconds += time.perf_counter() - started
-        dialect = getattr(request.state, "dialect", "tabloop") if request is not None else "tabloop"
         metrics.observe(dialect, served.variant, served.version, seconds, preds)
         service.requests += 1
         service.rows += len(rows)
         shadow = service.rollout.mode == "shadow" and service.models.challenger is not None
         background = BackgroundTask(service.shadow, request_id, rows) if shadow else None
         return Response(content, media_type=_JSON, headers={REQUEST_ID_HEADER: request_id}, background=background)
+
+    def render_predict(request_id: str, served: Served, preds: Predictions) -> bytes:
+        return _dumps(
+            {"request_id": request_id, "model": served.model, "variant": served.variant, "predictions": preds.records()}
+        )
+
+    def render_invocations(request_id: str, served: Served, preds: Predictions) -> bytes:
+        return _dumps({"predictions": mlflow_predictions(preds)})
 
     # -- tabloop's own dialect -----------------------------------------------------------
     openapi_extra, responses = predict_openapi(bundle, max_rows=limits.max_rows)
@@ -744,13 +777,10 @@ def create_app(
         responses=responses,
     )
     async def predict(request: Request) -> Response:
-        rid, served, rows, preds, seconds = await score(
-            request, "tabloop", lambda body: parse_rows(body, max_rows=limits.max_rows)
-        )
-        content = _dumps(
-            {"request_id": rid, "model": served.model, "variant": served.variant, "predictions": preds.records()}
-        )
-        return await finish(rid, served, rows, preds, seconds, content, request)
+        return await answer(request, "tabloop", parse_predict, render_predict)
+
+    def parse_predict(body: bytes) -> list[dict[str, Any]]:
+        return parse_rows(body, max_rows=limits.max_rows)
 
     @app.get("/health", summary="Liveness, the models served, the rollout and the prediction log's state")
     async def health() -> Response:
@@ -807,10 +837,10 @@ def create_app(
     )
     async def invocations(request: Request) -> Response:
         content_type = request.headers.get("content-type", "")
-        rid, served, rows, preds, seconds = await score(
-            request, "mlflow", lambda body: parse_invocations(body, content_type, max_rows=limits.max_rows)
+        return await answer(
+            request, "mlflow", lambda body: parse_invocations(body, content_type, max_rows=limits.max_rows),
+            render_invocations,
         )
-        return await finish(rid, served, rows, preds, seconds, _dumps({"predictions": mlflow_predictions(preds)}), request)
 
     @app.get("/ping", summary="Ready to predict (MLflow)")
     async def ping() -> Response:
@@ -891,16 +921,18 @@ def create_app(
             parsed.update(req)
             return rows
 
-        rid, served, rows, preds, seconds = await score(request, "v2", parse, pin=pinned, started=started)
-        out: dict[str, Any] = {
-            "model_name": name,
-            "model_version": served.version,
-            "outputs": v2_outputs(preds, parsed.get("outputs")),
-            "parameters": {"request_id": rid, "variant": served.variant},
-        }
-        if isinstance(parsed.get("id"), str):
-            out["id"] = parsed["id"]
-        return await finish(rid, served, rows, preds, seconds, _dumps(out), request)
+        def render(rid: str, served: Served, preds: Predictions) -> bytes:
+            out: dict[str, Any] = {
+                "model_name": name,
+                "model_version": served.version,
+                "outputs": v2_outputs(preds, parsed.get("outputs")),
+                "parameters": {"request_id": rid, "variant": served.variant},
+            }
+            if isinstance(parsed.get("id"), str):
+                out["id"] = parsed["id"]
+            return _dumps(out)
+
+        return await answer(request, "v2", parse, render, pin=pinned, started=started)
 
     infer_extra = infer_openapi(bundle, max_rows=limits.max_rows)
 
