@@ -105,6 +105,22 @@ def test_a_stalled_log_write_times_out_and_keeps_its_concurrency_slot_until_then
     assert "0.3 s" in unlogged.json()["error"]["message"] and unlogged.headers["retry-after"] == "1"
 
 
+# -- B3: no 200 for rows the log no longer takes ---------------------------------------------
+
+
+def test_no_answer_for_rows_the_log_no_longer_accepts_under_ack(
+    bundle: ModelBundle, make_rows: Rows, tmp_path: Path
+) -> None:
+    log = PredictionLog(tmp_path)
+    with TestClient(create_app(bundle, predlog=log)) as client:
+        client.app.state.tabloop.accepting = False  # type: ignore[attr-defined]  # as while shutting down
+        r = client.post("/predict", json=make_rows(2), headers={"X-Request-ID": "late"})
+        assert r.status_code == 503 and r.json()["error"]["code"] == "not_ready", r.text
+        assert r.headers["x-request-id"] == "late"
+        assert client.post("/invocations", json={"dataframe_records": make_rows(1)}).status_code == 503
+    assert log.read_predictions().empty
+
+
 # -- B5: a client gone while its body is read -------------------------------------------------
 
 

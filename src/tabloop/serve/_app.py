@@ -732,8 +732,15 @@ def create_app(
         """Log the rows (waiting for their fsync under log_sync=ack), count the request, answer.
         """
         started = time.perf_counter()
+        ack = service.log_sync == "ack"
+        if ack and predlog is not None and not service.accepting:
+            # shutting down: the writer takes no more rows, and an answer waits for its rows to be logged
+            raise NotReady(
+                "the server is shutting down and its prediction log takes no more rows, so this prediction "
+                "is not answered", hint="retry; another replica (or this one, restarted) answers",
+            )
         logged = service.log_rows(served, request_id, utc_now(), rows, logged_records(preds), seconds * 1000.0)
-        if logged is not None and service.log_sync == "ack":
+        if logged is not None and ack:
             try:
                 await asyncio.wait_for(service.acks.wait(logged), limits.timeout_s)
             except TimeoutError:
