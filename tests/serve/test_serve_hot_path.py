@@ -309,3 +309,35 @@ def test_an_early_error_carries_the_request_id_with_or_without_a_log(
         assert r.status_code == 404 and r.headers.get("x-request-id")
         r = client.post("/v2/models/other/infer", json={"inputs": []}, headers={"X-Request-ID": "mine"})
         assert r.status_code == 404 and r.headers.get("x-request-id") == "mine"
+
+
+# -- the hot path builds the answer's records once ----------------------------------------------
+
+
+def test_predict_builds_the_records_once_for_the_answer_and_the_log(
+    bundle: ModelBundle, make_rows: Rows, tmp_path: Path
+) -> None:
+    from tabloop.serve import FastPredictor
+
+    calls: list[int] = []
+
+    class Counting(Predictions):
+        def records(self) -> list[dict[str, Any]]:
+            calls.append(1)
+            return super().records()
+
+    class Predictor:
+        def __init__(self) -> None:
+            self.inner = FastPredictor(bundle)
+
+        def predict_rows(self, rows: list[dict[str, Any]]) -> Predictions:
+            p = self.inner.predict_rows(rows)
+            return Counting(labels=p.labels, proba=p.proba, classes=p.classes)
+
+    log = PredictionLog(tmp_path)
+    with TestClient(create_app(bundle, predlog=log, predictor=Predictor())) as client:
+        r = client.post("/predict", json=make_rows(3), headers={"X-Request-ID": "once"})
+        assert r.status_code == 200
+    assert len(calls) == 1
+    logged = log.read_predictions()
+    assert logged["prediction"].tolist() == [p["prediction"] for p in r.json()["predictions"]]

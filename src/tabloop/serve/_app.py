@@ -101,8 +101,9 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 _PREDICTING = re.compile(r"/predict|/invocations|/v2/models/[^/]+(?:/versions/[^/]+)?/infer")
 _JSON = "application/json"
 LogSync = Literal["ack", "background"]
-#: (request id, the version that answered, its predictions) -> the answer's body
-_Render = Callable[[str, Served, Predictions], bytes]
+#: (request id, the version that answered, its predictions) -> the answer's body, and ``preds.records()``
+#: when building the body needed them (the log then reuses them), else None
+_Render = Callable[[str, Served, Predictions], tuple[bytes, list[dict[str, Any]] | None]]
 
 
 @dataclass(frozen=True)
@@ -652,8 +653,8 @@ def create_app(
             request_id = admit(request)
             try:
                 served, rows, preds, seconds = await _score(request, request_id, dialect, parse, pin, probe)
-                content = render(request_id, served, preds)
-                return await finish(request_id, served, rows, preds, seconds, content, dialect)
+                content, records = render(request_id, served, preds)
+                return await finish(request_id, served, rows, preds, records, seconds, content, dialect)
             finally:
                 service.in_flight -= 1
         except Exception:
@@ -726,10 +727,12 @@ def create_app(
         return served, rows, preds, seconds
 
     async def finish(
-        request_id: str, served: Served, rows: list[dict[str, Any]], preds: Predictions, seconds: float,
-        content: bytes, dialect: str,
+        request_id: str, served: Served, rows: list[dict[str, Any]], preds: Predictions,
+        records: list[dict[str, Any]] | None, seconds: float, content: bytes, dialect: str,
     ) -> Response:
         """Log the rows (waiting for their fsync under log_sync=ack), count the request, answer.
+
+        ``records`` are ``preds.records()`` when the body already needed them (so they are built once).
         """
         started = time.perf_counter()
         ack = service.log_sync == "ack"
@@ -739,7 +742,7 @@ def create_app(
                 "the server is shutting down and its prediction log takes no more rows, so this prediction "
                 "is not answered", hint="retry; another replica (or this one, restarted) answers",
             )
-        logged = service.log_rows(served, request_id, utc_now(), rows, logged_records(preds), seconds * 1000.0)
+        logged = service.log_rows(served, request_id, utc_now(), rows, logged_records(preds, records), seconds * 1000.0)
         if logged is not None and ack:
             try:
                 await asyncio.wait_for(service.acks.wait(logged), limits.timeout_s)
@@ -763,13 +766,15 @@ def create_app(
         background = BackgroundTask(service.shadow, request_id, rows) if shadow else None
         return Response(content, media_type=_JSON, headers={REQUEST_ID_HEADER: request_id}, background=background)
 
-    def render_predict(request_id: str, served: Served, preds: Predictions) -> bytes:
-        return _dumps(
-            {"request_id": request_id, "model": served.model, "variant": served.variant, "predictions": preds.records()}
+    def render_predict(request_id: str, served: Served, preds: Predictions) -> tuple[bytes, list[dict[str, Any]]]:
+        records = preds.records()  # once: the answer and the log share them
+        content = _dumps(
+            {"request_id": request_id, "model": served.model, "variant": served.variant, "predictions": records}
         )
+        return content, records
 
-    def render_invocations(request_id: str, served: Served, preds: Predictions) -> bytes:
-        return _dumps({"predictions": mlflow_predictions(preds)})
+    def render_invocations(request_id: str, served: Served, preds: Predictions) -> tuple[bytes, None]:
+        return _dumps({"predictions": mlflow_predictions(preds)}), None
 
     # -- tabloop's own dialect -----------------------------------------------------------
     openapi_extra, responses = predict_openapi(bundle, max_rows=limits.max_rows)
@@ -928,7 +933,7 @@ def create_app(
             parsed.update(req)
             return rows
 
-        def render(rid: str, served: Served, preds: Predictions) -> bytes:
+        def render(rid: str, served: Served, preds: Predictions) -> tuple[bytes, None]:
             out: dict[str, Any] = {
                 "model_name": name,
                 "model_version": served.version,
@@ -937,7 +942,7 @@ def create_app(
             }
             if isinstance(parsed.get("id"), str):
                 out["id"] = parsed["id"]
-            return _dumps(out)
+            return _dumps(out), None
 
         return await answer(request, "v2", parse, render, pin=pinned, started=started)
 

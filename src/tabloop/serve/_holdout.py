@@ -118,6 +118,11 @@ def apply_holdout(holdout: Holdout, bundle: ModelBundle, request_id: str, rows: 
     return HeldOut(labels=labels, proba=proba, classes=preds.classes, model=preds, mask=mask)
 
 
-def logged_records(preds: Predictions) -> list[dict[str, Any]]:
-    """The outputs the prediction log keeps for ``preds``: always the model's own."""
-    return preds.model_records() if isinstance(preds, HeldOut) else preds.records()
+def logged_records(preds: Predictions, records: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """The outputs the prediction log keeps for ``preds``: always the model's own.
+
+    ``records``, when given, are ``preds.records()`` built already (for the answer): reused, not rebuilt.
+    """
+    if isinstance(preds, HeldOut):
+        return preds.model_records()
+    return records if records is not None else preds.records()
