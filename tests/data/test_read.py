@@ -84,7 +84,7 @@ def test_sql_source_runs_the_query(tmp_path: Path) -> None:
     url = f"sqlite:///{db}"
     df = read_table(url, query="select x, y from t where y = 'a' order by x")
     assert df["x"].tolist() == [1.5, 3.5]
-    with pytest.raises(DataError, match="needs data.query"):
+    with pytest.raises(DataError, match="needs a query"):
         read_table(url)
     with pytest.raises(DataError, match="query failed"):
         read_table(url, query="select * from missing_table")
