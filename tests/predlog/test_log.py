@@ -23,6 +23,8 @@ from tabloop.predlog import (
     utc_now,
 )
 
+from .._faults import broken_log_disk, wait_for
+
 
 def _record(i: int, request_id: str = "r1", **extra: Any) -> dict[str, Any]:
     return {
@@ -299,20 +301,9 @@ def test_a_submission_resolves_only_after_the_fsync_of_its_batch(
 def test_a_failed_write_fails_its_futures_then_the_writer_recovers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int, words: str
 ) -> None:
-    import os
+    from tabloop.predlog import PredictionLogError
 
-    from tabloop.predlog import PredictionLogError, _log
-
-    real_write = os.write
-    broken = threading.Event()
-    broken.set()
-
-    def write(fd: int, data: Any) -> int:
-        if broken.is_set():
-            raise OSError(code, os.strerror(code))
-        return real_write(fd, data)
-
-    monkeypatch.setattr(_log.os, "write", write)
+    broken = broken_log_disk(monkeypatch, code)
     log = PredictionLog(tmp_path)
     writer = BackgroundLogWriter(log)
     fut = writer.submit([_record(0, "lost"), _record(1, "lost")])
@@ -400,33 +391,10 @@ def test_linger_while_false_does_not_hold_a_lone_record(tmp_path: Path) -> None:
 
 
 # -- the writer's recovery and shutdown ------------------------------------------
-def _wait(predicate: Any, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return bool(predicate())
-
-
 def test_a_failed_writer_probes_the_disk_by_itself_and_turns_ok_without_new_records(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import errno
-    import os
-
-    from tabloop.predlog import _log
-
-    real_write = os.write
-    full = threading.Event()
-    full.set()
-
-    def write(fd: int, data: Any) -> int:
-        if full.is_set():
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real_write(fd, data)
-
-    monkeypatch.setattr(_log.os, "write", write)
+    full = broken_log_disk(monkeypatch)
     log = PredictionLog(tmp_path)
     writer = BackgroundLogWriter(log, retry_s=0.05)
     assert writer.submit([_record(0, "lost")]).exception(10) is not None
@@ -434,7 +402,7 @@ def test_a_failed_writer_probes_the_disk_by_itself_and_turns_ok_without_new_reco
     time.sleep(0.2)  # probes while the disk is still full keep it not ok
     assert writer.ok is False and writer.failed == 1
     full.clear()  # space freed; nobody submits anything
-    assert _wait(lambda: writer.ok)
+    assert wait_for(lambda: writer.ok)
     # the probe wrote no line and counted nothing
     assert writer.written == 0 and writer.failed == 1
     assert writer.close() is False  # a row was lost before, so not everything handed over was written
@@ -487,5 +455,5 @@ def test_close_that_times_out_counts_and_reports_the_queued_rows_as_lost(
     finally:
         release.set()
     assert first.result(10) == 1  # the batch already being written still lands
-    assert _wait(lambda: not writer.alive)
+    assert wait_for(lambda: not writer.alive)
     assert log.read_predictions()["request_id"].tolist() == ["in-write"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,16 +22,9 @@ from tabloop.predlog import PredictionLog
 from tabloop.serve import create_app
 from tabloop.train import ModelBundle
 
+from .._faults import broken_log_disk, wait_for
+
 Rows = Callable[..., list[dict[str, Any]]]
-
-
-def _wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 # -- the prediction log ----------------------------------------------------------------
@@ -93,7 +85,7 @@ def test_log_write_failure_in_background_mode_shows_in_health_and_predictions_co
         (tmp_path / f"predictions-{day:%Y%m%d}.jsonl").mkdir()
     with TestClient(create_app(bundle, predlog=PredictionLog(tmp_path), log_sync="background")) as client:
         assert client.post("/predict", json=make_rows(2)).status_code == 200
-        assert _wait_for(lambda: client.get("/health").json()["log"]["failed"] == 2)
+        assert wait_for(lambda: client.get("/health").json()["log"]["failed"] == 2)
         health = client.get("/health").json()
         assert health["status"] == "degraded"
         assert health["log"]["last_error"] and health["log"]["sync"] == "background"
@@ -126,20 +118,7 @@ def test_ack_mode_answers_503_while_the_log_cannot_be_written_and_recovers(
     bundle: ModelBundle, make_rows: Rows, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     path: str, body: str, check: Callable[[dict[str, Any]], bool],
 ) -> None:
-    import errno
-    import os
-
-    from tabloop.predlog import _log
-
-    real_write = os.write
-    full = {"on": True}
-
-    def write(fd: int, data: Any) -> int:
-        if full["on"]:
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real_write(fd, data)
-
-    monkeypatch.setattr(_log.os, "write", write)
+    full = broken_log_disk(monkeypatch)
     rows = make_rows(2)
     payload: Any = {"rows": {"rows": rows}, "mlflow": {"dataframe_records": rows}}.get(body)
     if body == "v2":
@@ -160,7 +139,7 @@ def test_ack_mode_answers_503_while_the_log_cannot_be_written_and_recovers(
         assert "tabloop_prediction_log_ok 0.0" in metrics
         assert 'code="prediction_log_unavailable"' in metrics
         assert health["requests"]["predicted"] == 0  # a 503 is not counted as answered
-        full["on"] = False  # space freed: the same server answers again
+        full.clear()  # space freed: the same server answers again
         r = client.post(path, json=payload, headers={"X-Request-ID": "after"})
         assert r.status_code == 200, r.text
         health = client.get("/health").json()
@@ -210,7 +189,7 @@ def test_health_counts_rows_errors_and_log_writes(bundle: ModelBundle, make_rows
         client.post("/predict", json=[])
         client.post("/predict", content=b"[1]")
         # the 5 rows, and one error record for each refused request
-        assert _wait_for(lambda: client.get("/health").json()["log"]["written"] == 7)
+        assert wait_for(lambda: client.get("/health").json()["log"]["written"] == 7)
         body = client.get("/health").json()
         assert body["requests"] == {
             "predicted": 1,

@@ -16,6 +16,8 @@ from tabloop.predlog import PredictionLog
 from tabloop.serve import ApiKeys, BundlePredictor, Limits, Rollout, create_app, hash_key
 from tabloop.train import ModelBundle, Predictions
 
+from .._faults import wait_for
+
 Rows = Callable[..., list[dict[str, Any]]]
 
 
@@ -24,15 +26,6 @@ def _copy(bundle: ModelBundle, version: str, pipeline: Any = None) -> ModelBundl
         pipeline=pipeline or bundle.pipeline, contract=bundle.contract, manifest=bundle.manifest,
         reference=bundle.reference, spec_yaml="", name=bundle.name, version=version,
     )
-
-
-def _wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 # -- API keys -----------------------------------------------------------------------------
@@ -260,9 +253,9 @@ def test_alias_moves_under_load_with_no_failed_request(bundle: ModelBundle, make
             for target in ("2", "3", "4", "1", "2"):
                 source.alias["champion"] = target
                 if target == "4":
-                    assert _wait_for(lambda: "champion" in client.get("/health").json()["models"]["failures"])
+                    assert wait_for(lambda: "champion" in client.get("/health").json()["models"]["failures"])
                 else:
-                    assert _wait_for(lambda t=target: client.get("/health").json()["model"]["version"] == t)
+                    assert wait_for(lambda t=target: client.get("/health").json()["model"]["version"] == t)
                     time.sleep(0.1)
             stop.set()
             for f in futures:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import errno
 import logging
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,16 +19,9 @@ from tabloop.predlog import PredictionLog
 from tabloop.serve import Holdout, Limits, create_app
 from tabloop.train import ModelBundle, Predictions
 
+from .._faults import broken_log_disk, wait_for
+
 Rows = Callable[..., list[dict[str, Any]]]
-
-
-def _wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 def _copy(bundle: ModelBundle, version: str, **changes: Any) -> ModelBundle:
@@ -45,25 +36,12 @@ def _copy(bundle: ModelBundle, version: str, **changes: Any) -> ModelBundle:
 def test_readiness_comes_back_by_itself_once_the_log_is_writable_again(
     bundle: ModelBundle, make_rows: Rows, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import os
-
-    from tabloop.predlog import _log
-
-    real_write = os.write
-    full = threading.Event()
-    full.set()
-
-    def write(fd: int, data: Any) -> int:
-        if full.is_set():
-            raise OSError(errno.ENOSPC, "No space left on device")
-        return real_write(fd, data)
-
-    monkeypatch.setattr(_log.os, "write", write)
+    full = broken_log_disk(monkeypatch)
     with TestClient(create_app(bundle, predlog=PredictionLog(tmp_path), log_retry_s=0.05)) as client:
         assert client.post("/predict", json=make_rows(1)).status_code == 503
         assert client.get("/ping").status_code == 503  # unready: the orchestrator sends no traffic now
         full.clear()  # the disk is freed; no prediction arrives to find out
-        assert _wait_for(lambda: client.get("/ping").status_code == 200)
+        assert wait_for(lambda: client.get("/ping").status_code == 200)
         assert client.get("/v2/health/ready").status_code == 200
         assert client.get("/health").json()["log"]["ok"] is True
         assert client.post("/predict", json=make_rows(1)).status_code == 200

@@ -1,0 +1,42 @@
+"""Helpers the tests share: waiting for a condition, and a prediction-log disk that refuses writes."""
+
+from __future__ import annotations
+
+import errno
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, poll: float = 0.02) -> bool:
+    """Poll ``predicate`` until it is true or ``timeout`` seconds pass; its last answer, as a bool."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(poll)
+    return bool(predicate())
+
+
+def broken_log_disk(monkeypatch: pytest.MonkeyPatch, code: int = errno.ENOSPC) -> threading.Event:
+    """Make the prediction log's writes fail with ``code`` (a full disk by default) while the event is set.
+
+    The event starts set; ``clear()`` it to free the disk.
+    """
+    from tabloop.predlog import _log
+
+    real_write = os.write
+    broken = threading.Event()
+    broken.set()
+
+    def write(fd: int, data: Any) -> int:
+        if broken.is_set():
+            raise OSError(code, os.strerror(code))
+        return real_write(fd, data)
+
+    monkeypatch.setattr(_log.os, "write", write)
+    return broken
