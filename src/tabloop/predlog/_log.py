@@ -417,45 +417,47 @@ class BackgroundLogWriter:
         while not done:
             item = self._next()
             items: list[tuple[list[dict[str, Any]], concurrent.futures.Future[int]]] = []
-            n = 0
-            if item is None:
-                done = True
-            else:
+            done = item is None
+            if item is not None:
                 items.append(item)
-                n = len(item[0])
-            while n < self.max_batch and not done:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    done = True
-                    break
-                items.append(nxt)
-                n += len(nxt[0])
-            if self.linger_s > 0 and items and not done and n < self.linger_rows:
-                deadline = time.monotonic() + self.linger_s
+                # whatever is queued already joins this batch
+                done = self._take(items, self.max_batch)
+            if self.linger_s > 0 and items and not done and _rows(items) < self.linger_rows:
                 if self.linger_while is None:
                     # nobody waits on this batch: one sleep, then take what came, rather than a wake-up
                     # (and a GIL hand-off from the request thread) per record
                     time.sleep(self.linger_s)
-                    deadline = 0.0
-                while n < self.linger_rows:
-                    if self.linger_while is not None and not self.linger_while():
-                        break
-                    left = deadline - time.monotonic()
-                    try:
-                        nxt = self._queue.get(timeout=left) if left > 0 else self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if nxt is None:
-                        done = True
-                        break
-                    items.append(nxt)
-                    n += len(nxt[0])
+                    done = self._take(items, self.linger_rows)
+                else:
+                    done = self._take(items, self.linger_rows, until=time.monotonic() + self.linger_s,
+                                      while_=self.linger_while)
             if items:
                 self._commit(items)
         self._close_fd()
+
+    def _take(
+        self, items: list[tuple[list[dict[str, Any]], concurrent.futures.Future[int]]], rows: int, *,
+        until: float | None = None, while_: Callable[[], bool] | None = None,
+    ) -> bool:
+        """Add queued submissions to ``items`` up to ``rows`` rows; True when the stop marker came.
+
+        Without ``until`` only what is queued now is taken; with it, the queue is waited on
+        until then, for as long as ``while_`` (when given) says more is coming.
+        """
+        n = _rows(items)
+        while n < rows:
+            if while_ is not None and not while_():
+                return False
+            left = None if until is None else until - time.monotonic()
+            try:
+                nxt = self._queue.get(timeout=left) if left is not None and left > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                return False
+            if nxt is None:
+                return True
+            items.append(nxt)
+            n += len(nxt[0])
+        return False
 
     def _commit(self, items: list[tuple[list[dict[str, Any]], concurrent.futures.Future[int]]]) -> None:
         """One write and one fsync for every submission in ``items``, then resolve their futures."""
@@ -578,3 +580,7 @@ class ServingClosed(TabloopError):
     """Records handed to a writer that has already stopped."""
 
     code = "prediction_log_closed"
+
+
+def _rows(items: list[tuple[list[dict[str, Any]], concurrent.futures.Future[int]]]) -> int:
+    return sum(len(records) for records, _ in items)
