@@ -289,9 +289,9 @@ def _calibration(bundle: ModelBundle, reference: pd.DataFrame) -> Any:
 def _logged_signal(bundle: ModelBundle, logged: pd.DataFrame) -> np.ndarray:
     """The logged output that prediction drift follows: positive-class probability, or the prediction."""
     if bundle.task == "binary":
-        key = str(bundle.classes[-1])
-        return np.array([p.get(key, np.nan) if isinstance(p, dict) else np.nan for p in logged["probabilities"]],
-                        dtype="float64")
+        from tabloop.monitor import positive_probability
+
+        return positive_probability(logged, str(bundle.classes[-1]))
     if bundle.task == "regression":
         return pd.to_numeric(logged[PREDICTION_COLUMN], errors="coerce").to_numpy(dtype="float64")
     return logged[PREDICTION_COLUMN].astype(object).to_numpy()

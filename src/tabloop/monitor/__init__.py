@@ -10,7 +10,13 @@ gathers the same timelines for the live page that ``tabloop serve`` shows at ``/
 """
 
 from tabloop.monitor._ab import ABComparison, ABSummary, VariantResult, ab_summary, answered_variants
-from tabloop.monitor._dashboard import OutputsTimeline, dashboard_data, outputs_over_time, top_drift_features
+from tabloop.monitor._dashboard import (
+    OutputsTimeline,
+    dashboard_data,
+    outputs_over_time,
+    positive_probability,
+    top_drift_features,
+)
 from tabloop.monitor._drift import (
     MISSING,
     DriftResult,
@@ -68,6 +74,7 @@ __all__ = [
     "performance_over_time",
     "PerformanceTimeline",
     "permutation_importances",
+    "positive_probability",
     "shadow_mask",
     "split_windows",
     "top_drift_features",

@@ -68,7 +68,7 @@ def outputs_over_time(
         positive = str(classes[-1])
         hit = np.array([str(v) == positive if v is not None else False for v in predictions], dtype=bool)
         answered = predictions.notna().to_numpy()
-        proba = _positive_probability(log, positive)
+        proba = positive_probability(log, positive)
         series["positive_rate"] = [_share(hit[w.positions], answered[w.positions]) for w in windows]
         series["mean_probability"] = [_mean(proba[w.positions]) for w in windows]
         reference = {"positive_rate": None, "mean_probability": _mean(_floats(reference_signal))}
@@ -136,7 +136,8 @@ def dashboard_data(
     return out
 
 
-def _positive_probability(log: pd.DataFrame, positive: str) -> np.ndarray:
+def positive_probability(log: pd.DataFrame, positive: str) -> np.ndarray:
+    """Each logged row's probability of ``positive`` (NaN where the row has none)."""
     if "probabilities" not in log.columns:
         return np.full(len(log), np.nan)
     return np.array([float(p.get(positive, np.nan)) if isinstance(p, dict) else np.nan for p in log["probabilities"]],
