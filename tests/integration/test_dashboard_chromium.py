@@ -265,6 +265,12 @@ def test_dashboard_in_chromium_draws_the_monitor_numbers(
     assert drawn.figures["requests refused (this process)"] == traffic["refused"]
     assert _same(drawn.figures["error rate (this process)"], traffic["refused"] / (traffic["requests"] + traffic["refused"]))
     assert drawn.figures["rows logged"] == traffic["rows"] and drawn.figures["rows labelled"] == traffic["labelled"]
+    # the log's own error records: every worker's refusals, surviving restarts
+    assert perf["requests"] == traffic["requests"] + traffic["refused"] and perf["errors"] == traffic["refused"]
+    assert drawn.figures["requests (log)"] == perf["requests"]
+    assert drawn.figures["requests refused (log)"] == perf["errors"]
+    assert _same(drawn.figures["error rate (log)"], perf["error_rate"]) and perf["error_rate"] > 0
+    assert any(w["error_rate"] for w in windows)  # the error-rate chart has a point above zero
     # realized where labels joined, estimated everywhere, latency measured: the charts are not empty
     assert windows[0]["realized"][metric] is not None and windows[2]["realized"][metric] is None
     assert all(w["estimated"][metric] is not None and w["latency_ms"]["p50"] > 0 for w in windows)
