@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -171,14 +171,25 @@ def stop_later() -> Iterator[list[subprocess.Popen[bytes]]]:
             proc.wait(10)
 
 
-def test_sigkill_mid_load_loses_no_acknowledged_prediction(
-    bundle_dir: Path, one_row: list[dict[str, Any]], tmp_path: Path, stop_later: list[subprocess.Popen[bytes]]
-) -> None:
-    port, log_dir = _free_port(), tmp_path / "predlog"
-    proc, stderr = _start([ONE_PROCESS, str(bundle_dir), str(log_dir), str(port), "ack"], tmp_path)
+def _serving(
+    args: Callable[[int], list[str]], tmp_path: Path, stop_later: list[subprocess.Popen[bytes]],
+    env: dict[str, str] | None = None,
+) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """Start a server script (``args(port)``) on a free port, stop it after the test, wait until it answers."""
+    port = _free_port()
+    proc, stderr = _start(args(port), tmp_path, env)
     stop_later.append(proc)
     url = f"http://127.0.0.1:{port}"
     wait_until_answering(proc, url, stderr)
+    return proc, url, stderr
+
+
+def test_sigkill_mid_load_loses_no_acknowledged_prediction(
+    bundle_dir: Path, one_row: list[dict[str, Any]], tmp_path: Path, stop_later: list[subprocess.Popen[bytes]]
+) -> None:
+    log_dir = tmp_path / "predlog"
+    proc, url, stderr = _serving(lambda port: [ONE_PROCESS, str(bundle_dir), str(log_dir), str(port), "ack"],
+                                 tmp_path, stop_later)
     with _Load(url, one_row) as load:
         assert load.enough.wait(120), f"only {len(load.acked)} answers:\n{stderr.read_text(errors='replace')}"
         os.killpg(proc.pid, signal.SIGKILL)  # no shutdown, no flush: only what was fsynced survives
@@ -192,11 +203,9 @@ def test_sigkill_mid_load_loses_no_acknowledged_prediction(
 def test_sigterm_under_load_drains_flushes_and_exits_0(
     bundle_dir: Path, one_row: list[dict[str, Any]], tmp_path: Path, stop_later: list[subprocess.Popen[bytes]]
 ) -> None:
-    port, log_dir = _free_port(), tmp_path / "predlog"
-    proc, stderr = _start([ONE_PROCESS, str(bundle_dir), str(log_dir), str(port), "ack"], tmp_path)
-    stop_later.append(proc)
-    url = f"http://127.0.0.1:{port}"
-    wait_until_answering(proc, url, stderr)
+    log_dir = tmp_path / "predlog"
+    proc, url, stderr = _serving(lambda port: [ONE_PROCESS, str(bundle_dir), str(log_dir), str(port), "ack"],
+                                 tmp_path, stop_later)
     with _Load(url, one_row) as load:
         assert load.enough.wait(120), f"only {len(load.acked)} answers:\n{stderr.read_text(errors='replace')}"
         proc.send_signal(signal.SIGTERM)
@@ -210,11 +219,9 @@ def test_sigterm_under_load_drains_flushes_and_exits_0(
 def test_background_mode_answers_and_sigterm_still_flushes(
     bundle_dir: Path, one_row: list[dict[str, Any]], tmp_path: Path, stop_later: list[subprocess.Popen[bytes]]
 ) -> None:
-    port, log_dir = _free_port(), tmp_path / "predlog"
-    proc, stderr = _start([ONE_PROCESS, str(bundle_dir), str(log_dir), str(port), "background"], tmp_path)
-    stop_later.append(proc)
-    url = f"http://127.0.0.1:{port}"
-    wait_until_answering(proc, url, stderr)
+    log_dir = tmp_path / "predlog"
+    proc, url, stderr = _serving(lambda port: [ONE_PROCESS, str(bundle_dir), str(log_dir), str(port), "background"],
+                                 tmp_path, stop_later)
     with _Load(url, one_row, clients=4) as load:
         assert load.enough.wait(120)
         proc.send_signal(signal.SIGTERM)
@@ -225,13 +232,10 @@ def test_background_mode_answers_and_sigterm_still_flushes(
 def test_two_workers_write_their_own_segments_and_lose_nothing_on_sigterm(
     bundle_dir: Path, one_row: list[dict[str, Any]], tmp_path: Path, stop_later: list[subprocess.Popen[bytes]]
 ) -> None:
-    port, log_dir = _free_port(), tmp_path / "predlog"
+    log_dir = tmp_path / "predlog"
     (tmp_path / "it_factory.py").write_text(FACTORY_MODULE)
-    proc, stderr = _start([WORKERS, str(tmp_path), str(port)], tmp_path,
-                          env={"IT_BUNDLE": str(bundle_dir), "IT_LOG": str(log_dir)})
-    stop_later.append(proc)
-    url = f"http://127.0.0.1:{port}"
-    wait_until_answering(proc, url, stderr)
+    proc, url, stderr = _serving(lambda port: [WORKERS, str(tmp_path), str(port)], tmp_path, stop_later,
+                                 env={"IT_BUNDLE": str(bundle_dir), "IT_LOG": str(log_dir)})
     with _Load(url, one_row) as load:
         assert load.enough.wait(120), f"only {len(load.acked)} answers:\n{stderr.read_text(errors='replace')}"
         proc.send_signal(signal.SIGTERM)
