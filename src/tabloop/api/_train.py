@@ -199,7 +199,7 @@ def fit_and_register(
         if trials is None and spec.train.trials is None:
             total = budget if budget is not None else spec.train.budget_seconds
             search = search_budget(total, time.perf_counter() - started)
-        result = train_candidates(train_df, spec, contract, classes, budget_seconds=search if search else budget,
+        result = train_candidates(train_df, spec, contract, classes, budget_seconds=search or budget,
                                   trials=trials, storage=url, data_hash=data_hash, progress=say)
         tracker.log_params({"study": result.study})
         _log_trials(tracker, result, run_tags)

@@ -242,13 +242,11 @@ class PerformanceTimeline:
     @property
     def requests(self) -> int | None:
         """Requests answered or refused over the windows; None when the windows carry no error figures."""
-        counts = [w.requests for w in self.windows]
-        return None if not counts or any(c is None for c in counts) else sum(c for c in counts if c is not None)
+        return _total([w.requests for w in self.windows])
 
     @property
     def errors(self) -> int | None:
-        counts = [w.errors for w in self.windows]
-        return None if not counts or any(c is None for c in counts) else sum(c for c in counts if c is not None)
+        return _total([w.errors for w in self.windows])
 
     @property
     def error_rate(self) -> float | None:
@@ -350,6 +348,12 @@ def _holdout(
                 "(monitoring.performance.min_labels), too few to judge")
     return HoldoutPerformance(rows=int(held.size), labelled=int(held_labelled.size), realized=realized,
                               decided_labelled=int(decided.size), decided_realized=decided_realized, note=note)
+
+
+def _total(counts: list[int | None]) -> int | None:
+    """The sum, or None when there is nothing to add or any count is unknown."""
+    known = [c for c in counts if c is not None]
+    return sum(known) if counts and len(known) == len(counts) else None
 
 
 def _diff(a: float | None, b: float | None) -> float | None:
