@@ -382,12 +382,82 @@ def test_lingering_writer_shares_one_fsync_between_submissions_a_moment_apart(tm
     assert sorted(log.read_predictions()["request_id"]) == ["r0", "r1", "r2"]
 
 
-def test_linger_while_false_does_not_hold_a_lone_record(tmp_path: Path) -> None:
-    writer = BackgroundLogWriter(PredictionLog(tmp_path), linger_s=30.0, linger_while=lambda: False)
+def test_a_lone_record_is_not_held_without_linger(tmp_path: Path) -> None:
+    writer = BackgroundLogWriter(PredictionLog(tmp_path))
     started = time.monotonic()
     assert writer.submit([_record(0)]).result(timeout=5) == 1
-    assert time.monotonic() - started < 5  # not the 30 s linger
+    assert time.monotonic() - started < 5
     assert writer.close() is True
+
+
+# -- post: no future; one hook call per fsynced batch ---------------------------------------
+class _Hook:
+    def __init__(self) -> None:
+        self.calls: list[tuple[list[Any], BaseException | None]] = []
+        self.event = threading.Event()
+
+    def __call__(self, tags: list[Any], error: BaseException | None) -> None:
+        self.calls.append((list(tags), error))
+        self.event.set()
+
+
+def test_posts_held_for_a_wake_share_one_batch_and_one_hook_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from tabloop.predlog import _log
+
+    log = PredictionLog(tmp_path)
+    log.append([_record(0, "earlier")])  # today's file exists: no directory fsync below
+    fsync = _GatedFsync(os.fdatasync)
+    fsync.gate.set()
+    monkeypatch.setattr(_log.os, "fdatasync", fsync)
+    hook = _Hook()
+    writer = BackgroundLogWriter(log, on_batch=hook)
+    assert wait_for(lambda: writer._idle)
+    assert writer.post([_record(0, "a"), _record(1, "a")], "tag-a", wake=False) == 2
+    assert writer.post([_record(0, "b")], "tag-b", wake=False) == 1
+    writer.post([_record(0, "untagged")], wake=False)
+    time.sleep(0.1)
+    assert fsync.calls == 0 and not hook.calls  # an idle writer is not woken by a held post
+    writer.wake()
+    assert hook.event.wait(10)
+    assert hook.calls == [(["tag-a", "tag-b"], None)]  # once, after the fsync, untagged posts left out
+    assert fsync.calls == 1
+    assert writer.close() is True
+    assert log.read_predictions()["request_id"].tolist() == ["earlier", "a", "a", "b", "untagged"]
+
+
+def test_a_failed_batch_tells_the_hook_its_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tabloop.predlog import PredictionLogError
+
+    broken_log_disk(monkeypatch)
+    hook = _Hook()
+    writer = BackgroundLogWriter(PredictionLog(tmp_path), on_batch=hook)
+    writer.post([_record(0, "lost")], "t")
+    assert hook.event.wait(10)
+    ((tags, error),) = hook.calls
+    assert tags == ["t"] and isinstance(error, PredictionLogError)
+    assert writer.failed == 1 and writer.ok is False
+    writer.close()
+
+
+def test_post_refuses_unencodable_records_at_once_and_keeps_the_others(tmp_path: Path) -> None:
+    from tabloop.predlog import ServingClosed, UnloggableRecords
+
+    log = PredictionLog(tmp_path)
+    hook = _Hook()
+    writer = BackgroundLogWriter(log, on_batch=hook)
+    with pytest.raises(UnloggableRecords) as info:
+        writer.post([_record(0, "good"), {"request_id": "x", "bad": object()}], "t")
+    assert (info.value.written, info.value.refused) == (1, 1)
+    assert writer.close() is False  # one record was refused
+    assert writer.failed == 1 and writer.written == 1
+    assert not hook.calls  # the refused post's tag is never resolved as written
+    assert log.read_predictions()["request_id"].tolist() == ["good"]
+    with pytest.raises(ServingClosed):
+        writer.post([_record(0, "late")], "late")
 
 
 # -- the writer's recovery and shutdown ------------------------------------------

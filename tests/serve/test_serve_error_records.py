@@ -114,16 +114,15 @@ def test_auth_rejections_and_unloggable_answers_leave_no_error_record(
         assert client.post("/predict", json=make_rows(1),
                            headers={"X-Request-ID": "wrong-scope", "X-API-Key": "c-key"}).status_code == 403
         writer = app.state.tabloop.writer
-        real_submit = writer.submit
+        real_post = writer.post
 
-        def submit(records: list[dict[str, Any]]) -> concurrent.futures.Future[int]:
+        def post(records: list[dict[str, Any]], tag: Any = None, *, wake: bool = True) -> int:
             if records and records[0].get("kind") != "error":  # the rows of an answer cannot be written
-                failed: concurrent.futures.Future[int] = concurrent.futures.Future()
-                failed.set_exception(PredictionLogError(log.directory, OSError(errno.ENOSPC, "No space left")))
-                return failed
-            return real_submit(records)
+                writer.on_batch([tag], PredictionLogError(log.directory, OSError(errno.ENOSPC, "No space left")))
+                return len(records)
+            return real_post(records, tag, wake=wake)
 
-        writer.submit = submit  # type: ignore[method-assign]
+        writer.post = post  # type: ignore[method-assign]
         unlogged = client.post("/predict", json=make_rows(1), headers={"X-Request-ID": "unlogged", "X-API-Key": "p-key"})
         assert unlogged.status_code == 503 and unlogged.json()["error"]["code"] == "prediction_log_unavailable"
         bad = client.post("/predict", json=[{"dir": "a lot"}], headers={"X-Request-ID": "keyed-bad", "X-API-Key": "p-key"})

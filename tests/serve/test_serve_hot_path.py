@@ -220,16 +220,17 @@ def test_a_version_without_a_prior_is_not_swapped_in_under_a_holdout(bundle: Mod
 def test_acks_wake_the_loop_of_each_waiter() -> None:
     from tabloop.serve._app import _Acks
 
-    acks = _Acks()
-    first: concurrent.futures.Future[int] = concurrent.futures.Future()
     waiting = threading.Event()
+    mine: list[asyncio.Future[None]] = []
     got: list[Any] = []
 
     def loop_one() -> None:
-        async def wait() -> int:
-            waiter = acks.wait(first)
+        async def wait() -> str:
+            waiter = asyncio.get_running_loop().create_future()
+            mine.append(waiter)
             waiting.set()
-            return await asyncio.wait_for(waiter, 10)
+            await _Acks.wait(waiter, 10)
+            return "acked"
 
         try:
             got.append(asyncio.run(wait()))
@@ -239,39 +240,48 @@ def test_acks_wake_the_loop_of_each_waiter() -> None:
     thread = threading.Thread(target=loop_one)
     thread.start()
     assert waiting.wait(10)
-    other = asyncio.new_event_loop()  # a second loop registers a waiter too, and is not running
-
-    async def register() -> None:
-        acks.wait(concurrent.futures.Future())
-
-    other.run_until_complete(register())
-    first.set_result(7)
+    other = asyncio.new_event_loop()  # a second loop has a waiter in the same batch, and is not running
+    stranger = other.create_future()
+    _Acks.on_batch([mine[0], stranger], None)  # as the writer calls it, from another thread
     thread.join(20)
+    assert got == ["acked"]
+    assert not stranger.done()  # resolved only when its own loop runs
+    other.run_until_complete(asyncio.sleep(0))
+    assert stranger.done() and stranger.result() is None
     other.close()
-    assert got == [7]
 
 
-def test_acks_still_drain_after_a_waiters_loop_was_closed() -> None:
+def test_acks_of_a_closed_loop_are_dropped_and_others_still_resolve() -> None:
     from tabloop.serve._app import _Acks
 
-    acks = _Acks()
-    orphan: concurrent.futures.Future[int] = concurrent.futures.Future()
     closed = asyncio.new_event_loop()
-
-    async def register() -> None:
-        acks.wait(orphan)
-
-    closed.run_until_complete(register())
+    orphan = closed.create_future()
     closed.close()
-    orphan.set_result(1)  # its loop is gone: nothing to wake, and nothing must get stuck
 
-    async def later() -> int:
-        fut: concurrent.futures.Future[int] = concurrent.futures.Future()
-        waiter = acks.wait(fut)
-        threading.Thread(target=fut.set_result, args=(2,)).start()
-        return await asyncio.wait_for(waiter, 5)
+    async def later() -> None:
+        waiter = asyncio.get_running_loop().create_future()
+        threading.Thread(target=_Acks.on_batch, args=([orphan, waiter], None)).start()
+        await _Acks.wait(waiter, 5)
 
-    assert asyncio.run(later()) == 2
+    asyncio.run(later())  # the closed loop's waiter is skipped; this one is woken
+
+
+def test_an_ack_carries_the_batch_error_and_times_out_when_none_comes() -> None:
+    from tabloop.serve._app import _Acks
+
+    async def failed() -> None:
+        waiter = asyncio.get_running_loop().create_future()
+        threading.Thread(target=_Acks.on_batch, args=([waiter], OSError(28, "No space left on device"))).start()
+        await _Acks.wait(waiter, 5)
+
+    with pytest.raises(OSError, match="No space"):
+        asyncio.run(failed())
+
+    async def silent() -> None:
+        await _Acks.wait(asyncio.get_running_loop().create_future(), 0.05)
+
+    with pytest.raises(TimeoutError):
+        asyncio.run(silent())
 
 
 # -- B10: an early error carries the request id with or without a log --------------------------

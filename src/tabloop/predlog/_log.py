@@ -23,7 +23,6 @@ import fcntl
 import itertools
 import logging
 import os
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -302,42 +301,74 @@ def prediction_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return frame[(frame[KIND] != ERROR_KIND).to_numpy()]
 
 
-class BackgroundLogWriter:
-    """Takes records off the request path; a thread batches, writes and fsyncs them (group commit).
+#: what a batch hook is told about each fsynced batch: the tags of its submissions, and the error if it failed
+BatchHook = Callable[[list[Any], BaseException | None], None]
 
-    ``submit`` returns a ``concurrent.futures.Future`` that the thread resolves only after
-    the fsync of the batch holding those records: with the number written, or with the
-    error (``PredictionLogError`` when the disk refused, ``UnloggableRecords`` when a
-    record could not be encoded). A server that waits on it before answering never
-    acknowledges a row a crash could lose; every request waiting at the same moment
-    shares one fsync. ``close()`` drains the queue, so everything handed over before it
-    is on disk. Failures are counted; ``ok`` says whether the latest write succeeded, so
-    health turns back to ok by itself when the disk does: while not ok, the thread probes
-    the log folder every ``retry_s`` seconds on its own (see ``_probe``), so ``ok`` (and a
+
+class _Entry:
+    """One submission waiting for the writer: its encoded lines and whoever waits for them."""
+
+    __slots__ = ("future", "lines", "refused", "rows", "tag")
+
+    def __init__(
+        self, lines: list[bytes], refused: list[str], future: concurrent.futures.Future[int] | None, tag: Any,
+    ) -> None:
+        self.lines = lines
+        self.refused = refused
+        self.rows = len(lines) + len(refused)
+        self.future = future
+        self.tag = tag
+
+
+class BackgroundLogWriter:
+    """Takes records off the request path; a thread writes and fsyncs them in batches (group commit).
+
+    Records are encoded in the caller's thread as they are handed over, so the thread's
+    own Python work per batch is short: join, write, fsync, tell. While a batch is being
+    synced, whatever is handed over meanwhile waits, and the next batch takes all of it,
+    so every caller waiting at the same moment shares one fsync. The thread is woken only
+    when it is idle, once per batch rather than once per record: on a 2-core machine each
+    wake-up of a second Python thread costs the request thread tens of microseconds.
+
+    Two ways to hand records over:
+
+    - ``submit`` returns a ``concurrent.futures.Future`` that resolves only after the
+      fsync of the batch holding those records: with the number written, or with the
+      error (``PredictionLogError`` when the disk refused, ``UnloggableRecords`` when a
+      record could not be encoded);
+    - ``post`` returns at once; its ``tag`` (any object) is passed, with every other tag
+      of the same batch, to ``on_batch(tags, error)`` once that batch is fsynced (error
+      None) or has failed. One call per batch, in the writer's thread: a server resolves
+      the waiting requests of a whole batch with one wake-up of its event loop.
+
+    A server that waits before answering never acknowledges a row a crash could lose.
+    ``close()`` drains what was handed over, so everything handed over before it is on
+    disk. Failures are counted; ``ok`` says whether the latest write succeeded, so health
+    turns back to ok by itself when the disk does: while not ok, the thread probes the
+    log folder every ``retry_s`` seconds on its own (see ``_probe``), so ``ok`` (and a
     server's readiness, which follows it) comes back even when no traffic arrives.
     """
 
     def __init__(
         self, log: PredictionLog, *, max_batch: int = 512, linger_s: float = 0.0, linger_rows: int = 64,
-        linger_while: Callable[[], bool] | None = None, retry_s: float = RETRY_S,
+        retry_s: float = RETRY_S, on_batch: BatchHook | None = None,
     ) -> None:
         if not retry_s > 0:
             raise ValueError(f"retry_s must be positive, got {retry_s}")
         self.log = log
         self.retry_s = retry_s
         self.max_batch = max_batch
-        # with linger_s > 0 a batch waits up to that long for more records (until linger_rows of them):
-        # callers that do not wait for the fsync (log_sync=background) then share one fsync instead of
-        # paying one each; callers that do wait are already batched by their own concurrency
+        # with linger_s > 0 a batch of fewer than linger_rows rows waits that long for more: callers that
+        # do not wait for the fsync (log_sync=background) then share one fsync instead of paying one each;
+        # callers that do wait are batched by their own concurrency, behind the fsync in progress
         self.linger_s = linger_s
         self.linger_rows = min(linger_rows, max_batch)
-        # with linger_while, a batch waits only while it answers true (a server: requests still being
-        # predicted, whose rows are about to come), so a lone request never waits for company
-        self.linger_while = linger_while
-        self._queue: queue.SimpleQueue[tuple[list[dict[str, Any]], concurrent.futures.Future[int]] | None] = (
-            queue.SimpleQueue()
-        )
+        self.on_batch = on_batch
+        self._pending: list[_Entry] = []
         self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        # the thread is waiting for work: only then does a hand-over notify it
+        self._idle = False
         self._closed = False
         self.written = 0
         self.failed = 0
@@ -353,28 +384,85 @@ class BackgroundLogWriter:
 
     def submit(self, records: Iterable[dict[str, Any]]) -> concurrent.futures.Future[int]:
         """Hand records over; the future resolves once they are fsynced (or fails with why not)."""
-        batch = records if isinstance(records, list) else list(records)
         fut: concurrent.futures.Future[int] = concurrent.futures.Future()
+        lines, refused = self.log.encode(records)
+        if not self._enqueue(_Entry(lines, refused, fut, None)):
+            fut.set_exception(ServingClosed("the prediction log writer is closed (the server is stopping)"))
+        return fut
+
+    def post(self, records: Iterable[dict[str, Any]], tag: Any = None, *, wake: bool = True) -> int:
+        """Hand records over without a future; ``tag`` reaches ``on_batch`` once their batch is done.
+
+        Returns how many records were queued. Raises ``ServingClosed`` after ``close()``
+        (nothing queued), and ``UnloggableRecords`` when some records cannot be encoded:
+        the others are queued all the same, without the tag. With ``wake=False`` an idle
+        writer is not woken for them: the caller calls ``wake()`` once it has handed over
+        everything that should share the batch (a busy writer takes them anyway when done).
+        """
+        lines, refused = self.log.encode(records)
+        # refused records travel too, without the tag, so the writer counts them in ``failed``
+        if not self._enqueue(_Entry(lines, refused, None, None if refused else tag), wake=wake):
+            raise ServingClosed("the prediction log writer is closed (the server is stopping)")
+        if refused:
+            raise UnloggableRecords(len(lines), refused)
+        return len(lines)
+
+    def wake(self) -> None:
+        """Let an idle writer start on what is queued."""
+        with self._lock:
+            if self._idle and self._pending:
+                self._idle = False
+                self._wake.notify()
+
+    def _enqueue(self, entry: _Entry, *, wake: bool = True) -> bool:
         with self._lock:
             # after close() the thread is gone: a record queued now would never be written
             if self._closed:
-                fut.set_exception(ServingClosed("the prediction log writer is closed (the server is stopping)"))
-                return fut
-            self._queue.put((batch, fut))
-        return fut
+                return False
+            self._pending.append(entry)
+            if wake and self._idle:
+                self._idle = False
+                self._wake.notify()
+        return True
 
-    def _next(self) -> tuple[list[dict[str, Any]], concurrent.futures.Future[int]] | None:
-        """The next submission (None: stop); while the log is failing, probe it every ``retry_s`` meanwhile."""
-        while not self.ok:
-            left = self._next_probe - time.monotonic()
-            if left <= 0:
-                self._probe()
-                continue
-            try:
-                return self._queue.get(timeout=left)
-            except queue.Empty:
-                continue
-        return self._queue.get()
+    def _wait_for_work(self) -> None:
+        """Block until something is queued or ``close()`` was called.
+
+        While the log is failing, it probes the log folder every ``retry_s`` meanwhile.
+        """
+        while True:
+            with self._lock:
+                if self._pending or self._closed:
+                    return
+                left = None if self.ok else self._next_probe - time.monotonic()
+                if left is None or left > 0:
+                    self._idle = True
+                    self._wake.wait(left)
+                    self._idle = False
+                    continue
+            self._probe()
+
+    def _next_batch(self) -> tuple[list[_Entry], bool]:
+        """The submissions to write next (whole ones, up to ``max_batch`` rows, at least one), and whether to stop."""
+        self._wait_for_work()
+        if self.linger_s > 0:
+            with self._lock:
+                linger = not self._closed and sum(entry.rows for entry in self._pending) < self.linger_rows
+            if linger:
+                # nobody waits on these rows: one sleep, then take what came meanwhile (at most one fsync
+                # per linger_s), rather than a batch for every record or two
+                time.sleep(self.linger_s)
+        with self._lock:
+            taken = 0
+            rows = 0
+            for entry in self._pending:
+                if taken and rows + entry.rows > self.max_batch:
+                    break
+                taken += 1
+                rows += entry.rows
+            batch = self._pending[:taken]
+            del self._pending[:taken]
+            return batch, self._closed and not self._pending
 
     def _probe(self) -> None:
         """Is the log writable again? Reopen today's file and write, sync and remove a scratch file beside it.
@@ -413,84 +501,54 @@ class BackgroundLogWriter:
         self.ok = True
 
     def _run(self) -> None:
-        done = False
-        while not done:
-            item = self._next()
-            items: list[tuple[list[dict[str, Any]], concurrent.futures.Future[int]]] = []
-            done = item is None
-            if item is not None:
-                items.append(item)
-                # whatever is queued already joins this batch
-                done = self._take(items, self.max_batch)
-            if self.linger_s > 0 and items and not done and _rows(items) < self.linger_rows:
-                if self.linger_while is None:
-                    # nobody waits on this batch: one sleep, then take what came, rather than a wake-up
-                    # (and a GIL hand-off from the request thread) per record
-                    time.sleep(self.linger_s)
-                    done = self._take(items, self.linger_rows)
-                else:
-                    done = self._take(items, self.linger_rows, until=time.monotonic() + self.linger_s,
-                                      while_=self.linger_while)
-            if items:
-                self._commit(items)
+        stop = False
+        while not stop:
+            batch, stop = self._next_batch()
+            if batch:
+                self._commit(batch)
         self._close_fd()
 
-    def _take(
-        self, items: list[tuple[list[dict[str, Any]], concurrent.futures.Future[int]]], rows: int, *,
-        until: float | None = None, while_: Callable[[], bool] | None = None,
-    ) -> bool:
-        """Add queued submissions to ``items`` up to ``rows`` rows; True when the stop marker came.
-
-        Without ``until`` only what is queued now is taken; with it, the queue is waited on
-        until then, for as long as ``while_`` (when given) says more is coming.
-        """
-        n = _rows(items)
-        while n < rows:
-            if while_ is not None and not while_():
-                return False
-            left = None if until is None else until - time.monotonic()
-            try:
-                nxt = self._queue.get(timeout=left) if left is not None and left > 0 else self._queue.get_nowait()
-            except queue.Empty:
-                return False
-            if nxt is None:
-                return True
-            items.append(nxt)
-            n += len(nxt[0])
-        return False
-
-    def _commit(self, items: list[tuple[list[dict[str, Any]], concurrent.futures.Future[int]]]) -> None:
-        """One write and one fsync for every submission in ``items``, then resolve their futures."""
-        lines: list[bytes] = []
-        outcome: list[tuple[int, list[str]]] = []
+    def _commit(self, items: list[_Entry]) -> None:
+        """One write and one fsync for every submission in ``items``, then tell whoever waits for them."""
+        lines = [line for entry in items for line in entry.lines]
         try:
-            for records, _ in items:
-                good, refused = self.log.encode(records)
-                lines.extend(good)
-                outcome.append((len(good), refused))
             if lines:
                 self._write(lines)
         except Exception as exc:  # the writer must outlive any one bad batch
-            rows = sum(len(records) for records, _ in items)
+            rows = sum(entry.rows for entry in items)
             self.failed += rows
             self.failed_writes += 1
             self.last_error = str(exc)
             self._report_failure(exc, rows)
-            for _, fut in items:
-                fut.set_exception(exc)
+            for entry in items:
+                if entry.future is not None:
+                    entry.future.set_exception(exc)
+            self._tell(items, exc)
             return
         if not self.ok:
             logger.warning("prediction log: writing again after failures (%d row(s) were lost)", self.failed)
         self.ok = True
         self.written += len(lines)
-        for (_, fut), (good, refused) in zip(items, outcome, strict=True):
-            if refused:
-                self.failed += len(refused)
-                error = UnloggableRecords(good, refused)
+        for entry in items:
+            if entry.refused:
+                self.failed += len(entry.refused)
+                error = UnloggableRecords(len(entry.lines), entry.refused)
                 self.last_error = str(error)
-                fut.set_exception(error)
-            else:
-                fut.set_result(good)
+                if entry.future is not None:
+                    entry.future.set_exception(error)
+            elif entry.future is not None:
+                entry.future.set_result(len(entry.lines))
+        self._tell(items, None)
+
+    def _tell(self, items: list[_Entry], error: BaseException | None) -> None:
+        hook = self.on_batch
+        tags = [entry.tag for entry in items if entry.tag is not None]
+        if hook is None or not tags:
+            return
+        try:
+            hook(tags, error)
+        except Exception:  # whoever listens must not stop the writer
+            logger.exception("prediction log: the batch hook failed")
 
     def _write(self, lines: list[bytes]) -> None:
         """Append through a descriptor kept open between batches (reopened on a new day or after an error)."""
@@ -543,30 +601,23 @@ class BackgroundLogWriter:
         an ERROR says how many were lost. The batch being written, if any, may still land.
         """
         with self._lock:
-            if not self._closed:
-                self._closed = True
-                self._queue.put(None)
+            self._closed = True
+            self._wake.notify()
         self._thread.join(timeout)
         if self._thread.is_alive():
             self._abandon(timeout)
-        return not self._thread.is_alive() and self._queue.empty() and self.failed == 0
+        return not self._thread.is_alive() and not self._pending and self.failed == 0
 
     def _abandon(self, timeout: float) -> None:
-        lost = 0
         error = ServingClosed(f"the prediction log writer did not finish within {timeout:g} s of closing")
         with self._lock:
-            while True:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    continue
-                records, fut = item
-                lost += len(records)
-                if fut.set_running_or_notify_cancel():
-                    fut.set_exception(error)
-            self._queue.put(None)  # the thread still stops once its current batch is done
+            # the thread stops once its current batch is done: closed, and nothing left queued
+            given_up, self._pending = self._pending, []
+        lost = sum(entry.rows for entry in given_up)
+        for entry in given_up:
+            if entry.future is not None and not entry.future.done():
+                entry.future.set_exception(error)
+        self._tell(given_up, error)
         if lost:
             self.failed += lost
             self.last_error = str(error)
@@ -580,7 +631,3 @@ class ServingClosed(TabloopError):
     """Records handed to a writer that has already stopped."""
 
     code = "prediction_log_closed"
-
-
-def _rows(items: list[tuple[list[dict[str, Any]], concurrent.futures.Future[int]]]) -> int:
-    return sum(len(records) for records, _ in items)

@@ -165,15 +165,14 @@ class _Service:
         self.authenticated = False
         # requests holding a concurrency slot: from admission until answered (under ack, until their fsync)
         self.in_flight = 0
-        # of those, the ones still reading, parsing or predicting: their rows are about to reach the writer
-        self.predicting = 0
         self.requests = 0
         self.rows = 0
         self.errors: Counter[str] = Counter()
         self.shadow_pool: concurrent.futures.ThreadPoolExecutor | None = None
-        self.acks = _Acks()
         self.shadow_pending = 0
         self._shadow_lock = threading.Lock()
+        # the loops that will wake the log writer once their current turn is over
+        self._wakes: set[asyncio.AbstractEventLoop] = set()
 
     # -- scoring ------------------------------------------------------------------
     def pick(self, request_id: str, rows: list[dict[str, Any]]) -> Served:
@@ -185,14 +184,21 @@ class _Service:
 
     def log_rows(
         self, served: Served, request_id: str, ts: str, rows: list[dict[str, Any]], outputs: list[dict[str, Any]],
-        latency_ms: float, source: str = "http",
-    ) -> concurrent.futures.Future[int] | None:
-        """Hand the rows to the log writer; the future resolves once they are fsynced (None: no log)."""
+        latency_ms: float, source: str = "http", *, loop: asyncio.AbstractEventLoop | None = None, wait: bool = False,
+    ) -> asyncio.Future[None] | None:
+        """Hand the rows to the log writer (None: no log, or nobody waits).
+
+        Called on the event loop ``loop``, the writer is woken once the loop's current turn
+        is over, so the rows of every request answered in that turn share one batch (and one
+        fsync); with ``wait`` the result is a future of ``loop`` that resolves once they are
+        fsynced, and a refusal by the writer raises. Called from another thread (``loop``
+        None: shadow scoring), the writer is woken at once, and a refusal is only counted.
+        """
         writer = self.writer
         if writer is None or not self.accepting:
             return None
         name, version, variant = served.name, served.version, served.variant
-        return writer.submit([
+        records = [
             {
                 "request_id": request_id,
                 "row": i,
@@ -210,7 +216,30 @@ class _Service:
                 **({"holdout": True} if out.get("holdout") else {}),
             }
             for i, (row, out) in enumerate(zip(rows, outputs, strict=True))
-        ])
+        ]
+        waiter = loop.create_future() if wait and loop is not None else None
+        try:
+            if loop is None:
+                writer.post(records)
+            else:
+                # woken by the first request, the writer would sync its rows alone, and the rest next time
+                self._wake_after_turn(loop, writer)
+                writer.post(records, waiter, wake=False)
+        except TabloopError:
+            if waiter is not None:
+                raise
+        return waiter
+
+    def _wake_after_turn(self, loop: asyncio.AbstractEventLoop, writer: BackgroundLogWriter) -> None:
+        if loop in self._wakes:
+            return
+        self._wakes.add(loop)
+
+        def wake() -> None:
+            self._wakes.discard(loop)
+            writer.wake()
+
+        loop.call_soon(wake)
 
     def log_error(self, request: Request, status: int, error: dict[str, Any]) -> None:
         """One error record for a predicting request answered with an error; handed over, never waited for.
@@ -255,7 +284,7 @@ class _Service:
         try:
             probe: _Probe | None = getattr(request.state, "probe", None)
             served = probe.served if probe is not None else None
-            writer.submit([error_record(
+            writer.post([error_record(
                 request_id=request_id, status=status, code=code, message=str(error.get("message") or ""),
                 dialect=dialect_of(request.url.path),
                 model=served.name if served is not None else self.models.champion.name,
@@ -328,51 +357,48 @@ _ID_COUNTER = itertools.count()
 
 
 class _Acks:
-    """Awaitable acknowledgements of log writes that wake the event loop once per fsynced batch.
+    """Acknowledgements of log writes: one wake-up of a waiter's event loop per fsynced batch.
 
-    ``asyncio.wrap_future`` would wake the loop once per request; the writer resolves a
-    whole batch at once, so the first resolution schedules one drain and the rest join it.
-    Each waiter is woken on its own loop (one app may be driven by several, one after
-    another or at once); a loop that has closed meanwhile just drops its waiters.
+    The writer tells ``on_batch`` (in its own thread) the waiters of a whole batch at
+    once; they are resolved on their own loops, one ``call_soon_threadsafe`` per loop per
+    batch, not one per request. One app may be driven by several loops, one after another
+    or at once; a loop that has closed meanwhile just drops its waiters.
     """
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        # per loop: the resolved acks not yet handed to their waiters, and whether a drain is scheduled
-        self._done: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[int], concurrent.futures.Future[int]]]] = {}
-        self._scheduled: set[asyncio.AbstractEventLoop] = set()
+    @staticmethod
+    def on_batch(waiters: list[Any], error: BaseException | None) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+        for waiter in waiters:
+            by_loop.setdefault(waiter.get_loop(), []).append(waiter)
+        for loop, theirs in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_settle, theirs, error)
+            except RuntimeError:  # the loop is closed: nobody is left there to wake
+                pass
 
-    def wait(self, fut: concurrent.futures.Future[int]) -> asyncio.Future[int]:
-        waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        fut.add_done_callback(lambda f: self._resolved(waiter, f))
-        return waiter
-
-    def _resolved(self, waiter: asyncio.Future[int], fut: concurrent.futures.Future[int]) -> None:
-        loop = waiter.get_loop()
-        with self._lock:  # called in the writer thread
-            self._done.setdefault(loop, []).append((waiter, fut))
-            if loop in self._scheduled:
-                return
-            self._scheduled.add(loop)
+    @staticmethod
+    async def wait(waiter: asyncio.Future[None], timeout: float) -> None:
+        """Until ``waiter`` resolves; ``TimeoutError`` after ``timeout`` seconds (cheaper than ``wait_for``)."""
+        timer = asyncio.get_running_loop().call_later(timeout, _expire, waiter)
         try:
-            loop.call_soon_threadsafe(self._drain, loop)
-        except RuntimeError:  # the loop is closed: nobody is left to wake there, and later acks must still drain
-            with self._lock:
-                self._scheduled.discard(loop)
-                self._done.pop(loop, None)
+            await waiter
+        finally:
+            timer.cancel()
 
-    def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
-        with self._lock:
-            done = self._done.pop(loop, [])
-            self._scheduled.discard(loop)
-        for waiter, fut in done:
-            if waiter.done():  # the request was cancelled (client gone, timeout)
-                continue
-            exc = fut.exception()
-            if exc is None:
-                waiter.set_result(fut.result())
-            else:
-                waiter.set_exception(exc)
+
+def _settle(waiters: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    for waiter in waiters:
+        if waiter.done():  # the request was cancelled (client gone) or timed out
+            continue
+        if error is None:
+            waiter.set_result(None)
+        else:
+            waiter.set_exception(error)
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
 
 
 def _new_request_id() -> str:
@@ -591,9 +617,11 @@ def create_app(
         if predlog is not None:
             # one fsync per few ms of rows, not per request: under background nobody waits for it; under ack
             # the batch waits only while other requests are still being predicted (their rows come next)
+            # under ack a batch is whatever waited behind the fsync in progress; under background nobody
+            # waits, so an idle writer lingers a moment and one fsync serves the rows of a few ms
             service.writer = BackgroundLogWriter(
-                predlog, linger_s=0.002, retry_s=log_retry_s,
-                linger_while=None if log_sync == "background" else (lambda: service.predicting > 0),
+                predlog, linger_s=0.002 if log_sync == "background" else 0.0, retry_s=log_retry_s,
+                on_batch=_Acks.on_batch,
             )
             service.accepting = True
         _unready_on_sigterm(service)
@@ -680,49 +708,44 @@ def create_app(
         pin: Served | None, probe: _Probe,
     ) -> tuple[Served, list[dict[str, Any]], Predictions, float]:
         started = probe.started
-        # the log writer lingers for a batch only while some request is still on its way to it
-        service.predicting += 1
+        body = await _read_body(request, limits.max_body_bytes)
+
+        def parse_pick() -> tuple[Served, list[dict[str, Any]]]:
+            rows = parse(body)
+            probe.rows = len(rows)
+            served = probe.served = pin or service.pick(request_id, rows)
+            return served, rows
+
+        def predict(served: Served, rows: list[dict[str, Any]]) -> Predictions:
+            preds = served.predictor.predict_rows(rows)
+            return apply_holdout(service.holdout, served.bundle, request_id, rows, preds)
+
+        def work() -> tuple[Served, list[dict[str, Any]], Predictions]:
+            served, rows = parse_pick()
+            return served, rows, predict(served, rows)
+
         try:
-            body = await _read_body(request, limits.max_body_bytes)
-
-            def parse_pick() -> tuple[Served, list[dict[str, Any]]]:
-                rows = parse(body)
-                probe.rows = len(rows)
-                served = probe.served = pin or service.pick(request_id, rows)
-                return served, rows
-
-            def predict(served: Served, rows: list[dict[str, Any]]) -> Predictions:
-                preds = served.predictor.predict_rows(rows)
-                return apply_holdout(service.holdout, served.bundle, request_id, rows, preds)
-
-            def work() -> tuple[Served, list[dict[str, Any]], Predictions]:
+            if len(body) <= INLINE_BODY_BYTES:
+                # a few rows on the ONNX graph cost less than the hop to a worker thread and back;
+                # anything that could take long (big bodies, the scikit-learn pipeline) keeps the thread
                 served, rows = parse_pick()
-                return served, rows, predict(served, rows)
-
-            try:
-                if len(body) <= INLINE_BODY_BYTES:
-                    # a few rows on the ONNX graph cost less than the hop to a worker thread and back;
-                    # anything that could take long (big bodies, the scikit-learn pipeline) keeps the thread
-                    served, rows = parse_pick()
-                    if getattr(served.predictor, "engine", None) == "onnx":
-                        preds = predict(served, rows)
-                    else:
-                        preds = await asyncio.wait_for(run_in_threadpool(predict, served, rows), limits.timeout_s)
+                if getattr(served.predictor, "engine", None) == "onnx":
+                    preds = predict(served, rows)
                 else:
-                    served, rows, preds = await asyncio.wait_for(run_in_threadpool(work), limits.timeout_s)
-            except TimeoutError:
-                raise RequestTimeout(
-                    f"the prediction took longer than the {limits.timeout_s:g} s limit", hint="send fewer rows per request"
-                ) from None
-            except TabloopError:
-                raise
-            except RecursionError:
-                raise MalformedRequest("the request is nested too deeply") from None
-            except Exception as exc:
-                # typed, so the one status table answers it and the cause reaches the log
-                raise InternalError(f"prediction failed for request {request_id}") from exc
-        finally:
-            service.predicting -= 1
+                    preds = await asyncio.wait_for(run_in_threadpool(predict, served, rows), limits.timeout_s)
+            else:
+                served, rows, preds = await asyncio.wait_for(run_in_threadpool(work), limits.timeout_s)
+        except TimeoutError:
+            raise RequestTimeout(
+                f"the prediction took longer than the {limits.timeout_s:g} s limit", hint="send fewer rows per request"
+            ) from None
+        except TabloopError:
+            raise
+        except RecursionError:
+            raise MalformedRequest("the request is nested too deeply") from None
+        except Exception as exc:
+            # typed, so the one status table answers it and the cause reaches the log
+            raise InternalError(f"prediction failed for request {request_id}") from exc
         seconds = time.perf_counter() - started
         return served, rows, preds, seconds
 
@@ -742,10 +765,19 @@ def create_app(
                 "the server is shutting down and its prediction log takes no more rows, so this prediction "
                 "is not answered", hint="retry; another replica (or this one, restarted) answers",
             )
-        logged = service.log_rows(served, request_id, utc_now(), rows, logged_records(preds, records), seconds * 1000.0)
-        if logged is not None and ack:
+        try:
+            logged = service.log_rows(
+                served, request_id, utc_now(), rows, logged_records(preds, records), seconds * 1000.0,
+                loop=asyncio.get_running_loop(), wait=ack,
+            )
+        except TabloopError as exc:  # a record the log cannot encode, or the writer closed meanwhile
+            raise LogUnavailable(
+                f"the prediction could not be written to the prediction log, so it is not answered: {exc}",
+                hint="retry shortly",
+            ) from exc
+        if logged is not None:
             try:
-                await asyncio.wait_for(service.acks.wait(logged), limits.timeout_s)
+                await _Acks.wait(logged, limits.timeout_s)
             except TimeoutError:
                 raise LogUnavailable(
                     f"the prediction log did not confirm the write within the {limits.timeout_s:g} s limit, "
