@@ -34,9 +34,12 @@ lint-imports: $(VENV)/.dev-installed
 # each writes its figures to benchmarks/results/; run them on a quiet machine (see each README)
 bench: bench-serving bench-drift bench-automl
 
-# needs wrk (apt-get install -y wrk); tabloop vs mlflow models serve vs a do-nothing FastAPI app
-bench-serving: $(VENV)/.dev-installed
+# needs wrk (apt-get install -y wrk); tabloop vs mlflow models serve vs BentoML vs a do-nothing FastAPI app
+bench-serving: $(VENV)/.dev-installed benchmarks/serving/.venv-bentoml/bin/bentoml
 	$(BIN)/python benchmarks/serving/run.py
+
+benchmarks/serving/.venv-bentoml/bin/bentoml: benchmarks/serving/requirements-bentoml.txt requirements.lock | $(VENV)/.dev-installed
+	$(BIN)/python benchmarks/serving/run.py --setup-bentoml
 
 bench-drift: $(VENV)/.dev-installed
 	bash benchmarks/drift/run.sh

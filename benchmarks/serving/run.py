@@ -33,6 +33,10 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE.parent / "results"
 BIN = Path(sys.executable).parent
+BENTO_VENV = HERE / ".venv-bentoml"
+BENTO_REQUIREMENTS = HERE / "requirements-bentoml.txt"
+#: the benchmark venv takes these from tabloop's lock, so it unpickles the very same pipeline
+LOCKED_FOR_BENTO = ("scikit-learn", "numpy", "scipy", "joblib", "pandas")
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 20.0
 
@@ -129,6 +133,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def setup_bentoml() -> None:
+    """benchmarks/serving/.venv-bentoml: BentoML, with scikit-learn and its stack pinned as tabloop's lock has them."""
+    lock = HERE.parent.parent / "requirements.lock"
+    pins = [line.strip() for line in lock.read_text().splitlines()
+            if line.split("==")[0].strip().lower() in LOCKED_FOR_BENTO and "==" in line]
+    if not (BENTO_VENV / "bin" / "python").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(BENTO_VENV)], check=True)
+    uv = BIN / "uv"
+    installer = [str(uv), "pip", "install", "--python", str(BENTO_VENV / "bin" / "python")] if uv.exists() else [
+        str(BENTO_VENV / "bin" / "python"), "-m", "pip", "install"]
+    subprocess.run([*installer, "-r", str(BENTO_REQUIREMENTS), *pins], check=True)
+
+
 def tabloop_has_workers() -> bool:
     help_text = subprocess.run([str(BIN / "tabloop"), "serve", "--help"], capture_output=True, text=True, timeout=60).stdout
     return "--workers" in help_text
@@ -154,6 +171,14 @@ class Server:
                    "--env-manager", "local", "-h", "127.0.0.1", "-p", str(self.port), "-w", str(workers)]
             env["MLFLOW_TRACKING_URI"] = model["tracking_uri"]
             self.path, self.health = "/invocations", "/ping"
+        elif kind == "bentoml":
+            # BentoML's own server (its defaults, access log included) on the same pipeline, from its own venv
+            cmd = [str(BENTO_VENV / "bin" / "bentoml"), "serve", "bento_service:Model", "--host", "127.0.0.1",
+                   "--port", str(self.port), "--working-dir", str(HERE)]
+            env["TABLOOP_BENCH_PIPELINE"] = str(model["pipeline_path"])
+            env["TABLOOP_BENCH_WORKERS"] = str(workers)
+            env["PATH"] = f"{BENTO_VENV / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
+            self.path, self.health = "/predict", "/readyz"
         elif kind == "noop":
             # uvicorn with the TCP_NODELAY workaround tabloop serve has (see noop_serve.py)
             cmd = [str(BIN / "python"), str(HERE / "noop_serve.py"), str(self.port), str(workers)]
@@ -171,7 +196,11 @@ class Server:
         return f"http://127.0.0.1:{self.port}{path}"
 
     def body(self, row: dict[str, Any]) -> bytes:
-        payload: Any = {"dataframe_records": [row]} if self.kind == "mlflow" else [row]
+        payload: Any = [row]
+        if self.kind == "mlflow":
+            payload = {"dataframe_records": [row]}
+        elif self.kind == "bentoml":
+            payload = {"rows": [row]}  # the API method's parameter name
         return json.dumps(payload).encode()
 
     def wait_ready(self) -> None:
@@ -243,9 +272,11 @@ def ratios(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for w, c in sorted({(r["workers"], r["concurrency"]) for r in runs}):
         t, m, n = by.get(("tabloop", w, c)), by.get(("mlflow", w, c)), by.get(("noop", w, c))
+        b = by.get(("bentoml", w, c))
         out.append({
             "workers": w, "concurrency": c,
             "tabloop_vs_mlflow": round(t / m, 2) if t and m else None,
+            "tabloop_vs_bentoml": round(t / b, 2) if t and b else None,
             "tabloop_vs_noop_fastapi": round(t / n, 3) if t and n else None,
             "mlflow_vs_noop_fastapi": round(m / n, 3) if m and n else None,
         })
@@ -272,10 +303,11 @@ def markdown(result: dict[str, Any]) -> str:
         else:
             why = str(r.get("skipped", "")).splitlines()[0][:80].replace("|", "/")
             lines.append(f"| {r['workers']} | {r['concurrency']} | {r['server']} | - | - | - | - | skipped: {why} |")
-    lines += ["", "| workers | concurrency | tabloop / mlflow | tabloop / do-nothing FastAPI |", "|---:|---:|---:|---:|"]
+    lines += ["", "| workers | concurrency | tabloop / mlflow | tabloop / BentoML | tabloop / do-nothing FastAPI |",
+              "|---:|---:|---:|---:|---:|"]
     for q in result["ratios"]:
         lines.append(f"| {q['workers']} | {q['concurrency']} | {_num(q['tabloop_vs_mlflow'])} | "
-                     f"{_num(q['tabloop_vs_noop_fastapi'])} |")
+                     f"{_num(q.get('tabloop_vs_bentoml'))} | {_num(q['tabloop_vs_noop_fastapi'])} |")
     lines += ["", "Bar (issue 4): at concurrency 8, tabloop >= 20x mlflow and >= 0.5x the do-nothing FastAPI app.", ""]
     pred = result.get("predictors")
     if pred:
@@ -306,7 +338,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=float, default=1.0, help="seconds of unrecorded load before each cell")
     ap.add_argument("--concurrency", default="1,8,32")
     ap.add_argument("--workers", default="1,2")
-    ap.add_argument("--servers", default="tabloop,mlflow,noop")
+    ap.add_argument("--servers", default="tabloop,mlflow,noop,bentoml",
+                    help="bentoml needs benchmarks/serving/.venv-bentoml (--setup-bentoml makes it)")
+    ap.add_argument("--setup-bentoml", action="store_true", help="make .venv-bentoml, then exit")
     ap.add_argument("--candidates", default="linear", help="comma-separated spec candidates to train (default: linear)")
     ap.add_argument("--predictor-calls", type=int, default=2000)
     ap.add_argument("--quick", action="store_true", help="1 s per cell, concurrency 8 only, 1 worker")
@@ -314,6 +348,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--log-sync", choices=["ack", "background"], default="ack",
                     help="tabloop's serving.log_sync: ack answers after the fsync (default), background does not wait")
     args = ap.parse_args(argv)
+    if args.setup_bentoml:
+        setup_bentoml()
+        return 0
     if args.quick:
         args.duration, args.warmup, args.concurrency, args.workers = 1.0, 0.5, "8", "1"
     if shutil.which("wrk") is None:
@@ -333,6 +370,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"trained in {time.monotonic() - started:.0f} s", flush=True)
         bundle = model.pop("bundle")
         row = request_row(bundle)
+        import joblib
+
+        model["pipeline_path"] = Path(tmp) / "pipeline.joblib"  # what BentoML serves: the same fitted pipeline
+        joblib.dump(bundle.pipeline, model["pipeline_path"])
         print(f"model {model['name']} v{model['version']} ({model['winner']}); onnx used: "
               f"{(model['onnx'] or {}).get('used')}", flush=True)
         predictors = time_predictors(bundle, row, calls=args.predictor_calls)
@@ -346,6 +387,12 @@ def main(argv: list[str] | None = None) -> int:
         answers: dict[str, str] = {}
         for w in workers:
             for kind in servers:
+                if kind == "bentoml" and not (BENTO_VENV / "bin" / "bentoml").exists():
+                    if w == workers[0]:
+                        notes.append("BentoML skipped: no benchmarks/serving/.venv-bentoml (run.py --setup-bentoml).")
+                    runs += [{"server": kind, "workers": w, "concurrency": c, "skipped": "no .venv-bentoml"}
+                             for c in concurrency]
+                    continue
                 if kind == "tabloop" and w != 1 and not has_workers:
                     runs += [{"server": kind, "workers": w, "concurrency": c, "skipped": "no --workers"} for c in concurrency]
                     continue
@@ -376,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
                      "workers": workers, "servers": servers, "candidates": args.candidates.split(","),
                      "load_generator": "wrk", "row": row, "tabloop_log_sync": args.log_sync,
                      "load_average_before": load_before},
-        "model": model,
+        "model": {k: v for k, v in model.items() if k != "pipeline_path"},
         "answers": answers,
         "runs": runs,
         "ratios": ratios(runs),
