@@ -284,7 +284,7 @@ class _Service:
         try:
             probe: _Probe | None = getattr(request.state, "probe", None)
             served = probe.served if probe is not None else None
-            writer.post([error_record(
+            record = error_record(
                 request_id=request_id, status=status, code=code, message=str(error.get("message") or ""),
                 dialect=dialect_of(request.url.path),
                 model=served.name if served is not None else self.models.champion.name,
@@ -293,7 +293,12 @@ class _Service:
                 rows=probe.rows if probe is not None else None,
                 latency_ms=(time.perf_counter() - probe.started) * 1000.0 if probe is not None else None,
                 violations=error.get("violations") or (),
-            )])
+            )
+            # on the event loop (the error handlers run there), it joins the batch of the loop's turn
+            loop = _running_loop()
+            if loop is not None:
+                self._wake_after_turn(loop, writer)
+            writer.post([record], wake=loop is None)
         except Exception:  # the error answer goes out whatever happens to its record
             logger.exception("could not hand the error record of a refused request to the prediction log")
 
@@ -384,6 +389,13 @@ class _Acks:
             await waiter
         finally:
             timer.cancel()
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def _settle(waiters: list[asyncio.Future[None]], error: BaseException | None) -> None:
