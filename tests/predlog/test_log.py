@@ -268,17 +268,23 @@ class _GatedFsync:
         self.real(fd)
 
 
-def test_a_submission_resolves_only_after_the_fsync_of_its_batch(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _log_with_gated_fsync(directory: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[PredictionLog, _GatedFsync]:
+    """A log whose file for today exists (so no directory fsync follows), and every fdatasync gated."""
     import os
 
     from tabloop.predlog import _log
 
-    log = PredictionLog(tmp_path)
-    log.append([_record(0, "earlier")])  # today's file exists: no directory fsync below
+    log = PredictionLog(directory)
+    log.append([_record(0, "earlier")])
     fsync = _GatedFsync(os.fdatasync)
     monkeypatch.setattr(_log.os, "fdatasync", fsync)
+    return log, fsync
+
+
+def test_a_submission_resolves_only_after_the_fsync_of_its_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log, fsync = _log_with_gated_fsync(tmp_path, monkeypatch)
     writer = BackgroundLogWriter(log)
     first = writer.submit([_record(0, "a"), _record(1, "a")])
     assert fsync.entered.wait(10)
@@ -404,15 +410,8 @@ class _Hook:
 def test_posts_held_for_a_wake_share_one_batch_and_one_hook_call(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import os
-
-    from tabloop.predlog import _log
-
-    log = PredictionLog(tmp_path)
-    log.append([_record(0, "earlier")])  # today's file exists: no directory fsync below
-    fsync = _GatedFsync(os.fdatasync)
+    log, fsync = _log_with_gated_fsync(tmp_path, monkeypatch)
     fsync.gate.set()
-    monkeypatch.setattr(_log.os, "fdatasync", fsync)
     hook = _Hook()
     writer = BackgroundLogWriter(log, on_batch=hook)
     assert wait_for(lambda: writer._idle)
