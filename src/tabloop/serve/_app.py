@@ -627,10 +627,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if predlog is not None:
-            # one fsync per few ms of rows, not per request: under background nobody waits for it; under ack
-            # the batch waits only while other requests are still being predicted (their rows come next)
-            # under ack a batch is whatever waited behind the fsync in progress; under background nobody
-            # waits, so an idle writer lingers a moment and one fsync serves the rows of a few ms
+            # under ack a batch is what one turn of the loop answered, plus whatever came during the fsync in
+            # progress; under background nobody waits, so the writer lingers and one fsync serves a few ms of rows
             service.writer = BackgroundLogWriter(
                 predlog, linger_s=0.002 if log_sync == "background" else 0.0, retry_s=log_retry_s,
                 on_batch=_Acks.on_batch,
