@@ -329,3 +329,51 @@ def test_predict_builds_the_records_once_for_the_answer_and_the_log(
     assert len(calls) == 1
     logged = log.read_predictions()
     assert logged["prediction"].tolist() == [p["prediction"] for p in r.json()["predictions"]]
+
+
+# -- group commit: the requests of one turn of the event loop share one fsync ------------------
+
+
+def test_requests_answered_in_one_turn_of_the_loop_share_one_fsync(
+    bundle: ModelBundle, make_rows: Rows, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    import orjson
+
+    from tabloop.predlog import _log
+
+    syncs: list[int] = []
+    real = os.fdatasync
+    monkeypatch.setattr(_log.os, "fdatasync", lambda fd: (syncs.append(fd), real(fd)))
+    log = PredictionLog(tmp_path)
+    log.append([{"request_id": "earlier", "row": 0}])  # today's file exists: no directory fsync below
+    syncs.clear()
+    app = create_app(bundle, predlog=log)
+    bodies = [orjson.dumps(make_rows(1, start=i)) for i in range(8)]
+
+    async def one(body: bytes) -> int:
+        # the whole body at once, as uvicorn hands over a request that has arrived: no await suspends before
+        # the rows reach the writer, so all eight get there in the same turn of the loop
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                 "scheme": "http", "path": "/predict", "raw_path": b"/predict", "query_string": b"", "root_path": "",
+                 "headers": [(b"content-type", b"application/json")], "client": ("127.0.0.1", 1),
+                 "server": ("127.0.0.1", 80), "app": app}
+        await app(scope, receive, send)
+        return int(sent[0]["status"])
+
+    async def main() -> list[int]:
+        async with app.router.lifespan_context(app):
+            return await asyncio.gather(*(one(b) for b in bodies))
+
+    assert asyncio.run(main()) == [200] * 8
+    assert len(syncs) == 1  # one fsync for the eight answered requests (the writer's close syncs nothing new)
+    assert len(log.read_predictions()) == 9
