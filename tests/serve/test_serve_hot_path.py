@@ -377,3 +377,25 @@ def test_requests_answered_in_one_turn_of_the_loop_share_one_fsync(
     assert asyncio.run(main()) == [200] * 8
     assert len(syncs) == 1  # one fsync for the eight answered requests (the writer's close syncs nothing new)
     assert len(log.read_predictions()) == 9
+
+
+# -- FastAPI's OpenTelemetry: decided once, when the app is made -------------------------------
+
+
+def test_fastapi_telemetry_is_off_without_a_provider_and_as_fastapi_has_it_with_one(
+    bundle: ModelBundle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+
+    plain = create_app(bundle)
+    assert not plain._native_telemetry.enabled()
+    assert (plain._telemetry["tracing"], plain._telemetry["metrics"], plain._telemetry["logs"]) == (False, False, False)
+
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: TracerProvider())  # as opentelemetry-instrument sets it
+    traced = create_app(bundle)
+    assert traced._telemetry["tracing"] is True
+
+    monkeypatch.undo()
+    monkeypatch.setenv("FASTAPI_OTEL_AUTO_CONFIGURE", "true")
+    assert create_app(bundle)._telemetry["tracing"] is True
