@@ -29,6 +29,20 @@ def test_greedy_weights_blend_the_useful_models_and_drop_noise() -> None:
     assert w.sum() == 1.0 and w[0] > 0 and w[1] > 0 and w[2] == 0
 
 
+def test_greedy_weights_reach_a_blend_that_needs_a_round_without_gain_first() -> None:
+    # a is better than b; the optimal blend gives b about a quarter. 1:1 is worse than a alone and the
+    # second round adds a again (no gain), but 2:1 beats a alone: greedy must not stop at that second round
+    rng = np.random.default_rng(0)
+    n = 20_000
+    y = rng.normal(size=n)
+    a = y + rng.normal(scale=1.0, size=n)
+    b = y + rng.normal(scale=1.8, size=n)
+    w = greedy_weights([a, b], y, np.arange(n), task="regression", metric="rmse")
+    assert w[1] > 0 and w[0] > w[1]
+    rmse = lambda p: float(np.sqrt(np.mean((p - y) ** 2)))  # noqa: E731
+    assert rmse(w[0] * a + w[1] * b) < min(rmse(a), rmse((a + b) / 2))
+
+
 def test_ensemble_is_scored_on_folds_that_did_not_choose_its_weights() -> None:
     y, preds, splits = _data()
     run = evaluate_ensemble(["a", "b", "noise"], preds, y, splits, task="binary", metrics=["roc_auc", "log_loss"])

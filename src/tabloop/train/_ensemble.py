@@ -35,11 +35,17 @@ class EnsembleRun:
 
 
 def greedy_weights(preds: list[np.ndarray], y: np.ndarray, rows: np.ndarray, *, task: str, metric: str) -> np.ndarray:
-    """Weights (summing to 1) of the members, chosen greedily on ``rows``."""
+    """Weights (summing to 1) of the members, chosen greedily on ``rows``.
+
+    Every round adds the member that makes the best blend, even when that blend is no
+    better than the last one, and the weights are those of the best round: stopping at
+    the first round without a gain would never reach 2:1 (adding the best member again
+    leaves a 1:0 blend unchanged, and 1:1 may be worse than 1:0 where 2:1 is better).
+    """
     sign = 1.0 if greater_is_better(metric) else -1.0
     counts = np.zeros(len(preds))
     total = np.zeros_like(preds[0][rows])
-    current = -math.inf
+    best_counts, best_round_score = counts, -math.inf
     for _ in range(ROUNDS):
         best_j, best_score = -1, -math.inf
         n = counts.sum() + 1
@@ -48,12 +54,14 @@ def greedy_weights(preds: list[np.ndarray], y: np.ndarray, rows: np.ndarray, *, 
             score = sign * score_predictions(task, y[rows], blend, [metric])[metric]
             if score > best_score + 1e-12:
                 best_j, best_score = j, score
-        if best_j < 0 or best_score <= current:
-            break  # no member improves the blend any more
-        current = best_score
+        if best_j < 0:
+            break  # no member gives a finite score
+        counts = counts.copy()
         counts[best_j] += 1
         total = total + preds[best_j][rows]
-    return counts / counts.sum()
+        if best_score > best_round_score + 1e-12:
+            best_counts, best_round_score = counts, best_score
+    return best_counts / best_counts.sum()
 
 
 def blend(preds: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
