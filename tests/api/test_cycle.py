@@ -123,3 +123,29 @@ def test_labels_only_for_one_kind_of_prediction_raise_a_warning(tmp_path: Path, 
     res = loop_run(root)
     assert res.action == "none"
     assert res.warnings and "own choices" in res.warnings[0]
+
+
+def test_a_retrain_budget_counts_from_the_start_of_the_command(
+    tmp_path: Path, hmda: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from tabloop.api import _loop
+
+    root, production = _project(tmp_path, hmda, ["dummy", "linear"])
+    _score_and_label(root, production, tmp_path)
+    seen: dict[str, float] = {}
+
+    class Stop(Exception):
+        pass
+
+    def fit_and_register(*args: object, started: float | None = None, **kwargs: object) -> None:
+        seen["started"], seen["called"] = started, time.perf_counter()  # type: ignore[assignment]
+        raise Stop
+
+    monkeypatch.setattr(_loop, "fit_and_register", fit_and_register)
+    before = time.perf_counter()
+    with pytest.raises(Stop):
+        _loop.retrain(root, budget=30)
+    # reading the log, joining the labels and splitting them came out of the same budget as training
+    assert seen["started"] is not None and before <= seen["started"] < seen["called"]

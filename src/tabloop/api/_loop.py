@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,8 +110,11 @@ def retrain(
     """Train on the newer labelled data, judge against the champion on the same recent holdout.
 
     The new version gets the alias ``challenger``; the decision (and why) is recorded,
-    and the champion alias is left for 'tabloop promote' to move.
+    and the champion alias is left for 'tabloop promote' to move. ``budget`` covers the
+    whole command: reading the log and the labels before training counts against it, and
+    the scoring of both versions after it comes out of the share kept for what follows training.
     """
+    started = time.perf_counter()
     proj = Project.open(project)
     spec = proj.spec
     policy = spec.retraining
@@ -141,6 +145,7 @@ def retrain(
     train_df = pd.concat(frames, ignore_index=True)
     summary = fit_and_register(
         proj, train_df, holdout.reset_index(drop=True), budget=budget, progress=progress, run_name="retrain",
+        started=started,
         data_hash=frame_fingerprint(train_df), contract=champion.contract,
         tags={"tabloop.parent_version": champion.version or ""},
     )
