@@ -2,7 +2,8 @@
 
 Every request id that got a 200 must be in the prediction log afterwards, whether the
 server was killed with SIGKILL mid-load (nothing can be flushed then: only rows
-fsynced before the answer survive) or stopped with SIGTERM (which must also exit 0).
+fsynced, or under log_sync=write written to the operating system, before the answer
+survive) or stopped with SIGTERM (which must also exit 0).
 The same holds with several worker processes, each writing its own log segment.
 """
 
@@ -184,15 +185,18 @@ def _serving(
     return proc, url, stderr
 
 
+@pytest.mark.parametrize("sync", ["ack", "write"])
 def test_sigkill_mid_load_loses_no_acknowledged_prediction(
-    bundle_dir: Path, one_row: list[dict[str, Any]], tmp_path: Path, stop_later: list[subprocess.Popen[bytes]]
+    bundle_dir: Path, one_row: list[dict[str, Any]], tmp_path: Path, stop_later: list[subprocess.Popen[bytes]],
+    sync: str,
 ) -> None:
     log_dir = tmp_path / "predlog"
-    proc, url, stderr = _serving(lambda port: [ONE_PROCESS, str(bundle_dir), str(log_dir), str(port), "ack"],
+    proc, url, stderr = _serving(lambda port: [ONE_PROCESS, str(bundle_dir), str(log_dir), str(port), sync],
                                  tmp_path, stop_later)
     with _Load(url, one_row) as load:
         assert load.enough.wait(120), f"only {len(load.acked)} answers:\n{stderr.read_text(errors='replace')}"
-        os.killpg(proc.pid, signal.SIGKILL)  # no shutdown, no flush: only what was fsynced survives
+        # no shutdown, no flush: only what was fsynced (ack) or written to the OS (write) before an answer survives
+        os.killpg(proc.pid, signal.SIGKILL)
         assert proc.wait(30) == -signal.SIGKILL
     acked = set(load.acked)
     logged = _logged_ids(log_dir)

@@ -526,3 +526,127 @@ def test_close_that_times_out_counts_and_reports_the_queued_rows_as_lost(
     assert first.result(10) == 1  # the batch already being written still lands
     assert wait_for(lambda: not writer.alive)
     assert log.read_predictions()["request_id"].tolist() == ["in-write"]
+
+
+# -- write-through: written in the caller's thread, fsynced by the writer's within an interval ----
+class _CountingFsync:
+    def __init__(self, real: Any, error: OSError | None = None) -> None:
+        self.real, self.error = real, error
+        self.calls = 0
+
+    def __call__(self, fd: int) -> None:
+        self.calls += 1
+        if self.error is not None:
+            raise self.error
+        self.real(fd)
+
+
+def _counting_fsync(monkeypatch: pytest.MonkeyPatch, error: OSError | None = None) -> _CountingFsync:
+    import os
+
+    from tabloop.predlog import _log
+
+    fsync = _CountingFsync(os.fdatasync, error)
+    monkeypatch.setattr(_log.os, "fdatasync", fsync)
+    return fsync
+
+
+def test_append_now_has_the_lines_in_the_file_before_it_returns_and_fsyncs_them_shortly_after(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = PredictionLog(tmp_path)
+    log.append([_record(0, "earlier")])  # today's file exists: no directory fsync below
+    fsync = _counting_fsync(monkeypatch)
+    writer = BackgroundLogWriter(log, sync_interval_s=0.05)
+    (path,) = _files(log)
+    for i in range(50):
+        assert writer.append_now([_record(0, f"w{i}")]) == 1
+        # in the file (the operating system has it) the moment append_now returns
+        assert path.read_bytes().count(b"\n") == 2 + i
+    assert writer.written == 50 and writer.ok
+    assert wait_for(lambda: fsync.calls >= 1)
+    time.sleep(0.2)  # past the interval: whatever was written is synced by now
+    calls = fsync.calls
+    # fsynced by the writer's thread, a few times for all fifty (not once per append)
+    assert 1 <= calls <= 5
+    time.sleep(0.2)  # nothing written since: no more syncs
+    assert fsync.calls == calls
+    assert writer.close() is True
+    assert len(log.read_predictions()) == 51
+
+
+def test_close_fsyncs_what_was_written_through_however_long_the_interval(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = PredictionLog(tmp_path)
+    log.append([_record(0, "earlier")])
+    writer = BackgroundLogWriter(log, sync_interval_s=3600.0)
+    time.sleep(0.05)
+    fsync = _counting_fsync(monkeypatch)
+    writer.append_now([_record(0, "last")])
+    writer.append_now([_record(0, "lastbut")])
+    assert writer.close() is True
+    assert fsync.calls == 1  # the two rows, fsynced once, at close
+    assert log.read_predictions()["request_id"].tolist() == ["earlier", "last", "lastbut"]
+
+
+def test_append_now_on_a_full_disk_raises_counts_and_recovers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tabloop.predlog import PredictionLogError
+
+    full = broken_log_disk(monkeypatch)
+    log = PredictionLog(tmp_path)
+    writer = BackgroundLogWriter(log, sync_interval_s=0.01)
+    with pytest.raises(PredictionLogError, match="disk is full|No space"):
+        writer.append_now([_record(0, "lost"), _record(1, "lost")])
+    assert writer.ok is False and writer.failed == 2 and writer.failed_writes == 1 and writer.written == 0
+    full.clear()
+    assert writer.append_now([_record(0, "kept")]) == 1
+    assert writer.ok is True and writer.written == 1
+    assert writer.close() is False  # two rows were lost on the way
+    assert log.read_predictions()["request_id"].tolist() == ["kept"]
+
+
+def test_a_failed_fsync_of_written_through_rows_counts_them_lost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    log = PredictionLog(tmp_path)
+    log.append([_record(0, "earlier")])
+    writer = BackgroundLogWriter(log, sync_interval_s=0.01)
+    _counting_fsync(monkeypatch, OSError(errno.EIO, "Input/output error"))
+    writer.append_now([_record(0, "a"), _record(1, "a")])
+    assert wait_for(lambda: not writer.ok)
+    assert writer.failed == 2 and writer.failed_writes == 1
+    assert "Input/output error" in (writer.last_error or "")
+    writer.close()
+
+
+def test_append_now_needs_an_interval_and_refuses_after_close(tmp_path: Path) -> None:
+    from tabloop.predlog import ServingClosed, UnloggableRecords
+
+    plain = BackgroundLogWriter(PredictionLog(tmp_path / "a"))
+    with pytest.raises(ValueError, match="sync_interval_s"):
+        plain.append_now([_record(0)])
+    plain.close()
+    with pytest.raises(ValueError, match="positive"):
+        BackgroundLogWriter(PredictionLog(tmp_path / "b"), sync_interval_s=0)
+    writer = BackgroundLogWriter(PredictionLog(tmp_path / "c"), sync_interval_s=0.01)
+    with pytest.raises(UnloggableRecords):
+        writer.append_now([_record(0, "ok"), _record(1, "bad", inputs={"x": object()})])
+    assert writer.written == 1 and writer.failed == 1
+    writer.close()
+    with pytest.raises(ServingClosed):
+        writer.append_now([_record(0, "late")])
+    assert PredictionLog(tmp_path / "c").read_predictions()["request_id"].tolist() == ["ok"]
+
+
+def test_utc_now_is_iso_8601_to_the_millisecond_and_current() -> None:
+    before = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    stamps = [utc_now() for _ in range(2000)]
+    after = dt.datetime.now(dt.UTC)
+    for s in stamps[::97]:
+        assert len(s) == len("2026-11-29T16:09:06.123+00:00") and s.endswith("+00:00")
+        when = dt.datetime.fromisoformat(s)
+        assert before <= when <= after
+    assert stamps == sorted(stamps)

@@ -114,9 +114,10 @@ def test_unusable_log_folder_is_counted_not_fatal(bundle: ModelBundle, make_rows
     ],
     ids=["tabloop", "mlflow", "v2"],
 )
-def test_ack_mode_answers_503_while_the_log_cannot_be_written_and_recovers(
+@pytest.mark.parametrize("sync", ["ack", "write"])
+def test_ack_and_write_modes_answer_503_while_the_log_cannot_be_written_and_recover(
     bundle: ModelBundle, make_rows: Rows, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    path: str, body: str, check: Callable[[dict[str, Any]], bool],
+    path: str, body: str, check: Callable[[dict[str, Any]], bool], sync: str,
 ) -> None:
     full = broken_log_disk(monkeypatch)
     rows = make_rows(2)
@@ -125,7 +126,7 @@ def test_ack_mode_answers_503_while_the_log_cannot_be_written_and_recovers(
         payload = {"inputs": [{"name": k, "datatype": "BYTES" if isinstance(rows[0][k], str) else "FP64",
                                "shape": [2], "data": [r[k] for r in rows]} for k in rows[0]]}
     log = PredictionLog(tmp_path)
-    with TestClient(create_app(bundle, predlog=log)) as client:
+    with TestClient(create_app(bundle, predlog=log, log_sync=sync)) as client:  # type: ignore[arg-type]
         r = client.post(path, json=payload, headers={"X-Request-ID": "while-full"})
         assert r.status_code == 503, r.text
         assert r.headers["x-request-id"] == "while-full" and r.headers["retry-after"] == "1"
@@ -170,6 +171,38 @@ def test_ack_mode_answers_only_after_the_rows_are_on_disk(
             # by the time the 200 arrived, this request's rows had been fsynced
             assert log.read_predictions()["request_id"].tolist()[-2:] == [f"r{i}"] * 2
             assert synced and synced[-1] >= 2 * (i + 1)
+
+
+def test_write_mode_answers_once_the_rows_are_written_and_fsyncs_them_in_batches(
+    bundle: ModelBundle, make_rows: Rows, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from tabloop.predlog import _log
+
+    log = PredictionLog(tmp_path)
+    log.append([])  # nothing, but nothing to create either: the file appears with the first row
+    syncs: list[int] = []
+    real_fsync = os.fdatasync
+
+    def fsync(fd: int) -> None:
+        real_fsync(fd)
+        syncs.append(fd)
+
+    monkeypatch.setattr(_log.os, "fdatasync", fsync)
+    with TestClient(create_app(bundle, predlog=log, log_sync="write")) as client:
+        for i in range(30):
+            r = client.post("/predict", json=make_rows(2, start=i), headers={"X-Request-ID": f"r{i}"})
+            assert r.status_code == 200
+            # by the time the 200 arrived, this request's rows were in the file
+            assert log.read_predictions()["request_id"].tolist()[-2:] == [f"r{i}"] * 2
+        assert client.get("/health").json()["log"] == {
+            "enabled": True, "sync": "write", "ok": True, "written": 60, "failed": 0, "failed_writes": 0,
+            "last_error": None,
+        }
+    # fsynced by the writer's thread in batches (every 10 ms at most, and once more at shutdown), not per request
+    assert 1 <= len(syncs) < 30
+    assert len(log.read_predictions()) == 60
 
 
 # -- /health and /metadata -------------------------------------------------------------

@@ -45,12 +45,26 @@ VIOLATIONS_LIMIT = 20
 logger = logging.getLogger("tabloop.predlog")
 #: while the log cannot be written, a writer probes it this often (seconds) until it can again
 RETRY_S = 1.0
+#: under write-through (``BackgroundLogWriter.append_now``), rows are fsynced at most this long after they are written
+SYNC_INTERVAL_S = 0.01
 #: how many bytes a probe writes (and removes): enough to meet a full disk
 _PROBE_BYTES = 4096
+_DAY_S = 86400
+
+
+#: (a whole UTC second, its ISO text): a server stamps thousands of records a second, one strftime each second
+_SECOND: tuple[int, str] = (-1, "")
 
 
 def utc_now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+    """Now in UTC as ISO 8601 to the millisecond (``2026-11-29T16:09:06.123+00:00``)."""
+    global _SECOND
+    t = time.time()
+    second = int(t)
+    cached = _SECOND
+    if cached[0] != second:
+        cached = _SECOND = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+    return f"{cached[1]}.{min(int((t - second) * 1000), 999):03d}+00:00"
 
 
 class PredictionLogError(TabloopError):
@@ -171,11 +185,14 @@ class PredictionLog:
             raise PredictionLogError(path, exc) from exc
 
     @staticmethod
-    def write_fd(fd: int, path: Path, lines: list[bytes]) -> None:
+    def write_fd(fd: int, path: Path, lines: list[bytes], *, sync: bool = True) -> None:
         """One locked append of ``lines`` to ``fd``, then ``fdatasync`` (size included, so appends are durable).
 
         An exclusive ``flock`` keeps two processes appending to one file (a server and
         ``tabloop predict``, or workers sharing ``feedback.jsonl``) from interleaving.
+        With ``sync=False`` the lines are only handed to the operating system (they
+        survive the process being killed, not the machine crashing): whoever calls
+        that way fsyncs later.
         """
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -185,7 +202,8 @@ class PredictionLog:
                 view = memoryview(data)
                 while view:
                     view = view[os.write(fd, view):]
-                os.fdatasync(fd)
+                if sync:
+                    os.fdatasync(fd)
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
         except OSError as exc:
@@ -341,6 +359,13 @@ class BackgroundLogWriter:
       None) or has failed. One call per batch, in the writer's thread: a server resolves
       the waiting requests of a whole batch with one wake-up of its event loop.
 
+    - ``append_now`` (a writer made with ``sync_interval_s``) writes in the caller's
+      thread and returns once the lines are in the operating system's hands, where a
+      killed process cannot lose them; this thread fsyncs them at most
+      ``sync_interval_s`` later (one fsync for everything written meanwhile). No
+      hand-over between threads per request: the cheapest way to log durably against
+      a crash of the process, though a crash of the machine may lose the last interval.
+
     A server that waits before answering never acknowledges a row a crash could lose.
     ``close()`` drains what was handed over, so everything handed over before it is on
     disk. Failures are counted; ``ok`` says whether the latest write succeeded, so health
@@ -351,10 +376,12 @@ class BackgroundLogWriter:
 
     def __init__(
         self, log: PredictionLog, *, max_batch: int = 512, linger_s: float = 0.0, linger_rows: int = 64,
-        retry_s: float = RETRY_S, on_batch: BatchHook | None = None,
+        retry_s: float = RETRY_S, on_batch: BatchHook | None = None, sync_interval_s: float | None = None,
     ) -> None:
         if not retry_s > 0:
             raise ValueError(f"retry_s must be positive, got {retry_s}")
+        if sync_interval_s is not None and not sync_interval_s > 0:
+            raise ValueError(f"sync_interval_s must be positive, got {sync_interval_s}")
         self.log = log
         self.retry_s = retry_s
         self.max_batch = max_batch
@@ -364,6 +391,13 @@ class BackgroundLogWriter:
         self.linger_s = linger_s
         self.linger_rows = min(linger_rows, max_batch)
         self.on_batch = on_batch
+        self.sync_interval_s = sync_interval_s
+        # the descriptor and the counters: the thread (batches, probes, syncs) and append_now's callers share them
+        self._io = threading.Lock()
+        # written by append_now and not fsynced yet: the thread syncs once the interval since its last sync is over
+        self._dirty = False
+        self._unsynced = 0
+        self._last_sync = 0.0
         self._pending: list[_Entry] = []
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)
@@ -379,6 +413,7 @@ class BackgroundLogWriter:
         self._next_probe = 0.0
         self._fd: int | None = None
         self._fd_path: Path | None = None
+        self._fd_until = 0.0
         self._thread = threading.Thread(target=self._run, name="tabloop-predlog", daemon=True)
         self._thread.start()
 
@@ -404,6 +439,41 @@ class BackgroundLogWriter:
         if not self._enqueue(_Entry(lines, refused, None, None if refused else tag), wake=wake):
             raise ServingClosed("the prediction log writer is closed (the server is stopping)")
         if refused:
+            raise UnloggableRecords(len(lines), refused)
+        return len(lines)
+
+    def append_now(self, records: Iterable[dict[str, Any]]) -> int:
+        """Write ``records`` now, in the caller's thread; this writer's thread fsyncs them within ``sync_interval_s``.
+
+        Returns how many were written, once the operating system has them. Raises
+        ``PredictionLogError`` when the disk refuses (counted in ``failed``; ``ok`` turns
+        false until a write succeeds again), ``ServingClosed`` after ``close()``, and
+        ``UnloggableRecords`` when some records cannot be encoded (the others are written).
+        """
+        if self.sync_interval_s is None:
+            raise ValueError("append_now needs a writer made with sync_interval_s")
+        lines, refused = self.log.encode(records)
+        if lines:
+            with self._io:
+                if self._closed:
+                    raise ServingClosed("the prediction log writer is closed (the server is stopping)")
+                try:
+                    self._write(lines, sync=False)
+                except Exception as exc:
+                    self._count_failure(exc, len(lines) + len(refused))
+                    raise
+                self._count_success(len(lines))
+                self._unsynced += len(lines)
+            if not self._dirty:
+                with self._lock:
+                    self._dirty = True
+                    if self._idle:  # once per interval at most: the first write after a sync
+                        self._idle = False
+                        self._wake.notify()
+        if refused:
+            with self._io:
+                self.failed += len(refused)
+                self.last_error = str(UnloggableRecords(len(lines), refused))
             raise UnloggableRecords(len(lines), refused)
         return len(lines)
 
@@ -434,6 +504,14 @@ class BackgroundLogWriter:
             with self._lock:
                 if self._pending or self._closed:
                     return
+                if self._dirty:
+                    left = self._last_sync + (self.sync_interval_s or 0.0) - time.monotonic()
+                    if left <= 0:
+                        return
+                    self._idle = True  # a post wakes it; append_now does not need to (it is already dirty)
+                    self._wake.wait(left)
+                    self._idle = False
+                    continue
                 left = None if self.ok else self._next_probe - time.monotonic()
                 if left is None or left > 0:
                     self._idle = True
@@ -475,9 +553,10 @@ class BackgroundLogWriter:
         path = self.log.predictions_path()
         scratch = self.log.directory / f".tabloop-write-probe-{os.getpid()}"
         try:
-            self._close_fd()
-            fd = self.log.open_for_append(path)
-            self._fd, self._fd_path = fd, path
+            with self._io:
+                self._sync_held()
+                self._close_fd()
+                self._open(path)
             try:
                 probe = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
                 try:
@@ -493,7 +572,8 @@ class BackgroundLogWriter:
                 except OSError:
                     pass
         except Exception as exc:
-            self._close_fd()
+            with self._io:
+                self._close_fd()
             self.last_error = str(exc)
             logger.debug("prediction log: still not writable: %s", exc)
             return
@@ -506,36 +586,81 @@ class BackgroundLogWriter:
             batch, stop = self._next_batch()
             if batch:
                 self._commit(batch)
-        self._close_fd()
+            if self._dirty and (stop or time.monotonic() >= self._last_sync + (self.sync_interval_s or 0.0)):
+                self._sync()
+        with self._io:
+            self._sync_held()
+            self._close_fd()
+
+    def _sync(self) -> None:
+        """fsync what ``append_now`` wrote since the last sync, without holding up writers meanwhile."""
+        with self._lock:
+            self._dirty = False  # a write from now on makes it dirty again, for the next sync
+        with self._io:
+            self._last_sync = time.monotonic()
+            if self._fd is None or self._fd_path is None:
+                return
+            # a duplicate: a writer may close or replace the descriptor while this one syncs
+            fd, path, rows, self._unsynced = os.dup(self._fd), self._fd_path, self._unsynced, 0
+        try:
+            os.fdatasync(fd)
+        except OSError as exc:
+            with self._io:
+                # written, but maybe never on the disk: as far as anyone can tell, lost
+                self._count_failure(PredictionLogError(path, exc), rows)
+        finally:
+            os.close(fd)
+
+    def _sync_held(self) -> None:
+        """``_sync`` for a caller holding ``_io`` that is about to close or replace the descriptor."""
+        rows, self._unsynced = self._unsynced, 0
+        if not rows or self._fd is None or self._fd_path is None:
+            return
+        try:
+            os.fdatasync(self._fd)
+        except OSError as exc:
+            self._count_failure(PredictionLogError(self._fd_path, exc), rows)
+
+    def _count_failure(self, exc: Exception, rows: int) -> None:
+        """Count ``rows`` lost to ``exc`` and report it (with ``_io`` held)."""
+        self.failed += rows
+        self.failed_writes += 1
+        self.last_error = str(exc)
+        self._report_failure(exc, rows)
+
+    def _count_success(self, rows: int) -> None:
+        """Count ``rows`` written; the log is ok again if it was not (with ``_io`` held)."""
+        if not self.ok:
+            logger.warning("prediction log: writing again after failures (%d row(s) were lost)", self.failed)
+        self.ok = True
+        self.written += rows
 
     def _commit(self, items: list[_Entry]) -> None:
         """One write and one fsync for every submission in ``items``, then tell whoever waits for them."""
         lines = [line for entry in items for line in entry.lines]
-        try:
-            if lines:
-                self._write(lines)
-        except Exception as exc:  # the writer must outlive any one bad batch
-            rows = sum(entry.rows for entry in items)
-            self.failed += rows
-            self.failed_writes += 1
-            self.last_error = str(exc)
-            self._report_failure(exc, rows)
+        error: BaseException | None = None
+        with self._io:
+            try:
+                if lines:
+                    self._write(lines)
+            except Exception as exc:  # the writer must outlive any one bad batch
+                error = exc
+                self._count_failure(exc, sum(entry.rows for entry in items))
+            else:
+                self._count_success(len(lines))
+                self.failed += sum(len(entry.refused) for entry in items)
+        if error is not None:
             for entry in items:
                 if entry.future is not None:
-                    entry.future.set_exception(exc)
-            self._tell(items, exc)
+                    entry.future.set_exception(error)
+            self._tell(items, error)
             return
-        if not self.ok:
-            logger.warning("prediction log: writing again after failures (%d row(s) were lost)", self.failed)
-        self.ok = True
-        self.written += len(lines)
         for entry in items:
             if entry.refused:
-                self.failed += len(entry.refused)
-                error = UnloggableRecords(len(entry.lines), entry.refused)
-                self.last_error = str(error)
+                refusal = UnloggableRecords(len(entry.lines), entry.refused)
+                self.last_error = str(refusal)
                 if entry.future is not None:
-                    entry.future.set_exception(error)
+                    entry.future.set_exception(refusal)
             elif entry.future is not None:
                 entry.future.set_result(len(entry.lines))
         self._tell(items, None)
@@ -550,26 +675,42 @@ class BackgroundLogWriter:
         except Exception:  # whoever listens must not stop the writer
             logger.exception("prediction log: the batch hook failed")
 
-    def _write(self, lines: list[bytes]) -> None:
-        """Append through a descriptor kept open between batches (reopened on a new day or after an error)."""
-        path = self.log.predictions_path()
+    def _write(self, lines: list[bytes], *, sync: bool = True) -> None:
+        """Append through a descriptor kept open between batches (reopened on a new day or after an error).
+
+        With ``_io`` held. Rows written without a sync and not synced yet are synced
+        before their descriptor is let go.
+        """
         fd = self._fd
+        # the file is named by the UTC day: worked out again only once the day of the open one is over
+        path = (self._fd_path if fd is not None and self._fd_path is not None and time.time() < self._fd_until
+                else self.log.predictions_path())
         if fd is not None:
             try:
                 stale = path != self._fd_path or os.fstat(fd).st_nlink == 0  # new day, or file removed
             except OSError:  # the descriptor itself went bad (EBADF, EIO): reopen rather than fail for ever
                 stale = True
             if stale:
+                self._sync_held()
                 self._close_fd()
                 fd = None
         if fd is None:
-            fd = self._fd = self.log.open_for_append(path)
-            self._fd_path = path
+            fd = self._open(path)
         try:
-            self.log.write_fd(fd, path, lines)
+            if sync:
+                self.log.write_fd(fd, path, lines)
+            else:
+                self.log.write_fd(fd, path, lines, sync=False)
         except Exception:
+            self._sync_held()  # what was written before is in the OS: try to get it on the disk
             self._close_fd()  # start afresh next time: the folder may have been fixed or replaced
             raise
+
+    def _open(self, path: Path) -> int:
+        fd = self._fd = self.log.open_for_append(path)
+        self._fd_path = path
+        self._fd_until = (int(time.time()) // _DAY_S + 1) * _DAY_S  # next UTC midnight (epoch days are UTC days)
+        return fd
 
     def _close_fd(self) -> None:
         if self._fd is not None:

@@ -49,7 +49,15 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tabloop.errors import ContractViolation, ServingError, TabloopError, Violation
-from tabloop.predlog import RETRY_S, BackgroundLogWriter, PredictionLog, error_record, utc_now
+from tabloop.predlog import (
+    RETRY_S,
+    SYNC_INTERVAL_S,
+    BackgroundLogWriter,
+    PredictionLog,
+    PredictionLogError,
+    error_record,
+    utc_now,
+)
 from tabloop.serve._auth import ApiKeys, scope_for
 from tabloop.serve._dashboard import DashboardProvider, install_dashboard, server_counters
 from tabloop.serve._dialects import (
@@ -101,7 +109,7 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 #: the routes whose refusals the prediction log records (POST only)
 _PREDICTING = re.compile(r"/predict|/invocations|/v2/models/[^/]+(?:/versions/[^/]+)?/infer")
 _JSON = "application/json"
-LogSync = Literal["ack", "background"]
+LogSync = Literal["ack", "write", "background"]
 #: (request id, the version that answered, its predictions) -> the answer's body, and ``preds.records()``
 #: when building the body needed them (the log then reuses them), else None
 _Render = Callable[[str, Served, Predictions], tuple[bytes, list[dict[str, Any]] | None]]
@@ -189,11 +197,14 @@ class _Service:
     ) -> asyncio.Future[None] | None:
         """Hand the rows to the log writer (None: no log, or nobody waits).
 
-        Called on the event loop ``loop``, the writer is woken once the loop's current turn
-        is over, so the rows of every request answered in that turn share one batch (and one
-        fsync); with ``wait`` the result is a future of ``loop`` that resolves once they are
-        fsynced, and a refusal by the writer raises. Called from another thread (``loop``
-        None: shadow scoring), the writer is woken at once, and a refusal is only counted.
+        Under ``log_sync="write"`` the rows are written here and now (fsynced by the
+        writer's thread shortly after); a refusal raises on the event loop.
+        Otherwise, called on the event loop ``loop``, the writer is woken once the loop's
+        current turn is over, so the rows of every request answered in that turn share one
+        batch (and one fsync); with ``wait`` the result is a future of ``loop`` that
+        resolves once they are fsynced, and a refusal by the writer raises. Called from
+        another thread (``loop`` None: shadow scoring), the writer is woken at once, and a
+        refusal is only counted.
         """
         writer = self.writer
         if writer is None or not self.accepting:
@@ -218,6 +229,13 @@ class _Service:
             }
             for i, (row, out) in enumerate(zip(rows, outputs, strict=True))
         ]
+        if self.log_sync == "write":
+            try:
+                writer.append_now(records)
+            except TabloopError:
+                if loop is not None:
+                    raise
+            return None
         waiter = loop.create_future() if wait and loop is not None else None
         try:
             if loop is None:
@@ -295,11 +313,16 @@ class _Service:
                 latency_ms=(time.perf_counter() - probe.started) * 1000.0 if probe is not None else None,
                 violations=error.get("violations") or (),
             )
+            if self.log_sync == "write":
+                writer.append_now([record])
+                return
             # on the event loop (the error handlers run there), it joins the batch of the loop's turn
             loop = _running_loop()
             if loop is not None:
                 self._wake_after_turn(loop, writer)
             writer.post([record], wake=loop is None)
+        except PredictionLogError:
+            pass  # the writer counted it and reported the disk's failure already, at most once every 10 s
         except Exception:  # the error answer goes out whatever happens to its record
             logger.exception("could not hand the error record of a refused request to the prediction log")
 
@@ -353,7 +376,7 @@ class _Service:
     def answering(self) -> bool:
         """Ready, and (when answers wait for the log) the log is being written: what readiness probes report."""
         w = self.writer
-        return self.ready and not (self.log_sync == "ack" and w is not None and not w.ok)
+        return self.ready and not (self.log_sync != "background" and w is not None and not w.ok)
 
 
 # a made-up request id is this process's random prefix and a counter: unique across processes and
@@ -556,14 +579,17 @@ def create_app(
     ``FastPredictor`` (ONNX when the bundle has a checked graph). With ``source`` and ``aliases`` (variant -> alias) the app
     follows the aliases every ``poll_interval_s`` seconds and swaps versions in.
     ``log_sync`` is ``"ack"`` (answer after the rows are fsynced; 503 when the log
-    cannot be written) or ``"background"`` (answer at once; log failures only counted).
+    cannot be written), ``"write"`` (answer after the rows are written to the operating
+    system, where a killed process cannot lose them, fsynced within ``SYNC_INTERVAL_S``;
+    503 when they cannot be written) or ``"background"`` (answer at once; log failures
+    only counted).
     ``holdout`` answers a share of rows with the training prior and logs the model's own prediction flagged.
     ``dashboard`` (the champion's bundle -> the monitoring JSON) adds ``GET /dashboard`` and ``/dashboard/data``.
     ``log_retry_s``: while the log cannot be written, how often the writer probes it by itself, so
     readiness (off under ack while the log fails) comes back without traffic once it can.
     """
-    if log_sync not in ("ack", "background"):
-        raise ServingError(f"log_sync must be 'ack' or 'background', got {log_sync!r}")
+    if log_sync not in ("ack", "write", "background"):
+        raise ServingError(f"log_sync must be 'ack', 'write' or 'background', got {log_sync!r}")
     limits = limits or Limits(max_rows=max_rows)
     if max_rows != 1000 and limits.max_rows != max_rows:
         limits = Limits(max_rows, limits.max_body_bytes, limits.max_concurrency, limits.timeout_s)
@@ -630,9 +656,10 @@ def create_app(
         if predlog is not None:
             # under ack a batch is what one turn of the loop answered, plus whatever came during the fsync in
             # progress; under background nobody waits, so the writer lingers and one fsync serves a few ms of rows
+            # under write, each request writes its rows itself and this thread fsyncs every SYNC_INTERVAL_S
             service.writer = BackgroundLogWriter(
                 predlog, linger_s=0.002 if log_sync == "background" else 0.0, retry_s=log_retry_s,
-                on_batch=_Acks.on_batch,
+                on_batch=_Acks.on_batch, sync_interval_s=SYNC_INTERVAL_S if log_sync == "write" else None,
             )
             service.accepting = True
         _unready_on_sigterm(service)
@@ -770,7 +797,7 @@ def create_app(
         """
         started = time.perf_counter()
         ack = service.log_sync == "ack"
-        if ack and predlog is not None and not service.accepting:
+        if service.log_sync != "background" and predlog is not None and not service.accepting:
             # shutting down: the writer takes no more rows, and an answer waits for its rows to be logged
             raise NotReady(
                 "the server is shutting down and its prediction log takes no more rows, so this prediction "

@@ -47,6 +47,7 @@ class Metrics:
         self.in_flight = Gauge("tabloop_in_flight", "Predicting requests in flight", registry=r)
         self._request_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
         self._row_children: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
+        self._label_children: dict[tuple[str, str, Any], Any] = {}
         self.served = Gauge("tabloop_model_info", "Model versions served (value 1)", ["variant", "model", "model_version"], registry=r)
 
     def observe(self, dialect: str, variant: str, version: str | None, seconds: float, preds: Predictions) -> None:
@@ -77,7 +78,10 @@ class Metrics:
         for label in preds.labels:
             counts[label] = counts.get(label, 0) + 1
         for label, k in counts.items():
-            self.labels.labels(variant, version, str(label)).inc(k)
+            child = self._label_children.get((variant, version, label))
+            if child is None:
+                child = self._label_children[(variant, version, label)] = self.labels.labels(variant, version, str(label))
+            child.inc(k)
         if len(preds.labels) == 1:
             scores.observe(float(max(preds.proba[0])))
         else:

@@ -165,9 +165,11 @@ class ServingSpec(_Strict):
     max_concurrency: int = Field(default=64, ge=1, description="Predicting requests in flight beyond this get 429.")
     timeout_s: float = Field(default=30.0, gt=0, description="Predictions taking longer get 504.")
     log_predictions: bool = Field(default=True, description="Append every prediction to .tabloop/predlog.")
-    log_sync: Literal["ack", "background"] = Field(
+    log_sync: Literal["ack", "write", "background"] = Field(
         default="ack",
         description="ack: answer only after the prediction is fsynced to the log (503 if it cannot be); "
+        "write: answer once the prediction is written to the operating system (a killed server loses "
+        "nothing; a machine crash may lose the last 10 ms, fsynced in batches), 503 if it cannot be; "
         "background: answer at once, log failures are only counted.",
     )
     workers: int = Field(default=1, ge=1, description="Server processes sharing the port, each with its own log segment.")
