@@ -20,6 +20,7 @@ import pandas as pd
 
 from tabloop.data import Contract, check_records
 from tabloop.errors import ServingError
+from tabloop.export._fold import FoldedGraph, fold_categoricals
 from tabloop.export._runtime import MISSING, make_session, onnx_feed, output_index
 from tabloop.train import ModelBundle, Predictions
 
@@ -63,6 +64,10 @@ class OnnxRowPredictor:
 
     Rows whose numbers overflow float32 (beyond about 3.4e38) go to the scikit-learn
     pipeline instead, which works in float64, rather than being scored as infinity.
+    A few clean rows take a second session when the graph folds (see ``_fold``): the
+    graph past its categorical encodings, fed the encodings looked up per value; it is
+    used only if it gives the whole graph's answers on the reference rows
+    (``folded`` says whether it is).
     """
 
     engine = "onnx"
@@ -88,14 +93,32 @@ class OnnxRowPredictor:
         self._output = self.session.get_outputs()[output_index(self.session, bundle.task)].name
         self._numeric = bundle.contract.numeric
         self._fallback = SklearnRowPredictor(bundle)
-        self._small = _SmallFeed(bundle.contract)
+        fold = self._fold(data)
+        self.folded = fold is not None
+        self._small_session = fold[1] if fold is not None else self.session
+        self._small = _SmallFeed(bundle.contract, fold[0] if fold is not None else None)
+
+    def _fold(self, data: bytes) -> tuple[FoldedGraph, Any] | None:
+        """The folded graph and its session, if the graph folds and answers as the whole graph does."""
+        try:
+            folded = fold_categoricals(data, self.bundle.contract)
+            if folded is None:
+                return None
+            session = make_session(folded.onnx_bytes)
+            if _same_answers(self.session, session, folded, self.bundle, self._output):
+                return folded, session
+            log.info("model %s v%s: the folded graph disagrees with the whole one; serving the whole graph",
+                     self.bundle.name, self.bundle.version)
+        except Exception as exc:  # an optimisation only: the whole graph serves, as it would without it
+            log.info("model %s v%s: categorical encodings not folded (%s)", self.bundle.name, self.bundle.version, exc)
+        return None
 
     def predict_rows(self, rows: Rows, *, source: str = "input") -> Predictions:
         """Check ``rows`` against the contract (raising ``ContractViolation``) and predict them."""
         if len(rows) <= SMALL_ROWS:
             feed = self._small.feed(rows)
             if feed is not None:
-                (output,) = self.session.run([self._output], feed)
+                (output,) = self._small_session.run([self._output], feed)
                 return self.bundle.predictions_from(output)
         return self.predict_columns(check_records(rows, self.bundle.contract, source=source))
 
@@ -118,9 +141,11 @@ class _SmallFeed:
     known category strings, gaps only where the contract allows them) and builds the
     feed those two would build. Anything else returns None, and the full check answers,
     with its violations and messages; so the rules keep one home, ``check_records``.
+    With ``folded``, categorical values are looked up into the folded graph's inputs.
     """
 
-    def __init__(self, contract: Contract) -> None:
+    def __init__(self, contract: Contract, folded: FoldedGraph | None = None) -> None:
+        self.folded = folded
         self.features = [
             (c.name, c.kind == "numeric", c.nullable, frozenset(c.categories or ())) for c in contract.columns
         ]
@@ -138,6 +163,7 @@ class _SmallFeed:
             return None
         n = len(rows)
         feed: dict[str, np.ndarray] = {}
+        values: dict[str, list[str]] = {}
         for name, numeric, nullable, categories in self.features:
             if numeric:
                 nums: list[float] = []
@@ -154,6 +180,17 @@ class _SmallFeed:
                     else:
                         return None
                 feed[name] = np.array(nums, dtype=np.float32).reshape(n, 1)
+            elif self.folded is not None:
+                texts: list[str] = []
+                for r in rows:
+                    v = r[name]
+                    if type(v) is str and v in categories:
+                        texts.append(v)
+                    elif v is None and nullable:
+                        texts.append(MISSING)
+                    else:
+                        return None
+                values[name] = texts
             else:
                 arr = np.empty((n, 1), dtype=object)
                 for i, r in enumerate(rows):
@@ -165,7 +202,37 @@ class _SmallFeed:
                     else:  # numbers as categories, unseen values: the full check canonicalizes or refuses
                         return None
                 feed[name] = arr
+        if self.folded is not None:
+            return self.folded.feed(feed, values, n)
         return feed
+
+
+def _same_answers(whole: Any, folded_session: Any, folded: FoldedGraph, bundle: ModelBundle, output: str) -> bool:
+    """Do both graphs give the same output on the bundle's reference rows (with every gap and category seen)?"""
+    contract = bundle.contract
+    ref = bundle.reference
+    if ref is None or len(ref) == 0 or any(name not in ref.columns for name in contract.feature_names):
+        return False
+    ref = ref.head(500)
+    n = len(ref)
+    feed: dict[str, np.ndarray] = {}
+    values: dict[str, list[str]] = {}
+    for col in contract.columns:
+        series = ref[col.name]
+        if col.kind == "numeric":
+            feed[col.name] = np.asarray(pd.to_numeric(series, errors="coerce"), dtype=np.float32).reshape(n, 1)
+        else:
+            texts = [v if isinstance(v, str) else MISSING for v in series.tolist()]
+            if not all(folded.knows(col.name, v) for v in set(texts)):
+                return False
+            values[col.name] = texts
+            arr = np.empty((n, 1), dtype=object)
+            arr[:, 0] = texts
+            feed[col.name] = arr
+    (expected,) = whole.run([output], feed)
+    numeric = {name: feed[name] for name in contract.numeric}
+    (got,) = folded_session.run([output], folded.feed(numeric, values, n))
+    return bool(np.allclose(np.asarray(got, dtype=float), np.asarray(expected, dtype=float), rtol=1e-5, atol=1e-6))
 
 
 def make_row_predictor(bundle: ModelBundle, *, prefer_onnx: bool = True) -> RowPredictor:

@@ -136,10 +136,11 @@ class ModelBundle:
             values = np.asarray(output, dtype=float).reshape(-1)
             return Predictions(labels=[float(v) for v in values], proba=None, classes=[])
         proba = np.asarray(output, dtype=float)
-        if self.task == "binary" and self.threshold is not None:
-            idx = (proba[:, 1] >= self.threshold).astype(int)
+        threshold = self.threshold
+        if self.task == "binary" and threshold is not None:
+            idx = (proba[:, 1] >= threshold).tolist()
         else:
-            idx = proba.argmax(axis=1)
+            idx = proba.argmax(axis=1).tolist()
         classes = self.classes
         return Predictions(labels=[classes[i] for i in idx], proba=proba, classes=classes)
 
