@@ -102,9 +102,12 @@ def time_predictors(bundle: Any, row: dict[str, Any], *, calls: int) -> dict[str
     if bundle.onnx is not None:
         onnx = OnnxRowPredictor(bundle)
         ways["OnnxRowPredictor.predict_rows"] = lambda: onnx.predict_rows([row])
+        whole = OnnxRowPredictor(bundle, fold=False)
+        ways["OnnxRowPredictor.predict_rows, categorical encodings not folded"] = lambda: whole.predict_rows([row])
         cols = check_records([row], bundle.contract)
         ways["onnxruntime session alone"] = lambda: onnx.predict_columns(cols)
-    out: dict[str, Any] = {"calls": calls, "onnx_used_by_parity": bool(report.get("used")), "ways": {}}
+    out: dict[str, Any] = {"calls": calls, "onnx_used_by_parity": bool(report.get("used")), "ways": {},
+                           "onnx_folded": bool(bundle.onnx is not None and OnnxRowPredictor(bundle).folded)}
     for name, fn in ways.items():
         for _ in range(min(50, calls)):
             fn()
@@ -155,14 +158,15 @@ class Server:
     """One server process (own process group), its port, and how to talk to it."""
 
     def __init__(self, kind: str, workers: int, model: dict[str, Any], project: Path, logs: Path,
-                 log_sync: str = "ack") -> None:
+                 log_sync: str = "write") -> None:
         self.kind, self.workers, self.port = kind, workers, free_port()
         env = dict(os.environ)
         env.pop("TABLOOP_API_KEY", None)
         env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"  # mlflow execs `uvicorn` by name
-        if kind == "tabloop":
+        if kind in ("tabloop", "tabloop-ack"):
             cmd = [str(BIN / "tabloop"), "serve", "--project", str(project), "--port", str(self.port)]
-            env["TABLOOP_SERVING__LOG_SYNC"] = log_sync  # ack: answer after the row is fsynced
+            # write (the default): answer once the row is written, fsynced every 100 ms; ack: after its fsync
+            env["TABLOOP_SERVING__LOG_SYNC"] = "ack" if kind == "tabloop-ack" else log_sync
             if workers != 1:
                 cmd += ["--workers", str(workers)]
             self.path, self.health = "/predict", "/health"
@@ -272,12 +276,14 @@ def ratios(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for w, c in sorted({(r["workers"], r["concurrency"]) for r in runs}):
         t, m, n = by.get(("tabloop", w, c)), by.get(("mlflow", w, c)), by.get(("noop", w, c))
-        b = by.get(("bentoml", w, c))
+        b, a = by.get(("bentoml", w, c)), by.get(("tabloop-ack", w, c))
         out.append({
             "workers": w, "concurrency": c,
             "tabloop_vs_mlflow": round(t / m, 2) if t and m else None,
             "tabloop_vs_bentoml": round(t / b, 2) if t and b else None,
             "tabloop_vs_noop_fastapi": round(t / n, 3) if t and n else None,
+            "tabloop_ack_vs_mlflow": round(a / m, 2) if a and m else None,
+            "tabloop_ack_vs_noop_fastapi": round(a / n, 3) if a and n else None,
             "mlflow_vs_noop_fastapi": round(m / n, 3) if m and n else None,
         })
     return out
@@ -290,7 +296,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"{result['when']} on {result['machine']['cpus']} CPU(s), {result['machine']['platform']}; "
         f"model {result['model']['name']} v{result['model']['version']} ({result['model']['winner']}); "
         f"single-row POSTs from wrk on 127.0.0.1, {result['settings']['duration_s']} s per cell; "
-        f"tabloop log_sync={result['settings'].get('tabloop_log_sync', 'ack')}; load average before the run "
+        f"tabloop log_sync={result['settings'].get('tabloop_log_sync', 'ack')} (tabloop-ack: log_sync=ack); "
+        "load average before the run "
         f"{result['settings'].get('load_average_before')}, after {result.get('load_average_after')}.",
         "",
         "| workers | concurrency | server | req/s | p50 ms | p99 ms | non-2xx | socket errors |",
@@ -303,11 +310,13 @@ def markdown(result: dict[str, Any]) -> str:
         else:
             why = str(r.get("skipped", "")).splitlines()[0][:80].replace("|", "/")
             lines.append(f"| {r['workers']} | {r['concurrency']} | {r['server']} | - | - | - | - | skipped: {why} |")
-    lines += ["", "| workers | concurrency | tabloop / mlflow | tabloop / BentoML | tabloop / do-nothing FastAPI |",
-              "|---:|---:|---:|---:|---:|"]
+    lines += ["", "| workers | concurrency | tabloop / mlflow | tabloop / BentoML | tabloop / do-nothing FastAPI | "
+              "tabloop-ack / mlflow | tabloop-ack / do-nothing FastAPI |",
+              "|---:|---:|---:|---:|---:|---:|---:|"]
     for q in result["ratios"]:
         lines.append(f"| {q['workers']} | {q['concurrency']} | {_num(q['tabloop_vs_mlflow'])} | "
-                     f"{_num(q.get('tabloop_vs_bentoml'))} | {_num(q['tabloop_vs_noop_fastapi'])} |")
+                     f"{_num(q.get('tabloop_vs_bentoml'))} | {_num(q['tabloop_vs_noop_fastapi'])} | "
+                     f"{_num(q.get('tabloop_ack_vs_mlflow'))} | {_num(q.get('tabloop_ack_vs_noop_fastapi'))} |")
     lines += ["", "Bar (issue 4): at concurrency 8, tabloop >= 20x mlflow and >= 0.5x the do-nothing FastAPI app.", ""]
     pred = result.get("predictors")
     if pred:
@@ -338,15 +347,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=float, default=1.0, help="seconds of unrecorded load before each cell")
     ap.add_argument("--concurrency", default="1,8,32")
     ap.add_argument("--workers", default="1,2")
-    ap.add_argument("--servers", default="tabloop,mlflow,noop,bentoml",
+    ap.add_argument("--servers", default="tabloop,tabloop-ack,mlflow,noop,bentoml",
                     help="bentoml needs benchmarks/serving/.venv-bentoml (--setup-bentoml makes it)")
     ap.add_argument("--setup-bentoml", action="store_true", help="make .venv-bentoml, then exit")
     ap.add_argument("--candidates", default="linear", help="comma-separated spec candidates to train (default: linear)")
     ap.add_argument("--predictor-calls", type=int, default=2000)
     ap.add_argument("--quick", action="store_true", help="1 s per cell, concurrency 8 only, 1 worker")
     ap.add_argument("--out", type=Path, default=RESULTS)
-    ap.add_argument("--log-sync", choices=["ack", "background"], default="ack",
-                    help="tabloop's serving.log_sync: ack answers after the fsync (default), background does not wait")
+    ap.add_argument("--log-sync", choices=["write", "ack", "background"], default="write",
+                    help="the tabloop server's serving.log_sync (default write, as the spec's default); "
+                    "the tabloop-ack server always runs with ack")
     args = ap.parse_args(argv)
     if args.setup_bentoml:
         setup_bentoml()
@@ -393,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
                     runs += [{"server": kind, "workers": w, "concurrency": c, "skipped": "no .venv-bentoml"}
                              for c in concurrency]
                     continue
-                if kind == "tabloop" and w != 1 and not has_workers:
+                if kind in ("tabloop", "tabloop-ack") and w != 1 and not has_workers:
                     runs += [{"server": kind, "workers": w, "concurrency": c, "skipped": "no --workers"} for c in concurrency]
                     continue
                 server = Server(kind, w, model, root, logs, args.log_sync)

@@ -37,8 +37,8 @@ def test_the_folded_graph_answers_every_category_and_gap_as_the_whole_graph(
     bundle = exported[name]
     folded = OnnxRowPredictor(bundle)
     assert folded.folded is True
-    whole = OnnxRowPredictor(bundle)
-    whole._small_session, whole._small.folded = whole.session, None  # the small path on the whole graph
+    whole = OnnxRowPredictor(bundle, fold=False)  # the same small path, on the whole graph
+    assert whole.folded is False
     rows = make_rows(200) + gappy(make_rows(40, start=200), bundle.contract)
     # every value of every categorical column, gap included where allowed, in some row
     for i, column in enumerate(c for c in bundle.contract.columns if c.kind == "categorical"):

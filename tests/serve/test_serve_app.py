@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -72,7 +73,7 @@ def test_no_log_without_a_predlog(bundle: ModelBundle, make_rows: Rows, tmp_path
         assert client.post("/predict", json=make_rows(2)).status_code == 200
         log = client.get("/health").json()["log"]
     assert log == {
-        "enabled": False, "sync": "ack", "ok": True, "written": 0, "failed": 0, "failed_writes": 0, "last_error": None,
+        "enabled": False, "sync": "write", "ok": True, "written": 0, "failed": 0, "failed_writes": 0, "last_error": None,
     }
 
 
@@ -165,7 +166,7 @@ def test_ack_mode_answers_only_after_the_rows_are_on_disk(
         synced.append(len(log.read_predictions()))
 
     monkeypatch.setattr(_log.os, "fdatasync", fsync)
-    with TestClient(create_app(bundle, predlog=log)) as client:
+    with TestClient(create_app(bundle, predlog=log, log_sync="ack")) as client:
         for i in range(3):
             assert client.post("/predict", json=make_rows(2, start=i), headers={"X-Request-ID": f"r{i}"}).status_code == 200
             # by the time the 200 arrived, this request's rows had been fsynced
@@ -200,9 +201,34 @@ def test_write_mode_answers_once_the_rows_are_written_and_fsyncs_them_in_batches
             "enabled": True, "sync": "write", "ok": True, "written": 60, "failed": 0, "failed_writes": 0,
             "last_error": None,
         }
-    # fsynced by the writer's thread in batches (every 10 ms at most, and once more at shutdown), not per request
+    # fsynced by the writer's thread in batches (every 100 ms at most, and once more at shutdown), not per request
     assert 1 <= len(syncs) < 30
     assert len(log.read_predictions()) == 60
+
+
+def test_write_mode_fsyncs_as_often_as_told_and_at_shutdown(
+    bundle: ModelBundle, make_rows: Rows, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from tabloop.errors import ServingError
+    from tabloop.predlog import _log
+
+    for bad in ({"log_sync_interval_s": 0.0}, {"log_sync": "sometimes"}):
+        with pytest.raises(ServingError, match="log_sync"):
+            create_app(bundle, predlog=PredictionLog(tmp_path), **bad)  # type: ignore[arg-type]
+    log = PredictionLog(tmp_path)
+    log.append([])
+    syncs: list[int] = []
+    real_fsync = os.fdatasync
+    monkeypatch.setattr(_log.os, "fdatasync", lambda fd: (real_fsync(fd), syncs.append(fd)))
+    with TestClient(create_app(bundle, predlog=log, log_sync="write", log_sync_interval_s=3600.0)) as client:
+        for i in range(5):
+            assert client.post("/predict", json=make_rows(1, start=i)).status_code == 200
+        time.sleep(0.3)
+        assert syncs == []  # an hour between syncs: none yet
+    assert len(syncs) == 1  # the one at shutdown: nothing written is left unsynced
+    assert len(log.read_predictions()) == 5
 
 
 # -- /health and /metadata -------------------------------------------------------------
@@ -216,7 +242,7 @@ def test_health_counts_rows_errors_and_log_writes(bundle: ModelBundle, make_rows
         assert body["status"] == "ok"
         assert body["model"] == {"name": "hmda", "version": "1"}
         assert body["log"] == {
-            "enabled": True, "sync": "ack", "ok": True, "written": 0, "failed": 0, "failed_writes": 0, "last_error": None,
+            "enabled": True, "sync": "write", "ok": True, "written": 0, "failed": 0, "failed_writes": 0, "last_error": None,
         }
         client.post("/predict", json=make_rows(5))
         client.post("/predict", json=[])

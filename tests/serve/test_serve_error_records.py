@@ -107,7 +107,7 @@ def test_auth_rejections_and_unloggable_answers_leave_no_error_record(
 ) -> None:
     log = PredictionLog(tmp_path)
     keys = ApiKeys.of([(hash_key("p-key"), ["predict"]), (hash_key("c-key"), ["control"])])
-    app = create_app(bundle, predlog=log, api_keys=keys)
+    app = create_app(bundle, predlog=log, api_keys=keys, log_sync="ack")
     with TestClient(app) as client:
         # callers that showed no usable key are nobody's traffic, and must not be able to fill the log
         assert client.post("/predict", json=make_rows(1), headers={"X-Request-ID": "no-key"}).status_code == 401

@@ -169,6 +169,7 @@ def _build(
             timeout_s=serving.timeout_s,
         ),
         log_sync=serving.log_sync,
+        log_sync_interval_s=serving.log_sync_interval_s,
         holdout=Holdout(share=serving.feedback_holdout.share, key=serving.feedback_holdout.key),
         # /dashboard: the monitor's own timelines over the whole log (every worker's segment)
         dashboard=DashboardSource(proj),

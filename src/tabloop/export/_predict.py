@@ -67,12 +67,12 @@ class OnnxRowPredictor:
     A few clean rows take a second session when the graph folds (see ``_fold``): the
     graph past its categorical encodings, fed the encodings looked up per value; it is
     used only if it gives the whole graph's answers on the reference rows
-    (``folded`` says whether it is).
+    (``folded`` says whether it is; ``fold=False`` never folds).
     """
 
     engine = "onnx"
 
-    def __init__(self, bundle: ModelBundle, onnx_bytes: bytes | None = None) -> None:
+    def __init__(self, bundle: ModelBundle, onnx_bytes: bytes | None = None, *, fold: bool = True) -> None:
         data = onnx_bytes if onnx_bytes is not None else bundle.onnx
         if data is None:
             raise ServingError(
@@ -93,10 +93,10 @@ class OnnxRowPredictor:
         self._output = self.session.get_outputs()[output_index(self.session, bundle.task)].name
         self._numeric = bundle.contract.numeric
         self._fallback = SklearnRowPredictor(bundle)
-        fold = self._fold(data)
-        self.folded = fold is not None
-        self._small_session = fold[1] if fold is not None else self.session
-        self._small = _SmallFeed(bundle.contract, fold[0] if fold is not None else None)
+        folding = self._fold(data) if fold else None
+        self.folded = folding is not None
+        self._small_session = folding[1] if folding is not None else self.session
+        self._small = _SmallFeed(bundle.contract, folding[0] if folding is not None else None)
 
     def _fold(self, data: bytes) -> tuple[FoldedGraph, Any] | None:
         """The folded graph and its session, if the graph folds and answers as the whole graph does."""

@@ -567,10 +567,11 @@ def create_app(
     poll_interval_s: float | None = None,
     api_keys: ApiKeys | None = None,
     limits: Limits | None = None,
-    log_sync: LogSync = "ack",
+    log_sync: LogSync = "write",
     holdout: Holdout | None = None,
     dashboard: DashboardProvider | None = None,
     log_retry_s: float = RETRY_S,
+    log_sync_interval_s: float = SYNC_INTERVAL_S,
 ) -> FastAPI:
     """An ASGI app serving ``bundle`` (and ``challenger``); with ``predlog``, every predicted row is logged.
 
@@ -580,7 +581,7 @@ def create_app(
     follows the aliases every ``poll_interval_s`` seconds and swaps versions in.
     ``log_sync`` is ``"ack"`` (answer after the rows are fsynced; 503 when the log
     cannot be written), ``"write"`` (answer after the rows are written to the operating
-    system, where a killed process cannot lose them, fsynced within ``SYNC_INTERVAL_S``;
+    system, where a killed process cannot lose them, fsynced every ``log_sync_interval_s``;
     503 when they cannot be written) or ``"background"`` (answer at once; log failures
     only counted).
     ``holdout`` answers a share of rows with the training prior and logs the model's own prediction flagged.
@@ -599,6 +600,8 @@ def create_app(
         raise ServingError(f"poll_interval_s must be positive, got {poll_interval_s}")
     if not log_retry_s > 0:
         raise ServingError(f"log_retry_s must be positive, got {log_retry_s}")
+    if not log_sync_interval_s > 0:
+        raise ServingError(f"log_sync_interval_s must be positive, got {log_sync_interval_s}")
     task = check_servable(bundle)
     factory: PredictorFactory
     first: RowPredictor
@@ -656,10 +659,10 @@ def create_app(
         if predlog is not None:
             # under ack a batch is what one turn of the loop answered, plus whatever came during the fsync in
             # progress; under background nobody waits, so the writer lingers and one fsync serves a few ms of rows
-            # under write, each request writes its rows itself and this thread fsyncs every SYNC_INTERVAL_S
+            # under write, each request writes its rows itself and this thread fsyncs every log_sync_interval_s
             service.writer = BackgroundLogWriter(
                 predlog, linger_s=0.002 if log_sync == "background" else 0.0, retry_s=log_retry_s,
-                on_batch=_Acks.on_batch, sync_interval_s=SYNC_INTERVAL_S if log_sync == "write" else None,
+                on_batch=_Acks.on_batch, sync_interval_s=log_sync_interval_s if log_sync == "write" else None,
             )
             service.accepting = True
         _unready_on_sigterm(service)

@@ -106,7 +106,7 @@ class NotReady(TabloopError):
 
 
 class LogUnavailable(TabloopError):
-    """The answer could not be written to the prediction log, so it is not given (log_sync: ack)."""
+    """The answer could not be written to the prediction log, so it is not given (log_sync: write or ack)."""
 
     code = "prediction_log_unavailable"
 

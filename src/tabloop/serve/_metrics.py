@@ -115,7 +115,7 @@ class _LogCollector:
 
     def collect(self) -> Iterator[Metric]:
         s = self.status()
-        yield CounterMetricFamily("tabloop_prediction_log_rows_written", "Rows fsynced to the prediction log",
+        yield CounterMetricFamily("tabloop_prediction_log_rows_written", "Rows written to the prediction log",
                                   value=s["written"])
         yield CounterMetricFamily("tabloop_prediction_log_rows_failed",
                                   "Rows the prediction log could not write (disk full, read-only, unencodable)",
