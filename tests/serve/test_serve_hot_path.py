@@ -403,3 +403,16 @@ def test_fastapi_telemetry_is_off_without_a_provider_and_as_fastapi_has_it_with_
     monkeypatch.undo()
     monkeypatch.setenv("FASTAPI_OTEL_AUTO_CONFIGURE", "true")
     assert create_app(bundle)._telemetry["tracing"] is True
+
+
+def test_a_predicting_answer_has_the_headers_starlette_would_make() -> None:
+    from starlette.responses import Response
+
+    from tabloop.serve._app import _Answer
+
+    for body, rid in ((b'{"predictions": []}', "r-1"), (b"{}", "x" * 128)):
+        ours = _Answer(body, rid)
+        theirs = Response(body, media_type="application/json", headers={"X-Request-ID": rid})
+        assert ours.raw_headers == theirs.raw_headers
+        assert (ours.status_code, ours.body, ours.background) == (200, body, None)
+        assert ours.headers["x-request-id"] == rid

@@ -415,6 +415,25 @@ class _Acks:
             timer.cancel()
 
 
+class _Answer(Response):
+    """A predicting route's 200: its JSON body and request id, the headers made as Starlette makes them, directly."""
+
+    media_type = _JSON
+
+    def __init__(self, content: bytes, request_id: str, background: BackgroundTask | None = None) -> None:
+        self.status_code = 200
+        self.background = background
+        self.body = content
+        self.raw_headers = [
+            (_REQUEST_ID_KEY, request_id.encode("latin-1")),  # checked against _REQUEST_ID: ASCII
+            (b"content-length", str(len(content)).encode("latin-1")),
+            (b"content-type", b"application/json"),
+        ]
+
+
+_REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode("latin-1")
+
+
 def _running_loop() -> asyncio.AbstractEventLoop | None:
     try:
         return asyncio.get_running_loop()
@@ -837,7 +856,7 @@ def create_app(
         service.rows += len(rows)
         shadow = service.rollout.mode == "shadow" and service.models.challenger is not None
         background = BackgroundTask(service.shadow, request_id, rows) if shadow else None
-        return Response(content, media_type=_JSON, headers={REQUEST_ID_HEADER: request_id}, background=background)
+        return _Answer(content, request_id, background)
 
     def render_predict(request_id: str, served: Served, preds: Predictions) -> tuple[bytes, list[dict[str, Any]]]:
         records = preds.records()  # once: the answer and the log share them
