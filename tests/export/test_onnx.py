@@ -242,3 +242,26 @@ def test_bundle_without_onnx_still_round_trips(logistic: ModelBundle, tmp_path: 
     bare.save(tmp_path / "b")
     assert not (tmp_path / "b" / "model.onnx").exists()
     assert ModelBundle.load(tmp_path / "b").onnx is None
+
+
+def test_the_calibrated_svm_candidate_fits_without_deprecations_and_exports_with_parity(
+    contract: Contract, split: tuple[pd.DataFrame, pd.DataFrame], make_rows: Callable[..., Rows]
+) -> None:
+    import warnings
+
+    from tabloop.data import check_frame, encode_target
+    from tabloop.train._candidates import make_candidates
+
+    (svm,) = [c for c in make_candidates(["svm"], "binary", contract, seed=0) if c.family == "svm"]
+    train = split[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)  # SVC(probability=True) is deprecated in scikit-learn 1.9
+        pipeline = svm.build().fit(check_frame(train, contract), encode_target(train["deny"], ["no", "yes"]))
+    bundle = ModelBundle(pipeline, contract, manifest={"task": "binary", "classes": ["no", "yes"], "threshold": 0.5},
+                         reference=train.head(200), spec_yaml="", name="hmda", version="1")
+    export_bundle(bundle, split[1])
+    report = bundle.manifest["onnx"]
+    assert report["used"] is True and report["parity_max_abs_diff"] < TOL, report
+    rows = make_rows(50)
+    np.testing.assert_allclose(OnnxRowPredictor(bundle).predict_rows(rows).proba,
+                               bundle.predict(pd.DataFrame.from_records(rows)).proba, atol=TOL)

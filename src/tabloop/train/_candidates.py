@@ -125,10 +125,11 @@ def _with_threads(model: BaseEstimator, threads: int) -> BaseEstimator:
 
 
 def _threaded(model: Any) -> bool:
-    """Models whose n_jobs means threads inside one fit (not LogisticRegression's one-vs-rest processes)."""
+    """Models whose n_jobs means threads inside one fit (not LogisticRegression's or a calibrator's processes)."""
+    from sklearn.calibration import CalibratedClassifierCV
     from sklearn.linear_model import LogisticRegression
 
-    return not isinstance(model, LogisticRegression)
+    return not isinstance(model, (LogisticRegression, CalibratedClassifierCV))
 
 
 def serving_threads(estimator: Any) -> Any:
@@ -263,13 +264,17 @@ def _knn(task: str, contract: Contract, seed: int) -> Candidate:
 
 
 def _svm(task: str, contract: Contract, seed: int) -> Candidate:
+    from sklearn.calibration import CalibratedClassifierCV
     from sklearn.svm import SVC, SVR
 
     space = lambda s: {"C": s.float("C", 1e-2, 1e2, log=True), "gamma": s.cat("gamma", ["scale", 0.01, 0.1])}  # noqa: E731
     if task == "regression":
         return Candidate("svm", "svm", 3, lambda p: SVR(**p), {"C": 1.0, "gamma": "scale"}, space=space,
                          scale=True, task=task, contract=contract, seed=seed, max_trials=12, cost=4.0)
-    return Candidate("svm", "svm", 3, lambda p: SVC(probability=True, random_state=seed, **p), {"C": 1.0, "gamma": "scale"},
+    # Platt scaling fitted on out-of-fold decisions, then the SVC refitted on all rows: what SVC(probability=True)
+    # did inside libsvm, which scikit-learn 1.9 deprecates in favour of exactly this
+    return Candidate("svm", "svm", 3, lambda p: CalibratedClassifierCV(SVC(random_state=seed, **p), ensemble=False),
+                     {"C": 1.0, "gamma": "scale"},
                      space=space, scale=True, class_weight=True, task=task, contract=contract, seed=seed,
                      max_trials=12, cost=4.0)
 
