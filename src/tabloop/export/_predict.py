@@ -164,6 +164,7 @@ class _SmallFeed:
         n = len(rows)
         feed: dict[str, np.ndarray] = {}
         values: dict[str, list[str]] = {}
+        numbers: list[list[float]] = []  # one list per numeric column: one NumPy array for them all, below
         for name, numeric, nullable, categories in self.features:
             if numeric:
                 nums: list[float] = []
@@ -179,7 +180,8 @@ class _SmallFeed:
                         nums.append(math.nan)
                     else:
                         return None
-                feed[name] = np.array(nums, dtype=np.float32).reshape(n, 1)
+                numbers.append(nums)
+                feed[name] = _PENDING
             elif self.folded is not None:
                 texts: list[str] = []
                 for r in rows:
@@ -202,9 +204,20 @@ class _SmallFeed:
                     else:  # numbers as categories, unseen values: the full check canonicalizes or refuses
                         return None
                 feed[name] = arr
+        if numbers:
+            block = np.array(numbers, dtype=np.float32)  # (columns, rows): each row a contiguous column
+            k = 0
+            for name, value in feed.items():
+                if value is _PENDING:
+                    feed[name] = block[k].reshape(n, 1)
+                    k += 1
         if self.folded is not None:
             return self.folded.feed(feed, values, n)
         return feed
+
+
+#: a numeric column's place in the feed, kept in contract order until its array is made
+_PENDING = np.empty((0, 1), dtype=np.float32)
 
 
 def _same_answers(whole: Any, folded_session: Any, folded: FoldedGraph, bundle: ModelBundle, output: str) -> bool:

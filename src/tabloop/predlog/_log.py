@@ -398,7 +398,7 @@ class BackgroundLogWriter:
         # written by append_now and not fsynced yet: the thread syncs once the interval since its last sync is over
         self._dirty = False
         self._unsynced = 0
-        self._last_sync = 0.0
+        self._last_sync = time.monotonic()  # the first sync comes an interval after the start, not at once
         self._pending: list[_Entry] = []
         self._lock = threading.Lock()
         self._wake = threading.Condition(self._lock)

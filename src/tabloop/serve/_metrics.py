@@ -83,7 +83,7 @@ class Metrics:
                 child = self._label_children[(variant, version, label)] = self.labels.labels(variant, version, str(label))
             child.inc(k)
         if len(preds.labels) == 1:
-            scores.observe(float(max(preds.proba[0])))
+            scores.observe(max(preds.proba[0].tolist()))  # plain floats: max over NumPy scalars is slower
         else:
             for p in preds.proba.max(axis=1):
                 scores.observe(float(p))
