@@ -581,7 +581,6 @@ def test_close_fsyncs_what_was_written_through_however_long_the_interval(
     log = PredictionLog(tmp_path)
     log.append([_record(0, "earlier")])
     writer = BackgroundLogWriter(log, sync_interval_s=3600.0)
-    time.sleep(0.05)
     fsync = _counting_fsync(monkeypatch)
     writer.append_now([_record(0, "last")])
     writer.append_now([_record(0, "lastbut")])

@@ -228,20 +228,10 @@ def _same_answers(whole: Any, folded_session: Any, folded: FoldedGraph, bundle: 
         return False
     ref = ref.head(500)
     n = len(ref)
-    feed: dict[str, np.ndarray] = {}
-    values: dict[str, list[str]] = {}
-    for col in contract.columns:
-        series = ref[col.name]
-        if col.kind == "numeric":
-            feed[col.name] = np.asarray(pd.to_numeric(series, errors="coerce"), dtype=np.float32).reshape(n, 1)
-        else:
-            texts = [v if isinstance(v, str) else MISSING for v in series.tolist()]
-            if not all(folded.knows(col.name, v) for v in set(texts)):
-                return False
-            values[col.name] = texts
-            arr = np.empty((n, 1), dtype=object)
-            arr[:, 0] = texts
-            feed[col.name] = arr
+    feed = onnx_feed({name: ref[name].to_numpy() for name in contract.feature_names}, contract)
+    values = {name: feed[name][:, 0].tolist() for name in contract.categorical}
+    if not all(folded.knows(name, v) for name, texts in values.items() for v in set(texts)):
+        return False
     (expected,) = whole.run([output], feed)
     numeric = {name: feed[name] for name in contract.numeric}
     (got,) = folded_session.run([output], folded.feed(numeric, values, n))
