@@ -99,8 +99,8 @@ def fold_categoricals(onnx_bytes: bytes, contract: Contract) -> FoldedGraph | No
     outputs = {o.name for o in graph.output}
     cut: list[str] = []
     for node in graph.node:
-        if deps[node.output[0]] <= cats if node.output else True:
-            continue
+        if not node.output or deps[node.output[0]] <= cats:
+            continue  # inside the categorical part (or a constant)
         # a node that mixes in something else: what it takes from the categorical part alone crosses the cut
         for name in node.input:
             if name and deps.get(name) and deps[name] <= cats and name not in cut:
