@@ -99,15 +99,17 @@ def time_predictors(bundle: Any, row: dict[str, Any], *, calls: int) -> dict[str
         "check_records alone": lambda: check_records([row], bundle.contract),
     }
     report = bundle.manifest.get("onnx") or {}
+    folded = False
     if bundle.onnx is not None:
         onnx = OnnxRowPredictor(bundle)
+        folded = onnx.folded
         ways["OnnxRowPredictor.predict_rows"] = lambda: onnx.predict_rows([row])
         whole = OnnxRowPredictor(bundle, fold=False)
         ways["OnnxRowPredictor.predict_rows, categorical encodings not folded"] = lambda: whole.predict_rows([row])
         cols = check_records([row], bundle.contract)
         ways["onnxruntime session alone"] = lambda: onnx.predict_columns(cols)
     out: dict[str, Any] = {"calls": calls, "onnx_used_by_parity": bool(report.get("used")), "ways": {},
-                           "onnx_folded": bool(bundle.onnx is not None and OnnxRowPredictor(bundle).folded)}
+                           "onnx_folded": folded}
     for name, fn in ways.items():
         for _ in range(min(50, calls)):
             fn()

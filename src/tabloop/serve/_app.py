@@ -10,9 +10,11 @@ The hot path is kept short on purpose: ``POST /predict`` goes straight from the 
 entry to its endpoint (``_PredictFastPath``; FastAPI's router still holds the route, for
 OpenAPI), the raw body is parsed with orjson (no pydantic per row), parsing, the contract check and the model run in a worker
 thread so the event loop keeps answering probes, the answer is written with
-orjson. The prediction log is group-committed: with ``log_sync="ack"`` (the default)
-an answer goes out only after the fsync of the batch holding its rows, so nothing
-acknowledged is lost if the process is killed, and a log that cannot be written turns
+orjson. With ``log_sync="write"`` (the default) a request writes its rows to the
+prediction log itself and is answered once the operating system has them, so nothing
+acknowledged is lost if the process is killed; the writer's thread fsyncs them in
+batches. With ``"ack"`` the log is group-committed: an answer goes out only after the
+fsync of the batch holding its rows. Under both a log that cannot be written turns
 the answer into a 503 rather than a 200 for an unlogged prediction; with
 ``"background"`` the rows are handed to the writer and the answer does not wait. A
 predicting request answered with an error leaves one error record in the same log,
@@ -158,7 +160,7 @@ class _Service:
 
     def __init__(
         self, models: ModelSet, predlog: PredictionLog | None, limits: Limits, rollout: Rollout,
-        log_sync: LogSync = "ack",
+        log_sync: LogSync = "write",
     ) -> None:
         self.models = models
         self.predlog = predlog
@@ -376,7 +378,12 @@ class _Service:
     def answering(self) -> bool:
         """Ready, and (when answers wait for the log) the log is being written: what readiness probes report."""
         w = self.writer
-        return self.ready and not (self.log_sync != "background" and w is not None and not w.ok)
+        return self.ready and not (self.answers_wait_for_log and w is not None and not w.ok)
+
+    @property
+    def answers_wait_for_log(self) -> bool:
+        """Under write and ack an answer goes out only once its rows are logged; under background at once."""
+        return self.log_sync != "background"
 
 
 # a made-up request id is this process's random prefix and a counter: unique across processes and
@@ -606,7 +613,7 @@ def create_app(
     ``holdout`` answers a share of rows with the training prior and logs the model's own prediction flagged.
     ``dashboard`` (the champion's bundle -> the monitoring JSON) adds ``GET /dashboard`` and ``/dashboard/data``.
     ``log_retry_s``: while the log cannot be written, how often the writer probes it by itself, so
-    readiness (off under ack while the log fails) comes back without traffic once it can.
+    readiness (off under write and ack while the log fails) comes back without traffic once it can.
     """
     if log_sync not in ("ack", "write", "background"):
         raise ServingError(f"log_sync must be 'ack', 'write' or 'background', got {log_sync!r}")
@@ -819,7 +826,7 @@ def create_app(
         """
         started = time.perf_counter()
         ack = service.log_sync == "ack"
-        if service.log_sync != "background" and predlog is not None and not service.accepting:
+        if service.answers_wait_for_log and predlog is not None and not service.accepting:
             # shutting down: the writer takes no more rows, and an answer waits for its rows to be logged
             raise NotReady(
                 "the server is shutting down and its prediction log takes no more rows, so this prediction "
