@@ -41,3 +41,31 @@ def test_only_linear_models_scale_and_every_build_is_fresh(contract: Contract, h
     assert not _has_scaler(dummy.build()) and not _has_scaler(lgbm.build())
     assert logistic.build() is not logistic.build()
     assert [c.name for c in make_candidates([], "binary", contract, seed=0)] == ["dummy"]
+
+
+class _FirstChoice:
+    """A Space that answers the lowest value and records what it was asked."""
+
+    def __init__(self) -> None:
+        self.asked: dict[str, object] = {}
+
+    def int(self, name: str, low: int, high: int, *, log: bool = False) -> int:
+        self.asked[name] = (low, high)
+        return low
+
+    def float(self, name: str, low: float, high: float, *, log: bool = False) -> float:
+        self.asked[name] = (low, high)
+        return low
+
+    def cat(self, name: str, choices: list[object]) -> object:
+        self.asked[name] = choices
+        return choices[-1]
+
+
+def test_lightgbm_may_search_extra_trees_and_its_defaults_do_not(contract: Contract) -> None:
+    (lgbm,) = [c for c in make_candidates(["lightgbm"], "binary", contract, seed=0) if c.family == "lightgbm"]
+    space = _FirstChoice()
+    params = lgbm.space(space)
+    assert space.asked["extra_trees"] == [False, True]
+    assert lgbm.build(params).named_steps["model"].get_params()["extra_trees"] is True
+    assert lgbm.build().named_steps["model"].get_params()["extra_trees"] is False

@@ -72,7 +72,7 @@ def test_every_family_is_seeded_and_kept_to_few_threads(contract: Contract) -> N
     for c in make_candidates(FAMILIES, "binary", contract, seed=11):
         params = c.build().named_steps["model"].get_params()
         if c.family in randomized:
-            # (the SVM sits inside its calibrator: its seed is the wrapped estimator's)
+            # (the SVM sits inside the calibrator that turns its decisions into probabilities: its seed is the SVC's)
             seed = params.get("random_state", params.get("random_seed", params.get("estimator__random_state")))
             assert seed == 11, c.family
         for key in ("n_jobs", "thread_count"):
@@ -132,3 +132,29 @@ def test_knn_and_svm_only_on_small_data() -> None:
     assert "SVM is tried up to" in (too_big("svm", 20_000, 10) or "")
     assert too_big("knn", 50_000, 10) and too_big("knn", 10_000, 500)
     assert too_big("lightgbm", 10**7, 1000) is None
+
+
+def test_the_multiclass_svm_keeps_the_pairwise_information_in_its_probabilities() -> None:
+    """scikit-learn's CalibratedClassifierCV calibrates one class against the rest; on wine (real,
+    bundled with scikit-learn) the candidate's multinomial Platt scaling on one-vs-one decisions
+    has clearly lower out-of-fold log-loss (0.062 vs 0.082)."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.datasets import load_wine
+    from sklearn.metrics import log_loss
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import SVC
+
+    from tabloop.train._candidates import platt_svm
+
+    X, y = load_wine(return_X_y=True)
+    cv = StratifiedKFold(5, shuffle=True, random_state=0)
+
+    def oof_log_loss(model: object) -> float:
+        return float(log_loss(y, cross_val_predict(make_pipeline(StandardScaler(), model), X, y, cv=cv,
+                                                   method="predict_proba")))
+
+    ours = oof_log_loss(platt_svm({}, 0, binary=False))
+    one_vs_rest = oof_log_loss(CalibratedClassifierCV(SVC(random_state=0), ensemble=False))
+    assert ours < 0.9 * one_vs_rest, (ours, one_vs_rest)

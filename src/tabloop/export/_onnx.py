@@ -144,7 +144,7 @@ def to_onnx(pipeline: Any, contract: Contract, *, task: str) -> bytes:
         options[id(_final_estimator(model))] = {"zipmap": False}
     with warnings.catch_warnings():
         # skl2onnx's SVC converter still reads probA_/probB_, which scikit-learn 1.9 deprecates (the
-        # calibrated SVM converts through CalibratedClassifierCV, whose SVC has none): noise, not ours to fix
+        # SVM candidate's SVC has none: a calibrator or a stacked logistic makes its probabilities): noise, not ours
         warnings.filterwarnings("ignore", message="Attribute `prob[AB]_` was deprecated", category=FutureWarning)
         onx = convert_sklearn(model, initial_types=inputs, options=options or None, target_opset=TARGET_OPSET)
     return bytes(onx.SerializeToString())
