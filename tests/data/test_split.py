@@ -107,3 +107,81 @@ def test_folds_follow_strategy_task_and_seed(hmda: pd.DataFrame, make_spec: Make
 def test_regression_split_ignores_stratification(hmda: pd.DataFrame, make_spec: MakeSpec) -> None:
     train, test = split_train_test(hmda, make_spec(task="regression", target="lvr"))
     assert len(train) + len(test) == len(hmda)
+
+
+# -- the validation scheme: holdout, k-fold or repeated k-fold by data size -------------------------------------
+
+
+def test_auto_validation_follows_the_number_of_training_rows(make_spec: MakeSpec) -> None:
+    from tabloop.data import describe_validation, validation_scheme
+    from tabloop.spec import HOLDOUT_FROM_ROWS, REPEATED_BELOW_ROWS
+
+    spec = make_spec()
+    assert spec.split.validation == "auto"
+    assert validation_scheme(REPEATED_BELOW_ROWS - 1, spec) == "repeated_kfold"
+    assert validation_scheme(REPEATED_BELOW_ROWS, spec) == "kfold"
+    assert validation_scheme(HOLDOUT_FROM_ROWS - 1, spec) == "kfold"
+    assert validation_scheme(HOLDOUT_FROM_ROWS, spec) == "holdout"
+    timed = make_spec(split={"strategy": "time", "time_column": "when"})
+    assert validation_scheme(50, timed) == "kfold"  # reshuffling would put the future in training
+    assert validation_scheme(HOLDOUT_FROM_ROWS, timed) == "holdout"
+    pinned = make_spec(split={"validation": "kfold"})
+    assert validation_scheme(50, pinned) == validation_scheme(10**6, pinned) == "kfold"
+    assert describe_validation(400, spec) == "5-fold repeated 3 times (stratified); auto for 400 training rows"
+    assert describe_validation(400, pinned) == "5-fold (stratified)"
+    assert describe_validation(10, make_spec(split={"validation": "holdout", "validation_size": 0.25})) == \
+        "holdout of 25% (stratified)"
+
+
+def test_repeated_kfold_validates_every_row_once_per_repeat(hmda: pd.DataFrame, make_spec: MakeSpec) -> None:
+    rows = hmda.head(600)
+    cv, groups = make_folds(rows, make_spec(seed=3, split={"folds": 4, "repeats": 3}))
+    splits = list(cv.split(rows, rows["deny"], groups))
+    assert len(splits) == 12 and groups is None
+    seen = np.zeros(len(rows), dtype=int)
+    for tr, va in splits:
+        assert np.intersect1d(tr, va).size == 0 and len(tr) + len(va) == len(rows)
+        seen[va] += 1
+    assert (seen == 3).all()
+    first, second = splits[0][1], splits[4][1]  # the first fold of two repeats: reshuffled
+    assert set(first) != set(second)
+    share = (rows["deny"] == "yes").mean()
+    assert all(abs((rows["deny"].iloc[va] == "yes").mean() - share) < 0.03 for _, va in splits)  # stratified
+
+
+def test_holdout_is_one_stratified_split_of_the_validation_size(hmda: pd.DataFrame, make_spec: MakeSpec) -> None:
+    spec = make_spec(split={"validation": "holdout", "validation_size": 0.25})
+    (tr, va), = list(make_folds(hmda, spec)[0].split(hmda, hmda["deny"]))
+    assert abs(len(va) - 0.25 * len(hmda)) <= 1 and len(tr) + len(va) == len(hmda)
+    assert abs((hmda["deny"].iloc[va] == "yes").mean() - (hmda["deny"] == "yes").mean()) < 0.01
+
+
+def test_a_time_holdout_validates_on_the_latest_rows(hmda: pd.DataFrame, make_spec: MakeSpec) -> None:
+    df = hmda.assign(when=pd.Timestamp("2020-01-01") + pd.to_timedelta(np.arange(len(hmda)), unit="D"))
+    spec = make_spec(split={"strategy": "time", "time_column": "when", "validation": "holdout"})
+    train, _ = split_train_test(df, spec)
+    cv, groups = make_folds(train, spec)
+    (tr, va), = list(cv.split(train))
+    times = train["when"].to_numpy()
+    assert times[tr].max() < times[va].min() and abs(len(va) - 0.2 * len(train)) <= 1
+
+
+def test_repeated_group_folds_keep_each_group_on_one_side(hmda: pd.DataFrame, make_spec: MakeSpec) -> None:
+    df = hmda.head(600).assign(branch=np.arange(600) % 40)
+    cv, groups = make_folds(df, make_spec(split={"strategy": "group", "group_column": "branch",
+                                                 "validation": "repeated_kfold", "folds": 4, "repeats": 2}))
+    splits = list(cv.split(df, groups=groups))
+    assert len(splits) == cv.get_n_splits() == 8
+    for tr, va in splits:
+        assert set(groups[tr]).isdisjoint(groups[va])
+    assert {frozenset(groups[va]) for _, va in splits[:4]} != {frozenset(groups[va]) for _, va in splits[4:]}
+    holdout, _ = make_folds(df, make_spec(split={"strategy": "group", "group_column": "branch", "validation": "holdout"}))
+    (tr, va), = list(holdout.split(df, groups=groups))
+    assert set(groups[tr]).isdisjoint(groups[va])
+
+
+def test_a_time_split_refuses_repeated_folds(make_spec: MakeSpec) -> None:
+    from tabloop.errors import SpecError
+
+    with pytest.raises(SpecError, match="split: .*'repeated_kfold' reshuffles rows, which a time split must not: use kfold"):
+        make_spec(split={"strategy": "time", "time_column": "when", "validation": "repeated_kfold"})

@@ -66,3 +66,14 @@ def test_an_ensemble_must_beat_the_best_single_model_by_more_than_its_spread() -
     single = _row("lightgbm", 0.80, 0.02, 5)
     assert _select([single, _row("ensemble", 0.81, 0.02, 9)], "roc_auc", 4)[0] == "lightgbm"  # within SE 0.01
     assert _select([single, _row("ensemble", 0.82, 0.02, 9)], "roc_auc", 4)[0] == "ensemble"
+
+
+def test_with_one_holdout_split_the_ensemble_is_scored_on_the_half_that_did_not_choose_its_weights() -> None:
+    y, preds, splits = _data()
+    tr, va = splits[0]
+    holdout = [p.copy() for p in preds]
+    for p in holdout:  # only the holdout rows have out-of-fold predictions
+        p[tr] = np.nan
+    run = evaluate_ensemble(["a", "b", "noise"], holdout, y, [(tr, va)], task="binary", metrics=["roc_auc"])
+    assert len(run.fold_scores["roc_auc"]) == 2 and np.isfinite(run.fold_scores["roc_auc"]).all()
+    assert run.weights[0] > 0 and run.weights[1] > 0 and run.weights[2] == 0

@@ -183,3 +183,20 @@ def test_training_data_is_checked_against_the_contract(
     bad = train_part.head(100).assign(dmi="maybe")
     with pytest.raises(ContractViolation, match="^training data breaks the data contract"):
         train_candidates(bad, _spec(make_spec, []), contract, CLASSES)
+
+
+def test_the_validation_scheme_scores_every_candidate_and_is_reported(
+    train_part: pd.DataFrame, contract: Contract, make_spec: MakeSpec
+) -> None:
+    small = train_part.head(300)
+    res = train_candidates(small, _spec(make_spec, ["linear"], split={"folds": 3}), contract, CLASSES)  # auto
+    assert res.validation == "3-fold repeated 3 times (stratified); auto for 300 training rows"
+    assert res.folds == 9 and res.to_dict()["validation"] == res.validation
+    assert all(len(c.fold_scores["roc_auc"]) == 9 for c in res.leaderboard if c.status == "ok")
+    held = train_candidates(train_part, _spec(make_spec, ["linear", "tree"], split={"validation": "holdout"}),
+                            contract, CLASSES)
+    assert held.folds == 1 and held.validation == "holdout of 20% (stratified)"
+    ok = [c for c in held.leaderboard if c.status == "ok"]
+    assert {c.name for c in ok} >= {"dummy", "logistic", "tree"}
+    assert all(len(c.fold_scores["roc_auc"]) == 1 for c in ok if c.name != "ensemble")
+    assert held.winner in {c.name for c in ok}

@@ -17,7 +17,15 @@ import pandas as pd
 from tabloop.api._profile import ignored_columns
 from tabloop.api._project import Project
 from tabloop.api._results import Result
-from tabloop.data import Contract, check_frame, class_labels, frame_fingerprint, infer_contract, split_train_test
+from tabloop.data import (
+    Contract,
+    check_frame,
+    class_labels,
+    describe_validation,
+    frame_fingerprint,
+    infer_contract,
+    split_train_test,
+)
 from tabloop.evaluate import cost_threshold
 from tabloop.export import export_bundle
 from tabloop.report import Report, figure_to_html, table_html
@@ -57,6 +65,7 @@ class TrainSummary(Result):
     trials: int = 0
     stopped_because: str = ""
     importance: dict[str, float] = field(default_factory=dict)
+    validation: str = ""  # how candidates were scored, e.g. "5-fold (stratified); auto for 4,000 training rows"
 
 
 @dataclass
@@ -191,6 +200,7 @@ def fit_and_register(
     with tracker.run(run_name, tags=run_tags) as run_id:
         tracker.log_params({"seed": spec.seed, "task": spec.task, "metric": spec.resolved_metric,
                             "folds": spec.split.folds, "split": spec.split.strategy,
+                            "validation": describe_validation(len(train_df), spec),
                             "budget_seconds": budget or spec.train.budget_seconds,
                             "trials": trials or spec.train.trials or "budget",
                             "candidates": ",".join(spec.train.candidates), "study_storage": _redact(url),
@@ -245,6 +255,7 @@ def fit_and_register(
         train_rows=len(train_df), test_rows=0 if test_df is None else len(test_df), seconds=result.seconds,
         report_html=html_path, report_json=json_path, study=result.study, storage=_redact(url),
         trials=len(result.trials), stopped_because=result.stopped_because, importance=result.importance,
+        validation=result.validation,
     )
 
 
@@ -321,10 +332,11 @@ def leaderboard_report(data: dict[str, Any], *, title: str) -> Report:
             row[m] = f"{s['mean']:.4f} ± {s['std']:.4f}"
         row["note"] = c["note"]
         rows.append(row)
-    report.add("Leaderboard (cross-validation on the training part; mean ± sd over folds)", table_html(rows))
+    validation = data.get("validation") or f"{data.get('folds', '?')} folds"
+    report.add(f"Leaderboard (validation on the training part: {validation}; mean ± sd over its splits)", table_html(rows))
     report.add("How the winner was chosen", (
         f"<p>Rule: <b>the simplest candidate whose mean {html.escape(metric)} is within one standard error "
-        f"(sd / &radic;folds) of the best mean</b>. An ensemble is the most complex candidate, so it wins only "
+        f"(sd / &radic;folds, the folds of one repeat) of the best mean</b>. An ensemble is the most complex candidate, so it wins only "
         f"when it beats the best single model by more than that. Winner: <b>{html.escape(str(data['winner']))}"
         f"</b> &mdash; {html.escape(str(data['rule']))}.</p><p class='meta'>search: {len(data.get('trials', []))} "
         f"trials in study {html.escape(str(data.get('study', '')))}; stopped: "
@@ -336,7 +348,7 @@ def leaderboard_report(data: dict[str, Any], *, title: str) -> Report:
         means = [c["metrics"][metric]["mean"] for c in ok]
         stds = [c["metrics"][metric]["std"] for c in ok]
         ax.barh(names, means, xerr=stds, color=["#dd8452" if n == data["winner"] else "#4c72b0" for n in names])
-        ax.set_xlabel(f"{metric} (mean ± sd over folds)")
+        ax.set_xlabel(f"{metric} (mean ± sd over validation splits)")
         report.add("Metric by candidate", figure_to_html(fig, "metric by candidate"))
         fig, ax = plt.subplots(figsize=(6, 3))
         for c in ok:

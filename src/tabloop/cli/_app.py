@@ -100,7 +100,8 @@ def train(
                 print(f"worker ran {res.trials_run} trials; study {res.study} now holds {res.trials_in_study} "
                       f"({res.stopped_because}); best so far: {res.best_candidate} {res.metric} {res.best_score}")
                 return
-            table = Table(title=f"leaderboard ({res.metric}, {res.train_rows} training rows, CV; {res.trials} trials)")
+            table = Table(title=f"leaderboard ({res.metric}, {res.train_rows} training rows, {res.validation}; "
+                                f"{res.trials} trials)")
             for col in ("candidate", "status", "mean", "std", "trials", "fit s", "ms/row", "KB", "note"):
                 table.add_column(col)
             for row in res.leaderboard:

@@ -10,7 +10,7 @@ from tabloop.data._contract import (
 )
 from tabloop.data._profile import profile_frame, profile_report
 from tabloop.data._read import frame_fingerprint, is_database_url, read_table
-from tabloop.data._split import make_folds, split_train_test
+from tabloop.data._split import describe_validation, make_folds, split_train_test, validation_scheme
 from tabloop.data._target import class_labels, encode_target, infer_task
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "check_frame",
     "check_records",
     "class_labels",
+    "describe_validation",
     "encode_target",
     "frame_fingerprint",
     "infer_contract",
@@ -30,4 +31,5 @@ __all__ = [
     "profile_report",
     "read_table",
     "split_train_test",
+    "validation_scheme",
 ]

@@ -10,13 +10,17 @@ from sklearn.model_selection import (
     GroupKFold,
     GroupShuffleSplit,
     KFold,
+    RepeatedKFold,
+    RepeatedStratifiedKFold,
+    ShuffleSplit,
     StratifiedKFold,
+    StratifiedShuffleSplit,
     TimeSeriesSplit,
     train_test_split,
 )
 
 from tabloop.errors import DataError
-from tabloop.spec import Spec
+from tabloop.spec import HOLDOUT_FROM_ROWS, REPEATED_BELOW_ROWS, Spec
 
 
 def split_train_test(df: pd.DataFrame, spec: Spec) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -48,16 +52,87 @@ def split_train_test(df: pd.DataFrame, spec: Spec) -> tuple[pd.DataFrame, pd.Dat
     return df.iloc[np.sort(train_idx)], df.iloc[np.sort(test_idx)]
 
 
-def make_folds(df: pd.DataFrame, spec: Spec) -> tuple[Any, np.ndarray | None]:
-    """The cross-validation splitter and, for group splits, the groups."""
+def validation_scheme(n_rows: int, spec: Spec) -> str:
+    """``split.validation`` with ``auto`` resolved by the number of training rows."""
     split = spec.split
+    if split.validation != "auto":
+        return split.validation
+    if n_rows >= HOLDOUT_FROM_ROWS:
+        return "holdout"
+    if n_rows < REPEATED_BELOW_ROWS and split.strategy != "time":
+        return "repeated_kfold"
+    return "kfold"
+
+
+def describe_validation(n_rows: int, spec: Spec) -> str:
+    """The validation scheme in words, with why ``auto`` chose it (for logs, leaderboards and reports)."""
+    split = spec.split
+    scheme = validation_scheme(n_rows, spec)
+    words = {"holdout": f"holdout of {split.validation_size:.0%}", "kfold": f"{split.folds}-fold",
+             "repeated_kfold": f"{split.folds}-fold repeated {split.repeats} times"}[scheme]
+    words = f"{words} ({split.strategy})"
+    if split.validation == "auto":
+        words += f"; auto for {n_rows:,} training rows"
+    return words
+
+
+def make_folds(df: pd.DataFrame, spec: Spec) -> tuple[Any, np.ndarray | None]:
+    """The validation splitter (by :func:`validation_scheme`) and, for group splits, the groups."""
+    split = spec.split
+    scheme = validation_scheme(len(df), spec)
+    seed = spec.seed
     if split.strategy == "time":
+        if scheme == "holdout":
+            return _TimeHoldout(split.validation_size), None
         return TimeSeriesSplit(n_splits=split.folds), None
     if split.strategy == "group":
-        return GroupKFold(n_splits=split.folds), df[_col(df, split.group_column)].to_numpy()
+        groups = df[_col(df, split.group_column)].to_numpy()
+        if scheme == "holdout":
+            return GroupShuffleSplit(n_splits=1, test_size=split.validation_size, random_state=seed), groups
+        if scheme == "repeated_kfold":
+            return _RepeatedGroupKFold(split.folds, split.repeats, seed), groups
+        return GroupKFold(n_splits=split.folds), groups
     if split.strategy == "stratified" and spec.task != "regression":
-        return StratifiedKFold(n_splits=split.folds, shuffle=True, random_state=spec.seed), None
-    return KFold(n_splits=split.folds, shuffle=True, random_state=spec.seed), None
+        if scheme == "holdout":
+            return StratifiedShuffleSplit(n_splits=1, test_size=split.validation_size, random_state=seed), None
+        if scheme == "repeated_kfold":
+            return RepeatedStratifiedKFold(n_splits=split.folds, n_repeats=split.repeats, random_state=seed), None
+        return StratifiedKFold(n_splits=split.folds, shuffle=True, random_state=seed), None
+    if scheme == "holdout":
+        return ShuffleSplit(n_splits=1, test_size=split.validation_size, random_state=seed), None
+    if scheme == "repeated_kfold":
+        return RepeatedKFold(n_splits=split.folds, n_repeats=split.repeats, random_state=seed), None
+    return KFold(n_splits=split.folds, shuffle=True, random_state=seed), None
+
+
+class _TimeHoldout:
+    """The last ``size`` share of rows (in time order) validates; everything before it trains."""
+
+    def __init__(self, size: float) -> None:
+        self.size = size
+
+    def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
+        return 1
+
+    def split(self, X: Any, y: Any = None, groups: Any = None) -> Any:
+        n = len(X)
+        cut = n - max(1, int(round(n * self.size)))
+        index = np.arange(n)
+        yield index[:cut], index[cut:]
+
+
+class _RepeatedGroupKFold:
+    """GroupKFold ``repeats`` times with reshuffled groups (scikit-learn has no repeated group splitter)."""
+
+    def __init__(self, folds: int, repeats: int, seed: int) -> None:
+        self.folds, self.repeats, self.seed = folds, repeats, seed
+
+    def get_n_splits(self, X: Any = None, y: Any = None, groups: Any = None) -> int:
+        return self.folds * self.repeats
+
+    def split(self, X: Any, y: Any = None, groups: Any = None) -> Any:
+        for r in range(self.repeats):
+            yield from GroupKFold(n_splits=self.folds, shuffle=True, random_state=self.seed + r).split(X, y, groups)
 
 
 def _col(df: pd.DataFrame, name: str | None) -> str:

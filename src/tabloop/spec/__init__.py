@@ -11,7 +11,9 @@ from tabloop.spec._io import (
     validate_spec,
 )
 from tabloop.spec._models import (
+    HOLDOUT_FROM_ROWS,
     METRICS,
+    REPEATED_BELOW_ROWS,
     ABTestSpec,
     CostSpec,
     DataSpec,
@@ -31,7 +33,9 @@ from tabloop.spec._models import (
 )
 
 __all__ = [
+    "HOLDOUT_FROM_ROWS",
     "METRICS",
+    "REPEATED_BELOW_ROWS",
     "SCHEMA_FILENAME",
     "SPEC_FILENAME",
     "ABTestSpec",

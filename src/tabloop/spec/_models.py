@@ -54,12 +54,29 @@ class CostSpec(_Strict):
     false_negative: float = Field(default=1.0, ge=0, description="Cost of predicting negative when it is positive.")
 
 
+#: split.validation auto: repeated k-fold below this many training rows (small data: scores vary most
+#: with the fold draw, and each trial is cheap), a holdout from the second (large data: one fit says enough)
+REPEATED_BELOW_ROWS = 1_000
+HOLDOUT_FROM_ROWS = 100_000
+
+
 class SplitSpec(_Strict):
     strategy: Literal["stratified", "random", "group", "time"] = Field(
         default="stratified", description="How rows are split into train/test and into folds."
     )
     test_size: float = Field(default=0.2, gt=0, lt=1, description="Share of rows kept aside for 'tabloop evaluate'.")
+    validation: Literal["auto", "holdout", "kfold", "repeated_kfold"] = Field(
+        default="auto",
+        description="How the training part scores candidates: holdout (one validation part of "
+        "split.validation_size), kfold (split.folds folds) or repeated_kfold (split.folds folds, "
+        "split.repeats times, reshuffled; not with strategy time). auto: repeated_kfold under "
+        f"{REPEATED_BELOW_ROWS:,} training rows (time: kfold), holdout from {HOLDOUT_FROM_ROWS:,}, kfold between.",
+    )
     folds: int = Field(default=5, ge=2, le=20, description="Cross-validation folds inside the training part.")
+    repeats: int = Field(default=3, ge=2, le=10, description="How many times repeated_kfold runs its folds.")
+    validation_size: float = Field(
+        default=0.2, gt=0, lt=1, description="Share of the training part that holdout validation scores on."
+    )
     group_column: str | None = Field(default=None, description="Column whose groups never straddle folds.")
     time_column: str | None = Field(default=None, description="Column ordering rows in time (no future in training).")
 
@@ -69,6 +86,9 @@ class SplitSpec(_Strict):
             raise ValueError("strategy 'group' needs split.group_column")
         if self.strategy == "time" and not self.time_column:
             raise ValueError("strategy 'time' needs split.time_column")
+        if self.strategy == "time" and self.validation == "repeated_kfold":
+            raise ValueError("split.validation 'repeated_kfold' reshuffles rows, which a time split must not: "
+                             "use kfold or holdout")
         return self
 
 

@@ -28,7 +28,8 @@ OnFold = Callable[[int, float], bool]
 @dataclass
 class FoldRun:
     fold_scores: dict[str, list[float]] = field(default_factory=dict)  # metric -> score per finished fold
-    oof: np.ndarray | None = None  # (n, k) probabilities or (n,) values; rows of unfinished folds are NaN
+    # (n, k) probabilities or (n,) values, averaged over repeats; rows no finished fold scored are NaN
+    oof: np.ndarray | None = None
     fit_seconds: float = 0.0
     predict_seconds_per_row: float = 0.0
     model_bytes: int = 0
@@ -85,7 +86,9 @@ def cross_validate(
     """Fit a clone of ``estimator`` on each training fold and score it on the matching validation fold."""
     run = FoldRun(fold_scores={m: [] for m in metrics})
     shape = (len(X),) if task == "regression" else (len(X), n_classes)
-    run.oof = np.full(shape, np.nan)
+    # repeated k-fold scores each row once per repeat: its out-of-fold prediction is the mean of those
+    total = np.zeros(shape)
+    seen = np.zeros(len(X))
     predict_seconds = 0.0
     predicted_rows = 0
     model = None
@@ -101,7 +104,8 @@ def cross_validate(
         run.fit_seconds += t1 - t0
         predict_seconds += t2 - t1
         predicted_rows += len(va)
-        run.oof[va] = pred
+        total[va] += pred
+        seen[va] += 1
         for m, v in score_predictions(task, y[va], pred, metrics).items():
             run.fold_scores[m].append(v)
         if on_fold is not None and i < len(splits) - 1:
@@ -109,6 +113,8 @@ def cross_validate(
                 break
     else:
         run.complete = True
+    counts = seen if task == "regression" else seen[:, None]
+    run.oof = np.where(counts > 0, total / np.maximum(counts, 1), np.nan)
     run.predict_seconds_per_row = predict_seconds / max(predicted_rows, 1)
     run.model_bytes = model_size(model)
     return run

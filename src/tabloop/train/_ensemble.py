@@ -3,7 +3,8 @@
 Weights come from greedy forward selection with replacement (Caruana et al., 2004)
 on out-of-fold predictions. Its cross-validated score is honest: for each fold the
 weights are chosen on the other folds' out-of-fold rows and scored on this fold's
-rows, so the ensemble is never scored on the rows that chose its weights.
+rows (for a holdout: on the other half of its rows), so the ensemble is never scored
+on the rows that chose its weights.
 """
 
 from __future__ import annotations
@@ -71,10 +72,18 @@ def blend(preds: list[np.ndarray], weights: np.ndarray) -> np.ndarray:
 def evaluate_ensemble(
     names: list[str], preds: list[np.ndarray], y: np.ndarray, splits: list[Split], *, task: str, metrics: list[str]
 ) -> EnsembleRun:
-    """Nested evaluation over the folds, then weights chosen on all out-of-fold rows."""
+    """Nested evaluation over the folds, then weights chosen on all out-of-fold rows.
+
+    With a single holdout split the validation rows are halved: weights chosen on one half are
+    scored on the other, and the other way round.
+    """
     covered = np.all([~np.isnan(p.reshape(len(p), -1)).any(axis=1) for p in preds], axis=0)
     run = EnsembleRun(members=list(names), weights=[], fold_scores={m: [] for m in metrics})
-    for _, va in splits:
+    parts = [va for _, va in splits]
+    if len(parts) == 1:
+        shuffled = np.random.default_rng(0).permutation(parts[0])
+        parts = [shuffled[: len(shuffled) // 2], shuffled[len(shuffled) // 2 :]]
+    for va in parts:
         in_fold = np.zeros(len(y), dtype=bool)
         in_fold[va] = True
         fit_rows = np.flatnonzero(covered & ~in_fold)

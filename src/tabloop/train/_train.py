@@ -17,7 +17,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tabloop.data import Contract, check_frame, encode_target, frame_fingerprint, make_folds
+from tabloop.data import (
+    Contract,
+    check_frame,
+    describe_validation,
+    encode_target,
+    frame_fingerprint,
+    make_folds,
+    validation_scheme,
+)
 from tabloop.errors import TrainingError
 from tabloop.evaluate import greater_is_better, metrics_for
 from tabloop.spec import Spec
@@ -88,7 +96,8 @@ class TrainResult:
     study: str = ""
     stopped_because: str = ""
     importance: dict[str, float] = field(default_factory=dict)  # feature -> mean drop in the metric when shuffled
-    folds: int = 0
+    folds: int = 0  # validation splits every candidate was scored on (repeats included; 1 for a holdout)
+    validation: str = ""  # the scheme in words, e.g. "5-fold repeated 3 times (stratified); auto for 426 training rows"
 
     def winner_result(self) -> CandidateResult:
         return next(c for c in self.leaderboard if c.name == self.winner)
@@ -101,6 +110,7 @@ class TrainResult:
             "rule": self.rule,
             "seconds": self.seconds,
             "folds": self.folds,
+            "validation": self.validation,
             "study": self.study,
             "stopped_because": self.stopped_because,
             "leaderboard": [c.to_dict() for c in self.leaderboard],
@@ -121,12 +131,15 @@ class _Prepared:
     skipped: list[CandidateResult]
     options: Options
     study: str
+    validation: str  # the scheme in words
+    independent: int  # splits whose scores are independent enough for a standard error (folds of one repeat)
 
 
 def _prepare(train_df: pd.DataFrame, spec: Spec, contract: Contract, classes: list[Any], data_hash: str | None) -> _Prepared:
     X = check_frame(train_df, contract, source="training data")
     y = encode_target(train_df[spec.data.target], classes)
     cv, groups = make_folds(train_df, spec)
+    scheme = validation_scheme(len(train_df), spec)
     splits = [(np.asarray(tr), np.asarray(va)) for tr, va in cv.split(X, y if spec.task != "regression" else None, groups)]
     n_features = len(contract.feature_names)
     candidates = make_candidates(list(spec.train.candidates), spec.task, contract, spec.seed)
@@ -150,6 +163,8 @@ def _prepare(train_df: pd.DataFrame, spec: Spec, contract: Contract, classes: li
         n_classes=0 if spec.task == "regression" else len(classes), candidates=candidates, searchable=searchable,
         skipped=skipped, options=Options(imbalance=imbalance, select=select),
         study=study_name(data_hash or frame_fingerprint(train_df), spec),
+        validation=describe_validation(len(train_df), spec),
+        independent=len(splits) // spec.split.repeats if scheme == "repeated_kfold" else len(splits),
     )
 
 
@@ -208,7 +223,8 @@ def train_candidates(
 
     results: list[CandidateResult] = []
     dummy = by_family["dummy"]
-    say(f"cross-validating the {dummy.name} baseline ({len(prep.splits)} folds)")
+    say(f"validation: {prep.validation}")
+    say(f"cross-validating the {dummy.name} baseline ({len(prep.splits)} splits)")
     results.append(_evaluate_fixed(dummy, dummy.params, prep, task))
     results.extend(prep.skipped)
 
@@ -238,7 +254,7 @@ def train_candidates(
         raise TrainingError(f"no candidate could be trained ({notes})")
     sign = 1.0 if greater_is_better(metric) else -1.0
     ok.sort(key=lambda r: (r.complexity, -sign * _finite(r.mean(metric), sign)))
-    winner, rule = _select(ok, metric, len(prep.splits))
+    winner, rule = _select(ok, metric, prep.independent)
     say(f"refitting {winner} on all {len(prep.X)} training rows")
     best = next(r for r in ok if r.name == winner)
     pipeline = _build_winner(best, by_family, results, spec.train.threads)
@@ -252,7 +268,7 @@ def train_candidates(
     ordered = sorted(results, key=lambda r: _sort_key(r, metric))
     return TrainResult(ordered, winner, rule, metric, pipeline, time.perf_counter() - start, trials=outcome.records,
                        study=outcome.study_name, stopped_because=outcome.stopped_because, importance=importance,
-                       folds=len(prep.splits))
+                       folds=len(prep.splits), validation=prep.validation)
 
 
 def _finite(v: float, sign: float) -> float:
@@ -388,7 +404,11 @@ def _importance(pipeline: Any, prep: _Prepared, task: str, metric: str, seed: in
 
 
 def _select(ok: list[CandidateResult], metric: str, folds: int) -> tuple[str, str]:
-    """``ok`` is simplest first: the first within one standard error of the best mean wins."""
+    """``ok`` is simplest first: the first within one standard error of the best mean wins.
+
+    ``folds``: how many of the scores are independent (repeats of k-fold reuse the same rows, so
+    the standard error counts the k folds of one repeat, not all of them).
+    """
     sign = 1.0 if greater_is_better(metric) else -1.0
     best = max(ok, key=lambda r: _finite(sign * r.mean(metric), 1.0))
     se = best.std(metric) / math.sqrt(folds) if not math.isnan(best.std(metric)) else 0.0
