@@ -244,6 +244,21 @@ def test_bundle_without_onnx_still_round_trips(logistic: ModelBundle, tmp_path: 
     assert ModelBundle.load(tmp_path / "b").onnx is None
 
 
+def _assert_exports_with_parity(pipeline: Pipeline, contract: Contract, train: pd.DataFrame, held_out: pd.DataFrame,
+                                rows: Rows, classes: list[str]) -> None:
+    """A fitted candidate's pipeline exports to ONNX, passes the parity check and serves the pipeline's answers."""
+    task = "binary" if len(classes) == 2 else "multiclass"
+    bundle = ModelBundle(pipeline, contract, manifest={"task": task, "classes": classes,
+                                                       "threshold": 0.5 if task == "binary" else None},
+                         reference=train.head(200), spec_yaml="", name="hmda", version="1")
+    export_bundle(bundle, held_out)
+    report = bundle.manifest["onnx"]
+    assert report["used"] is True and report["parity_max_abs_diff"] < TOL, report
+    proba = OnnxRowPredictor(bundle).predict_rows(rows).proba
+    assert proba.shape == (len(rows), len(classes))
+    np.testing.assert_allclose(proba, bundle.predict(pd.DataFrame.from_records(rows)).proba, atol=TOL)
+
+
 def test_the_svm_candidate_fits_without_deprecations_and_exports_with_parity(
     contract: Contract, split: tuple[pd.DataFrame, pd.DataFrame], make_rows: Callable[..., Rows]
 ) -> None:
@@ -257,14 +272,7 @@ def test_the_svm_candidate_fits_without_deprecations_and_exports_with_parity(
     with warnings.catch_warnings():
         warnings.simplefilter("error", FutureWarning)  # SVC(probability=True) is deprecated in scikit-learn 1.9
         pipeline = svm.build().fit(check_frame(train, contract), encode_target(train["deny"], ["no", "yes"]))
-    bundle = ModelBundle(pipeline, contract, manifest={"task": "binary", "classes": ["no", "yes"], "threshold": 0.5},
-                         reference=train.head(200), spec_yaml="", name="hmda", version="1")
-    export_bundle(bundle, split[1])
-    report = bundle.manifest["onnx"]
-    assert report["used"] is True and report["parity_max_abs_diff"] < TOL, report
-    rows = make_rows(50)
-    np.testing.assert_allclose(OnnxRowPredictor(bundle).predict_rows(rows).proba,
-                               bundle.predict(pd.DataFrame.from_records(rows)).proba, atol=TOL)
+    _assert_exports_with_parity(pipeline, contract, train, split[1], make_rows(50), ["no", "yes"])
 
 
 def test_the_multiclass_svm_candidate_exports_its_one_vs_one_decisions_with_parity(
@@ -281,15 +289,8 @@ def test_the_multiclass_svm_candidate_exports_its_one_vs_one_decisions_with_pari
     mc_contract = infer_contract(three(table), target="ccs", ignored=["black", "deny"])
     (svm,) = [c for c in make_candidates(["svm"], "multiclass", mc_contract, seed=0) if c.family == "svm"]
     pipeline = svm.build().fit(check_frame(train, mc_contract), encode_target(train["ccs"], classes))
-    bundle = ModelBundle(pipeline, mc_contract, manifest={"task": "multiclass", "classes": classes, "threshold": None},
-                         reference=train.head(200), spec_yaml="", name="hmda", version="1")
-    export_bundle(bundle, held_out)
-    report = bundle.manifest["onnx"]
-    assert report["used"] is True and report["parity_max_abs_diff"] < TOL, report
     rows = [{k: v for k, v in r.items() if k != "ccs"} for r in make_rows(50)]
-    proba = OnnxRowPredictor(bundle).predict_rows(rows).proba
-    assert proba.shape == (50, 3)
-    np.testing.assert_allclose(proba, bundle.predict(pd.DataFrame.from_records(rows)).proba, atol=TOL)
+    _assert_exports_with_parity(pipeline, mc_contract, train, held_out, rows, classes)
 
 
 def test_an_extra_trees_lightgbm_candidate_exports_with_parity(
@@ -303,11 +304,4 @@ def test_an_extra_trees_lightgbm_candidate_exports_with_parity(
     pipeline = lgbm.build({**lgbm.params, "extra_trees": True, "n_estimators": 100})
     assert pipeline.named_steps["model"].get_params()["extra_trees"] is True
     pipeline.fit(check_frame(train, contract), encode_target(train["deny"], ["no", "yes"]))
-    bundle = ModelBundle(pipeline, contract, manifest={"task": "binary", "classes": ["no", "yes"], "threshold": 0.5},
-                         reference=train.head(200), spec_yaml="", name="hmda", version="1")
-    export_bundle(bundle, split[1])
-    report = bundle.manifest["onnx"]
-    assert report["used"] is True and report["parity_max_abs_diff"] < TOL, report
-    rows = make_rows(50)
-    np.testing.assert_allclose(OnnxRowPredictor(bundle).predict_rows(rows).proba,
-                               bundle.predict(pd.DataFrame.from_records(rows)).proba, atol=TOL)
+    _assert_exports_with_parity(pipeline, contract, train, split[1], make_rows(50), ["no", "yes"])
