@@ -134,16 +134,32 @@ def main() -> None:
     for name in names:
         for budget in a.budgets:
             for system in a.systems:
-                py = TABLOOP_PY if system == "tabloop" else BENCH_PY
-                proc = subprocess.run([str(py), __file__, "one", system, name, str(budget)], capture_output=True, text=True)
-                if proc.returncode != 0:
-                    rows.append({"system": system, "dataset": name, "budget": budget, "error": proc.stderr.strip()[-300:]})
-                else:
-                    rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+                rows.append(_run_in_process(system, name, budget, DATA))
                 print(rows[-1], flush=True)
                 write(rows, a.label, a.out, load_start, _load())  # after every run: a stopped run keeps its rows
     # the report needs pandas: the benchmark venv has it, whatever Python runs this driver
     subprocess.run([str(loader_py), __file__, "report", "--out", a.out], check=True)
+
+
+def _run_in_process(system: str, name: str, budget: float, data: Path) -> dict:
+    """``run_one`` in the system's own Python and process: its row, or the error it ended with."""
+    py = TABLOOP_PY if system == "tabloop" else BENCH_PY
+    proc = subprocess.run([str(py), __file__, "one", system, name, str(budget), "--data", str(data)],
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        return {"system": system, "dataset": name, "budget": budget, "error": proc.stderr.strip()[-300:]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    import csv
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fields = list(dict.fromkeys(k for r in rows for k in r))
+    with open(path, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields)
+        w.writeheader()
+        w.writerows(rows)
 
 
 def seeds(names: list[str], split_seeds: list[int]) -> None:
@@ -157,12 +173,8 @@ def seeds(names: list[str], split_seeds: list[int]) -> None:
         data = HERE / ".data-seeds" / f"seed{seed}"
         subprocess.run([str(loader_py), str(HERE / "datasets.py"), str(data), "--seed", str(seed), *names], check=True)
         for name in names:
-            for system, budget, py in (("tabloop", 60.0, TABLOOP_PY), ("autogluon", 120.0, BENCH_PY)):
-                proc = subprocess.run([str(py), __file__, "one", system, name, str(budget), "--data", str(data)],
-                                      capture_output=True, text=True)
-                row = ({"error": proc.stderr.strip()[-300:]} if proc.returncode != 0
-                       else json.loads(proc.stdout.strip().splitlines()[-1]))
-                rows.append({"seed": seed, "system": system, "dataset": name, "budget": budget, **row})
+            for system, budget in (("tabloop", 60.0), ("autogluon", 120.0)):
+                rows.append({"seed": seed, **_run_in_process(system, name, budget, data)})
                 print(rows[-1], flush=True)
     import csv
 
@@ -171,11 +183,7 @@ def seeds(names: list[str], split_seeds: list[int]) -> None:
         with open(path, newline="") as f:
             done = {(str(r["seed"]), r["system"], r["dataset"]) for r in rows}
             rows = [r for r in csv.DictReader(f) if (r["seed"], r["system"], r["dataset"]) not in done] + rows
-    fields = list(dict.fromkeys(k for r in rows for k in r))
-    with open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=fields)
-        w.writeheader()
-        w.writerows(rows)
+    _write_csv(path, rows)
     subprocess.run([str(loader_py), __file__, "report-seeds", load_start, _load()], check=True)
 
 
@@ -212,14 +220,7 @@ def _load() -> str:
 
 
 def write(rows: list[dict], label: str, stem: str, load_start: str, load_end: str) -> None:
-    import csv
-
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    fields = list(dict.fromkeys(k for r in rows for k in r))
-    with open(RESULTS / f"{stem}.csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=fields)
-        w.writeheader()
-        w.writerows(rows)
+    _write_csv(RESULTS / f"{stem}.csv", rows)
     (RESULTS / f"{stem}.meta.json").write_text(json.dumps({"label": label, "start": load_start, "end": load_end}))
 
 
