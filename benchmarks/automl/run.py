@@ -1,6 +1,6 @@
 """tabloop vs FLAML vs AutoGluon (medium_quality) at the same time budgets on real bundled datasets.
 
-    python benchmarks/automl/run.py setup                 # create benchmarks/automl/.venv (FLAML, AutoGluon, loaders)
+    python benchmarks/automl/run.py setup                 # benchmarks/automl/.venv (FLAML, loaders), .venv-autogluon
     python benchmarks/automl/run.py all [--budgets 60 120] [--datasets a b] [--systems tabloop flaml autogluon]
 
 Each (system, dataset, budget) runs in its own process on the same fixed split; the score is
@@ -19,8 +19,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-BENCH_VENV = HERE / ".venv"
+BENCH_VENV = HERE / ".venv"  # FLAML and the dataset loaders
 BENCH_PY = BENCH_VENV / "bin" / "python"
+# AutoGluon apart: FLAML pins xgboost<3, and in one venv xgboost 2.1 wins, whose save_model fails under
+# scikit-learn 1.9, so AutoGluon would silently skip its XGBoost model (requirements-autogluon.txt)
+AG_VENV = HERE / ".venv-autogluon"
+AG_PY = AG_VENV / "bin" / "python"
 TABLOOP_PY = ROOT / ".venv" / "bin" / "python"
 DATA = HERE / ".data"
 RESULTS = ROOT / "benchmarks" / "results"
@@ -28,9 +32,11 @@ METRIC = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"}
 
 
 def setup() -> None:
-    if not BENCH_PY.exists():
-        subprocess.run([sys.executable, "-m", "venv", str(BENCH_VENV)], check=True)
-    subprocess.run([str(BENCH_PY), "-m", "pip", "install", "-q", "-r", str(HERE / "requirements.txt")], check=True)
+    for venv, requirements in ((BENCH_VENV, "requirements.txt"), (AG_VENV, "requirements-autogluon.txt")):
+        py = venv / "bin" / "python"
+        if not py.exists():
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(py), "-m", "pip", "install", "-q", "-r", str(HERE / requirements)], check=True)
 
 
 def score(task: str, y_true, pred, classes=None) -> float:  # noqa: ANN001
@@ -111,7 +117,7 @@ def main() -> None:
     ap.add_argument("args", nargs="*")
     a = ap.parse_args()
     if a.command == "seeds":
-        seeds(a.datasets or ["wine"], a.seeds)
+        seeds(a.datasets or ["wine"], a.seeds, [s for s in a.systems if s in ("tabloop", "autogluon")])
         return
     if a.command == "setup":
         setup()
@@ -143,7 +149,7 @@ def main() -> None:
 
 def _run_in_process(system: str, name: str, budget: float, data: Path) -> dict:
     """``run_one`` in the system's own Python and process: its row, or the error it ended with."""
-    py = TABLOOP_PY if system == "tabloop" else BENCH_PY
+    py = {"tabloop": TABLOOP_PY, "autogluon": AG_PY}.get(system, BENCH_PY)
     proc = subprocess.run([str(py), __file__, "one", system, name, str(budget), "--data", str(data)],
                           capture_output=True, text=True)
     if proc.returncode != 0:
@@ -162,10 +168,10 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
         w.writerows(rows)
 
 
-def seeds(names: list[str], split_seeds: list[int]) -> None:
+def seeds(names: list[str], split_seeds: list[int], systems: list[str]) -> None:
     """tabloop at 60 s and AutoGluon medium_quality at 120 s (the issue's comparison) on other splits of
     ``names``: how much of a gap on a small test part is the split's and how much the system's.
-    Writes benchmarks/results/automl-seeds.csv and .md."""
+    Writes benchmarks/results/automl-seeds.csv and .md (rows of other seeds, datasets or systems stay)."""
     loader_py = BENCH_PY if BENCH_PY.exists() else TABLOOP_PY
     rows = []
     load_start = _load()
@@ -174,6 +180,8 @@ def seeds(names: list[str], split_seeds: list[int]) -> None:
         subprocess.run([str(loader_py), str(HERE / "datasets.py"), str(data), "--seed", str(seed), *names], check=True)
         for name in names:
             for system, budget in (("tabloop", 60.0), ("autogluon", 120.0)):
+                if system not in systems:
+                    continue
                 rows.append({"seed": seed, **_run_in_process(system, name, budget, data)})
                 print(rows[-1], flush=True)
     import csv
@@ -237,7 +245,8 @@ def write_report(stem: str) -> None:
              "lower is better) and wall time of fitting, one process per (system, dataset, budget), on a shared",
              "2-core machine (other work ran beside it: the load averages below). Produced by",
              "`benchmarks/automl/run.py all`; this file by `run.py report`.", "",
-             f"- started: {meta['start']}", f"- ended:   {meta['end']}", ""]
+             f"- started: {meta['start']}", f"- ended:   {meta['end']}",
+             *[f"- {name}: {run['start']} to {run['end']}" for name, run in meta.get("earlier_runs", {}).items()], ""]
     for budget in sorted(ok["budget"].unique()):
         sub = ok[ok["budget"] == budget]
         wide = sub.pivot_table(index=["dataset", "metric"], columns="system", values="test_score")
