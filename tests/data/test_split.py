@@ -130,7 +130,7 @@ def test_auto_validation_follows_the_number_of_training_rows(make_spec: MakeSpec
     assert describe_validation(400, spec) == "5-fold repeated 3 times (stratified); auto for 400 training rows"
     assert describe_validation(400, pinned) == "5-fold (stratified)"
     assert describe_validation(10, make_spec(split={"validation": "holdout", "validation_size": 0.25})) == \
-        "holdout of 25% (stratified)"
+        "holdout of 25% scored in 5 parts (stratified)"
 
 
 def test_repeated_kfold_validates_every_row_once_per_repeat(hmda: pd.DataFrame, make_spec: MakeSpec) -> None:

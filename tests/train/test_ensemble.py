@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import KFold
 
 from tabloop.train import CandidateResult
-from tabloop.train._ensemble import evaluate_ensemble, greedy_weights
+from tabloop.spec import HOLDOUT_PARTS
+from tabloop.train._cv import holdout_parts
+from tabloop.train._ensemble import blend, evaluate_ensemble, greedy_weights
 from tabloop.train._train import _select
 
 
@@ -68,12 +72,19 @@ def test_an_ensemble_must_beat_the_best_single_model_by_more_than_its_spread() -
     assert _select([single, _row("ensemble", 0.82, 0.02, 9)], "roc_auc", 4)[0] == "ensemble"
 
 
-def test_with_one_holdout_split_the_ensemble_is_scored_on_the_half_that_did_not_choose_its_weights() -> None:
+def test_with_one_holdout_split_the_ensemble_is_scored_on_each_part_by_weights_chosen_on_the_others() -> None:
     y, preds, splits = _data()
     tr, va = splits[0]
     holdout = [p.copy() for p in preds]
     for p in holdout:  # only the holdout rows have out-of-fold predictions
         p[tr] = np.nan
     run = evaluate_ensemble(["a", "b", "noise"], holdout, y, [(tr, va)], task="binary", metrics=["roc_auc"])
-    assert len(run.fold_scores["roc_auc"]) == 2 and np.isfinite(run.fold_scores["roc_auc"]).all()
+    parts = [va[p] for p in holdout_parts(y[va], "binary")]
+    assert len(parts) == HOLDOUT_PARTS and sorted(np.concatenate(parts).tolist()) == sorted(va.tolist())
+    expected = []
+    for part in parts:
+        others = np.setdiff1d(va, part)
+        w = greedy_weights(holdout, y, others, task="binary", metric="roc_auc")
+        expected.append(roc_auc_score(y[part], blend(holdout, w)[part][:, 1]))
+    assert run.fold_scores["roc_auc"] == pytest.approx(expected)
     assert run.weights[0] > 0 and run.weights[1] > 0 and run.weights[2] == 0

@@ -13,7 +13,7 @@ from sklearn.linear_model import LogisticRegression
 
 from tabloop.data import Contract, split_train_test
 from tabloop.errors import TrainingError
-from tabloop.spec import Spec
+from tabloop.spec import HOLDOUT_PARTS, Spec
 from tabloop.train import CandidateResult, TrainResult, train_candidates
 from tabloop.train._train import _select
 
@@ -195,8 +195,11 @@ def test_the_validation_scheme_scores_every_candidate_and_is_reported(
     assert all(len(c.fold_scores["roc_auc"]) == 9 for c in res.leaderboard if c.status == "ok")
     held = train_candidates(train_part, _spec(make_spec, ["linear", "tree"], split={"validation": "holdout"}),
                             contract, CLASSES)
-    assert held.folds == 1 and held.validation == "holdout of 20% (stratified)"
+    assert held.folds == 1 and held.validation == "holdout of 20% scored in 5 parts (stratified)"
     ok = [c for c in held.leaderboard if c.status == "ok"]
     assert {c.name for c in ok} >= {"dummy", "logistic", "tree"}
-    assert all(len(c.fold_scores["roc_auc"]) == 1 for c in ok if c.name != "ensemble")
+    # one fit per candidate, its validation rows scored in parts: a spread for the one-standard-error rule
+    assert all(len(c.fold_scores["roc_auc"]) == HOLDOUT_PARTS for c in ok)
+    assert all(c.std("roc_auc") > 0 for c in ok if c.name != "dummy")
+    assert "SE 0.0000" not in held.rule and "error (0.0000)" not in held.rule
     assert held.winner in {c.name for c in ok}

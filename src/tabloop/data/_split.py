@@ -20,7 +20,7 @@ from sklearn.model_selection import (
 )
 
 from tabloop.errors import DataError
-from tabloop.spec import HOLDOUT_FROM_ROWS, REPEATED_BELOW_ROWS, Spec
+from tabloop.spec import HOLDOUT_FROM_ROWS, HOLDOUT_PARTS, REPEATED_BELOW_ROWS, Spec
 
 
 def split_train_test(df: pd.DataFrame, spec: Spec) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -68,7 +68,7 @@ def describe_validation(n_rows: int, spec: Spec) -> str:
     """The validation scheme in words, with why ``auto`` chose it (for logs, leaderboards and reports)."""
     split = spec.split
     scheme = validation_scheme(n_rows, spec)
-    words = {"holdout": f"holdout of {split.validation_size:.0%}", "kfold": f"{split.folds}-fold",
+    words = {"holdout": f"holdout of {split.validation_size:.0%} scored in {HOLDOUT_PARTS} parts", "kfold": f"{split.folds}-fold",
              "repeated_kfold": f"{split.folds}-fold repeated {split.repeats} times"}[scheme]
     words = f"{words} ({split.strategy})"
     if split.validation == "auto":

@@ -12,6 +12,7 @@ from tabloop.spec._io import (
 )
 from tabloop.spec._models import (
     HOLDOUT_FROM_ROWS,
+    HOLDOUT_PARTS,
     METRICS,
     REPEATED_BELOW_ROWS,
     ABTestSpec,
@@ -34,6 +35,7 @@ from tabloop.spec._models import (
 
 __all__ = [
     "HOLDOUT_FROM_ROWS",
+    "HOLDOUT_PARTS",
     "METRICS",
     "REPEATED_BELOW_ROWS",
     "SCHEMA_FILENAME",

@@ -19,6 +19,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from tabloop.evaluate import compute_metrics
+from tabloop.spec import HOLDOUT_PARTS
 
 Split = tuple[np.ndarray, np.ndarray]
 #: called after each fold with (fold index, running mean of the primary score); True stops the run
@@ -72,6 +73,20 @@ def score_predictions(task: str, y: np.ndarray, pred: np.ndarray, metrics: list[
     return {m: (math.nan if v is None else float(v)) for m, v in raw.items()}
 
 
+def holdout_parts(y: np.ndarray, task: str, parts: int = HOLDOUT_PARTS) -> list[np.ndarray]:
+    """Positions (into ``y``, a holdout's validation targets) of ``parts`` disjoint parts, stratified
+    for classes where every class has a row in each part; always the same parts for the same ``y``."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    n = len(y)
+    parts = max(1, min(parts, n))
+    if parts == 1:
+        return [np.arange(n)]
+    stratify = task != "regression" and np.bincount(np.asarray(y, dtype=int)).min(initial=n) >= parts
+    cv = StratifiedKFold(parts, shuffle=True, random_state=0) if stratify else KFold(parts, shuffle=True, random_state=0)
+    return [np.sort(va) for _, va in cv.split(np.zeros(n), y if stratify else None)]
+
+
 def cross_validate(
     estimator: Any,
     X: pd.DataFrame,
@@ -83,7 +98,8 @@ def cross_validate(
     metrics: list[str],
     on_fold: OnFold | None = None,
 ) -> FoldRun:
-    """Fit a clone of ``estimator`` on each training fold and score it on the matching validation fold."""
+    """Fit a clone of ``estimator`` on each training fold and score it on the matching validation fold
+    (one split, a holdout: on each of :func:`holdout_parts` of its validation rows)."""
     run = FoldRun(fold_scores={m: [] for m in metrics})
     shape = (len(X),) if task == "regression" else (len(X), n_classes)
     # repeated k-fold scores each row once per repeat: its out-of-fold prediction is the mean of those
@@ -106,8 +122,9 @@ def cross_validate(
         predicted_rows += len(va)
         total[va] += pred
         seen[va] += 1
-        for m, v in score_predictions(task, y[va], pred, metrics).items():
-            run.fold_scores[m].append(v)
+        for part in holdout_parts(y[va], task) if len(splits) == 1 else [np.arange(len(va))]:
+            for m, v in score_predictions(task, y[va][part], pred[part], metrics).items():
+                run.fold_scores[m].append(v)
         if on_fold is not None and i < len(splits) - 1:
             if on_fold(i, _nanmean(np.asarray(run.fold_scores[metrics[0]], dtype=float))):
                 break

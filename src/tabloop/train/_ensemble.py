@@ -3,7 +3,7 @@
 Weights come from greedy forward selection with replacement (Caruana et al., 2004)
 on out-of-fold predictions. Its cross-validated score is honest: for each fold the
 weights are chosen on the other folds' out-of-fold rows and scored on this fold's
-rows (for a holdout: on the other half of its rows), so the ensemble is never scored
+rows (for a holdout: chosen on the other parts of its rows), so the ensemble is never scored
 on the rows that chose its weights.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from tabloop.evaluate import greater_is_better
-from tabloop.train._cv import Split, score_predictions
+from tabloop.train._cv import Split, holdout_parts, score_predictions
 
 ROUNDS = 15
 
@@ -74,15 +74,14 @@ def evaluate_ensemble(
 ) -> EnsembleRun:
     """Nested evaluation over the folds, then weights chosen on all out-of-fold rows.
 
-    With a single holdout split the validation rows are halved: weights chosen on one half are
-    scored on the other, and the other way round.
+    With a single holdout split its validation rows are scored in the parts of
+    :func:`holdout_parts`, each by weights chosen on the others, as folds would be.
     """
     covered = np.all([~np.isnan(p.reshape(len(p), -1)).any(axis=1) for p in preds], axis=0)
     run = EnsembleRun(members=list(names), weights=[], fold_scores={m: [] for m in metrics})
     parts = [va for _, va in splits]
     if len(parts) == 1:
-        shuffled = np.random.default_rng(0).permutation(parts[0])
-        parts = [shuffled[: len(shuffled) // 2], shuffled[len(shuffled) // 2 :]]
+        parts = [parts[0][p] for p in holdout_parts(y[parts[0]], task)]
     for va in parts:
         in_fold = np.zeros(len(y), dtype=bool)
         in_fold[va] = True

@@ -28,7 +28,7 @@ from tabloop.data import (
 )
 from tabloop.errors import TrainingError
 from tabloop.evaluate import greater_is_better, metrics_for
-from tabloop.spec import Spec
+from tabloop.spec import HOLDOUT_PARTS, Spec
 from tabloop.train._candidates import Candidate, Options, make_candidates, serving_threads, too_big
 from tabloop.train._cv import Split, cross_validate, score_predictions
 from tabloop.train._ensemble import evaluate_ensemble, make_ensemble
@@ -96,7 +96,7 @@ class TrainResult:
     study: str = ""
     stopped_because: str = ""
     importance: dict[str, float] = field(default_factory=dict)  # feature -> mean drop in the metric when shuffled
-    folds: int = 0  # validation splits every candidate was scored on (repeats included; 1 for a holdout)
+    folds: int = 0  # validation splits every candidate was fitted for (repeats included; 1 for a holdout)
     validation: str = ""  # the scheme in words, e.g. "5-fold repeated 3 times (stratified); auto for 426 training rows"
 
     def winner_result(self) -> CandidateResult:
@@ -132,7 +132,7 @@ class _Prepared:
     options: Options
     study: str
     validation: str  # the scheme in words
-    independent: int  # splits whose scores are independent enough for a standard error (folds of one repeat)
+    independent: int  # scores independent enough for a standard error (folds of one repeat; a holdout's parts)
 
 
 def _prepare(train_df: pd.DataFrame, spec: Spec, contract: Contract, classes: list[Any], data_hash: str | None) -> _Prepared:
@@ -164,7 +164,7 @@ def _prepare(train_df: pd.DataFrame, spec: Spec, contract: Contract, classes: li
         skipped=skipped, options=Options(imbalance=imbalance, select=select),
         study=study_name(data_hash or frame_fingerprint(train_df), spec),
         validation=describe_validation(len(train_df), spec),
-        independent=len(splits) // spec.split.repeats if scheme == "repeated_kfold" else len(splits),
+        independent={"repeated_kfold": len(splits) // spec.split.repeats, "holdout": HOLDOUT_PARTS}.get(scheme, len(splits)),
     )
 
 
