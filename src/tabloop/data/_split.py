@@ -68,8 +68,8 @@ def describe_validation(n_rows: int, spec: Spec) -> str:
     """The validation scheme in words, with why ``auto`` chose it (for logs, leaderboards and reports)."""
     split = spec.split
     scheme = validation_scheme(n_rows, spec)
-    words = {"holdout": f"holdout of {split.validation_size:.0%} scored in {HOLDOUT_PARTS} parts", "kfold": f"{split.folds}-fold",
-             "repeated_kfold": f"{split.folds}-fold repeated {split.repeats} times"}[scheme]
+    words = {"holdout": f"holdout of {split.validation_size:.0%} scored in {HOLDOUT_PARTS} parts",
+             "kfold": f"{split.folds}-fold", "repeated_kfold": f"{split.folds}-fold repeated {split.repeats} times"}[scheme]
     words = f"{words} ({split.strategy})"
     if split.validation == "auto":
         words += f"; auto for {n_rows:,} training rows"

@@ -73,8 +73,8 @@ class SplitSpec(_Strict):
     validation: Literal["auto", "holdout", "kfold", "repeated_kfold"] = Field(
         default="auto",
         description="How the training part scores candidates: holdout (one validation part of "
-        "split.validation_size, scored in 5 parts for a spread), kfold (split.folds folds) or repeated_kfold (split.folds folds, "
-        "split.repeats times, reshuffled; not with strategy time). auto: repeated_kfold under "
+        f"split.validation_size, scored in {HOLDOUT_PARTS} parts for a spread), kfold (split.folds folds) or "
+        "repeated_kfold (split.folds folds, split.repeats times, reshuffled; not with strategy time). auto: repeated_kfold under "
         f"{REPEATED_BELOW_ROWS:,} training rows (time: kfold), holdout from {HOLDOUT_FROM_ROWS:,}, kfold between.",
     )
     folds: int = Field(default=5, ge=2, le=20, description="Cross-validation folds inside the training part.")
