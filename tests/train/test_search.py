@@ -1,17 +1,22 @@
-"""The search: reproducible with a fixed number of trials, resumable from storage, pruning bad trials."""
+"""The search: reproducible with a fixed number of trials, resumable from storage, pruning bad trials and
+stopping trials that cannot finish in time."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.model_selection import KFold
 
 from tabloop.data import Contract, check_frame, split_train_test
 from tabloop.spec import Spec
 from tabloop.train import TrainResult, search_trials, study_name, train_candidates
+from tabloop.train._search import _run_trial
 
 MakeSpec = Callable[..., Spec]
 CLASSES = ["no", "yes"]
@@ -121,3 +126,46 @@ def test_a_time_budget_ends_the_search(small: pd.DataFrame, contract: Contract, 
     status = {c.name: c.status for c in res.leaderboard}
     assert status == {"dummy": "ok", "logistic": "ok", "lightgbm": "skipped", "tree": "skipped"}
     assert any(m.startswith("skipped lightgbm: budget of 0s spent") for m in messages)
+
+
+class _SlowMean(BaseEstimator, RegressorMixin):
+    """Predicts the training mean after sleeping: a model whose folds each take a known time."""
+
+    def __init__(self, seconds: float = 0.2) -> None:
+        self.seconds = seconds
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> _SlowMean:
+        time.sleep(self.seconds)
+        self.mean_ = float(np.mean(y))
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return np.full(len(X), self.mean_)
+
+
+class _Slow:
+    def build(self, params: dict[str, object] | None = None, *, threads: int = 1) -> _SlowMean:
+        return _SlowMean()
+
+
+def _trial(deadline: float | None) -> tuple[str, str, object]:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    X = pd.DataFrame({"x": np.arange(50.0)})
+    y = np.arange(50.0)
+    splits = list(KFold(5).split(X))
+    trial = optuna.create_study().ask()
+    state, note = _run_trial(trial, _Slow(), {}, X, y, splits, task="regression", n_classes=0, metrics=["rmse"],  # type: ignore[arg-type]
+                             deadline=deadline, may_prune=False, may_time_out=True, oof={})
+    return state, note, trial
+
+
+def test_a_trial_that_cannot_finish_its_folds_in_time_stops_after_the_first() -> None:
+    # 0.2 s a fold and 0.5 s left: the next fold would still end in time, all five would not; an unfinished
+    # trial is never scored, so it stops at once instead of spending the budget
+    state, note, trial = _trial(time.perf_counter() + 0.5)
+    assert state == "pruned" and note == "stopped after 1 folds: the other 4 would not end within the time budget"
+    assert len(trial.user_attrs["fold_scores"]["rmse"]) == 1  # type: ignore[attr-defined]
+    state, note, trial = _trial(None)
+    assert state == "complete" and note == "" and len(trial.user_attrs["fold_scores"]["rmse"]) == 5  # type: ignore[attr-defined]

@@ -275,9 +275,12 @@ def _run_trial(
             return False
         trial.report(running, i)
         now = time.perf_counter()
-        # the next fold takes about as long as the mean fold so far: stop when it cannot end in time
-        if may_time_out and deadline is not None and now + (now - started) / (i + 1) > deadline:
-            stop_reason.append("stopped: time budget spent")
+        # each fold left takes about as long as the mean fold so far; a trial that cannot finish all of them is
+        # never scored, so it stops as soon as that shows, not when the budget is gone (an extra-trees first trial
+        # on diamonds' 32,000 rows spent 33 s of a 60 s budget on four folds and was dropped)
+        folds_left = len(splits) - (i + 1)
+        if may_time_out and deadline is not None and now + (now - started) / (i + 1) * folds_left > deadline:
+            stop_reason.append(f"stopped after {i + 1} folds: the other {folds_left} would not end within the time budget")
             return True
         if may_prune and trial.should_prune():
             stop_reason.append(f"pruned after {i + 1} folds: below the median of earlier trials")
