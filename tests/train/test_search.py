@@ -169,3 +169,16 @@ def test_a_trial_that_cannot_finish_its_folds_in_time_stops_after_the_first() ->
     assert len(trial.user_attrs["fold_scores"]["rmse"]) == 1  # type: ignore[attr-defined]
     state, note, trial = _trial(None)
     assert state == "complete" and note == "" and len(trial.user_attrs["fold_scores"]["rmse"]) == 5  # type: ignore[attr-defined]
+
+
+def test_lightgbm_tries_its_portfolio_right_after_its_defaults(small: pd.DataFrame, contract: Contract,
+                                                               make_spec: MakeSpec) -> None:
+    res = train_candidates(small, _spec(make_spec, ["lightgbm"], 4), contract, CLASSES)
+    params = [t.params for t in res.trials]
+    assert [t.family for t in res.trials] == ["lightgbm"] * 4
+    defaults = params[0]
+    assert defaults["extra_trees"] is False and defaults["num_leaves"] == 31
+    assert params[1] == {**defaults, "extra_trees": True}  # AutoGluon's LightGBMXT
+    assert params[2] == {**defaults, "n_estimators": 600, "learning_rate": 0.03, "num_leaves": 128,
+                         "min_child_samples": 3, "colsample": 0.9}  # and LightGBMLarge
+    assert params[3] not in params[:3]  # then the search's own points

@@ -215,8 +215,8 @@ def run_search(
         attempts = sum(1 for t in existing if t.params.get(FAMILY) == family)
         first = attempts == 0
         fixed: dict[str, Any] = {FAMILY: family}
-        if first:
-            fixed.update({f"{family}.{k}": v for k, v in cand.first(options).items()})
+        if attempts <= len(cand.portfolio):  # the defaults, then the family's portfolio, then the search's own points
+            fixed.update({f"{family}.{k}": v for k, v in cand.first(options, variant=attempts).items()})
         study.enqueue_trial(fixed, skip_if_exists=False)
         trial = study.ask()
         fam = trial.suggest_categorical(FAMILY, choices)
@@ -312,7 +312,8 @@ def _next_family(
 ) -> str | None:
     """The family the next trial tries.
 
-    Every family first gets its defaults, in ``FIRST_TRIAL_ORDER``. After that a family is
+    Every family first gets its defaults, in ``FIRST_TRIAL_ORDER`` (the run loop gives a family drawn
+    again its portfolio's variants before points of the search's own). After that a family is
     drawn with weight exp(-gap / spread) / sqrt(cost): ``gap`` is how far its best score is
     behind the best of all (in units of the best trial's fold standard deviation) and
     ``cost`` the family's static relative cost, so near-best cheap families get most
