@@ -106,10 +106,10 @@ class Candidate:
             params[SELECT] = s.cat(SELECT, ["none", *options.select])
         return params
 
-    def first(self, options: Options, variant: int = 0) -> dict[str, Any]:
-        """The defaults as a point of the space (shared choices off); ``variant`` n > 0: with the n-th
-        portfolio entry's changes."""
-        params = {**self.params, **(self.portfolio[variant - 1] if variant else {})}
+    def preset(self, options: Options, n: int = 0) -> dict[str, Any]:
+        """The ``n``-th preset as a point of the space (shared choices off): 0 the defaults, n > 0 the
+        defaults with the n-th portfolio entry's changes."""
+        params = {**self.params, **(self.portfolio[n - 1] if n else {})}
         if self.task != "regression" and len(["none", *[c for c in options.imbalance if c != "class_weight" or self.class_weight]]) > 1:
             params[IMBALANCE] = "none"
         if options.select:

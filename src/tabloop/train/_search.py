@@ -216,7 +216,7 @@ def run_search(
         first = attempts == 0
         fixed: dict[str, Any] = {FAMILY: family}
         if attempts <= len(cand.portfolio):  # the defaults, then the family's portfolio, then the search's own points
-            fixed.update({f"{family}.{k}": v for k, v in cand.first(options, variant=attempts).items()})
+            fixed.update({f"{family}.{k}": v for k, v in cand.preset(options, attempts).items()})
         study.enqueue_trial(fixed, skip_if_exists=False)
         trial = study.ask()
         fam = trial.suggest_categorical(FAMILY, choices)
