@@ -333,10 +333,10 @@ def leaderboard_report(data: dict[str, Any], *, title: str) -> Report:
         row["note"] = c["note"]
         rows.append(row)
     validation = data.get("validation") or f"{data.get('folds', '?')} folds"
-    report.add(f"Leaderboard (validation on the training part: {validation}; mean ± sd over its splits)", table_html(rows))
+    report.add(f"Leaderboard (validation on the training part: {validation}; mean ± sd over its folds, or a holdout's parts)", table_html(rows))
     report.add("How the winner was chosen", (
         f"<p>Rule: <b>the simplest candidate whose mean {html.escape(metric)} is within one standard error "
-        f"(sd / &radic;folds, the folds of one repeat) of the best mean</b>. An ensemble is the most complex candidate, so it wins only "
+        f"(sd / &radic;n, n the independent scores: the folds of one repeat, or a holdout's parts) of the best mean</b>. An ensemble is the most complex candidate, so it wins only "
         f"when it beats the best single model by more than that. Winner: <b>{html.escape(str(data['winner']))}"
         f"</b> &mdash; {html.escape(str(data['rule']))}.</p><p class='meta'>search: {len(data.get('trials', []))} "
         f"trials in study {html.escape(str(data.get('study', '')))}; stopped: "

@@ -407,7 +407,7 @@ def _select(ok: list[CandidateResult], metric: str, folds: int) -> tuple[str, st
     """``ok`` is simplest first: the first within one standard error of the best mean wins.
 
     ``folds``: how many of the scores are independent (repeats of k-fold reuse the same rows, so
-    the standard error counts the k folds of one repeat, not all of them).
+    the standard error counts the k folds of one repeat, not all of them; a holdout counts its parts).
     """
     sign = 1.0 if greater_is_better(metric) else -1.0
     best = max(ok, key=lambda r: _finite(sign * r.mean(metric), 1.0))
