@@ -144,6 +144,8 @@ class _SlowMean(BaseEstimator, RegressorMixin):
 
 
 class _Slow:
+    rounds = ""
+
     def build(self, params: dict[str, object] | None = None, *, threads: int = 1) -> _SlowMean:
         return _SlowMean()
 
@@ -161,6 +163,38 @@ def _trial(deadline: float | None) -> tuple[str, str, object]:
     return state, note, trial
 
 
+class _Forest:
+    rounds = ""
+
+    def build(self, params: dict[str, object] | None = None, *, threads: int = 1) -> object:
+        from sklearn.ensemble import RandomForestRegressor
+        from sklearn.pipeline import Pipeline
+
+        return Pipeline([("model", RandomForestRegressor(n_estimators=100, random_state=0, n_jobs=1))])
+
+
+def test_a_forest_that_cannot_end_in_time_stops_a_fifth_into_its_first_fold() -> None:
+    import optuna
+
+    from tabloop.train._search import _full_trial_seconds
+
+    X = pd.DataFrame({"x": np.arange(400.0)})
+    y = np.arange(400.0)
+    splits = list(KFold(5).split(X))
+    trial = optuna.create_study().ask()
+    state, note = _run_trial(trial, _Forest(), {}, X, y, splits, task="regression", n_classes=0,  # type: ignore[arg-type]
+                             metrics=["rmse"], deadline=time.perf_counter() + 0.01, may_prune=False, may_time_out=True,
+                             oof={})
+    assert state == "pruned" and note == "stopped 20% into its first fold: its 5 folds would not end within the time budget"
+    assert trial.user_attrs["fold_scores"]["rmse"] == []
+    # what the whole trial would have taken counts the first fold's share, so the family is not thought cheap
+    trial.set_user_attr("seconds", 0.5)
+    assert _full_trial_seconds(trial, 5) == pytest.approx(0.5 * 5 / 0.2)
+    state, note = _run_trial(optuna.create_study().ask(), _Forest(), {}, X, y, splits, task="regression", n_classes=0,  # type: ignore[arg-type]
+                             metrics=["rmse"], deadline=None, may_prune=False, may_time_out=True, oof={})
+    assert state == "complete" and note == ""
+
+
 def test_a_trial_that_cannot_finish_its_folds_in_time_stops_after_the_first() -> None:
     # 0.2 s a fold and 0.5 s left: the next fold would still end in time, all five would not; an unfinished
     # trial is never scored, so it stops at once instead of spending the budget
@@ -174,11 +208,30 @@ def test_a_trial_that_cannot_finish_its_folds_in_time_stops_after_the_first() ->
 def test_lightgbm_tries_its_portfolio_right_after_its_defaults(small: pd.DataFrame, contract: Contract,
                                                                make_spec: MakeSpec) -> None:
     res = train_candidates(small, _spec(make_spec, ["lightgbm"], 4), contract, CLASSES)
+    # the rounds shown are those cross-validation kept, at most the trial's own
+    rounds = [t.params.pop("n_estimators") for t in res.trials]
     params = [t.params for t in res.trials]
     assert [t.family for t in res.trials] == ["lightgbm"] * 4
     defaults = params[0]
-    assert defaults["extra_trees"] is False and defaults["num_leaves"] == 31
+    assert defaults["extra_trees"] is False and defaults["num_leaves"] == 31 and rounds[0] <= 300
     assert params[1] == {**defaults, "extra_trees": True}  # AutoGluon's LightGBMXT
-    assert params[2] == {**defaults, "n_estimators": 600, "learning_rate": 0.03, "num_leaves": 128,
-                         "min_child_samples": 3, "colsample": 0.9}  # and LightGBMLarge
+    assert params[2] == {**defaults, "learning_rate": 0.03, "num_leaves": 128,
+                         "min_child_samples": 3, "colsample": 0.9} and rounds[2] <= 600  # and LightGBMLarge
     assert params[3] not in params[:3]  # then the search's own points
+
+
+@pytest.mark.parametrize(("family", "rounds"), [("lightgbm", "n_estimators"), ("xgboost", "n_estimators"),
+                                                ("catboost", "iterations")])
+def test_a_boosted_trial_keeps_the_rounds_its_folds_scored_best_and_the_refit_uses_them(
+    small: pd.DataFrame, contract: Contract, make_spec: MakeSpec, family: str, rounds: str
+) -> None:
+    import re
+
+    res = train_candidates(small, _spec(make_spec, [family], 2), contract, CLASSES)
+    for t in res.trials:
+        kept = re.fullmatch(r"kept (\d+) of at most (\d+) rounds \(the best mean over the folds\)", t.note)
+        # 500 rows of HMDA do not need 300 rounds at a rate of 0.05 or more
+        assert kept, t.note
+        assert t.params[rounds] == int(kept[1]) < int(kept[2])
+    winner = res.winner_result()
+    assert res.pipeline.steps[-1][1].get_params()[rounds] == winner.params[rounds]

@@ -107,7 +107,8 @@ class TrainSpec(_Strict):
     candidates: list[CandidateName] = Field(
         default_factory=lambda: list(DEFAULT_CANDIDATES),
         description="Model families to try; the dummy baseline is always kept, knn and svm only on small data. "
-        "The search shares the budget among them. Also: elastic_net.",
+        "The search shares the budget among them; LightGBM, XGBoost and CatBoost keep as many of a trial's "
+        "rounds as score best on the mean over the folds. Also: elastic_net.",
     )
     threads: int = Field(
         default=1, ge=1,

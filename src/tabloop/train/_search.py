@@ -287,9 +287,18 @@ def _run_trial(
             return True
         return False
 
+    def on_first_fold(share: float) -> bool:
+        now = time.perf_counter()
+        if may_time_out and deadline is not None and started + (now - started) / share * len(splits) > deadline:
+            trial.set_user_attr("first_fold_share", share)
+            stop_reason.append(f"stopped {share:.0%} into its first fold: its {len(splits)} folds would not end within "
+                               "the time budget")
+            return True
+        return False
+
     try:
         run = cross_validate(cand.build(params, threads=threads), X, y, splits, task=task, n_classes=n_classes, metrics=metrics,
-                             on_fold=on_fold)
+                             on_fold=on_fold, choose_rounds=bool(cand.rounds), on_first_fold=on_first_fold)
     except Exception as exc:  # a family that cannot fit this data is reported, not fatal
         return "failed", f"{type(exc).__name__}: {exc}"[:500]
     stats = run.stats()
@@ -299,10 +308,14 @@ def _run_trial(
     trial.set_user_attr("predict_seconds_per_row", run.predict_seconds_per_row)
     trial.set_user_attr("model_bytes", run.model_bytes)
     trial.set_user_attr("value", stats[metrics[0]]["mean"])
+    if run.rounds is not None:  # the rounds cross-validation kept are what the leaderboard shows and a refit uses
+        trial.set_user_attr("chosen", {cand.rounds: run.rounds})
     if not run.complete:
         return "pruned", stop_reason[0] if stop_reason else "pruned"
     assert run.oof is not None
     oof[trial.number] = run.oof
+    if run.rounds is not None and run.rounds < int(params[cand.rounds]):
+        return "complete", f"kept {run.rounds} of at most {params[cand.rounds]} rounds (the best mean over the folds)"
     return "complete", ""
 
 
@@ -369,6 +382,8 @@ def _full_trial_seconds(t: Any, folds: int) -> float:
     """A trial's seconds, scaled up to all folds when it stopped early (pruned or out of time)."""
     seconds = float(t.user_attrs["seconds"])
     done = len(next(iter(t.user_attrs.get("fold_scores", {}).values()), []))
+    if done == 0 and "first_fold_share" in t.user_attrs:  # stopped part of the way into its first fold
+        return seconds * folds / float(t.user_attrs["first_fold_share"])
     return seconds * folds / done if 0 < done < folds else seconds
 
 
@@ -395,6 +410,7 @@ def records_of(study: Any, families: list[str]) -> list[TrialRecord]:
         prefix = f"{fam}."
         params = {k[len(prefix):]: v for k, v in t.params.items() if k.startswith(prefix)}
         ua = t.user_attrs
+        params.update(ua.get("chosen", {}))
         state = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed"}.get(t.state.name, "running")
         out.append(TrialRecord(
             number=t.number, family=fam, name=str(ua.get("name", fam)), params=params, state=state,
