@@ -144,8 +144,6 @@ class _SlowMean(BaseEstimator, RegressorMixin):
 
 
 class _Slow:
-    rounds = ""
-
     def build(self, params: dict[str, object] | None = None, *, threads: int = 1) -> _SlowMean:
         return _SlowMean()
 
@@ -164,8 +162,6 @@ def _trial(deadline: float | None) -> tuple[str, str, object]:
 
 
 class _Forest:
-    rounds = ""
-
     def build(self, params: dict[str, object] | None = None, *, threads: int = 1) -> object:
         from sklearn.ensemble import RandomForestRegressor
         from sklearn.pipeline import Pipeline

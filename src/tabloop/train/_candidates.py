@@ -67,9 +67,6 @@ class Candidate:
     # known-good variants of the defaults (changes to them), tried in order as the family's next trials before the
     # search draws points of its own: a portfolio, as AutoGluon's LightGBM / LightGBMXT / LightGBMLarge
     portfolio: tuple[dict[str, Any], ...] = ()
-    # boosted families: the parameter counting boosting rounds; a trial's value is then the most rounds, and
-    # cross-validation chooses how many of them to keep (_cv.stage_counts)
-    rounds: str = ""
 
     def build(self, params: dict[str, Any] | None = None, *, threads: int = 1) -> Any:
         """A fresh, unfitted pipeline for ``params`` (default: the family's defaults).
@@ -384,8 +381,7 @@ def _lightgbm(task: str, contract: Contract, seed: int) -> Candidate:
     portfolio = ({"extra_trees": True},
                  {"n_estimators": 600, "learning_rate": 0.03, "num_leaves": 128, "min_child_samples": 3, "colsample": 0.9})
     return Candidate("lightgbm", "lightgbm", 5, model, defaults, space=space, class_weight=True,
-                     task=task, contract=contract, seed=seed, max_trials=60, cost=2.0, portfolio=portfolio,
-                     rounds="n_estimators")
+                     task=task, contract=contract, seed=seed, max_trials=60, cost=2.0, portfolio=portfolio)
 
 
 def _xgboost(task: str, contract: Contract, seed: int) -> Candidate:
@@ -406,7 +402,7 @@ def _xgboost(task: str, contract: Contract, seed: int) -> Candidate:
                 "min_child_weight": s.float("min_child_weight", 0.5, 20.0, log=True)}
 
     return Candidate("xgboost", "xgboost", 5, model, defaults, space=space,
-                     task=task, contract=contract, seed=seed, max_trials=60, cost=4.0, rounds="n_estimators")
+                     task=task, contract=contract, seed=seed, max_trials=60, cost=4.0)
 
 
 def _catboost(task: str, contract: Contract, seed: int) -> Candidate:
@@ -425,7 +421,7 @@ def _catboost(task: str, contract: Contract, seed: int) -> Candidate:
                 "depth": s.int("depth", 3, 8), "l2_leaf_reg": s.float("l2_leaf_reg", 0.5, 20.0, log=True)}
 
     return Candidate("catboost", "catboost", 5, model, defaults, space=space, class_weight=True,
-                     task=task, contract=contract, seed=seed, max_trials=40, cost=3.0, rounds="iterations")
+                     task=task, contract=contract, seed=seed, max_trials=40, cost=3.0)
 
 
 _CANDIDATES: dict[str, Callable[[str, Contract, int], Candidate]] = {

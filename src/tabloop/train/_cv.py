@@ -39,7 +39,8 @@ class FoldRun:
     predict_seconds_per_row: float = 0.0
     model_bytes: int = 0
     complete: bool = False
-    rounds: int | None = None  # staged runs: the boosting rounds whose scores these are
+    rounds: int | None = None  # a booster whose rounds were chosen: the rounds whose scores these are
+    rounds_param: str = ""  # and the model's parameter that counts them
 
     def stats(self) -> dict[str, dict[str, float]]:
         out = {}
@@ -354,7 +355,7 @@ def cross_validate(
         run.complete = True
     chosen = _best([_nanmean(np.asarray(v, dtype=float)) for v in by_count], sign)[0] if folds else 0
     if booster is not None and counts:
-        run.rounds = counts[chosen]
+        run.rounds, run.rounds_param = counts[chosen], booster.rounds
     shape = (len(X),) if task == "regression" else (len(X), n_classes)
     # repeated k-fold scores each row once per repeat: its out-of-fold prediction is the mean of those
     total = np.zeros(shape)

@@ -298,7 +298,7 @@ def _run_trial(
 
     try:
         run = cross_validate(cand.build(params, threads=threads), X, y, splits, task=task, n_classes=n_classes, metrics=metrics,
-                             on_fold=on_fold, choose_rounds=bool(cand.rounds), on_first_fold=on_first_fold)
+                             on_fold=on_fold, choose_rounds=True, on_first_fold=on_first_fold)
     except Exception as exc:  # a family that cannot fit this data is reported, not fatal
         return "failed", f"{type(exc).__name__}: {exc}"[:500]
     stats = run.stats()
@@ -309,13 +309,14 @@ def _run_trial(
     trial.set_user_attr("model_bytes", run.model_bytes)
     trial.set_user_attr("value", stats[metrics[0]]["mean"])
     if run.rounds is not None:  # the rounds cross-validation kept are what the leaderboard shows and a refit uses
-        trial.set_user_attr("chosen", {cand.rounds: run.rounds})
+        trial.set_user_attr("chosen", {run.rounds_param: run.rounds})
     if not run.complete:
         return "pruned", stop_reason[0] if stop_reason else "pruned"
     assert run.oof is not None
     oof[trial.number] = run.oof
-    if run.rounds is not None and run.rounds < int(params[cand.rounds]):
-        return "complete", f"kept {run.rounds} of at most {params[cand.rounds]} rounds (the best mean over the folds)"
+    most = params.get(run.rounds_param)
+    if run.rounds is not None and most is not None and run.rounds < int(most):
+        return "complete", f"kept {run.rounds} of at most {most} rounds (the best mean over the folds)"
     return "complete", ""
 
 
