@@ -337,6 +337,7 @@ def cross_validate(
             else:
                 model.fit(X.iloc[tr], y[tr])
             t1 = time.perf_counter()
+            # one plain prediction, timed: the leaderboard's latency per row is the model's as it will serve
             pred = predict_matrix(model, X.iloc[va], task, n_classes)
             t2 = time.perf_counter()
             preds = staged_predictions(model, X.iloc[va], task, n_classes, counts) if booster is not None else [pred]
