@@ -92,9 +92,14 @@ _BOOSTERS: dict[str, _Booster] = {
 }
 
 
+def _library(estimator: Any) -> str:
+    """The package an estimator comes from (lightgbm, xgboost, catboost, sklearn, ...)."""
+    return type(estimator).__module__.split(".")[0]
+
+
 def _booster(model: Any) -> _Booster | None:
     steps = getattr(model, "steps", None)
-    return _BOOSTERS.get(type(steps[-1][1]).__module__.split(".")[0]) if steps else None
+    return _BOOSTERS.get(_library(steps[-1][1])) if steps else None
 
 
 def stage_counts(rounds: int, points: int = STAGE_POINTS) -> list[int]:
@@ -161,7 +166,7 @@ def _summed_margins(model: Any, Xt: Any) -> tuple[Callable[[int, int], np.ndarra
     """For a LightGBM or XGBoost model with a built-in objective: the margin that rounds [a, b) add, and the
     objective's link. Predicting after k rounds costs k rounds of trees, so staged predictions summed range by
     range cost one prediction instead of one per count. None for any other model (predicted count by count)."""
-    lib = type(model).__module__.split(".")[0]
+    lib = _library(model)
     objective = getattr(model, "objective_", None) if lib == "lightgbm" else getattr(model, "objective", None)
     if lib not in ("lightgbm", "xgboost") or objective not in _LINKS:
         return None
@@ -226,7 +231,7 @@ def _fit_stopping(model: Any, X: pd.DataFrame, y: np.ndarray, X_val: pd.DataFram
     improved for :func:`patience` rounds (every round trained stays in the model)."""
     Xt, yt = _fit_steps(model, X, y)
     final = model.steps[-1][1]
-    lib = type(final).__module__.split(".")[0]
+    lib = _library(final)
     most = int(final.get_params()[_BOOSTERS[lib].rounds])
     wait = patience(most)
     Xv = _transform(model, X_val)
@@ -350,11 +355,11 @@ def cross_validate(
         for c, p in enumerate(preds):
             by_count[c] += [score_predictions(task, y[va][part], p[part], [primary])[primary] for part in parts]
         if on_fold is not None and i < len(splits) - 1:
-            if on_fold(i, _best([_nanmean(np.asarray(v, dtype=float)) for v in by_count], sign)[1]):
+            if on_fold(i, _best(by_count, sign)[1]):
                 break
     else:
         run.complete = True
-    chosen = _best([_nanmean(np.asarray(v, dtype=float)) for v in by_count], sign)[0] if folds else 0
+    chosen = _best(by_count, sign)[0] if folds else 0
     if booster is not None and counts:
         run.rounds, run.rounds_param = counts[chosen], booster.rounds
     shape = (len(X),) if task == "regression" else (len(X), n_classes)
@@ -374,8 +379,10 @@ def cross_validate(
     return run
 
 
-def _best(means: list[float], sign: float) -> tuple[int, float]:
-    """Index and value of the best finite mean (the first of equals: fewer rounds); NaN when none is finite."""
+def _best(scores: list[list[float]], sign: float) -> tuple[int, float]:
+    """Index and value of the best finite mean of ``scores`` (one list per round count; the first of equals:
+    fewer rounds); NaN when none is finite."""
+    means = [_nanmean(np.asarray(v, dtype=float)) for v in scores]
     finite = [(i, m) for i, m in enumerate(means) if math.isfinite(m)]
     if not finite:
         return 0, math.nan
