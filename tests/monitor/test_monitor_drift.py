@@ -16,7 +16,7 @@ from tabloop.errors import DataError
 from tabloop.monitor import MISSING, DriftResult, compute_drift, holm_adjust
 from tabloop.spec import DriftSpec
 
-POLICY = DriftSpec()  # p 0.05, PSI 0.1, min_rows 50, max_drifted_features 0
+POLICY = DriftSpec()  # p 0.05, Wasserstein 0.1 / Jensen-Shannon 0.1, min_rows 50, max_drifted_features 0
 
 
 def window(rng: np.random.Generator, n: int, *, shift: float = 0.0, mix: list[float] | None = None) -> pd.DataFrame:
@@ -64,6 +64,54 @@ def test_mean_shift_and_new_mix_flag_exactly_those_columns(n: int) -> None:
     assert not compute_drift(reference, current, policy=DriftSpec(max_drifted_features=2)).policy_crossed
 
 
+#: shares of a five-category column, and the same mix after its most common category
+#: lost 30% of its share to the second: PSI 0.09 (under 0.1), Jensen-Shannon 0.127 (base 2)
+MIX = [0.4, 0.25, 0.15, 0.12, 0.08]
+MIX_MOVED = [0.28, 0.37, 0.15, 0.12, 0.08]
+MODERATE = ["mean_0.2sd", "scale_x1.3", "scale_x0.7", "mix_30pct"]
+
+
+def moderate_window(rng: np.random.Generator, n: int, *, drift: bool) -> pd.DataFrame:
+    """Four columns with moderate shifts (when ``drift``) beside four that never change."""
+    cats = np.array(list("abcde"))
+    return pd.DataFrame(
+        {
+            "mean_0.2sd": rng.normal(0.2 if drift else 0.0, 1.0, n),
+            "scale_x1.3": rng.normal(5.0, 1.3 if drift else 1.0, n),
+            "scale_x0.7": rng.normal(-3.0, 0.7 if drift else 1.0, n),
+            "mix_30pct": rng.choice(cats, n, p=MIX_MOVED if drift else MIX),
+            "same_normal": rng.normal(10.0, 3.0, n),
+            "same_skewed": rng.lognormal(0.0, 1.0, n),
+            "same_counts": rng.poisson(4.0, n).astype("float64"),
+            "same_mix": rng.choice(cats, n, p=MIX),
+        }
+    )
+
+
+@pytest.mark.parametrize("n", [10_000, 100_000])
+def test_moderate_shifts_are_flagged_as_evidently_flags_them(n: int) -> None:
+    # Evidently's DataDriftPreset (Wasserstein / Jensen-Shannon >= 0.1 above 1,000 rows) flags all
+    # four; the former default (PSI >= 0.1) flagged only scale_x0.7 (PSI 0.04, 0.09, 0.18, 0.07 at 10k)
+    rng = np.random.default_rng(2024)
+    result = compute_drift(moderate_window(rng, n, drift=False), moderate_window(rng, n, drift=True), policy=POLICY)
+    assert sorted(result.drifted_features) == sorted(MODERATE)
+    mean, mix = result.feature("mean_0.2sd"), result.feature("mix_30pct")
+    assert mean.psi < POLICY.psi_threshold and mix.psi < POLICY.psi_threshold  # what PSI missed
+    assert (mean.effect, mix.effect) == ("wasserstein", "jensen_shannon")
+    assert mean.wasserstein == pytest.approx(0.2, abs=0.03)
+    assert result.feature("scale_x1.3").wasserstein == pytest.approx(0.3 * math.sqrt(2 / math.pi), abs=0.03)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_undrifted_columns_stay_unflagged_over_seeds(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    result = compute_drift(moderate_window(rng, 10_000, drift=False), moderate_window(rng, 10_000, drift=False),
+                           policy=POLICY, multivariate=False)
+    assert result.drifted_features == []
+    # far from the line, not just under it
+    assert all(f.effect_value < f.effect_threshold / 2 for f in result.features)
+
+
 def test_tiny_shift_is_significant_but_below_the_effect_size() -> None:
     rng = np.random.default_rng(3)
     n = 200_000
@@ -72,7 +120,9 @@ def test_tiny_shift_is_significant_but_below_the_effect_size() -> None:
     result = compute_drift(reference, current, policy=POLICY)
     x = result.feature("x")
     assert x.p_value_adjusted < POLICY.p_value  # the test alone would call this drift...
-    assert x.psi < POLICY.psi_threshold  # ...but the change is far too small to matter
+    # ...but the change is far too small to matter, by the deciding effect (Wasserstein) and by PSI
+    assert x.effect == "wasserstein" and x.effect_value < x.effect_threshold
+    assert x.psi < POLICY.psi_threshold
     assert not x.drifted
     assert result.drifted_features == []
 

@@ -11,6 +11,13 @@ reaches that effect's threshold. The test alone would flag every feature of a
 million-row window for a shift nobody cares about; an effect size alone would
 flag noise in a window of two hundred rows.
 
+The default effects are the normed Wasserstein distance for numbers and the
+Jensen-Shannon distance for categories, each at 0.1, as in Evidently's
+DataDriftPreset for references over 1,000 rows: unlike PSI over deciles they
+grow in proportion to a moderate shift (a 0.2 sd mean shift is a Wasserstein
+distance of 0.2 but a PSI of only about 0.04), so such shifts are flagged at any
+window size while the test vetoes noise. PSI stays computed and selectable.
+
 Beyond one column at a time, a domain classifier (``_multivariate``) asks whether
 the two windows can be told apart at all, and names the features that do it.
 
