@@ -12,7 +12,7 @@ from typing import Any
 
 from tabloop.workspace import atomic_write_json, atomic_write_text
 
-__all__ = ["Report", "figure_to_html", "table_html"]
+__all__ = ["Report", "figure_to_html", "plot_label", "table_html"]
 
 _STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222}
@@ -22,6 +22,16 @@ th,td{border:1px solid #ddd;padding:.3rem .6rem;text-align:right}th{background:#
 td:first-child,th:first-child{text-align:left}.bad{color:#b00020;font-weight:600}.ok{color:#0a7d28}
 .meta{color:#666;font-size:.85rem}img{max-width:100%}
 """
+
+
+def plot_label(value: Any) -> str:
+    """``value`` as text that matplotlib draws literally: every ``$`` escaped.
+
+    Column names and category values come from the user's data; matplotlib reads
+    text between two ``$`` as math, so ``$price$`` came out as an italic *price*
+    and ``$price_$`` raised a parse error that sank the whole report.
+    """
+    return str(value).replace("$", r"\$")
 
 
 def figure_to_html(fig: Any, alt: str) -> str:

@@ -78,3 +78,26 @@ def test_report_without_gaps_or_target(hmda: pd.DataFrame) -> None:
     contract = infer_contract(df)
     report = profile_report(profile_frame(df), df, contract, source="x")
     assert [h for h, _ in report.sections] == ["Overview", "Columns", "Numeric distributions", "Data contract"]
+
+
+def test_dollar_signs_in_column_names_and_classes_are_drawn_literally(monkeypatch: pytest.MonkeyPatch) -> None:
+    # matplotlib reads text between two $ as math: "$price$" came out as an italic "price",
+    # and "$unit_$" (a subscript of nothing) raised and sank the whole report
+    from tabloop.data import _profile
+
+    from .._plot_text import capture_drawn_texts
+
+    drawn = capture_drawn_texts(monkeypatch, _profile)
+    rng = np.random.default_rng(4)
+    n = 200
+    df = pd.DataFrame({
+        "$price$": rng.normal(10.0, 1.0, n),
+        "$unit_$": np.where(rng.random(n) < 0.1, np.nan, rng.normal(0.0, 1.0, n)),
+        "label": rng.choice(np.array(["$5$", "$10$"]), n),
+    })
+    report = profile_report(profile_frame(df, target="label"), df, infer_contract(df, target="label"), source="x")
+    assert "Class balance" in [h for h, _ in report.sections]
+    shown = {text for text, _ in drawn}
+    # histogram titles, the missing-values bars and the class-balance bars
+    assert {"$price$", "$unit_$", "$5$", "$10$"} <= shown
+    assert not [text for text, is_math in drawn if is_math]

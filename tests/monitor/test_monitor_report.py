@@ -111,3 +111,34 @@ def test_hmda_scaled_debt_ratio_is_the_only_drift(hmda: pd.DataFrame) -> None:
     result = compute_drift(first, second, policy=POLICY, contract=contract)
     assert result.drifted_features == ["dir"]
     assert result.policy_crossed
+
+
+def test_dollar_signs_in_column_names_and_categories_are_drawn_literally(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # matplotlib reads text between two $ as math: "$price$" came out as an italic "price",
+    # and "$unit_$" (a subscript of nothing) raised and sank the whole report
+    from tabloop.monitor import _report
+
+    from .._plot_text import capture_drawn_texts
+
+    drawn = capture_drawn_texts(monkeypatch, _report)
+    rng = np.random.default_rng(3)
+    n = 500
+
+    def frame(shift: float) -> pd.DataFrame:
+        return pd.DataFrame({
+            "$price$": rng.normal(10.0 + shift, 1.0, n),
+            "$unit_$": rng.normal(0.0, 1.0, n),
+            "size": rng.choice(np.array(["$5$", "$10$", "free"]), n),
+        })
+
+    reference, current = frame(0.0), frame(1.0)
+    result = compute_drift(reference, current, policy=POLICY)
+    assert "$price$" in result.drifted_features
+    html_path, _ = drift_report(result, reference, current, title="Drift").write(tmp_path, "drift")
+    shown = {text for text, _ in drawn}
+    assert "$price$ — drifted" in shown and "$unit_$" in shown
+    assert {"$5$", "$10$"} <= shown
+    assert not [text for text, is_math in drawn if is_math]
+    assert "$price$" in html_path.read_text()

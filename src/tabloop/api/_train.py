@@ -28,7 +28,7 @@ from tabloop.data import (
 )
 from tabloop.evaluate import cost_threshold
 from tabloop.export import export_bundle
-from tabloop.report import Report, figure_to_html, table_html
+from tabloop.report import Report, figure_to_html, plot_label, table_html
 from tabloop.spec import spec_hash, spec_to_yaml
 from tabloop.train import (
     PREDICTION_COLUMN,
@@ -372,7 +372,7 @@ def leaderboard_report(data: dict[str, Any], *, title: str) -> Report:
     if importance:
         top = list(importance.items())[:20]
         fig, ax = plt.subplots(figsize=(6, 0.3 * len(top) + 1.2))
-        ax.barh([k for k, _ in top][::-1], [v for _, v in top][::-1], color="#4c72b0")
+        ax.barh([plot_label(k) for k, _ in top][::-1], [v for _, v in top][::-1], color="#4c72b0")
         ax.set_xlabel(f"drop in {metric} when the column is shuffled")
         report.add(f"Feature importance of the winner ({data['winner']}; permutation, training sample)",
                    figure_to_html(fig, "feature importance"))

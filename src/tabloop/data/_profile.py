@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from tabloop.data._contract import Contract, is_categorical_dtype
-from tabloop.report import Report, figure_to_html, table_html
+from tabloop.report import Report, figure_to_html, plot_label, table_html
 
 
 def profile_frame(df: pd.DataFrame, *, target: str | None = None) -> dict[str, Any]:
@@ -84,7 +84,7 @@ def profile_report(profile: dict[str, Any], df: pd.DataFrame, contract: Contract
     report.add("Columns", table_html(rows))
     if "class_balance" in profile:
         fig, ax = plt.subplots(figsize=(5, 2.5))
-        labels = [b["label"] for b in profile["class_balance"]]
+        labels = [plot_label(b["label"]) for b in profile["class_balance"]]
         ax.bar(labels, [b["count"] for b in profile["class_balance"]], color="#4c72b0")
         ax.set_title("Class balance")
         report.add("Class balance", table_html(profile["class_balance"]) + figure_to_html(fig, "class balance"))
@@ -95,7 +95,7 @@ def profile_report(profile: dict[str, Any], df: pd.DataFrame, contract: Contract
         fig, axes = plt.subplots(nrows, ncols, figsize=(12, 2.4 * nrows), squeeze=False)
         for ax, name in zip(axes.ravel(), numeric, strict=False):
             ax.hist(df[name].dropna().to_numpy(dtype=float), bins=30, color="#4c72b0")
-            ax.set_title(name, fontsize=9)
+            ax.set_title(plot_label(name), fontsize=9)
         for ax in axes.ravel()[len(numeric) :]:
             ax.axis("off")
         fig.tight_layout()
@@ -103,7 +103,7 @@ def profile_report(profile: dict[str, Any], df: pd.DataFrame, contract: Contract
     missing = [c for c in profile["columns"] if c["missing"]]
     if missing:
         fig, ax = plt.subplots(figsize=(6, 0.3 * len(missing) + 1))
-        ax.barh([c["name"] for c in missing], [c["missing_share"] for c in missing], color="#dd8452")
+        ax.barh([plot_label(c["name"]) for c in missing], [c["missing_share"] for c in missing], color="#dd8452")
         ax.set_xlabel("share missing")
         report.add("Missing values", figure_to_html(fig, "missing values"))
     report.add("Data contract", table_html([

@@ -9,7 +9,7 @@ import numpy as np
 from sklearn import metrics as skm
 
 from tabloop.evaluate._metrics import compute_metrics, expected_cost, metrics_for
-from tabloop.report import Report, figure_to_html, table_html
+from tabloop.report import Report, figure_to_html, plot_label, table_html
 
 
 @dataclass
@@ -80,8 +80,8 @@ def evaluation_report(result: EvaluationResult, *, title: str, subtitle: str = "
         fig, ax = plt.subplots(figsize=(3.5, 3))
         cm = np.asarray(result.confusion_matrix)
         ax.imshow(cm, cmap="Blues")
-        ax.set_xticks(range(len(labels)), labels)
-        ax.set_yticks(range(len(labels)), labels)
+        ax.set_xticks(range(len(labels)), [plot_label(lbl) for lbl in labels])
+        ax.set_yticks(range(len(labels)), [plot_label(lbl) for lbl in labels])
         ax.set_xlabel("predicted")
         ax.set_ylabel("actual")
         for (i, j), n in np.ndenumerate(cm):
