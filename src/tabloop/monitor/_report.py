@@ -23,7 +23,7 @@ from tabloop.monitor._drift import (
 )
 from tabloop.monitor._performance import PerformanceTimeline
 from tabloop.monitor._timeline import DriftTimeline
-from tabloop.report import Report, figure_to_html, table_html
+from tabloop.report import Report, figure_to_html, plot_label, table_html
 
 __all__ = ["drift_report"]
 
@@ -110,8 +110,12 @@ _TABLE_COLUMNS = [
 
 
 def _ordered(features: list[FeatureDrift]) -> list[FeatureDrift]:
-    # drifted first, then the largest effect; untestable columns (PSI undefined) last
-    return sorted(features, key=lambda f: (not f.drifted, math.isnan(f.psi), -(0.0 if math.isnan(f.psi) else f.psi)))
+    # drifted first, then the effect that decides, as a multiple of its threshold (numeric and
+    # categorical effects have different scales); untestable columns (effect undefined) last
+    def ratio(f: FeatureDrift) -> float:
+        return f.effect_value / f.effect_threshold if f.effect_threshold > 0 else math.nan
+
+    return sorted(features, key=lambda f: (not f.drifted, math.isnan(ratio(f)), -(0.0 if math.isnan(ratio(f)) else ratio(f))))
 
 
 def _row(f: FeatureDrift, too_small: bool) -> dict[str, Any]:
@@ -202,7 +206,7 @@ def _figures(features: list[FeatureDrift], reference: pd.DataFrame, current: pd.
             else:
                 _categorical_panel(ax, f, reference[f.column], current[f.column])
             ax.set_title(
-                f"{f.column} — drifted" if f.drifted else f.column,
+                plot_label(f"{f.column} — drifted" if f.drifted else f.column),
                 fontsize=9,
                 color=_BAD_COLOR if f.drifted else "black",
                 fontweight="bold" if f.drifted else "normal",
@@ -240,7 +244,18 @@ def _numeric_panel(ax: Any, f: FeatureDrift, ref: pd.Series, cur: pd.Series) -> 
         dens, _ = np.histogram(b, bins=edges, density=True)
         ax.stairs(dens, edges, color=_CUR_COLOR, linewidth=1.6)
     ax.set_yticks([])
-    ax.set_xlabel(f"PSI {f.psi:.3g}" if not math.isnan(f.psi) else "PSI n/a", fontsize=7)
+    ax.set_xlabel(_effect_label(f), fontsize=7)
+
+
+_EFFECT_NAMES = {"psi": "PSI", "wasserstein": "Wasserstein (sd)", "jensen_shannon": "Jensen-Shannon"}
+
+
+def _effect_label(f: FeatureDrift) -> str:
+    """The effect that decides, beside its threshold: what the panel's verdict rests on."""
+    name = _EFFECT_NAMES.get(f.effect, f.effect)
+    if math.isnan(f.effect_value):
+        return f"{name} n/a"
+    return f"{name} {f.effect_value:.3g} (drift from {f.effect_threshold:g})"
 
 
 def _categorical_panel(ax: Any, f: FeatureDrift, ref: pd.Series, cur: pd.Series) -> None:
@@ -260,9 +275,9 @@ def _categorical_panel(ax: Any, f: FeatureDrift, ref: pd.Series, cur: pd.Series)
     x = np.arange(len(labels))
     ax.bar(x - 0.2, ref_vals, width=0.4, color=_REF_COLOR, alpha=0.5)
     ax.bar(x + 0.2, cur_vals, width=0.4, color=_CUR_COLOR, alpha=0.8)
-    ax.set_xticks(x, [lbl if len(lbl) <= 12 else lbl[:11] + "…" for lbl in labels], rotation=45, ha="right")
+    ax.set_xticks(x, [plot_label(lbl if len(lbl) <= 12 else lbl[:11] + "…") for lbl in labels], rotation=45, ha="right")
     ax.set_ylabel("share", fontsize=7)
-    ax.set_xlabel(f"PSI {f.psi:.3g}" if not math.isnan(f.psi) else "PSI n/a", fontsize=7)
+    ax.set_xlabel(_effect_label(f), fontsize=7)
 
 
 _LINE_COLOR = "#4c72b0"
@@ -310,7 +325,7 @@ def _drift_timeline_html(timeline: DriftTimeline) -> str:
             if bad.any():
                 ax.scatter(x[bad], y[bad], color=_BAD_COLOR, zorder=3, s=18)
             ax.axhline(timeline.thresholds[col], color=_BAD_COLOR, linestyle="--", linewidth=0.9)
-            ax.set_title(col, fontsize=9, color=_BAD_COLOR if bad.any() else "black")
+            ax.set_title(plot_label(col), fontsize=9, color=_BAD_COLOR if bad.any() else "black")
             ax.set_ylabel(timeline.effects[col], fontsize=7)
             _time_axis(ax, x, labels)
         for ax in list(axes.flat)[len(chunk) :]:
@@ -449,5 +464,5 @@ def _ab_html(ab: ABSummary) -> str:
 
 def _time_axis(ax: Any, x: np.ndarray, labels: list[str]) -> None:
     step = max(1, math.ceil(len(labels) / 6))
-    ax.set_xticks(x[::step], [labels[i] for i in range(0, len(labels), step)], rotation=30, ha="right")
+    ax.set_xticks(x[::step], [plot_label(labels[i]) for i in range(0, len(labels), step)], rotation=30, ha="right")
     ax.tick_params(labelsize=6)
