@@ -131,3 +131,21 @@ def test_schema_command_prints_the_json_schema() -> None:
     code, out, _ = run("schema", "--json")
     assert code == 0
     assert json.loads(out)["schema"]["title"] == "tabloop.yaml"
+
+
+def test_verbose_logs_tabloop_not_third_party_debug(tmp_path: Path) -> None:
+    # the monitor report plots: with the root logger at DEBUG, matplotlib's font manager
+    # alone wrote thousands of lines to stderr
+    rng = np.random.default_rng(1)
+    for name, shift in (("ref.csv", 0.0), ("cur.csv", 1.0)):
+        pd.DataFrame({"a": rng.normal(shift, 1.0, 300), "c": rng.choice(["x", "y"], 300)}).to_csv(
+            tmp_path / name, index=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tabloop", "monitor", "--reference", "ref.csv", "--current", "cur.csv", "--verbose"],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )
+    assert proc.returncode == 3, proc.stderr  # drift found, the policy says act
+    noisy = [line for line in proc.stderr.splitlines() if "matplotlib" in line or "font_manager" in line
+             or line.startswith(("DEBUG PIL", "DEBUG urllib3", "DEBUG alembic"))]
+    assert noisy == []
+    assert "drifted features: a" in proc.stdout + proc.stderr

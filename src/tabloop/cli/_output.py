@@ -27,12 +27,11 @@ class Output:
     def __init__(self, *, as_json: bool, verbose: bool) -> None:
         self.as_json = as_json
         self.verbose = verbose
-        logging.basicConfig(
-            level=logging.DEBUG if verbose else logging.WARNING,
-            format="%(levelname)s %(name)s: %(message)s",
-            stream=sys.stderr,
-        )
-        logging.getLogger("tabloop").setLevel(logging.INFO if verbose else logging.WARNING)
+        # --verbose opens tabloop's own loggers only: the root stays at WARNING, so third parties
+        # (matplotlib's font manager alone wrote some 2,400 DEBUG lines per plotting command, then
+        # PIL, urllib3, alembic, mlflow) still say only what went wrong
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+        logging.getLogger("tabloop").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
     def progress(self) -> Callable[[str], None]:
         def say(message: str) -> None:
