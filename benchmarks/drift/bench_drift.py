@@ -180,7 +180,9 @@ def main() -> None:
     doc = {
         "benchmark": "drift: tabloop compute_drift vs Evidently DataDriftPreset",
         "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                    "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()},
+                    "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+                    # timings are only comparable on a quiet machine: say how busy it was when done
+                    "load_average_1m_at_end": os.getloadavg()[0] if hasattr(os, "getloadavg") else None},
         "versions": {"pandas": pd.__version__, "numpy": np.__version__},
         "runs": runs,
         "moderate": MODERATE,
@@ -209,7 +211,8 @@ def markdown(doc: dict) -> str:
         f"plus its JSON. Evidently {evidently}: `Report([DataDriftPreset()]).run(...)` plus `.dict()` (above 1,000 "
         "reference rows: Wasserstein (sd) >= 0.1 for numbers, Jensen-Shannon (natural log) >= 0.1 for categories).",
         "",
-        f"Machine: {doc['machine']['platform']}, {doc['machine']['cpus']} CPUs, Python {doc['machine']['python']}.",
+        f"Machine: {doc['machine']['platform']}, {doc['machine']['cpus']} CPUs, Python {doc['machine']['python']}, "
+        f"load average {doc['machine'].get('load_average_1m_at_end')} when done.",
         "",
         "| rows | tabloop s | Evidently s | speed-up | tabloop flags | Evidently flags | "
         "tabloop flags every Evidently flag | false alarms tabloop / Evidently | tabloop + domain classifier s |",
