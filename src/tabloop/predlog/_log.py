@@ -119,8 +119,7 @@ class UnloggableRecords(DataError):
         super().__init__(f"{len(reasons)} record(s) could not be written to the prediction log: {reasons[0]}")
 
 
-def _ends_with_newline(fd: int) -> bool:
-    size = os.fstat(fd).st_size
+def _ends_with_newline(fd: int, size: int) -> bool:
     return size == 0 or os.pread(fd, 1, size - 1) == b"\n"
 
 
@@ -296,7 +295,7 @@ class PredictionLog:
                 # under the lock nobody else appends: the size now is where this write starts
                 start = os.fstat(fd).st_size
                 # a crash can leave a torn last line; start on a fresh line so this batch stays readable
-                data = b"".join(lines) if _ends_with_newline(fd) else b"\n" + b"".join(lines)
+                data = b"".join(lines) if _ends_with_newline(fd, start) else b"\n" + b"".join(lines)
                 try:
                     view = memoryview(data)
                     while view:
