@@ -40,3 +40,23 @@ def broken_log_disk(monkeypatch: pytest.MonkeyPatch, code: int = errno.ENOSPC) -
 
     monkeypatch.setattr(_log.os, "write", write)
     return broken
+
+
+def short_write_disk(monkeypatch: pytest.MonkeyPatch, room: int) -> None:
+    """Make the prediction log's disk fill up after ``room`` more bytes: a write takes what fits, then ENOSPC.
+
+    As a real full disk does: ``os.write`` returns fewer bytes than asked, and the next call raises.
+    """
+    from tabloop.predlog import _log
+
+    real_write = os.write
+    left = [room]
+
+    def write(fd: int, data: Any) -> int:
+        if left[0] <= 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        n = real_write(fd, bytes(data)[: left[0]])
+        left[0] -= n
+        return n
+
+    monkeypatch.setattr(_log.os, "write", write)

@@ -108,3 +108,21 @@ def test_reports_are_self_contained_html_with_json_twins(quickstart: tuple[Path,
         html = Path(doc[step]["report_html"]).read_text()
         assert "<img" in html and "src=\"http" not in html and "<script src" not in html
         assert Path(doc[step]["report_json"]).exists()
+
+
+def test_each_application_is_scored_and_monitored_once(quickstart: tuple[Path, dict]) -> None:
+    root, doc = quickstart
+    records = [json.loads(line) for f in sorted((root / ".tabloop" / "predlog").glob("predictions-*.jsonl"))
+               for line in f.read_text().splitlines() if line.strip()]
+    rows = [r for r in records if r.get("kind") != "error"]
+
+    features = sorted(next(r for r in rows if r["source"] == "batch")["inputs"])  # a client may send more
+
+    def inputs(source: str) -> set[str]:
+        return {json.dumps([r["inputs"].get(f) for f in features]) for r in rows if r["source"] == source}
+
+    # the applications sent to the server are not scored again in the batch run
+    assert not inputs("http") & inputs("batch")
+    assert doc["monitor"]["current_rows"] == doc["serve"]["answered"] + doc["predict"]["rows"]
+    # the batch run answered no request of the server: it is no A/B variant
+    assert doc["monitor"]["ab"] is None

@@ -91,12 +91,25 @@ def test_shadow_and_holdout_rows_are_left_out() -> None:
     held = log.head(10).assign(holdout=True)
     full = pd.concat([log.iloc[10:], held, shadow], ignore_index=True)
     ab = ab_summary(full, task="binary", classes=CLASSES, metric="roc_auc")
-    assert ab.excluded == {"shadow": 300, "holdout": 10}
+    assert ab.excluded == {"shadow": 300, "holdout": 10, "batch": 0}
     assert {v.variant: v.rows for v in ab.variants} == {"champion": 290, "challenger": 300}
     # a shadow-only challenger answered nothing: one variant, no comparison
     only_shadow = pd.concat([log[log["variant"] == "champion"], shadow], ignore_index=True)
     assert answered_variants(only_shadow) == ["champion"]
     assert ab_summary(only_shadow, task="binary", classes=CLASSES, metric="roc_auc").comparisons == []
+
+
+def test_batch_scored_rows_are_no_variant_of_the_ab_test() -> None:
+    # `tabloop predict` logs its rows with source "batch" (and variant "batch"): no served variant answered them
+    log = _log(300, 300, 0.3, 0.2)
+    batch = log[log["variant"] == "champion"].assign(source="batch", variant="batch", request_id="batch-1")
+    ab = ab_summary(pd.concat([log, batch], ignore_index=True), task="binary", classes=CLASSES, metric="roc_auc")
+    assert [v.variant for v in ab.variants] == ["champion", "challenger"]
+    assert ab.excluded == {"shadow": 0, "holdout": 0, "batch": 300}
+    assert [(c.baseline, c.variant) for c in ab.comparisons] == [("champion", "challenger")]
+    # served champion and a batch run: one variant answered, so there is nothing to compare
+    alone = pd.concat([log[log["variant"] == "champion"], batch], ignore_index=True)
+    assert answered_variants(alone) == ["champion"]
 
 
 def test_regression_uses_welch_on_squared_errors() -> None:
@@ -162,7 +175,7 @@ def test_tabloop_monitor_reports_ab_and_holdout(trained_project: Path, tmp_path:
     tabloop.feedback(tmp_path / "labels.csv", project=root)
     res = tabloop.monitor(root)
     assert res.ab is not None and res.ab["verdict"] == "champion_better"
-    assert res.ab["excluded"] == {"shadow": 0, "holdout": 40}
+    assert res.ab["excluded"] == {"shadow": 0, "holdout": 40, "batch": 0}
     # every 20th row (all of them champion rows) was a holdout row, answered with the prior
     assert {v["variant"]: v["labelled"] for v in res.ab["variants"]} == {"champion": 360, "challenger": 400}
     assert res.performance is not None and res.performance["holdout"]["labelled"] == 40

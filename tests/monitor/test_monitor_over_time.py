@@ -325,6 +325,51 @@ def test_monitor_over_a_logged_project(logged_project: Path) -> None:
     assert "600 of 1,200 logged rows have a label" in html
 
 
+def test_monitor_reads_around_a_damaged_log_and_counts_what_it_left_out(logged_project: Path) -> None:
+    import tabloop
+    from tabloop.api._project import Project
+
+    log = Project.open(logged_project).predlog
+    (path,) = log.directory.glob("predictions-*.jsonl")
+    good = path.read_bytes().splitlines(keepends=True)
+    # a full disk's fragment ending in '}' (it used to stop monitor with a DataError), garbage, JSON that is no
+    # record, and at the end a fragment without its newline
+    path.write_bytes(b"".join(good[:600]) + b'{"request_id": "x", "row": 0, "inputs": {"dir": 0.3}\n' + b"\x00\x00garbage\n"
+                     + b'{"dir": 0.3}\n' + b"".join(good[600:]) + b'{"a": 1}')
+    with open(log.directory / "feedback.jsonl", "ab") as fh:
+        fh.write(b'{"request_id": "q1", "row": 0, "lab')
+    res = tabloop.monitor(logged_project)
+    assert res.skipped_lines == 5
+    assert res.performance is not None and res.performance["rows"] == 1_200 and res.performance["labelled"] == 600
+    assert "dir" in res.drifted_features
+    assert tabloop.monitor(logged_project).to_dict()["skipped_lines"] == 5
+
+
+def test_batch_rows_are_no_ab_variant_and_shadow_copies_count_once_in_drift(
+    logged_project: Path, tmp_path: Path, hmda: pd.DataFrame
+) -> None:
+    import tabloop
+    from tabloop.api._project import Project
+
+    proj = Project.open(logged_project)
+    # a challenger in shadow scored copies of the newest 100 requests: same inputs, same request ids
+    served = proj.predlog.read_predictions()
+    proj.predlog.append(served.tail(100).assign(source="shadow", variant="challenger", version="99")
+                        .to_dict(orient="records"))
+    # and a file of 200 other applications was scored in batch
+    hmda.sample(n=200, random_state=7).drop(columns=["deny"]).to_csv(tmp_path / "batch.csv", index=False)
+    scored = tabloop.predict(tmp_path / "batch.csv", tmp_path / "scored.csv", project=logged_project)
+    logged = proj.predlog.read_predictions()
+    assert (logged["source"] == "batch").sum() == scored.logged == 200 and set(logged["variant"]) >= {"batch"}
+    res = tabloop.monitor(logged_project)
+    # the batch run answered no request of the server: no A/B "variant"; the shadow challenger answered none either
+    assert res.ab is None
+    # every input once: 1,200 answered rows and 200 batch rows, not the 100 shadow copies of answered ones
+    assert res.current_rows == 1_400
+    doc = json.loads(Path(res.report_json).read_text())
+    assert sum(w["rows"] for w in doc["timeline"]["windows"]) == 1_400
+
+
 def _refuse(proj_root: Path, version: str | None, n: int, *, unrouted: int) -> list[str]:
     """Error records as the server writes them, spread over the logged period; returns their request ids."""
     from tabloop.api._project import Project

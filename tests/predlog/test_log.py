@@ -12,18 +12,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tabloop.errors import DataError, TabloopError
+from tabloop.errors import TabloopError
 from tabloop.predlog import (
     ERROR_COLUMNS,
     LOG_COLUMNS,
     BackgroundLogWriter,
     PredictionLog,
+    PredictionLogError,
+    SkippedLine,
     error_record,
     prediction_rows,
     utc_now,
 )
 
-from .._faults import broken_log_disk, wait_for
+from .._faults import broken_log_disk, short_write_disk, wait_for
 
 
 def _record(i: int, request_id: str = "r1", **extra: Any) -> dict[str, Any]:
@@ -103,11 +105,51 @@ def test_blank_lines_are_skipped(tmp_path: Path) -> None:
     assert PredictionLog(tmp_path).read_predictions()["row"].tolist() == [0, 1]
 
 
-def test_a_corrupt_middle_line_names_file_and_line(tmp_path: Path) -> None:
+def test_lines_that_are_not_whole_records_are_skipped_counted_and_named(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # what a full disk or a crash leaves behind, and what a person's edit might: none of it stops the readers
     path = tmp_path / "predictions-20240101.jsonl"
-    path.write_text('{"request_id": "a", "row": 0}\n\n{"request_id": oops}\n{"request_id": "a", "row": 1}\n')
-    with pytest.raises(DataError, match=rf"^{path}:3: not a JSON record"):
-        PredictionLog(tmp_path).read_predictions()
+    path.write_bytes(
+        b'{"request_id": "a", "row": 0}\n'
+        b'{"request_id": oops}\n'  # 2: garbage
+        b'{"request_id": "a", "row": 1, "inputs": {"lvr": 0.5}\n'  # 3: half a record, torn inside, ends in '}'
+        b'{"lvr": 0.5}\n'  # 4: a fragment ending in '}' that is valid JSON, but no record
+        b'[1, 2]\n'  # 5: JSON, not a record
+        b'{"request_id": "a", "row": 2}\n'
+        b'{"a": 1}'  # 7: a fragment at the end without its newline (a write torn or still in progress)
+    )
+    (tmp_path / "predictions-20240102.jsonl").write_bytes(b'{"request_id": "b", "row": 0}\n{"request_id": "b", "ro')
+    log = PredictionLog(tmp_path)
+    skipped: list[SkippedLine] = []
+    with caplog.at_level("WARNING", logger="tabloop.predlog"):
+        predictions, errors = log.read_log(skipped=skipped)
+    assert list(zip(predictions["request_id"], predictions["row"], strict=True)) == [("a", 0), ("a", 2), ("b", 0)]
+    assert errors.empty
+    assert [(s.path.name, s.line, s.reason) for s in skipped] == [
+        (path.name, 2, "not JSON"), (path.name, 3, "not JSON"), (path.name, 4, "JSON but not a record"),
+        (path.name, 5, "JSON but not a record"), (path.name, 7, "unfinished last line"),
+        ("predictions-20240102.jsonl", 2, "unfinished last line"),
+    ]
+    assert str(skipped[0]) == f"{path}:2: not JSON"
+    # one warning per file, naming it and every skipped line
+    warned = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert len(warned) == 2 and warned[0].startswith(f"{path}: skipped 5 line(s)")
+    assert all(f"{n} (" in warned[0] for n in (2, 3, 4, 5, 7))
+    # the other readers skip the same lines, and without a list they still never raise
+    assert log.read_predictions()["row"].tolist() == [0, 2, 0]
+    assert log.read_errors().empty
+
+
+def test_a_damaged_feedback_file_is_read_around_its_bad_lines(tmp_path: Path) -> None:
+    (tmp_path / "feedback.jsonl").write_bytes(
+        b'{"request_id": "a", "row": 0, "label": "no"}\n{"request_id": "a", "row": 1, "lab\n{"row": 1}\n'
+        b'{"request_id": "a", "row": 1, "label": "yes"}\n{"request_id": "b", "row": 0, "label": "ye'
+    )
+    skipped: list[SkippedLine] = []
+    fb = PredictionLog(tmp_path).read_feedback(skipped=skipped)
+    assert fb[["request_id", "row", "label"]].values.tolist() == [["a", 0, "no"], ["a", 1, "yes"]]
+    assert [s.line for s in skipped] == [2, 3, 5]
 
 
 def test_write_failure_names_the_path(tmp_path: Path) -> None:
@@ -649,3 +691,167 @@ def test_utc_now_is_iso_8601_to_the_millisecond_and_current() -> None:
         when = dt.datetime.fromisoformat(s)
         assert before <= when <= after
     assert stamps == sorted(stamps)
+
+
+# -- a full disk mid-write ----------------------------------------------------------
+def test_a_write_the_disk_cuts_short_is_cut_back_to_the_size_before_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = PredictionLog(tmp_path)
+    log.append([_record(0), _record(1)])
+    (path,) = _files(log)
+    before = path.read_bytes()
+    short_write_disk(monkeypatch, room=150)  # part of the next batch fits, then the disk is full
+    with pytest.raises(PredictionLogError, match="disk is full|No space left"):
+        log.append([_record(2), _record(3), _record(4)])
+    assert path.read_bytes() == before  # no fragment left behind, no half-acknowledged record
+    monkeypatch.undo()
+    log.append([_record(5)])
+    skipped: list[SkippedLine] = []
+    assert log.read_predictions(skipped=skipped)["row"].tolist() == [0, 1, 5] and skipped == []
+
+
+def test_a_written_through_batch_cut_short_is_cut_back_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = PredictionLog(tmp_path / "predlog")
+    writer = BackgroundLogWriter(log, sync_interval_s=0.05)
+    writer.append_now([_record(0)])
+    (path,) = _files(log)
+    size = path.stat().st_size
+    short_write_disk(monkeypatch, room=40)
+    with pytest.raises(PredictionLogError):
+        writer.append_now([_record(1), _record(2)])
+    assert path.stat().st_size == size and writer.failed == 2
+    monkeypatch.undo()
+    writer.append_now([_record(3)])
+    assert writer.close() is False  # two rows were lost on the way
+    assert log.read_predictions()["row"].tolist() == [0, 3]
+
+
+def test_a_failed_fsync_takes_its_batch_back_out_of_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+    import os
+
+    from tabloop.predlog import _log
+
+    log = PredictionLog(tmp_path)
+    log.append([_record(0)])
+    (path,) = _files(log)
+    before = path.read_bytes()
+
+    def fdatasync(fd: int) -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(_log.os, "fdatasync", fdatasync)
+    with pytest.raises(PredictionLogError):
+        log.append([_record(1)])  # the caller is told it failed: no reader may count it
+    assert path.read_bytes() == before
+
+
+# -- never through a link, never truncating -------------------------------------------
+def _victim(tmp_path: Path) -> tuple[Path, bytes]:
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"somebody else's file\n")
+    return victim, victim.read_bytes()
+
+
+def test_a_symlink_where_the_next_segment_belongs_is_refused_and_its_target_untouched(tmp_path: Path) -> None:
+    victim, content = _victim(tmp_path)
+    log = PredictionLog(tmp_path / "predlog", segment="w1")
+    log.directory.mkdir()
+    log.predictions_path().symlink_to(victim)
+    with pytest.raises(PredictionLogError, match="symbolic link") as err:
+        log.append([_record(0)])
+    assert str(log.predictions_path()) in str(err.value) and err.value.code == "prediction_log_unavailable"
+    assert victim.read_bytes() == content
+    # through the server's writer too: the submission fails (a server answers 503), the target stays as it was
+    writer = BackgroundLogWriter(log, retry_s=0.05)
+    assert isinstance(writer.submit([_record(1)]).exception(10), PredictionLogError)
+    assert writer.ok is False
+    time.sleep(0.2)  # its probes open the segment the same way
+    assert writer.ok is False and victim.read_bytes() == content
+    writer.close()
+
+
+def test_a_dangling_symlink_is_not_followed_to_create_its_target(tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere" / "created-by-the-log.jsonl"
+    target.parent.mkdir()
+    log = PredictionLog(tmp_path / "predlog")
+    log.directory.mkdir()
+    (log.directory / "feedback.jsonl").symlink_to(target)
+    with pytest.raises(PredictionLogError, match="symbolic link"):
+        log.append_feedback([{"request_id": "a", "row": 0, "label": "no"}])
+    assert not target.exists()
+
+
+def test_a_hard_link_or_a_folder_where_a_log_file_belongs_is_refused(tmp_path: Path) -> None:
+    import os
+
+    victim, content = _victim(tmp_path)
+    log = PredictionLog(tmp_path / "predlog")
+    log.directory.mkdir()
+    os.link(victim, log.predictions_path())
+    with pytest.raises(PredictionLogError, match="hard links"):
+        log.append([_record(0)])
+    assert victim.read_bytes() == content
+    log.predictions_path().unlink()
+    log.predictions_path().mkdir()
+    with pytest.raises(PredictionLogError):
+        log.append([_record(0)])
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "geteuid") or __import__("os").geteuid() != 0,
+                    reason="needs root to give a file to another user")
+def test_a_log_file_another_user_owns_is_refused(tmp_path: Path) -> None:
+    import os
+
+    log = PredictionLog(tmp_path / "predlog")
+    log.directory.mkdir()
+    planted = log.predictions_path()
+    planted.write_bytes(b"")
+    os.chown(planted, 12345, 12345)
+    planted.chmod(0o666)
+    with pytest.raises(PredictionLogError, match="belongs to user id 12345"):
+        log.append([_record(0)])
+    assert planted.read_bytes() == b""
+
+
+def test_a_symlinked_log_folder_is_the_administrators_choice_and_is_used(tmp_path: Path) -> None:
+    real = tmp_path / "disk2" / "predlog"
+    real.mkdir(parents=True)
+    (tmp_path / "predlog").symlink_to(real, target_is_directory=True)
+    log = PredictionLog(tmp_path / "predlog")
+    log.append([_record(0)])
+    assert [p.name for p in real.iterdir()] == [log.predictions_path().name]
+    assert log.read_predictions()["row"].tolist() == [0]
+
+
+def test_the_probe_never_truncates_an_existing_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from tabloop.predlog import _log
+
+    victim, content = _victim(tmp_path)
+    log = PredictionLog(tmp_path / "predlog")
+    log.append([_record(0), _record(1)])
+    (segment,) = _files(log)
+    written = segment.read_bytes()
+    # the name the probe used to write to (and truncate) whatever it found there
+    (log.directory / f".tabloop-write-probe-{os.getpid()}").symlink_to(victim)
+    opened: list[int] = []
+    real_open = os.open
+
+    def spy(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        opened.append(flags)
+        return real_open(path, flags, *args, **kwargs)
+
+    full = broken_log_disk(monkeypatch)
+    writer = BackgroundLogWriter(log, retry_s=0.02)
+    assert writer.submit([_record(2)]).exception(10) is not None
+    monkeypatch.setattr(_log.os, "open", spy)
+    full.clear()
+    assert wait_for(lambda: writer.ok)
+    writer.close()
+    assert opened and not any(flags & os.O_TRUNC for flags in opened)
+    assert victim.read_bytes() == content
+    assert segment.read_bytes() == written
+    assert [p.name for p in log.directory.iterdir() if "probe" in p.name] == [f".tabloop-write-probe-{os.getpid()}"]

@@ -20,6 +20,7 @@ from tabloop.api._project import Project
 from tabloop.api._results import Result
 from tabloop.data import encode_target, is_database_url, read_table
 from tabloop.errors import DataError, TabloopError, WorkspaceError
+from tabloop.predlog import SkippedLine
 from tabloop.spec import DriftSpec
 from tabloop.train import PREDICTION_COLUMN, ModelBundle, proba_column
 from tabloop.workspace import Workspace
@@ -51,6 +52,8 @@ class MonitorResult(Result):
     performance: dict[str, Any] | None = None
     #: champion against challenger on the rows each answered, when more than one variant answered
     ab: dict[str, Any] | None = None
+    #: lines of the prediction log and feedback files that were not whole records and were left out
+    skipped_lines: int = 0
 
 
 def monitor(
@@ -70,7 +73,7 @@ def monitor(
     ``reference_query`` / ``current_query``. With both and no project, it runs standalone:
     no spec, no model, default policy.
     """
-    from tabloop.monitor import compute_drift, drift_report
+    from tabloop.monitor import compute_drift, drift_report, shadow_mask
 
     _check_queries(reference, reference_query, "reference")
     _check_queries(current, current_query, "current")
@@ -79,6 +82,7 @@ def monitor(
     proj = _maybe_project(project, standalone=reference is not None and current is not None)
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
     timeline = performance = ab = None
+    skipped: list[SkippedLine] = []
     if proj is None:
         assert reference is not None and current is not None
         ref_df, cur_df = read_table(reference, query=reference_query), read_table(current, query=current_query)
@@ -91,14 +95,15 @@ def monitor(
         bundle = proj.load_bundle(model)
         policy = spec.monitoring.drift
         ref_raw = read_table(reference, query=reference_query) if reference is not None else bundle.reference
-        logged, errors = _read_log(proj)
+        logged, errors = _read_log(proj, skipped)
         if current is not None:
             cur_df, cur_name = read_table(current, query=current_query), _name(current, current_query)
         else:
             if logged.empty:
                 raise DataError(f"{proj.workspace.predlog}: the prediction log is empty",
                                 hint="serve or predict first, or pass --current PATH")
-            newest = logged.iloc[-(last or spec.monitoring.window_rows):]
+            # a shadow copy repeats the inputs of the request it copies: the window counts each input once
+            newest = logged[~shadow_mask(logged)].iloc[-(last or spec.monitoring.window_rows):]
             cur_df = proj.predlog.inputs_frame(newest).reset_index(drop=True)
             cur_name = f"prediction log (newest {len(cur_df)} rows)"
         importances = _importances(bundle, ref_raw, spec.seed)
@@ -128,6 +133,7 @@ def monitor(
         multivariate=data["multivariate"],
         performance=None if performance is None else _performance_summary(performance),
         ab=None if ab is None else ab.to_dict(),
+        skipped_lines=len(skipped),
     )
 
 
@@ -199,17 +205,20 @@ def _check_queries(source: str | Path | None, query: str | None, which: str) -> 
                         hint=f"pass --{which} postgresql+psycopg://user@host/db (or another SQLAlchemy URL)")
 
 
-def _read_log(proj: Project) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _read_log(proj: Project, skipped: list[SkippedLine] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Every logged prediction, oldest first, with its feedback label where one joined (else missing);
-    and the log's error records (refused requests), which only the error rate reads."""
-    logged, errors = proj.predlog.read_log()
-    return _with_labels(proj, logged), errors
+    and the log's error records (refused requests), which only the error rate reads.
+
+    ``skipped`` receives the lines of the log and feedback files that were not whole records.
+    """
+    logged, errors = proj.predlog.read_log(skipped=skipped)
+    return _with_labels(proj, logged, skipped), errors
 
 
-def _with_labels(proj: Project, logged: pd.DataFrame) -> pd.DataFrame:
+def _with_labels(proj: Project, logged: pd.DataFrame, skipped: list[SkippedLine] | None = None) -> pd.DataFrame:
     if logged.empty:
         return logged
-    feedback = proj.predlog.read_feedback()
+    feedback = proj.predlog.read_feedback(skipped=skipped)
     if feedback.empty:
         return logged.assign(label=pd.Series([None] * len(logged), dtype=object))
     keys = feedback[["request_id", "row", "label"]].copy()
@@ -250,7 +259,7 @@ def _over_time(proj: Project, bundle: ModelBundle, ref_df: pd.DataFrame, ref_raw
     ``windows`` (``split_windows`` over the same log and errors) and ``calibration`` (``_calibration``'s,
     or None) are computed here unless a caller that keeps them (the dashboard) passes them in.
     """
-    from tabloop.monitor import drift_over_time, performance_over_time, split_windows
+    from tabloop.monitor import drift_over_time, performance_over_time, shadow_mask, split_windows
 
     spec = proj.spec
     if windows is None:
@@ -259,7 +268,7 @@ def _over_time(proj: Project, bundle: ModelBundle, ref_df: pd.DataFrame, ref_raw
     inputs[PREDICTION_SIGNAL] = _logged_signal(bundle, logged)
     features = [c for c in bundle.contract.feature_names if c in inputs.columns]
     timeline = drift_over_time(ref_df, inputs, windows, policy=spec.monitoring.drift, contract=bundle.contract,
-                               columns=features, prediction_column=PREDICTION_SIGNAL)
+                               columns=features, prediction_column=PREDICTION_SIGNAL, keep=~shadow_mask(logged))
     if calibration is _FIT:
         calibration = _calibration(bundle, ref_raw) if spec.monitoring.performance.calibrate else None
     performance = performance_over_time(

@@ -52,9 +52,13 @@ def run_quickstart(directory: Path, *, budget: float = 30, as_json: bool = False
     production = production.drop(columns=["deny"]).reset_index(drop=True)
     # simulated drift: applicants in the 'production' batch carry more debt relative to income
     production[DRIFT_COLUMN] = (production[DRIFT_COLUMN] * DRIFT_FACTOR).round(4)
+    # the applications sent to the server are not in the batch file too: each is scored, logged and monitored once
+    online = production.head(HTTP_ROWS)
+    production, truth = production.iloc[HTTP_ROWS:].reset_index(drop=True), truth.iloc[HTTP_ROWS:].reset_index(drop=True)
     history.to_csv(data_dir / "history.csv", index=False)
     production.to_csv(data_dir / "production.csv", index=False)
-    say.note(f"{len(history)} historical rows for training; {len(production)} 'production' rows to score")
+    say.note(f"{len(history)} historical rows for training; {len(online)} 'production' rows to send to the server "
+             f"and {len(production)} to score in batch")
     say.note(f"SIMULATED DRIFT: column '{DRIFT_COLUMN}' (debt-to-income) multiplied by {DRIFT_FACTOR} in the production batch")
 
     p = str(root)
@@ -65,7 +69,7 @@ def run_quickstart(directory: Path, *, budget: float = 30, as_json: bool = False
     version = trained["version"]
     results["evaluate"] = say.run(["evaluate", version, "-p", p])
     results["promote"] = say.run(["promote", version, "--alias", "champion", "-p", p])
-    results["serve"] = _serve_and_call(p, production.head(HTTP_ROWS), say)
+    results["serve"] = _serve_and_call(p, online, say)
     results["predict"] = say.run(["predict", "-p", p, "-i", str(data_dir / "production.csv"), "-o", str(root / "predictions.csv")])
     results["monitor"] = say.run(["monitor", "-p", p], ok_codes=(0, 3))
     scored = pd.read_csv(root / "predictions.csv")

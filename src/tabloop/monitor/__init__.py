@@ -25,7 +25,7 @@ from tabloop.monitor._drift import (
     holm_adjust,
     jensen_shannon,
 )
-from tabloop.monitor._feedback import holdout_mask, holdout_rows, label_selection_warning, shadow_mask
+from tabloop.monitor._feedback import batch_mask, holdout_mask, holdout_rows, label_selection_warning, shadow_mask
 from tabloop.monitor._importance import permutation_importances
 from tabloop.monitor._multivariate import MultivariateDrift, domain_classifier_drift
 from tabloop.monitor._performance import (
@@ -48,6 +48,7 @@ __all__ = [
     "ABComparison",
     "ABSummary",
     "answered_variants",
+    "batch_mask",
     "Calibration",
     "compute_drift",
     "dashboard_data",

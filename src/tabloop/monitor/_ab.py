@@ -1,8 +1,9 @@
 """The A/B summary: did the challenger answer better than the champion, once labels came back?
 
-Only rows a variant *answered* count: shadow rows (scored on a copy, never returned)
-and feedback-holdout rows (answered with the training prior, not by the variant) are
-left out. Per variant: requests, rows, labelled rows, the spec's metric, and the
+Only rows a variant *answered* count: shadow rows (scored on a copy, never returned),
+feedback-holdout rows (answered with the training prior, not by the variant) and
+batch-scored rows (``source: batch``, ``tabloop predict`` on a file: no variant of the
+server answered them, and they are not a random share of its traffic) are left out. Per variant: requests, rows, labelled rows, the spec's metric, and the
 error figures the test compares.
 
 The test, per task, on the labelled answered rows of each variant:
@@ -34,7 +35,7 @@ import pandas as pd
 
 from tabloop.evaluate import metrics_for
 from tabloop.monitor._drift import _jsonable
-from tabloop.monitor._feedback import holdout_mask, labelled_mask, shadow_mask
+from tabloop.monitor._feedback import batch_mask, holdout_mask, labelled_mask, shadow_mask
 from tabloop.monitor._performance import _outputs, _realized
 from tabloop.spec import ABTestSpec
 
@@ -86,7 +87,7 @@ class ABSummary:
     min_labels: int
     variants: list[VariantResult]
     comparisons: list[ABComparison]
-    #: rows left out: scored on a copy (shadow) or answered with the prior (holdout)
+    #: rows left out: scored on a copy (shadow), answered with the prior (holdout) or scored in batch
     excluded: dict[str, int]
 
     @property
@@ -100,9 +101,11 @@ class ABSummary:
 
 
 def _answered(log: pd.DataFrame) -> tuple[np.ndarray, dict[str, int]]:
-    """Rows a variant's answer went back for: neither shadow copies nor holdout rows."""
-    shadow, holdout = shadow_mask(log), holdout_mask(log)
-    return ~shadow & ~holdout, {"shadow": int(shadow.sum()), "holdout": int((holdout & ~shadow).sum())}
+    """Rows a served variant's answer went back for: no shadow copies, holdout rows or batch-scored rows."""
+    shadow, holdout, batch = shadow_mask(log), holdout_mask(log), batch_mask(log)
+    return ~shadow & ~holdout & ~batch, {
+        "shadow": int(shadow.sum()), "holdout": int((holdout & ~shadow).sum()), "batch": int(batch.sum()),
+    }
 
 
 def answered_variants(log: pd.DataFrame) -> list[str]:

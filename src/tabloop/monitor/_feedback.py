@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "decided_labelled_rows", "holdout_mask", "holdout_rows", "label_selection_warning", "labelled_mask", "shadow_mask",
+    "batch_mask", "decided_labelled_rows", "holdout_mask", "holdout_rows", "label_selection_warning", "labelled_mask", "shadow_mask",
 ]
 
 #: warn only when random labelling at the observed rate would almost never leave these rows unlabelled
@@ -34,6 +34,13 @@ def shadow_mask(log: pd.DataFrame) -> np.ndarray:
     if "source" not in log.columns:
         return np.zeros(len(log), dtype=bool)
     return (log["source"].astype(str) == "shadow").to_numpy(copy=True)
+
+
+def batch_mask(log: pd.DataFrame) -> np.ndarray:
+    """Rows ``tabloop predict`` scored from a file (``source: batch``): no served variant answered them."""
+    if "source" not in log.columns:
+        return np.zeros(len(log), dtype=bool)
+    return (log["source"].astype(str) == "batch").to_numpy(copy=True)
 
 
 def label_selection_warning(log: pd.DataFrame, task: str) -> str | None:

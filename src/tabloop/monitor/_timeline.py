@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from tabloop.data import Contract
@@ -41,18 +42,22 @@ def drift_over_time(
     contract: Contract | None = None,
     columns: list[str] | None = None,
     prediction_column: str | None = None,
+    keep: np.ndarray | None = None,
 ) -> DriftTimeline:
     """``compute_drift`` of each window of ``inputs`` (rows by position) against ``reference``.
 
+    ``keep`` (one bool per row of ``inputs``) leaves rows out of every window: shadow
+    copies repeat the inputs of the request they copy, and would count them twice.
     The domain classifier is left out: it is the expensive part and one verdict on the
     newest window says what it has to say.
     """
     out = DriftTimeline(windows=[], effects={}, thresholds={}, values={}, drifted={})
     for w in windows:
-        current = inputs.iloc[w.positions]
+        positions = w.positions if keep is None else w.positions[keep[w.positions]]
+        current = inputs.iloc[positions]
         result = compute_drift(reference, current, policy=policy, contract=contract, columns=columns,
                                prediction_column=prediction_column, multivariate=False)
-        out.windows.append({"index": w.index, "label": w.label, "start": w.start, "end": w.end, "rows": w.rows,
+        out.windows.append({"index": w.index, "label": w.label, "start": w.start, "end": w.end, "rows": len(positions),
                             "too_small": result.too_small, "drifted_features": result.drifted_features})
         verdicts = list(result.features) + ([result.prediction] if result.prediction is not None else [])
         for f in verdicts:

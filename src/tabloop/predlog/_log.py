@@ -12,6 +12,19 @@ Files live under ``.tabloop/predlog/``: ``predictions-YYYYMMDD.jsonl`` (appended
 fsynced), ``predictions-YYYYMMDD-<segment>.jsonl`` when several processes write at once
 (one segment per server worker, so no two processes interleave inside one file) and
 ``feedback.jsonl``. A person can open them; pandas and DuckDB read them.
+
+Writing never follows a link and never truncates: a log file is opened with
+``O_NOFOLLOW`` and must be a regular file with one name, owned by this user (or
+root); a new one is created exclusively (``O_EXCL``). A symbolic link, or anything
+else, where a log file belongs is refused with ``PredictionLogError`` (a server
+answers 503), so no record lands in whatever file it points at. The log *folder*
+may be a symbolic link: where the log lives is the administrator's choice.
+A write that fails part-way (a full disk) is cut back to the file's size before it.
+
+Reading never raises on a damaged line: a line that is not one whole record (a
+fragment torn by a crash, the unfinished last line of a write in progress, text
+that is not JSON, JSON that is not a record) is skipped, counted (``SkippedLine``)
+and named, by file and line, in one warning per file.
 """
 
 from __future__ import annotations
@@ -23,9 +36,12 @@ import fcntl
 import itertools
 import logging
 import os
+import secrets
+import stat
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -73,9 +89,17 @@ class PredictionLogError(TabloopError):
 
     code = "prediction_log_unavailable"
 
-    def __init__(self, path: Path, cause: OSError) -> None:
+    def __init__(self, path: Path, cause: OSError, *, unsafe: str | None = None) -> None:
         self.path = path
         self.errno = cause.errno
+        if unsafe is not None:
+            # not the disk: something other than the log's own file sits where it belongs
+            super().__init__(
+                f"{path}: refusing to write the prediction log: {unsafe}",
+                hint="remove or rename it so that tabloop creates a file of its own there; the log folder itself "
+                "may be a symbolic link",
+            )
+            return
         reason = os.strerror(cause.errno) if cause.errno else str(cause)
         if cause.errno == errno.ENOSPC:
             hint = "the disk is full: free space; writes resume by themselves"
@@ -95,15 +119,14 @@ class UnloggableRecords(DataError):
         super().__init__(f"{len(reasons)} record(s) could not be written to the prediction log: {reasons[0]}")
 
 
-def _ends_with_newline(fd: int) -> bool:
-    size = os.fstat(fd).st_size
+def _ends_with_newline(fd: int, size: int) -> bool:
     return size == 0 or os.pread(fd, 1, size - 1) == b"\n"
 
 
 def _fsync_dir(directory: Path) -> None:
     """Make a newly created file's name durable too, not only its bytes."""
     try:
-        fd = os.open(directory, os.O_RDONLY)
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     except OSError:
         return
     try:
@@ -112,6 +135,55 @@ def _fsync_dir(directory: Path) -> None:
         pass  # some filesystems refuse fsync on a directory; the file's own fsync still held
     finally:
         os.close(fd)
+
+
+def _cut_back(fd: int, path: Path, size: int) -> None:
+    """Truncate ``fd`` back to ``size`` after a failed append; if even that fails, readers skip the fragment."""
+    try:
+        if os.fstat(fd).st_size > size:
+            os.ftruncate(fd, size)
+    except OSError as exc:
+        logger.error("%s: could not remove a partly written batch (%s); readers will skip it", path, exc)
+
+
+def _check_own_file(fd: int, path: Path) -> None:
+    """Close ``fd`` and raise unless it is a regular file of one name, owned by this user or root."""
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        problem = "it is not a regular file"
+    elif st.st_nlink != 1:
+        problem = f"it has {st.st_nlink} names (hard links): records would also change the other file(s)"
+    elif st.st_uid not in (os.geteuid(), 0):
+        problem = (f"it belongs to user id {st.st_uid}, not to this process's user ({os.geteuid()}) "
+                   "who would be writing records into a file another user controls")
+    else:
+        return
+    os.close(fd)
+    raise PredictionLogError(path, OSError(errno.EPERM, problem), unsafe=problem)
+
+
+@dataclass(frozen=True)
+class SkippedLine:
+    """A line of a log file that was not one whole record, so the readers left it out."""
+
+    path: Path
+    line: int
+    #: "unfinished last line", "not JSON" or "JSON but not a record"
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.reason}"
+
+
+def _is_log_record(value: Any) -> bool:
+    """A prediction record (``request_id`` and ``row``) or an error record (``kind`` error, ``request_id``)."""
+    if not isinstance(value, dict) or "request_id" not in value:
+        return False
+    return value.get(KIND) == ERROR_KIND or "row" in value
+
+
+def _is_feedback_record(value: Any) -> bool:
+    return isinstance(value, dict) and "request_id" in value and "row" in value and "label" in value
 
 
 class PredictionLog:
@@ -174,15 +246,37 @@ class PredictionLog:
             os.close(fd)
 
     def open_for_append(self, path: Path) -> int:
-        """An appending descriptor on ``path``, creating it (and making its name durable) if needed."""
+        """An appending descriptor on ``path``, creating it exclusively (and making its name durable) if needed.
+
+        Never follows a symbolic link and never truncates: ``PredictionLogError`` when
+        ``path`` is a link, not a regular file, has other names (hard links) or belongs
+        to another user (root aside), so a planted name cannot steer records elsewhere.
+        """
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            created = not path.exists()
-            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)  # read: the torn-line check
-            if created:
-                _fsync_dir(self.directory)
+            # read: the torn-line check; O_NOFOLLOW: a link where the file belongs fails with ELOOP
+            flags = os.O_RDWR | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC
+            for _ in range(3):  # lost a race with a writer that created or removed it meanwhile: look again
+                try:
+                    fd = os.open(path, flags)
+                except FileNotFoundError:
+                    try:
+                        fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o644)
+                    except FileExistsError:
+                        continue
+                    _fsync_dir(self.directory)
+                    return fd
+                _check_own_file(fd, path)
+                return fd
+            fd = os.open(path, flags)
+            _check_own_file(fd, path)
             return fd
+        except PredictionLogError:
+            raise
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise PredictionLogError(path, exc, unsafe="it is a symbolic link, and the log never follows "
+                                         "links (its records would land in the file it points at)") from exc
             raise PredictionLogError(path, exc) from exc
 
     @staticmethod
@@ -198,39 +292,55 @@ class PredictionLog:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:
+                # under the lock nobody else appends: the size now is where this write starts
+                start = os.fstat(fd).st_size
                 # a crash can leave a torn last line; start on a fresh line so this batch stays readable
-                data = b"".join(lines) if _ends_with_newline(fd) else b"\n" + b"".join(lines)
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view):]
-                if sync:
-                    os.fdatasync(fd)
+                data = b"".join(lines) if _ends_with_newline(fd, start) else b"\n" + b"".join(lines)
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(fd, view):]
+                    if sync:
+                        os.fdatasync(fd)
+                except OSError:
+                    # a full disk can take part of the batch: cut it off, so that no fragment is left and no
+                    # record the caller was told failed is read back
+                    _cut_back(fd, path, start)
+                    raise
             finally:
                 fcntl.flock(fd, fcntl.LOCK_UN)
         except OSError as exc:
             raise PredictionLogError(path, exc) from exc
 
     # -- reading -------------------------------------------------------------
-    def read_predictions(self, *, last: int | None = None) -> pd.DataFrame:
-        """All logged prediction rows, oldest first (``last`` keeps the newest N); never an error record."""
-        return self.read_log(last=last)[0]
+    def read_predictions(self, *, last: int | None = None, skipped: list[SkippedLine] | None = None) -> pd.DataFrame:
+        """All logged prediction rows, oldest first (``last`` keeps the newest N); never an error record.
 
-    def read_errors(self) -> pd.DataFrame:
+        ``skipped``, when given, receives every line that was not one whole record (see ``read_log``).
+        """
+        return self.read_log(last=last, skipped=skipped)[0]
+
+    def read_errors(self, *, skipped: list[SkippedLine] | None = None) -> pd.DataFrame:
         """Every error record (one per refused request), oldest first, in ``ERROR_COLUMNS`` at least."""
-        return self.read_log()[1]
+        return self.read_log(skipped=skipped)[1]
 
-    def read_log(self, *, last: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def read_log(
+        self, *, last: int | None = None, skipped: list[SkippedLine] | None = None
+    ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Prediction rows and error records from one pass over the files, each oldest first.
 
         ``last`` keeps the newest N prediction rows; every error record is returned.
+        Never raises on a damaged line: a line that is not one whole record is left out,
+        appended to ``skipped`` when a list is given, and named in a warning.
         """
         days: dict[str, list[Path]] = {}
         for path in sorted(self.directory.glob(PREDICTIONS_GLOB)):
-            days.setdefault(path.name[len("predictions-"):][:8], []).append(path)
+            if path.is_file():  # a folder (or anything else) under a log file's name holds no records
+                days.setdefault(path.name[len("predictions-"):][:8], []).append(path)
         records: list[dict[str, Any]] = []
         errors: list[dict[str, Any]] = []
         for day in sorted(days):
-            part = self._read_lines(days[day])
+            part = self._read_lines(days[day], _is_log_record, skipped)
             if len(days[day]) > 1:
                 # one day's segments (server workers) interleave in time; a stable sort keeps each
                 # request's rows, and rows written in the same millisecond, in their file order
@@ -243,32 +353,51 @@ class PredictionLog:
         err = pd.DataFrame.from_records(errors) if errors else pd.DataFrame(columns=ERROR_COLUMNS)
         return df.reset_index(drop=True), err.reset_index(drop=True)
 
-    def read_feedback(self) -> pd.DataFrame:
+    def read_feedback(self, *, skipped: list[SkippedLine] | None = None) -> pd.DataFrame:
         """Feedback labels; a later label for the same (request_id, row) wins."""
         path = self.directory / FEEDBACK_FILE
-        records = self._read_lines([path]) if path.exists() else []
+        records = self._read_lines([path], _is_feedback_record, skipped) if path.is_file() else []
         df = pd.DataFrame.from_records(records) if records else pd.DataFrame(columns=["request_id", "row", "label", "ts"])
         if len(df):
             df = df.drop_duplicates(subset=["request_id", "row"], keep="last").reset_index(drop=True)
         return df
 
     @staticmethod
-    def _read_lines(paths: list[Path]) -> list[dict[str, Any]]:
+    def _read_lines(
+        paths: list[Path], is_record: Callable[[Any], bool], skipped: list[SkippedLine] | None = None
+    ) -> list[dict[str, Any]]:
+        """The whole records of ``paths``; every other non-blank line is skipped, counted and warned about."""
         out: list[dict[str, Any]] = []
         for path in paths:
+            bad: list[SkippedLine] = []
             with open(path, "rb") as fh:
                 for lineno, line in enumerate(fh, start=1):
                     if not line.strip():
                         continue
-                    try:
-                        out.append(orjson.loads(line))
-                    except orjson.JSONDecodeError as exc:
-                        # a record torn by a crash was never acknowledged: skip it, say so;
-                        # a complete line that is not JSON is damage a person must look at
-                        if not line.rstrip().endswith(b"}") or not fh.read(1):
-                            logger.warning("%s:%d: skipped a torn record left by an interrupted write", path, lineno)
-                            continue
-                        raise DataError(f"{path}:{lineno}: not a JSON record ({exc})") from exc
+                    reason = None
+                    if not line.endswith(b"\n"):
+                        # every write ends its lines: this one was torn by a crash, or is still being written
+                        reason = "unfinished last line"
+                    else:
+                        try:
+                            record = orjson.loads(line)
+                        except orjson.JSONDecodeError:
+                            # also a fragment of a torn write that a later write went on after (even one ending in '}')
+                            reason = "not JSON"
+                        else:
+                            if is_record(record):
+                                out.append(record)
+                            else:
+                                reason = "JSON but not a record"
+                    if reason is not None:
+                        bad.append(SkippedLine(path, lineno, reason))
+            if bad:
+                shown = ", ".join(f"{b.line} ({b.reason})" for b in bad[:20])
+                more = f" and {len(bad) - 20} more" if len(bad) > 20 else ""
+                logger.warning("%s: skipped %d line(s) that are not whole records: line %s%s",
+                               path, len(bad), shown, more)
+                if skipped is not None:
+                    skipped.extend(bad)
         return out
 
     def inputs_frame(self, predictions: pd.DataFrame) -> pd.DataFrame:
@@ -556,18 +685,20 @@ class BackgroundLogWriter:
 
         No line is added to the log: the scratch bytes go to a hidden file that no reader
         globs, so a full disk, a read-only mount or a broken folder shows here as it would
-        in a real append. On success ``ok`` turns true (readiness with it); the descriptor is kept.
+        in a real append. The scratch file is a new one, created exclusively under a random
+        name without following links: a probe never truncates nor writes into an existing
+        file. On success ``ok`` turns true (readiness with it); the descriptor is kept.
         """
         self._next_probe = time.monotonic() + self.retry_s
         path = self.log.predictions_path()
-        scratch = self.log.directory / f".tabloop-write-probe-{os.getpid()}"
+        scratch = self.log.directory / f".tabloop-write-probe-{os.getpid()}-{secrets.token_hex(8)}"
         try:
             with self._io:
                 self._sync_held()
                 self._close_fd()
                 self._open(path)
+            probe = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
             try:
-                probe = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
                 try:
                     view = memoryview(bytes(_PROBE_BYTES))
                     while view:
