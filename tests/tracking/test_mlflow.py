@@ -154,11 +154,11 @@ class Armed:
         return (open, (str(self.marker), "w"))
 
 
-def _stored_bundle(store: Path, sha: str) -> Path:
-    """The bundle folder in the artifact store whose manifest the registry names."""
-    found = [p.parent for p in store.rglob("manifest.json") if ".download-" not in str(p) and file_sha256(p) == sha]
+def _stored_bundles(store: Path, sha: str) -> list[Path]:
+    """The bundle folders in the artifact store whose manifest the registry names (MLflow may keep more than one)."""
+    found = [p.parent for p in store.rglob("manifest.json") if file_sha256(p) == sha]
     assert found, "registered bundle not found in the artifact store"
-    return found[0]
+    return found
 
 
 def test_a_tampered_version_is_refused_before_unpickling_by_every_loader(
@@ -166,15 +166,19 @@ def test_a_tampered_version_is_refused_before_unpickling_by_every_loader(
 ) -> None:
     import mlflow
 
+    b = bundles["1"]
+    # a manifest of its own (identical bundles have identical manifests), so only this version's files are changed
+    own = ModelBundle(b.pipeline, b.contract, {**b.manifest, "note": "to be tampered with"}, b.reference, b.spec_yaml)
     with tracker.run("tamper"):
-        ref = tracker.register_bundle(bundles["1"], "tampered", key=KEY)
-    bundle_dir = _stored_bundle(store / "artifacts", tracker.get_version("tampered", ref.version).tags[BUNDLE_SHA_TAG])
+        ref = tracker.register_bundle(own, "tampered", key=KEY)
     # the attacker swaps the pickle, recomputes its hash in the manifest and the manifest's hash in the registry
     marker = tmp_path / "attacker-code-ran"
-    joblib.dump(Armed(marker), bundle_dir / "pipeline.joblib")
-    manifest = json.loads((bundle_dir / "manifest.json").read_text())
-    manifest["files"]["pipeline"] = file_sha256(bundle_dir / "pipeline.joblib")
-    (bundle_dir / "manifest.json").write_text(json.dumps(manifest))
+    for bundle_dir in _stored_bundles(store / "artifacts", tracker.get_version("tampered", ref.version).tags[BUNDLE_SHA_TAG]):
+        joblib.dump(Armed(marker), bundle_dir / "pipeline.joblib")
+        manifest = json.loads((bundle_dir / "manifest.json").read_text())
+        manifest["files"]["pipeline"] = file_sha256(bundle_dir / "pipeline.joblib")
+        assert manifest["note"] == "to be tampered with"
+        (bundle_dir / "manifest.json").write_text(json.dumps(manifest))
     tracker.client.set_model_version_tag("tampered", ref.version, BUNDLE_SHA_TAG, file_sha256(bundle_dir / "manifest.json"))
 
     with pytest.raises(SignatureError, match=r"model 'tampered' version 1 \(.*\): manifest\.json does not match its signature"):
@@ -207,3 +211,16 @@ def test_pyfunc_without_a_key_is_refused_naming_the_variable(tracker: Tracker, t
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SignatureError, match="no signing key: TABLOOP_SIGNING_KEY is not set"):
         mlflow.pyfunc.load_model(f"models:/{MODEL}/1")
+
+
+def test_rotation_re_signs_a_verified_version_under_the_new_key(tracker: Tracker, bundles: dict[str, ModelBundle],
+                                                                hmda: pd.DataFrame, tmp_path: Path) -> None:
+    # docs/trust.md, "Rotating the key": load with the old key, register again with the new one
+    new = SigningKey.from_text("tracking tests: the rotated key", source="test")
+    bundle = tracker.load_bundle(VersionRef(MODEL, "1"), cache=tmp_path, key=KEY)
+    with tracker.run("re-sign"):
+        ref = tracker.register_bundle(bundle, "rotated", key=new)
+    again = tracker.load_bundle(ref, cache=tmp_path, key=new)
+    np.testing.assert_array_equal(again.predict(hmda.head(20)).proba, bundles["1"].predict(hmda.head(20)).proba)
+    with pytest.raises(SignatureError, match="signed with a different key"):
+        tracker.load_bundle(ref, cache=tmp_path, key=KEY)
