@@ -15,6 +15,7 @@ line and exits non-zero; the HTTP app maps it to a 4xx in one place.
     ├── TrackingError             the tracking store or registry failed
     │   └── ModelNotFoundError    no such model version or alias
     ├── ServingError              the server cannot start or load a model
+    ├── SignatureError            a model version is unsigned or signed with another key, or no key is usable
     └── PolicyError               a policy cannot be applied to these inputs
 """
 
@@ -29,6 +30,7 @@ __all__ = [
     "ModelNotFoundError",
     "PolicyError",
     "ServingError",
+    "SignatureError",
     "SpecError",
     "TabloopError",
     "TrackingError",
@@ -144,6 +146,12 @@ class ModelNotFoundError(TrackingError):
 
 class ServingError(TabloopError):
     code = "serving_error"
+
+
+class SignatureError(TabloopError):
+    """A model version cannot be trusted: unsigned, wrongly signed, or no usable signing key (docs/trust.md)."""
+
+    code = "signature_error"
 
 
 class PolicyError(TabloopError):

@@ -25,6 +25,7 @@ from tabloop.export import (
 )
 from tabloop.features import make_preprocessor
 from tabloop.train import ModelBundle
+from tabloop.workspace import SigningKey
 
 from .conftest import gappy
 
@@ -222,26 +223,29 @@ def test_the_gap_marker_is_not_a_category(contract: Contract) -> None:
 
 
 # -- the bundle on disk ----------------------------------------------------------
+KEY = SigningKey.from_text("export tests: the bundle key", source="test")
+
+
 def test_bundle_saves_and_loads_the_onnx_graph_with_its_hash(exported: dict[str, ModelBundle], tmp_path: Path) -> None:
     bundle = exported["lightgbm"]
     copy = ModelBundle(bundle.pipeline, bundle.contract, dict(bundle.manifest), bundle.reference, "x: 1", onnx=bundle.onnx)
-    paths = copy.save(tmp_path / "b")
+    paths = copy.save(tmp_path / "b", key=KEY)
     assert paths["onnx"].name == "model.onnx"
     assert "onnx" in copy.manifest["files"] and copy.manifest["onnx"]["used"] is True
-    loaded = ModelBundle.load(tmp_path / "b")
+    loaded = ModelBundle.load(tmp_path / "b", key=KEY)
     assert loaded.onnx == bundle.onnx
     assert make_row_predictor(loaded).engine == "onnx"
     paths["onnx"].write_bytes(bundle.onnx + b"\0")  # type: ignore[operator]
     with pytest.raises(DataError, match="hash does not match"):
-        ModelBundle.load(tmp_path / "b")
+        ModelBundle.load(tmp_path / "b", key=KEY)
 
 
 def test_bundle_without_onnx_still_round_trips(logistic: ModelBundle, tmp_path: Path) -> None:
     bare = ModelBundle(logistic.pipeline, logistic.contract, {"task": "binary", "classes": ["no", "yes"]},
                        logistic.reference, "x: 1")
-    bare.save(tmp_path / "b")
+    bare.save(tmp_path / "b", key=KEY)
     assert not (tmp_path / "b" / "model.onnx").exists()
-    assert ModelBundle.load(tmp_path / "b").onnx is None
+    assert ModelBundle.load(tmp_path / "b", key=KEY).onnx is None
 
 
 def _assert_exports_with_parity(pipeline: Pipeline, contract: Contract, train: pd.DataFrame, held_out: pd.DataFrame,

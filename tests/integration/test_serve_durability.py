@@ -32,10 +32,14 @@ from tabloop.data import check_frame, infer_contract
 from tabloop.features import make_preprocessor
 from tabloop.predlog import PredictionLog
 from tabloop.train import ModelBundle
+from tabloop.workspace import SigningKey
 
 from ._server import wait_until_answering
 
 pytestmark = pytest.mark.integration
+
+#: the key the bundle is signed with here and verified with in the server processes
+KEY = SigningKey.from_text("integration tests: the bundle key", source="test")
 
 HMDA = Path(tabloop.__file__).parent / "datasets" / "hmda.csv"
 ACKED_BEFORE_STOP = 150  # answers to collect before the server is stopped, so the stop lands mid-load
@@ -45,9 +49,11 @@ import logging, sys
 from tabloop.predlog import PredictionLog
 from tabloop.serve import create_app, run_server
 from tabloop.train import ModelBundle
+from tabloop.workspace import SigningKey
 
 logging.basicConfig(level=logging.WARNING)
-bundle = ModelBundle.load(sys.argv[1], name="hmda", version="1")
+key = SigningKey.from_text("integration tests: the bundle key", source="test")
+bundle = ModelBundle.load(sys.argv[1], key=key, name="hmda", version="1")
 app = create_app(bundle, predlog=PredictionLog(sys.argv[2]), log_sync=sys.argv[4])
 run_server(app, port=int(sys.argv[3]))
 """
@@ -58,10 +64,12 @@ import os
 from tabloop.predlog import PredictionLog
 from tabloop.serve import create_app
 from tabloop.train import ModelBundle
+from tabloop.workspace import SigningKey
 
 
 def app():
-    bundle = ModelBundle.load(os.environ["IT_BUNDLE"], name="hmda", version="1")
+    key = SigningKey.from_text("integration tests: the bundle key", source="test")
+    bundle = ModelBundle.load(os.environ["IT_BUNDLE"], key=key, name="hmda", version="1")
     return create_app(bundle, predlog=PredictionLog(os.environ["IT_LOG"], segment=str(os.getpid())))
 """
 
@@ -90,7 +98,7 @@ def bundle_dir(hmda: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> 
         reference=hmda.head(200), spec_yaml="", name="hmda", version="1",
     )
     directory = tmp_path_factory.mktemp("bundle")
-    bundle.save(directory)
+    bundle.save(directory, key=KEY)
     return directory
 
 

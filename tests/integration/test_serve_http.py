@@ -30,10 +30,14 @@ from tabloop.features import make_preprocessor
 from tabloop.predlog import PredictionLog
 from tabloop.serve import create_app, run_server
 from tabloop.train import ModelBundle
+from tabloop.workspace import SigningKey
 
 from ._server import wait_until_answering
 
 pytestmark = pytest.mark.integration
+
+#: the key the bundle is signed with here and verified with in the server processes
+KEY = SigningKey.from_text("integration tests: the bundle key", source="test")
 
 HMDA = Path(tabloop.__file__).parent / "datasets" / "hmda.csv"
 
@@ -42,9 +46,11 @@ import logging, sys
 from tabloop.predlog import PredictionLog
 from tabloop.serve import create_app, run_server
 from tabloop.train import ModelBundle
+from tabloop.workspace import SigningKey
 
 logging.basicConfig(level=logging.WARNING)
-bundle = ModelBundle.load(sys.argv[1], name="hmda", version="1")
+key = SigningKey.from_text("integration tests: the bundle key", source="test")
+bundle = ModelBundle.load(sys.argv[1], key=key, name="hmda", version="1")
 app = create_app(bundle, predlog=PredictionLog(sys.argv[2]), max_rows=100)
 run_server(app, port=int(sys.argv[3]))
 """
@@ -74,7 +80,7 @@ def bundle(hmda: pd.DataFrame) -> ModelBundle:
 @pytest.fixture(scope="module")
 def bundle_dir(bundle: ModelBundle, tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("bundle")
-    bundle.save(directory)
+    bundle.save(directory, key=KEY)
     return directory
 
 

@@ -1,26 +1,29 @@
-"""ModelBundle: predictions, and files that refuse to load once changed."""
+"""ModelBundle: predictions, and files that refuse to load once changed or not signed with the project key."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
 
 from tabloop.data import Contract, check_frame, encode_target
-from tabloop.errors import ContractViolation, DataError
+from tabloop.errors import ContractViolation, DataError, SignatureError
 from tabloop.train import ModelBundle, Predictions, make_candidates
-from tabloop.workspace import file_sha256
+from tabloop.workspace import SigningKey, file_sha256
 
 FILES = ["pipeline.joblib", "contract.json", "spec.yaml", "reference.parquet"]
+KEY = SigningKey.from_text("bundle tests: the project key", source="test")
 
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory: pytest.TempPathFactory, bundle: ModelBundle) -> Path:
     directory = tmp_path_factory.mktemp("bundle")
-    ModelBundle(bundle.pipeline, bundle.contract, dict(bundle.manifest), bundle.reference, bundle.spec_yaml).save(directory)
+    copy = ModelBundle(bundle.pipeline, bundle.contract, dict(bundle.manifest), bundle.reference, bundle.spec_yaml)
+    copy.save(directory, key=KEY)
     return directory
 
 
@@ -29,6 +32,25 @@ def _copy(src: Path, dst: Path) -> Path:
     for p in src.iterdir():
         (dst / p.name).write_bytes(p.read_bytes())
     return dst
+
+
+def _write_manifest(directory: Path, manifest: dict[str, object], *, sign_with: SigningKey | None) -> None:
+    """Rewrite the manifest as an attacker would; ``sign_with`` re-signs it (only the key's holder can)."""
+    data = json.dumps(manifest).encode()
+    (directory / "manifest.json").write_bytes(data)
+    if sign_with is not None:
+        sig = {"algorithm": "hmac-sha256", "key_id": sign_with.key_id, "hmac": sign_with.sign(data)}
+        (directory / "manifest.sig").write_text(json.dumps(sig))
+
+
+class Armed:
+    """A pickle that, when loaded, creates ``marker``: stands for code an attacker runs through unpickling."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str, str]]:
+        return (open, (str(self.marker), "w"))
 
 
 # -- predict ---------------------------------------------------------------------
@@ -105,11 +127,11 @@ def test_save_writes_a_manifest_with_hashes_and_versions(saved: Path) -> None:
     names = {"pipeline": "pipeline.joblib", "contract": "contract.json", "spec": "spec.yaml", "reference": "reference.parquet"}
     assert manifest["files"] == {k: file_sha256(saved / f) for k, f in names.items()}
     assert {"python", "scikit-learn", "pandas", "numpy"} <= set(manifest["versions"])
-    assert sorted(p.name for p in saved.iterdir()) == sorted([*FILES, "manifest.json"])  # no temp files left
+    assert sorted(p.name for p in saved.iterdir()) == sorted([*FILES, "manifest.json", "manifest.sig"])  # no temp files
 
 
 def test_load_round_trips(saved: Path, bundle: ModelBundle, hmda: pd.DataFrame) -> None:
-    loaded = ModelBundle.load(saved, name="m", version="3")
+    loaded = ModelBundle.load(saved, key=KEY, name="m", version="3")
     assert (loaded.name, loaded.version) == ("m", "3")
     assert loaded.contract == bundle.contract
     assert loaded.spec_yaml == "x: 1"
@@ -123,7 +145,7 @@ def test_a_changed_file_is_refused(tmp_path: Path, saved: Path, name: str) -> No
     with open(copy / name, "ab") as fh:
         fh.write(b"\n")
     with pytest.raises(DataError) as err:
-        ModelBundle.load(copy)
+        ModelBundle.load(copy, key=KEY)
     assert f"{copy / name}: hash does not match the manifest; refusing to load" in str(err.value)
     assert "register the model again" in (err.value.hint or "")
 
@@ -132,23 +154,83 @@ def test_a_missing_file_is_refused_naming_it(tmp_path: Path, saved: Path) -> Non
     copy = _copy(saved, tmp_path / "b")
     (copy / "pipeline.joblib").unlink()
     with pytest.raises(DataError, match=r"pipeline\.joblib: file of the model bundle is missing"):
-        ModelBundle.load(copy)
+        ModelBundle.load(copy, key=KEY)
 
 
 def test_a_manifest_that_drops_a_hash_is_refused(tmp_path: Path, saved: Path) -> None:
     copy = _copy(saved, tmp_path / "b")
     manifest = json.loads((copy / "manifest.json").read_text())
     del manifest["files"]["spec"]
-    (copy / "manifest.json").write_text(json.dumps(manifest))
+    _write_manifest(copy, manifest, sign_with=KEY)  # signed, so the hash check itself is what refuses
     with pytest.raises(DataError, match=r"spec\.yaml: hash does not match the manifest"):
-        ModelBundle.load(copy)
+        ModelBundle.load(copy, key=KEY)
 
 
 def test_not_a_bundle_or_a_future_format(tmp_path: Path, saved: Path) -> None:
     with pytest.raises(DataError, match="not a tabloop model bundle"):
-        ModelBundle.load(tmp_path)
+        ModelBundle.load(tmp_path, key=KEY)
     copy = _copy(saved, tmp_path / "b")
     manifest = json.loads((copy / "manifest.json").read_text())
-    (copy / "manifest.json").write_text(json.dumps({**manifest, "format": 2}))
+    _write_manifest(copy, {**manifest, "format": 2}, sign_with=KEY)
     with pytest.raises(DataError, match=r"bundle format 2 is not supported"):
-        ModelBundle.load(copy)
+        ModelBundle.load(copy, key=KEY)
+
+
+# -- signatures --------------------------------------------------------------------
+def test_a_tampered_pipeline_with_a_recomputed_hash_is_refused_before_unpickling(tmp_path: Path, saved: Path) -> None:
+    # the attacker can write every file of the bundle: a pickle of their own, and the manifest's hash of it
+    copy = _copy(saved, tmp_path / "b")
+    marker = tmp_path / "attacker-code-ran"
+    joblib.dump(Armed(marker), copy / "pipeline.joblib")
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["files"]["pipeline"] = file_sha256(copy / "pipeline.joblib")
+    _write_manifest(copy, manifest, sign_with=None)  # the old signature stays: they do not have the key
+    with pytest.raises(SignatureError) as err:
+        ModelBundle.load(copy, key=KEY, name="m", version="3")
+    assert not marker.exists()  # refused before anything was unpickled
+    assert f"model 'm' version 3 ({copy}): manifest.json does not match its signature" in err.value.message
+    assert "retrain" in (err.value.hint or "")
+    # signing with a key of their own does not help either
+    _write_manifest(copy, manifest, sign_with=SigningKey.from_text("the attacker's own key", source="x"))
+    with pytest.raises(SignatureError, match="signed with a different key"):
+        ModelBundle.load(copy, key=KEY)
+    assert not marker.exists()
+    # the pickle really is armed: loading it directly runs the attacker's code
+    joblib.load(copy / "pipeline.joblib")
+    assert marker.exists()
+
+
+def test_a_bundle_signed_with_another_key_is_refused(saved: Path) -> None:
+    other = SigningKey.from_text("another project's key", source="TABLOOP_SIGNING_KEY")
+    with pytest.raises(SignatureError) as err:
+        ModelBundle.load(saved, key=other, name="m", version="3")
+    assert f"model 'm' version 3 ({saved}): signed with a different key (key id {KEY.key_id!r}" in err.value.message
+    assert f"the key from TABLOOP_SIGNING_KEY has id {other.key_id!r}" in err.value.message
+    assert "set TABLOOP_SIGNING_KEY to the key of the project that trained it" in (err.value.hint or "")
+
+
+def test_an_unsigned_bundle_is_refused(tmp_path: Path, saved: Path) -> None:
+    copy = _copy(saved, tmp_path / "b")
+    (copy / "manifest.sig").unlink()
+    with pytest.raises(SignatureError) as err:
+        ModelBundle.load(copy, key=KEY)
+    assert f"{copy}: the model is unsigned (manifest.sig is missing); refusing to load it" == err.value.message
+    assert "registered before tabloop signed model versions" in (err.value.hint or "")
+    assert "tabloop train" in (err.value.hint or "")
+
+
+@pytest.mark.parametrize("content", [b"", b"not json", b'{"algorithm": "md5", "hmac": "00"}', b'["x"]',
+                                     b'{"algorithm": "hmac-sha256", "hmac": "00"}',
+                                     b'{"algorithm": "hmac-sha256", "key_id": "x", "hmac": "\\u00e9"}'])
+def test_a_malformed_signature_is_refused(tmp_path: Path, saved: Path, content: bytes) -> None:
+    copy = _copy(saved, tmp_path / "b")
+    (copy / "manifest.sig").write_bytes(content)
+    with pytest.raises(SignatureError, match="refusing to load it"):
+        ModelBundle.load(copy, key=KEY)
+
+
+def test_the_signature_covers_the_manifest_bytes(saved: Path) -> None:
+    sig = json.loads((saved / "manifest.sig").read_text())
+    assert sig == {"algorithm": "hmac-sha256", "key_id": KEY.key_id, "hmac": KEY.sign((saved / "manifest.json").read_bytes())}
+    assert len(sig["hmac"]) == 64
+    assert ModelBundle.load(saved, key=SigningKey.from_text(" bundle tests: the project key\n", source="x")).task == "binary"

@@ -60,7 +60,8 @@ class Project:
         return self.tracker.resolve(self.spec.model_name, ref)
 
     def load_bundle(self, ref: str | None) -> ModelBundle:
-        return self.tracker.load_bundle(self.resolve(ref), cache=self.workspace.home / "cache")
+        return self.tracker.load_bundle(self.resolve(ref), cache=self.workspace.home / "cache",
+                                        key=self.workspace.signing_key())
 
     def report_dir(self) -> Path:
         return self.workspace.reports

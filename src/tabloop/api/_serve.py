@@ -50,7 +50,8 @@ class _RegistrySource:
 
     def load(self, alias: str, version: str) -> ModelBundle:
         ref = VersionRef(self.proj.spec.model_name, version)
-        return self.proj.tracker.load_bundle(ref, cache=self.proj.workspace.home / "cache")
+        return self.proj.tracker.load_bundle(ref, cache=self.proj.workspace.home / "cache",
+                                             key=self.proj.workspace.signing_key())
 
 
 def api_keys(serving: ServingSpec, environ: Mapping[str, str] | None = None) -> ApiKeys:

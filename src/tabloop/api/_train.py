@@ -195,6 +195,8 @@ def fit_and_register(
     target = spec.data.target
     classes = class_labels(train_df[target], spec.task, spec.data.positive_class)
     tracker = proj.tracker
+    # before the search, so an unusable key (a symlink, a file others can read) stops training at once, not at the end
+    key = proj.workspace.signing_key(create=True)
     run_tags = {"tabloop.stage": run_name, "tabloop.data_hash": data_hash, "tabloop.spec_hash": spec_hash(spec),
                 "tabloop.version": library_versions().get("tabloop", "?"), **(tags or {})}
     with tracker.run(run_name, tags=run_tags) as run_id:
@@ -242,8 +244,8 @@ def fit_and_register(
                 test_df.to_parquet(test_path, index=False)
                 tracker.log_artifact(test_path, artifact_path=TEST_ARTIFACT)
         say("registering the winner")
-        ref = tracker.register_bundle(bundle, spec.model_name, tags={"tabloop.winner": result.winner,
-                                                                     "tabloop.data_hash": data_hash})
+        ref = tracker.register_bundle(bundle, spec.model_name, key=key,
+                                      tags={"tabloop.winner": result.winner, "tabloop.data_hash": data_hash})
         report = leaderboard_report(result.to_dict(), title=f"Training leaderboard: {spec.model_name} v{ref.version}")
         html_path, json_path = report.write(proj.report_dir(), f"train-v{ref.version}")
         tracker.log_artifact(html_path, artifact_path="leaderboard")

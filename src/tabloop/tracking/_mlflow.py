@@ -16,7 +16,7 @@ from typing import Any
 
 from tabloop.errors import ModelNotFoundError, TrackingError
 from tabloop.train import ModelBundle
-from tabloop.workspace import file_sha256
+from tabloop.workspace import SigningKey, file_sha256
 
 log = logging.getLogger(__name__)
 BUNDLE_SHA_TAG = "tabloop.bundle_sha256"
@@ -94,15 +94,16 @@ class Tracker:
             raise TrackingError(f"run {run_id}: cannot fetch artifact {path!r}: {exc}") from exc
 
     # -- registry ------------------------------------------------------------
-    def register_bundle(self, bundle: ModelBundle, model_name: str, *, tags: dict[str, str] | None = None) -> VersionRef:
-        """Log the bundle as an MLflow pyfunc model in the active run and register a new version."""
+    def register_bundle(self, bundle: ModelBundle, model_name: str, *, key: SigningKey,
+                        tags: dict[str, str] | None = None) -> VersionRef:
+        """Log the bundle, its manifest signed with ``key``, as an MLflow pyfunc model and register a new version."""
         from tabloop.tracking._pyfunc import BUNDLE_ARTIFACT
 
         with tempfile.TemporaryDirectory(prefix="tabloop-bundle-") as tmp, warnings.catch_warnings():
             # the signature comes from the contract, so MLflow's advice to add an input example does not apply
             warnings.filterwarnings("ignore", message=".*input example.*")
             bundle_dir = Path(tmp) / BUNDLE_ARTIFACT
-            paths = bundle.save(bundle_dir)
+            paths = bundle.save(bundle_dir, key=key)
             sha = file_sha256(paths["manifest"])
             info = self._mlflow.pyfunc.log_model(
                 name=MODEL_ARTIFACT,
@@ -171,8 +172,12 @@ class Tracker:
         mv = self.get_version(model_name, str(ref))
         return VersionRef(model_name, str(mv.version), mv.run_id)
 
-    def load_bundle(self, ref: VersionRef, *, cache: Path) -> ModelBundle:
-        """Fetch a registered bundle (cached by version) and check it against the registry's hash."""
+    def load_bundle(self, ref: VersionRef, *, cache: Path, key: SigningKey) -> ModelBundle:
+        """Fetch a registered bundle (cached by version), check it against the registry's hash and ``key``'s signature.
+
+        The registry hash only finds a stale cache: whoever can write the registry can rewrite it.
+        The signature, checked by ``ModelBundle.load`` before anything is unpickled, is what is trusted.
+        """
         mv = self.get_version(ref.name, ref.version)
         expected = (mv.tags or {}).get(BUNDLE_SHA_TAG)
         if not expected:
@@ -192,7 +197,7 @@ class Tracker:
                 raise TrackingError(f"model {ref.name!r} version {ref.version}: cannot download: {exc}") from exc
         if file_sha256(bundle_dir / "manifest.json") != expected:
             raise TrackingError(f"model {ref.name!r} version {ref.version}: manifest hash differs from the registry; refusing to load")
-        return ModelBundle.load(bundle_dir, name=ref.name, version=ref.version)
+        return ModelBundle.load(bundle_dir, key=key, name=ref.name, version=ref.version)
 
 
 def _signature(bundle: ModelBundle) -> Any:

@@ -16,8 +16,10 @@ class TabloopPyfunc(mlflow.pyfunc.PythonModel):
 
     def load_context(self, context: Any) -> None:
         from tabloop.train import ModelBundle
+        from tabloop.workspace import find_signing_key
 
-        self.bundle = ModelBundle.load(Path(context.artifacts[BUNDLE_ARTIFACT]))
+        # outside a project the key can only come from TABLOOP_SIGNING_KEY; never a fresh key (docs/trust.md)
+        self.bundle = ModelBundle.load(Path(context.artifacts[BUNDLE_ARTIFACT]), key=find_signing_key())
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         return self.bundle.predict(model_input, source="model input").to_frame()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import io
 import json
 import platform
 from dataclasses import dataclass, field
@@ -14,14 +16,16 @@ import numpy as np
 import pandas as pd
 
 from tabloop.data import Contract, check_frame
-from tabloop.errors import DataError
-from tabloop.workspace import atomic_write_bytes, atomic_write_json, file_sha256
+from tabloop.errors import DataError, SignatureError
+from tabloop.workspace import SIGNING_KEY_ENV, SigningKey, atomic_write_bytes, atomic_write_json, file_sha256
 
 BUNDLE_FORMAT = 1
 PIPELINE_FILE = "pipeline.joblib"
 CONTRACT_FILE = "contract.json"
 REFERENCE_FILE = "reference.parquet"
 MANIFEST_FILE = "manifest.json"
+SIGNATURE_FILE = "manifest.sig"  # HMAC-SHA256 of manifest.json's bytes with the project key (docs/trust.md)
+SIGNATURE_ALGORITHM = "hmac-sha256"
 SPEC_FILE = "spec.yaml"
 ONNX_FILE = "model.onnx"  # optional: the pipeline as ONNX, see tabloop.export
 PREDICTION_COLUMN = "prediction"
@@ -145,12 +149,10 @@ class ModelBundle:
         return Predictions(labels=[classes[i] for i in idx], proba=proba, classes=classes)
 
     # -- files -------------------------------------------------------------
-    def save(self, directory: str | Path) -> dict[str, Path]:
-        """Write the bundle's files into ``directory``; returns name -> path."""
+    def save(self, directory: str | Path, *, key: SigningKey) -> dict[str, Path]:
+        """Write the bundle's files into ``directory``, the manifest signed with ``key``; returns name -> path."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        import io
-
         buf = io.BytesIO()
         joblib.dump(self.pipeline, buf)
         paths = {
@@ -170,41 +172,98 @@ class ModelBundle:
         manifest["files"] = {k: file_sha256(p) for k, p in paths.items()}
         manifest.setdefault("versions", library_versions())
         paths["manifest"] = atomic_write_json(directory / MANIFEST_FILE, manifest)
+        # the signature covers the manifest's bytes as written, and the manifest holds every file's hash,
+        # so one signature binds the whole bundle
+        signature = {"algorithm": SIGNATURE_ALGORITHM, "key_id": key.key_id,
+                     "hmac": key.sign(paths["manifest"].read_bytes())}
+        paths["signature"] = atomic_write_json(directory / SIGNATURE_FILE, signature)
         self.manifest = manifest
         return paths
 
     @classmethod
-    def load(cls, directory: str | Path, *, name: str | None = None, version: str | None = None) -> ModelBundle:
-        """Load a bundle, refusing files whose hashes do not match the manifest."""
+    def load(cls, directory: str | Path, *, key: SigningKey, name: str | None = None,
+             version: str | None = None) -> ModelBundle:
+        """Load a bundle whose manifest ``key`` signed, refusing files whose hashes do not match the manifest.
+
+        Nothing is unpickled before the signature and every hash have been checked, and each file is
+        parsed from the very bytes that were hashed, so it cannot be swapped in between.
+        """
         directory = Path(directory)
+        what = f"model {name!r} version {version} ({directory})" if name else str(directory)
         try:
-            manifest = json.loads((directory / MANIFEST_FILE).read_text())
-        except (OSError, ValueError) as exc:
+            manifest_bytes = (directory / MANIFEST_FILE).read_bytes()
+        except OSError as exc:
+            raise DataError(f"{directory}: not a tabloop model bundle ({exc})") from exc
+        _verify_signature(directory, manifest_bytes, key, what)
+        try:
+            manifest = json.loads(manifest_bytes)
+        except ValueError as exc:
             raise DataError(f"{directory}: not a tabloop model bundle ({exc})") from exc
         if manifest.get("format") != BUNDLE_FORMAT:
             raise DataError(f"{directory}: bundle format {manifest.get('format')!r} is not supported")
         files = {"pipeline": PIPELINE_FILE, "contract": CONTRACT_FILE, "spec": SPEC_FILE, "reference": REFERENCE_FILE}
         if "onnx" in manifest.get("files", {}):
             files["onnx"] = ONNX_FILE
-        for key, fname in files.items():
-            expected = manifest.get("files", {}).get(key)
-            if not (directory / fname).is_file():
-                raise DataError(f"{directory / fname}: file of the model bundle is missing; refusing to load")
-            if expected is None or file_sha256(directory / fname) != expected:
+        data: dict[str, bytes] = {}
+        for part, fname in files.items():
+            expected = manifest.get("files", {}).get(part)
+            try:
+                data[part] = (directory / fname).read_bytes()
+            except FileNotFoundError:
+                raise DataError(f"{directory / fname}: file of the model bundle is missing; refusing to load") from None
+            if expected is None or hashlib.sha256(data[part]).hexdigest() != expected:
                 raise DataError(
                     f"{directory / fname}: hash does not match the manifest; refusing to load",
                     hint="the artifact was changed after registration; register the model again",
                 )
+        try:
+            contract = Contract.from_dict(json.loads(data["contract"]))
+        except DataError as exc:
+            raise DataError(f"{directory / CONTRACT_FILE}: {exc.message}") from exc
+        except (ValueError, KeyError, TypeError) as exc:
+            raise DataError(f"{directory / CONTRACT_FILE}: not a readable contract: {exc}") from exc
         return cls(
-            pipeline=joblib.load(directory / PIPELINE_FILE),
-            contract=Contract.load(directory / CONTRACT_FILE),
+            pipeline=joblib.load(io.BytesIO(data["pipeline"])),
+            contract=contract,
             manifest=manifest,
-            reference=pd.read_parquet(directory / REFERENCE_FILE),
-            spec_yaml=(directory / SPEC_FILE).read_text(),
+            reference=pd.read_parquet(io.BytesIO(data["reference"])),
+            spec_yaml=data["spec"].decode(),
             name=name,
             version=version,
-            onnx=(directory / ONNX_FILE).read_bytes() if "onnx" in files else None,
+            onnx=data.get("onnx"),
         )
+
+
+def _verify_signature(directory: Path, manifest_bytes: bytes, key: SigningKey, what: str) -> None:
+    """Refuse ``what`` unless ``manifest_bytes`` carry a valid signature by ``key``."""
+    retrain = "retrain with 'tabloop train' (see docs/trust.md)"
+    try:
+        signature = json.loads((directory / SIGNATURE_FILE).read_bytes())
+    except FileNotFoundError:
+        raise SignatureError(
+            f"{what}: the model is unsigned ({SIGNATURE_FILE} is missing); refusing to load it",
+            hint=f"it was registered before tabloop signed model versions, or its signature was removed; {retrain}",
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise SignatureError(f"{what}: {SIGNATURE_FILE} is unreadable ({exc}); refusing to load it", hint=retrain) from exc
+    if not isinstance(signature, dict) or signature.get("algorithm") != SIGNATURE_ALGORITHM \
+            or not all(isinstance(signature.get(k), str) for k in ("hmac", "key_id")):
+        raise SignatureError(f"{what}: {SIGNATURE_FILE} is not a {SIGNATURE_ALGORITHM} signature; refusing to load it",
+                             hint=retrain)
+    if key.verifies(manifest_bytes, signature["hmac"]):
+        return
+    # the key id in the file is the attacker's to write, so it only chooses the message, never the verdict
+    if signature.get("key_id") != key.key_id:
+        raise SignatureError(
+            f"{what}: signed with a different key (key id {signature.get('key_id')!r}; the key from {key.source} "
+            f"has id {key.key_id!r}); refusing to load it",
+            hint=f"set {SIGNING_KEY_ENV} to the key of the project that trained it, or {retrain}",
+        )
+    raise SignatureError(
+        f"{what}: {MANIFEST_FILE} does not match its signature, so the model was changed after it was signed; "
+        "refusing to load it",
+        hint=f"the artifact store or registry may have been tampered with; {retrain}",
+    )
 
 
 def training_prior(y: pd.Series, task: str, classes: list[Any]) -> dict[str, Any]:
