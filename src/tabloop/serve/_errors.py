@@ -87,6 +87,18 @@ class Forbidden(RequestRejected):
     code = "forbidden"
 
 
+class CrossOrigin(Forbidden):
+    """A request that changes something, sent by a browser page of another origin."""
+
+    code = "cross_origin"
+
+
+class MisdirectedRequest(RequestRejected):
+    """A ``Host`` header naming a server this is not (a page rebinding its DNS to this address)."""
+
+    code = "host_not_allowed"
+
+
 class TooManyRequests(RequestRejected):
     """More requests in flight than the server takes at once."""
 
@@ -136,6 +148,7 @@ _STATUS: tuple[tuple[type[BaseException], int], ...] = (
     (NotFound, 404),
     (Unauthenticated, 401),
     (Forbidden, 403),
+    (MisdirectedRequest, 421),
     (TooManyRequests, 429),
     (RequestTimeout, 504),
     (NotReady, 503),
@@ -154,6 +167,7 @@ _MLFLOW_CODES = {
     405: "BAD_REQUEST",
     413: "REQUEST_LIMIT_EXCEEDED",
     415: "BAD_REQUEST",
+    421: "BAD_REQUEST",
     429: "REQUEST_LIMIT_EXCEEDED",
     503: "TEMPORARILY_UNAVAILABLE",
     504: "TEMPORARILY_UNAVAILABLE",

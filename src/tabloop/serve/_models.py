@@ -157,7 +157,7 @@ class ModelSet:
         self.failures.pop(variant, None)
         if self.on_swap is not None:
             self.on_swap(variant, old, served)
-        logger.warning(
+        logger.info(
             "%s: now serving %s (was %s)",
             variant,
             f"v{served.version}" if served else "nothing",
