@@ -86,6 +86,7 @@ from tabloop.serve._errors import (
     error_response,
     install_error_handlers,
     status_for,
+    without_paths,
 )
 from tabloop.serve._metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from tabloop.serve._metrics import Metrics
@@ -372,7 +373,8 @@ class _Service:
             "written": w.written if w else 0,
             "failed": w.failed if w else 0,
             "failed_writes": w.failed_writes if w else 0,
-            "last_error": w.last_error if w else None,
+            # what failed, without where: the writer's own log lines carry the path
+            "last_error": without_paths(w.last_error) if w and w.last_error else None,
         }
 
     @property
@@ -916,7 +918,7 @@ def create_app(
                     "ready": service.answering,
                     "model": models.champion.model,
                     "variant": models.champion.variant,
-                    "models": models.status(),
+                    "models": _public(models.status()),
                     "rollout": service.rollout.to_dict(),
                     "log": log,
                     "requests": {"predicted": service.requests, "rows": service.rows, "errors": dict(service.errors)},
@@ -1120,13 +1122,20 @@ def create_app(
         # takes no body: a client may send none, or JSON; never what a web page posts freely
         require_json(request, optional=True)
         outcome = await run_in_threadpool(models.poll_once)
-        return Response(_dumps({"outcome": outcome, "models": models.status()}), media_type=_JSON)
+        return Response(_dumps({"outcome": outcome, "models": _public(models.status())}), media_type=_JSON)
 
     if dashboard is not None:
         install_dashboard(app, dashboard, champion=lambda: models.champion.bundle,
                           live=lambda: server_counters(service.requests, service.rows, service.errors))
 
     return app
+
+
+def _public(status: dict[str, Any]) -> dict[str, Any]:
+    """The models' status with the paths cut out of load failures (the server log has them whole)."""
+    failures = {variant: {**f, "error": without_paths(str(f.get("error") or ""))}
+                for variant, f in (status.get("failures") or {}).items()}
+    return {**status, "failures": failures}
 
 
 #: OpenTelemetry's stand-ins for providers nobody has set (its API has no public "is configured")
