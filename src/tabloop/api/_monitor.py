@@ -209,7 +209,13 @@ def _read_log(proj: Project) -> tuple[pd.DataFrame, pd.DataFrame]:
 def _with_labels(proj: Project, logged: pd.DataFrame) -> pd.DataFrame:
     if logged.empty:
         return logged
-    feedback = proj.predlog.read_feedback()
+    return _join_labels(logged, proj.predlog.read_feedback())
+
+
+def _join_labels(logged: pd.DataFrame, feedback: pd.DataFrame) -> pd.DataFrame:
+    """``logged`` with the ``label`` of each row from ``feedback`` (``read_feedback``'s table), else missing."""
+    if logged.empty:
+        return logged
     if feedback.empty:
         return logged.assign(label=pd.Series([None] * len(logged), dtype=object))
     keys = feedback[["request_id", "row", "label"]].copy()
