@@ -49,7 +49,7 @@ _CHUNK = 1 << 20
 #: read from a file's end this much at a time
 _TAIL_CHUNK = 256 * 1024
 #: feedback older than the oldest window by more than this is not read (clocks of several writers differ)
-_FEEDBACK_SLACK = dt.timedelta(days=1)
+_FEEDBACK_SLACK = dt.timedelta(hours=1)
 _DAY_NS = 86_400 * 10**9
 
 
