@@ -27,6 +27,7 @@ whole log is read.
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import os
 import threading
 from collections.abc import Iterator
@@ -112,12 +113,7 @@ class LogWindow:
         errors: list[list[dict[str, Any]]] = []
         found = 0
         for day in reversed(days):
-            part: list[dict[str, Any]] = []
-            err_part: list[dict[str, Any]] = []
-            for path in day:
-                rows, errs = self._tail_rows(path, want)
-                part.extend(rows)
-                err_part.extend(errs)
+            part, err_part = self._newest_rows(day, want - found)
             if len(day) > 1:
                 part.sort(key=_ts_text)
                 err_part.sort(key=_ts_text)
@@ -170,17 +166,22 @@ class LogWindow:
         self._counts[path] = count
         return count.rows
 
-    def _tail_rows(self, path: Path, want: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """The newest ``want`` prediction records of ``path`` and the error records among them, in file order."""
+    def _newest_rows(self, day: list[Path], want: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The newest ``want`` prediction records over a day's files (and every tie of the last), with the error
+        records among them: the files are read from their ends together, newest first, as a merge by time."""
         rows: list[dict[str, Any]] = []
         errs: list[dict[str, Any]] = []
-        for record in self._backwards(path):
+        boundary: str | None = None
+        records = heapq.merge(*(self._backwards(p) for p in day), key=_ts_text, reverse=True)
+        for record in records:
+            if boundary is not None and _ts_text(record) != boundary:
+                break  # past the oldest row wanted and its ties: split_windows' stable order picks among them
             if record.get("kind") == "error":
                 errs.append(record)
                 continue
             rows.append(record)
-            if len(rows) >= want:
-                break
+            if len(rows) == want:
+                boundary = _ts_text(record)
         rows.reverse()
         errs.reverse()
         return rows, errs
@@ -328,8 +329,12 @@ def _bin_of(record: dict[str, Any], step: int) -> int | None:
 
 
 def _oldest(records: list[dict[str, Any]]) -> pd.Timestamp | None:
-    stamps = [s for s in (_parse(r.get("ts")) for r in records) if s is not None]
-    return min(stamps) if stamps else None
+    if not records:
+        return None
+    stamps = pd.to_datetime(pd.Series([r.get("ts") for r in records], dtype=object), utc=True, errors="coerce",
+                            format="ISO8601")
+    oldest = stamps.min()
+    return None if pd.isna(oldest) else oldest
 
 
 def _day_end_ns(path: Path) -> int:
