@@ -171,10 +171,11 @@ def test_real_server_predicts_rejects_and_flushes_log_on_sigterm(
         r = client.post("/predict", json=missing)
         assert r.status_code == 422
         assert r.json()["error"]["violations"][0]["column"] == "uria"
-        assert client.post("/predict", content=b"[{").status_code == 400
-        assert client.post("/predict", content=b"1e400").status_code == 400
+        assert client.post("/predict", content=b"[{", headers={"content-type": "application/json"}).status_code == 400
+        assert client.post("/predict", content=b"1e400", headers={"content-type": "application/json"}).status_code == 400
         assert client.post("/predict", json=rows(hmda, 101)).status_code == 413
-        assert client.post("/predict", content=b"[" + b" " * (10 * 1024 * 1024) + b"]").status_code == 413
+        assert client.post("/predict", content=b"[" + b" " * (10 * 1024 * 1024) + b"]",
+                           headers={"content-type": "application/json"}).status_code == 413
 
         # still healthy after the rejections, and answering concurrent clients
         def post(i: int) -> httpx.Response:

@@ -42,7 +42,7 @@ def test_each_predicted_row_is_logged_once_with_its_request_id(
         r2 = client.post("/predict", json={"rows": second})
         # rejected requests must not reach the log
         assert client.post("/predict", json=[{"dir": "abc"}], headers={"X-Request-ID": "req-bad"}).status_code == 422
-        assert client.post("/predict", content=b"{").status_code == 400
+        assert client.post("/predict", content=b"{", headers={"content-type": "application/json"}).status_code == 400
         assert r1.status_code == r2.status_code == 200
     # leaving the context ran the app's shutdown, which drains the writer
     logged = log.read_predictions()
@@ -246,7 +246,7 @@ def test_health_counts_rows_errors_and_log_writes(bundle: ModelBundle, make_rows
         }
         client.post("/predict", json=make_rows(5))
         client.post("/predict", json=[])
-        client.post("/predict", content=b"[1]")
+        client.post("/predict", content=b"[1]", headers={"content-type": "application/json"})
         # the 5 rows, and one error record for each refused request
         assert wait_for(lambda: client.get("/health").json()["log"]["written"] == 7)
         body = client.get("/health").json()

@@ -21,7 +21,7 @@ from tabloop.serve._predictor import BundlePredictor
 from tabloop.train import ModelBundle
 
 Rows = Callable[..., list[dict[str, Any]]]
-RID = {"X-Request-ID": "same-id-for-both"}
+RID = {"X-Request-ID": "same-id-for-both", "content-type": "application/json"}
 
 
 @pytest.fixture(scope="module")

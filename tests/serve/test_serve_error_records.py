@@ -85,9 +85,9 @@ def test_every_predicting_dialect_records_its_refusals_with_what_was_known(
         assert post("/predict", "too-big", json=make_rows(60)).status_code == 413
         # not a prediction request: a wrong method, feedback
         assert client.get("/predict", headers={"X-Request-ID": "wrong-method"}).status_code == 405
-        assert post("/feedback", "feedback-bad", content=b"{").status_code == 400
+        assert post("/feedback", "feedback-bad", content=b"{", headers={"content-type": "application/json"}).status_code == 400
         # a bad id of its own: the record gets a new one, and the answer carries it
-        no_id = client.post("/predict", content=b"[1]", headers={"X-Request-ID": "has space"})
+        no_id = client.post("/predict", content=b"[1]", headers={"X-Request-ID": "has space", **{"content-type": "application/json"}})
         assert no_id.status_code == 400
     errors = _errors(log)
     made_up = no_id.headers["x-request-id"]
@@ -149,7 +149,7 @@ def test_an_error_answer_never_waits_for_the_log_nor_fails_with_it(
             first = pool.submit(client.post, "/predict", json=[{"dir": "a lot"}], headers={"X-Request-ID": "e1"})
             assert first.result(timeout=20).status_code == 422
             assert syncing.wait(10)  # its record is being written...
-            second = pool.submit(client.post, "/predict", content=b"{", headers={"X-Request-ID": "e2"})
+            second = pool.submit(client.post, "/predict", content=b"{", headers={"X-Request-ID": "e2", **{"content-type": "application/json"}})
             assert second.result(timeout=20).status_code == 400  # ...and the next refusal does not queue behind it
             assert not release.is_set()
         finally:

@@ -205,14 +205,14 @@ def test_wrong_shape_is_400(client: TestClient, raw: bytes, rule: str) -> None:
 
 
 def test_non_object_rows_are_named_by_row(client: TestClient) -> None:
-    r = client.post("/predict", content=b'[{"dir": 1}, 2, {"dir": 1}, "x"]')
+    r = client.post("/predict", content=b'[{"dir": 1}, 2, {"dir": 1}, "x"]', headers={"content-type": "application/json"})
     assert r.status_code == 400
     assert [(v["rule"], v["row"]) for v in _violations(r)] == [("row_type", 1), ("row_type", 3)]
 
 
 def test_number_out_of_double_range_is_a_client_error(client: TestClient, make_rows: Rows) -> None:
     raw = orjson.dumps(make_rows(1)).replace(b'"dir":', b'"dir":1e400,"_":', 1)
-    r = client.post("/predict", content=raw)
+    r = client.post("/predict", content=raw, headers={"content-type": "application/json"})
     assert r.status_code in (400, 422), r.text
     assert r.json()["error"]["violations"]
 
@@ -230,7 +230,7 @@ def test_too_many_rows_is_413(client: TestClient, make_rows: Rows) -> None:
 
 def test_body_over_10_mib_is_413(client: TestClient) -> None:
     raw = b"[" + b" " * MAX_BODY_BYTES + b"]"
-    r = client.post("/predict", content=raw)
+    r = client.post("/predict", content=raw, headers={"content-type": "application/json"})
     assert r.status_code == 413
     assert r.json()["error"]["code"] == "payload_too_large"
 
@@ -243,7 +243,7 @@ def test_chunked_body_over_10_mib_is_413(client: TestClient) -> None:
             yield b" " * (1024 * 1024)
         yield b"]"
 
-    r = client.post("/predict", content=chunks())
+    r = client.post("/predict", content=chunks(), headers={"content-type": "application/json"})
     assert r.status_code == 413
     assert r.json()["error"]["code"] == "payload_too_large"
 
@@ -251,7 +251,7 @@ def test_chunked_body_over_10_mib_is_413(client: TestClient) -> None:
 def test_body_just_under_the_limit_is_read(client: TestClient, make_rows: Rows) -> None:
     raw = orjson.dumps(make_rows(2))
     raw = raw + b" " * (MAX_BODY_BYTES - len(raw))
-    r = client.post("/predict", content=raw)
+    r = client.post("/predict", content=raw, headers={"content-type": "application/json"})
     assert r.status_code == 200, r.text
     assert len(r.json()["predictions"]) == 2
 
@@ -259,7 +259,7 @@ def test_body_just_under_the_limit_is_read(client: TestClient, make_rows: Rows) 
 def test_server_still_answers_after_bad_requests(client: TestClient, bundle: ModelBundle, make_rows: Rows) -> None:
     bad = [b"{", b"[1]", orjson.dumps([{"dir": "abc"}]), b"[]"]
     for raw in bad:
-        assert 400 <= client.post("/predict", content=raw).status_code < 500
+        assert 400 <= client.post("/predict", content=raw, headers={"content-type": "application/json"}).status_code < 500
     rows = make_rows(3, start=7)
     r = client.post("/predict", json=rows)
     assert r.status_code == 200
@@ -267,7 +267,7 @@ def test_server_still_answers_after_bad_requests(client: TestClient, bundle: Mod
 
 
 def test_error_answers_carry_the_request_id(client: TestClient) -> None:
-    r = client.post("/predict", content=b"[1]", headers={"X-Request-ID": "err-1"})
+    r = client.post("/predict", content=b"[1]", headers={"X-Request-ID": "err-1", **{"content-type": "application/json"}})
     assert r.status_code == 400
     assert r.headers["x-request-id"] == "err-1"
 

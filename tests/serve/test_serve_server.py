@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 
+import pytest
 import uvicorn
 
 from tabloop.serve._server import tcp_nodelay_listener
+from tabloop.train import ModelBundle
 
 
 async def _nodelay_of_an_accepted_connection(listener: socket.socket) -> int:
@@ -40,3 +43,23 @@ def test_a_listener_that_is_already_tcp_is_returned_as_is() -> None:
         assert tcp_nodelay_listener(sock) is sock
     finally:
         sock.close()
+
+
+def test_the_start_up_line_is_info_and_reaches_the_log_under_the_cli_setup(
+    bundle: ModelBundle, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """It used to be logged at WARNING, because the CLI keeps ``tabloop`` at WARNING (issue #14)."""
+    from tabloop.api._serve import _announce, server_logging
+    from tabloop.cli._output import Output
+    from tabloop.spec import ServingSpec
+
+    for name in ("tabloop", "tabloop.serve"):
+        monkeypatch.setattr(logging.getLogger(name), "level", logging.getLogger(name).level)
+    Output(as_json=True, verbose=False)  # what `tabloop serve` sets up before serving
+    server_logging()
+    assert logging.getLogger("tabloop.serve").isEnabledFor(logging.INFO)
+    assert not logging.getLogger("tabloop.train").isEnabledFor(logging.INFO)  # other commands stay quiet
+    with caplog.at_level(logging.INFO, logger="tabloop.serve"):
+        _announce(bundle, None, ServingSpec(), "127.0.0.1", 8000, False, 1)
+    [record] = [r for r in caplog.records if r.getMessage().startswith("serving hmda v1")]
+    assert record.levelno == logging.INFO

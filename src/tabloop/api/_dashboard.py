@@ -1,9 +1,12 @@
 """The numbers behind ``tabloop serve``'s ``/dashboard``: ``tabloop monitor``'s timelines, from the same code.
 
-The server hands the champion's bundle to ``DashboardSource``; it reads the project's
-prediction log and feedback exactly as ``tabloop monitor`` does (``_read_log``) and
-runs the monitor's own ``_over_time``, so a window's volume, latency, error rate,
-performance and drift on the page are the report's to the last digit. The error rate
+The server hands the champion's bundle to ``DashboardSource``; it reads the rows,
+error records and feedback of the windows shown from the ends of the log's files
+(``LogWindow``: a refresh costs what the windows hold, not what the log holds) and runs
+the monitor's own ``_over_time`` on them, so a window's volume, latency, error rate,
+performance and drift on the page are the report's to the last digit. What the report
+takes over the whole log besides its windows (per-group figures, the label-bias warning,
+the feedback holdout) is, on the page's data, over the windows shown. The error rate
 counts the log's error records (requests the server refused), so it covers every
 worker and survives restarts, unlike the process's own counters the page also shows.
 The server's ``DashboardCache`` decides how often this runs.
@@ -16,7 +19,8 @@ from typing import Any
 
 import pandas as pd
 
-from tabloop.api._monitor import PREDICTION_SIGNAL, _calibration, _over_time, _read_log, _with_signal
+from tabloop.api._log_window import LogWindow
+from tabloop.api._monitor import PREDICTION_SIGNAL, _calibration, _join_labels, _over_time, _with_signal
 from tabloop.api._project import Project
 from tabloop.train import ModelBundle
 
@@ -34,6 +38,8 @@ class DashboardSource:
         # the model's output on its reference sample, and the calibration fitted on it, only change
         # with the version: compute them once per version, not on every refresh
         self._reference: dict[tuple[str | None, str | None], tuple[pd.DataFrame, Any]] = {}
+        # the windows shown, read from the files' ends; its per-file row counts live as long as the server
+        self.window = LogWindow(proj.predlog)
 
     def reference(self, bundle: ModelBundle) -> tuple[pd.DataFrame, Any]:
         """The reference sample with the model's output on it, and the calibration (or None)."""
@@ -48,7 +54,8 @@ class DashboardSource:
     def __call__(self, bundle: ModelBundle) -> dict[str, Any]:
         from tabloop.monitor import dashboard_data, outputs_over_time, split_windows
 
-        logged, errors = _read_log(self.proj)
+        logged, errors, feedback = self.window.read(self.proj.spec.monitoring.timeline)
+        logged = _join_labels(logged, feedback)
         if logged.empty:
             if errors.empty:
                 return dashboard_data(None, None, None)

@@ -218,7 +218,13 @@ def _read_log(proj: Project, skipped: list[SkippedLine] | None = None) -> tuple[
 def _with_labels(proj: Project, logged: pd.DataFrame, skipped: list[SkippedLine] | None = None) -> pd.DataFrame:
     if logged.empty:
         return logged
-    feedback = proj.predlog.read_feedback(skipped=skipped)
+    return _join_labels(logged, proj.predlog.read_feedback(skipped=skipped))
+
+
+def _join_labels(logged: pd.DataFrame, feedback: pd.DataFrame) -> pd.DataFrame:
+    """``logged`` with the ``label`` of each row from ``feedback`` (``read_feedback``'s table), else missing."""
+    if logged.empty:
+        return logged
     if feedback.empty:
         return logged.assign(label=pd.Series([None] * len(logged), dtype=object))
     keys = feedback[["request_id", "row", "label"]].copy()

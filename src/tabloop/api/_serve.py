@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,8 +94,9 @@ def serve(
         raise ServingError(f"workers must be at least 1, got {n}")
     bind_host = host or serving.host
     bind_port = port or serving.port
+    server_logging()
     if n == 1:
-        app, bundle, challenger, keys = _build(proj, model)
+        app, bundle, challenger, keys = _build(proj, model, bind_host=bind_host)
         _announce(bundle, challenger, serving, bind_host, bind_port, bool(keys), 1)
         run_server(app, host=bind_host, port=bind_port)
         return
@@ -102,22 +104,42 @@ def serve(
     bundle = proj.load_bundle(model)
     keys = api_keys(serving)
     _announce(bundle, None, serving, bind_host, bind_port, bool(keys), n)
-    os.environ[WORKER_ARGS_ENV] = json.dumps({"project": str(proj.workspace.root), "model": model})
+    os.environ[WORKER_ARGS_ENV] = json.dumps(
+        {"project": str(proj.workspace.root), "model": model, "host": bind_host}
+    )
     run_server(WORKER_FACTORY, host=bind_host, port=bind_port, workers=n, authenticated=bool(keys))
 
 
 def worker_app() -> FastAPI:
     """The app of one worker process (uvicorn's factory): its own model copy and log segment."""
     args: dict[str, Any] = json.loads(os.environ[WORKER_ARGS_ENV])
-    app, _, _, _ = _build(Project.open(args["project"]), args["model"], segment=str(os.getpid()))
+    server_logging()
+    app, _, _, _ = _build(Project.open(args["project"]), args["model"], segment=str(os.getpid()),
+                          bind_host=args.get("host"))
     return app
+
+
+def server_logging() -> None:
+    """Let the server's INFO lines (what it serves, swaps, rollout changes) through.
+
+    The CLI keeps the ``tabloop`` logger at WARNING so that one-shot commands stay quiet,
+    which is why these lines were once logged at WARNING to be seen at all. A server's
+    info is its operational log: ``tabloop.serve`` logs at INFO unless a level was set
+    for it already (by ``--verbose``'s DEBUG or by the embedding application).
+    """
+    serve_log = logging.getLogger("tabloop.serve")
+    if serve_log.level == logging.NOTSET and serve_log.getEffectiveLevel() > logging.INFO:
+        serve_log.setLevel(logging.INFO)
+    if not logging.getLogger().handlers:
+        # a worker process uvicorn spawned has no handler for tabloop's loggers: as the CLI's, on stderr
+        logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
 def _announce(
     bundle: ModelBundle, challenger: ModelBundle | None, serving: ServingSpec, host: str, port: int, keys: bool,
     workers: int,
 ) -> None:
-    log.warning(
+    log.info(
         "serving %s v%s%s on http://%s:%s%s%s (prediction log: %s)",
         bundle.name, bundle.version,
         f" (challenger v{challenger.version}, rollout {serving.rollout.mode})" if challenger is not None else "",
@@ -127,13 +149,18 @@ def _announce(
 
 
 def _build(
-    proj: Project, model: str | None, *, segment: str | None = None
+    proj: Project, model: str | None, *, segment: str | None = None, bind_host: str | None = None
 ) -> tuple[FastAPI, ModelBundle, ModelBundle | None, ApiKeys]:
-    """The app for ``model`` as the spec configures it, with its bundle, challenger and keys."""
+    """The app for ``model`` as the spec configures it, with its bundle, challenger and keys.
+
+    ``bind_host`` (default ``serving.host``) is the address the server listens on: with
+    ``serving.allowed_hosts`` it decides which ``Host`` headers are answered.
+    """
     from tabloop.predlog import PredictionLog
-    from tabloop.serve import Holdout, Limits, Rollout, create_app
+    from tabloop.serve import Holdout, Limits, Rollout, allowed_hosts, check_allowed_hosts, create_app
 
     serving = proj.spec.serving
+    hosts = allowed_hosts(bind_host or serving.host, check_allowed_hosts(serving.allowed_hosts))
     bundle = proj.load_bundle(model)
     by_alias = model is None or not (model.isdigit() or model == "latest")
     variant = model if model and by_alias else "champion"
@@ -174,6 +201,7 @@ def _build(
         holdout=Holdout(share=serving.feedback_holdout.share, key=serving.feedback_holdout.key),
         # /dashboard: the monitor's own timelines over the whole log (every worker's segment)
         dashboard=DashboardSource(proj),
+        allowed_hosts=hosts,
     )
     return app, bundle, challenger, keys
 

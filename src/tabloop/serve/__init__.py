@@ -11,6 +11,7 @@ predictor (ONNX) plugs into.
 
 from tabloop.serve._app import Limits, create_app
 from tabloop.serve._auth import ApiKeys, hash_key
+from tabloop.serve._guard import allowed_hosts, check_allowed_hosts
 from tabloop.serve._holdout import Holdout
 from tabloop.serve._models import ModelSource
 from tabloop.serve._predictor import BundlePredictor, FastPredictor, PredictorFactory, RowPredictor
@@ -27,6 +28,8 @@ __all__ = [
     "PredictorFactory",
     "Rollout",
     "RowPredictor",
+    "allowed_hosts",
+    "check_allowed_hosts",
     "create_app",
     "hash_key",
     "run_server",

@@ -86,12 +86,14 @@ from tabloop.serve._errors import (
     error_response,
     install_error_handlers,
     status_for,
+    without_paths,
 )
 from tabloop.serve._metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from tabloop.serve._metrics import Metrics
 from tabloop.serve._models import ModelSet, ModelSource, check_servable
 from tabloop.serve._parse import parse_rows, plain
 from tabloop.serve._predictor import FastPredictor, PredictorFactory, RowPredictor, Served
+from tabloop.serve._guard import RequestGuard, refuse_simple_type, require_json
 from tabloop.serve._holdout import Holdout, apply_holdout, logged_records
 from tabloop.serve._rollout import CHALLENGER, CHAMPION, Rollout
 from tabloop.serve._schema import control_openapi, feedback_openapi, infer_openapi, invocations_openapi, predict_openapi
@@ -371,7 +373,8 @@ class _Service:
             "written": w.written if w else 0,
             "failed": w.failed if w else 0,
             "failed_writes": w.failed_writes if w else 0,
-            "last_error": w.last_error if w else None,
+            # what failed, without where: the writer's own log lines carry the path
+            "last_error": without_paths(w.last_error) if w and w.last_error else None,
         }
 
     @property
@@ -598,6 +601,7 @@ def create_app(
     dashboard: DashboardProvider | None = None,
     log_retry_s: float = RETRY_S,
     log_sync_interval_s: float = SYNC_INTERVAL_S,
+    allowed_hosts: frozenset[str] | None = None,
 ) -> FastAPI:
     """An ASGI app serving ``bundle`` (and ``challenger``); with ``predlog``, every predicted row is logged.
 
@@ -614,6 +618,10 @@ def create_app(
     ``dashboard`` (the champion's bundle -> the monitoring JSON) adds ``GET /dashboard`` and ``/dashboard/data``.
     ``log_retry_s``: while the log cannot be written, how often the writer probes it by itself, so
     readiness (off under write and ack while the log fails) comes back without traffic once it can.
+    ``allowed_hosts`` (``tabloop.serve._guard.allowed_hosts``'s answer) are the names a request's ``Host``
+    may carry, 421 otherwise; None (the default) takes any. Whatever it is, a request that changes
+    something sent by a browser page of another origin is refused (403), and the JSON routes take
+    ``application/json`` only (415): see ``_guard``.
     """
     if log_sync not in ("ack", "write", "background"):
         raise ServingError(f"log_sync must be 'ack', 'write' or 'background', got {log_sync!r}")
@@ -731,6 +739,9 @@ def create_app(
     app.add_middleware(_PredictFastPath, endpoint=lambda request: predict(request), fastapi=app)
     if keys:
         app.add_middleware(_AuthMiddleware, keys=keys, on_reject=lambda r, s, c: (service.errors.update([c]), on_error(r, s, c)))
+    # outermost: a foreign Host or a cross-origin page is refused before keys are even looked at
+    app.add_middleware(RequestGuard, hosts=allowed_hosts,
+                       on_reject=lambda r, s, c: (service.errors.update([c]), on_error(r, s, c)))
 
     async def answer(
         request: Request, dialect: str, parse: Callable[[bytes], list[dict[str, Any]]], render: _Render,
@@ -888,6 +899,7 @@ def create_app(
         responses=responses,
     )
     async def predict(request: Request) -> Response:
+        require_json(request)
         return await answer(request, "tabloop", parse_predict, render_predict)
 
     def parse_predict(body: bytes) -> list[dict[str, Any]]:
@@ -906,7 +918,7 @@ def create_app(
                     "ready": service.answering,
                     "model": models.champion.model,
                     "variant": models.champion.variant,
-                    "models": models.status(),
+                    "models": _public(models.status()),
                     "rollout": service.rollout.to_dict(),
                     "log": log,
                     "requests": {"predicted": service.requests, "rows": service.rows, "errors": dict(service.errors)},
@@ -1024,6 +1036,8 @@ def create_app(
         except TabloopError:
             request.state.probe = _Probe(started, None)  # for its error record: refused before any model
             raise
+        # JSON, binary tensors (octet-stream) or none (tritonclient sends none): not what a web page posts freely
+        refuse_simple_type(request)
         header_length = request.headers.get(HEADER_LENGTH)
         parsed: dict[str, Any] = {}
 
@@ -1084,6 +1098,7 @@ def create_app(
         if predlog is None:
             raise ServingError("this server keeps no prediction log, so it cannot take feedback",
                                hint="enable serving.log_predictions")
+        require_json(request)
         body = await _read_body(request, limits.max_body_bytes)
         records = _feedback_records(body)
         written = await run_in_threadpool(predlog.append_feedback, records)
@@ -1096,21 +1111,31 @@ def create_app(
     @app.post("/control/rollout", summary="Set how champion and challenger share traffic", response_class=Response,
               openapi_extra=control_openapi())
     async def set_rollout(request: Request) -> Response:
+        require_json(request)
         body = await _read_body(request, 64 * 1024)
         service.rollout = _parse_rollout(body, service.rollout)
-        logger.warning("rollout set to %s", service.rollout.to_dict())
+        logger.info("rollout set to %s", service.rollout.to_dict())
         return Response(_dumps(service.rollout.to_dict()), media_type=_JSON)
 
     @app.post("/control/reload", summary="Follow the model aliases now (hot swap)")
-    async def reload() -> Response:
+    async def reload(request: Request) -> Response:
+        # takes no body: a client may send none, or JSON; never what a web page posts freely
+        require_json(request, optional=True)
         outcome = await run_in_threadpool(models.poll_once)
-        return Response(_dumps({"outcome": outcome, "models": models.status()}), media_type=_JSON)
+        return Response(_dumps({"outcome": outcome, "models": _public(models.status())}), media_type=_JSON)
 
     if dashboard is not None:
         install_dashboard(app, dashboard, champion=lambda: models.champion.bundle,
                           live=lambda: server_counters(service.requests, service.rows, service.errors))
 
     return app
+
+
+def _public(status: dict[str, Any]) -> dict[str, Any]:
+    """The models' status with the paths cut out of load failures (the server log has them whole)."""
+    failures = {variant: {**f, "error": without_paths(str(f.get("error") or ""))}
+                for variant, f in (status.get("failures") or {}).items()}
+    return {**status, "failures": failures}
 
 
 #: OpenTelemetry's stand-ins for providers nobody has set (its API has no public "is configured")

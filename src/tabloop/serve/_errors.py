@@ -15,6 +15,8 @@ A client mistake is always a 4xx naming what was wrong; only our own failures ar
 from __future__ import annotations
 
 import logging
+import re
+import time
 from collections import Counter
 from collections.abc import Callable
 from http import HTTPStatus
@@ -27,6 +29,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tabloop.errors import ContractViolation, ServingError, TabloopError, Violation
+from tabloop.predlog import PredictionLogError
 
 logger = logging.getLogger("tabloop.serve")
 
@@ -87,6 +90,18 @@ class Forbidden(RequestRejected):
     code = "forbidden"
 
 
+class CrossOrigin(Forbidden):
+    """A request that changes something, sent by a browser page of another origin."""
+
+    code = "cross_origin"
+
+
+class MisdirectedRequest(RequestRejected):
+    """A ``Host`` header naming a server this is not (a page rebinding its DNS to this address)."""
+
+    code = "host_not_allowed"
+
+
 class TooManyRequests(RequestRejected):
     """More requests in flight than the server takes at once."""
 
@@ -136,10 +151,13 @@ _STATUS: tuple[tuple[type[BaseException], int], ...] = (
     (NotFound, 404),
     (Unauthenticated, 401),
     (Forbidden, 403),
+    (MisdirectedRequest, 421),
     (TooManyRequests, 429),
     (RequestTimeout, 504),
     (NotReady, 503),
     (LogUnavailable, 503),
+    # a route that writes the log itself (feedback) and meets a full or read-only disk: as /predict does
+    (PredictionLogError, 503),
     (MalformedRequest, 400),
     (RequestRejected, 400),
     (ServingError, 503),
@@ -154,12 +172,26 @@ _MLFLOW_CODES = {
     405: "BAD_REQUEST",
     413: "REQUEST_LIMIT_EXCEEDED",
     415: "BAD_REQUEST",
+    421: "BAD_REQUEST",
     429: "REQUEST_LIMIT_EXCEEDED",
     503: "TEMPORARILY_UNAVAILABLE",
     504: "TEMPORARILY_UNAVAILABLE",
 }
 
 _GENERIC_500 = "internal error while handling the request; the server log has details (look up the X-Request-ID)"
+
+
+#: an absolute file path (two components or more from the root, so a route such as /predict is left),
+#: or a file: URI; the server's log keeps paths, answers keep the file's name only
+_ABSOLUTE_PATH = re.compile(r"(?:\bfile:/+|(?<![\w.~:/-])/)(?:[^\s/'\"`,;:()\[\]{}<>]+/)+([^\s/'\"`,;:()\[\]{}<>]*)")
+#: 503s (the log failing) are logged with their paths at most this often, per error code
+_LOG_EVERY_S = 10.0
+_last_logged: dict[str, float] = {}
+
+
+def without_paths(text: str) -> str:
+    """``text`` with every absolute file path cut to the file's name: where a server keeps its files is not a client's business."""
+    return _ABSOLUTE_PATH.sub(lambda m: m.group(1) or "<path>", text)
 
 
 def status_for(exc: BaseException) -> int:
@@ -216,6 +248,15 @@ def _text(err: dict[str, Any]) -> str:
     return f"{err['message']} ({hint})" if hint else str(err["message"])
 
 
+def _log_unavailable(request: Request, status: int, exc: TabloopError) -> None:
+    now = time.monotonic()
+    if now - _last_logged.get(exc.code, -_LOG_EVERY_S) < _LOG_EVERY_S:
+        return
+    _last_logged[exc.code] = now
+    logger.warning("%s %s answered %d: %s (the same is logged at most every %g s)", request.method,
+                   request.url.path, status, exc, _LOG_EVERY_S)
+
+
 def install_error_handlers(
     app: FastAPI,
     errors: Counter[str],
@@ -252,6 +293,12 @@ def install_error_handlers(
             logger.debug("%s %s rejected (%d): %s", request.method, request.url.path, status, exc)
             payload = exc.to_dict()
             payload.setdefault("violations", [])
+            if status >= 500:
+                # the server's own trouble (a log on a full disk): the log gets where, the client only what
+                _log_unavailable(request, status, exc)
+                payload["message"] = without_paths(str(payload.get("message") or ""))
+                if payload.get("hint"):
+                    payload["hint"] = without_paths(str(payload["hint"]))
             body = {"error": payload}
             if status == 401:
                 headers = {"WWW-Authenticate": "Bearer"}

@@ -157,7 +157,7 @@ class ModelSet:
         self.failures.pop(variant, None)
         if self.on_swap is not None:
             self.on_swap(variant, old, served)
-        logger.warning(
+        logger.info(
             "%s: now serving %s (was %s)",
             variant,
             f"v{served.version}" if served else "nothing",
@@ -181,6 +181,7 @@ class ModelSet:
             version = self.source.version(alias)
         except Exception as exc:
             self._failed(variant, None, f"cannot read alias {alias!r}: {exc}")
+            logger.error("%s: cannot read alias %r: %s", variant, alias, exc)  # the answers show it without paths
             return "failed"
         if version is None:
             if variant == CHALLENGER and current is not None:

@@ -186,6 +186,15 @@ class AuthSpec(_Strict):
 class ServingSpec(_Strict):
     host: str = Field(default="127.0.0.1", description="Address to bind; loopback unless told otherwise.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port to listen on.")
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names (or addresses) requests may name in their Host header besides the defaults; "
+        "others get 421, which stops a web page that points its own DNS name at this server. Always allowed: "
+        "the bound host, plus localhost, 127.0.0.1 and ::1 when it is loopback. Bound to 0.0.0.0 or ::, also "
+        "the machine's host name, its fully qualified name and the addresses they resolve to; a name given by a "
+        "proxy, load balancer or DNS alias must be listed here. [\"*\"] accepts any Host (only behind a proxy "
+        "that checks it). Names only, no scheme or port.",
+    )
     max_rows_per_request: int = Field(default=1000, ge=1, description="Requests with more rows get 413.")
     max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1, description="Larger request bodies get 413.")
     max_concurrency: int = Field(default=64, ge=1, description="Predicting requests in flight beyond this get 429.")
