@@ -66,6 +66,7 @@ class TrainSummary(Result):
     stopped_because: str = ""
     importance: dict[str, float] = field(default_factory=dict)
     validation: str = ""  # how candidates were scored, e.g. "5-fold (stratified); auto for 4,000 training rows"
+    warnings: list[str] = field(default_factory=list)  # e.g. the winner is the constant baseline
 
 
 @dataclass
@@ -255,7 +256,7 @@ def fit_and_register(
         train_rows=len(train_df), test_rows=0 if test_df is None else len(test_df), seconds=result.seconds,
         report_html=html_path, report_json=json_path, study=result.study, storage=_redact(url),
         trials=len(result.trials), stopped_because=result.stopped_because, importance=result.importance,
-        validation=result.validation,
+        validation=result.validation, warnings=list(result.warnings),
     )
 
 
@@ -322,6 +323,8 @@ def leaderboard_report(data: dict[str, Any], *, title: str) -> Report:
     metric = data["metric"]
     higher = data.get("greater_is_better", True)
     report = Report(title=title, data=data, subtitle=f"winner: {data['winner']} ({data['rule']})")
+    for warning in data.get("warnings") or []:
+        report.add("Warning", f"<p class='bad'>{html.escape(str(warning))}</p>")
     rows = []
     for c in data["leaderboard"]:
         row = {"candidate": c["name"], "status": c["status"], "trials": c.get("trials", 0),
@@ -335,9 +338,12 @@ def leaderboard_report(data: dict[str, Any], *, title: str) -> Report:
     validation = data.get("validation") or f"{data.get('folds', '?')} folds"
     report.add(f"Leaderboard (validation on the training part: {validation}; mean ± sd over its folds, or a holdout's parts)", table_html(rows))
     report.add("How the winner was chosen", (
-        f"<p>Rule: <b>the simplest candidate whose mean {html.escape(metric)} is within one standard error "
-        f"(sd / &radic;n, n the independent scores: the folds of one repeat, or a holdout's parts) of the best mean</b>. An ensemble is the most complex candidate, so it wins only "
-        f"when it beats the best single model by more than that. Winner: <b>{html.escape(str(data['winner']))}"
+        f"<p>Rule: <b>the simplest candidate whose mean {html.escape(metric)} is within one standard error of "
+        f"the best mean, the standard error of the paired per-fold differences between the two</b> (both are "
+        f"scored on the same folds, so a fold that is hard for every model cancels out; sd of the differences "
+        f"/ &radic;n, n the independent scores: the folds of one repeat, or a holdout's parts). An ensemble is "
+        f"the most complex candidate, so it wins only when it beats the best single model by more than the "
+        f"standard error of their paired differences. Winner: <b>{html.escape(str(data['winner']))}"
         f"</b> &mdash; {html.escape(str(data['rule']))}.</p><p class='meta'>search: {len(data.get('trials', []))} "
         f"trials in study {html.escape(str(data.get('study', '')))}; stopped: "
         f"{html.escape(str(data.get('stopped_because', '')))}</p>"))

@@ -114,6 +114,8 @@ def train(
             Console().print(table)
             print(f"winner: {res.winner} ({res.rule})")
             print(f"registered {res.model} version {res.version}; report: {res.report_html}")
+            for warning in res.warnings:
+                err_console.print(f"[bold red]WARNING:[/bold red] {warning}", soft_wrap=True)
 
         out.emit(res.to_dict(), human)
 

@@ -55,7 +55,7 @@ IMBALANCE_RATIO = 0.5
 SELECT_MIN_FEATURES = 5
 IMPORTANCE_ROWS = 1000
 
-RULE = "simplest within one standard error of the best"
+RULE = "simplest within one standard error of the best"  # SE of the paired per-fold differences
 
 
 @dataclass
@@ -98,6 +98,7 @@ class TrainResult:
     importance: dict[str, float] = field(default_factory=dict)  # feature -> mean drop in the metric when shuffled
     folds: int = 0  # validation splits every candidate was fitted for (repeats included; 1 for a holdout)
     validation: str = ""  # the scheme in words, e.g. "5-fold repeated 3 times (stratified); auto for 426 training rows"
+    warnings: list[str] = field(default_factory=list)  # what a person must know before using the winner
 
     def winner_result(self) -> CandidateResult:
         return next(c for c in self.leaderboard if c.name == self.winner)
@@ -116,6 +117,7 @@ class TrainResult:
             "leaderboard": [c.to_dict() for c in self.leaderboard],
             "trials": [t.to_dict() for t in self.trials],
             "importance": self.importance,
+            "warnings": self.warnings,
         }
 
 
@@ -255,6 +257,9 @@ def train_candidates(
     sign = 1.0 if greater_is_better(metric) else -1.0
     ok.sort(key=lambda r: (r.complexity, -sign * _finite(r.mean(metric), sign)))
     winner, rule = _select(ok, metric, prep.independent)
+    alerts = [baseline_warning(task, rule)] if next(r for r in ok if r.name == winner).family == "dummy" else []
+    for alert in alerts:
+        say(f"WARNING: {alert}")
     say(f"refitting {winner} on all {len(prep.X)} training rows")
     best = next(r for r in ok if r.name == winner)
     pipeline = _build_winner(best, by_family, results, spec.train.threads)
@@ -268,7 +273,14 @@ def train_candidates(
     ordered = sorted(results, key=lambda r: _sort_key(r, metric))
     return TrainResult(ordered, winner, rule, metric, pipeline, time.perf_counter() - start, trials=outcome.records,
                        study=outcome.study_name, stopped_because=outcome.stopped_because, importance=importance,
-                       folds=len(prep.splits), validation=prep.validation)
+                       folds=len(prep.splits), validation=prep.validation, warnings=alerts)
+
+
+def baseline_warning(task: str, rule: str) -> str:
+    """What to say when the winner is the constant baseline: no candidate learned anything the folds could see."""
+    what = "the mean" if task == "regression" else "the majority class (the training class shares as probabilities)"
+    return (f"the best model is no better than predicting {what}: the registered model is the constant baseline "
+            f"({rule}); check the target, the features and data.exclude, or give the search more time")
 
 
 def _finite(v: float, sign: float) -> float:
@@ -403,24 +415,54 @@ def _importance(pipeline: Any, prep: _Prepared, task: str, metric: str, seed: in
     return {str(c): float(v) for c, v in pairs}
 
 
-def _select(ok: list[CandidateResult], metric: str, folds: int) -> tuple[str, str]:
-    """``ok`` is simplest first: the first within one standard error of the best mean wins.
+def paired_standard_error(best: CandidateResult, other: CandidateResult, metric: str, independent: int) -> tuple[float, float] | None:
+    """Mean and standard error of ``best``'s score minus ``other``'s (oriented so that positive means ``best``
+    is better), fold by fold: both were scored on the same folds (a holdout: the same parts; repeated k-fold:
+    the same repeat-folds), so what a hard fold does to both cancels out. None when the scores do not pair
+    (a row without per-fold scores, or a different number of them).
 
-    ``folds``: how many of the scores are independent (repeats of k-fold reuse the same rows, so
-    the standard error counts the k folds of one repeat, not all of them; a holdout counts its parts).
+    ``independent``: how many of the scores are independent (repeats of k-fold reuse the same rows, so the
+    standard error counts the k folds of one repeat, not all of them; a holdout counts its parts).
+    """
+    a, b = best.fold_scores.get(metric), other.fold_scores.get(metric)
+    if not a or not b or len(a) != len(b):
+        return None
+    sign = 1.0 if greater_is_better(metric) else -1.0
+    d = sign * (np.asarray(a, dtype=float) - np.asarray(b, dtype=float))
+    d = d[np.isfinite(d)]
+    if len(d) < 2:
+        return None
+    return float(d.mean()), float(d.std(ddof=1) / math.sqrt(max(1, min(independent, len(d)))))
+
+
+def _select(ok: list[CandidateResult], metric: str, folds: int) -> tuple[str, str]:
+    """``ok`` is simplest first: the first within one standard error of the best wins.
+
+    The standard error is that of the paired per-fold differences between the candidate and the best
+    (:func:`paired_standard_error`): a spread shared by both, such as one fold that is hard for every model,
+    says nothing about which is better, and an unpaired spread would let the constant baseline win a table
+    that a model beats on every fold. Rows without per-fold scores fall back to the best's own standard
+    error (sd / sqrt(``folds``)). The ensemble is the most complex row, so the same rule makes it win only
+    when it beats the best single model by more than the standard error of their paired differences.
     """
     sign = 1.0 if greater_is_better(metric) else -1.0
     best = max(ok, key=lambda r: _finite(sign * r.mean(metric), 1.0))
-    se = best.std(metric) / math.sqrt(folds) if not math.isnan(best.std(metric)) else 0.0
-    floor = sign * best.mean(metric) - se
+    unpaired = best.std(metric) / math.sqrt(folds) if not math.isnan(best.std(metric)) else 0.0
+    closest, margin = "", math.inf
     for r in ok:
-        if sign * r.mean(metric) >= floor:
-            if r.name == best.name:
-                return best.name, f"best mean {metric} ({best.mean(metric):.4f}); no simpler model within one standard error ({se:.4f})"
+        if r.name == best.name:
+            return best.name, (f"best mean {metric} ({best.mean(metric):.4f}); no simpler model within one standard "
+                               f"error of its paired per-fold differences{closest}")
+        paired = paired_standard_error(best, r, metric, folds)
+        gap, se = paired if paired is not None else (sign * (best.mean(metric) - r.mean(metric)), unpaired)
+        kind = "paired per-fold differences" if paired is not None else "unpaired"
+        if gap <= se + 1e-12:  # a tie at exactly one SE counts as within (floating-point rounding aside)
             return r.name, (
-                f"{RULE}: {r.name} {r.mean(metric):.4f} "
-                f"vs {best.name} {best.mean(metric):.4f} (SE {se:.4f})"
+                f"{RULE}: {r.name} {r.mean(metric):.4f} vs {best.name} {best.mean(metric):.4f}, "
+                f"difference {gap:.4f} within SE {se:.4f} ({kind})"
             )
+        if gap - se < margin:
+            closest, margin = f" (nearest: {r.name}, difference {gap:.4f} > SE {se:.4f}, {kind})", gap - se
     return best.name, f"best mean {metric}"
 
 
