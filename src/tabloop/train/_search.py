@@ -170,15 +170,16 @@ def run_search(
     deadline: float | None = None,
     trials: int | None = None,
     progress: Progress | None = None,
-    refit_members: int = 0,
+    keep: Callable[[list[Any]], float] | None = None,
     threads: int = 1,
 ) -> SearchOutcome:
     """Run trials until ``trials`` are finished in the study, or ``deadline`` (perf_counter) passes,
     or every family has had its share of trials. Returns every trial stored in the study.
 
-    With ``refit_members`` the search keeps back, from ``deadline``, the time that refitting
-    the best trials of that many families on all rows will take (estimated from their fold
-    fit times), so that the whole of a training run ends near its budget.
+    With ``keep`` the search keeps back, from ``deadline``, ``keep(trials in the study)`` seconds: the time
+    that what follows the search will take (refitting its best trials on all rows, estimated from their
+    fold fit times by :func:`refit_reserve`, logging the trials, export, registration), so that the whole
+    of a training command ends by its deadline.
     """
     import optuna
 
@@ -201,8 +202,8 @@ def run_search(
             break
         now = time.perf_counter()
         until = deadline
-        if deadline is not None and refit_members:
-            until = deadline - refit_reserve(existing, maximize, len(splits), refit_members)
+        if deadline is not None and keep is not None:
+            until = deadline - keep(existing)
         if until is not None and now >= until and (ran > 0 or any(t.state.name == "COMPLETE" for t in existing)):
             stopped = "time budget spent"
             break
