@@ -81,7 +81,7 @@ def train(
     budget: Annotated[float | None, typer.Option(help="Wall-clock seconds for the whole command, from its start to the "
                                                       "registered model (overrides train.budget_seconds; at least 10): the "
                                                       "search gets what start-up, preparation, refit, export and "
-                                                      "registration leave.")] = None,
+                                                      "registration leave (with --worker: the search's own seconds).")] = None,
     trials: Annotated[int | None, typer.Option(help="Run exactly this many search trials instead of a time budget (reproducible).")] = None,
     storage: Annotated[str | None, typer.Option(help="Optuna study storage URL (default: train.storage, else .tabloop/optuna.db).")] = None,
     worker: Annotated[bool, typer.Option("--worker", help="Only add search trials to the shared study; register nothing.")] = False,
