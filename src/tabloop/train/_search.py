@@ -251,16 +251,22 @@ REFIT_FACTOR = 1.5
 
 def refit_reserve(existing: list[Any], maximize: bool, folds: int, members: int) -> float:
     """Seconds to keep for refitting the best complete trial of each of the ``members`` best families."""
+    done = [(t.params.get(FAMILY), t.value, float(t.user_attrs.get("fit_seconds", 0.0)))
+            for t in existing if t.state.name == "COMPLETE"]
+    return refit_seconds(done, maximize, folds, members)
+
+
+def refit_seconds(done: list[tuple[str | None, float | None, float]], maximize: bool, folds: int, members: int) -> float:
+    """:func:`refit_reserve` for complete trials given as (family, value, seconds of fitting all folds)."""
     sign = 1.0 if maximize else -1.0
-    best: dict[str, Any] = {}
-    for t in existing:
-        fam = t.params.get(FAMILY)
-        if t.state.name != "COMPLETE" or t.value is None or not math.isfinite(t.value) or fam is None:
+    best: dict[str, tuple[float, float]] = {}
+    for fam, value, fit in done:
+        if value is None or not math.isfinite(value) or fam is None:
             continue
-        if fam not in best or sign * t.value > sign * best[fam].value:
-            best[fam] = t
-    top = sorted(best.values(), key=lambda t: -sign * t.value)[:members]
-    return sum(float(t.user_attrs.get("fit_seconds", 0.0)) / max(folds, 1) * REFIT_FACTOR for t in top)
+        if fam not in best or sign * value > sign * best[fam][0]:
+            best[fam] = (value, fit)
+    top = sorted(best.values(), key=lambda vf: -sign * vf[0])[:members]
+    return sum(fit / max(folds, 1) * REFIT_FACTOR for _, fit in top)
 
 
 def _run_trial(

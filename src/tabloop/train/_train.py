@@ -29,12 +29,12 @@ from tabloop.data import (
 from tabloop.errors import TrainingError
 from tabloop.evaluate import greater_is_better, metrics_for
 from tabloop.spec import HOLDOUT_PARTS, Spec
+from tabloop.train._budget import Budget
 from tabloop.train._candidates import Candidate, Options, make_candidates, serving_threads, too_big
 from tabloop.train._cv import Split, cross_validate, score_predictions
-from tabloop.train._budget import Budget
 from tabloop.train._ensemble import ROUNDS as ENSEMBLE_ROUNDS
 from tabloop.train._ensemble import evaluate_ensemble, make_ensemble
-from tabloop.train._search import REFIT_FACTOR, SearchOutcome, TrialRecord, refit_reserve, run_search, study_name
+from tabloop.train._search import SearchOutcome, TrialRecord, refit_reserve, refit_seconds, run_search, study_name
 
 Progress = Callable[[str], None]
 
@@ -321,16 +321,9 @@ def train_candidates(
 
 
 def refit_of(outcome: SearchOutcome, metric: str, folds: int, members: int) -> float:
-    """Seconds refitting the best complete trial of the ``members`` best families on all rows will take
-    (:func:`refit_reserve` on the search's records)."""
-    sign = 1.0 if greater_is_better(metric) else -1.0
-    best: dict[str, TrialRecord] = {}
-    for t in outcome.records:
-        if t.state == "complete" and t.value is not None and math.isfinite(t.value):
-            if t.family not in best or sign * t.value > sign * best[t.family].value:  # type: ignore[operator]
-                best[t.family] = t
-    top = sorted(best.values(), key=lambda t: -sign * t.value)[:members]  # type: ignore[operator]
-    return sum(t.fit_seconds / max(folds, 1) * REFIT_FACTOR for t in top)
+    """Seconds refitting the best complete trial of the ``members`` best families on all rows will take."""
+    done = [(t.family, t.value, t.fit_seconds) for t in outcome.records if t.state == "complete"]
+    return refit_seconds(done, greater_is_better(metric), folds, members)
 
 
 def ensemble_estimate(prep: _Prepared, task: str, metric: str, members: int) -> float:
