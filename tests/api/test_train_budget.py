@@ -118,3 +118,16 @@ def test_train_reports_where_the_time_went_and_skips_what_would_overrun(tmp_path
     # this run's measurements replace the estimate for the next one (export kept: it did not run)
     timings = json.loads((root / ".tabloop" / TIMINGS).read_text())
     assert timings["export"] == 1000.0 and timings["register"] > 0
+
+
+def test_train_refuses_a_budget_below_the_minimum_before_starting(tmp_path: Path, hmda_csv: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tabloop.cli import app
+
+    proj = _project(tmp_path, hmda_csv)
+    res = CliRunner().invoke(app, ["train", "-p", str(tmp_path / "p"), "--budget", "5", "--json"])
+    assert res.exit_code == 1
+    error = json.loads(res.stdout)["error"]
+    assert "a time budget of 5s is below the minimum of 10s" in error["message"]
+    assert not (proj.workspace.home / "mlflow.db").exists()  # refused before anything was tracked

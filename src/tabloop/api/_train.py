@@ -245,6 +245,10 @@ def fit_and_register(
     reading, or now), ends with the registered model by the budget: see :func:`make_budget`."""
     started = time.perf_counter() if started is None else started
     spec = proj.spec
+    clock = None  # first: a budget below the minimum is refused before anything slow starts
+    if trials is None and spec.train.trials is None:
+        clock = make_budget(proj, budget if budget is not None else spec.train.budget_seconds, started=started,
+                            called=called, ends_process=ends_process)
     url = study_storage(proj, storage)
     say = progress or (lambda _m: None)
     target = spec.data.target
@@ -252,10 +256,6 @@ def fit_and_register(
     tracker = proj.tracker
     run_tags = {"tabloop.stage": run_name, "tabloop.data_hash": data_hash, "tabloop.spec_hash": spec_hash(spec),
                 "tabloop.version": library_versions().get("tabloop", "?"), **(tags or {})}
-    clock = None
-    if trials is None and spec.train.trials is None:
-        clock = make_budget(proj, budget if budget is not None else spec.train.budget_seconds, started=started,
-                            called=called, ends_process=ends_process)
     with tracker.run(run_name, tags=run_tags) as run_id:
         tracker.log_params({"seed": spec.seed, "task": spec.task, "metric": spec.resolved_metric,
                             "folds": spec.split.folds, "split": spec.split.strategy,
