@@ -520,14 +520,14 @@ def _select(ok: list[CandidateResult], metric: str, folds: int) -> tuple[str, st
                                f"error of its paired per-fold differences{closest}")
         paired = paired_standard_error(best, r, metric, folds)
         gap, se = paired if paired is not None else (sign * (best.mean(metric) - r.mean(metric)), unpaired)
-        kind = "paired per-fold differences" if paired is not None else "unpaired"
+        kind = "" if paired is not None else ", unpaired: no per-fold scores"
         if gap <= se + 1e-12:  # a tie at exactly one SE counts as within (floating-point rounding aside)
             return r.name, (
                 f"{RULE}: {r.name} {r.mean(metric):.4f} vs {best.name} {best.mean(metric):.4f}, "
-                f"difference {gap:.4f} within SE {se:.4f} ({kind})"
+                f"{'paired per-fold ' if paired is not None else ''}difference {gap:.4f} within SE {se:.4f}{kind}"
             )
         if gap - se < margin:
-            closest, margin = f" (nearest: {r.name}, difference {gap:.4f} > SE {se:.4f}, {kind})", gap - se
+            closest, margin = f" (nearest: {r.name}, difference {gap:.4f} > SE {se:.4f}{kind})", gap - se
     return best.name, f"best mean {metric}"
 
 
