@@ -104,17 +104,18 @@ def report(rows: list[dict], skipped: dict[str, str], meta: dict) -> str:
         "# Time budget: `tabloop train --budget B`, the whole command as a process",
         "",
         f"Run {meta['at']} on {meta['cpus']} CPUs (`python benchmarks/budget/run.py`). Wall: process start to exit;",
-        "registered: the command's own account, start to registered model. Pass: wall within 10% of B.",
+        "registered: the command's own account, start to registered model; exit: wall less registered (printing",
+        "the result, the interpreter's exit). Pass: wall within 10% of B. Phases in seconds (`time.spent`).",
         "Load averages (1 min) before and after each run: other work on the machine slows every phase.",
         "",
         "| table | budget s | wall s | within 10% | registered s | trials | winner | startup | prepare | search | "
-        "refit | log | export | register | skipped | load |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "refit | log | export | register | exit | skipped | load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         s = r.get("spent") or {}
         if "error" in r:
-            lines.append(f"| {r['table']} | {r['budget']:g} | {r['wall_seconds']} | error | | | | | | | | | | | "
+            lines.append(f"| {r['table']} | {r['budget']:g} | {r['wall_seconds']} | error | | | | | | | | | | | | "
                          f"{str(r['error'])[:80]} | {r['load_before']}-{r['load_after']} |")
             continue
         skipped_phases = "; ".join(n.split(":")[0] for n in r.get("notes") or [])
@@ -123,6 +124,7 @@ def report(rows: list[dict], skipped: dict[str, str], meta: dict) -> str:
             f"{r.get('registered_seconds') or 0:.1f} | {r.get('trials')} | {r.get('winner')} | "
             + " | ".join(f"{s[p]:.1f}" if p in s else "" for p in
                          ("startup", "prepare", "search", "refit", "log", "export", "register"))
+            + f" | {r['wall_seconds'] - (r.get('registered_seconds') or 0):.1f}"  # printing the result, the exit
             + f" | {skipped_phases} | {r['load_before']}-{r['load_after']} |")
     for name, why in skipped.items():
         lines.append(f"\n{name}: not run ({why})")
