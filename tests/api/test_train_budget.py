@@ -19,7 +19,14 @@ import yaml
 
 import tabloop
 from tabloop.api._project import Project
-from tabloop.api._train import DEFAULT_AFTER_SEARCH, EXIT_SECONDS, TIMINGS, after_search_estimate, make_budget
+from tabloop.api._train import (
+    DEFAULT_AFTER_SEARCH,
+    EXIT_PER_STARTUP,
+    EXIT_SECONDS,
+    TIMINGS,
+    after_search_estimate,
+    make_budget,
+)
 from tabloop.errors import TrainingError
 from tabloop.train import MIN_BUDGET_SECONDS, AfterSearch, Budget
 
@@ -86,6 +93,9 @@ def test_what_follows_the_search_is_estimated_from_the_last_run(tmp_path: Path, 
     budget = make_budget(proj, 60, started=1.0, called=3.0, ends_process=True, clock=FakeClock(3.0))
     assert budget.after.register == pytest.approx(6.0 + EXIT_SECONDS)
     assert budget.spent == {"startup": 2.0}
+    # a slow start-up (imports on a busy machine) means a slow exit too
+    slow = make_budget(proj, 60, started=1.0, called=11.0, ends_process=True, clock=FakeClock(11.0))
+    assert slow.after.register == pytest.approx(6.0 + EXIT_PER_STARTUP * 10.0)
     (proj.workspace.home / TIMINGS).write_text("not json")
     assert after_search_estimate(proj) == DEFAULT_AFTER_SEARCH
 

@@ -136,9 +136,11 @@ TIMINGS = "timings.json"
 #: what the phases after the search took on the bundled HMDA table in a fresh project (benchmarks/budget,
 #: two cores): the estimate for a project's first training run; later runs use their own last measurement
 DEFAULT_AFTER_SEARCH = AfterSearch(log_per_run=0.15, export=1.0, register=3.0)
-#: a process that ends after registering (the CLI) takes about this long to exit (measured: an interpreter
-#: holding tabloop's libraries and a fitted model tears down in 1-3 s on two busy cores)
+#: a process that ends after registering (the CLI) then prints its result and exits, tearing down the
+#: interpreter and its libraries: at least EXIT_SECONDS, and in benchmarks/budget 0.3-0.45 times what its
+#: start-up (the imports) took, busy machine or not
 EXIT_SECONDS = 1.0
+EXIT_PER_STARTUP = 0.4
 
 
 def after_search_estimate(proj: Project) -> AfterSearch:
@@ -165,10 +167,11 @@ def make_budget(proj: Project, total: float, *, started: float, called: float | 
                  "number of trials",
         )
     after = after_search_estimate(proj)
+    startup = max(0.0, called - started) if called is not None else 0.0
     if ends_process:
-        after.register += EXIT_SECONDS
+        after.register += max(EXIT_SECONDS, EXIT_PER_STARTUP * startup)
     budget = Budget(total, started, clock=clock, after=after)
-    if called is not None and called > started:
+    if startup > 0:
         budget.lap("startup", at=called)
     return budget
 
