@@ -15,3 +15,32 @@ def test_the_leaderboard_says_which_validation_scored_the_candidates(trained_pro
     assert all(len(c["fold_scores"]["roc_auc"]) == 5 for c in data["leaderboard"] if c["status"] == "ok")
     assert "validation on the training part: 5-fold (stratified); auto for 1,904 training rows" in \
         (reports / "train-v1.html").read_text()
+
+
+def test_a_baseline_winner_is_a_warning_in_the_output_json_and_report(tmp_path: Path) -> None:
+    import numpy as np
+    import pandas as pd
+    import yaml
+    from typer.testing import CliRunner
+
+    import tabloop
+    from tabloop.cli import app
+
+    rng = np.random.default_rng(3)  # the target is noise: nothing can beat predicting its mean
+    data = tmp_path / "noise.csv"
+    pd.DataFrame({"a": rng.normal(size=500), "b": rng.normal(size=500), "y": rng.normal(size=500)}).to_csv(data, index=False)
+    root = tmp_path / "p"
+    tabloop.init(root, data=str(data), target="y")
+    raw = yaml.safe_load((root / "tabloop.yaml").read_text())
+    raw["train"].update(candidates=["dummy", "linear"], trials=1, ensemble=False)
+    (root / "tabloop.yaml").write_text(yaml.safe_dump(raw))
+    res = CliRunner().invoke(app, ["train", "-p", str(root), "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["winner"] == "dummy"
+    assert len(doc["warnings"]) == 1 and "the best model is no better than predicting the mean" in doc["warnings"][0]
+    report = json.loads(Path(doc["report_json"]).read_text())
+    assert report["warnings"] == doc["warnings"]
+    assert "no better than predicting the mean" in Path(doc["report_html"]).read_text()
+    text = CliRunner().invoke(app, ["train", "-p", str(root)])
+    assert text.exit_code == 0 and "WARNING: the best model is no better than predicting the mean" in text.output

@@ -24,7 +24,7 @@ def test_defaults_are_filled_and_metric_follows_task() -> None:
 def test_yaml_round_trip_writes_every_default_with_comments(tmp_path: Path) -> None:
     spec = validate_spec(MINIMAL)
     text = spec_to_yaml(spec)
-    assert "# Wall-clock budget for training all candidates." in text
+    assert "# Wall-clock seconds for the whole train command, from its start to the registered model" in text
     assert "budget_seconds: 120" in text
     (tmp_path / "tabloop.yaml").write_text(text)
     again = load_spec(tmp_path / "tabloop.yaml", environ={})

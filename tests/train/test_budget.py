@@ -135,3 +135,44 @@ def test_models_fit_with_the_threads_asked_for_and_serve_with_one(hmda: pd.DataF
         if family != "catboost":  # a fitted CatBoost model keeps its parameters; its predictions pick their threads
             assert fitted.named_steps["model"].n_jobs == 1, family
     assert (ensemble.predict_proba(X) == before).all()
+
+
+class _FakeClock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_search_gets_the_budget_less_what_was_spent_and_what_must_follow_it(
+    monkeypatch: pytest.MonkeyPatch, hmda: pd.DataFrame, contract: Contract
+) -> None:
+    from tabloop.train import AfterSearch, Budget, train_candidates
+    from tabloop.train import _train
+    from tabloop.train._search import SearchOutcome
+
+    seen: dict[str, Any] = {}
+
+    def fake_search(*args: Any, deadline: float, keep: Any, **kwargs: Any) -> SearchOutcome:
+        seen.update(deadline=deadline, keep=keep)
+        return SearchOutcome("s", [], {}, 0, "time budget spent")
+
+    monkeypatch.setattr(_train, "run_search", fake_search)
+    # the command started 10 s ago (a fake clock: no time passes while training)
+    budget = Budget(60.0, started=90.0, clock=_FakeClock(100.0), after=AfterSearch(log_per_run=0.1, export=2.0,
+                                                                                    register=3.0))
+    spec = validate_spec({**MINIMAL, "data": {**MINIMAL["data"], "task": "binary", "exclude": ["black"]},
+                          "split": {"folds": 3, "validation": "kfold"},
+                          "train": {"candidates": ["linear"], "selection": [], "imbalance": []}})
+    res = train_candidates(hmda.head(300), spec, contract, ["no", "yes"], budget=budget)
+    assert seen["deadline"] == 150.0  # the command's end, not the search's: what follows is kept back by keep()
+    assert budget.importance == pytest.approx(1.8)  # 3% of 60 s
+    # two trials so far: refit of the best (one fold's fit x 1.5), the ensemble, the importance, logging the
+    # trials, the next one and the rows without a trial (dummy, linear, ensemble), export, registration
+    trials = [_Trial("linear", 1.0, value=0.8, fit_seconds=3.0), _Trial("linear", 1.0, value=0.7, fit_seconds=9.0)]
+    expected = 3.0 / 3 * 1.5 + budget.ensemble + 1.8 + 0.1 * (2 + 1 + 3) + 2.0 + 3.0
+    assert seen["keep"](trials) == pytest.approx(expected)
+    assert budget.search_seconds(6, 1.5) == pytest.approx(60 - 10 - expected)
+    assert {"prepare", "search", "refit", "importance"} <= set(res.to_dict()["time"]["spent"])
+    assert res.budget is budget

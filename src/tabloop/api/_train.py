@@ -26,18 +26,23 @@ from tabloop.data import (
     infer_contract,
     split_train_test,
 )
+from tabloop.errors import TrainingError
 from tabloop.evaluate import cost_threshold
 from tabloop.export import export_bundle
 from tabloop.report import Report, figure_to_html, plot_label, table_html
 from tabloop.spec import spec_hash, spec_to_yaml
 from tabloop.train import (
+    MIN_BUDGET_SECONDS,
     PREDICTION_COLUMN,
+    AfterSearch,
+    Budget,
     ModelBundle,
     library_versions,
     search_trials,
     train_candidates,
     training_prior,
 )
+from tabloop.workspace import atomic_write_json
 
 Progress = Callable[[str], None]
 TEST_ARTIFACT = "split"
@@ -66,6 +71,9 @@ class TrainSummary(Result):
     stopped_because: str = ""
     importance: dict[str, float] = field(default_factory=dict)
     validation: str = ""  # how candidates were scored, e.g. "5-fold (stratified); auto for 4,000 training rows"
+    warnings: list[str] = field(default_factory=list)  # e.g. the winner is the constant baseline
+    # under a time budget: budget_seconds, wall_seconds (start to registered model), spent per phase, notes
+    time: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -99,14 +107,19 @@ def train(
     storage: str | None = None,
     worker: bool = False,
     progress: Progress | None = None,
+    started: float | None = None,
 ) -> TrainSummary | SearchSummary:
     """Split the spec's data, search the candidates on the training part, register the best.
+
+    A time budget covers the whole call, from ``started`` (a ``time.perf_counter()`` reading; default:
+    the call) to the registered model: see :class:`tabloop.train.Budget`. The CLI passes its process's
+    start, so that the interpreter's start-up counts, and the process's exit is then kept back too.
 
     ``worker=True`` only adds trials to the (shared) study and registers nothing: run it on
     as many processes or machines as you like against one PostgreSQL ``storage``, then a
     plain ``train`` refits and registers the best of all their trials.
     """
-    started = time.perf_counter()
+    called = time.perf_counter()
     proj = Project.open(project)
     df = proj.read_data()
     train_df, test_df = split_train_test(df, proj.spec)
@@ -115,22 +128,65 @@ def train(
     return fit_and_register(
         proj, train_df, test_df, budget=budget, progress=progress, run_name="train",
         data_hash=frame_fingerprint(df), contract=_contract(proj, df), trials=trials, storage=storage,
-        started=started,
+        started=called if started is None else started, called=called, ends_process=started is not None,
     )
 
 
-#: share of a time budget kept for what follows training (trial logging, ONNX export and parity check,
-#: registration, report), capped; the search gets the rest of what is left when it starts
-AFTER_TRAINING_SHARE = 0.15
-AFTER_TRAINING_MAX_SECONDS = 30.0
-MIN_SEARCH_SECONDS = 1.0
+TIMINGS = "timings.json"
+#: what the phases after the search took on the bundled HMDA table in a fresh project (benchmarks/budget,
+#: two cores): the estimate for a project's first training run; later runs use their own last measurement
+DEFAULT_AFTER_SEARCH = AfterSearch(log_per_run=0.15, export=1.0, register=3.0)
+#: a process that ends after registering (the CLI) then prints its result and exits, tearing down the
+#: interpreter and its libraries: at least EXIT_SECONDS, and in benchmarks/budget 0.3-0.45 times what its
+#: start-up (the imports) took, busy machine or not
+EXIT_SECONDS = 1.0
+EXIT_PER_STARTUP = 0.4
 
 
-def search_budget(total: float, spent: float) -> float:
-    """Seconds the search and refit get so that the whole command ends near ``total``: the budget less
-    what was spent before training started and what export and registration will take."""
-    keep = min(AFTER_TRAINING_SHARE * total, AFTER_TRAINING_MAX_SECONDS)
-    return max(total - spent - keep, MIN_SEARCH_SECONDS)
+def after_search_estimate(proj: Project) -> AfterSearch:
+    """What the phases after the search took the last time this project trained (``.tabloop/timings.json``),
+    else :data:`DEFAULT_AFTER_SEARCH`."""
+    import json
+
+    path = proj.workspace.home / TIMINGS
+    try:
+        raw = json.loads(path.read_text())
+        return AfterSearch(**{k: max(0.0, float(raw[k])) for k in ("log_per_run", "export", "register")})
+    except (OSError, ValueError, KeyError, TypeError):
+        return AfterSearch(**vars(DEFAULT_AFTER_SEARCH))
+
+
+def make_budget(proj: Project, total: float, *, started: float, called: float | None = None,
+                ends_process: bool = False, clock: Callable[[], float] = time.perf_counter) -> Budget:
+    """The command's budget from ``started``; ``called`` (when later) ends its start-up phase."""
+    if total < MIN_BUDGET_SECONDS:
+        raise TrainingError(
+            f"a time budget of {total:g}s is below the minimum of {MIN_BUDGET_SECONDS:g}s: start-up, reading the "
+            "data, the baseline, one trial, the refit, export and registration take about that",
+            hint=f"use --budget {MIN_BUDGET_SECONDS:g} or more (train.budget_seconds), or --trials N for a fixed "
+                 "number of trials",
+        )
+    after = after_search_estimate(proj)
+    startup = max(0.0, called - started) if called is not None else 0.0
+    if ends_process:
+        after.register += max(EXIT_SECONDS, EXIT_PER_STARTUP * startup)
+    budget = Budget(total, started, clock=clock, after=after)
+    if startup > 0:
+        budget.lap("startup", at=called)
+    return budget
+
+
+def _record_timings(proj: Project, budget: Budget, runs: int) -> None:
+    """Keep what the phases after the search took, for the next run's estimate (never fatal)."""
+    spent = budget.spent
+    measured = {"log_per_run": spent.get("log", 0.0) / max(runs, 1), "export": spent.get("export", 0.0),
+                "register": spent.get("register", 0.0)}
+    if "export" not in spent:  # skipped this time: keep the last measurement
+        measured["export"] = budget.after.export
+    try:
+        atomic_write_json(proj.workspace.home / TIMINGS, {k: round(v, 3) for k, v in measured.items()})
+    except OSError:
+        pass
 
 
 def _work(proj: Project, train_df: pd.DataFrame, df: pd.DataFrame, *, budget: float | None, trials: int | None,
@@ -185,11 +241,17 @@ def fit_and_register(
     trials: int | None = None,
     storage: str | None = None,
     started: float | None = None,
+    called: float | None = None,
+    ends_process: bool = False,
 ) -> TrainSummary:
-    """Train, export, register. Under a time budget the whole of it (from ``started``, a perf_counter
-    reading, or from now) aims to end near the budget: see :func:`search_budget`."""
+    """Train, export, register. Under a time budget the whole of it, from ``started`` (a perf_counter
+    reading, or now), ends with the registered model by the budget: see :func:`make_budget`."""
     started = time.perf_counter() if started is None else started
     spec = proj.spec
+    clock = None  # first: a budget below the minimum is refused before anything slow starts
+    if trials is None and spec.train.trials is None:
+        clock = make_budget(proj, budget if budget is not None else spec.train.budget_seconds, started=started,
+                            called=called, ends_process=ends_process)
     url = study_storage(proj, storage)
     say = progress or (lambda _m: None)
     target = spec.data.target
@@ -207,14 +269,12 @@ def fit_and_register(
                             "trials": trials or spec.train.trials or "budget",
                             "candidates": ",".join(spec.train.candidates), "study_storage": _redact(url),
                             "train_rows": len(train_df), "test_rows": 0 if test_df is None else len(test_df)})
-        search = None
-        if trials is None and spec.train.trials is None:
-            total = budget if budget is not None else spec.train.budget_seconds
-            search = search_budget(total, time.perf_counter() - started)
-        result = train_candidates(train_df, spec, contract, classes, budget_seconds=search or budget,
-                                  trials=trials, storage=url, data_hash=data_hash, progress=say)
+        result = train_candidates(train_df, spec, contract, classes, budget=clock, trials=trials, storage=url,
+                                  data_hash=data_hash, progress=say)
         tracker.log_params({"study": result.study})
         _log_trials(tracker, result, run_tags)
+        if clock is not None:
+            clock.lap("log")
         best = result.winner_result()
         tracker.log_metrics({f"cv_{m}_mean": s["mean"] for m, s in best.metrics.items()})
         threshold = cost_threshold(spec.costs.false_positive, spec.costs.false_negative) if spec.task == "binary" else None
@@ -234,10 +294,19 @@ def fit_and_register(
             spec_yaml=spec_to_yaml(spec),
         )
         bundle.reference = _with_predictions(bundle)
-        say("exporting to ONNX and checking parity")
-        onnx = export_bundle(bundle, test_df)  # model.onnx + manifest["onnx"]; the reference when no test part
-        tracker.log_metrics({"onnx_parity_max_abs_diff": onnx.report.get("parity_max_abs_diff"),
-                             "onnx_used": float(onnx.used)})
+        if clock is not None and clock.left() < clock.after.export + clock.after.register:
+            # the pickled pipeline serves as well; an overrun would break the budget's promise
+            clock.note(f"ONNX export skipped: {max(clock.left(), 0):.1f}s were left, export and registration take "
+                       f"about {clock.after.export + clock.after.register:.1f}s; the model serves with scikit-learn")
+            say(clock.notes[-1])
+            bundle.manifest["onnx"] = {"used": False, "convertible": None, "reason": clock.notes[-1]}
+        else:
+            say("exporting to ONNX and checking parity")
+            onnx = export_bundle(bundle, test_df)  # model.onnx + manifest["onnx"]; the reference when no test part
+            tracker.log_metrics({"onnx_parity_max_abs_diff": onnx.report.get("parity_max_abs_diff"),
+                                 "onnx_used": float(onnx.used)})
+            if clock is not None:
+                clock.lap("export")
         with tempfile.TemporaryDirectory(prefix="tabloop-train-") as tmp:
             if test_df is not None:
                 test_path = Path(tmp) / TEST_FILE
@@ -246,10 +315,18 @@ def fit_and_register(
         say("registering the winner")
         ref = tracker.register_bundle(bundle, spec.model_name, key=key,
                                       tags={"tabloop.winner": result.winner, "tabloop.data_hash": data_hash})
-        report = leaderboard_report(result.to_dict(), title=f"Training leaderboard: {spec.model_name} v{ref.version}")
+        data = result.to_dict()
+        if clock is not None:  # as known when the report is written: registration is still under way
+            data["time"] = clock.to_dict()
+        report = leaderboard_report(data, title=f"Training leaderboard: {spec.model_name} v{ref.version}")
         html_path, json_path = report.write(proj.report_dir(), f"train-v{ref.version}")
         tracker.log_artifact(html_path, artifact_path="leaderboard")
         tracker.log_artifact(json_path, artifact_path="leaderboard")
+    time_spent: dict[str, Any] = {}
+    if clock is not None:
+        clock.lap("register")
+        _record_timings(proj, clock, len(result.trials) + sum(1 for c in result.leaderboard if c.trial is None))
+        time_spent = clock.to_dict()
     return TrainSummary(
         model=ref.name, version=ref.version, run_id=run_id, winner=result.winner, rule=result.rule,
         metric=result.metric, cv_mean=best.mean(result.metric), cv_std=best.std(result.metric),
@@ -257,7 +334,7 @@ def fit_and_register(
         train_rows=len(train_df), test_rows=0 if test_df is None else len(test_df), seconds=result.seconds,
         report_html=html_path, report_json=json_path, study=result.study, storage=_redact(url),
         trials=len(result.trials), stopped_because=result.stopped_because, importance=result.importance,
-        validation=result.validation,
+        validation=result.validation, warnings=list(result.warnings), time=time_spent,
     )
 
 
@@ -324,6 +401,8 @@ def leaderboard_report(data: dict[str, Any], *, title: str) -> Report:
     metric = data["metric"]
     higher = data.get("greater_is_better", True)
     report = Report(title=title, data=data, subtitle=f"winner: {data['winner']} ({data['rule']})")
+    for warning in data.get("warnings") or []:
+        report.add("Warning", f"<p class='bad'>{html.escape(str(warning))}</p>")
     rows = []
     for c in data["leaderboard"]:
         row = {"candidate": c["name"], "status": c["status"], "trials": c.get("trials", 0),
@@ -337,12 +416,24 @@ def leaderboard_report(data: dict[str, Any], *, title: str) -> Report:
     validation = data.get("validation") or f"{data.get('folds', '?')} folds"
     report.add(f"Leaderboard (validation on the training part: {validation}; mean ± sd over its folds, or a holdout's parts)", table_html(rows))
     report.add("How the winner was chosen", (
-        f"<p>Rule: <b>the simplest candidate whose mean {html.escape(metric)} is within one standard error "
-        f"(sd / &radic;n, n the independent scores: the folds of one repeat, or a holdout's parts) of the best mean</b>. An ensemble is the most complex candidate, so it wins only "
-        f"when it beats the best single model by more than that. Winner: <b>{html.escape(str(data['winner']))}"
+        f"<p>Rule: <b>the simplest candidate whose mean {html.escape(metric)} is within one standard error of "
+        f"the best mean, the standard error of the paired per-fold differences between the two</b> (both are "
+        f"scored on the same folds, so a fold that is hard for every model cancels out; sd of the differences "
+        f"/ &radic;n, n the independent scores: the folds of one repeat, or a holdout's parts). An ensemble is "
+        f"the most complex candidate, so it wins only when it beats the best single model by more than the "
+        f"standard error of their paired differences. Winner: <b>{html.escape(str(data['winner']))}"
         f"</b> &mdash; {html.escape(str(data['rule']))}.</p><p class='meta'>search: {len(data.get('trials', []))} "
         f"trials in study {html.escape(str(data.get('study', '')))}; stopped: "
         f"{html.escape(str(data.get('stopped_because', '')))}</p>"))
+    spent = data.get("time") or {}
+    if spent:
+        after = spent.get("estimated_after_search", {})
+        report.add("Time budget", (
+            f"<p>{spent['budget_seconds']:g}s for the whole command, from its start to the registered model; "
+            f"{spent['wall_seconds']:.1f}s had passed by the end of the last phase below; registration (estimated "
+            f"at {after.get('register', 0.0):.1f}s) was under way when this report was written.</p>"
+            + table_html([{"phase": k, "seconds": round(v, 2)} for k, v in spent["spent"].items()])
+            + "".join(f"<p class='bad'>{html.escape(n)}</p>" for n in spent.get("notes", []))))
     ok = [c for c in data["leaderboard"] if c["status"] == "ok"]
     if ok:
         fig, ax = plt.subplots(figsize=(6, 0.5 * len(ok) + 1.2))

@@ -78,7 +78,10 @@ def profile(project: ProjectOpt = None, json_: JsonOpt = False, verbose: Verbose
 @app.command()
 def train(
     project: ProjectOpt = None,
-    budget: Annotated[float | None, typer.Option(help="Seconds to spend (overrides train.budget_seconds).")] = None,
+    budget: Annotated[float | None, typer.Option(help="Wall-clock seconds for the whole command, from its start to the "
+                                                      "registered model (overrides train.budget_seconds; at least 10): the "
+                                                      "search gets what start-up, preparation, refit, export and "
+                                                      "registration leave (with --worker: the search's own seconds).")] = None,
     trials: Annotated[int | None, typer.Option(help="Run exactly this many search trials instead of a time budget (reproducible).")] = None,
     storage: Annotated[str | None, typer.Option(help="Optuna study storage URL (default: train.storage, else .tabloop/optuna.db).")] = None,
     worker: Annotated[bool, typer.Option("--worker", help="Only add search trials to the shared study; register nothing.")] = False,
@@ -88,9 +91,13 @@ def train(
     """Split once, search the candidates with cross-validation, register the best as a new model version."""
     out = Output(as_json=json_, verbose=verbose)
     with guarded(out):
+        from tabloop.train import process_started
+
+        started = process_started()  # the budget counts the interpreter's start-up and imports too
         from tabloop.api import train as run
 
-        res = run(project, budget=budget, trials=trials, storage=storage, worker=worker, progress=out.progress())
+        res = run(project, budget=budget, trials=trials, storage=storage, worker=worker, progress=out.progress(),
+                  started=started)
 
         def human() -> None:
             from rich.console import Console
@@ -114,6 +121,13 @@ def train(
             Console().print(table)
             print(f"winner: {res.winner} ({res.rule})")
             print(f"registered {res.model} version {res.version}; report: {res.report_html}")
+            if res.time:
+                phases = ", ".join(f"{k} {v:.1f}" for k, v in res.time["spent"].items())
+                print(f"time: {res.time['wall_seconds']:.1f}s of a {res.time['budget_seconds']:g}s budget ({phases})")
+                for note in res.time["notes"]:
+                    print(f"  {note}")
+            for warning in res.warnings:
+                err_console.print(f"[bold red]WARNING:[/bold red] {warning}", soft_wrap=True)
 
         out.emit(res.to_dict(), human)
 

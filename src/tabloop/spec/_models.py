@@ -98,7 +98,9 @@ class SplitSpec(_Strict):
 
 
 class TrainSpec(_Strict):
-    budget_seconds: float = Field(default=120, gt=0, description="Wall-clock budget for training all candidates.")
+    budget_seconds: float = Field(default=120, gt=0, description=(
+        "Wall-clock seconds for the whole train command, from its start to the registered model (at least 10): "
+        "the search gets what start-up, preparation, refit, export and registration leave."))
     trials: int | None = Field(
         default=None, ge=1,
         description="Run exactly this many search trials instead of spending the time budget "

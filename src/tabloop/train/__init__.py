@@ -8,12 +8,16 @@ from tabloop.train._bundle import (
     proba_column,
     training_prior,
 )
+from tabloop.train._budget import MIN_BUDGET_SECONDS, AfterSearch, Budget, process_started
 from tabloop.train._candidates import Candidate, Options, make_candidates
 from tabloop.train._search import SearchOutcome, TrialRecord, study_name
 from tabloop.train._train import CandidateResult, TrainResult, search_trials, train_candidates
 
 __all__ = [
+    "MIN_BUDGET_SECONDS",
     "PREDICTION_COLUMN",
+    "AfterSearch",
+    "Budget",
     "Candidate",
     "CandidateResult",
     "ModelBundle",
@@ -24,6 +28,7 @@ __all__ = [
     "TrialRecord",
     "library_versions",
     "make_candidates",
+    "process_started",
     "proba_column",
     "search_trials",
     "study_name",

@@ -170,15 +170,16 @@ def run_search(
     deadline: float | None = None,
     trials: int | None = None,
     progress: Progress | None = None,
-    refit_members: int = 0,
+    keep: Callable[[list[Any]], float] | None = None,
     threads: int = 1,
 ) -> SearchOutcome:
     """Run trials until ``trials`` are finished in the study, or ``deadline`` (perf_counter) passes,
     or every family has had its share of trials. Returns every trial stored in the study.
 
-    With ``refit_members`` the search keeps back, from ``deadline``, the time that refitting
-    the best trials of that many families on all rows will take (estimated from their fold
-    fit times), so that the whole of a training run ends near its budget.
+    With ``keep`` the search keeps back, from ``deadline``, ``keep(trials in the study)`` seconds: the time
+    that what follows the search will take (refitting its best trials on all rows, estimated from their
+    fold fit times by :func:`refit_reserve`, logging the trials, export, registration), so that the whole
+    of a training command ends by its deadline.
     """
     import optuna
 
@@ -201,8 +202,8 @@ def run_search(
             break
         now = time.perf_counter()
         until = deadline
-        if deadline is not None and refit_members:
-            until = deadline - refit_reserve(existing, maximize, len(splits), refit_members)
+        if deadline is not None and keep is not None:
+            until = deadline - keep(existing)
         if until is not None and now >= until and (ran > 0 or any(t.state.name == "COMPLETE" for t in existing)):
             stopped = "time budget spent"
             break
@@ -250,16 +251,22 @@ REFIT_FACTOR = 1.5
 
 def refit_reserve(existing: list[Any], maximize: bool, folds: int, members: int) -> float:
     """Seconds to keep for refitting the best complete trial of each of the ``members`` best families."""
+    done = [(t.params.get(FAMILY), t.value, float(t.user_attrs.get("fit_seconds", 0.0)))
+            for t in existing if t.state.name == "COMPLETE"]
+    return refit_seconds(done, maximize, folds, members)
+
+
+def refit_seconds(done: list[tuple[str | None, float | None, float]], maximize: bool, folds: int, members: int) -> float:
+    """:func:`refit_reserve` for complete trials given as (family, value, seconds of fitting all folds)."""
     sign = 1.0 if maximize else -1.0
-    best: dict[str, Any] = {}
-    for t in existing:
-        fam = t.params.get(FAMILY)
-        if t.state.name != "COMPLETE" or t.value is None or not math.isfinite(t.value) or fam is None:
+    best: dict[str, tuple[float, float]] = {}
+    for fam, value, fit in done:
+        if value is None or not math.isfinite(value) or fam is None:
             continue
-        if fam not in best or sign * t.value > sign * best[fam].value:
-            best[fam] = t
-    top = sorted(best.values(), key=lambda t: -sign * t.value)[:members]
-    return sum(float(t.user_attrs.get("fit_seconds", 0.0)) / max(folds, 1) * REFIT_FACTOR for t in top)
+        if fam not in best or sign * value > sign * best[fam][0]:
+            best[fam] = (value, fit)
+    top = sorted(best.values(), key=lambda vf: -sign * vf[0])[:members]
+    return sum(fit / max(folds, 1) * REFIT_FACTOR for _, fit in top)
 
 
 def _run_trial(

@@ -29,17 +29,15 @@ from tabloop.data import (
 from tabloop.errors import TrainingError
 from tabloop.evaluate import greater_is_better, metrics_for
 from tabloop.spec import HOLDOUT_PARTS, Spec
+from tabloop.train._budget import Budget
 from tabloop.train._candidates import Candidate, Options, make_candidates, serving_threads, too_big
 from tabloop.train._cv import Split, cross_validate, score_predictions
+from tabloop.train._ensemble import ROUNDS as ENSEMBLE_ROUNDS
 from tabloop.train._ensemble import evaluate_ensemble, make_ensemble
-from tabloop.train._search import SearchOutcome, TrialRecord, run_search, study_name
+from tabloop.train._search import SearchOutcome, TrialRecord, refit_reserve, refit_seconds, run_search, study_name
 
 Progress = Callable[[str], None]
 
-#: share of a time budget the search may use at most; it also keeps back, as it goes, the time that
-#: refitting its best models on all rows will take (see ``refit_reserve``). The rest is for the
-#: ensemble, the feature importance and what the caller does after training (export, registration)
-SEARCH_SHARE = 0.9
 #: at most this share of the budget (and at least MIN_IMPORTANCE_SECONDS) goes to permutation importance
 IMPORTANCE_SHARE = 0.03
 MIN_IMPORTANCE_SECONDS = 1.0
@@ -49,13 +47,17 @@ MIN_IMPORTANCE_ROWS = 100
 ENSEMBLE_MEMBERS = 5
 ENSEMBLE = "ensemble"
 ENSEMBLE_COMPLEXITY = 9
+#: under a budget the ensemble is skipped when it and what follows would overrun by more than this share of the
+#: budget (the search keeps its time back, but its last trial may end a little late; the estimate counts the
+#: refit of every member, which only an ensemble that wins needs)
+ENSEMBLE_SLACK = 0.05
 #: imbalance choices are offered when the rarest class has fewer rows than this share of the commonest
 IMBALANCE_RATIO = 0.5
 #: feature selection is offered from this many features up
 SELECT_MIN_FEATURES = 5
 IMPORTANCE_ROWS = 1000
 
-RULE = "simplest within one standard error of the best"
+RULE = "simplest within one standard error of the best"  # SE of the paired per-fold differences
 
 
 @dataclass
@@ -98,6 +100,8 @@ class TrainResult:
     importance: dict[str, float] = field(default_factory=dict)  # feature -> mean drop in the metric when shuffled
     folds: int = 0  # validation splits every candidate was fitted for (repeats included; 1 for a holdout)
     validation: str = ""  # the scheme in words, e.g. "5-fold repeated 3 times (stratified); auto for 426 training rows"
+    warnings: list[str] = field(default_factory=list)  # what a person must know before using the winner
+    budget: Budget | None = None  # under a time budget: how the time was spent (the caller adds its phases)
 
     def winner_result(self) -> CandidateResult:
         return next(c for c in self.leaderboard if c.name == self.winner)
@@ -116,6 +120,8 @@ class TrainResult:
             "leaderboard": [c.to_dict() for c in self.leaderboard],
             "trials": [t.to_dict() for t in self.trials],
             "importance": self.importance,
+            "warnings": self.warnings,
+            "time": None if self.budget is None else self.budget.to_dict(),
         }
 
 
@@ -202,24 +208,31 @@ def train_candidates(
     storage: str | None = None,
     data_hash: str | None = None,
     progress: Progress | None = None,
+    budget: Budget | None = None,
 ) -> TrainResult:
     """Baseline, search, ensemble, selection and refit (all preparation fitted inside the folds).
 
     With ``trials`` (or ``train.trials``) the search runs that many trials whatever the
-    time, and the same seed gives the same leaderboard and model; otherwise it runs
-    until ``budget_seconds`` (or ``train.budget_seconds``) is spent. The winner is the
-    simplest candidate whose mean score is within one standard error of the best mean,
-    so a complex model, an ensemble included, must earn its place.
+    time, and the same seed gives the same leaderboard and model. Otherwise training ends by
+    ``budget`` (a whole command's, which says what follows training and how long it will take), or
+    by ``budget_seconds`` (or ``train.budget_seconds``) from now: the search gets what the
+    baseline, the refit, the ensemble and the importance leave (see :class:`Budget`). The winner is
+    the simplest candidate within one standard error of the best (:func:`_select`), so a complex
+    model, an ensemble included, must earn its place.
     """
     say = progress or (lambda _msg: None)
     start = time.perf_counter()
+    n_trials = trials if trials is not None else spec.train.trials
+    if n_trials is not None:
+        budget = None
+    elif budget is None:
+        budget = Budget(budget_seconds if budget_seconds is not None else spec.train.budget_seconds, start)
     prep = _prepare(train_df, spec, contract, classes, data_hash)
     metric = prep.metrics[0]
     task = spec.task
-    n_trials = trials if trials is not None else spec.train.trials
-    budget = budget_seconds if budget_seconds is not None else spec.train.budget_seconds
-    deadline = None if n_trials is not None else start + SEARCH_SHARE * budget
     by_family = {c.family: c for c in prep.candidates}
+    members = ENSEMBLE_MEMBERS if spec.train.ensemble else 1
+    rows = len(prep.candidates) + 1  # leaderboard rows that may be logged without a trial: dummy, skipped, ensemble
 
     results: list[CandidateResult] = []
     dummy = by_family["dummy"]
@@ -227,26 +240,48 @@ def train_candidates(
     say(f"cross-validating the {dummy.name} baseline ({len(prep.splits)} splits)")
     results.append(_evaluate_fixed(dummy, dummy.params, prep, task))
     results.extend(prep.skipped)
+    if budget is not None:
+        budget.importance = max(MIN_IMPORTANCE_SECONDS, IMPORTANCE_SHARE * budget.total)
+        if spec.train.ensemble:
+            budget.ensemble = ensemble_estimate(prep, task, metric, members)
+        budget.lap("prepare")
+
+    def keep(existing: list[Any]) -> float:
+        assert budget is not None
+        refit = refit_reserve(existing, greater_is_better(metric), len(prep.splits), members)
+        return budget.after_search(len(existing) + 1 + rows, refit, ensemble=spec.train.ensemble)
 
     outcome = SearchOutcome(prep.study, [], {}, 0, "no candidate to search")
     if prep.searchable:
-        mode = f"{n_trials} trials" if n_trials is not None else f"{budget:.0f}s budget"
+        mode = f"{n_trials} trials" if budget is None else f"{budget.search_seconds():.0f}s of a {budget.total:.0f}s budget"
         say(f"searching {', '.join(c.name for c in prep.searchable)} ({mode}, study {prep.study})")
         outcome = run_search(prep.X, prep.y, prep.splits, prep.searchable, task=task, n_classes=prep.n_classes,
                              metrics=prep.metrics, seed=spec.seed, options=prep.options, name=prep.study,
-                             storage=storage, deadline=deadline, trials=n_trials, progress=say,
-                             refit_members=ENSEMBLE_MEMBERS if spec.train.ensemble else 1, threads=spec.train.threads)
-        rows = _family_rows(prep.searchable, outcome.records, metric, budget if n_trials is None else None)
-        for r in rows:
+                             storage=storage, deadline=None if budget is None else budget.end, trials=n_trials,
+                             progress=say, keep=None if budget is None else keep, threads=spec.train.threads)
+        family_rows = _family_rows(prep.searchable, outcome.records, metric, None if budget is None else budget.total)
+        for r in family_rows:
             if r.status == "skipped":
                 say(f"skipped {r.name}: {r.note}")
-        results.extend(rows)
+        results.extend(family_rows)
+    if budget is not None:
+        budget.lap("search")
 
     if spec.train.ensemble:
-        ens = _ensemble_row(results, outcome, prep, by_family, task, metric, deadline=None if n_trials is not None else start + budget,
-                           threads=spec.train.threads)
-        if ens is not None:
-            results.append(ens)
+        runs = len(outcome.records) + rows
+        need = 0.0 if budget is None else budget.after_search(runs, refit_of(outcome, metric, len(prep.splits), members))
+        blendable = len({r.family for r in results if r.status == "ok" and r.trial is not None}) >= 2
+        if budget is not None and blendable and budget.left() < need - ENSEMBLE_SLACK * budget.total:
+            budget.note(f"ensemble skipped: {max(budget.left(), 0):.1f}s were left, it and what follows need {need:.1f}s")
+            say(budget.notes[-1])
+        else:
+            after = None if budget is None else budget.end - budget.importance - budget.tail(runs)
+            ens = _ensemble_row(results, outcome, prep, by_family, task, metric, deadline=after,
+                                threads=spec.train.threads)
+            if ens is not None:
+                results.append(ens)
+        if budget is not None:
+            budget.lap("ensemble")
 
     ok = [r for r in results if r.status == "ok"]
     if not ok:
@@ -255,6 +290,9 @@ def train_candidates(
     sign = 1.0 if greater_is_better(metric) else -1.0
     ok.sort(key=lambda r: (r.complexity, -sign * _finite(r.mean(metric), sign)))
     winner, rule = _select(ok, metric, prep.independent)
+    alerts = [baseline_warning(task, rule)] if next(r for r in ok if r.name == winner).family == "dummy" else []
+    for alert in alerts:
+        say(f"WARNING: {alert}")
     say(f"refitting {winner} on all {len(prep.X)} training rows")
     best = next(r for r in ok if r.name == winner)
     pipeline = _build_winner(best, by_family, results, spec.train.threads)
@@ -262,13 +300,52 @@ def train_candidates(
         warnings.simplefilter("ignore")
         pipeline.fit(prep.X, prep.y)
     serving_threads(pipeline)
-    seconds = None if n_trials is not None else max(MIN_IMPORTANCE_SECONDS, IMPORTANCE_SHARE * budget)
-    importance = _importance(pipeline, prep, task, metric, spec.seed, seconds=seconds,
-                             seconds_per_row=best.predict_seconds_per_row)
+    seconds = None
+    if budget is not None:
+        budget.lap("refit")
+        # what is left once logging, export and registration are kept back, never more than its share
+        seconds = min(budget.importance, budget.left() - budget.tail(len(outcome.records) + rows))
+    importance: dict[str, float] = {}
+    if seconds is not None and seconds < MIN_IMPORTANCE_SECONDS:
+        budget.note(f"feature importance skipped: {max(seconds, 0):.1f}s were left for it")  # type: ignore[union-attr]
+        say(budget.notes[-1])  # type: ignore[union-attr]
+    else:
+        importance = _importance(pipeline, prep, task, metric, spec.seed, seconds=seconds,
+                                 seconds_per_row=best.predict_seconds_per_row)
+    if budget is not None:
+        budget.lap("importance")
     ordered = sorted(results, key=lambda r: _sort_key(r, metric))
     return TrainResult(ordered, winner, rule, metric, pipeline, time.perf_counter() - start, trials=outcome.records,
                        study=outcome.study_name, stopped_because=outcome.stopped_because, importance=importance,
-                       folds=len(prep.splits), validation=prep.validation)
+                       folds=len(prep.splits), validation=prep.validation, warnings=alerts, budget=budget)
+
+
+def refit_of(outcome: SearchOutcome, metric: str, folds: int, members: int) -> float:
+    """Seconds refitting the best complete trial of the ``members`` best families on all rows will take."""
+    done = [(t.family, t.value, t.fit_seconds) for t in outcome.records if t.state == "complete"]
+    return refit_seconds(done, greater_is_better(metric), folds, members)
+
+
+def ensemble_estimate(prep: _Prepared, task: str, metric: str, members: int) -> float:
+    """Seconds the ensemble's weights will take: greedy selection scores ``members`` blends per round, for
+    each fold's weights and once more for all rows; one scoring pass on all rows is timed here."""
+    if task == "regression":
+        pred = np.full(len(prep.y), float(np.mean(prep.y)))
+    else:
+        shares = np.bincount(prep.y, minlength=prep.n_classes) / max(len(prep.y), 1)
+        pred = np.tile(shares, (len(prep.y), 1))
+    t0 = time.perf_counter()
+    score_predictions(task, prep.y, pred, [metric])
+    once = time.perf_counter() - t0
+    parts = len(prep.splits) if len(prep.splits) > 1 else HOLDOUT_PARTS
+    return once * ENSEMBLE_ROUNDS * members * (parts + 1)
+
+
+def baseline_warning(task: str, rule: str) -> str:
+    """What to say when the winner is the constant baseline: no candidate learned anything the folds could see."""
+    what = "the mean" if task == "regression" else "the majority class (the training class shares as probabilities)"
+    return (f"the best model is no better than predicting {what}: the registered model is the constant baseline "
+            f"({rule}); check the target, the features and data.exclude, or give the search more time")
 
 
 def _finite(v: float, sign: float) -> float:
@@ -403,24 +480,54 @@ def _importance(pipeline: Any, prep: _Prepared, task: str, metric: str, seed: in
     return {str(c): float(v) for c, v in pairs}
 
 
-def _select(ok: list[CandidateResult], metric: str, folds: int) -> tuple[str, str]:
-    """``ok`` is simplest first: the first within one standard error of the best mean wins.
+def paired_standard_error(best: CandidateResult, other: CandidateResult, metric: str, independent: int) -> tuple[float, float] | None:
+    """Mean and standard error of ``best``'s score minus ``other``'s (oriented so that positive means ``best``
+    is better), fold by fold: both were scored on the same folds (a holdout: the same parts; repeated k-fold:
+    the same repeat-folds), so what a hard fold does to both cancels out. None when the scores do not pair
+    (a row without per-fold scores, or a different number of them).
 
-    ``folds``: how many of the scores are independent (repeats of k-fold reuse the same rows, so
-    the standard error counts the k folds of one repeat, not all of them; a holdout counts its parts).
+    ``independent``: how many of the scores are independent (repeats of k-fold reuse the same rows, so the
+    standard error counts the k folds of one repeat, not all of them; a holdout counts its parts).
+    """
+    a, b = best.fold_scores.get(metric), other.fold_scores.get(metric)
+    if not a or not b or len(a) != len(b):
+        return None
+    sign = 1.0 if greater_is_better(metric) else -1.0
+    d = sign * (np.asarray(a, dtype=float) - np.asarray(b, dtype=float))
+    d = d[np.isfinite(d)]
+    if len(d) < 2:
+        return None
+    return float(d.mean()), float(d.std(ddof=1) / math.sqrt(max(1, min(independent, len(d)))))
+
+
+def _select(ok: list[CandidateResult], metric: str, folds: int) -> tuple[str, str]:
+    """``ok`` is simplest first: the first within one standard error of the best wins.
+
+    The standard error is that of the paired per-fold differences between the candidate and the best
+    (:func:`paired_standard_error`): a spread shared by both, such as one fold that is hard for every model,
+    says nothing about which is better, and an unpaired spread would let the constant baseline win a table
+    that a model beats on every fold. Rows without per-fold scores fall back to the best's own standard
+    error (sd / sqrt(``folds``)). The ensemble is the most complex row, so the same rule makes it win only
+    when it beats the best single model by more than the standard error of their paired differences.
     """
     sign = 1.0 if greater_is_better(metric) else -1.0
     best = max(ok, key=lambda r: _finite(sign * r.mean(metric), 1.0))
-    se = best.std(metric) / math.sqrt(folds) if not math.isnan(best.std(metric)) else 0.0
-    floor = sign * best.mean(metric) - se
+    unpaired = best.std(metric) / math.sqrt(folds) if not math.isnan(best.std(metric)) else 0.0
+    closest, margin = "", math.inf
     for r in ok:
-        if sign * r.mean(metric) >= floor:
-            if r.name == best.name:
-                return best.name, f"best mean {metric} ({best.mean(metric):.4f}); no simpler model within one standard error ({se:.4f})"
+        if r.name == best.name:
+            return best.name, (f"best mean {metric} ({best.mean(metric):.4f}); no simpler model within one standard "
+                               f"error of its paired per-fold differences{closest}")
+        paired = paired_standard_error(best, r, metric, folds)
+        gap, se = paired if paired is not None else (sign * (best.mean(metric) - r.mean(metric)), unpaired)
+        kind = "" if paired is not None else ", unpaired: no per-fold scores"
+        if gap <= se + 1e-12:  # a tie at exactly one SE counts as within (floating-point rounding aside)
             return r.name, (
-                f"{RULE}: {r.name} {r.mean(metric):.4f} "
-                f"vs {best.name} {best.mean(metric):.4f} (SE {se:.4f})"
+                f"{RULE}: {r.name} {r.mean(metric):.4f} vs {best.name} {best.mean(metric):.4f}, "
+                f"{'paired per-fold ' if paired is not None else ''}difference {gap:.4f} within SE {se:.4f}{kind}"
             )
+        if gap - se < margin:
+            closest, margin = f" (nearest: {r.name}, difference {gap:.4f} > SE {se:.4f}{kind})", gap - se
     return best.name, f"best mean {metric}"
 
 
