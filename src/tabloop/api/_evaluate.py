@@ -37,7 +37,7 @@ def evaluate(project: str | Path | None = None, *, version: str | None = None) -
     ref = proj.resolve(version or "latest")
     if not ref.run_id:
         raise DataError(f"model {ref.name!r} version {ref.version} has no training run to take its test part from")
-    bundle = proj.tracker.load_bundle(ref, cache=proj.workspace.home / "cache")
+    bundle = proj.load_bundle(ref.version)
     with tempfile.TemporaryDirectory(prefix="tabloop-eval-") as tmp:
         path = proj.tracker.download_run_artifact(ref.run_id, f"{TEST_ARTIFACT}/{TEST_FILE}", Path(tmp))
         test_df = pd.read_parquet(path)
