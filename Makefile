@@ -13,13 +13,13 @@ $(BIN)/python:
 
 # the lock files pin every package, so a fresh install is the install that was tested
 $(VENV)/.runtime-installed: requirements.lock pyproject.toml | $(BIN)/python
-	$(UV) pip install --quiet --python $(BIN)/python -r requirements.lock
-	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
+	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.lock
+	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python --no-deps -e .
 	touch $@
 
 $(VENV)/.dev-installed: requirements-dev.lock pyproject.toml | $(BIN)/python
-	$(UV) pip install --quiet --python $(BIN)/python -r requirements-dev.lock
-	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
+	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements-dev.lock
+	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python --no-deps -e .
 	touch $@
 
 demo: $(VENV)/.runtime-installed
