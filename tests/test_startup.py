@@ -63,3 +63,8 @@ def test_every_lazy_export_is_listed_in_all(package: str) -> None:
     module = importlib.import_module(f"tabloop.{package}")
     assert module.__file__ is not None
     assert set(_type_checking_imports(Path(module.__file__), module.__name__)) == set(module.__all__)
+
+
+def test_the_predict_command_does_not_import_training_or_the_monitor() -> None:
+    watched = ("optuna", "matplotlib", "scipy.stats", "tabloop.monitor", "tabloop.api._monitor", "fastapi")
+    assert _imported_after("from tabloop.api import predict", watched) == []

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tabloop.api._dashboard import DashboardSource
 from tabloop.api._project import Project
 from tabloop.api._results import Result
 from tabloop.batch import log_batch, score_frame, write_table
@@ -129,6 +128,7 @@ def _build(
     proj: Project, model: str | None, *, segment: str | None = None
 ) -> tuple[FastAPI, ModelBundle, ModelBundle | None, ApiKeys]:
     """The app for ``model`` as the spec configures it, with its bundle, challenger and keys."""
+    from tabloop.api._dashboard import DashboardSource  # here, so that 'tabloop predict' skips the monitor
     from tabloop.predlog import PredictionLog
     from tabloop.serve import Holdout, Limits, Rollout, create_app
 
