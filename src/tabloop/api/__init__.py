@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from tabloop.api._evaluate import EvaluateResult, PromoteResult, evaluate, promote
     from tabloop.api._init import InitResult, init
     from tabloop.api._loop import FeedbackResult, RetrainResult, feedback, retrain
+    from tabloop.api._model import LoadedModel, load_model
     from tabloop.api._monitor import MonitorResult, monitor
     from tabloop.api._profile import ProfileResult, profile
     from tabloop.api._project import Project
@@ -27,6 +28,7 @@ __all__ = [
     "EvaluateResult",
     "FeedbackResult",
     "InitResult",
+    "LoadedModel",
     "MonitorResult",
     "PredictResult",
     "ProfileResult",
@@ -37,6 +39,7 @@ __all__ = [
     "evaluate",
     "feedback",
     "init",
+    "load_model",
     "monitor",
     "predict",
     "profile",
