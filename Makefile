@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 UV_VERSION := 0.13.9
 
-.PHONY: demo test lint-imports bench bench-serving bench-drift bench-automl lock clean
+.PHONY: demo test lint-imports bench bench-serving bench-drift bench-automl bench-startup lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,7 @@ lint-imports: $(VENV)/.dev-installed
 	$(BIN)/lint-imports
 
 # each writes its figures to benchmarks/results/; run them on a quiet machine (see each README)
-bench: bench-serving bench-drift bench-automl
+bench: bench-serving bench-drift bench-automl bench-startup
 
 # needs wrk (apt-get install -y wrk); tabloop vs mlflow models serve vs BentoML vs a do-nothing FastAPI app
 bench-serving: $(VENV)/.dev-installed benchmarks/serving/.venv-bentoml/bin/bentoml
@@ -46,6 +46,10 @@ bench-drift: $(VENV)/.dev-installed
 
 bench-automl: $(VENV)/.dev-installed
 	$(BIN)/python benchmarks/automl/run.py all
+
+# whole-process time of --help, of monitor on 10,000 rows and of predict of 1,000 rows
+bench-startup: $(VENV)/.dev-installed
+	$(BIN)/python benchmarks/startup/run.py
 
 lock: | $(BIN)/python
 	$(UV) pip compile pyproject.toml --python-version 3.11 -q -o requirements.lock
