@@ -12,7 +12,7 @@ import pandas as pd
 from tabloop.data import read_table
 from tabloop.predlog import PredictionLog
 from tabloop.spec import Spec
-from tabloop.tracking import Tracker, VersionRef
+from tabloop.tracking import Tracker, VersionRef, cached_version
 from tabloop.train import ModelBundle
 from tabloop.workspace import Workspace
 
@@ -60,6 +60,11 @@ class Project:
         return self.tracker.resolve(self.spec.model_name, ref)
 
     def load_bundle(self, ref: str | None) -> ModelBundle:
+        # a version already cached, found through the SQLite registry without importing MLflow (seconds saved)
+        found = cached_version(self.workspace.tracking_uri(self.spec), self.spec.model_name, ref,
+                               cache=self.workspace.home / "cache")
+        if found is not None:
+            return ModelBundle.load(found[1], name=found[0].name, version=found[0].version)
         return self.tracker.load_bundle(self.resolve(ref), cache=self.workspace.home / "cache")
 
     def report_dir(self) -> Path:
