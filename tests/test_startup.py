@@ -27,7 +27,8 @@ def _imported_after(code: str, watched: tuple[str, ...]) -> list[str]:
     return list(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-@pytest.mark.parametrize("code", ["import tabloop", "import tabloop.cli", "import tabloop.api", "import tabloop.train"])
+@pytest.mark.parametrize("code", ["import tabloop", "import tabloop.cli", "import tabloop.api", "import tabloop.train",
+                                  "from tabloop import load_model"])
 def test_importing_the_package_imports_no_heavy_library(code: str) -> None:
     assert _imported_after(code, HEAVY) == []
 
