@@ -12,6 +12,7 @@ on a quiet machine:
     python benchmarks/startup/run.py                  # all cases, writes benchmarks/results/startup.{json,md}
     python benchmarks/startup/run.py --repeat 1 --out /tmp/startup   # a smoke run
     python benchmarks/startup/run.py --src /tmp/old/src --out /tmp/before   # another source tree, for before/after
+    python benchmarks/startup/run.py --baseline /tmp/before/startup.json      # these figures beside those
 
 The project for ``predict`` is trained once into the work folder (``--work``, kept between
 runs): ``tabloop init`` on the bundled HMDA table, candidates ``[lightgbm]``, 3 trials. ``predict``
@@ -44,6 +45,8 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/tabloop-bench-startup"), help="data and project")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results", help="folder for startup.json/.md")
     parser.add_argument("--label", default="", help="a note stored with the figures (e.g. 'before')")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="an earlier startup.json (e.g. --src of the code before a change) to show beside these")
     args = parser.parse_args()
 
     env = dict(os.environ)
@@ -87,6 +90,8 @@ def main() -> None:
         "repeat": args.repeat,
         "results": results,
     }
+    if args.baseline is not None:
+        doc["baseline"] = json.loads(args.baseline.read_text())
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "startup.json").write_text(json.dumps(doc, indent=2) + "\n")
     (args.out / "startup.md").write_text(_markdown(doc))
@@ -157,6 +162,25 @@ def _markdown(doc: dict) -> str:
     for r in doc["results"]:
         lines.append(f"| {r['case']} | {r['median_wall_s']:.2f} | {r['median_cpu_s']:.2f} | {r['target_s']:g} | "
                      f"{'yes' if r['meets_target'] else 'no'} |")
+    base = doc.get("baseline")
+    if base:
+        before = {r["case"]: r for r in base["results"]}
+        lines += [
+            "",
+            f"Against the baseline ({base.get('label') or base['source']}; median of {base['repeat']}, load average "
+            f"before {base['load_average_before'][0]:.2f}, after {base['load_average_after'][0]:.2f}):",
+            "",
+            "Wall times on a busy machine follow its load, which differed between the two runs; the CPU columns "
+            "compare the work each process did.",
+            "",
+            "| command | baseline wall s | wall s | baseline CPU s | CPU s |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for r in doc["results"]:
+            b = before.get(r["case"])
+            if b is not None:
+                lines.append(f"| {r['case']} | {b['median_wall_s']:.2f} | {r['median_wall_s']:.2f} | "
+                             f"{b['median_cpu_s']:.2f} | {r['median_cpu_s']:.2f} |")
     return "\n".join(lines) + "\n"
 
 
