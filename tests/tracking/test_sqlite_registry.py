@@ -80,3 +80,29 @@ def test_predict_with_a_cached_champion_does_not_import_mlflow(project: Project,
     doc = json.loads(done.stdout.strip().splitlines()[-1])
     assert doc == {"rows": doc["rows"], "version": project.resolve(None).version, "mlflow": False}
     assert doc["rows"] > 0
+
+
+def test_a_damaged_cached_file_goes_to_mlflow_which_fetches_it_again(project: Project) -> None:
+    """The registry tag only covers manifest.json: a cached pipeline that fails its hash is not loaded from the cache."""
+    found = _cached(project, None)
+    assert found is not None
+    pipeline = found[1] / "pipeline.joblib"
+    good = pipeline.read_bytes()
+    try:
+        pipeline.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))
+        calls: list[str] = []
+        real = project.tracker.load_bundle
+
+        def spy(ref, **kw):  # type: ignore[no-untyped-def]
+            calls.append(ref.version)
+            pipeline.write_bytes(good)  # what fetching again gives back
+            return real(ref, **kw)
+
+        project.tracker.load_bundle = spy  # type: ignore[method-assign]
+        try:
+            bundle = project.load_bundle(None)
+        finally:
+            del project.tracker.load_bundle
+        assert calls == [found[0]] and bundle.version == found[0]
+    finally:
+        pipeline.write_bytes(good)

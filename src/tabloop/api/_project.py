@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from tabloop.data import read_table
+from tabloop.errors import TabloopError
 from tabloop.predlog import PredictionLog
 from tabloop.spec import Spec
 from tabloop.tracking import Tracker, VersionRef, cached_version
@@ -64,7 +65,10 @@ class Project:
         found = cached_version(self.workspace.tracking_uri(self.spec), self.spec.model_name, ref,
                                cache=self.workspace.home / "cache")
         if found is not None:
-            return ModelBundle.load(found[1], name=found[0].name, version=found[0].version)
+            try:
+                return ModelBundle.load(found[1], name=found[0].name, version=found[0].version)
+            except TabloopError as exc:  # a damaged cached copy: the MLflow path below fetches it again, or says why not
+                log.debug("cached %s v%s not loaded (%s); asking the registry", found[0].name, found[0].version, exc)
         return self.tracker.load_bundle(self.resolve(ref), cache=self.workspace.home / "cache")
 
     def report_dir(self) -> Path:
