@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 UV_VERSION := 0.13.9
 
-.PHONY: demo test lint-imports bench bench-serving bench-drift bench-automl bench-budget lock clean
+.PHONY: demo test lint-imports bench bench-serving bench-drift bench-automl bench-budget bench-startup lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -13,13 +13,13 @@ $(BIN)/python:
 
 # the lock files pin every package, so a fresh install is the install that was tested
 $(VENV)/.runtime-installed: requirements.lock pyproject.toml | $(BIN)/python
-	$(UV) pip install --quiet --python $(BIN)/python -r requirements.lock
-	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
+	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.lock
+	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python --no-deps -e .
 	touch $@
 
 $(VENV)/.dev-installed: requirements-dev.lock pyproject.toml | $(BIN)/python
-	$(UV) pip install --quiet --python $(BIN)/python -r requirements-dev.lock
-	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
+	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements-dev.lock
+	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python --no-deps -e .
 	touch $@
 
 demo: $(VENV)/.runtime-installed
@@ -32,7 +32,7 @@ lint-imports: $(VENV)/.dev-installed
 	$(BIN)/lint-imports
 
 # each writes its figures to benchmarks/results/; run them on a quiet machine (see each README)
-bench: bench-serving bench-drift bench-automl bench-budget
+bench: bench-serving bench-drift bench-automl bench-budget bench-startup
 
 # needs wrk (apt-get install -y wrk); tabloop vs mlflow models serve vs BentoML vs a do-nothing FastAPI app
 bench-serving: $(VENV)/.dev-installed benchmarks/serving/.venv-bentoml/bin/bentoml
@@ -50,6 +50,10 @@ bench-automl: $(VENV)/.dev-installed
 # tabloop train --budget B as a process, fresh project each run: wall time within 10% of B (15, 30, 60 s)
 bench-budget: $(VENV)/.runtime-installed
 	$(BIN)/python benchmarks/budget/run.py
+
+# whole-process time of --help, of monitor on 10,000 rows and of predict of 1,000 rows
+bench-startup: $(VENV)/.dev-installed
+	$(BIN)/python benchmarks/startup/run.py
 
 lock: | $(BIN)/python
 	$(UV) pip compile pyproject.toml --python-version 3.11 -q -o requirements.lock

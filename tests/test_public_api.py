@@ -11,7 +11,7 @@ EXPECTED = {
     "ModelNotFoundError", "MonitorResult", "PolicyError", "PredictResult", "ProfileResult", "PromoteResult",
     "RetrainResult", "ServingError", "Spec", "SpecError", "TabloopError", "TrackingError", "TrainSummary",
     "TrainingError", "WorkspaceError", "__version__", "check_frame", "evaluate", "feedback", "init",
-    "load_spec", "monitor", "predict", "profile", "promote", "retrain", "serve", "train",
+    "load_model", "load_spec", "monitor", "predict", "profile", "promote", "retrain", "serve", "train",
 }
 
 CLI_COMMANDS = {"init", "profile", "train", "evaluate", "promote", "serve", "predict", "monitor", "feedback", "retrain"}

@@ -2,7 +2,8 @@
 
 The Python API mirrors the CLI: ``tabloop.init``, ``tabloop.profile``,
 ``tabloop.train``, ``tabloop.evaluate``, ``tabloop.promote``, ``tabloop.serve``,
-``tabloop.predict``, ``tabloop.monitor``, ``tabloop.feedback``, ``tabloop.retrain``.
+``tabloop.predict``, ``tabloop.monitor``, ``tabloop.feedback``, ``tabloop.retrain``;
+``tabloop.load_model`` gives a registered version to predict with in this process.
 """
 
 import importlib
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 _EXPORTS: dict[str, str] = {
     **dict.fromkeys(
         ["EvaluateResult", "FeedbackResult", "InitResult", "MonitorResult", "PredictResult", "ProfileResult",
-         "PromoteResult", "RetrainResult", "TrainSummary", "evaluate", "feedback", "init", "monitor", "predict",
+         "PromoteResult", "RetrainResult", "TrainSummary", "evaluate", "feedback", "init", "load_model", "monitor", "predict",
          "profile", "promote", "retrain", "serve", "train"],
         "tabloop.api",
     ),
@@ -75,6 +76,7 @@ if TYPE_CHECKING:
         evaluate,
         feedback,
         init,
+        load_model,
         monitor,
         predict,
         profile,
@@ -127,6 +129,7 @@ __all__ = [
     "evaluate",
     "feedback",
     "init",
+    "load_model",
     "load_spec",
     "monitor",
     "predict",

@@ -149,3 +149,22 @@ def test_verbose_logs_tabloop_not_third_party_debug(tmp_path: Path) -> None:
              or line.startswith(("DEBUG PIL", "DEBUG urllib3", "DEBUG alembic"))]
     assert noisy == []
     assert "drifted features: a" in proc.stdout + proc.stderr
+
+
+def test_schema_without_json_writes_the_schema_to_stdout(tmp_path: Path) -> None:
+    """`tabloop schema > s.json` gives the schema, not an empty file (issue #14)."""
+    target = tmp_path / "s.json"
+    with target.open("w") as fh:
+        done = subprocess.run([sys.executable, "-m", "tabloop", "schema"], stdout=fh, stderr=subprocess.PIPE,
+                              text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(target.read_text())["title"] == "tabloop.yaml"
+
+
+def test_ui_prints_its_command_on_stdout(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text("a,y\n1,0\n2,1\n3,0\n4,1\n")
+    code, _, _ = run("init", str(tmp_path / "p"), "--data", str(tmp_path / "t.csv"), "--target", "y")
+    assert code == 0
+    code, out, _ = run("ui", "--project", str(tmp_path / "p"))
+    assert code == 0
+    assert out.startswith("mlflow ui --backend-store-uri ")

@@ -1,14 +1,23 @@
 """The facade: one function per CLI command, doing the I/O around the pure stages."""
 
-from tabloop.api._cycle import ApproveResult, LoopPassResult, approve, loop_run, loop_watch
-from tabloop.api._evaluate import EvaluateResult, PromoteResult, evaluate, promote
-from tabloop.api._init import InitResult, init
-from tabloop.api._loop import FeedbackResult, RetrainResult, feedback, retrain
-from tabloop.api._monitor import MonitorResult, monitor
-from tabloop.api._profile import ProfileResult, profile
-from tabloop.api._project import Project
-from tabloop.api._serve import PredictResult, predict, serve
-from tabloop.api._train import TrainSummary, train
+from typing import TYPE_CHECKING
+
+from tabloop._lazy import exports
+
+# imported on first use (see tabloop._lazy): a command pays only for the libraries it needs
+if TYPE_CHECKING:
+    from tabloop.api._cycle import ApproveResult, LoopPassResult, approve, loop_run, loop_watch
+    from tabloop.api._evaluate import EvaluateResult, PromoteResult, evaluate, promote
+    from tabloop.api._init import InitResult, init
+    from tabloop.api._loop import FeedbackResult, RetrainResult, feedback, retrain
+    from tabloop.api._model import LoadedModel, load_model
+    from tabloop.api._monitor import MonitorResult, monitor
+    from tabloop.api._profile import ProfileResult, profile
+    from tabloop.api._project import Project
+    from tabloop.api._serve import PredictResult, predict, serve
+    from tabloop.api._train import TrainSummary, train
+
+__getattr__, __dir__ = exports(__name__, __file__)
 
 __all__ = [
     "ApproveResult",
@@ -19,6 +28,7 @@ __all__ = [
     "EvaluateResult",
     "FeedbackResult",
     "InitResult",
+    "LoadedModel",
     "MonitorResult",
     "PredictResult",
     "ProfileResult",
@@ -29,6 +39,7 @@ __all__ = [
     "evaluate",
     "feedback",
     "init",
+    "load_model",
     "monitor",
     "predict",
     "profile",

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tabloop.api._dashboard import DashboardSource
 from tabloop.api._project import Project
 from tabloop.api._results import Result
 from tabloop.batch import log_batch, score_frame, write_table
@@ -156,6 +155,7 @@ def _build(
     ``bind_host`` (default ``serving.host``) is the address the server listens on: with
     ``serving.allowed_hosts`` it decides which ``Host`` headers are answered.
     """
+    from tabloop.api._dashboard import DashboardSource  # here, so that 'tabloop predict' skips the monitor
     from tabloop.predlog import PredictionLog
     from tabloop.serve import Holdout, Limits, Rollout, allowed_hosts, check_allowed_hosts, create_app
 

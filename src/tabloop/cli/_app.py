@@ -405,7 +405,7 @@ def ui(project: ProjectOpt = None, json_: JsonOpt = False, verbose: VerboseOpt =
         spec = ws.load_spec()
         uri = ws.tracking_uri(spec)
         cmd = f"mlflow ui --backend-store-uri {uri} --host 127.0.0.1 --port 5000"
-        out.emit({"tracking_uri": uri, "command": cmd}, lambda: print(cmd))
+        out.emit({"tracking_uri": uri, "command": cmd}, lambda: out.print_result(cmd))
 
 
 @app.command()
@@ -418,7 +418,7 @@ def schema(json_: JsonOpt = False, verbose: VerboseOpt = False) -> None:
         from tabloop.spec import spec_json_schema
 
         doc = spec_json_schema()
-        out.emit({"schema": doc}, lambda: print(json.dumps(doc, indent=2)))
+        out.emit({"schema": doc}, lambda: out.print_result(json.dumps(doc, indent=2)))
 
 
 #: train and retrain each get this much, so the whole quickstart stays within ~3 minutes on 2 cores

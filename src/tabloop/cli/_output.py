@@ -45,6 +45,11 @@ class Output:
         else:
             human()
 
+    def print_result(self, text: str) -> None:
+        """Text that is the command's result (a schema, a command line) goes to stdout, like --json's document;
+        ``guarded`` sends everything else printed to stderr."""
+        _stdout().write(text + "\n")
+
     def fail(self, exc: BaseException) -> NoReturn:
         if isinstance(exc, TabloopError):
             payload, code = exc.to_dict(), EXIT_ERROR

@@ -1,17 +1,25 @@
 """Data (layer 2): reading tables, the contract and its one gatekeeper, profiles, splits."""
 
-from tabloop.data._contract import (
-    ColumnContract,
-    Contract,
-    check_frame,
-    check_records,
-    infer_contract,
-    is_categorical_dtype,
-)
-from tabloop.data._profile import profile_frame, profile_report
-from tabloop.data._read import frame_fingerprint, is_database_url, read_table
-from tabloop.data._split import describe_validation, make_folds, split_train_test, validation_scheme
-from tabloop.data._target import class_labels, encode_target, infer_task
+from typing import TYPE_CHECKING
+
+from tabloop._lazy import exports
+
+# imported on first use (see tabloop._lazy): a command pays only for the libraries it needs
+if TYPE_CHECKING:
+    from tabloop.data._contract import (
+        ColumnContract,
+        Contract,
+        check_frame,
+        check_records,
+        infer_contract,
+        is_categorical_dtype,
+    )
+    from tabloop.data._profile import profile_frame, profile_report
+    from tabloop.data._read import frame_fingerprint, is_database_url, read_table
+    from tabloop.data._split import describe_validation, make_folds, split_train_test, validation_scheme
+    from tabloop.data._target import class_labels, encode_target, infer_task
+
+__getattr__, __dir__ = exports(__name__, __file__)
 
 __all__ = [
     "ColumnContract",

@@ -9,39 +9,47 @@ returns dataclasses: reading the log is the caller's business. ``dashboard_data`
 gathers the same timelines for the live page that ``tabloop serve`` shows at ``/dashboard``.
 """
 
-from tabloop.monitor._ab import ABComparison, ABSummary, VariantResult, ab_summary, answered_variants
-from tabloop.monitor._dashboard import (
-    OutputsTimeline,
-    dashboard_data,
-    outputs_over_time,
-    positive_probability,
-    top_drift_features,
-)
-from tabloop.monitor._drift import (
-    MISSING,
-    DriftResult,
-    FeatureDrift,
-    compute_drift,
-    holm_adjust,
-    jensen_shannon,
-)
-from tabloop.monitor._feedback import batch_mask, holdout_mask, holdout_rows, label_selection_warning, shadow_mask
-from tabloop.monitor._importance import permutation_importances
-from tabloop.monitor._multivariate import MultivariateDrift, domain_classifier_drift
-from tabloop.monitor._performance import (
-    Calibration,
-    GroupOps,
-    HoldoutPerformance,
-    PerformanceTimeline,
-    WindowPerformance,
-    estimate_performance,
-    expected_roc_auc,
-    fit_calibration,
-    performance_over_time,
-)
-from tabloop.monitor._report import drift_report
-from tabloop.monitor._timeline import DriftTimeline, drift_over_time
-from tabloop.monitor._windows import Window, split_windows
+from typing import TYPE_CHECKING
+
+from tabloop._lazy import exports
+
+# imported on first use (see tabloop._lazy): a command pays only for the libraries it needs
+if TYPE_CHECKING:
+    from tabloop.monitor._ab import ABComparison, ABSummary, VariantResult, ab_summary, answered_variants
+    from tabloop.monitor._dashboard import (
+        OutputsTimeline,
+        dashboard_data,
+        outputs_over_time,
+        positive_probability,
+        top_drift_features,
+    )
+    from tabloop.monitor._drift import (
+        MISSING,
+        DriftResult,
+        FeatureDrift,
+        compute_drift,
+        holm_adjust,
+        jensen_shannon,
+    )
+    from tabloop.monitor._feedback import batch_mask, holdout_mask, holdout_rows, label_selection_warning, shadow_mask
+    from tabloop.monitor._importance import permutation_importances
+    from tabloop.monitor._multivariate import MultivariateDrift, domain_classifier_drift
+    from tabloop.monitor._performance import (
+        Calibration,
+        GroupOps,
+        HoldoutPerformance,
+        PerformanceTimeline,
+        WindowPerformance,
+        estimate_performance,
+        expected_roc_auc,
+        fit_calibration,
+        performance_over_time,
+    )
+    from tabloop.monitor._report import drift_report
+    from tabloop.monitor._timeline import DriftTimeline, drift_over_time
+    from tabloop.monitor._windows import Window, split_windows
+
+__getattr__, __dir__ = exports(__name__, __file__)
 
 __all__ = [
     "ab_summary",

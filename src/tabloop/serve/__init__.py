@@ -9,14 +9,22 @@ otherwise. Every row is checked against the model's contract; a bad row gets a
 predictor (ONNX) plugs into.
 """
 
-from tabloop.serve._app import Limits, create_app
-from tabloop.serve._auth import ApiKeys, hash_key
-from tabloop.serve._guard import allowed_hosts, check_allowed_hosts
-from tabloop.serve._holdout import Holdout
-from tabloop.serve._models import ModelSource
-from tabloop.serve._predictor import BundlePredictor, FastPredictor, PredictorFactory, RowPredictor
-from tabloop.serve._rollout import Rollout
-from tabloop.serve._server import run_server
+from typing import TYPE_CHECKING
+
+from tabloop._lazy import exports
+
+# imported on first use (see tabloop._lazy): a command pays only for the libraries it needs
+if TYPE_CHECKING:
+    from tabloop.serve._app import Limits, create_app
+    from tabloop.serve._auth import ApiKeys, hash_key
+    from tabloop.serve._guard import allowed_hosts, check_allowed_hosts
+    from tabloop.serve._holdout import Holdout
+    from tabloop.serve._models import ModelSource
+    from tabloop.serve._predictor import BundlePredictor, FastPredictor, PredictorFactory, RowPredictor
+    from tabloop.serve._rollout import Rollout
+    from tabloop.serve._server import run_server
+
+__getattr__, __dir__ = exports(__name__, __file__)
 
 __all__ = [
     "ApiKeys",

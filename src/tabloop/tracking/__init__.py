@@ -1,5 +1,6 @@
 """Tracking (layer 5): MLflow runs, the registry, aliases, lineage; the only module reaching MLflow."""
 
 from tabloop.tracking._mlflow import BUNDLE_SHA_TAG, Tracker, VersionRef
+from tabloop.tracking._sqlite_registry import cached_version
 
-__all__ = ["BUNDLE_SHA_TAG", "Tracker", "VersionRef"]
+__all__ = ["BUNDLE_SHA_TAG", "Tracker", "VersionRef", "cached_version"]
