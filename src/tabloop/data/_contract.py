@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -18,6 +19,7 @@ from tabloop.workspace import atomic_write_json
 
 Kind = Literal["numeric", "categorical"]
 CONTRACT_VERSION = 1
+log = logging.getLogger("tabloop.data")
 
 
 @dataclass
@@ -97,9 +99,12 @@ def infer_contract(
     missing = [c for c in [target, *ignored] if c is not None and c not in df.columns]
     if missing:
         raise DataError(f"columns {missing} named in the spec are not in the data (columns: {list(df.columns)})")
+    empty = empty_columns(df, target=target, ignored=ignored)
+    for name in empty:
+        log.warning("%s", empty_column_warning(name, len(df)))
     cols: list[ColumnContract] = []
     for name in df.columns:
-        if name == target or name in ignored:
+        if name == target or name in ignored or name in empty:
             continue
         s = df[name]
         nullable = bool(s.isna().any())
@@ -114,8 +119,27 @@ def infer_contract(
             integer = bool(pd.api.types.is_integer_dtype(s.dtype))
             cols.append(ColumnContract(name=str(name), kind="numeric", nullable=nullable, integer=integer, min=lo, max=hi))
     if not cols:
-        raise DataError("no feature columns are left after removing the target and ignored columns")
-    return Contract(columns=cols, target=target, ignored=[c for c in ignored if c != target])
+        raise DataError("no feature columns are left after removing the target and ignored columns"
+                        + (f" and the columns without any value {empty}" if empty else ""))
+    # an empty column may still be sent (the next export of the same table has it) and is dropped
+    return Contract(columns=cols, target=target, ignored=[c for c in ignored if c != target] + empty)
+
+
+def empty_columns(
+    df: pd.DataFrame, *, target: str | None = None, ignored: Sequence[str] = ()
+) -> list[str]:
+    """Feature columns with no value at all: nothing to learn from, so the contract leaves them out.
+
+    scikit-learn's ``SimpleImputer`` drops such columns too; here it happens once, said
+    aloud, and the contract does not require a column the model never used.
+    """
+    return [str(name) for name in df.columns
+            if name != target and name not in ignored and len(df) and bool(df[name].isna().all())]
+
+
+def empty_column_warning(name: str, rows: int) -> str:
+    return (f"column {name!r} has no values (all {rows} cells are empty): it is left out of the features "
+            "and the contract does not require it; fill it or drop it from the data")
 
 
 def _category(value: Any) -> str:
