@@ -97,6 +97,9 @@ def loop_run(
                                             retrain=None, reasons=reasons, **base))
     result: RetrainResult = retrain(proj.workspace.root, budget=budget, progress=progress)
     reasons += result.reasons
+    if result.status == "skipped":  # the labels cannot judge a challenger yet: none was trained
+        return _record(proj, LoopPassResult(action="waiting_for_labels", challenger_version=None, triggers=trig,
+                                            retrain=result.to_dict(), reasons=reasons, **base))
     out = LoopPassResult(action="rejected", challenger_version=result.challenger_version, triggers=trig,
                          retrain=result.to_dict(), reasons=reasons, **base)
     if not result.promote:
