@@ -179,3 +179,21 @@ def test_retrain_on_labels_of_one_class_registers_nothing_and_says_why(tmp_path:
     assert passed.action == "waiting_for_labels" and passed.challenger_version is None
     assert any("labels are all 'no'" in r for r in passed.reasons)
     assert versions() == before
+
+
+def test_loop_run_prints_a_fired_drift_trigger_once(tmp_path: Path, hmda: pd.DataFrame) -> None:
+    """#14: the drift trigger's detail came out twice, once as the trigger and once again as a reason."""
+    from typer.testing import CliRunner
+
+    from tabloop.cli import app
+
+    root, production = _project(tmp_path, hmda, ["dummy"])
+    drifted = production.drop(columns=["deny"]).assign(dir=production["dir"] * 3, lvr=production["lvr"] + 0.5)
+    drifted.to_csv(tmp_path / "drifted.csv", index=False)
+    tabloop.predict(tmp_path / "drifted.csv", tmp_path / "scored.csv", project=root)
+    res = CliRunner().invoke(app, ["loop", "run", "-p", str(root)])
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    drift = [line for line in lines if "drifted:" in line]
+    assert len(drift) == 1 and "trigger drift: FIRED" in drift[0], res.output
+    assert lines[0].startswith("waiting_for_labels") and any("only 0 labelled rows" in line for line in lines)

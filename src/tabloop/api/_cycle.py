@@ -90,7 +90,7 @@ def loop_run(
     if not fired:
         return _record(proj, LoopPassResult(action="none", challenger_version=None, triggers=trig, retrain=None,
                                             reasons=["no trigger fired"], **base))
-    reasons = [f"trigger {t.name}: {t.detail}" for t in fired]
+    reasons: list[str] = []  # which triggers fired, and why, is in ``triggers``: not said twice
     if len(joined) < policy.min_new_labels:
         reasons.append(f"only {len(joined)} labelled rows; retraining needs {policy.min_new_labels}")
         return _record(proj, LoopPassResult(action="waiting_for_labels", challenger_version=None, triggers=trig,
