@@ -125,3 +125,14 @@ def test_profile_json_warns_about_an_empty_column(
     saved = json.loads((tmp_path / "p" / ".tabloop" / "contract.json").read_text())
     assert "notes" not in [c["name"] for c in saved["columns"]] and "notes" in saved["ignored"]
     assert "column 'notes' has no values" in caplog.text  # said to a person too (a warning on stderr)
+
+
+def test_an_identifier_column_and_a_target_with_gaps_are_warned_about(hmda: pd.DataFrame) -> None:
+    df = hmda.reset_index().rename(columns={"index": "Unnamed: 0"})  # a CSV written with its index
+    df.loc[[1, 2], "deny"] = None
+    warnings = profile_frame(df, target="deny")["warnings"]
+    assert any(w.startswith("column 'Unnamed: 0' has a different value in every row") for w in warnings)
+    assert "the target 'deny' is empty in 2 row(s): training refuses them; drop or label those rows" in warnings
+    assert not any("'dir'" in w or "'lvr'" in w for w in warnings)  # measurements are not identifiers
+    one = profile_frame(hmda.assign(deny="no"), target="deny")["warnings"]
+    assert any("holds 1 distinct value(s)" in w for w in one)

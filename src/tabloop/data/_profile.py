@@ -53,10 +53,11 @@ def profile_frame(
             top = s.value_counts(dropna=True).head(10)
             entry["top"] = [{"value": str(k), "count": int(c)} for k, c in top.items()]
         columns.append(entry)
-    as_text = _numbers_kept_as_text(df, [c["name"] for c in columns if c["role"] == "feature"])
-    for warning in as_text:  # infer_contract says the empty columns' warnings, which it acts on
+    features = [c["name"] for c in columns if c["role"] == "feature"]
+    said = _numbers_kept_as_text(df, features) + _identifiers(df, features) + _unlabelled(df, target)
+    for warning in said:  # infer_contract says the empty columns' warnings, which it acts on
         log.warning("%s", warning)
-    warnings = [empty_column_warning(name, len(df)) for name in empty] + as_text
+    warnings = [empty_column_warning(name, len(df)) for name in empty] + said
     out: dict[str, Any] = {
         "rows": int(len(df)),
         "columns": columns,
@@ -98,6 +99,39 @@ def _numbers_kept_as_text(df: pd.DataFrame, features: list[str]) -> list[str]:
             f"({cells}{more}; rows count from 0 after the header): it is treated as categories; "
             "blank or fix those cells to keep it numeric"
         )
+    return out
+
+
+def _identifiers(df: pd.DataFrame, features: list[str]) -> list[str]:
+    """Columns with a different whole number or text in every row: row numbers or keys, not features."""
+    out: list[str] = []
+    if len(df) < 20:
+        return out
+    for name in features:
+        s = df[name]
+        if s.isna().any() or s.nunique() != len(df) or pd.api.types.is_bool_dtype(s.dtype):
+            continue
+        if not is_categorical_dtype(s) and not bool(np.all(np.mod(s.to_numpy(dtype="float64"), 1) == 0)):
+            continue  # distinct measurements (e.g. incomes with cents) are ordinary numbers
+        out.append(
+            f"column {name!r} has a different value in every row (an identifier or a row number?): as a feature "
+            "it can only memorise rows; set data.id_column to it or add it to data.exclude in tabloop.yaml"
+        )
+    return out
+
+
+def _unlabelled(df: pd.DataFrame, target: str | None) -> list[str]:
+    """A target with gaps or a single value: training refuses it, so say it before."""
+    if target is None or target not in df.columns:
+        return []
+    out: list[str] = []
+    y = df[target]
+    if y.isna().any():
+        out.append(f"the target {target!r} is empty in {int(y.isna().sum())} row(s): training refuses them; "
+                   "drop or label those rows")
+    if y.nunique() < 2:
+        out.append(f"the target {target!r} holds {y.nunique()} distinct value(s): a model has nothing to learn; "
+                   "check data.source and data.target")
     return out
 
 
