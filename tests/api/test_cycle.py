@@ -149,3 +149,51 @@ def test_a_retrain_budget_counts_from_the_start_of_the_command(
         _loop.retrain(root, budget=30)
     # reading the log, joining the labels and splitting them came out of the same budget as training
     assert seen["started"] is not None and before <= seen["started"] < seen["called"]
+
+
+def test_retrain_on_labels_of_one_class_registers_nothing_and_says_why(tmp_path: Path, hmda: pd.DataFrame) -> None:
+    """#14: ROC AUC is undefined on a holdout of one class; retrain crashed (rc 2) and registered a version per try."""
+    from typer.testing import CliRunner
+
+    from tabloop.cli import app
+
+    root, production = _project(tmp_path, hmda, ["dummy"])
+    _score_and_label(root, production.assign(deny="no"), tmp_path)
+    _set(root, **{"retraining.triggers.drift": False, "retraining.triggers.new_labels": 100})
+
+    def versions() -> int:
+        proj = Project.open(root)
+        return len(proj.tracker.client.search_model_versions(f"name='{proj.spec.model_name}'"))
+
+    before = versions()
+    runner = CliRunner()
+    res = runner.invoke(app, ["retrain", "-p", str(root)])
+    assert res.exit_code == 0, res.output
+    assert "not retrained: the holdout's" in res.output and "labels are all 'no': roc_auc is undefined" in res.output
+    res = runner.invoke(app, ["retrain", "-p", str(root), "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["status"] == "skipped" and doc["challenger_version"] is None
+    assert "nothing was trained or registered" in doc["reasons"][0]
+    passed = loop_run(root)  # the loop says the same, through the same decision
+    assert passed.action == "waiting_for_labels" and passed.challenger_version is None
+    assert any("labels are all 'no'" in r for r in passed.reasons)
+    assert versions() == before
+
+
+def test_loop_run_prints_a_fired_drift_trigger_once(tmp_path: Path, hmda: pd.DataFrame) -> None:
+    """#14: the drift trigger's detail came out twice, once as the trigger and once again as a reason."""
+    from typer.testing import CliRunner
+
+    from tabloop.cli import app
+
+    root, production = _project(tmp_path, hmda, ["dummy"])
+    drifted = production.drop(columns=["deny"]).assign(dir=production["dir"] * 3, lvr=production["lvr"] + 0.5)
+    drifted.to_csv(tmp_path / "drifted.csv", index=False)
+    tabloop.predict(tmp_path / "drifted.csv", tmp_path / "scored.csv", project=root)
+    res = CliRunner().invoke(app, ["loop", "run", "-p", str(root)])
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    drift = [line for line in lines if "drifted:" in line]
+    assert len(drift) == 1 and "trigger drift: FIRED" in drift[0], res.output
+    assert lines[0].startswith("waiting_for_labels") and any("only 0 labelled rows" in line for line in lines)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tabloop.data import infer_contract, profile_frame, profile_report
+from tabloop.data import check_frame, infer_contract, profile_frame, profile_report
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +101,61 @@ def test_dollar_signs_in_column_names_and_classes_are_drawn_literally(monkeypatc
     # histogram titles, the missing-values bars and the class-balance bars
     assert {"$price$", "$unit_$", "$5$", "$10$"} <= shown
     assert not [text for text, is_math in drawn if is_math]
+
+
+# -- columns the model cannot use as they are (#14) -----------------------------
+def test_an_all_empty_column_is_left_out_of_the_contract_with_a_warning(
+    hmda: pd.DataFrame, caplog: pytest.LogCaptureFixture
+) -> None:
+    df = hmda.assign(notes=np.nan)
+    with caplog.at_level("WARNING", logger="tabloop.data"):
+        contract = infer_contract(df, target="deny", ignored=["black"])
+    assert "notes" not in contract.feature_names and contract.ignored == ["black", "notes"]
+    assert "column 'notes' has no values" in caplog.text
+    check_frame(hmda.drop(columns=["deny"]).head(3), contract)  # not required: an empty column need not be sent
+    check_frame(df.head(3), contract)  # and may be sent
+    p = profile_frame(df, target="deny", ignored=["black"])
+    assert [w for w in p["warnings"] if "'notes'" in w] == [
+        "column 'notes' has no values (all 2381 cells are empty): it is left out of the features "
+        "and the contract does not require it; fill it or drop it from the data"
+    ]
+    roles = {c["name"]: c["role"] for c in p["columns"]}
+    assert (roles["notes"], roles["black"], roles["lvr"]) == ("excluded", "excluded", "feature")
+
+
+def test_a_number_column_with_a_few_text_cells_is_named_with_those_cells(hmda: pd.DataFrame) -> None:
+    df = hmda.astype({"ccs": object})
+    df.loc[5, "ccs"] = "unknown"
+    warnings = profile_frame(df, target="deny")["warnings"]
+    assert len(warnings) == 1 and "column 'ccs' holds numbers but 1 of its 2381 values is not (row 5 'unknown'" in warnings[0]
+    assert profile_frame(hmda, target="deny")["warnings"] == []  # real text columns are not suspects
+
+
+def test_profile_json_warns_about_an_empty_column(
+    tmp_path: Path, hmda: pd.DataFrame, caplog: pytest.LogCaptureFixture
+) -> None:
+    from typer.testing import CliRunner
+
+    import tabloop
+    from tabloop.cli import app
+
+    hmda.assign(notes=np.nan).to_csv(tmp_path / "h.csv", index=False)
+    tabloop.init(tmp_path / "p", data=str(tmp_path / "h.csv"), target="deny")
+    res = CliRunner().invoke(app, ["profile", "-p", str(tmp_path / "p"), "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert any(w.startswith("column 'notes' has no values") for w in doc["warnings"])
+    saved = json.loads((tmp_path / "p" / ".tabloop" / "contract.json").read_text())
+    assert "notes" not in [c["name"] for c in saved["columns"]] and "notes" in saved["ignored"]
+    assert "column 'notes' has no values" in caplog.text  # said to a person too (a warning on stderr)
+
+
+def test_an_identifier_column_and_a_target_with_gaps_are_warned_about(hmda: pd.DataFrame) -> None:
+    df = hmda.reset_index().rename(columns={"index": "Unnamed: 0"})  # a CSV written with its index
+    df.loc[[1, 2], "deny"] = None
+    warnings = profile_frame(df, target="deny")["warnings"]
+    assert any(w.startswith("column 'Unnamed: 0' has a different value in every row") for w in warnings)
+    assert "the target 'deny' is empty in 2 row(s): training refuses them; drop or label those rows" in warnings
+    assert not any("'dir'" in w or "'lvr'" in w for w in warnings)  # measurements are not identifiers
+    one = profile_frame(hmda.assign(deny="no"), target="deny")["warnings"]
+    assert any("holds 1 distinct value(s)" in w for w in one)

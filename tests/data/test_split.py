@@ -185,3 +185,10 @@ def test_a_time_split_refuses_repeated_folds(make_spec: MakeSpec) -> None:
 
     with pytest.raises(SpecError, match="split: .*'repeated_kfold' reshuffles rows, which a time split must not: use kfold"):
         make_spec(split={"strategy": "time", "time_column": "when", "validation": "repeated_kfold"})
+
+
+def test_rows_without_a_target_are_named_not_an_internal_error(hmda: pd.DataFrame, make_spec: MakeSpec) -> None:
+    df = hmda.copy()
+    df.loc[[3, 40], "deny"] = None
+    with pytest.raises(DataError, match=r"the target is missing in 2 row\(s\), first at positions \[3, 40\]"):
+        split_train_test(df, make_spec())

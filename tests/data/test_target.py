@@ -89,3 +89,15 @@ def test_encode_target_refuses_unknown_labels() -> None:
     y = pd.Series(["no", "maybe", "yes", "perhaps"], name="deny")
     with pytest.raises(DataError, match=r"column 'deny': labels \['maybe', 'perhaps'\] are not among the known classes \['no', 'yes'\]"):
         encode_target(y, ["no", "yes"])
+
+
+# -- a newcomer's mistakes (#14) ------------------------------------------------
+def test_a_target_of_one_class_is_refused_before_training() -> None:
+    with pytest.raises(DataError, match=r"the target holds only 'Y' in the 30 training rows; a classifier"):
+        class_labels(pd.Series(["Y"] * 30, name="vote"), "multiclass")
+
+
+def test_a_binary_spec_on_a_target_of_more_classes_says_what_to_set() -> None:
+    with pytest.raises(DataError, match=r"the spec says binary but the target holds 3 classes") as err:
+        class_labels(pd.Series(list("ABCABC"), name="vote"), "binary")
+    assert err.value.hint and "multiclass" in err.value.hint

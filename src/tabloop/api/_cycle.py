@@ -90,13 +90,16 @@ def loop_run(
     if not fired:
         return _record(proj, LoopPassResult(action="none", challenger_version=None, triggers=trig, retrain=None,
                                             reasons=["no trigger fired"], **base))
-    reasons = [f"trigger {t.name}: {t.detail}" for t in fired]
+    reasons: list[str] = []  # which triggers fired, and why, is in ``triggers``: not said twice
     if len(joined) < policy.min_new_labels:
         reasons.append(f"only {len(joined)} labelled rows; retraining needs {policy.min_new_labels}")
         return _record(proj, LoopPassResult(action="waiting_for_labels", challenger_version=None, triggers=trig,
                                             retrain=None, reasons=reasons, **base))
     result: RetrainResult = retrain(proj.workspace.root, budget=budget, progress=progress)
     reasons += result.reasons
+    if result.status == "skipped":  # the labels cannot judge a challenger yet: none was trained
+        return _record(proj, LoopPassResult(action="waiting_for_labels", challenger_version=None, triggers=trig,
+                                            retrain=result.to_dict(), reasons=reasons, **base))
     out = LoopPassResult(action="rejected", challenger_version=result.challenger_version, triggers=trig,
                          retrain=result.to_dict(), reasons=reasons, **base)
     if not result.promote:

@@ -20,7 +20,7 @@ from tabloop.api._train import fit_and_register
 from tabloop.data import check_frame, encode_target, frame_fingerprint, read_table
 from tabloop.errors import DataError
 from tabloop.evaluate import compute_metrics, greater_is_better, metrics_for
-from tabloop.loop import decide_promotion, join_labels, normalise_labels
+from tabloop.loop import decide_promotion, join_labels, normalise_labels, unjudgeable_holdout
 from tabloop.predlog import utc_now
 from tabloop.workspace import atomic_write_json
 
@@ -113,6 +113,8 @@ def retrain(
     and the champion alias is left for 'tabloop promote' to move. ``budget`` covers the
     whole command: reading the log and the labels before training counts against it, and
     the scoring of both versions after it comes out of the share kept for what follows training.
+    When the metric is undefined on the holdout (its labels are of one class), nothing is
+    trained or registered: the result is ``skipped`` and says why.
     """
     started = time.perf_counter()
     proj = Project.open(project)
@@ -136,6 +138,14 @@ def retrain(
     recent[target] = joined["label"].to_numpy()
     stratify = recent[target] if spec.task != "regression" and recent[target].value_counts().min() >= 2 else None
     adapt, holdout = train_test_split(recent, test_size=policy.holdout_fraction, random_state=spec.seed, stratify=stratify)
+    holdout = holdout.reset_index(drop=True)
+    champ_score = score_bundle(champion, holdout, proj).metrics.get(metric)
+    unjudgeable = unjudgeable_holdout(metric=metric, champion=champ_score, labels=holdout[target].tolist())
+    if unjudgeable:
+        return _record(proj, RetrainResult(
+            status="skipped", challenger_version=None, holdout_rows=len(holdout), train_rows=0, champion_score=None,
+            challenger_score=None, promote=False, reasons=[unjudgeable], **base,
+        ))
     frames = [adapt]
     if policy.older_data_fraction > 0:
         original = proj.read_data()[champion.contract.feature_names + [target]]
@@ -144,14 +154,13 @@ def retrain(
         frames.insert(0, original)
     train_df = pd.concat(frames, ignore_index=True)
     summary = fit_and_register(
-        proj, train_df, holdout.reset_index(drop=True), budget=budget, progress=progress, run_name="retrain",
+        proj, train_df, holdout, budget=budget, progress=progress, run_name="retrain",
         started=started,
         data_hash=frame_fingerprint(train_df), contract=champion.contract,
         tags={"tabloop.parent_version": champion.version or ""},
     )
     proj.tracker.set_alias(spec.model_name, "challenger", summary.version)
     challenger = proj.load_bundle(summary.version)
-    champ_score = score_bundle(champion, holdout, proj).metrics.get(metric)
     chall_score = score_bundle(challenger, holdout, proj).metrics.get(metric)
     decision = decide_promotion(metric=metric, greater_is_better=greater_is_better(metric), champion=champ_score,
                                 challenger=chall_score, min_improvement=policy.min_improvement)

@@ -22,6 +22,8 @@ class ProfileResult(Result):
     report_html: Path
     report_json: Path
     data_hash: str
+    #: columns the model cannot use as they are (no values at all, numbers with stray text), said before training
+    warnings: list[str]
 
 
 def profile(project: str | Path | None = None) -> ProfileResult:
@@ -29,8 +31,9 @@ def profile(project: str | Path | None = None) -> ProfileResult:
     proj = Project.open(project)
     spec = proj.spec
     df = proj.read_data()
-    contract = infer_contract(df, target=spec.data.target, ignored=ignored_columns(spec))
-    numbers = profile_frame(df, target=spec.data.target)
+    ignored = ignored_columns(spec)
+    contract = infer_contract(df, target=spec.data.target, ignored=ignored)
+    numbers = profile_frame(df, target=spec.data.target, ignored=ignored)
     digest = frame_fingerprint(df)
     report = profile_report(numbers, df, contract, source=spec.data.source)
     html_path, json_path = report.write(proj.report_dir(), f"profile-{digest[:12]}")
@@ -45,6 +48,7 @@ def profile(project: str | Path | None = None) -> ProfileResult:
         report_html=html_path,
         report_json=json_path,
         data_hash=digest,
+        warnings=numbers["warnings"],
     )
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
@@ -12,11 +13,13 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from tabloop.data._read import TEXT_SOURCE
 from tabloop.errors import ContractViolation, DataError, Violation
 from tabloop.workspace import atomic_write_json
 
 Kind = Literal["numeric", "categorical"]
 CONTRACT_VERSION = 1
+log = logging.getLogger("tabloop.data")
 
 
 @dataclass
@@ -96,9 +99,12 @@ def infer_contract(
     missing = [c for c in [target, *ignored] if c is not None and c not in df.columns]
     if missing:
         raise DataError(f"columns {missing} named in the spec are not in the data (columns: {list(df.columns)})")
+    empty = empty_columns(df, target=target, ignored=ignored)
+    for name in empty:
+        log.warning("%s", empty_column_warning(name, len(df)))
     cols: list[ColumnContract] = []
     for name in df.columns:
-        if name == target or name in ignored:
+        if name == target or name in ignored or name in empty:
             continue
         s = df[name]
         nullable = bool(s.isna().any())
@@ -113,8 +119,27 @@ def infer_contract(
             integer = bool(pd.api.types.is_integer_dtype(s.dtype))
             cols.append(ColumnContract(name=str(name), kind="numeric", nullable=nullable, integer=integer, min=lo, max=hi))
     if not cols:
-        raise DataError("no feature columns are left after removing the target and ignored columns")
-    return Contract(columns=cols, target=target, ignored=[c for c in ignored if c != target])
+        raise DataError("no feature columns are left after removing the target and ignored columns"
+                        + (f" and the columns without any value {empty}" if empty else ""))
+    # an empty column may still be sent (the next export of the same table has it) and is dropped
+    return Contract(columns=cols, target=target, ignored=[c for c in ignored if c != target] + empty)
+
+
+def empty_columns(
+    df: pd.DataFrame, *, target: str | None = None, ignored: Sequence[str] = ()
+) -> list[str]:
+    """Feature columns with no value at all: nothing to learn from, so the contract leaves them out.
+
+    scikit-learn's ``SimpleImputer`` drops such columns too; here it happens once, said
+    aloud, and the contract does not require a column the model never used.
+    """
+    return [str(name) for name in df.columns
+            if name != target and name not in ignored and len(df) and bool(df[name].isna().all())]
+
+
+def empty_column_warning(name: str, rows: int) -> str:
+    return (f"column {name!r} has no values (all {rows} cells are empty): it is left out of the features "
+            "and the contract does not require it; fill it or drop it from the data")
 
 
 def _category(value: Any) -> str:
@@ -132,13 +157,25 @@ def check_frame(
     source: str = "input",
     max_violations: int = 100,
     allow_target: bool = True,
+    text: bool | None = None,
 ) -> pd.DataFrame:
     """Return the feature columns in contract order with canonical dtypes, or raise.
 
     Every violation found (up to ``max_violations``) is reported at once, each with
     its column, row and rule: ``empty``, ``missing_column``, ``unexpected_column``,
-    ``type``, ``not_finite``, ``not_null``, ``unseen_category``.
+    ``type``, ``not_finite``, ``not_null``, ``unseen_category``. A row is the position
+    in ``df`` counted from 0 (the ``row`` of batch predictions and of feedback labels);
+    for a table ``read_table`` read from a CSV file the message also gives the file line.
+
+    ``text`` says the cells were text (a CSV): in a number column that pandas left as
+    text because some cells are not numbers, each cell is parsed on its own and only
+    the cells that are not numbers are reported. JSON values are not text: there a
+    string where a number belongs is a ``type`` error. ``None``: as ``read_table``
+    marked the frame.
     """
+    meta = df.attrs.get(TEXT_SOURCE)
+    if text is None:
+        text = meta is not None
     found: list[Violation] = []
     if len(df) == 0:
         raise ContractViolation([Violation(None, "empty", "no rows to check")], source=source)
@@ -155,7 +192,7 @@ def check_frame(
             continue
         s = df[col.name]
         if col.kind == "numeric":
-            values, errs = _check_numeric(s, col)
+            values, errs = _check_numeric(s, col, text=text)
         else:
             values, errs = _check_categorical(s, col)
         found.extend(errs)
@@ -164,8 +201,20 @@ def check_frame(
         if len(found) >= max_violations:
             break
     if found:
-        raise ContractViolation(found[:max_violations], source=source)
+        raise ContractViolation(_with_file_lines(found[:max_violations], df, meta), source=source)
     return pd.DataFrame(out, index=df.index)
+
+
+def _with_file_lines(found: list[Violation], df: pd.DataFrame, meta: Any) -> list[Violation]:
+    """Add the CSV file's line to each row's message, while ``df`` still holds the rows as read."""
+    first = meta.get("first_line") if isinstance(meta, dict) else None
+    index = df.index
+    as_read = (first is not None and len(df) == meta.get("rows") and isinstance(index, pd.RangeIndex)
+               and index.start == 0 and index.step == 1)
+    if not as_read:
+        return found
+    return [v if v.row is None else replace(v, message=f"{v.message} (line {v.row + first} of the file)")
+            for v in found]
 
 
 #: what a row that leaves out a key other rows send is told (serving says the same)
@@ -179,6 +228,7 @@ def check_records(
     source: str = "input",
     max_violations: int = 100,
     allow_target: bool = True,
+    text: bool = False,
 ) -> dict[str, np.ndarray]:
     """Check row objects (as JSON gives them) without pandas; one array per feature, in contract order.
 
@@ -187,7 +237,8 @@ def check_records(
     the violations and their messages are those of
     ``check_frame(pd.DataFrame.from_records(rows), contract)``, with one addition: a key
     that some rows send and others leave out is a ``missing_column`` on each row that
-    leaves it out, where pandas would silently fill a gap.
+    leaves it out, where pandas would silently fill a gap. ``text``: the values were
+    read from text (a CSV body), as in ``check_frame``.
     """
     n = len(rows)
     first = rows[0].keys() if n else {}.keys()
@@ -232,7 +283,7 @@ def check_records(
             if all(isinstance(v, (bool, np.bool_)) for v in raw):  # pandas makes such a column bool
                 values, errs = raw, [Violation(col.name, "type", "expected a number, got booleans")]
             else:
-                values, errs = _check_numeric_objects(raw, col)
+                values, errs = _check_numeric_objects(_parse_text_numbers(raw) if text else raw, col)
         else:
             values, errs = _check_categorical_objects(raw, col)
         checked.extend(errs)
@@ -251,42 +302,65 @@ def _positions(mask: np.ndarray) -> list[int]:
     return [int(i) for i in np.flatnonzero(mask)[:20]]
 
 
-def _check_numeric(s: pd.Series, col: ColumnContract) -> tuple[np.ndarray, list[Violation]]:
+def _check_numeric(s: pd.Series, col: ColumnContract, *, text: bool = False) -> tuple[np.ndarray, list[Violation]]:
     if pd.api.types.is_bool_dtype(s.dtype):
         return s.to_numpy(), [Violation(col.name, "type", "expected a number, got booleans")]
     if pd.api.types.is_numeric_dtype(s.dtype):
         return _finish_numeric(s.to_numpy(dtype="float64", na_value=np.nan), col, [])
-    return _check_numeric_objects(s.to_numpy(dtype=object), col)
+    raw = s.to_numpy(dtype=object)
+    return _check_numeric_objects(_parse_text_numbers(raw) if text else raw, col)
+
+
+def _parse_text_numbers(raw: np.ndarray) -> np.ndarray:
+    """Text cells that read as numbers become floats; the others stay as they are, to be reported."""
+    is_text = np.fromiter((isinstance(v, str) for v in raw), dtype=bool, count=len(raw))
+    if not is_text.any():
+        return raw
+    parsed = pd.to_numeric(pd.Series(raw[is_text], dtype=object).str.strip(), errors="coerce").to_numpy(dtype="float64")
+    out = raw.copy()
+    ok = ~np.isnan(parsed)
+    out[np.flatnonzero(is_text)[ok]] = parsed[ok]
+    return out
+
+
+#: ``type`` violations spelled out per column; the count of the rest follows in one more
+MAX_TYPE_ERRORS = 20
 
 
 def _check_numeric_objects(raw: np.ndarray, col: ColumnContract) -> tuple[np.ndarray, list[Violation]]:
     """Numbers from Python objects (JSON values): gaps become NaN, anything else is a ``type`` error."""
     errs: list[Violation] = []
+    not_numbers: list[int] = []
     values = np.full(len(raw), np.nan)
     for i, v in enumerate(raw):
         if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
             continue
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
-            if len(errs) < 20:
+            not_numbers.append(i)
+            if len(errs) < MAX_TYPE_ERRORS:
                 errs.append(Violation(col.name, "type", f"expected a number, got {v!r}", row=i, value=v))
             continue
         try:
             values[i] = float(v)
         except OverflowError:  # an integer beyond float range, e.g. 10**400
             values[i] = math.inf if v > 0 else -math.inf
-    return _finish_numeric(values, col, errs)
+    if len(not_numbers) > len(errs):
+        errs.append(Violation(col.name, "type",
+                              f"{len(not_numbers)} values in all are not numbers; the first {len(errs)} are listed"))
+    return _finish_numeric(values, col, errs, not_numbers)
 
 
-def _finish_numeric(values: np.ndarray, col: ColumnContract, errs: list[Violation]) -> tuple[np.ndarray, list[Violation]]:
+def _finish_numeric(
+    values: np.ndarray, col: ColumnContract, errs: list[Violation], not_numbers: Sequence[int] = ()
+) -> tuple[np.ndarray, list[Violation]]:
     nan = np.isnan(values)
     inf = np.isinf(values)
     for i in _positions(inf):
         errs.append(Violation(col.name, "not_finite", "infinite values are not allowed", row=i, value=values[i]))
     if not col.nullable:
-        bad_type_rows = {v.row for v in errs}
+        nan[list(not_numbers)] = False  # a value that is not a number is a type error, not also a gap
         for i in _positions(nan):
-            if i not in bad_type_rows:
-                errs.append(Violation(col.name, "not_null", "value is missing; this column had no gaps in training", row=i))
+            errs.append(Violation(col.name, "not_null", "value is missing; this column had no gaps in training", row=i))
     return values, errs
 
 

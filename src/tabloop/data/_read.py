@@ -9,6 +9,9 @@ import pandas as pd
 
 from tabloop.errors import DataError
 
+#: ``DataFrame.attrs`` key of a table read from text (CSV): its cells were text, so a number column
+#: that pandas left as text is parsed cell by cell by the contract check (see ``check_frame``)
+TEXT_SOURCE = "tabloop.text_source"
 _SQL_SCHEMES = ("postgresql", "postgres", "sqlite", "mysql", "mssql", "oracle", "duckdb")
 
 
@@ -45,7 +48,26 @@ def read_table(source: str | Path, *, query: str | None = None) -> pd.DataFrame:
     dupes = sorted({c for c in header if c and header.count(c) > 1})
     if dupes:
         raise DataError(f"{path}: duplicate column names {dupes}", hint="rename them so each column is unique")
+    if suffix in (".csv", ".csv.gz", ".txt"):
+        df.attrs[TEXT_SOURCE] = {"rows": len(df), "first_line": _first_data_line(path, len(df), suffix)}
     return df
+
+
+def _first_data_line(path: Path, rows: int, suffix: str) -> int | None:
+    """The file line of the first data row (2: after the header), when every row is one line.
+
+    Blank lines (pandas skips them) or a quoted value spanning lines break the row-to-line
+    mapping; the line count then disagrees with the rows and no line numbers are claimed.
+    """
+    if suffix != ".csv" and suffix != ".txt":
+        return None
+    newlines, last = 0, b"\n"
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            newlines += chunk.count(b"\n")
+            last = chunk[-1:]
+    lines = newlines + (last != b"\n")
+    return 2 if lines == rows + 1 else None
 
 
 def _read_sql(url: str, query: str | None) -> pd.DataFrame:

@@ -19,6 +19,7 @@ from sklearn.model_selection import (
     train_test_split,
 )
 
+from tabloop.data._target import check_target_present
 from tabloop.errors import DataError
 from tabloop.spec import HOLDOUT_FROM_ROWS, HOLDOUT_PARTS, REPEATED_BELOW_ROWS, Spec
 
@@ -30,6 +31,8 @@ def split_train_test(df: pd.DataFrame, spec: Spec) -> tuple[pd.DataFrame, pd.Dat
     n = len(df)
     if n < 20:
         raise DataError(f"only {n} rows: too few to hold out a test part and cross-validate", hint="use at least 20 rows")
+    if target in df.columns:
+        check_target_present(df[target])
     index = np.arange(n)
     if split.strategy == "time":
         order = np.argsort(df[_col(df, split.time_column)].to_numpy(), kind="stable")

@@ -32,6 +32,17 @@ def class_labels(y: pd.Series, task: str, positive_class: str | None = None) -> 
         return []
     counts = y.dropna().value_counts()
     labels = sorted(counts.index.tolist(), key=lambda v: str(v))
+    if len(labels) < 2:
+        raise DataError(
+            f"column {y.name!r}: the target holds {'only ' + repr(_plain(labels[0])) if labels else 'no value'} "
+            f"in the {len(y)} training rows; a classifier has nothing to learn",
+            hint="check data.source and data.target in tabloop.yaml: the table needs rows of at least two classes",
+        )
+    if task == "binary" and len(labels) > 2:
+        raise DataError(
+            f"column {y.name!r}: the spec says binary but the target holds {len(labels)} classes {labels[:10]}",
+            hint="set data.task: multiclass in tabloop.yaml (or leave it empty to infer it)",
+        )
     if task == "binary":
         if positive_class is not None:
             match = [v for v in labels if str(v) == str(positive_class)]
@@ -48,14 +59,20 @@ def _plain(v: Any) -> Any:
     return v.item() if hasattr(v, "item") else v
 
 
-def encode_target(y: pd.Series, classes: list[Any]) -> np.ndarray:
-    """Labels to 0..k-1 in ``classes`` order (floats for regression); unknown labels raise."""
+def check_target_present(y: pd.Series) -> None:
+    """Rows without a label cannot be trained on or scored: name them rather than guess."""
     if y.isna().any():
         rows = [int(i) for i in np.flatnonzero(y.isna().to_numpy())[:10]]
         raise DataError(
-            f"column {y.name!r}: the target is missing in {int(y.isna().sum())} row(s), first at positions {rows}",
+            f"column {y.name!r}: the target is missing in {int(y.isna().sum())} row(s), first at positions {rows} "
+            "(counted from 0 after the header)",
             hint="drop or label those rows before training",
         )
+
+
+def encode_target(y: pd.Series, classes: list[Any]) -> np.ndarray:
+    """Labels to 0..k-1 in ``classes`` order (floats for regression); unknown labels raise."""
+    check_target_present(y)
     if not classes:
         try:
             return y.to_numpy(dtype="float64")
