@@ -12,9 +12,11 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import EllipsisType
 from typing import Any
 
-from tabloop.errors import ModelNotFoundError, TrackingError
+from tabloop.errors import ModelNotFoundError, PromotionConflictError, TrackingError
+from tabloop.tracking._alias_lock import alias_lock
 from tabloop.train import ModelBundle
 from tabloop.workspace import file_sha256
 
@@ -118,11 +120,27 @@ class Tracker:
         run_id = self._mlflow.active_run().info.run_id if self._mlflow.active_run() else None
         return VersionRef(model_name, version, run_id)
 
-    def set_alias(self, model_name: str, alias: str, version: str) -> str | None:
-        """Point ``alias`` at ``version``; returns the version it pointed at before, if any."""
+    def set_alias(
+        self, model_name: str, alias: str, version: str, *, expected_previous: str | None | EllipsisType = ...
+    ) -> str | None:
+        """Point ``alias`` at ``version``; returns the version it pointed at just before, if any.
+
+        With ``expected_previous`` (a version, or None for "no such alias yet") this is a
+        compare-and-set: the alias moves only if it still points there, else
+        ``PromotionConflictError`` names the version found. Read and move happen under the
+        store's alias lock (``_alias_lock``); on a store without one (an http tracking server)
+        the alias is re-read after the move and a lost race seen then is raised: best effort.
+        """
         self.get_version(model_name, version)
-        previous = self.alias_version(model_name, alias)
-        self.client.set_registered_model_alias(model_name, alias, str(version))
+        with alias_lock(self.uri, model_name, alias) as locked:
+            previous = self.alias_version(model_name, alias)
+            if expected_previous is not ... and previous != expected_previous:
+                raise _conflict(alias, previous, str(version))
+            self.client.set_registered_model_alias(model_name, alias, str(version))
+            if not locked:
+                now = self.alias_version(model_name, alias)
+                if now != str(version):
+                    raise _conflict(alias, now, str(version))
         return previous
 
     def alias_version(self, model_name: str, alias: str) -> str | None:
@@ -207,6 +225,14 @@ def _signature(bundle: ModelBundle) -> Any:
     outputs = [ColSpec("double" if bundle.task == "regression" else "string", "prediction")]
     outputs += [ColSpec("double", f"proba_{c}") for c in bundle.classes]
     return ModelSignature(inputs=inputs, outputs=Schema(outputs))
+
+
+def _conflict(alias: str, found: str | None, version: str) -> PromotionConflictError:
+    where = f"moved to version {found}" if found is not None else "was removed"
+    return PromotionConflictError(
+        f"alias {alias!r} {where} while promoting {version}",
+        hint="another process moved it at the same time; run promote again if you still want it",
+    )
 
 
 def _safe(name: str) -> str:
