@@ -37,11 +37,14 @@ class Project:
     @property
     def tracker(self) -> Tracker:
         if self._tracker is None:
+            uri = self.workspace.tracking_uri(self.spec)
+            local = not _is_server(uri)
             self._tracker = Tracker(
-                self.workspace.tracking_uri(self.spec),
+                uri,
                 self.spec.experiment_name,
                 # a tracking server keeps its own artifacts; a bare database needs a place for them
-                artifact_root=None if _is_server(self.workspace.tracking_uri(self.spec)) else self.workspace.artifacts,
+                artifact_root=self.workspace.artifacts if local else None,
+                project_root=self.workspace.root if local else None,
             )
         return self._tracker
 

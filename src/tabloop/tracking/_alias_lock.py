@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tabloop.errors import TrackingError
+from tabloop.tracking._relocate import sqlite_file
 
 #: how long a move waits for another one to finish before giving up
 LOCK_TIMEOUT_S = 60.0
@@ -32,7 +33,7 @@ LOCK_TIMEOUT_S = 60.0
 def alias_lock(uri: str, model: str, alias: str) -> Iterator[bool]:
     """Hold the store's alias lock; yields False where the store offers none (see the module doc)."""
     scheme = uri.split(":", 1)[0].split("+", 1)[0].lower()
-    db = _sqlite_file(uri) if scheme == "sqlite" else None
+    db = sqlite_file(uri) if scheme == "sqlite" else None
     if db is not None:
         with _file_lock(db.with_name(db.name + ".alias-lock")):
             yield True
@@ -41,13 +42,6 @@ def alias_lock(uri: str, model: str, alias: str) -> Iterator[bool]:
             yield True
     else:
         yield False
-
-
-def _sqlite_file(uri: str) -> Path | None:
-    from sqlalchemy.engine import make_url
-
-    database = make_url(uri).database
-    return None if not database or database == ":memory:" else Path(database)
 
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@ from typing import Any
 
 from tabloop.errors import ModelNotFoundError, PromotionConflictError, TrackingError
 from tabloop.tracking._alias_lock import alias_lock
+from tabloop.tracking._relocate import owned_store, relocate_store
 from tabloop.train import ModelBundle
 from tabloop.workspace import file_sha256
 
@@ -44,7 +45,11 @@ def _quiet_mlflow() -> None:
 class Tracker:
     """Experiment runs and the model registry at one tracking URI."""
 
-    def __init__(self, uri: str, experiment: str, *, artifact_root: Path | None = None) -> None:
+    def __init__(
+        self, uri: str, experiment: str, *, artifact_root: Path | None = None, project_root: Path | None = None
+    ) -> None:
+        """``project_root``: the project whose ``artifact_root`` this is; a SQLite store inside it follows it
+        when the folder is copied or moved (``_relocate``)."""
         _quiet_mlflow()
         import mlflow
         from mlflow.tracking import MlflowClient
@@ -61,8 +66,16 @@ class Tracker:
                 self.experiment_id = self.client.create_experiment(experiment, artifact_location=location)
             else:
                 self.experiment_id = exp.experiment_id
+                self._follow_a_moved_project(exp.artifact_location, artifact_root, project_root)
         except Exception as exc:
             raise TrackingError(f"tracking store {uri}: {exc}", hint="check tracking.uri or TABLOOP_TRACKING_URI") from exc
+
+    def _follow_a_moved_project(self, stored: str, artifact_root: Path | None, project_root: Path | None) -> None:
+        if artifact_root is None or project_root is None or stored == artifact_root.as_uri():
+            return
+        db = owned_store(self.uri, project_root)
+        if db is not None:
+            relocate_store(db, stored, artifact_root, project_root)
 
     # -- runs ----------------------------------------------------------------
     @contextlib.contextmanager
