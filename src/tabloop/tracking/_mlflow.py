@@ -15,7 +15,7 @@ from pathlib import Path
 from types import EllipsisType
 from typing import Any
 
-from tabloop.errors import ModelNotFoundError, PromotionConflictError, TrackingError
+from tabloop.errors import DataError, ModelNotFoundError, PromotionConflictError, TrackingError
 from tabloop.tracking._alias_lock import alias_lock
 from tabloop.tracking._relocate import owned_store, relocate_store
 from tabloop.train import ModelBundle
@@ -210,20 +210,38 @@ class Tracker:
             raise TrackingError(f"model {ref.name!r} version {ref.version} was not registered by tabloop; refusing to load")
         target = cache / _safe(ref.name) / ref.version
         bundle_dir = target / "artifacts" / "bundle"
+        fresh = False
         if not (bundle_dir / "manifest.json").exists() or file_sha256(bundle_dir / "manifest.json") != expected:
-            shutil.rmtree(target, ignore_errors=True)
-            cache.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=".download-", dir=cache))
-            try:
-                self._mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{ref.name}/{ref.version}", dst_path=str(tmp))
-                target.parent.mkdir(parents=True, exist_ok=True)
-                tmp.replace(target)
-            except Exception as exc:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise TrackingError(f"model {ref.name!r} version {ref.version}: cannot download: {exc}") from exc
+            self._download(ref, target, cache)
+            fresh = True
         if file_sha256(bundle_dir / "manifest.json") != expected:
             raise TrackingError(f"model {ref.name!r} version {ref.version}: manifest hash differs from the registry; refusing to load")
-        return ModelBundle.load(bundle_dir, name=ref.name, version=ref.version)
+        try:
+            return ModelBundle.load(bundle_dir, name=ref.name, version=ref.version)
+        except DataError as exc:
+            if fresh:
+                raise _damaged(ref, exc) from exc
+            # the cache copy was damaged after download (disk, a stray edit): the registry's copy may be whole
+            log.warning("model %r version %s: cached copy is damaged (%s); fetching it again", ref.name, ref.version, exc)
+        self._download(ref, target, cache)
+        try:
+            return ModelBundle.load(bundle_dir, name=ref.name, version=ref.version)
+        except DataError as exc:
+            raise _damaged(ref, exc) from exc
+
+    def _download(self, ref: VersionRef, target: Path, cache: Path) -> None:
+        """Replace the cached copy of a version with a fresh one from the registry."""
+        shutil.rmtree(target, ignore_errors=True)
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".download-", dir=cache))
+        try:
+            self._mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{ref.name}/{ref.version}", dst_path=str(tmp))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(target, ignore_errors=True)  # another process may have filled it meanwhile
+            tmp.replace(target)
+        except Exception as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise TrackingError(f"model {ref.name!r} version {ref.version}: cannot download: {exc}") from exc
 
 
 def _signature(bundle: ModelBundle) -> Any:
@@ -238,6 +256,13 @@ def _signature(bundle: ModelBundle) -> Any:
     outputs = [ColSpec("double" if bundle.task == "regression" else "string", "prediction")]
     outputs += [ColSpec("double", f"proba_{c}") for c in bundle.classes]
     return ModelSignature(inputs=inputs, outputs=Schema(outputs))
+
+
+def _damaged(ref: VersionRef, exc: DataError) -> TrackingError:
+    return TrackingError(
+        f"model {ref.name!r} version {ref.version}: the registry's copy is damaged ({exc.message}); refusing to load",
+        hint="restore the artifact store from a backup, or train and register the model again",
+    )
 
 
 def _conflict(alias: str, found: str | None, version: str) -> PromotionConflictError:
