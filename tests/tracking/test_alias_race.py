@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 import tabloop
+from tabloop.api._project import Project
 from tabloop.errors import PromotionConflictError
 from tabloop.tracking import Tracker
 
@@ -24,7 +25,8 @@ ROUNDS = 12
 def make_project(root: Path, data: Path, versions: int) -> tuple[str, str]:
     """A project whose registry holds ``versions`` versions (no training: promote only moves aliases)."""
     tabloop.init(root, data=str(data), target="deny", exclude=["black"])
-    uri = f"sqlite:///{root / '.tabloop' / 'mlflow.db'}"
+    proj = Project.open(root)
+    uri = proj.workspace.tracking_uri(proj.spec)  # the embedded store, or TABLOOP_TRACKING_URI
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
