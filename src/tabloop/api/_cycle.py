@@ -229,6 +229,8 @@ def _decisions_path(proj: Project) -> Path:
 
 def _record(proj: Project, result: LoopPassResult) -> LoopPassResult:
     payload = {k: v for k, v in result.to_dict().items() if k != "record"}
+    if payload.get("retrain") and payload["retrain"].get("record"):  # relative, so a moved project's log stays true
+        payload["retrain"]["record"] = proj.relative(Path(payload["retrain"]["record"]))
     payload["at"] = utc_now()
     result.record = _append(proj, payload)
     return result

@@ -67,3 +67,7 @@ class Project:
 
     def report_dir(self) -> Path:
         return self.workspace.reports
+
+    def relative(self, path: Path) -> str:
+        """A path inside the project as stored in its records: relative, so they stay true when the folder moves."""
+        return str(path.relative_to(self.workspace.root))
