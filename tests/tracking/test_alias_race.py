@@ -140,3 +140,27 @@ def test_the_cli_exits_non_zero_on_a_conflict(tmp_path: Path, hmda_csv: Path, mo
     assert doc["ok"] is False and doc["error"]["code"] == "promotion_conflict"
     assert doc["error"]["message"] == "alias 'champion' moved to version 3 while promoting 2"
     assert other.alias_version(model, "champion") == "3"
+
+
+def test_without_a_lock_a_lost_race_seen_after_the_move_is_raised(
+    tmp_path: Path, hmda_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An http tracking server offers no lock: the move is re-read, and a lost race seen then is an error."""
+    import contextlib
+
+    from tabloop.tracking import _mlflow
+
+    root = tmp_path / "proj"
+    uri, model = make_project(root, hmda_csv, versions=3)
+    mine, theirs = Tracker(uri, model), Tracker(uri, model)
+    mine.set_alias(model, "champion", "1")
+    monkeypatch.setattr(_mlflow, "alias_lock", lambda *a: contextlib.nullcontext(False))
+    real = mine.client.set_registered_model_alias
+
+    def set_then_overtaken(name: str, alias: str, version: str) -> None:
+        real(name, alias, version)
+        theirs.client.set_registered_model_alias(name, alias, "3")  # their move lands just after ours
+
+    monkeypatch.setattr(mine.client, "set_registered_model_alias", set_then_overtaken)
+    with pytest.raises(PromotionConflictError, match="alias 'champion' moved to version 3 while promoting 2"):
+        mine.set_alias(model, "champion", "2", expected_previous="1")
