@@ -13,7 +13,8 @@ line and exits non-zero; the HTTP app maps it to a 4xx in one place.
     │   └── ContractViolation     rows break the data contract (all listed)
     ├── TrainingError             no candidate could be trained
     ├── TrackingError             the tracking store or registry failed
-    │   └── ModelNotFoundError    no such model version or alias
+    │   ├── ModelNotFoundError    no such model version or alias
+    │   └── PromotionConflictError  an alias moved while it was being moved
     ├── ServingError              the server cannot start or load a model
     ├── SignatureError            a model version is unsigned or signed with another key, or no key is usable
     └── PolicyError               a policy cannot be applied to these inputs
@@ -29,6 +30,7 @@ __all__ = [
     "DataError",
     "ModelNotFoundError",
     "PolicyError",
+    "PromotionConflictError",
     "ServingError",
     "SignatureError",
     "SpecError",
@@ -142,6 +144,12 @@ class TrackingError(TabloopError):
 
 class ModelNotFoundError(TrackingError):
     code = "model_not_found"
+
+
+class PromotionConflictError(TrackingError):
+    """Another process moved the alias between this one reading it and moving it."""
+
+    code = "promotion_conflict"
 
 
 class ServingError(TabloopError):

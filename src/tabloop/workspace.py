@@ -120,7 +120,15 @@ class Workspace:
 
     def tracking_uri(self, spec: Spec) -> str:
         """The spec's (or environment's) tracking URI, else the embedded SQLite store."""
-        return spec.tracking.uri or f"sqlite:///{self.mlflow_db}"
+        return self.resolve_url(spec.tracking.uri) if spec.tracking.uri else f"sqlite:///{self.mlflow_db}"
+
+    def resolve_url(self, url: str) -> str:
+        """A database URL from the spec: a relative SQLite file is relative to the project folder, not the shell's."""
+        prefix = "sqlite:///"
+        rest = url[len(prefix):] if url.startswith(prefix) else ""
+        if not rest or rest.startswith(("/", "?", ":memory:")) or rest.startswith("file:"):
+            return url
+        return prefix + str(self.root / rest)
 
     def resolve(self, path: str | Path) -> Path:
         """A path from the spec, relative to the project folder."""

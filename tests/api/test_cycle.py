@@ -73,9 +73,35 @@ def test_a_better_challenger_is_promoted_automatically(tmp_path: Path, hmda: pd.
     assert proj.resolve("champion").version == res.challenger_version
     record = read_decisions(proj)[-1]
     assert record["action"] == "promoted" and record["retrain"]["promote"] is True
+    # records name their files relative to the project folder, so they stay true when it moves
+    assert record["retrain"]["record"].startswith(".tabloop/reports/retrain-"), record["retrain"]["record"]
+    assert json.loads((root / record["retrain"]["record"]).read_text())["record"] == record["retrain"]["record"]
     # the same labels do not fire the label trigger twice
     again = loop_run(root)
     assert again.action == "none" and again.labels_since_last == 0
+
+
+def test_an_auto_promotion_yields_to_a_champion_moved_meanwhile(tmp_path: Path, hmda_csv: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from tabloop.api._cycle import LoopPassResult, _promote
+
+    root = tmp_path / "proj"
+    tabloop.init(root, data=str(hmda_csv), target="deny", exclude=["black"])
+    proj = Project.open(root)
+    client = MlflowClient(tracking_uri=proj.tracker.uri, registry_uri=proj.tracker.uri)
+    client.create_registered_model(proj.spec.model_name)
+    for _ in range(3):
+        client.create_model_version(proj.spec.model_name, source="file:///unused")
+    proj.tracker.set_alias(proj.spec.model_name, "champion", "2")  # someone promoted v2 while the pass judged v1
+    out = LoopPassResult(action="awaiting_approval", champion_version="1", challenger_version="3", triggers=[],
+                         labelled_rows=0, labels_since_last=0, realized=None, retrain=None)
+    _promote(proj, "3", out)
+    assert out.action == "awaiting_approval"  # still pending: the next pass settles it
+    assert out.reasons == ["not promoted: alias 'champion' moved to version 2 while promoting 3"]
+    assert proj.resolve("champion").version == "2"
+    _promote(proj, "3", LoopPassResult(**{**out.to_dict(), "champion_version": "2", "reasons": []}))
+    assert proj.resolve("champion").version == "3"
 
 
 def test_a_worse_challenger_is_refused_and_the_champion_stays(tmp_path: Path, hmda: pd.DataFrame) -> None:

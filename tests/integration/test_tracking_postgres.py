@@ -10,6 +10,8 @@ import pytest
 
 import tabloop
 
+from ..tracking.test_alias_race import check_round, make_project, race
+
 pytestmark = pytest.mark.integration
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432"
 
@@ -49,3 +51,17 @@ def test_train_promote_and_predict_against_postgres(
     assert scored.rows == 2381 and scored.version == trained.version
     assert any((root / ".tabloop" / "artifacts").iterdir()), "artifacts stay in the workspace, not in ./mlruns"
     assert not Path("mlruns").exists()
+
+
+def test_two_processes_promoting_at_once_never_both_win_on_postgres(
+    pg_database: str, tmp_path: Path, hmda_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The alias lock is a PostgreSQL advisory lock here: it holds across processes (and machines)."""
+    monkeypatch.setenv("TABLOOP_TRACKING_URI", pg_database)  # the spawned workers inherit it
+    root = tmp_path / "proj"
+    uri, model = make_project(root, hmda_csv, versions=3)
+    assert uri == pg_database
+    rounds = 12
+    kinds = [check_round(o) for o in race(root, uri, model, rounds)]
+    assert len(kinds) == rounds
+    print(f"{rounds} rounds on PostgreSQL: {kinds.count('conflict')} conflicts, {kinds.count('serial')} serial")

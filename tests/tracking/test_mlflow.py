@@ -224,3 +224,46 @@ def test_rotation_re_signs_a_verified_version_under_the_new_key(tracker: Tracker
     np.testing.assert_array_equal(again.predict(hmda.head(20)).proba, bundles["1"].predict(hmda.head(20)).proba)
     with pytest.raises(SignatureError, match="signed with a different key"):
         tracker.load_bundle(ref, cache=tmp_path, key=KEY)
+
+
+def _registry_copy(tracker: Tracker, version: str) -> Path:
+    """The bundle folder inside the registry's own artifact store (not a download)."""
+    from urllib.parse import unquote, urlparse
+
+    location = tracker.client.get_model_version_download_uri(MODEL, version)
+    return Path(unquote(urlparse(location).path)) / "artifacts" / "bundle"
+
+
+def test_a_damaged_cache_copy_heals_from_the_registry(
+    tracker: Tracker, bundles: dict[str, ModelBundle], hmda: pd.DataFrame, tmp_path: Path
+) -> None:
+    tracker.load_bundle(VersionRef(MODEL, "1"), cache=tmp_path, key=KEY)
+    cached = next(tmp_path.rglob("1/artifacts/bundle/pipeline.joblib"))
+    whole = file_sha256(cached)
+    with open(cached, "r+b") as fh:  # a flipped byte in the middle, as a bad disk would leave it
+        fh.seek(cached.stat().st_size // 2)
+        byte = fh.read(1)
+        fh.seek(-1, 1)
+        fh.write(bytes([byte[0] ^ 0xFF]))
+    assert file_sha256(cached) != whole
+
+    loaded = tracker.load_bundle(VersionRef(MODEL, "1"), cache=tmp_path, key=KEY)
+    np.testing.assert_array_equal(loaded.predict(hmda.head(20)).proba, bundles["1"].predict(hmda.head(20)).proba)
+    assert file_sha256(cached) == whole  # the cache holds a whole copy again
+
+
+def test_a_damaged_registry_copy_is_refused(tracker: Tracker, tmp_path: Path) -> None:
+    source = _registry_copy(tracker, "2") / "pipeline.joblib"
+    original = source.read_bytes()
+    tracker.load_bundle(VersionRef(MODEL, "2"), cache=tmp_path, key=KEY)
+    try:
+        source.write_bytes(original[:-10] + b"0123456789")
+        cached = next(tmp_path.rglob("2/artifacts/bundle/pipeline.joblib"))
+        cached.write_bytes(b"junk")
+        with pytest.raises(TrackingError, match=r"model 'm' version 2: the registry's copy is damaged \(.*pipeline\.joblib: "
+                                                 r"hash does not match the manifest") as err:
+            tracker.load_bundle(VersionRef(MODEL, "2"), cache=tmp_path, key=KEY)
+        assert "restore the artifact store from a backup" in (err.value.hint or "")
+    finally:
+        source.write_bytes(original)
+    assert tracker.load_bundle(VersionRef(MODEL, "2"), cache=tmp_path, key=KEY).version == "2"

@@ -20,7 +20,7 @@ import pandas as pd
 from tabloop.api._loop import RetrainResult, realized_performance, retrain
 from tabloop.api._project import Project
 from tabloop.api._results import Result
-from tabloop.errors import DataError, PolicyError
+from tabloop.errors import DataError, PolicyError, PromotionConflictError
 from tabloop.evaluate import greater_is_better
 from tabloop.loop import evaluate_triggers, join_labels, label_bias_warning
 from tabloop.predlog import utc_now
@@ -141,7 +141,13 @@ def _settle(proj: Project, pending: dict[str, Any], base: dict[str, Any]) -> Loo
 
 
 def _promote(proj: Project, version: str, out: LoopPassResult) -> None:
-    previous = proj.tracker.set_alias(proj.spec.model_name, "champion", version)
+    """Move the champion only if it is still the one this pass judged against."""
+    try:
+        previous = proj.tracker.set_alias(proj.spec.model_name, "champion", version,
+                                          expected_previous=out.champion_version)
+    except PromotionConflictError as exc:  # left pending: the next pass settles it against the new champion
+        out.reasons.append(f"not promoted: {exc.message}")
+        return
     out.action = "promoted"
     out.reasons.append(f"champion moved to v{version} (was v{previous})")
 
@@ -184,7 +190,8 @@ def approve(version: str, *, project: str | Path | None = None) -> ApproveResult
             hint="run 'tabloop loop run' first, or move the alias by hand with 'tabloop promote'",
         )
     ref = proj.resolve(str(version))
-    previous = proj.tracker.set_alias(ref.name, "champion", ref.version)
+    seen = proj.tracker.alias_version(ref.name, "champion")
+    previous = proj.tracker.set_alias(ref.name, "champion", ref.version, expected_previous=seen)
     record = _append(proj, {"action": "approved", "challenger_version": ref.version, "previous_champion": previous,
                             "at": utc_now()})
     return ApproveResult(ref.name, ref.version, previous, record)
@@ -225,6 +232,8 @@ def _decisions_path(proj: Project) -> Path:
 
 def _record(proj: Project, result: LoopPassResult) -> LoopPassResult:
     payload = {k: v for k, v in result.to_dict().items() if k != "record"}
+    if payload.get("retrain") and payload["retrain"].get("record"):  # relative, so a moved project's log stays true
+        payload["retrain"]["record"] = proj.relative(Path(payload["retrain"]["record"]))
     payload["at"] = utc_now()
     result.record = _append(proj, payload)
     return result

@@ -80,8 +80,13 @@ class PromoteResult(Result):
 
 
 def promote(version: str, *, alias: str = "champion", project: str | Path | None = None) -> PromoteResult:
-    """Point ``alias`` (default ``champion``) at ``version`` in the registry."""
+    """Point ``alias`` (default ``champion``) at ``version`` in the registry.
+
+    The move is a compare-and-set against the alias as read here: when another process moves
+    it in between, this one raises ``PromotionConflictError`` and changes nothing.
+    """
     proj = Project.open(project)
     ref = proj.resolve(version)
-    previous = proj.tracker.set_alias(ref.name, alias, ref.version)
+    seen = proj.tracker.alias_version(ref.name, alias)
+    previous = proj.tracker.set_alias(ref.name, alias, ref.version, expected_previous=seen)
     return PromoteResult(ref.name, ref.version, alias, previous)

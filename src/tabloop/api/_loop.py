@@ -178,7 +178,8 @@ def _record(proj: Project, result: RetrainResult) -> RetrainResult:
     """Every decision, retrained or not, is a record a person can open."""
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
     result.record = proj.report_dir() / f"retrain-{stamp}.json"
-    atomic_write_json(result.record, {**result.to_dict(), "at": utc_now()})
+    # the file names itself relative to the project folder, so a moved or restored project's records stay true
+    atomic_write_json(result.record, {**result.to_dict(), "record": proj.relative(result.record), "at": utc_now()})
     return result
 
 

@@ -38,11 +38,14 @@ class Project:
     @property
     def tracker(self) -> Tracker:
         if self._tracker is None:
+            uri = self.workspace.tracking_uri(self.spec)
+            local = not _is_server(uri)
             self._tracker = Tracker(
-                self.workspace.tracking_uri(self.spec),
+                uri,
                 self.spec.experiment_name,
                 # a tracking server keeps its own artifacts; a bare database needs a place for them
-                artifact_root=None if _is_server(self.workspace.tracking_uri(self.spec)) else self.workspace.artifacts,
+                artifact_root=self.workspace.artifacts if local else None,
+                project_root=self.workspace.root if local else None,
             )
         return self._tracker
 
@@ -75,3 +78,7 @@ class Project:
 
     def report_dir(self) -> Path:
         return self.workspace.reports
+
+    def relative(self, path: Path) -> str:
+        """A path inside the project as stored in its records: relative, so they stay true when the folder moves."""
+        return str(path.relative_to(self.workspace.root))

@@ -96,7 +96,10 @@ OPTUNA_DB = "optuna.db"
 
 def study_storage(proj: Project, storage: str | None = None) -> str:
     """CLI flag > TABLOOP_TRAIN__STORAGE / tabloop.yaml (train.storage) > .tabloop/optuna.db."""
-    return storage or proj.spec.train.storage or f"sqlite:///{proj.workspace.home / OPTUNA_DB}"
+    if storage:
+        return storage
+    spec_storage = proj.spec.train.storage
+    return proj.workspace.resolve_url(spec_storage) if spec_storage else f"sqlite:///{proj.workspace.home / OPTUNA_DB}"
 
 
 def train(

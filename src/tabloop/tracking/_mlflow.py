@@ -12,9 +12,12 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import EllipsisType
 from typing import Any
 
-from tabloop.errors import ModelNotFoundError, TrackingError
+from tabloop.errors import DataError, ModelNotFoundError, PromotionConflictError, TrackingError
+from tabloop.tracking._alias_lock import alias_lock
+from tabloop.tracking._relocate import owned_store, relocate_store
 from tabloop.train import ModelBundle
 from tabloop.workspace import SigningKey, file_sha256
 
@@ -42,7 +45,11 @@ def _quiet_mlflow() -> None:
 class Tracker:
     """Experiment runs and the model registry at one tracking URI."""
 
-    def __init__(self, uri: str, experiment: str, *, artifact_root: Path | None = None) -> None:
+    def __init__(
+        self, uri: str, experiment: str, *, artifact_root: Path | None = None, project_root: Path | None = None
+    ) -> None:
+        """``project_root``: the project whose ``artifact_root`` this is; a SQLite store inside it follows it
+        when the folder is copied or moved (``_relocate``)."""
         _quiet_mlflow()
         import mlflow
         from mlflow.tracking import MlflowClient
@@ -59,8 +66,16 @@ class Tracker:
                 self.experiment_id = self.client.create_experiment(experiment, artifact_location=location)
             else:
                 self.experiment_id = exp.experiment_id
+                self._follow_a_moved_project(exp.artifact_location, artifact_root, project_root)
         except Exception as exc:
             raise TrackingError(f"tracking store {uri}: {exc}", hint="check tracking.uri or TABLOOP_TRACKING_URI") from exc
+
+    def _follow_a_moved_project(self, stored: str, artifact_root: Path | None, project_root: Path | None) -> None:
+        if artifact_root is None or project_root is None or stored == artifact_root.as_uri():
+            return
+        db = owned_store(self.uri, project_root)
+        if db is not None:
+            relocate_store(db, stored, artifact_root, project_root)
 
     # -- runs ----------------------------------------------------------------
     @contextlib.contextmanager
@@ -119,11 +134,27 @@ class Tracker:
         run_id = self._mlflow.active_run().info.run_id if self._mlflow.active_run() else None
         return VersionRef(model_name, version, run_id)
 
-    def set_alias(self, model_name: str, alias: str, version: str) -> str | None:
-        """Point ``alias`` at ``version``; returns the version it pointed at before, if any."""
+    def set_alias(
+        self, model_name: str, alias: str, version: str, *, expected_previous: str | None | EllipsisType = ...
+    ) -> str | None:
+        """Point ``alias`` at ``version``; returns the version it pointed at just before, if any.
+
+        With ``expected_previous`` (a version, or None for "no such alias yet") this is a
+        compare-and-set: the alias moves only if it still points there, else
+        ``PromotionConflictError`` names the version found. Read and move happen under the
+        store's alias lock (``_alias_lock``); on a store without one (an http tracking server)
+        the alias is re-read after the move and a lost race seen then is raised: best effort.
+        """
         self.get_version(model_name, version)
-        previous = self.alias_version(model_name, alias)
-        self.client.set_registered_model_alias(model_name, alias, str(version))
+        with alias_lock(self.uri, model_name, alias) as locked:
+            previous = self.alias_version(model_name, alias)
+            if expected_previous is not ... and previous != expected_previous:
+                raise _conflict(alias, previous, str(version))
+            self.client.set_registered_model_alias(model_name, alias, str(version))
+            if not locked:
+                now = self.alias_version(model_name, alias)
+                if now != str(version):
+                    raise _conflict(alias, now, str(version))
         return previous
 
     def alias_version(self, model_name: str, alias: str) -> str | None:
@@ -184,20 +215,38 @@ class Tracker:
             raise TrackingError(f"model {ref.name!r} version {ref.version} was not registered by tabloop; refusing to load")
         target = cache / _safe(ref.name) / ref.version
         bundle_dir = target / "artifacts" / "bundle"
+        fresh = False
         if not (bundle_dir / "manifest.json").exists() or file_sha256(bundle_dir / "manifest.json") != expected:
-            shutil.rmtree(target, ignore_errors=True)
-            cache.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=".download-", dir=cache))
-            try:
-                self._mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{ref.name}/{ref.version}", dst_path=str(tmp))
-                target.parent.mkdir(parents=True, exist_ok=True)
-                tmp.replace(target)
-            except Exception as exc:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise TrackingError(f"model {ref.name!r} version {ref.version}: cannot download: {exc}") from exc
+            self._download(ref, target, cache)
+            fresh = True
         if file_sha256(bundle_dir / "manifest.json") != expected:
             raise TrackingError(f"model {ref.name!r} version {ref.version}: manifest hash differs from the registry; refusing to load")
-        return ModelBundle.load(bundle_dir, key=key, name=ref.name, version=ref.version)
+        try:
+            return ModelBundle.load(bundle_dir, key=key, name=ref.name, version=ref.version)
+        except DataError as exc:
+            if fresh:
+                raise _damaged(ref, exc) from exc
+            # the cache copy was damaged after download (disk, a stray edit): the registry's copy may be whole
+            log.warning("model %r version %s: cached copy is damaged (%s); fetching it again", ref.name, ref.version, exc)
+        self._download(ref, target, cache)
+        try:
+            return ModelBundle.load(bundle_dir, key=key, name=ref.name, version=ref.version)
+        except DataError as exc:
+            raise _damaged(ref, exc) from exc
+
+    def _download(self, ref: VersionRef, target: Path, cache: Path) -> None:
+        """Replace the cached copy of a version with a fresh one from the registry."""
+        shutil.rmtree(target, ignore_errors=True)
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".download-", dir=cache))
+        try:
+            self._mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{ref.name}/{ref.version}", dst_path=str(tmp))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(target, ignore_errors=True)  # another process may have filled it meanwhile
+            tmp.replace(target)
+        except Exception as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise TrackingError(f"model {ref.name!r} version {ref.version}: cannot download: {exc}") from exc
 
 
 def _signature(bundle: ModelBundle) -> Any:
@@ -212,6 +261,21 @@ def _signature(bundle: ModelBundle) -> Any:
     outputs = [ColSpec("double" if bundle.task == "regression" else "string", "prediction")]
     outputs += [ColSpec("double", f"proba_{c}") for c in bundle.classes]
     return ModelSignature(inputs=inputs, outputs=Schema(outputs))
+
+
+def _damaged(ref: VersionRef, exc: DataError) -> TrackingError:
+    return TrackingError(
+        f"model {ref.name!r} version {ref.version}: the registry's copy is damaged ({exc.message}); refusing to load",
+        hint="restore the artifact store from a backup, or train and register the model again",
+    )
+
+
+def _conflict(alias: str, found: str | None, version: str) -> PromotionConflictError:
+    where = f"moved to version {found}" if found is not None else "was removed"
+    return PromotionConflictError(
+        f"alias {alias!r} {where} while promoting {version}",
+        hint="another process moved it at the same time; run promote again if you still want it",
+    )
 
 
 def _safe(name: str) -> str:
