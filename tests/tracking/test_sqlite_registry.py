@@ -18,7 +18,7 @@ from tabloop.tracking import cached_version
 @pytest.fixture(scope="module")
 def project(trained_project: Path) -> Project:
     proj = Project.open(trained_project)
-    proj.tracker.load_bundle(proj.resolve(None), cache=proj.workspace.home / "cache")  # fills the cache
+    proj.load_bundle(None)  # fills the cache
     return proj
 
 
