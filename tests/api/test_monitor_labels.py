@@ -30,7 +30,7 @@ def test_integer_labels_with_gaps_still_match_integer_predictions() -> None:
     # 80% of the rows labelled, every label right; the rest not labelled yet
     labelled = log.iloc[:160]
     feedback = pd.DataFrame({"request_id": labelled["request_id"], "row": 0, "label": labelled["prediction"]})
-    proj = SimpleNamespace(predlog=SimpleNamespace(read_feedback=lambda: feedback))
+    proj = SimpleNamespace(predlog=SimpleNamespace(read_feedback=lambda skipped=None: feedback))
     joined = _with_labels(proj, log)  # type: ignore[arg-type]
     assert int(joined["label"].notna().sum()) == 160
     ab = ab_summary(joined, task="binary", classes=[0, 1], metric="roc_auc")
