@@ -168,3 +168,26 @@ def test_ui_prints_its_command_on_stdout(tmp_path: Path) -> None:
     code, out, _ = run("ui", "--project", str(tmp_path / "p"))
     assert code == 0
     assert out.startswith("mlflow ui --backend-store-uri ")
+
+
+def test_printed_errors_keep_their_rule_tags(trained_project: Path, tmp_path: Path, hmda: pd.DataFrame) -> None:
+    # rich read "[type]" in the message as markup and printed nothing for it
+    bad = hmda.head(5).copy()
+    bad["pbcr"] = bad["pbcr"].astype(object)
+    bad.loc[2, "pbcr"] = "maybe"
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    code, _, err = run("predict", "-p", str(trained_project), "-i", str(tmp_path / "bad.csv"), "-o",
+                       str(tmp_path / "o.csv"))
+    assert code == 1
+    assert "[unseen_category]" in err, err
+
+
+def test_retrain_lines_say_when_there_is_no_challenger_or_no_score() -> None:
+    from tabloop.cli._app import _score
+    from tabloop.cli._quickstart import _retrain_line
+
+    assert _score(None) == "undefined" and _score(0.81234) == "0.8123"
+    skipped = {"challenger_version": None, "promote": False, "reasons": ["the holdout's labels are all 'no'"]}
+    assert _retrain_line(skipped) == "not retrained (the holdout's labels are all 'no')"
+    done = {"challenger_version": "2", "promote": True, "reasons": ["gain +0.01"]}
+    assert _retrain_line(done) == "challenger v2: promote (gain +0.01)"

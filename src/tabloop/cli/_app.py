@@ -317,8 +317,8 @@ def retrain(
                 return
             print(f"challenger v{res.challenger_version} trained on {res.train_rows} rows "
                   f"({res.new_labels} newly labelled); holdout of {res.holdout_rows} recent rows")
-            print(f"{res.metric}: champion v{res.champion_version} {res.champion_score:.4f}, "
-                  f"challenger {res.challenger_score:.4f}")
+            print(f"{res.metric}: champion v{res.champion_version} {_score(res.champion_score)}, "
+                  f"challenger {_score(res.challenger_score)}")
             verdict = "PROMOTE" if res.promote else "KEEP THE CHAMPION"
             print(f"policy: {verdict}: {'; '.join(res.reasons)}")
             if res.promote:
@@ -444,3 +444,8 @@ def quickstart(
 
 def main() -> None:
     app()
+
+
+def _score(value: float | None) -> str:
+    """A metric for people: 'undefined' where the holdout cannot give one (labels of one class)."""
+    return "undefined" if value is None else f"{value:.4f}"

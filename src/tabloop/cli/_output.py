@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from tabloop.errors import TabloopError
 
@@ -53,11 +54,11 @@ class Output:
     def fail(self, exc: BaseException) -> NoReturn:
         if isinstance(exc, TabloopError):
             payload, code = exc.to_dict(), EXIT_ERROR
-            err_console.print(f"[bold red]error:[/bold red] {exc}", markup=True, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/bold red] {escape(str(exc))}", markup=True, soft_wrap=True)
         else:
             payload = {"code": "internal_error", "message": f"{type(exc).__name__}: {exc}"}
             code = EXIT_INTERNAL
-            err_console.print(f"[bold red]internal error:[/bold red] {type(exc).__name__}: {exc}", soft_wrap=True)
+            err_console.print(f"[bold red]internal error:[/bold red] {type(exc).__name__}: {escape(str(exc))}", soft_wrap=True)
             if not self.verbose:
                 err_console.print("run again with --verbose for the traceback")
         if self.verbose:

@@ -115,7 +115,7 @@ class _Narrator:
             f"batch predictions  {r['predict']['rows']} rows -> {r['predict']['output']}",
             f"drift (simulated)  drifted: {', '.join(m['drifted_features']) or 'none'}; predictions drifted: {m['prediction_drifted']} -> {m['report_html']}",
             f"feedback           {fb['matched']} labels joined to logged predictions",
-            f"retrain            challenger v{rt['challenger_version']}: {'promote' if rt['promote'] else 'keep the champion'} ({'; '.join(rt['reasons'])})",
+            f"retrain            {_retrain_line(rt)}",
             f"MLflow UI          mlflow ui --backend-store-uri sqlite:///{r['project']}/.tabloop/mlflow.db",
             f"took               {r['seconds']} s",
         ]
@@ -167,8 +167,16 @@ def _one_line(command: str, doc: dict[str, Any]) -> str:
     if command == "feedback":
         return f"{doc['matched']} of {doc['labels']} labels joined"
     if command == "retrain":
-        return f"challenger v{doc['challenger_version']}: {'promote' if doc['promote'] else 'keep champion'}"
+        return _retrain_line(doc)
     return "ok"
+
+
+def _retrain_line(doc: dict[str, Any]) -> str:
+    """What retrain did; a skipped retrain has no challenger to name (it said why instead)."""
+    if doc.get("challenger_version") is None:
+        return f"not retrained ({'; '.join(doc['reasons'])})"
+    verdict = "promote" if doc["promote"] else "keep the champion"
+    return f"challenger v{doc['challenger_version']}: {verdict} ({'; '.join(doc['reasons'])})"
 
 
 def _free_port() -> int:
