@@ -15,11 +15,17 @@ $(BIN)/python:
 $(VENV)/.runtime-installed: requirements.lock pyproject.toml | $(BIN)/python
 	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements.lock
 	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python --no-deps -e .
+	@# the editable install leaves tabloop's own modules uncompiled; where PYTHONDONTWRITEBYTECODE is set
+	@# every command would compile them again
+	$(BIN)/python -m compileall -q src
 	touch $@
 
 $(VENV)/.dev-installed: requirements-dev.lock pyproject.toml | $(BIN)/python
 	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -r requirements-dev.lock
 	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python --no-deps -e .
+	@# the editable install leaves tabloop's own modules uncompiled; where PYTHONDONTWRITEBYTECODE is set
+	@# every command would compile them again
+	$(BIN)/python -m compileall -q src
 	touch $@
 
 demo: $(VENV)/.runtime-installed
