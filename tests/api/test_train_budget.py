@@ -21,8 +21,10 @@ import tabloop
 from tabloop.api._project import Project
 from tabloop.api._train import (
     DEFAULT_AFTER_SEARCH,
+    DEFAULT_STARTUP_SECONDS,
     EXIT_PER_STARTUP,
     EXIT_SECONDS,
+    MAX_SLOWDOWN,
     TIMINGS,
     after_search_estimate,
     make_budget,
@@ -98,6 +100,24 @@ def test_what_follows_the_search_is_estimated_from_the_last_run(tmp_path: Path, 
     assert slow.after.register == pytest.approx(6.0 + EXIT_PER_STARTUP * 10.0)
     (proj.workspace.home / TIMINGS).write_text("not json")
     assert after_search_estimate(proj) == DEFAULT_AFTER_SEARCH
+
+
+def test_a_fresh_projects_estimate_follows_how_slow_this_start_up_was(tmp_path: Path, hmda_csv: Path) -> None:
+    # the defaults were measured on a quiet machine: a start-up three times slower than it was
+    # there expects the phases after the search to be three times slower too, never faster
+    proj = _project(tmp_path, hmda_csv)
+    quick = after_search_estimate(proj, startup=DEFAULT_STARTUP_SECONDS / 2)
+    assert quick == DEFAULT_AFTER_SEARCH
+    slow = after_search_estimate(proj, startup=3 * DEFAULT_STARTUP_SECONDS)
+    assert slow.register == pytest.approx(3 * DEFAULT_AFTER_SEARCH.register)
+    assert slow.log_per_run == pytest.approx(3 * DEFAULT_AFTER_SEARCH.log_per_run)
+    assert after_search_estimate(proj, startup=1000.0).export == pytest.approx(MAX_SLOWDOWN * DEFAULT_AFTER_SEARCH.export)
+    budget = make_budget(proj, 60, started=0.0, called=3 * DEFAULT_STARTUP_SECONDS, clock=FakeClock(5.0))
+    assert budget.after.register == pytest.approx(3 * DEFAULT_AFTER_SEARCH.register)
+    # a project that trained before uses its own measurement, however slow the start-up
+    proj.workspace.home.mkdir(parents=True, exist_ok=True)
+    (proj.workspace.home / TIMINGS).write_text(json.dumps({"log_per_run": 0.2, "export": 4.0, "register": 6.0}))
+    assert after_search_estimate(proj, startup=10.0) == AfterSearch(log_per_run=0.2, export=4.0, register=6.0)
 
 
 def test_train_reports_where_the_time_went_and_skips_what_would_overrun(tmp_path: Path) -> None:

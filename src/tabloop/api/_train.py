@@ -136,9 +136,17 @@ def train(
 
 
 TIMINGS = "timings.json"
-#: what the phases after the search took on the bundled HMDA table in a fresh project (benchmarks/budget,
-#: two cores): the estimate for a project's first training run; later runs use their own last measurement
-DEFAULT_AFTER_SEARCH = AfterSearch(log_per_run=0.15, export=1.0, register=3.0)
+#: what the phases after the search took on the bundled HMDA and HI tables in a fresh project
+#: (benchmarks/budget, a quiet two-core machine, 0.017-0.018 s per logged run, export 0.2-0.4 s,
+#: registration 0.9-1.1 s): the estimate for a project's first training run, scaled by how slow this
+#: machine is now (see DEFAULT_STARTUP_SECONDS); later runs use their own last measurement
+DEFAULT_AFTER_SEARCH = AfterSearch(log_per_run=0.025, export=0.5, register=1.3)
+#: the CLI's start-up (interpreter and imports) on that quiet machine: a command whose own start-up took
+#: k times longer expects the phases after its search to take k times longer too (at most MAX_SLOWDOWN).
+#: A fixed default for all machines either left a third of a quiet machine's budget unused (the
+#: defaults were first measured at a load average of 8) or overran a busy one
+DEFAULT_STARTUP_SECONDS = 1.4
+MAX_SLOWDOWN = 6.0
 #: a process that ends after registering (the CLI) then prints its result and exits, tearing down the
 #: interpreter and its libraries: at least EXIT_SECONDS, and in benchmarks/budget 0.3-0.45 times what its
 #: start-up (the imports) took, busy machine or not
@@ -146,9 +154,10 @@ EXIT_SECONDS = 1.0
 EXIT_PER_STARTUP = 0.4
 
 
-def after_search_estimate(proj: Project) -> AfterSearch:
+def after_search_estimate(proj: Project, *, startup: float = 0.0) -> AfterSearch:
     """What the phases after the search took the last time this project trained (``.tabloop/timings.json``),
-    else :data:`DEFAULT_AFTER_SEARCH`."""
+    else :data:`DEFAULT_AFTER_SEARCH` scaled by ``startup`` (this process's measured start-up, when known)
+    against :data:`DEFAULT_STARTUP_SECONDS`."""
     import json
 
     path = proj.workspace.home / TIMINGS
@@ -156,7 +165,8 @@ def after_search_estimate(proj: Project) -> AfterSearch:
         raw = json.loads(path.read_text())
         return AfterSearch(**{k: max(0.0, float(raw[k])) for k in ("log_per_run", "export", "register")})
     except (OSError, ValueError, KeyError, TypeError):
-        return AfterSearch(**vars(DEFAULT_AFTER_SEARCH))
+        slowdown = min(max(startup / DEFAULT_STARTUP_SECONDS, 1.0), MAX_SLOWDOWN)
+        return AfterSearch(**{k: v * slowdown for k, v in vars(DEFAULT_AFTER_SEARCH).items()})
 
 
 def make_budget(proj: Project, total: float, *, started: float, called: float | None = None,
@@ -169,8 +179,8 @@ def make_budget(proj: Project, total: float, *, started: float, called: float | 
             hint=f"use --budget {MIN_BUDGET_SECONDS:g} or more (train.budget_seconds), or --trials N for a fixed "
                  "number of trials",
         )
-    after = after_search_estimate(proj)
     startup = max(0.0, called - started) if called is not None else 0.0
+    after = after_search_estimate(proj, startup=startup)
     if ends_process:
         after.register += max(EXIT_SECONDS, EXIT_PER_STARTUP * startup)
     budget = Budget(total, started, clock=clock, after=after)
