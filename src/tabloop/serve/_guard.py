@@ -56,7 +56,7 @@ def _wildcard(host: str) -> bool:
         return host == ""
 
 
-def _loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
     try:
@@ -93,7 +93,7 @@ def allowed_hosts(bind_host: str, configured: Iterable[str] | None = None) -> fr
         return None
     host = bind_host.strip().lower().strip("[]")
     names = {host, *extra}
-    if _loopback(host) or _wildcard(host):
+    if is_loopback(host) or _wildcard(host):
         names.update(_LOOPBACK_NAMES)
     if _wildcard(host):
         names.update(n.lower() for n in _machine_names())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import signal
 import socket
@@ -14,6 +13,7 @@ from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 
 from tabloop.errors import ServingError
+from tabloop.serve._guard import is_loopback
 
 logger = logging.getLogger("tabloop.serve")
 
@@ -46,15 +46,6 @@ def tcp_nodelay_listener(sock: socket.socket) -> socket.socket:
     if sock.family not in (socket.AF_INET, socket.AF_INET6) or sock.proto == socket.IPPROTO_TCP:
         return sock
     return socket.socket(fileno=sock.detach())  # family, type and proto auto-detected from the descriptor
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def run_server(
