@@ -29,7 +29,10 @@ def test_readme_model_loading_example_runs_as_written(block: str, trained_projec
     code = block.replace('"loans"', f'"{name}"').replace("loans/", f"{name}/").replace("models:/loans@", f"models:/{name}@")
     code = code.replace("src/tabloop/datasets/hmda.csv", str(hmda_csv))
     code += "\nassert len(scored) > 0 and 'prediction' in scored.columns, scored.columns\nprint('OK', len(scored))\n"
-    env = {**os.environ, "GIT_PYTHON_REFRESH": "quiet"}
+    # a fresh shell's environment: MLflow's set_tracking_uri / set_registry_uri, called by earlier tests in
+    # this process (a PostgreSQL store since dropped), export MLFLOW_* variables that the example would inherit
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "TABLOOP_"))}
+    env["GIT_PYTHON_REFRESH"] = "quiet"
     done = subprocess.run([sys.executable, "-c", code], cwd=trained_project.parent, capture_output=True, text=True,
                           env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
