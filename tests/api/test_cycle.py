@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-import yaml
 
 import tabloop
 from tabloop.api import approve, loop_run
@@ -15,18 +14,7 @@ from tabloop.api._cycle import read_decisions
 from tabloop.api._project import Project
 from tabloop.errors import PolicyError
 
-
-def _set(root: Path, **changes: object) -> None:
-    """Edit tabloop.yaml: keys like 'train.candidates'."""
-    path = root / "tabloop.yaml"
-    raw = yaml.safe_load(path.read_text())
-    for dotted, value in changes.items():
-        node = raw
-        *parents, leaf = dotted.split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = value
-    path.write_text(yaml.safe_dump(raw))
+from .._spec_edit import set_spec
 
 
 def _project(tmp_path: Path, hmda: pd.DataFrame, champion_candidates: list[str]) -> tuple[Path, pd.DataFrame]:
@@ -35,7 +23,7 @@ def _project(tmp_path: Path, hmda: pd.DataFrame, champion_candidates: list[str])
     history.to_csv(tmp_path / "history.csv", index=False)
     root = tmp_path / "proj"
     tabloop.init(root, data=str(tmp_path / "history.csv"), target="deny", exclude=["black"])
-    _set(root, **{"train.candidates": champion_candidates, "split.folds": 3})
+    set_spec(root, **{"train.candidates": champion_candidates, "split.folds": 3})
     v = tabloop.train(root).version
     tabloop.promote(v, project=root)
     return root, production
@@ -53,7 +41,7 @@ def _score_and_label(root: Path, production: pd.DataFrame, tmp_path: Path) -> No
 
 def test_no_labels_no_trigger_means_no_action(tmp_path: Path, hmda: pd.DataFrame) -> None:
     root, _ = _project(tmp_path, hmda, ["dummy", "linear"])
-    _set(root, **{"retraining.triggers.drift": False, "retraining.triggers.new_labels": 100})
+    set_spec(root, **{"retraining.triggers.drift": False, "retraining.triggers.new_labels": 100})
     res = loop_run(root)
     assert res.action == "none"
     assert [t["name"] for t in res.triggers] == ["new_labels"]
@@ -63,7 +51,7 @@ def test_no_labels_no_trigger_means_no_action(tmp_path: Path, hmda: pd.DataFrame
 def test_a_better_challenger_is_promoted_automatically(tmp_path: Path, hmda: pd.DataFrame) -> None:
     root, production = _project(tmp_path, hmda, ["dummy"])  # a weak champion: the prior
     _score_and_label(root, production, tmp_path)
-    _set(root, **{"train.candidates": ["dummy", "linear"], "retraining.approval": "auto",
+    set_spec(root, **{"train.candidates": ["dummy", "linear"], "retraining.approval": "auto",
                   "retraining.triggers.new_labels": 100, "retraining.triggers.drift": False})
     res = loop_run(root)
     assert res.action == "promoted", res.reasons
@@ -107,7 +95,7 @@ def test_an_auto_promotion_yields_to_a_champion_moved_meanwhile(tmp_path: Path, 
 def test_a_worse_challenger_is_refused_and_the_champion_stays(tmp_path: Path, hmda: pd.DataFrame) -> None:
     root, production = _project(tmp_path, hmda, ["dummy", "linear"])
     _score_and_label(root, production, tmp_path)
-    _set(root, **{"train.candidates": ["dummy"], "retraining.approval": "auto",
+    set_spec(root, **{"train.candidates": ["dummy"], "retraining.approval": "auto",
                   "retraining.triggers.new_labels": 100, "retraining.triggers.drift": False})
     before = Project.open(root).resolve("champion").version
     res = loop_run(root)
@@ -120,7 +108,7 @@ def test_a_worse_challenger_is_refused_and_the_champion_stays(tmp_path: Path, hm
 def test_manual_approval_and_shadow_requirement(tmp_path: Path, hmda: pd.DataFrame) -> None:
     root, production = _project(tmp_path, hmda, ["dummy"])
     _score_and_label(root, production, tmp_path)
-    _set(root, **{"train.candidates": ["dummy", "linear"], "retraining.approval": "manual",
+    set_spec(root, **{"train.candidates": ["dummy", "linear"], "retraining.approval": "manual",
                   "retraining.shadow_requests": 5, "retraining.triggers.new_labels": 100,
                   "retraining.triggers.drift": False})
     first = loop_run(root)
@@ -145,7 +133,7 @@ def test_manual_approval_and_shadow_requirement(tmp_path: Path, hmda: pd.DataFra
 def test_labels_only_for_one_kind_of_prediction_raise_a_warning(tmp_path: Path, hmda: pd.DataFrame) -> None:
     root, production = _project(tmp_path, hmda, ["dummy"])  # the prior predicts 'no' for everyone
     _score_and_label(root, production, tmp_path)
-    _set(root, **{"retraining.triggers.drift": False, "retraining.triggers.new_labels": 10_000})
+    set_spec(root, **{"retraining.triggers.drift": False, "retraining.triggers.new_labels": 10_000})
     res = loop_run(root)
     assert res.action == "none"
     assert res.warnings and "own choices" in res.warnings[0]
@@ -185,7 +173,7 @@ def test_retrain_on_labels_of_one_class_registers_nothing_and_says_why(tmp_path:
 
     root, production = _project(tmp_path, hmda, ["dummy"])
     _score_and_label(root, production.assign(deny="no"), tmp_path)
-    _set(root, **{"retraining.triggers.drift": False, "retraining.triggers.new_labels": 100})
+    set_spec(root, **{"retraining.triggers.drift": False, "retraining.triggers.new_labels": 100})
 
     def versions() -> int:
         proj = Project.open(root)

@@ -12,22 +12,11 @@ import sqlite3
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 import tabloop
 from tabloop.api._project import Project
 
-
-def _set(root: Path, **changes: object) -> None:
-    path = root / "tabloop.yaml"
-    raw = yaml.safe_load(path.read_text())
-    for dotted, value in changes.items():
-        node = raw
-        *parents, leaf = dotted.split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = value
-    path.write_text(yaml.safe_dump(raw))
+from .._spec_edit import set_spec
 
 
 def _snapshot(root: Path) -> dict[str, tuple[int, str]]:
@@ -51,7 +40,7 @@ def _stored_text(db: Path) -> list[tuple[str, str, str]]:
 def test_a_copied_project_works_after_the_original_moved_away(tmp_path: Path, hmda_csv: Path) -> None:
     original = tmp_path / "original"
     tabloop.init(original, data=str(hmda_csv), target="deny", exclude=["black"])
-    _set(original, **{"train.candidates": ["dummy", "linear"], "split.folds": 3})
+    set_spec(original, **{"train.candidates": ["dummy", "linear"], "split.folds": 3})
     tabloop.promote(tabloop.train(original).version, project=original)
     tabloop.predict(hmda_csv, tmp_path / "before.csv", project=original)
 
@@ -88,11 +77,11 @@ def test_a_copied_project_works_after_the_original_moved_away(tmp_path: Path, hm
 def test_a_relative_tracking_uri_is_relative_to_the_project(tmp_path: Path, hmda_csv: Path, monkeypatch) -> None:
     root = tmp_path / "proj"
     tabloop.init(root, data=str(hmda_csv), target="deny", exclude=["black"])
-    _set(root, **{"tracking.uri": "sqlite:///registry/mlflow.db"})
+    set_spec(root, **{"tracking.uri": "sqlite:///registry/mlflow.db"})
     (root / "registry").mkdir()
     monkeypatch.chdir(tmp_path)  # not the project folder
     proj = Project.open(root)
     assert proj.tracker.uri == f"sqlite:///{root}/registry/mlflow.db"
     assert (root / "registry" / "mlflow.db").is_file() and not (tmp_path / "registry").exists()
-    _set(root, **{"tracking.uri": "sqlite:////somewhere/absolute.db"})
+    set_spec(root, **{"tracking.uri": "sqlite:////somewhere/absolute.db"})
     assert proj.workspace.tracking_uri(Project.open(root).spec) == "sqlite:////somewhere/absolute.db"
