@@ -36,12 +36,13 @@ PATH_COLUMNS = (
 
 
 def sqlite_file(uri: str) -> Path | None:
-    """The database file of a ``sqlite://`` URI, or None (another scheme, or in memory)."""
-    if not uri.lower().startswith("sqlite:"):
+    """The database file of a ``sqlite:///path`` URI (absolute with four slashes), or None (another scheme,
+    or in memory). Parsed by hand, as SQLAlchemy does, so that ``tabloop predict``'s look-up through the
+    registry file imports neither SQLAlchemy nor MLflow."""
+    scheme, _, rest = uri.partition(":")
+    if scheme.lower() != "sqlite" or not rest.startswith("///"):
         return None
-    from sqlalchemy.engine import make_url
-
-    database = make_url(uri).database
+    database = unquote(rest[3:].split("?", 1)[0])
     return None if not database or database == ":memory:" else Path(database)
 
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 import logging
 import sqlite3
 from pathlib import Path
-from urllib.parse import unquote
 
 from tabloop.tracking._mlflow import BUNDLE_SHA_TAG, VersionRef, _safe
+from tabloop.tracking._relocate import sqlite_file
 from tabloop.workspace import file_sha256
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,8 @@ _DELETED = "Deleted_Internal"
 def cached_version(uri: str, model_name: str, ref: str | None, *, cache: Path) -> tuple[VersionRef, Path] | None:
     """``(version, bundle folder)`` when ``ref`` resolves in the SQLite registry at ``uri`` to a version whose
     cached bundle has the manifest hash the registry holds; None whenever MLflow should be asked instead."""
-    path = _sqlite_path(uri)
+    # a URI with options (read-only, a URI filename) is MLflow's to open
+    path = None if "?" in uri else sqlite_file(uri)
     if path is None or not path.is_file():
         return None
     try:
@@ -52,14 +53,6 @@ def cached_version(uri: str, model_name: str, ref: str | None, *, cache: Path) -
     if not manifest.is_file() or file_sha256(manifest) != row[0]:
         return None
     return VersionRef(model_name, str(version), run_id), bundle_dir
-
-
-def _sqlite_path(uri: str) -> Path | None:
-    """The file of a ``sqlite:///path`` URI (absolute with four slashes), else None."""
-    prefix = "sqlite:///"
-    if not uri.startswith(prefix) or "?" in uri or uri == prefix or ":memory:" in uri:
-        return None
-    return Path(unquote(uri[len(prefix):])).expanduser().resolve()
 
 
 def _resolve(db: sqlite3.Connection, model_name: str, ref: str | None) -> tuple[int, str | None] | None:
