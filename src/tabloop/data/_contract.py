@@ -13,7 +13,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from tabloop.data._read import TEXT_SOURCE
+from tabloop.data._read import TEXT_SOURCE, first_data_line
 from tabloop.errors import ContractViolation, DataError, Violation
 from tabloop.workspace import atomic_write_json
 
@@ -207,11 +207,11 @@ def check_frame(
 
 def _with_file_lines(found: list[Violation], df: pd.DataFrame, meta: Any) -> list[Violation]:
     """Add the CSV file's line to each row's message, while ``df`` still holds the rows as read."""
-    first = meta.get("first_line") if isinstance(meta, dict) else None
     index = df.index
-    as_read = (first is not None and len(df) == meta.get("rows") and isinstance(index, pd.RangeIndex)
-               and index.start == 0 and index.step == 1)
-    if not as_read:
+    as_read = (isinstance(meta, dict) and "path" in meta and len(df) == meta.get("rows")
+               and isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1)
+    first = first_data_line(Path(meta["path"]), len(df), meta["suffix"]) if as_read else None
+    if first is None:
         return found
     return [v if v.row is None else replace(v, message=f"{v.message} (line {v.row + first} of the file)")
             for v in found]

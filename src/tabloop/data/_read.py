@@ -49,11 +49,13 @@ def read_table(source: str | Path, *, query: str | None = None) -> pd.DataFrame:
     if dupes:
         raise DataError(f"{path}: duplicate column names {dupes}", hint="rename them so each column is unique")
     if suffix in (".csv", ".csv.gz", ".txt"):
-        df.attrs[TEXT_SOURCE] = {"rows": len(df), "first_line": _first_data_line(path, len(df), suffix)}
+        # the file's lines are counted only if a violation is reported (first_data_line): a clean
+        # file is not read twice
+        df.attrs[TEXT_SOURCE] = {"rows": len(df), "path": str(path), "suffix": suffix}
     return df
 
 
-def _first_data_line(path: Path, rows: int, suffix: str) -> int | None:
+def first_data_line(path: Path, rows: int, suffix: str) -> int | None:
     """The file line of the first data row (2: after the header), when every row is one line.
 
     Blank lines (pandas skips them) or a quoted value spanning lines break the row-to-line
@@ -62,10 +64,13 @@ def _first_data_line(path: Path, rows: int, suffix: str) -> int | None:
     if suffix != ".csv" and suffix != ".txt":
         return None
     newlines, last = 0, b"\n"
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            newlines += chunk.count(b"\n")
-            last = chunk[-1:]
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                newlines += chunk.count(b"\n")
+                last = chunk[-1:]
+    except OSError:  # gone or changed since it was read: the message goes without line numbers
+        return None
     lines = newlines + (last != b"\n")
     return 2 if lines == rows + 1 else None
 
