@@ -9,9 +9,10 @@ import tabloop
 EXPECTED = {
     "Contract", "ContractViolation", "DataError", "EvaluateResult", "FeedbackResult", "InitResult",
     "ModelNotFoundError", "MonitorResult", "PolicyError", "PredictResult", "ProfileResult", "PromoteResult",
-    "RetrainResult", "ServingError", "Spec", "SpecError", "TabloopError", "TrackingError", "TrainSummary",
-    "TrainingError", "WorkspaceError", "__version__", "check_frame", "evaluate", "feedback", "init",
-    "load_model", "load_spec", "monitor", "predict", "profile", "promote", "retrain", "serve", "train",
+    "PromotionConflictError", "RetrainResult", "ServingError", "SignatureError", "Spec", "SpecError",
+    "TabloopError", "TrackingError", "TrainSummary", "TrainingError", "WorkspaceError", "__version__",
+    "check_frame", "evaluate", "feedback", "init", "load_model", "load_spec", "monitor", "predict", "profile",
+    "promote", "retrain", "serve", "train",
 }
 
 CLI_COMMANDS = {"init", "profile", "train", "evaluate", "promote", "serve", "predict", "monitor", "feedback", "retrain"}
@@ -46,6 +47,17 @@ def test_public_functions_are_typed() -> None:
 
 
 def test_errors_share_one_root() -> None:
-    for name in ("ContractViolation", "DataError", "ModelNotFoundError", "PolicyError", "ServingError",
-                 "SpecError", "TrackingError", "TrainingError", "WorkspaceError"):
+    for name in ("ContractViolation", "DataError", "ModelNotFoundError", "PolicyError", "PromotionConflictError",
+                 "ServingError", "SignatureError", "SpecError", "TrackingError", "TrainingError", "WorkspaceError"):
         assert issubclass(getattr(tabloop, name), tabloop.TabloopError)
+
+
+def test_verbs_are_functions_after_every_package_is_imported() -> None:
+    # each verb's stage package has a different name (training, serving, ...), so importing one never
+    # rebinds the verb on the parent package
+    import importlib
+
+    for package in ("training", "evaluation", "serving", "monitoring", "preparation", "predlog", "loop", "bundle"):
+        importlib.import_module(f"tabloop.{package}")
+    for name in CLI_COMMANDS:
+        assert inspect.isfunction(getattr(tabloop, name)), name

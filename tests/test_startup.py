@@ -13,7 +13,7 @@ import pytest
 HEAVY = ("sklearn", "mlflow", "optuna", "lightgbm", "xgboost", "catboost", "matplotlib")
 #: libraries no drift computation needs: training, tracking and ONNX
 NOT_FOR_MONITOR = ("mlflow", "optuna", "xgboost", "catboost", "onnxruntime", "skl2onnx", "fastapi")
-LAZY_PACKAGES = ("api", "data", "evaluate", "export", "monitor", "serve", "train")
+LAZY_PACKAGES = ("api", "bundle", "data", "evaluation", "export", "monitoring", "serving", "training")
 
 
 def _imported_after(code: str, watched: tuple[str, ...]) -> list[str]:
@@ -27,7 +27,7 @@ def _imported_after(code: str, watched: tuple[str, ...]) -> list[str]:
     return list(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-@pytest.mark.parametrize("code", ["import tabloop", "import tabloop.cli", "import tabloop.api", "import tabloop.train",
+@pytest.mark.parametrize("code", ["import tabloop", "import tabloop.cli", "import tabloop.api", "import tabloop.training",
                                   "from tabloop import load_model"])
 def test_importing_the_package_imports_no_heavy_library(code: str) -> None:
     assert _imported_after(code, HEAVY) == []
@@ -67,5 +67,5 @@ def test_every_lazy_export_is_listed_in_all(package: str) -> None:
 
 
 def test_the_predict_command_does_not_import_training_or_the_monitor() -> None:
-    watched = ("optuna", "matplotlib", "scipy.stats", "tabloop.monitor", "tabloop.api._monitor", "fastapi")
+    watched = ("optuna", "matplotlib", "scipy.stats", "tabloop.monitoring", "tabloop.api._monitor", "fastapi")
     assert _imported_after("from tabloop.api import predict", watched) == []

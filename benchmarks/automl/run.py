@@ -63,7 +63,7 @@ def run_one(system: str, name: str, budget: float, data: Path = DATA) -> dict:
     if system == "tabloop":
         from tabloop.data import check_frame, class_labels, infer_contract
         from tabloop.spec import validate_spec
-        from tabloop.train import train_candidates
+        from tabloop.training import train_candidates
 
         spec = validate_spec({"name": "bench", "seed": 0, "data": {"source": "x", "target": target, "task": task},
                               "train": {"budget_seconds": budget}})  # tabloop's default candidates

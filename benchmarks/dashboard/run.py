@@ -45,8 +45,8 @@ def _bundle() -> Any:
 
     import tabloop
     from tabloop.data import check_frame, infer_contract
-    from tabloop.features import make_preprocessor
-    from tabloop.train import ModelBundle
+    from tabloop.preparation import make_preprocessor
+    from tabloop.bundle import ModelBundle
 
     hmda = pd.read_csv(Path(tabloop.__file__).parent / "datasets" / "hmda.csv")
     contract = infer_contract(hmda, target="deny", ignored=["black"])
@@ -128,7 +128,7 @@ def measure(log_dir: Path, whole: bool) -> dict[str, Any]:
 
     from tabloop.api._dashboard import DashboardSource
     from tabloop.predlog import PredictionLog
-    from tabloop.serve import create_app
+    from tabloop.serving import create_app
     from tabloop.spec import MonitoringSpec
 
     bundle, _ = _bundle()

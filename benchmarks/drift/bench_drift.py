@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tabloop.monitor import compute_drift
+from tabloop.monitoring import compute_drift
 from tabloop.spec import DriftSpec
 
 HERE = Path(__file__).resolve().parent

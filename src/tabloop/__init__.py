@@ -7,8 +7,6 @@ The Python API mirrors the CLI: ``tabloop.init``, ``tabloop.profile``,
 """
 
 import importlib
-import sys
-import types
 from typing import TYPE_CHECKING, Any
 
 # Names resolve on first use, so 'tabloop --help' does not pay for MLflow and scikit-learn.
@@ -21,8 +19,8 @@ _EXPORTS: dict[str, str] = {
     ),
     **dict.fromkeys(["Contract", "check_frame"], "tabloop.data"),
     **dict.fromkeys(
-        ["ContractViolation", "DataError", "ModelNotFoundError", "PolicyError", "ServingError", "SpecError",
-         "TabloopError", "TrackingError", "TrainingError", "WorkspaceError"],
+        ["ContractViolation", "DataError", "ModelNotFoundError", "PolicyError", "PromotionConflictError", "ServingError",
+         "SignatureError", "SpecError", "TabloopError", "TrackingError", "TrainingError", "WorkspaceError"],
         "tabloop.errors",
     ),
     **dict.fromkeys(["Spec", "load_spec"], "tabloop.spec"),
@@ -40,26 +38,6 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(__all__)
-
-
-class _Package(types.ModuleType):
-    """``tabloop.train`` is both a function and a subpackage; the function wins.
-
-    Importing a subpackage makes Python bind it on its parent, which would shadow
-    the facade function of the same name after its first use; this keeps the function.
-    """
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, types.ModuleType) and _EXPORTS.get(name) == "tabloop.api":
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
-for _name in [n for n, m in _EXPORTS.items() if m == "tabloop.api"]:
-    # a subpackage imported before this line (e.g. by 'import tabloop.train') is unbound again
-    if isinstance(globals().get(_name), types.ModuleType):
-        del globals()[_name]
 
 
 if TYPE_CHECKING:
@@ -91,7 +69,9 @@ if TYPE_CHECKING:
         DataError,
         ModelNotFoundError,
         PolicyError,
+        PromotionConflictError,
         ServingError,
+        SignatureError,
         SpecError,
         TabloopError,
         TrackingError,
@@ -112,11 +92,13 @@ __all__ = [
     "ModelNotFoundError",
     "MonitorResult",
     "PolicyError",
+    "PromotionConflictError",
     "PredictResult",
     "ProfileResult",
     "PromoteResult",
     "RetrainResult",
     "ServingError",
+    "SignatureError",
     "Spec",
     "SpecError",
     "TabloopError",

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from tabloop.api._monitor import _with_labels
-from tabloop.monitor import ab_summary, performance_over_time
+from tabloop.monitoring import ab_summary, performance_over_time
 from tabloop.spec import PerformanceSpec, TimelineSpec
 
 

@@ -30,7 +30,7 @@ from tabloop.api._train import (
     make_budget,
 )
 from tabloop.errors import TrainingError
-from tabloop.train import MIN_BUDGET_SECONDS, AfterSearch, Budget
+from tabloop.training import MIN_BUDGET_SECONDS, AfterSearch, Budget
 
 
 class FakeClock:

@@ -8,8 +8,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from tabloop.data import check_frame, encode_target, infer_contract
-from tabloop.features import make_preprocessor
-from tabloop.train import ModelBundle
+from tabloop.preparation import make_preprocessor
+from tabloop.bundle import ModelBundle
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ import pytest
 from tabloop.batch import log_batch, score_frame, write_table
 from tabloop.errors import ContractViolation, DataError
 from tabloop.predlog import PredictionLog
-from tabloop.train import ModelBundle
+from tabloop.bundle import ModelBundle
 
 
 def test_one_output_row_per_input_row_in_input_order(bundle: ModelBundle, hmda: pd.DataFrame) -> None:

@@ -14,7 +14,7 @@ from tabloop.export import OnnxRowPredictor, export_bundle
 from tabloop.export._fold import FoldedGraph, fold_categoricals
 from tabloop.export._predict import _same_answers
 from tabloop.export._runtime import MISSING
-from tabloop.train import ModelBundle
+from tabloop.bundle import ModelBundle
 
 from .conftest import gappy
 

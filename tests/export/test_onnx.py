@@ -23,8 +23,8 @@ from tabloop.export import (
     export_onnx,
     make_row_predictor,
 )
-from tabloop.features import make_preprocessor
-from tabloop.train import ModelBundle
+from tabloop.preparation import make_preprocessor
+from tabloop.bundle import ModelBundle
 from tabloop.workspace import SigningKey
 
 from .conftest import gappy
@@ -269,7 +269,7 @@ def test_the_svm_candidate_fits_without_deprecations_and_exports_with_parity(
     import warnings
 
     from tabloop.data import check_frame, encode_target
-    from tabloop.train._candidates import make_candidates
+    from tabloop.training._candidates import make_candidates
 
     (svm,) = [c for c in make_candidates(["svm"], "binary", contract, seed=0) if c.family == "svm"]
     train = split[0]
@@ -283,7 +283,7 @@ def test_the_multiclass_svm_candidate_exports_its_one_vs_one_decisions_with_pari
     table: pd.DataFrame, split: tuple[pd.DataFrame, pd.DataFrame], make_rows: Callable[..., Rows]
 ) -> None:
     from tabloop.data import check_frame, encode_target, infer_contract
-    from tabloop.train._candidates import make_candidates
+    from tabloop.training._candidates import make_candidates
 
     def three(df: pd.DataFrame) -> pd.DataFrame:  # credit score 1-6 folded into three classes
         return df.assign(ccs=df["ccs"].round().clip(1, 3).astype(int).astype(str))
@@ -301,7 +301,7 @@ def test_an_extra_trees_lightgbm_candidate_exports_with_parity(
     contract: Contract, split: tuple[pd.DataFrame, pd.DataFrame], make_rows: Callable[..., Rows]
 ) -> None:
     from tabloop.data import check_frame, encode_target
-    from tabloop.train._candidates import make_candidates
+    from tabloop.training._candidates import make_candidates
 
     (lgbm,) = [c for c in make_candidates(["lightgbm"], "binary", contract, seed=0) if c.family == "lightgbm"]
     train = split[0]

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from tabloop.predlog import PredictionLog
-from tabloop.train import ModelBundle
+from tabloop.bundle import ModelBundle
 
 from .test_serve_http import SERVER_SCRIPT, Server, bundle, bundle_dir, free_port, hmda, rows  # noqa: F401
 from ._server import wait_until_answering

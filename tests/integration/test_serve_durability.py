@@ -29,9 +29,9 @@ from sklearn.pipeline import Pipeline
 
 import tabloop
 from tabloop.data import check_frame, infer_contract
-from tabloop.features import make_preprocessor
+from tabloop.preparation import make_preprocessor
 from tabloop.predlog import PredictionLog
-from tabloop.train import ModelBundle
+from tabloop.bundle import ModelBundle
 from tabloop.workspace import SigningKey
 
 from ._server import wait_until_answering
@@ -47,8 +47,8 @@ ACKED_BEFORE_STOP = 150  # answers to collect before the server is stopped, so t
 ONE_PROCESS = """
 import logging, sys
 from tabloop.predlog import PredictionLog
-from tabloop.serve import create_app, run_server
-from tabloop.train import ModelBundle
+from tabloop.serving import create_app, run_server
+from tabloop.bundle import ModelBundle
 from tabloop.workspace import SigningKey
 
 logging.basicConfig(level=logging.WARNING)
@@ -62,8 +62,8 @@ run_server(app, port=int(sys.argv[3]))
 FACTORY_MODULE = """
 import os
 from tabloop.predlog import PredictionLog
-from tabloop.serve import create_app
-from tabloop.train import ModelBundle
+from tabloop.serving import create_app
+from tabloop.bundle import ModelBundle
 from tabloop.workspace import SigningKey
 
 
@@ -76,7 +76,7 @@ def app():
 WORKERS = """
 import logging, sys
 sys.path.insert(0, sys.argv[1])
-from tabloop.serve import run_server
+from tabloop.serving import run_server
 
 logging.basicConfig(level=logging.WARNING)
 run_server("it_factory:app", port=int(sys.argv[2]), workers=2)

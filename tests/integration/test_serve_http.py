@@ -26,10 +26,10 @@ from sklearn.pipeline import Pipeline
 import tabloop
 from tabloop.data import check_frame, infer_contract
 from tabloop.errors import ServingError
-from tabloop.features import make_preprocessor
+from tabloop.preparation import make_preprocessor
 from tabloop.predlog import PredictionLog
-from tabloop.serve import create_app, run_server
-from tabloop.train import ModelBundle
+from tabloop.serving import create_app, run_server
+from tabloop.bundle import ModelBundle
 from tabloop.workspace import SigningKey
 
 from ._server import wait_until_answering
@@ -44,8 +44,8 @@ HMDA = Path(tabloop.__file__).parent / "datasets" / "hmda.csv"
 SERVER_SCRIPT = """
 import logging, sys
 from tabloop.predlog import PredictionLog
-from tabloop.serve import create_app, run_server
-from tabloop.train import ModelBundle
+from tabloop.serving import create_app, run_server
+from tabloop.bundle import ModelBundle
 from tabloop.workspace import SigningKey
 
 logging.basicConfig(level=logging.WARNING)

@@ -15,9 +15,9 @@ from sklearn.pipeline import Pipeline
 
 from tabloop.data import check_frame, encode_target, infer_contract
 from tabloop.errors import ModelNotFoundError, SignatureError, TrackingError
-from tabloop.features import make_preprocessor
+from tabloop.preparation import make_preprocessor
 from tabloop.tracking import BUNDLE_SHA_TAG, Tracker, VersionRef
-from tabloop.train import ModelBundle
+from tabloop.bundle import ModelBundle
 from tabloop.workspace import SIGNING_KEY_ENV, SigningKey, file_sha256
 
 MODEL = "m"

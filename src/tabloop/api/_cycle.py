@@ -21,7 +21,7 @@ from tabloop.api._loop import RetrainResult, realized_performance, retrain
 from tabloop.api._project import Project
 from tabloop.api._results import Result
 from tabloop.errors import DataError, PolicyError, PromotionConflictError
-from tabloop.evaluate import greater_is_better
+from tabloop.evaluation import greater_is_better
 from tabloop.loop import evaluate_triggers, join_labels, label_bias_warning
 from tabloop.predlog import utc_now
 
@@ -112,7 +112,7 @@ def loop_run(
 
 def _holdout_rows(joined: pd.DataFrame) -> pd.DataFrame:
     """Labelled rows answered with the prior (feedback holdout), not shadow copies."""
-    from tabloop.monitor import holdout_rows
+    from tabloop.monitoring import holdout_rows
 
     if joined.empty:
         return joined

@@ -22,7 +22,7 @@ import pandas as pd
 from tabloop.api._log_window import LogWindow
 from tabloop.api._monitor import PREDICTION_SIGNAL, _calibration, _join_labels, _over_time, _with_signal
 from tabloop.api._project import Project
-from tabloop.train import ModelBundle
+from tabloop.bundle import ModelBundle
 
 #: drift panels drawn besides the predictions' own
 TOP_FEATURES = 6
@@ -52,7 +52,7 @@ class DashboardSource:
             return self._reference[key]
 
     def __call__(self, bundle: ModelBundle) -> dict[str, Any]:
-        from tabloop.monitor import dashboard_data, outputs_over_time, split_windows
+        from tabloop.monitoring import dashboard_data, outputs_over_time, split_windows
 
         logged, errors, feedback = self.window.read(self.proj.spec.monitoring.timeline)
         logged = _join_labels(logged, feedback)
@@ -70,7 +70,7 @@ class DashboardSource:
         return dashboard_data(timeline, performance, outputs, top=self.top, prediction_column=PREDICTION_SIGNAL)
 
     def _operational(self, bundle: ModelBundle, logged: pd.DataFrame, errors: pd.DataFrame) -> Any:
-        from tabloop.monitor import performance_over_time
+        from tabloop.monitoring import performance_over_time
 
         spec = self.proj.spec
         return performance_over_time(

@@ -14,8 +14,8 @@ from tabloop.api._results import Result
 from tabloop.api._train import TEST_ARTIFACT, TEST_FILE
 from tabloop.data import encode_target
 from tabloop.errors import DataError
-from tabloop.evaluate import EvaluationResult, evaluate_predictions, evaluation_report
-from tabloop.train import ModelBundle
+from tabloop.evaluation import EvaluationResult, evaluate_predictions, evaluation_report
+from tabloop.bundle import ModelBundle
 
 
 @dataclass

@@ -19,7 +19,7 @@ from tabloop.api._results import Result
 from tabloop.api._train import fit_and_register
 from tabloop.data import check_frame, encode_target, frame_fingerprint, read_table
 from tabloop.errors import DataError
-from tabloop.evaluate import compute_metrics, greater_is_better, metrics_for
+from tabloop.evaluation import compute_metrics, greater_is_better, metrics_for
 from tabloop.loop import decide_promotion, join_labels, normalise_labels, unjudgeable_holdout
 from tabloop.predlog import utc_now
 from tabloop.workspace import atomic_write_json

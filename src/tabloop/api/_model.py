@@ -11,7 +11,7 @@ from tabloop.api._project import Project
 if TYPE_CHECKING:
     import pandas as pd
 
-    from tabloop.train import ModelBundle
+    from tabloop.bundle import ModelBundle
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """``tabloop monitor``: the reference saved with the model against logged or given current data.
 
 The facade reads (the bundle, the prediction log, the feedback labels) and hands
-DataFrames to the pure functions of ``tabloop.monitor``; the policy's verdict
+DataFrames to the pure functions of ``tabloop.monitoring``; the policy's verdict
 (``policy_crossed``, with its ``reasons``) decides the CLI's exit code.
 """
 
@@ -22,7 +22,7 @@ from tabloop.data import encode_target, is_database_url, read_table
 from tabloop.errors import DataError, TabloopError, WorkspaceError
 from tabloop.predlog import SkippedLine
 from tabloop.spec import DriftSpec
-from tabloop.train import PREDICTION_COLUMN, ModelBundle, proba_column
+from tabloop.bundle import PREDICTION_COLUMN, ModelBundle, proba_column
 from tabloop.workspace import Workspace
 
 PREDICTION_SIGNAL = "__prediction__"
@@ -73,7 +73,7 @@ def monitor(
     ``reference_query`` / ``current_query``. With both and no project, it runs standalone:
     no spec, no model, default policy.
     """
-    from tabloop.monitor import compute_drift, drift_report, shadow_mask
+    from tabloop.monitoring import compute_drift, drift_report, shadow_mask
 
     _check_queries(reference, reference_query, "reference")
     _check_queries(current, current_query, "current")
@@ -162,7 +162,7 @@ def _performance_summary(perf: Any) -> dict[str, Any]:
 
 def _ab(proj: Project, bundle: ModelBundle, logged: pd.DataFrame) -> Any:
     """The A/B summary, when rows were answered by more than one variant (rollout ab or canary)."""
-    from tabloop.monitor import ab_summary, answered_variants
+    from tabloop.monitoring import ab_summary, answered_variants
 
     if len(answered_variants(logged)) < 2:
         return None
@@ -239,7 +239,7 @@ def _join_labels(logged: pd.DataFrame, feedback: pd.DataFrame) -> pd.DataFrame:
 
 
 def _importances(bundle: ModelBundle, reference: pd.DataFrame, seed: int) -> dict[str, float]:
-    from tabloop.monitor import permutation_importances
+    from tabloop.monitoring import permutation_importances
 
     target = bundle.manifest.get("target") or bundle.contract.target
     metric = bundle.manifest.get("metric")
@@ -265,7 +265,7 @@ def _over_time(proj: Project, bundle: ModelBundle, ref_df: pd.DataFrame, ref_raw
     ``windows`` (``split_windows`` over the same log and errors) and ``calibration`` (``_calibration``'s,
     or None) are computed here unless a caller that keeps them (the dashboard) passes them in.
     """
-    from tabloop.monitor import drift_over_time, performance_over_time, shadow_mask, split_windows
+    from tabloop.monitoring import drift_over_time, performance_over_time, shadow_mask, split_windows
 
     spec = proj.spec
     if windows is None:
@@ -287,7 +287,7 @@ def _over_time(proj: Project, bundle: ModelBundle, ref_df: pd.DataFrame, ref_raw
 
 def _calibration(bundle: ModelBundle, reference: pd.DataFrame) -> Any:
     """Isotonic calibration on the reference sample's own outputs and target, when it has both."""
-    from tabloop.monitor import fit_calibration
+    from tabloop.monitoring import fit_calibration
 
     target = bundle.manifest.get("target") or bundle.contract.target
     cols = [proba_column(c) for c in bundle.classes]
@@ -304,7 +304,7 @@ def _calibration(bundle: ModelBundle, reference: pd.DataFrame) -> Any:
 def _logged_signal(bundle: ModelBundle, logged: pd.DataFrame) -> np.ndarray:
     """The logged output that prediction drift follows: positive-class probability, or the prediction."""
     if bundle.task == "binary":
-        from tabloop.monitor import positive_probability
+        from tabloop.monitoring import positive_probability
 
         return positive_probability(logged, str(bundle.classes[-1]))
     if bundle.task == "regression":

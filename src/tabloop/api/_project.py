@@ -14,7 +14,7 @@ from tabloop.errors import TabloopError
 from tabloop.predlog import PredictionLog
 from tabloop.spec import Spec
 from tabloop.tracking import Tracker, VersionRef, cached_version
-from tabloop.train import ModelBundle
+from tabloop.bundle import ModelBundle
 from tabloop.workspace import Workspace
 
 log = logging.getLogger("tabloop")

@@ -18,14 +18,14 @@ from tabloop.data import read_table
 from tabloop.errors import ServingError
 from tabloop.spec import ServingSpec
 from tabloop.tracking import VersionRef
-from tabloop.train import ModelBundle
+from tabloop.bundle import ModelBundle
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-    from tabloop.serve import ApiKeys
+    from tabloop.serving import ApiKeys
 
-log = logging.getLogger("tabloop.serve")
+log = logging.getLogger("tabloop.serving")
 
 # how `serve` tells the worker processes uvicorn spawns what to build (spawned, so nothing else is shared)
 WORKER_ARGS_ENV = "TABLOOP_SERVE_WORKER_ARGS"
@@ -56,7 +56,7 @@ class _RegistrySource:
 
 def api_keys(serving: ServingSpec, environ: Mapping[str, str] | None = None) -> ApiKeys:
     """Keys from the spec (sha256 digests) and from TABLOOP_*API_KEY variables (hashed at once)."""
-    from tabloop.serve import ApiKeys
+    from tabloop.serving import ApiKeys
 
     env = os.environ if environ is None else environ
     hashed = [(k.sha256, list(k.scopes)) for k in serving.auth.keys]
@@ -84,7 +84,7 @@ def serve(
     With ``workers`` (default ``serving.workers``) above 1, that many processes share
     the port; each loads the model itself and writes its own prediction log segment.
     """
-    from tabloop.serve import run_server
+    from tabloop.serving import run_server
 
     proj = Project.open(project)
     serving = proj.spec.serving
@@ -123,10 +123,10 @@ def server_logging() -> None:
 
     The CLI keeps the ``tabloop`` logger at WARNING so that one-shot commands stay quiet,
     which is why these lines were once logged at WARNING to be seen at all. A server's
-    info is its operational log: ``tabloop.serve`` logs at INFO unless a level was set
+    info is its operational log: ``tabloop.serving`` logs at INFO unless a level was set
     for it already (by ``--verbose``'s DEBUG or by the embedding application).
     """
-    serve_log = logging.getLogger("tabloop.serve")
+    serve_log = logging.getLogger("tabloop.serving")
     if serve_log.level == logging.NOTSET and serve_log.getEffectiveLevel() > logging.INFO:
         serve_log.setLevel(logging.INFO)
     if not logging.getLogger().handlers:
@@ -157,7 +157,7 @@ def _build(
     """
     from tabloop.api._dashboard import DashboardSource  # here, so that 'tabloop predict' skips the monitor
     from tabloop.predlog import PredictionLog
-    from tabloop.serve import Holdout, Limits, Rollout, allowed_hosts, check_allowed_hosts, create_app
+    from tabloop.serving import Holdout, Limits, Rollout, allowed_hosts, check_allowed_hosts, create_app
 
     serving = proj.spec.serving
     hosts = allowed_hosts(bind_host or serving.host, check_allowed_hosts(serving.allowed_hosts))

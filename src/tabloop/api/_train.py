@@ -27,21 +27,12 @@ from tabloop.data import (
     split_train_test,
 )
 from tabloop.errors import TrainingError
-from tabloop.evaluate import cost_threshold
+from tabloop.evaluation import cost_threshold
 from tabloop.export import export_bundle
 from tabloop.report import Report, figure_to_html, plot_label, table_html
 from tabloop.spec import spec_hash, spec_to_yaml
-from tabloop.train import (
-    MIN_BUDGET_SECONDS,
-    PREDICTION_COLUMN,
-    AfterSearch,
-    Budget,
-    ModelBundle,
-    library_versions,
-    search_trials,
-    train_candidates,
-    training_prior,
-)
+from tabloop.training import MIN_BUDGET_SECONDS, AfterSearch, Budget, search_trials, train_candidates
+from tabloop.bundle import PREDICTION_COLUMN, ModelBundle, library_versions, training_prior
 from tabloop.workspace import atomic_write_json
 
 Progress = Callable[[str], None]
@@ -115,7 +106,7 @@ def train(
     """Split the spec's data, search the candidates on the training part, register the best.
 
     A time budget covers the whole call, from ``started`` (a ``time.perf_counter()`` reading; default:
-    the call) to the registered model: see :class:`tabloop.train.Budget`. The CLI passes its process's
+    the call) to the registered model: see :class:`tabloop.training.Budget`. The CLI passes its process's
     start, so that the interpreter's start-up counts, and the process's exit is then kept back too.
 
     ``worker=True`` only adds trials to the (shared) study and registers nothing: run it on
@@ -204,7 +195,7 @@ def _record_timings(proj: Project, budget: Budget, runs: int) -> None:
 
 def _work(proj: Project, train_df: pd.DataFrame, df: pd.DataFrame, *, budget: float | None, trials: int | None,
           storage: str | None, progress: Progress | None) -> SearchSummary:
-    from tabloop.evaluate import greater_is_better
+    from tabloop.evaluation import greater_is_better
 
     spec = proj.spec
     url = study_storage(proj, storage)

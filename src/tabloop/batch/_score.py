@@ -13,7 +13,7 @@ import pandas as pd
 from tabloop.data import read_table
 from tabloop.errors import DataError
 from tabloop.predlog import PredictionLog, utc_now
-from tabloop.train import ModelBundle
+from tabloop.bundle import ModelBundle
 
 
 @dataclass

@@ -91,7 +91,7 @@ def train(
     """Split once, search the candidates with cross-validation, register the best as a new model version."""
     out = Output(as_json=json_, verbose=verbose)
     with guarded(out):
-        from tabloop.train import process_started
+        from tabloop.training import process_started
 
         started = process_started()  # the budget counts the interpreter's start-up and imports too
         from tabloop.api import train as run

@@ -24,7 +24,7 @@ import pandas as pd
 from tabloop.data import Contract, check_frame
 from tabloop.errors import ContractViolation
 from tabloop.export._runtime import MISSING, make_session, onnx_feed, output_index
-from tabloop.train import ModelBundle
+from tabloop.bundle import ModelBundle
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from tabloop.data import Contract, check_records
 from tabloop.errors import ServingError
 from tabloop.export._fold import FoldedGraph, fold_categoricals
 from tabloop.export._runtime import MISSING, make_session, onnx_feed, output_index
-from tabloop.train import ModelBundle, Predictions
+from tabloop.bundle import ModelBundle, Predictions
 
 log = logging.getLogger(__name__)
 Rows = Sequence[Mapping[str, Any]]

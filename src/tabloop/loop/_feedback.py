@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from tabloop.errors import DataError
-from tabloop.monitor import shadow_mask
+from tabloop.monitoring import shadow_mask
 from tabloop.predlog import prediction_rows
 
 

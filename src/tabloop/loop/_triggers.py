@@ -76,12 +76,12 @@ def label_bias_warning(
     """Labels that only come back for some kinds of prediction teach the model its own choices.
 
     With ``logged`` (every logged prediction, labelled or not) the judgement is
-    ``tabloop.monitor.label_selection_warning``'s: it knows which predicted classes
+    ``tabloop.monitoring.label_selection_warning``'s: it knows which predicted classes
     never got a label and leaves shadow and holdout rows out. Without it, only the
     labelled rows are seen, so it can only tell that they all share one prediction.
     """
     if logged is not None:
-        from tabloop.monitor import label_selection_warning
+        from tabloop.monitoring import label_selection_warning
 
         if logged.empty or not classes:
             return None

@@ -18,7 +18,7 @@ from typing import Any
 from tabloop.errors import DataError, ModelNotFoundError, PromotionConflictError, TrackingError
 from tabloop.tracking._alias_lock import alias_lock
 from tabloop.tracking._relocate import owned_store, relocate_store
-from tabloop.train import ModelBundle
+from tabloop.bundle import ModelBundle
 from tabloop.workspace import SigningKey, file_sha256
 
 log = logging.getLogger(__name__)

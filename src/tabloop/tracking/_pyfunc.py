@@ -15,7 +15,7 @@ class TabloopPyfunc(mlflow.pyfunc.PythonModel):
     """Checks rows against the contract, then predicts: a ``prediction`` column and ``proba_<class>`` columns."""
 
     def load_context(self, context: Any) -> None:
-        from tabloop.train import ModelBundle
+        from tabloop.bundle import ModelBundle
         from tabloop.workspace import find_signing_key
 
         # outside a project the key can only come from TABLOOP_SIGNING_KEY; never a fresh key (docs/trust.md)

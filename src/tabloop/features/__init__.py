@@ -1,5 +1,0 @@
-"""Features (layer 3): the preprocessing pipeline shared by training and serving."""
-
-from tabloop.features._pipeline import make_preprocessor
-
-__all__ = ["make_preprocessor"]

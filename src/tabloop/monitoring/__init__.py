@@ -1,0 +1,93 @@
+"""Monitoring (layer 6): has the world moved since the model was trained, and how is the model doing?
+
+``compute_drift`` compares a current window with the reference, feature by
+feature, on the predictions and (with a domain classifier) on all features at
+once; ``drift_over_time`` and ``performance_over_time`` follow windows of the
+prediction log; ``drift_report`` turns the verdicts into a self-contained HTML
+report with the same numbers as JSON. Everything here takes DataFrames and
+returns dataclasses: reading the log is the caller's business. ``dashboard_data``
+gathers the same timelines for the live page that ``tabloop serve`` shows at ``/dashboard``.
+"""
+
+from typing import TYPE_CHECKING
+
+from tabloop._lazy import exports
+
+# imported on first use (see tabloop._lazy): a command pays only for the libraries it needs
+if TYPE_CHECKING:
+    from tabloop.monitoring._ab import ABComparison, ABSummary, VariantResult, ab_summary, answered_variants
+    from tabloop.monitoring._dashboard import (
+        OutputsTimeline,
+        dashboard_data,
+        outputs_over_time,
+        positive_probability,
+        top_drift_features,
+    )
+    from tabloop.monitoring._drift import (
+        MISSING,
+        DriftResult,
+        FeatureDrift,
+        compute_drift,
+        holm_adjust,
+        jensen_shannon,
+    )
+    from tabloop.monitoring._feedback import batch_mask, holdout_mask, holdout_rows, label_selection_warning, shadow_mask
+    from tabloop.monitoring._importance import permutation_importances
+    from tabloop.monitoring._multivariate import MultivariateDrift, domain_classifier_drift
+    from tabloop.monitoring._performance import (
+        Calibration,
+        GroupOps,
+        HoldoutPerformance,
+        PerformanceTimeline,
+        WindowPerformance,
+        estimate_performance,
+        expected_roc_auc,
+        fit_calibration,
+        performance_over_time,
+    )
+    from tabloop.monitoring._report import drift_report
+    from tabloop.monitoring._timeline import DriftTimeline, drift_over_time
+    from tabloop.monitoring._windows import Window, split_windows
+
+__getattr__, __dir__ = exports(__name__, __file__)
+
+__all__ = [
+    "ab_summary",
+    "ABComparison",
+    "ABSummary",
+    "answered_variants",
+    "batch_mask",
+    "Calibration",
+    "compute_drift",
+    "dashboard_data",
+    "domain_classifier_drift",
+    "drift_over_time",
+    "drift_report",
+    "DriftResult",
+    "DriftTimeline",
+    "estimate_performance",
+    "expected_roc_auc",
+    "FeatureDrift",
+    "fit_calibration",
+    "GroupOps",
+    "holdout_mask",
+    "holdout_rows",
+    "HoldoutPerformance",
+    "holm_adjust",
+    "jensen_shannon",
+    "label_selection_warning",
+    "MISSING",
+    "MultivariateDrift",
+    "outputs_over_time",
+    "OutputsTimeline",
+    "performance_over_time",
+    "PerformanceTimeline",
+    "permutation_importances",
+    "positive_probability",
+    "shadow_mask",
+    "split_windows",
+    "top_drift_features",
+    "VariantResult",
+    "Window",
+    "WindowPerformance",
+]

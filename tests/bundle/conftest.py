@@ -1,0 +1,30 @@
+"""A small fitted bundle on the bundled table, for the bundle tests."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+from tabloop.bundle import ModelBundle
+from tabloop.data import Contract, check_frame, encode_target, infer_contract
+from tabloop.preparation import make_preprocessor
+
+
+@pytest.fixture(scope="session")
+def contract(hmda: pd.DataFrame) -> Contract:
+    return infer_contract(hmda, target="deny", ignored=["black"])
+
+
+@pytest.fixture(scope="session")
+def bundle(hmda: pd.DataFrame, contract: Contract) -> ModelBundle:
+    pipeline = Pipeline([("prepare", make_preprocessor(contract)), ("model", LogisticRegression(max_iter=1000))])
+    pipeline.fit(check_frame(hmda, contract), encode_target(hmda["deny"], ["no", "yes"]))
+    return ModelBundle(
+        pipeline,
+        contract,
+        manifest={"task": "binary", "classes": ["no", "yes"], "threshold": 0.5},
+        reference=hmda.head(100),
+        spec_yaml="x: 1",
+    )
