@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from tabloop.data import Contract, check_frame
-from tabloop.errors import ContractViolation
+from tabloop.errors import ContractViolation, NotConvertible
 from tabloop.export._runtime import MISSING, make_session, onnx_feed, output_index
 from tabloop.bundle import ModelBundle
 
@@ -48,10 +48,6 @@ class OnnxExport:
     def used(self) -> bool:
         """True when the graph converted and matched the pipeline within the tolerance."""
         return bool(self.report.get("used"))
-
-
-class NotConvertible(Exception):
-    """Internal: the pipeline has a part no registered converter handles."""
 
 
 def export_onnx(
