@@ -46,6 +46,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from tabloop._plain import shown
+
 __all__ = [
     "ClientDisconnected",
     "ContractViolation",
@@ -129,7 +131,7 @@ class Violation:
         if self.row is not None:
             out["row"] = self.row
         if self.value is not None:
-            out["value"] = _jsonable(self.value)
+            out["value"] = shown(self.value)
         return out
 
     def __str__(self) -> str:
@@ -137,14 +139,6 @@ class Violation:
         if self.row is not None:
             where += f", row {self.row}"
         return f"{where}: {self.message} [{self.rule}]"
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (str, int, bool)) or value is None:
-        return value
-    if isinstance(value, float):
-        return value if value == value and abs(value) != float("inf") else str(value)
-    return str(value)
 
 
 class ContractViolation(DataError):

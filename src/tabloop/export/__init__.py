@@ -22,13 +22,11 @@ if TYPE_CHECKING:
         SklearnRowPredictor,
         make_row_predictor,
     )
-    from tabloop.export._runtime import MISSING
 
 __getattr__, __dir__ = exports(__name__, __file__)
 
 __all__ = [
     "DEFAULT_TOLERANCE",
-    "MISSING",
     "OnnxExport",
     "OnnxRowPredictor",
     "RowPredictor",
