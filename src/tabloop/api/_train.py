@@ -32,7 +32,7 @@ from tabloop.export import export_bundle
 from tabloop.report import Report, figure_to_html, plot_label, table_html
 from tabloop.spec import spec_hash, spec_to_yaml
 from tabloop.training import MIN_BUDGET_SECONDS, AfterSearch, Budget, search_trials, train_candidates
-from tabloop.bundle import PREDICTION_COLUMN, ModelBundle, library_versions, training_prior
+from tabloop.bundle import PREDICTION_COLUMN, Manifest, ModelBundle, library_versions, training_prior
 from tabloop.workspace import atomic_write_json
 
 Progress = Callable[[str], None]
@@ -285,15 +285,16 @@ def fit_and_register(
         bundle = ModelBundle(
             pipeline=result.pipeline,
             contract=contract,
-            manifest={
-                "task": spec.task, "classes": classes, "threshold": threshold, "target": target,
-                "metric": result.metric, "winner": result.winner, "rule": result.rule,
-                "cv": best.metrics, "data_hash": data_hash, "spec_hash": spec_hash(spec),
-                "train_rows": len(train_df), "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            # keyword order is manifest.json's key order, which its signature covers
+            manifest=Manifest(
+                task=spec.task, classes=classes, threshold=threshold, target=target,
+                metric=result.metric, winner=result.winner, rule=result.rule,
+                cv=best.metrics, data_hash=data_hash, spec_hash=spec_hash(spec),
+                train_rows=len(train_df), trained_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 # the fallback answer for serving.feedback_holdout rows: from all training rows, not the sample
-                "prior": training_prior(train_df[target], spec.task, classes),
-                "versions": library_versions(),
-            },
+                prior=training_prior(train_df[target], spec.task, classes),
+                versions=library_versions(),
+            ),
             reference=_reference(train_df, contract, target, spec.train.reference_rows, spec.seed),
             spec_yaml=spec_to_yaml(spec),
         )
@@ -303,10 +304,10 @@ def fit_and_register(
             clock.note(f"ONNX export skipped: {max(clock.left(), 0):.1f}s were left, export and registration take "
                        f"about {clock.after.export + clock.after.register:.1f}s; the model serves with scikit-learn")
             say(clock.notes[-1])
-            bundle.manifest["onnx"] = {"used": False, "convertible": None, "reason": clock.notes[-1]}
+            bundle.manifest = bundle.manifest.replace(onnx={"used": False, "convertible": None, "reason": clock.notes[-1]})
         else:
             say("exporting to ONNX and checking parity")
-            onnx = export_bundle(bundle, test_df)  # model.onnx + manifest["onnx"]; the reference when no test part
+            onnx = export_bundle(bundle, test_df)  # model.onnx + manifest.onnx; the reference when no test part
             tracker.log_metrics({"onnx_parity_max_abs_diff": onnx.report.get("parity_max_abs_diff"),
                                  "onnx_used": float(onnx.used)})
             if clock is not None:
