@@ -21,7 +21,7 @@ from tabloop.api._results import Result
 from tabloop.data import encode_target, is_database_url, read_table
 from tabloop.errors import DataError, TabloopError, WorkspaceError
 from tabloop.predlog import SkippedLine
-from tabloop.spec import DriftSpec
+from tabloop.spec import DriftSpec, setting
 from tabloop.bundle import PREDICTION_COLUMN, ModelBundle, proba_column
 from tabloop.workspace import Workspace
 
@@ -103,7 +103,8 @@ def monitor(
                 raise DataError(f"{proj.workspace.predlog}: the prediction log is empty",
                                 hint="serve or predict first, or pass --current PATH")
             # a shadow copy repeats the inputs of the request it copies: the window counts each input once
-            newest = logged[~shadow_mask(logged)].iloc[-(last or spec.monitoring.window_rows):]
+            # --last 0 means the default window, as not giving it does
+            newest = logged[~shadow_mask(logged)].iloc[-setting(spec, "monitoring.window_rows", last or None):]
             cur_df = proj.predlog.inputs_frame(newest).reset_index(drop=True)
             cur_name = f"prediction log (newest {len(cur_df)} rows)"
         importances = _importances(bundle, ref_raw, spec.seed)
