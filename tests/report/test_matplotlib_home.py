@@ -1,0 +1,23 @@
+"""The report layer alone draws: no other package imports matplotlib or writes an HTML document."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "tabloop"
+
+
+def test_only_the_report_layer_imports_matplotlib_or_builds_html_pages() -> None:
+    outside = [p for p in SRC.rglob("*.py") if "report" not in p.relative_to(SRC).parts]
+    offenders = [
+        str(p.relative_to(SRC)) for p in outside
+        if re.search(r"^\s*(import|from)\s+matplotlib", p.read_text(), flags=re.M)
+        or re.search(r"<html|<style|<!doctype", p.read_text(), flags=re.I)
+    ]
+    assert offenders == []
+
+
+def test_the_report_layer_uses_no_pyplot() -> None:
+    for p in (SRC / "report").rglob("*.py"):
+        assert "matplotlib.pyplot" not in p.read_text() and "import pyplot" not in p.read_text(), p.name
