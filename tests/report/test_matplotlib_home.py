@@ -21,3 +21,20 @@ def test_only_the_report_layer_imports_matplotlib_or_builds_html_pages() -> None
 def test_the_report_layer_uses_no_pyplot() -> None:
     for p in (SRC / "report").rglob("*.py"):
         assert "matplotlib.pyplot" not in p.read_text() and "import pyplot" not in p.read_text(), p.name
+
+
+def test_importing_the_report_layer_or_serving_its_page_imports_no_matplotlib() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from tabloop.report import Report, dashboard_html, evaluation_report, leaderboard_report, monitor_report, "
+        "profile_report, table_html\n"
+        "dashboard_html()\n"
+        "Report(title='t', data={}).to_html()\n"
+        "print('matplotlib' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "False"
