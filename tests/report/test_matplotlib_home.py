@@ -18,9 +18,11 @@ def test_only_the_report_layer_imports_matplotlib_or_builds_html_pages() -> None
     assert offenders == []
 
 
-def test_the_report_layer_uses_no_pyplot() -> None:
+def test_the_report_layer_uses_no_pyplot_and_imports_matplotlib_in_one_module() -> None:
     for p in (SRC / "report").rglob("*.py"):
         assert "matplotlib.pyplot" not in p.read_text() and "import pyplot" not in p.read_text(), p.name
+        if p.name != "_figures.py":
+            assert not re.search(r"^\s*(import|from)\s+matplotlib", p.read_text(), flags=re.M), p.name
 
 
 def test_importing_the_report_layer_or_serving_its_page_imports_no_matplotlib() -> None:

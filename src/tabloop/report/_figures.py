@@ -13,7 +13,7 @@ import html
 import io
 from typing import Any
 
-__all__ = ["figure_to_html", "new_figure", "plot_label", "subplots"]
+__all__ = ["color_patch", "figure_to_html", "new_figure", "plot_label", "subplots"]
 
 
 def plot_label(value: Any) -> str:
@@ -37,6 +37,13 @@ def subplots(figsize: tuple[float, float], nrows: int = 1, ncols: int = 1, *, sq
     """``(figure, axes)`` as ``pyplot.subplots`` returns them, without pyplot's state."""
     fig = new_figure(figsize)
     return fig, fig.subplots(nrows, ncols, squeeze=squeeze)
+
+
+def color_patch(color: str, alpha: float) -> Any:
+    """A filled square of ``color``: a legend handle for series drawn as areas or bars."""
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((0, 0), 1, 1, color=color, alpha=alpha)
 
 
 def figure_to_html(fig: Any, alt: str) -> str:
