@@ -34,9 +34,11 @@ def mlflow_router(service: Service, router: APIRouter | None = None) -> APIRoute
     )
     async def invocations(request: Request) -> Response:
         content_type = request.headers.get("content-type", "")
+        # a CSV body's number columns are read cell by cell, as the contract answering now has them
+        contract = service.models.champion.bundle.contract
 
         def parse(body: bytes) -> list[dict[str, Any]]:
-            return parse_invocations(body, content_type, max_rows=limits.max_rows)
+            return parse_invocations(body, content_type, max_rows=limits.max_rows, contract=contract)
 
         return await service.answer(request, "mlflow", parse, render)
 
