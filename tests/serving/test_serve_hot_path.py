@@ -19,9 +19,8 @@ from tabloop.predlog import PredictionLog
 from tabloop.serving import Holdout, Limits
 from tabloop.bundle import ModelBundle, Predictions
 
-from ._apps import app_for
-
 from .._faults import broken_log_disk, wait_for
+from ._apps import app_for
 
 Rows = Callable[..., list[dict[str, Any]]]
 
@@ -218,76 +217,6 @@ def test_a_version_without_a_prior_is_not_swapped_in_under_a_holdout(bundle: Mod
         # the old version keeps answering held-out requests
         r = client.post("/predict", json=make_rows(2))
         assert r.status_code == 200 and r.json()["model"]["version"] == "1"
-
-
-# -- B9: acknowledgements wake the loop each waiter belongs to ---------------------------------
-
-
-def test_acks_wake_the_loop_of_each_waiter() -> None:
-    from tabloop.predlog._sink import _Acks
-
-    waiting = threading.Event()
-    mine: list[asyncio.Future[None]] = []
-    got: list[Any] = []
-
-    def loop_one() -> None:
-        async def wait() -> str:
-            waiter = asyncio.get_running_loop().create_future()
-            mine.append(waiter)
-            waiting.set()
-            await _Acks.wait(waiter, 10)
-            return "acked"
-
-        try:
-            got.append(asyncio.run(wait()))
-        except Exception as exc:
-            got.append(exc)
-
-    thread = threading.Thread(target=loop_one)
-    thread.start()
-    assert waiting.wait(10)
-    other = asyncio.new_event_loop()  # a second loop has a waiter in the same batch, and is not running
-    stranger = other.create_future()
-    _Acks.on_batch([mine[0], stranger], None)  # as the writer calls it, from another thread
-    thread.join(20)
-    assert got == ["acked"]
-    assert not stranger.done()  # resolved only when its own loop runs
-    other.run_until_complete(asyncio.sleep(0))
-    assert stranger.done() and stranger.result() is None
-    other.close()
-
-
-def test_acks_of_a_closed_loop_are_dropped_and_others_still_resolve() -> None:
-    from tabloop.predlog._sink import _Acks
-
-    closed = asyncio.new_event_loop()
-    orphan = closed.create_future()
-    closed.close()
-
-    async def later() -> None:
-        waiter = asyncio.get_running_loop().create_future()
-        threading.Thread(target=_Acks.on_batch, args=([orphan, waiter], None)).start()
-        await _Acks.wait(waiter, 5)
-
-    asyncio.run(later())  # the closed loop's waiter is skipped; this one is woken
-
-
-def test_an_ack_carries_the_batch_error_and_times_out_when_none_comes() -> None:
-    from tabloop.predlog._sink import _Acks
-
-    async def failed() -> None:
-        waiter = asyncio.get_running_loop().create_future()
-        threading.Thread(target=_Acks.on_batch, args=([waiter], OSError(28, "No space left on device"))).start()
-        await _Acks.wait(waiter, 5)
-
-    with pytest.raises(OSError, match="No space"):
-        asyncio.run(failed())
-
-    async def silent() -> None:
-        await _Acks.wait(asyncio.get_running_loop().create_future(), 0.05)
-
-    with pytest.raises(TimeoutError):
-        asyncio.run(silent())
 
 
 # -- B10: an early error carries the request id with or without a log --------------------------
