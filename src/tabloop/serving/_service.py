@@ -30,7 +30,15 @@ from starlette.concurrency import run_in_threadpool
 
 from tabloop.bundle import Predictions
 from tabloop.errors import ContractViolation, TabloopError
-from tabloop.predlog import LogSink, PredictionLog, PredictionLogError, error_record, make_sink, utc_now
+from tabloop.predlog import (
+    BackgroundLogWriter,
+    LogSink,
+    PredictionLog,
+    PredictionLogError,
+    error_record,
+    make_sink,
+    utc_now,
+)
 from tabloop.serving._config import ServeConfig
 from tabloop.serving._errors import (
     ClientDisconnected,
@@ -127,6 +135,7 @@ class Service:
         self.rows = 0
         self.errors: Counter[str] = Counter()
         self.shadow_pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._poller: asyncio.Task[None] | None = None
         self.shadow_pending = 0
         self._shadow_lock = threading.Lock()
         #: told of every champion swapped in (the app refreshes its OpenAPI document)
@@ -158,8 +167,8 @@ class Service:
             self.on_champion(new)
 
     @property
-    def writer(self) -> Any:
-        """The log writer while the sink is open (its counters; tests fault it)."""
+    def writer(self) -> BackgroundLogWriter | None:
+        """The log writer while the sink is open (its counters)."""
         return self.sink.writer if self.sink is not None else None
 
     # -- life ---------------------------------------------------------------------------
@@ -171,7 +180,6 @@ class Service:
         _unready_on_sigterm(self)
         self.shadow_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tabloop-shadow")
         following = self.config.following
-        self._poller: asyncio.Task[None] | None = None
         if following.polls:
             self._poller = asyncio.create_task(_poll(self.models, following.poll_interval_s or 0.0))
         self.ready = True
@@ -179,7 +187,7 @@ class Service:
     async def stop(self) -> None:
         """At shutdown: unready, the poller stopped, shadow rows logged, then the log drained."""
         self.ready = False
-        poller = getattr(self, "_poller", None)
+        poller, self._poller = self._poller, None
         if poller is not None:
             poller.cancel()
             try:
