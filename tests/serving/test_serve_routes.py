@@ -52,13 +52,15 @@ def test_tabloop_router_alone_predicts_and_logs(bundle: ModelBundle, make_rows: 
         assert r.status_code == 200, r.text
         assert len(r.json()["predictions"]) == 2 and r.headers["x-request-id"] == r.json()["request_id"]
         assert client.get("/metadata").json()["model"] == service.models.champion.model
-        assert client.get("/health").status_code == 404  # control's, not this router's
+        health = client.get("/health").json()
+        assert health["status"] == "ok" and health["log"]["enabled"] is True and health["requests"]["rows"] == 2
+        assert client.get("/control/rollout").status_code == 404  # control's, not this router's
         assert service.requests == 1 and service.rows == 2
     assert len(log.read_predictions()) == 2
 
 
-def test_tabloop_router_refuses_feedback_without_a_log(bundle: ModelBundle) -> None:
-    with mounted(ServeConfig(bundle), tabloop_router) as (client, _):
+def test_control_router_refuses_feedback_without_a_log(bundle: ModelBundle) -> None:
+    with mounted(ServeConfig(bundle), control_router) as (client, _):
         r = client.post("/feedback", json={"request_id": "r-1", "label": "yes"})
     assert r.status_code >= 400 and "prediction log" in r.text
 
@@ -87,8 +89,6 @@ def test_v2_router_alone(bundle: ModelBundle, make_rows: Rows) -> None:
 
 def test_control_router_alone(bundle: ModelBundle) -> None:
     with mounted(ServeConfig(bundle), control_router) as (client, service):
-        health = client.get("/health").json()
-        assert health["status"] == "ok" and health["ready"] is True and health["log"]["enabled"] is False
         r = client.post("/control/rollout", json={"mode": "canary", "share": 0.25})
         assert r.status_code == 200, r.text
         assert service.rollout.mode == "canary" and client.get("/control/rollout").json()["share"] == 0.25
@@ -110,3 +110,11 @@ def test_the_service_answers_the_same_under_every_sink(
         assert client.post("/predict", json=make_rows(1)).status_code == 200
         assert service.log_status()["sync"] == mode
     assert len(log.read_predictions()) == 1
+
+
+def test_control_router_takes_feedback_into_the_log(bundle: ModelBundle, tmp_path: Path) -> None:
+    log = PredictionLog(tmp_path)
+    with mounted(ServeConfig(bundle, log=LogConfig(log)), control_router) as (client, _):
+        r = client.post("/feedback", json=[{"request_id": "r-1", "label": "yes"}, {"request_id": "r-2", "label": "no"}])
+    assert r.status_code == 200 and r.json() == {"accepted": 2}
+    assert sorted(log.read_feedback()["request_id"]) == ["r-1", "r-2"]

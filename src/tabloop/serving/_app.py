@@ -1,9 +1,9 @@
 """The online-serving HTTP app: three dialects on one port over one scoring core, assembled.
 
-- tabloop's own: ``POST /predict``, ``GET /metadata``, ``POST /feedback`` (``_routes_tabloop``);
+- tabloop's own: ``POST /predict``, ``GET /health``, ``GET /metadata`` (``_routes_tabloop``);
 - MLflow's scoring protocol: ``POST /invocations``, ``GET /ping``, ``GET /version`` (``_routes_mlflow``);
 - the Open Inference Protocol (KServe V2): ``/v2``, ``/v2/health/*``, ``/v2/models/...`` (``_routes_v2``);
-- ``GET /health``, ``/control/rollout``, ``POST /control/reload`` (``_routes_control``);
+- ``POST /feedback``, ``/control/rollout``, ``POST /control/reload`` (``_routes_control``);
 - ``GET /metrics`` (Prometheus) and, given a provider, ``GET /dashboard`` (``_routes_monitoring``).
 
 Every router is a factory over one ``Service`` (``_service``: the models, the rollout, the
@@ -54,7 +54,8 @@ def create_app(config: ServeConfig) -> FastAPI:
     app.state.tabloop = service
     install_error_handlers(app, service.errors, service.on_error, record=service.log_error)
     # onto the app's own router: FastAPI's include_router would put a lazy dispatch layer (an included
-    # router) in front of every request, and hide the routes from _refresh_openapi
+    # router) in front of every request, and hide the routes from _refresh_openapi. In this order,
+    # the routes (and /openapi.json) are in the order they always were
     for routes in (tabloop_router, mlflow_router, v2_router, monitoring_router, control_router):
         routes(service, app.router)
     add_dashboard(app, service)

@@ -1,26 +1,19 @@
-"""tabloop's own dialect: ``POST /predict``, ``GET /metadata`` and ``POST /feedback``."""
+"""tabloop's own dialect: ``POST /predict``, ``GET /health`` and ``GET /metadata``."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
 
 from tabloop.bundle import Predictions
-from tabloop.errors import ContractViolation, ServingError, Violation
-from tabloop.predlog import utc_now
-from tabloop.serving._errors import MalformedRequest, PayloadTooLarge
 from tabloop.serving._guard import require_json
-from tabloop.serving._http import REQUEST_ID, dumps, json_response, read_body
+from tabloop.serving._http import dumps, json_response, public_status
 from tabloop.serving._parse import parse_rows, plain
 from tabloop.serving._predictor import Served
-from tabloop.serving._schema import feedback_openapi, predict_openapi
+from tabloop.serving._schema import predict_openapi
 from tabloop.serving._service import Service
-
-MAX_FEEDBACK = 10_000
 
 
 def tabloop_router(service: Service, router: APIRouter | None = None) -> APIRouter:
@@ -56,6 +49,25 @@ def tabloop_router(service: Service, router: APIRouter | None = None) -> APIRout
         require_json(request)
         return await service.answer(request, "tabloop", parse, render)
 
+    @router.get("/health", summary="Liveness, the models served, the rollout and the prediction log's state")
+    async def health() -> Response:
+        log = service.log_status()
+        # the latest log write failed (rows are being lost or refused), or a new version would not load
+        failing = not log["ok"] or bool(models.failures)
+        return json_response(
+            {
+                # still answering, but rows are being lost or a new version would not load: worth an alert
+                "status": "degraded" if failing else "ok",
+                "ready": service.answering,
+                "model": models.champion.model,
+                "variant": models.champion.variant,
+                "models": public_status(models.status()),
+                "rollout": service.rollout.to_dict(),
+                "log": log,
+                "requests": {"predicted": service.requests, "rows": service.rows, "errors": dict(service.errors)},
+            }
+        )
+
     @router.get("/metadata", summary="The model, its task and classes, and the contract rows must meet")
     async def get_metadata() -> Response:
         champ = models.champion
@@ -77,53 +89,5 @@ def tabloop_router(service: Service, router: APIRouter | None = None) -> APIRout
             }
         )
 
-    @router.post("/feedback", summary="True labels for predicted rows, by request id", response_class=Response,
-                 openapi_extra=feedback_openapi())
-    async def feedback(request: Request) -> Response:
-        predlog = service.predlog
-        if predlog is None:
-            raise ServingError("this server keeps no prediction log, so it cannot take feedback",
-                               hint="enable serving.log_predictions")
-        require_json(request)
-        body = await read_body(request, limits.max_body_bytes)
-        records = feedback_records(body)
-        written = await run_in_threadpool(predlog.append_feedback, records)
-        return json_response({"accepted": written})
-
     return router
 
-
-def feedback_records(body: bytes) -> list[dict[str, Any]]:
-    """The labels in a ``POST /feedback`` body, checked, with the time they came."""
-    shape = 'expected {"request_id": "...", "label": ...} or a list of them (optional "row", default 0)'
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise MalformedRequest(f"feedback body is not valid JSON: {exc}", hint=shape) from None
-    items = payload if isinstance(payload, list) else [payload]
-    if not items:
-        raise ContractViolation([Violation(None, "empty", "no feedback labels sent")], source="feedback body")
-    if len(items) > MAX_FEEDBACK:
-        raise PayloadTooLarge(f"feedback body has {len(items)} labels; at most {MAX_FEEDBACK} per request")
-    ts = utc_now()
-    out: list[dict[str, Any]] = []
-    found: list[Violation] = []
-    for i, item in enumerate(items):
-        if not isinstance(item, dict):
-            found.append(Violation(None, "row_type", "feedback entry is not an object", row=i))
-            continue
-        unknown = sorted(set(item) - {"request_id", "row", "label"})
-        rid, row, label = item.get("request_id"), item.get("row", 0), item.get("label")
-        if unknown:
-            found.append(Violation(unknown[0], "unexpected_column", "unknown key in feedback entry", row=i))
-        if not isinstance(rid, str) or not REQUEST_ID.fullmatch(rid):
-            found.append(Violation("request_id", "type", "request_id must be the id a prediction answered", row=i))
-        if type(row) is not int or row < 0:
-            found.append(Violation("row", "type", "row must be a non-negative integer", row=i))
-        if label is None or isinstance(label, (dict, list)):
-            found.append(Violation("label", "not_null" if label is None else "type", "label must be a single value", row=i))
-        if not found:
-            out.append({"request_id": rid, "row": row, "label": label, "ts": ts})
-    if found:
-        raise ContractViolation(found[:100], source="feedback body")
-    return out
