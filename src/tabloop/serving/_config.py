@@ -14,11 +14,11 @@ from tabloop.serving._guard import allowed_hosts, check_allowed_hosts
 from tabloop.serving._holdout import Holdout
 from tabloop.serving._http import MAX_BODY_BYTES
 from tabloop.serving._models import ModelSource
-from tabloop.serving._predictor import PredictorFactory, RowPredictor
+from tabloop.serving._predictor import PredictorFactory
 from tabloop.serving._rollout import Rollout
 
 if TYPE_CHECKING:
-    from tabloop.bundle import ModelBundle
+    from tabloop.bundle import ModelBundle, RowPredictor
     from tabloop.spec import ServingSpec
 
 

@@ -28,7 +28,7 @@ from fastapi.responses import Response
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
-from tabloop.bundle import Predictions
+from tabloop.bundle import Predictions, RowPredictor
 from tabloop.errors import ContractViolation, TabloopError
 from tabloop.predlog import (
     BackgroundLogWriter,
@@ -57,7 +57,7 @@ from tabloop.serving._http import PREDICTING, Answer, new_request_id, read_body,
 from tabloop.serving._metrics import Metrics
 from tabloop.serving._models import ModelSet, check_servable
 from tabloop.serving._parse import plain
-from tabloop.serving._predictor import FastPredictor, PredictorFactory, RowPredictor, Served
+from tabloop.serving._predictor import FastPredictor, PredictorFactory, Served
 from tabloop.serving._rollout import CHALLENGER, CHAMPION
 
 logger = logging.getLogger("tabloop.serving")
