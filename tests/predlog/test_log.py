@@ -314,12 +314,12 @@ def _log_with_gated_fsync(directory: Path, monkeypatch: pytest.MonkeyPatch) -> t
     """A log whose file for today exists (so no directory fsync follows), and every fdatasync gated."""
     import os
 
-    from tabloop.predlog import _log
+    from tabloop.predlog import _store
 
     log = PredictionLog(directory)
     log.append([_record(0, "earlier")])
     fsync = _GatedFsync(os.fdatasync)
-    monkeypatch.setattr(_log.os, "fdatasync", fsync)
+    monkeypatch.setattr(_store.os, "fdatasync", fsync)
     return log, fsync
 
 
@@ -541,7 +541,7 @@ def test_close_that_times_out_counts_and_reports_the_queued_rows_as_lost(
 ) -> None:
     import logging
 
-    from tabloop.predlog import _log
+    from tabloop.predlog import _store
 
     entered, release = threading.Event(), threading.Event()
     real = PredictionLog.write_fd
@@ -551,7 +551,7 @@ def test_close_that_times_out_counts_and_reports_the_queued_rows_as_lost(
         release.wait(30)
         real(fd, path, lines)
 
-    monkeypatch.setattr(_log.PredictionLog, "write_fd", staticmethod(stalled))
+    monkeypatch.setattr(_store.PredictionLog, "write_fd", staticmethod(stalled))
     log = PredictionLog(tmp_path)
     writer = BackgroundLogWriter(log)
     first = writer.submit([_record(0, "in-write")])
@@ -586,10 +586,10 @@ class _CountingFsync:
 def _counting_fsync(monkeypatch: pytest.MonkeyPatch, error: OSError | None = None) -> _CountingFsync:
     import os
 
-    from tabloop.predlog import _log
+    from tabloop.predlog import _store
 
     fsync = _CountingFsync(os.fdatasync, error)
-    monkeypatch.setattr(_log.os, "fdatasync", fsync)
+    monkeypatch.setattr(_store.os, "fdatasync", fsync)
     return fsync
 
 
@@ -731,7 +731,7 @@ def test_a_failed_fsync_takes_its_batch_back_out_of_the_file(tmp_path: Path, mon
     import errno
     import os
 
-    from tabloop.predlog import _log
+    from tabloop.predlog import _store
 
     log = PredictionLog(tmp_path)
     log.append([_record(0)])
@@ -741,7 +741,7 @@ def test_a_failed_fsync_takes_its_batch_back_out_of_the_file(tmp_path: Path, mon
     def fdatasync(fd: int) -> None:
         raise OSError(errno.EIO, os.strerror(errno.EIO))
 
-    monkeypatch.setattr(_log.os, "fdatasync", fdatasync)
+    monkeypatch.setattr(_store.os, "fdatasync", fdatasync)
     with pytest.raises(PredictionLogError):
         log.append([_record(1)])  # the caller is told it failed: no reader may count it
     assert path.read_bytes() == before
@@ -828,7 +828,7 @@ def test_a_symlinked_log_folder_is_the_administrators_choice_and_is_used(tmp_pat
 def test_the_probe_never_truncates_an_existing_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
-    from tabloop.predlog import _log
+    from tabloop.predlog import _store
 
     victim, content = _victim(tmp_path)
     log = PredictionLog(tmp_path / "predlog")
@@ -847,7 +847,7 @@ def test_the_probe_never_truncates_an_existing_file(tmp_path: Path, monkeypatch:
     full = broken_log_disk(monkeypatch)
     writer = BackgroundLogWriter(log, retry_s=0.02)
     assert writer.submit([_record(2)]).exception(10) is not None
-    monkeypatch.setattr(_log.os, "open", spy)
+    monkeypatch.setattr(_store.os, "open", spy)
     full.clear()
     assert wait_for(lambda: writer.ok)
     writer.close()

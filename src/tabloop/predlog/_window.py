@@ -38,14 +38,12 @@ from typing import Any
 import orjson
 import pandas as pd
 
-from tabloop.predlog import ERROR_COLUMNS, LOG_COLUMNS, PredictionLog
+from tabloop.predlog._records import ERROR_COLUMNS, ERROR_KIND, FEEDBACK_COLUMNS, KIND, LOG_COLUMNS
+from tabloop.predlog._store import FEEDBACK_FILE, PREDICTIONS_GLOB, PredictionLog
 from tabloop.spec import TimelineSpec
 
-__all__ = ["LogWindow", "ReadStats"]
-
-_PREDICTIONS_GLOB = "predictions-*.jsonl"
-_FEEDBACK_FILE = "feedback.jsonl"
-_ERROR_PREFIX = b'{"kind":"error"'
+#: how an error record's line starts: ``error_record`` puts ``kind`` first and orjson writes no spaces
+_ERROR_PREFIX = f'{{"{KIND}":"{ERROR_KIND}"'.encode()
 _CHUNK = 1 << 20
 #: read from a file's end this much at a time
 _TAIL_CHUNK = 256 * 1024
@@ -176,7 +174,7 @@ class LogWindow:
         for record in records:
             if boundary is not None and _ts_text(record) != boundary:
                 break  # past the oldest row wanted and its ties: split_windows' stable order picks among them
-            if record.get("kind") == "error":
+            if record.get(KIND) == ERROR_KIND:
                 errs.append(record)
                 continue
             rows.append(record)
@@ -216,7 +214,7 @@ class LogWindow:
                             bins.discard(min(bins))
                         if len(bins) == timeline.max_windows:
                             cutoff = min(bins)
-                    (errs if record.get("kind") == "error" else rows).append(record)
+                    (errs if record.get(KIND) == ERROR_KIND else rows).append(record)
             per_day.append((rows, errs))
         keep = cutoff if cutoff is not None else None
         out_rows: list[dict[str, Any]] = []
@@ -233,10 +231,9 @@ class LogWindow:
 
     # -- feedback ------------------------------------------------------------
     def _feedback(self, start: pd.Timestamp | None) -> pd.DataFrame:
-        path = self.directory / _FEEDBACK_FILE
-        columns = ["request_id", "row", "label", "ts"]
+        path = self.directory / FEEDBACK_FILE
         if not path.exists():
-            return pd.DataFrame(columns=columns)
+            return pd.DataFrame(columns=FEEDBACK_COLUMNS)
         floor = None if start is None else start - _FEEDBACK_SLACK
         records: list[dict[str, Any]] = []
         for record in self._backwards(path):
@@ -245,7 +242,7 @@ class LogWindow:
                 break
             records.append(record)
         records.reverse()
-        df = pd.DataFrame.from_records(records) if records else pd.DataFrame(columns=columns)
+        df = pd.DataFrame.from_records(records) if records else pd.DataFrame(columns=FEEDBACK_COLUMNS)
         if len(df):
             df = df.drop_duplicates(subset=["request_id", "row"], keep="last").reset_index(drop=True)
         return df
@@ -253,7 +250,7 @@ class LogWindow:
     # -- reading -------------------------------------------------------------
     def _days(self) -> list[list[Path]]:
         days: dict[str, list[Path]] = {}
-        for path in sorted(self.directory.glob(_PREDICTIONS_GLOB)):
+        for path in sorted(self.directory.glob(PREDICTIONS_GLOB)):
             days.setdefault(path.name[len("predictions-"):][:8], []).append(path)
         return [days[d] for d in sorted(days)]
 
