@@ -10,8 +10,9 @@ the log:
 - by rows, windows are cut from the log's first row, so where the newest ones start
   depends on how many rows the log holds. That count is kept per file: a file is scanned
   once for its newlines (C speed, a few MiB at a time, nothing parsed), and afterwards
-  only the bytes appended since; then the newest rows are parsed from the files' ends,
-  newest day first, as many as the windows hold;
+  only the bytes appended since; the counts are saved beside the files (``_row_counts``),
+  so a restarted server scans only what it cannot trust. Then the newest rows are parsed
+  from the files' ends, newest day first, as many as the windows hold;
 - by time (a window length that divides a day: 1h, 6h, 1D), each file is read from its
   end until its records fall before the oldest window shown;
 - feedback is read from the end of ``feedback.jsonl`` until its labels are older than
@@ -30,6 +31,7 @@ import datetime as dt
 import heapq
 import os
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +41,7 @@ import orjson
 import pandas as pd
 
 from tabloop.predlog._records import ERROR_COLUMNS, ERROR_KIND, FEEDBACK_COLUMNS, KIND, LOG_COLUMNS
+from tabloop.predlog._row_counts import RowCount, load_counts, save_counts, trusted
 from tabloop.predlog._store import FEEDBACK_FILE, PREDICTIONS_GLOB, PredictionLog
 from tabloop.spec import TimelineSpec
 
@@ -50,6 +53,8 @@ _TAIL_CHUNK = 256 * 1024
 #: feedback older than the oldest window by more than this is not read (clocks of several writers differ)
 _FEEDBACK_SLACK = dt.timedelta(hours=1)
 _DAY_NS = 86_400 * 10**9
+#: while the log only grows, its row counts are saved at most this often (seconds): a restart counts what came since
+SAVE_EVERY_S = 60.0
 
 
 @dataclass
@@ -63,20 +68,19 @@ class ReadStats:
     files: set[str] = field(default_factory=set)
 
 
-@dataclass
-class _Count:
-    inode: int
-    offset: int  # counted up to here (just after a newline)
-    rows: int  # prediction records in [0, offset)
-
-
 class LogWindow:
     """Reads the newest windows of one prediction log folder; keeps per-file row counts between reads."""
 
     def __init__(self, log: PredictionLog) -> None:
         self.directory = log.directory
         self.stats = ReadStats()
-        self._counts: dict[Path, _Count] = {}
+        self._counts: dict[Path, RowCount] = {}
+        # what an earlier window over this folder counted (this process's or another's), checked before use
+        self._saved = load_counts(self.directory)
+        # the counts are saved when a file was counted from its start, else at most every SAVE_EVERY_S
+        self._unsaved = False
+        self._fresh = False
+        self._saved_at = time.monotonic()
         self._lock = threading.Lock()
 
     # -- public --------------------------------------------------------------
@@ -103,6 +107,7 @@ class LogWindow:
         self, days: list[list[Path]], timeline: TimelineSpec
     ) -> tuple[list[dict[str, Any]] | None, list[dict[str, Any]]]:
         total = sum(self._rows_in(p) for day in days for p in day)
+        self._save_counts([p for day in days for p in day])
         if total == 0:
             return None, []
         last = total % timeline.rows or timeline.rows
@@ -140,9 +145,15 @@ class LogWindow:
         except OSError:
             return 0
         count = self._counts.get(path)
+        if count is None:
+            saved = self._saved.pop(path.name, None)
+            if saved is not None and trusted(path, saved, st):
+                count = saved
         if count is None or count.inode != st.st_ino or st.st_size < count.offset:
-            count = _Count(st.st_ino, 0, 0)
+            count = RowCount(st.st_ino, 0, 0)
+            self._fresh = True
         if st.st_size > count.offset:
+            self._unsaved = True
             with open(path, "rb") as fh:
                 fh.seek(count.offset)
                 pending = b""
@@ -183,6 +194,14 @@ class LogWindow:
         rows.reverse()
         errs.reverse()
         return rows, errs
+
+    def _save_counts(self, paths: list[Path]) -> None:
+        now = time.monotonic()
+        if not self._unsaved or not (self._fresh or now - self._saved_at >= SAVE_EVERY_S):
+            return
+        save_counts(self.directory, {p: self._counts[p] for p in paths if p in self._counts})
+        self._unsaved = self._fresh = False
+        self._saved_at = now
 
     # -- by time -------------------------------------------------------------
     def _by_time(
