@@ -126,7 +126,7 @@ def measure(log_dir: Path, whole: bool) -> dict[str, Any]:
 
     from fastapi.testclient import TestClient
 
-    from tabloop.api._live_source import DashboardSource
+    from tabloop.api._dashboard_source import DashboardSource
     from tabloop.predlog import PredictionLog
     from tabloop.serving import create_app
     from tabloop.spec import MonitoringSpec

@@ -395,7 +395,7 @@ def test_monitor_and_dashboard_report_the_error_rate_and_nothing_else_sees_the_r
     logged_project: Path, tmp_path: Path
 ) -> None:
     import tabloop
-    from tabloop.api._live_source import DashboardSource
+    from tabloop.api._dashboard_source import DashboardSource
     from tabloop.api._project import Project
 
     proj = Project.open(logged_project)
@@ -432,7 +432,7 @@ def test_monitor_and_dashboard_report_the_error_rate_and_nothing_else_sees_the_r
 
 
 def test_dashboard_of_a_log_of_refusals_only_shows_the_error_rate(logged_project: Path) -> None:
-    from tabloop.api._live_source import DashboardSource
+    from tabloop.api._dashboard_source import DashboardSource
     from tabloop.api._project import Project
 
     proj = Project.open(logged_project)

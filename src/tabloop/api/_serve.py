@@ -155,7 +155,7 @@ def _build(
     ``bind_host`` (default ``serving.host``) is the address the server listens on: with
     ``serving.allowed_hosts`` it decides which ``Host`` headers are answered.
     """
-    from tabloop.api._live_source import DashboardSource  # here, so that 'tabloop predict' skips the monitor
+    from tabloop.api._dashboard_source import DashboardSource  # here, so that 'tabloop predict' skips the monitor
     from tabloop.predlog import PredictionLog
     from tabloop.serving import Holdout, Limits, Rollout, allowed_hosts, check_allowed_hosts, create_app
 
