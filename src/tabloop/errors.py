@@ -17,9 +17,9 @@ line and exits non-zero; the HTTP app maps it to a 4xx in one place.
     │   ├── ModelNotFoundError    no such model version or alias
     │   └── PromotionConflictError  an alias moved while it was being moved
     ├── ServingError              the server cannot start or load a model
-    ├── SignatureError            a model version is unsigned or signed with another key, or no key is usable
     ├── PredictionLogError        the prediction log cannot be written (disk full, read-only, unsafe file)
     ├── ServingClosed             records handed to a prediction log writer that has stopped
+    ├── SignatureError            a model version is unsigned or signed with another key, or no key is usable
     └── PolicyError               a policy cannot be applied to these inputs
 """
 
