@@ -66,7 +66,7 @@ def train_project(root: Path, candidates: list[str]) -> dict[str, Any]:
         "version": result.version,
         "winner": result.winner,
         "tracking_uri": proj.tracker.uri,
-        "onnx": bundle.manifest.get("onnx"),
+        "onnx": bundle.manifest.onnx,
         "bundle": bundle,
     }
 
@@ -98,7 +98,7 @@ def time_predictors(bundle: Any, row: dict[str, Any], *, calls: int) -> dict[str
         "SklearnRowPredictor.predict_rows": lambda: sklearn.predict_rows([row]),
         "check_records alone": lambda: check_records([row], bundle.contract),
     }
-    report = bundle.manifest.get("onnx") or {}
+    report = bundle.manifest.onnx or {}
     folded = False
     if bundle.onnx is not None:
         onnx = OnnxRowPredictor(bundle)

@@ -141,8 +141,8 @@ def test_train_reports_where_the_time_went_and_skips_what_would_overrun(tmp_path
     assert any(n.startswith("ONNX export skipped") for n in time["notes"])
     assert time["wall_seconds"] == pytest.approx(sum(time["spent"].values()), abs=0.01)
     bundle = Project.open(root).load_bundle(res.version)  # type: ignore[union-attr]
-    assert bundle.onnx is None and bundle.manifest["onnx"]["used"] is False
-    assert "ONNX export skipped" in bundle.manifest["onnx"]["reason"]
+    assert bundle.onnx is None and bundle.manifest.onnx["used"] is False
+    assert "ONNX export skipped" in bundle.manifest.onnx["reason"]
     report = json.loads(Path(res.report_json).read_text())  # type: ignore[union-attr]
     assert report["time"]["budget_seconds"] == 20 and "search" in report["time"]["spent"]
     # this run's measurements replace the estimate for the next one (export kept: it did not run)

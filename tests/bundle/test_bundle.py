@@ -23,7 +23,7 @@ KEY = SigningKey.from_text("bundle tests: the project key", source="test")
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory: pytest.TempPathFactory, bundle: ModelBundle) -> Path:
     directory = tmp_path_factory.mktemp("bundle")
-    copy = ModelBundle(bundle.pipeline, bundle.contract, dict(bundle.manifest), bundle.reference, bundle.spec_yaml)
+    copy = ModelBundle(bundle.pipeline, bundle.contract, bundle.manifest, bundle.reference, bundle.spec_yaml)
     copy.save(directory, key=KEY)
     return directory
 
@@ -95,9 +95,9 @@ def test_threshold_decides_binary_labels(bundle: ModelBundle, hmda: pd.DataFrame
     rows = hmda.head(100)
     p_yes = bundle.predict(rows).proba[:, 1]
     for threshold in (0.05, 0.2, 0.9):
-        b = ModelBundle(bundle.pipeline, bundle.contract, {**bundle.manifest, "threshold": threshold}, bundle.reference, "")
+        b = ModelBundle(bundle.pipeline, bundle.contract, bundle.manifest.replace(threshold=threshold), bundle.reference, "")
         assert b.predict(rows).labels == ["yes" if p >= threshold else "no" for p in p_yes]
-    argmax = ModelBundle(bundle.pipeline, bundle.contract, {**bundle.manifest, "threshold": None}, bundle.reference, "")
+    argmax = ModelBundle(bundle.pipeline, bundle.contract, bundle.manifest.replace(threshold=None), bundle.reference, "")
     assert argmax.predict(rows).labels == ["yes" if p > 0.5 else "no" for p in p_yes]
 
 

@@ -43,7 +43,7 @@ def exported(logistic: ModelBundle, lightgbm: ModelBundle, ridge: ModelBundle,
 
 @pytest.mark.parametrize("name", ["logistic", "lightgbm", "ridge"])
 def test_parity_holds_on_held_out_rows_with_gaps(name: str, exported: dict[str, ModelBundle]) -> None:
-    report = exported[name].manifest["onnx"]
+    report = exported[name].manifest.onnx
     assert report["convertible"] is True
     assert report["used"] is True, report
     assert report["parity_max_abs_diff"] < TOL if name != "ridge" else report["parity_max_scaled_diff"] < TOL
@@ -120,7 +120,7 @@ def test_sklearn_row_predictor_is_bundle_predict(exported: dict[str, ModelBundle
 
 def test_the_threshold_rule_is_the_bundles(exported: dict[str, ModelBundle], make_rows: Callable[..., Rows]) -> None:
     base = exported["logistic"]
-    strict = ModelBundle(base.pipeline, base.contract, {**base.manifest, "threshold": 0.2}, base.reference, "",
+    strict = ModelBundle(base.pipeline, base.contract, base.manifest.replace(threshold=0.2), base.reference, "",
                          onnx=base.onnx)
     rows = make_rows(300)
     got = OnnxRowPredictor(strict).predict_rows(rows).labels
@@ -158,10 +158,10 @@ def test_make_row_predictor_uses_onnx_only_when_parity_held(exported: dict[str, 
     bundle = exported["logistic"]
     assert make_row_predictor(bundle).engine == "onnx"
     assert make_row_predictor(bundle, prefer_onnx=False).engine == "sklearn"
-    failed = ModelBundle(bundle.pipeline, bundle.contract, {**bundle.manifest, "onnx": {**bundle.manifest["onnx"], "used": False}},
+    failed = ModelBundle(bundle.pipeline, bundle.contract, bundle.manifest.replace(onnx={**bundle.manifest.onnx, "used": False}),
                          bundle.reference, "", onnx=bundle.onnx)
     assert make_row_predictor(failed).engine == "sklearn"
-    bare = ModelBundle(bundle.pipeline, bundle.contract, {k: v for k, v in bundle.manifest.items() if k != "onnx"},
+    bare = ModelBundle(bundle.pipeline, bundle.contract, {k: v for k, v in bundle.manifest.to_dict().items() if k != "onnx"},
                        bundle.reference, "")
     assert make_row_predictor(bare).engine == "sklearn"
     with pytest.raises(ServingError, match="has no ONNX graph"):
@@ -213,9 +213,9 @@ def test_rows_that_break_the_contract_are_left_out_of_the_parity_check(
 
 
 def test_no_held_out_rows_means_the_reference_sample(logistic: ModelBundle) -> None:
-    bundle = ModelBundle(logistic.pipeline, logistic.contract, dict(logistic.manifest), logistic.reference, "")
+    bundle = ModelBundle(logistic.pipeline, logistic.contract, logistic.manifest, logistic.reference, "")
     result = export_bundle(bundle, None)
-    assert result.used and bundle.manifest["onnx"]["parity_rows_from"] == "reference sample"
+    assert result.used and bundle.manifest.onnx["parity_rows_from"] == "reference sample"
 
 
 def test_the_gap_marker_is_not_a_category(contract: Contract) -> None:
@@ -228,10 +228,10 @@ KEY = SigningKey.from_text("export tests: the bundle key", source="test")
 
 def test_bundle_saves_and_loads_the_onnx_graph_with_its_hash(exported: dict[str, ModelBundle], tmp_path: Path) -> None:
     bundle = exported["lightgbm"]
-    copy = ModelBundle(bundle.pipeline, bundle.contract, dict(bundle.manifest), bundle.reference, "x: 1", onnx=bundle.onnx)
+    copy = ModelBundle(bundle.pipeline, bundle.contract, bundle.manifest, bundle.reference, "x: 1", onnx=bundle.onnx)
     paths = copy.save(tmp_path / "b", key=KEY)
     assert paths["onnx"].name == "model.onnx"
-    assert "onnx" in copy.manifest["files"] and copy.manifest["onnx"]["used"] is True
+    assert "onnx" in copy.manifest.files and copy.manifest.onnx["used"] is True
     loaded = ModelBundle.load(tmp_path / "b", key=KEY)
     assert loaded.onnx == bundle.onnx
     assert make_row_predictor(loaded).engine == "onnx"
@@ -256,7 +256,7 @@ def _assert_exports_with_parity(pipeline: Pipeline, contract: Contract, train: p
                                                        "threshold": 0.5 if task == "binary" else None},
                          reference=train.head(200), spec_yaml="", name="hmda", version="1")
     export_bundle(bundle, held_out)
-    report = bundle.manifest["onnx"]
+    report = bundle.manifest.onnx
     assert report["used"] is True and report["parity_max_abs_diff"] < TOL, report
     proba = OnnxRowPredictor(bundle).predict_rows(rows).proba
     assert proba.shape == (len(rows), len(classes))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from tabloop.api._cycle import _holdout_rows
-from tabloop.loop import join_labels, label_bias_warning
+from tabloop.loop import holdout_labelled_rows, join_labels, label_bias_warning
 
 
 def _logged(n: int = 400) -> pd.DataFrame:
@@ -35,7 +34,7 @@ def test_holdout_rows_for_the_decision_record_leave_shadow_copies_out() -> None:
     logged = _logged()
     labels = pd.DataFrame({"request_id": logged["request_id"], "row": 0, "label": "no"})
     joined = join_labels(logged, labels).joined
-    held = _holdout_rows(joined)
+    held = holdout_labelled_rows(joined)
     assert len(held) == 40 and held["holdout"].all()
-    assert _holdout_rows(joined.assign(source="shadow")).empty
-    assert _holdout_rows(joined.drop(columns=["holdout"])).empty
+    assert holdout_labelled_rows(joined.assign(source="shadow")).empty
+    assert holdout_labelled_rows(joined.drop(columns=["holdout"])).empty

@@ -26,7 +26,7 @@ RID = {"X-Request-ID": "same-id-for-both", "content-type": "application/json"}
 
 @pytest.fixture(scope="module")
 def clients(bundle: ModelBundle) -> Iterator[tuple[TestClient, TestClient]]:
-    assert bundle.onnx is not None and bundle.manifest["onnx"]["used"]
+    assert bundle.onnx is not None and bundle.manifest.onnx["used"]
     with TestClient(create_app(bundle, max_rows=50)) as onnx, TestClient(
         create_app(bundle, max_rows=50, predictor=BundlePredictor)
     ) as sklearn:

@@ -45,7 +45,7 @@ def test_the_prior_comes_from_the_manifest_else_the_reference_target(bundle: Mod
     # the serving fixture's manifest predates 'prior': the reference sample's target gives it
     assert bundle.prior is not None and bundle.prior["prediction"] == "no"
     assert bundle.prior["probabilities"] == pytest.approx([173 / 200, 27 / 200])
-    stored = _copy(bundle, "9", manifest={**bundle.manifest, "prior": {"prediction": "yes", "probabilities": [0.4, 0.6]}})
+    stored = _copy(bundle, "9", manifest=bundle.manifest.replace(prior={"prediction": "yes", "probabilities": [0.4, 0.6]}))
     assert stored.prior_predictions(2).labels == ["yes", "yes"]
     bare = _copy(bundle, "8", reference=bundle.reference.drop(columns=["deny"]))
     assert bare.prior is None

@@ -168,7 +168,7 @@ def test_a_tampered_version_is_refused_before_unpickling_by_every_loader(
 
     b = bundles["1"]
     # a manifest of its own (identical bundles have identical manifests), so only this version's files are changed
-    own = ModelBundle(b.pipeline, b.contract, {**b.manifest, "note": "to be tampered with"}, b.reference, b.spec_yaml)
+    own = ModelBundle(b.pipeline, b.contract, b.manifest.replace(note="to be tampered with"), b.reference, b.spec_yaml)
     with tracker.run("tamper"):
         ref = tracker.register_bundle(own, "tampered", key=KEY)
     # the attacker swaps the pickle, recomputes its hash in the manifest and the manifest's hash in the registry

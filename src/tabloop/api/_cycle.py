@@ -15,19 +15,32 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-import pandas as pd
 
 from tabloop.api._loop import RetrainResult, realized_performance, retrain
 from tabloop.api._project import Project
 from tabloop.api._results import Result
-from tabloop.errors import DataError, PolicyError, PromotionConflictError
+from tabloop.errors import DataError, PromotionConflictError
 from tabloop.evaluation import greater_is_better
-from tabloop.loop import evaluate_triggers, join_labels, label_bias_warning
+from tabloop.loop import (
+    after_gate,
+    before_retraining,
+    check_awaiting_approval,
+    evaluate_triggers,
+    holdout_labelled_rows,
+    join_labels,
+    label_bias_warning,
+    labels_since,
+    last_retrain,
+    pending_decision,
+    performance_of,
+    settle,
+    settles_pending,
+    shadow_answers,
+)
 from tabloop.predlog import utc_now
 
 log = logging.getLogger("tabloop.loop")
 DECISIONS_FILE = "decisions.jsonl"
-PENDING = ("shadowing", "awaiting_approval")
 
 
 @dataclass
@@ -63,80 +76,56 @@ def loop_run(
     logged = predlog.read_predictions()
     joined = join_labels(logged, predlog.read_feedback()).joined
     classes = [] if spec.task == "regression" else proj.load_bundle(None).classes
-    perf = [p for p in realized_performance(joined, proj, classes) if p["version"] == champion.version]
-    realized = perf[0] if perf else None
+    realized = performance_of(realized_performance(joined, proj, classes), champion.version)
     metric = spec.resolved_metric
-    last_retrain = next((r for r in reversed(history) if r.get("retrain")), None)
-    since = len(joined) - (last_retrain["labelled_rows"] if last_retrain else 0)
+    last = last_retrain(history)
+    since = labels_since(len(joined), last)
     warnings = [w for w in [label_bias_warning(joined, classes, logged=logged)] if w]
-    held = [p for p in realized_performance(_holdout_rows(joined), proj, classes) if p["version"] == champion.version]
-    base = dict(champion_version=champion.version, labelled_rows=len(joined), labels_since_last=max(since, 0),
-                realized=realized, warnings=warnings, holdout=held[0] if held else None)
+    held = performance_of(realized_performance(holdout_labelled_rows(joined), proj, classes), champion.version)
+    base = dict(champion_version=champion.version, labelled_rows=len(joined), labels_since_last=since,
+                realized=realized, warnings=warnings, holdout=held)
 
-    pending = history[-1] if history and history[-1]["action"] in PENDING else None
+    pending = pending_decision(history)
     challenger_now = proj.tracker.alias_version(spec.model_name, "challenger")
-    if pending and pending.get("challenger_version") == challenger_now and challenger_now is not None:
+    if pending is not None and settles_pending(pending, challenger_now):
         return _record(proj, _settle(proj, pending, base))
 
     drift_crossed, drifted = _drift(proj) if policy.triggers.drift else (None, [])
     triggers = evaluate_triggers(
         policy.triggers, drift_crossed=drift_crossed, drifted_features=drifted,
         realized_metric=None if realized is None else realized["metrics"].get(metric), metric=metric,
-        greater_is_better=greater_is_better(metric), labels_since_last=max(since, 0),
-        last_retrain_at=None if last_retrain is None else last_retrain["at"],
+        greater_is_better=greater_is_better(metric), labels_since_last=since,
+        last_retrain_at=None if last is None else last["at"],
     )
-    fired = [t for t in triggers if t.fired]
     trig = [t.to_dict() for t in triggers]
-    if not fired:
-        return _record(proj, LoopPassResult(action="none", challenger_version=None, triggers=trig, retrain=None,
-                                            reasons=["no trigger fired"], **base))
-    reasons: list[str] = []  # which triggers fired, and why, is in ``triggers``: not said twice
-    if len(joined) < policy.min_new_labels:
-        reasons.append(f"only {len(joined)} labelled rows; retraining needs {policy.min_new_labels}")
-        return _record(proj, LoopPassResult(action="waiting_for_labels", challenger_version=None, triggers=trig,
-                                            retrain=None, reasons=reasons, **base))
+    stop = before_retraining(triggers, labelled_rows=len(joined), min_new_labels=policy.min_new_labels)
+    if stop is not None:
+        return _record(proj, LoopPassResult(action=stop.action, challenger_version=None, triggers=trig, retrain=None,
+                                            reasons=stop.reasons, **base))
     result: RetrainResult = retrain(proj.workspace.root, budget=budget, progress=progress)
-    reasons += result.reasons
     if result.status == "skipped":  # the labels cannot judge a challenger yet: none was trained
         return _record(proj, LoopPassResult(action="waiting_for_labels", challenger_version=None, triggers=trig,
-                                            retrain=result.to_dict(), reasons=reasons, **base))
-    out = LoopPassResult(action="rejected", challenger_version=result.challenger_version, triggers=trig,
-                         retrain=result.to_dict(), reasons=reasons, **base)
-    if not result.promote:
-        return _record(proj, out)
-    out.action = "shadowing" if policy.shadow_requests > 0 else "awaiting_approval"
-    if out.action == "awaiting_approval" and policy.approval == "auto":
+                                            retrain=result.to_dict(), reasons=list(result.reasons), **base))
+    step = after_gate(result.promote, shadow_requests=policy.shadow_requests, approval=policy.approval)
+    out = LoopPassResult(action=step.action, challenger_version=result.challenger_version, triggers=trig,
+                         retrain=result.to_dict(), reasons=list(result.reasons), **base)
+    if step.promote:
         _promote(proj, result.challenger_version or "", out)
     return _record(proj, out)
-
-
-def _holdout_rows(joined: pd.DataFrame) -> pd.DataFrame:
-    """Labelled rows answered with the prior (feedback holdout), not shadow copies."""
-    from tabloop.monitoring import holdout_rows
-
-    if joined.empty:
-        return joined
-    held, _ = holdout_rows(joined)
-    return joined.iloc[held]
 
 
 def _settle(proj: Project, pending: dict[str, Any], base: dict[str, Any]) -> LoopPassResult:
     """A challenger that passed the gate earlier: count its shadow answers, then promote or keep waiting."""
     policy = proj.spec.retraining
     version = pending["challenger_version"]
-    out = LoopPassResult(action=pending["action"], challenger_version=version, triggers=[], retrain=None,
-                         reasons=[f"challenger v{version} passed the gate earlier"], **base)
-    if pending["action"] == "shadowing":
-        shadowed = _shadow_answers(proj, version)
-        if shadowed < policy.shadow_requests:
-            out.reasons.append(f"{shadowed} of {policy.shadow_requests} shadow requests answered")
-            return out
-        out.reasons.append(f"{shadowed} shadow requests answered (needed {policy.shadow_requests})")
-        out.action = "awaiting_approval"
-    if policy.approval == "auto":
+    # the log is read again only when the count decides something
+    shadowed = shadow_answers(proj.predlog.read_predictions(), version) if pending["action"] == "shadowing" else 0
+    step = settle(pending["action"], version, shadowed=shadowed, shadow_requests=policy.shadow_requests,
+                  approval=policy.approval)
+    out = LoopPassResult(action=step.action, challenger_version=version, triggers=[], retrain=None,
+                         reasons=step.reasons, **base)
+    if step.promote:
         _promote(proj, version, out)
-    else:
-        out.reasons.append(f"waiting for 'tabloop approve {version}'")
     return out
 
 
@@ -150,13 +139,6 @@ def _promote(proj: Project, version: str, out: LoopPassResult) -> None:
         return
     out.action = "promoted"
     out.reasons.append(f"champion moved to v{version} (was v{previous})")
-
-
-def _shadow_answers(proj: Project, version: str) -> int:
-    preds = proj.predlog.read_predictions()
-    if preds.empty or "variant" not in preds:
-        return 0
-    return int(((preds["variant"] == "challenger") & (preds["version"].astype(str) == str(version))).sum())
 
 
 def _drift(proj: Project) -> tuple[bool | None, list[str]]:
@@ -181,14 +163,7 @@ class ApproveResult(Result):
 def approve(version: str, *, project: str | Path | None = None) -> ApproveResult:
     """Promote a challenger that the loop left waiting for approval."""
     proj = Project.open(project)
-    history = read_decisions(proj)
-    pending = next((r for r in reversed(history) if r.get("challenger_version") == str(version)), None)
-    if pending is None or pending["action"] != "awaiting_approval":
-        state = "no decision" if pending is None else f"its last decision is {pending['action']!r}"
-        raise PolicyError(
-            f"version {version} is not waiting for approval ({state})",
-            hint="run 'tabloop loop run' first, or move the alias by hand with 'tabloop promote'",
-        )
+    check_awaiting_approval(read_decisions(proj), str(version))
     ref = proj.resolve(str(version))
     seen = proj.tracker.alias_version(ref.name, "champion")
     previous = proj.tracker.set_alias(ref.name, "champion", ref.version, expected_previous=seen)

@@ -74,6 +74,6 @@ class DashboardSource:
 
         spec = self.proj.spec
         return performance_over_time(
-            logged, task=bundle.task, classes=bundle.classes, metric=bundle.manifest.get("metric") or spec.resolved_metric,
+            logged, task=bundle.task, classes=bundle.classes, metric=bundle.manifest.metric or spec.resolved_metric,
             timeline=spec.monitoring.timeline, performance=spec.monitoring.performance, errors=errors,
         )

@@ -9,18 +9,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from tabloop.api._evaluate import score_bundle
 from tabloop.api._project import Project
 from tabloop.api._results import Result
 from tabloop.api._train import fit_and_register
-from tabloop.data import check_frame, encode_target, frame_fingerprint, read_table
+from tabloop.data import check_frame, frame_fingerprint, read_table
 from tabloop.errors import DataError
-from tabloop.evaluation import compute_metrics, greater_is_better, metrics_for
-from tabloop.loop import decide_promotion, join_labels, normalise_labels, unjudgeable_holdout
+from tabloop.evaluation import greater_is_better
+from tabloop.loop import (
+    decide_promotion,
+    join_labels,
+    labelled_window,
+    normalise_labels,
+    realized_performance as per_version,
+    retraining_frame,
+    split_recent,
+    too_few_labels,
+    unjudgeable_holdout,
+    uses_older_data,
+)
 from tabloop.predlog import utc_now
 from tabloop.workspace import atomic_write_json
 
@@ -66,23 +75,9 @@ def _classes(proj: Project) -> list[Any]:
 
 
 def realized_performance(joined: pd.DataFrame, proj: Project, classes: list[Any]) -> list[dict[str, Any]]:
-    """Metrics per model version on the rows whose labels came back."""
+    """Metrics per model version on the rows whose labels came back (``tabloop.loop.realized_performance``)."""
     spec = proj.spec
-    out: list[dict[str, Any]] = []
-    if joined.empty:
-        return out
-    names = metrics_for(spec.task, spec.resolved_metric)
-    for version, part in joined.groupby("version", dropna=False):
-        y = encode_target(part["label"].rename(spec.data.target), classes)
-        if spec.task == "regression":
-            m = compute_metrics("regression", y, y_pred=part["prediction"].to_numpy(float), metrics=names)
-        else:
-            proba = np.array([[p[str(c)] for c in classes] for p in part["probabilities"]])
-            lookup = {str(c): i for i, c in enumerate(classes)}
-            y_pred = np.array([lookup[str(p)] for p in part["prediction"]])
-            m = compute_metrics(spec.task, y, proba=proba, y_pred=y_pred, metrics=names)
-        out.append({"version": None if pd.isna(version) else str(version), "rows": len(part), "metrics": m})
-    return out
+    return per_version(joined, task=spec.task, target=spec.data.target, metric=spec.resolved_metric, classes=classes)
 
 
 @dataclass
@@ -126,19 +121,18 @@ def retrain(
     joined = join_labels(log.read_predictions(), log.read_feedback()).joined
     metric = spec.resolved_metric
     base = dict(champion_version=champion.version or "", new_labels=len(joined), metric=metric)
-    if len(joined) < policy.min_new_labels:
+    skip = too_few_labels(len(joined), policy.min_new_labels)
+    if skip:
         return _record(proj, RetrainResult(
             status="skipped", challenger_version=None, holdout_rows=0, train_rows=0, champion_score=None,
-            challenger_score=None, promote=False,
-            reasons=[f"{len(joined)} labelled rows; the policy needs {policy.min_new_labels}"], **base,
+            challenger_score=None, promote=False, reasons=[skip], **base,
         ))
-    joined = joined.iloc[-policy.window_rows:]
+    joined = labelled_window(joined, policy.window_rows)
     recent = log.inputs_frame(joined)
     recent = check_frame(recent, champion.contract, source="logged inputs of the labelled rows")
     recent[target] = joined["label"].to_numpy()
-    stratify = recent[target] if spec.task != "regression" and recent[target].value_counts().min() >= 2 else None
-    adapt, holdout = train_test_split(recent, test_size=policy.holdout_fraction, random_state=spec.seed, stratify=stratify)
-    holdout = holdout.reset_index(drop=True)
+    adapt, holdout = split_recent(recent, target=target, task=spec.task, holdout_fraction=policy.holdout_fraction,
+                                  seed=spec.seed)
     champ_score = score_bundle(champion, holdout, proj).metrics.get(metric)
     unjudgeable = unjudgeable_holdout(metric=metric, champion=champ_score, labels=holdout[target].tolist())
     if unjudgeable:
@@ -146,13 +140,10 @@ def retrain(
             status="skipped", challenger_version=None, holdout_rows=len(holdout), train_rows=0, champion_score=None,
             challenger_score=None, promote=False, reasons=[unjudgeable], **base,
         ))
-    frames = [adapt]
-    if policy.older_data_fraction > 0:
+    original = None
+    if uses_older_data(policy.older_data_fraction):
         original = proj.read_data()[champion.contract.feature_names + [target]]
-        if policy.older_data_fraction < 1:
-            original = original.sample(frac=policy.older_data_fraction, random_state=spec.seed)
-        frames.insert(0, original)
-    train_df = pd.concat(frames, ignore_index=True)
+    train_df = retraining_frame(adapt, original, older_data_fraction=policy.older_data_fraction, seed=spec.seed)
     summary = fit_and_register(
         proj, train_df, holdout, budget=budget, progress=progress, run_name="retrain",
         started=started,

@@ -21,7 +21,7 @@ from tabloop.api._results import Result
 from tabloop.data import encode_target, is_database_url, read_table
 from tabloop.errors import DataError, TabloopError, WorkspaceError
 from tabloop.predlog import SkippedLine
-from tabloop.spec import DriftSpec
+from tabloop.spec import DriftSpec, setting
 from tabloop.bundle import PREDICTION_COLUMN, ModelBundle, proba_column
 from tabloop.workspace import Workspace
 
@@ -103,7 +103,8 @@ def monitor(
                 raise DataError(f"{proj.workspace.predlog}: the prediction log is empty",
                                 hint="serve or predict first, or pass --current PATH")
             # a shadow copy repeats the inputs of the request it copies: the window counts each input once
-            newest = logged[~shadow_mask(logged)].iloc[-(last or spec.monitoring.window_rows):]
+            # --last 0 means the default window, as not giving it does
+            newest = logged[~shadow_mask(logged)].iloc[-setting(spec, "monitoring.window_rows", last or None):]
             cur_df = proj.predlog.inputs_frame(newest).reset_index(drop=True)
             cur_name = f"prediction log (newest {len(cur_df)} rows)"
         importances = _importances(bundle, ref_raw, spec.seed)
@@ -166,7 +167,7 @@ def _ab(proj: Project, bundle: ModelBundle, logged: pd.DataFrame) -> Any:
 
     if len(answered_variants(logged)) < 2:
         return None
-    metric = bundle.manifest.get("metric") or proj.spec.resolved_metric
+    metric = bundle.manifest.metric or proj.spec.resolved_metric
     return ab_summary(logged, task=bundle.task, classes=bundle.classes, metric=metric, spec=proj.spec.monitoring.ab)
 
 
@@ -241,8 +242,8 @@ def _join_labels(logged: pd.DataFrame, feedback: pd.DataFrame) -> pd.DataFrame:
 def _importances(bundle: ModelBundle, reference: pd.DataFrame, seed: int) -> dict[str, float]:
     from tabloop.monitoring import permutation_importances
 
-    target = bundle.manifest.get("target") or bundle.contract.target
-    metric = bundle.manifest.get("metric")
+    target = bundle.target
+    metric = bundle.manifest.metric
     if not target or not metric:
         return {}
     try:
@@ -278,7 +279,7 @@ def _over_time(proj: Project, bundle: ModelBundle, ref_df: pd.DataFrame, ref_raw
     if calibration is _FIT:
         calibration = _calibration(bundle, ref_raw) if spec.monitoring.performance.calibrate else None
     performance = performance_over_time(
-        logged, task=bundle.task, classes=bundle.classes, metric=bundle.manifest.get("metric") or spec.resolved_metric,
+        logged, task=bundle.task, classes=bundle.classes, metric=bundle.manifest.metric or spec.resolved_metric,
         timeline=spec.monitoring.timeline, performance=spec.monitoring.performance, calibration=calibration,
         windows=windows, errors=errors,
     )
@@ -289,7 +290,7 @@ def _calibration(bundle: ModelBundle, reference: pd.DataFrame) -> Any:
     """Isotonic calibration on the reference sample's own outputs and target, when it has both."""
     from tabloop.monitoring import fit_calibration
 
-    target = bundle.manifest.get("target") or bundle.contract.target
+    target = bundle.target
     cols = [proba_column(c) for c in bundle.classes]
     if bundle.task == "regression" or not target or target not in reference.columns:
         return None

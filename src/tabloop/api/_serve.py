@@ -16,7 +16,7 @@ from tabloop.api._results import Result
 from tabloop.batch import log_batch, score_frame, write_table
 from tabloop.data import read_table
 from tabloop.errors import ServingError
-from tabloop.spec import ServingSpec
+from tabloop.spec import ServingSpec, setting
 from tabloop.tracking import VersionRef
 from tabloop.bundle import ModelBundle
 
@@ -88,11 +88,11 @@ def serve(
 
     proj = Project.open(project)
     serving = proj.spec.serving
-    n = workers if workers is not None else serving.workers
+    n = setting(proj.spec, "serving.workers", workers)
     if n < 1:
         raise ServingError(f"workers must be at least 1, got {n}")
-    bind_host = host or serving.host
-    bind_port = port or serving.port
+    bind_host = setting(proj.spec, "serving.host", host or None)
+    bind_port = setting(proj.spec, "serving.port", port or None)
     server_logging()
     if n == 1:
         app, bundle, challenger, keys = _build(proj, model, bind_host=bind_host)

@@ -30,9 +30,9 @@ from tabloop.errors import TrainingError
 from tabloop.evaluation import cost_threshold
 from tabloop.export import export_bundle
 from tabloop.report import Report, figure_to_html, plot_label, table_html
-from tabloop.spec import spec_hash, spec_to_yaml
+from tabloop.spec import setting, spec_hash, spec_to_yaml
 from tabloop.training import MIN_BUDGET_SECONDS, AfterSearch, Budget, search_trials, train_candidates
-from tabloop.bundle import PREDICTION_COLUMN, ModelBundle, library_versions, training_prior
+from tabloop.bundle import PREDICTION_COLUMN, Manifest, ModelBundle, library_versions, training_prior
 from tabloop.workspace import atomic_write_json
 
 Progress = Callable[[str], None]
@@ -87,9 +87,9 @@ OPTUNA_DB = "optuna.db"
 
 def study_storage(proj: Project, storage: str | None = None) -> str:
     """CLI flag > TABLOOP_TRAIN__STORAGE / tabloop.yaml (train.storage) > .tabloop/optuna.db."""
-    if storage:
+    if storage:  # a flag's URL is used as given; the spec's may name a file relative to the project
         return storage
-    spec_storage = proj.spec.train.storage
+    spec_storage = setting(proj.spec, "train.storage")
     return proj.workspace.resolve_url(spec_storage) if spec_storage else f"sqlite:///{proj.workspace.home / OPTUNA_DB}"
 
 
@@ -252,10 +252,11 @@ def fit_and_register(
     reading, or now), ends with the registered model by the budget: see :func:`make_budget`."""
     started = time.perf_counter() if started is None else started
     spec = proj.spec
+    budget_seconds = setting(spec, "train.budget_seconds", budget)
+    trials_setting = setting(spec, "train.trials", trials)
     clock = None  # first: a budget below the minimum is refused before anything slow starts
-    if trials is None and spec.train.trials is None:
-        clock = make_budget(proj, budget if budget is not None else spec.train.budget_seconds, started=started,
-                            called=called, ends_process=ends_process)
+    if trials_setting is None:
+        clock = make_budget(proj, budget_seconds, started=started, called=called, ends_process=ends_process)
     url = study_storage(proj, storage)
     say = progress or (lambda _m: None)
     target = spec.data.target
@@ -269,8 +270,8 @@ def fit_and_register(
         tracker.log_params({"seed": spec.seed, "task": spec.task, "metric": spec.resolved_metric,
                             "folds": spec.split.folds, "split": spec.split.strategy,
                             "validation": describe_validation(len(train_df), spec),
-                            "budget_seconds": budget or spec.train.budget_seconds,
-                            "trials": trials or spec.train.trials or "budget",
+                            "budget_seconds": budget_seconds,
+                            "trials": trials_setting or "budget",
                             "candidates": ",".join(spec.train.candidates), "study_storage": _redact(url),
                             "train_rows": len(train_df), "test_rows": 0 if test_df is None else len(test_df)})
         result = train_candidates(train_df, spec, contract, classes, budget=clock, trials=trials, storage=url,
@@ -285,15 +286,16 @@ def fit_and_register(
         bundle = ModelBundle(
             pipeline=result.pipeline,
             contract=contract,
-            manifest={
-                "task": spec.task, "classes": classes, "threshold": threshold, "target": target,
-                "metric": result.metric, "winner": result.winner, "rule": result.rule,
-                "cv": best.metrics, "data_hash": data_hash, "spec_hash": spec_hash(spec),
-                "train_rows": len(train_df), "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            # keyword order is manifest.json's key order, which its signature covers
+            manifest=Manifest(
+                task=spec.task, classes=classes, threshold=threshold, target=target,
+                metric=result.metric, winner=result.winner, rule=result.rule,
+                cv=best.metrics, data_hash=data_hash, spec_hash=spec_hash(spec),
+                train_rows=len(train_df), trained_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                 # the fallback answer for serving.feedback_holdout rows: from all training rows, not the sample
-                "prior": training_prior(train_df[target], spec.task, classes),
-                "versions": library_versions(),
-            },
+                prior=training_prior(train_df[target], spec.task, classes),
+                versions=library_versions(),
+            ),
             reference=_reference(train_df, contract, target, spec.train.reference_rows, spec.seed),
             spec_yaml=spec_to_yaml(spec),
         )
@@ -303,10 +305,10 @@ def fit_and_register(
             clock.note(f"ONNX export skipped: {max(clock.left(), 0):.1f}s were left, export and registration take "
                        f"about {clock.after.export + clock.after.register:.1f}s; the model serves with scikit-learn")
             say(clock.notes[-1])
-            bundle.manifest["onnx"] = {"used": False, "convertible": None, "reason": clock.notes[-1]}
+            bundle.manifest = bundle.manifest.replace(onnx={"used": False, "convertible": None, "reason": clock.notes[-1]})
         else:
             say("exporting to ONNX and checking parity")
-            onnx = export_bundle(bundle, test_df)  # model.onnx + manifest["onnx"]; the reference when no test part
+            onnx = export_bundle(bundle, test_df)  # model.onnx + manifest.onnx; the reference when no test part
             tracker.log_metrics({"onnx_parity_max_abs_diff": onnx.report.get("parity_max_abs_diff"),
                                  "onnx_used": float(onnx.used)})
             if clock is not None:

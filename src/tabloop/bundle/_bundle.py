@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import platform
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,82 +16,64 @@ import joblib
 import numpy as np
 import pandas as pd
 
+from tabloop.bundle._manifest import Manifest
+from tabloop.bundle._predictions import Predictions
+from tabloop.bundle._signature import MANIFEST_FILE, verify_signature, write_signature
 from tabloop.data import Contract, check_frame
-from tabloop.errors import DataError, SignatureError
-from tabloop.workspace import SIGNING_KEY_ENV, SigningKey, atomic_write_bytes, atomic_write_json, file_sha256
+from tabloop.errors import DataError
+from tabloop.workspace import SigningKey, atomic_write_bytes, atomic_write_json, file_sha256
 
 BUNDLE_FORMAT = 1
 PIPELINE_FILE = "pipeline.joblib"
 CONTRACT_FILE = "contract.json"
 REFERENCE_FILE = "reference.parquet"
-MANIFEST_FILE = "manifest.json"
-SIGNATURE_FILE = "manifest.sig"  # HMAC-SHA256 of manifest.json's bytes with the project key (docs/trust.md)
-SIGNATURE_ALGORITHM = "hmac-sha256"
 SPEC_FILE = "spec.yaml"
 ONNX_FILE = "model.onnx"  # optional: the pipeline as ONNX, see tabloop.export
-PREDICTION_COLUMN = "prediction"
-
-
-def proba_column(label: Any) -> str:
-    return f"proba_{label}"
-
-
-@dataclass
-class Predictions:
-    """Outputs for a batch of rows: labels (or values) and, for classifiers, probabilities."""
-
-    labels: list[Any]
-    proba: np.ndarray | None  # shape (n, k) in ``classes`` order
-    classes: list[Any]
-
-    def to_frame(self) -> pd.DataFrame:
-        out = pd.DataFrame({PREDICTION_COLUMN: self.labels})
-        if self.proba is not None:
-            for j, c in enumerate(self.classes):
-                out[proba_column(c)] = self.proba[:, j]
-        return out
-
-    def records(self) -> list[dict[str, Any]]:
-        """One dict per row: {"prediction": ..., "probabilities": {label: p}}."""
-        rows: list[dict[str, Any]] = []
-        for i, label in enumerate(self.labels):
-            row: dict[str, Any] = {"prediction": label}
-            if self.proba is not None:
-                row["probabilities"] = {str(c): float(self.proba[i, j]) for j, c in enumerate(self.classes)}
-            rows.append(row)
-        return rows
 
 
 @dataclass
 class ModelBundle:
     """What a model version holds (DESIGN.md, 'Contracts at the edges').
 
-    ``manifest`` carries: format, task, classes, threshold, metric, data_hash,
-    spec_hash, cv summary, library versions, and the sha256 of each file.
+    ``manifest`` (see ``Manifest``) carries: format, task, classes, threshold, metric,
+    data_hash, spec_hash, cv summary, library versions, and the sha256 of each file.
+    A plain mapping given for it is validated into a ``Manifest``.
     """
 
     pipeline: Any
     contract: Contract
-    manifest: dict[str, Any]
+    manifest: Manifest
     reference: pd.DataFrame
     spec_yaml: str
     name: str | None = None
     version: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-    #: the pipeline exported to ONNX, when it converted; manifest["onnx"] says whether parity held
+    #: the pipeline exported to ONNX, when it converted; manifest.onnx says whether parity held
     onnx: bytes | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.manifest, Mapping):
+            self.manifest = Manifest.from_dict(self.manifest)
 
     @property
     def task(self) -> str:
-        return str(self.manifest["task"])
+        """The manifest's task; KeyError when it has none (a bundle that cannot be served or scored)."""
+        if self.manifest.task is None:
+            raise KeyError("task")
+        return self.manifest.task
 
     @property
     def classes(self) -> list[Any]:
-        return list(self.manifest.get("classes", []))
+        return list(self.manifest.classes or [])
 
     @property
     def threshold(self) -> float | None:
-        return self.manifest.get("threshold")
+        return self.manifest.threshold
+
+    @property
+    def target(self) -> str | None:
+        """The target column: the manifest's, else the contract's (bundles from before the manifest held it)."""
+        return self.manifest.target or self.contract.target
 
     @functools.cached_property
     def prior(self) -> dict[str, Any] | None:
@@ -98,10 +81,10 @@ class ModelBundle:
 
         Bundles trained before the manifest held ``prior`` fall back to the reference sample's target.
         """
-        stored = self.manifest.get("prior")
-        if isinstance(stored, dict) and "prediction" in stored:
+        stored = self.manifest.prior
+        if stored is not None and "prediction" in stored:
             return stored
-        target = self.manifest.get("target") or self.contract.target
+        target = self.target
         if not target or target not in self.reference.columns:
             return None
         try:
@@ -167,16 +150,14 @@ class ModelBundle:
         paths["reference"] = ref
         if self.onnx is not None:
             paths["onnx"] = atomic_write_bytes(directory / ONNX_FILE, self.onnx)
-        manifest = dict(self.manifest)
-        manifest["format"] = BUNDLE_FORMAT
-        manifest["files"] = {k: file_sha256(p) for k, p in paths.items()}
-        manifest.setdefault("versions", library_versions())
-        paths["manifest"] = atomic_write_json(directory / MANIFEST_FILE, manifest)
+        changes: dict[str, Any] = {"format": BUNDLE_FORMAT, "files": {k: file_sha256(p) for k, p in paths.items()}}
+        if "versions" not in self.manifest.model_fields_set:  # a present key is kept, even null, as before
+            changes["versions"] = library_versions()
+        manifest = self.manifest.replace(**changes)
+        paths["manifest"] = atomic_write_json(directory / MANIFEST_FILE, manifest.to_dict())
         # the signature covers the manifest's bytes as written, and the manifest holds every file's hash,
         # so one signature binds the whole bundle
-        signature = {"algorithm": SIGNATURE_ALGORITHM, "key_id": key.key_id,
-                     "hmac": key.sign(paths["manifest"].read_bytes())}
-        paths["signature"] = atomic_write_json(directory / SIGNATURE_FILE, signature)
+        paths["signature"] = write_signature(directory, paths["manifest"].read_bytes(), key)
         self.manifest = manifest
         return paths
 
@@ -194,19 +175,23 @@ class ModelBundle:
             manifest_bytes = (directory / MANIFEST_FILE).read_bytes()
         except OSError as exc:
             raise DataError(f"{directory}: not a tabloop model bundle ({exc})") from exc
-        _verify_signature(directory, manifest_bytes, key, what)
+        verify_signature(directory, manifest_bytes, key, what)
         try:
-            manifest = json.loads(manifest_bytes)
+            raw = json.loads(manifest_bytes)
         except ValueError as exc:
             raise DataError(f"{directory}: not a tabloop model bundle ({exc})") from exc
-        if manifest.get("format") != BUNDLE_FORMAT:
-            raise DataError(f"{directory}: bundle format {manifest.get('format')!r} is not supported")
+        if not isinstance(raw, dict):
+            raise DataError(f"{directory}: not a tabloop model bundle ({MANIFEST_FILE} is not a JSON object)")
+        if raw.get("format") != BUNDLE_FORMAT:
+            raise DataError(f"{directory}: bundle format {raw.get('format')!r} is not supported")
+        manifest = Manifest.from_dict(raw, where=str(directory / MANIFEST_FILE))
+        hashes = manifest.files or {}
         files = {"pipeline": PIPELINE_FILE, "contract": CONTRACT_FILE, "spec": SPEC_FILE, "reference": REFERENCE_FILE}
-        if "onnx" in manifest.get("files", {}):
+        if "onnx" in hashes:
             files["onnx"] = ONNX_FILE
         data: dict[str, bytes] = {}
         for part, fname in files.items():
-            expected = manifest.get("files", {}).get(part)
+            expected = hashes.get(part)
             try:
                 data[part] = (directory / fname).read_bytes()
             except FileNotFoundError:
@@ -232,38 +217,6 @@ class ModelBundle:
             version=version,
             onnx=data.get("onnx"),
         )
-
-
-def _verify_signature(directory: Path, manifest_bytes: bytes, key: SigningKey, what: str) -> None:
-    """Refuse ``what`` unless ``manifest_bytes`` carry a valid signature by ``key``."""
-    retrain = "retrain with 'tabloop train' (see docs/trust.md)"
-    try:
-        signature = json.loads((directory / SIGNATURE_FILE).read_bytes())
-    except FileNotFoundError:
-        raise SignatureError(
-            f"{what}: the model is unsigned ({SIGNATURE_FILE} is missing); refusing to load it",
-            hint=f"it was registered before tabloop signed model versions, or its signature was removed; {retrain}",
-        ) from None
-    except (OSError, ValueError) as exc:
-        raise SignatureError(f"{what}: {SIGNATURE_FILE} is unreadable ({exc}); refusing to load it", hint=retrain) from exc
-    if not isinstance(signature, dict) or signature.get("algorithm") != SIGNATURE_ALGORITHM \
-            or not all(isinstance(signature.get(k), str) for k in ("hmac", "key_id")):
-        raise SignatureError(f"{what}: {SIGNATURE_FILE} is not a {SIGNATURE_ALGORITHM} signature; refusing to load it",
-                             hint=retrain)
-    if key.verifies(manifest_bytes, signature["hmac"]):
-        return
-    # the key id in the file is the attacker's to write, so it only chooses the message, never the verdict
-    if signature.get("key_id") != key.key_id:
-        raise SignatureError(
-            f"{what}: signed with a different key (key id {signature.get('key_id')!r}; the key from {key.source} "
-            f"has id {key.key_id!r}); refusing to load it",
-            hint=f"set {SIGNING_KEY_ENV} to the key of the project that trained it, or {retrain}",
-        )
-    raise SignatureError(
-        f"{what}: {MANIFEST_FILE} does not match its signature, so the model was changed after it was signed; "
-        "refusing to load it",
-        hint=f"the artifact store or registry may have been tampered with; {retrain}",
-    )
 
 
 def training_prior(y: pd.Series, task: str, classes: list[Any]) -> dict[str, Any]:

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from tabloop.cli._output import EXIT_POLICY, Output, err_console, guarded
+from tabloop.cli._command import JsonOpt, Reply, command
+from tabloop.cli._output import EXIT_POLICY, err_console, print_result, progress
 
 app = typer.Typer(
     name="tabloop",
@@ -22,8 +23,6 @@ ProjectOpt = Annotated[
     Path | None,
     typer.Option("--project", "-p", help="Project folder holding tabloop.yaml [env: TABLOOP_PROJECT; default: .]"),
 ]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print exactly one JSON document on stdout.")]
-VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Log more and show tracebacks.")]
 ModelOpt = Annotated[
     str | None, typer.Option("--model", "-m", help="Version number or alias (default: the champion).")
 ]
@@ -34,7 +33,7 @@ def _kv(pairs: dict[str, Any]) -> None:
         err_console.print(f"  [bold]{key}[/bold]: {value}", soft_wrap=True)
 
 
-@app.command()
+@command(app)
 def init(
     directory: Annotated[Path, typer.Argument(help="Project folder to create or fill.")],
     data: Annotated[str, typer.Option("--data", help="Training table (CSV/Parquet path or database URL).")],
@@ -44,38 +43,32 @@ def init(
     exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Column never used as a feature (repeatable).")] = None,
     query: Annotated[str | None, typer.Option(help="SQL query when --data is a database URL.")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing tabloop.yaml.")] = False,
-    json_: JsonOpt = False,
-    verbose: VerboseOpt = False,
-) -> None:
+) -> Reply:
     """Write DIR/tabloop.yaml: the problem spec with every default written out and commented."""
-    out = Output(as_json=json_, verbose=verbose)
-    with guarded(out):
-        from tabloop.api import init as run
+    from tabloop.api import init as run
 
-        res = run(directory, data=data, target=target, task=task, name=name, exclude=exclude, query=query, force=force)
-        out.emit(res.to_dict(), lambda: (
-            print(f"wrote {res.spec} ({res.task} task, target {res.target!r}, {res.rows} rows)"),
-            print(f"JSON Schema for editors: {res.schema}"),
-        ))
+    res = run(directory, data=data, target=target, task=task, name=name, exclude=exclude, query=query, force=force)
+    return Reply(res, lambda: (
+        print(f"wrote {res.spec} ({res.task} task, target {res.target!r}, {res.rows} rows)"),
+        print(f"JSON Schema for editors: {res.schema}"),
+    ))
 
 
-@app.command()
-def profile(project: ProjectOpt = None, json_: JsonOpt = False, verbose: VerboseOpt = False) -> None:
+@command(app)
+def profile(project: ProjectOpt = None) -> Reply:
     """Profile the data (HTML + JSON report) and save the data contract."""
-    out = Output(as_json=json_, verbose=verbose)
-    with guarded(out):
-        from tabloop.api import profile as run
+    from tabloop.api import profile as run
 
-        res = run(project)
-        out.emit(res.to_dict(), lambda: (
-            print(f"{res.rows} rows, {res.columns} columns, {res.missing_cells} missing cells, "
-                  f"{res.duplicate_rows} duplicate rows"),
-            print(f"contract: {res.contract}"),
-            print(f"report:   {res.report_html}"),
-        ))
+    res = run(project)
+    return Reply(res, lambda: (
+        print(f"{res.rows} rows, {res.columns} columns, {res.missing_cells} missing cells, "
+              f"{res.duplicate_rows} duplicate rows"),
+        print(f"contract: {res.contract}"),
+        print(f"report:   {res.report_html}"),
+    ))
 
 
-@app.command()
+@command(app)
 def train(
     project: ProjectOpt = None,
     budget: Annotated[float | None, typer.Option(help="Wall-clock seconds for the whole command, from its start to the "
@@ -85,93 +78,81 @@ def train(
     trials: Annotated[int | None, typer.Option(help="Run exactly this many search trials instead of a time budget (reproducible).")] = None,
     storage: Annotated[str | None, typer.Option(help="Optuna study storage URL (default: train.storage, else .tabloop/optuna.db).")] = None,
     worker: Annotated[bool, typer.Option("--worker", help="Only add search trials to the shared study; register nothing.")] = False,
-    json_: JsonOpt = False,
-    verbose: VerboseOpt = False,
-) -> None:
+) -> Reply:
     """Split once, search the candidates with cross-validation, register the best as a new model version."""
-    out = Output(as_json=json_, verbose=verbose)
-    with guarded(out):
-        from tabloop.training import process_started
+    from tabloop.training import process_started
 
-        started = process_started()  # the budget counts the interpreter's start-up and imports too
-        from tabloop.api import train as run
+    started = process_started()  # the budget counts the interpreter's start-up and imports too
+    from tabloop.api import train as run
 
-        res = run(project, budget=budget, trials=trials, storage=storage, worker=worker, progress=out.progress(),
-                  started=started)
+    res = run(project, budget=budget, trials=trials, storage=storage, worker=worker, progress=progress(),
+              started=started)
 
-        def human() -> None:
-            from rich.console import Console
-            from rich.table import Table
+    def human() -> None:
+        from rich.console import Console
+        from rich.table import Table
 
-            if worker:
-                print(f"worker ran {res.trials_run} trials; study {res.study} now holds {res.trials_in_study} "
-                      f"({res.stopped_because}); best so far: {res.best_candidate} {res.metric} {res.best_score}")
-                return
-            table = Table(title=f"leaderboard ({res.metric}, {res.train_rows} training rows, {res.validation}; "
-                                f"{res.trials} trials)")
-            for col in ("candidate", "status", "mean", "std", "trials", "fit s", "ms/row", "KB", "note"):
-                table.add_column(col)
-            for row in res.leaderboard:
-                mean, std = row.get(f"{res.metric}_mean"), row.get(f"{res.metric}_std")
-                table.add_row(row["candidate"] + (" *" if row["candidate"] == res.winner else ""), row["status"],
-                              "" if mean is None else f"{mean:.4f}", "" if std is None else f"{std:.4f}",
-                              str(row.get("trials", "")), f"{row['fit_seconds']:.2f}",
-                              f"{row.get('predict_ms_per_row', 0.0):.3f}", f"{row.get('model_bytes', 0) / 1024:.0f}",
-                              row["note"])
-            Console().print(table)
-            print(f"winner: {res.winner} ({res.rule})")
-            print(f"registered {res.model} version {res.version}; report: {res.report_html}")
-            if res.time:
-                phases = ", ".join(f"{k} {v:.1f}" for k, v in res.time["spent"].items())
-                print(f"time: {res.time['wall_seconds']:.1f}s of a {res.time['budget_seconds']:g}s budget ({phases})")
-                for note in res.time["notes"]:
-                    print(f"  {note}")
-            for warning in res.warnings:
-                err_console.print(f"[bold red]WARNING:[/bold red] {warning}", soft_wrap=True)
+        if worker:
+            print(f"worker ran {res.trials_run} trials; study {res.study} now holds {res.trials_in_study} "
+                  f"({res.stopped_because}); best so far: {res.best_candidate} {res.metric} {res.best_score}")
+            return
+        table = Table(title=f"leaderboard ({res.metric}, {res.train_rows} training rows, {res.validation}; "
+                            f"{res.trials} trials)")
+        for col in ("candidate", "status", "mean", "std", "trials", "fit s", "ms/row", "KB", "note"):
+            table.add_column(col)
+        for row in res.leaderboard:
+            mean, std = row.get(f"{res.metric}_mean"), row.get(f"{res.metric}_std")
+            table.add_row(row["candidate"] + (" *" if row["candidate"] == res.winner else ""), row["status"],
+                          "" if mean is None else f"{mean:.4f}", "" if std is None else f"{std:.4f}",
+                          str(row.get("trials", "")), f"{row['fit_seconds']:.2f}",
+                          f"{row.get('predict_ms_per_row', 0.0):.3f}", f"{row.get('model_bytes', 0) / 1024:.0f}",
+                          row["note"])
+        Console().print(table)
+        print(f"winner: {res.winner} ({res.rule})")
+        print(f"registered {res.model} version {res.version}; report: {res.report_html}")
+        if res.time:
+            phases = ", ".join(f"{k} {v:.1f}" for k, v in res.time["spent"].items())
+            print(f"time: {res.time['wall_seconds']:.1f}s of a {res.time['budget_seconds']:g}s budget ({phases})")
+            for note in res.time["notes"]:
+                print(f"  {note}")
+        for warning in res.warnings:
+            err_console.print(f"[bold red]WARNING:[/bold red] {warning}", soft_wrap=True)
 
-        out.emit(res.to_dict(), human)
+    return Reply(res, human)
 
 
-@app.command()
+@command(app)
 def evaluate(
     version: Annotated[str | None, typer.Argument(help="Version or alias (default: the latest version).")] = None,
     project: ProjectOpt = None,
-    json_: JsonOpt = False,
-    verbose: VerboseOpt = False,
-) -> None:
+) -> Reply:
     """Score a model version on the held-out test part: metrics, confusion matrix, ROC."""
-    out = Output(as_json=json_, verbose=verbose)
-    with guarded(out):
-        from tabloop.api import evaluate as run
+    from tabloop.api import evaluate as run
 
-        res = run(project, version=version)
-        out.emit(res.to_dict(), lambda: (
-            print(f"{res.model} v{res.version} on {res.rows} held-out rows:"),
-            [print(f"  {k}: {'n/a' if v is None else f'{v:.4f}'}") for k, v in res.metrics.items()],
-            print(f"report: {res.report_html}"),
-        ))
+    res = run(project, version=version)
+    return Reply(res, lambda: (
+        print(f"{res.model} v{res.version} on {res.rows} held-out rows:"),
+        [print(f"  {k}: {'n/a' if v is None else f'{v:.4f}'}") for k, v in res.metrics.items()],
+        print(f"report: {res.report_html}"),
+    ))
 
 
-@app.command()
+@command(app)
 def promote(
     version: Annotated[str, typer.Argument(help="Version number (or an alias) to promote.")],
     alias: Annotated[str, typer.Option(help="Alias to move.")] = "champion",
     project: ProjectOpt = None,
-    json_: JsonOpt = False,
-    verbose: VerboseOpt = False,
-) -> None:
+) -> Reply:
     """Move an alias (default: champion) to a model version."""
-    out = Output(as_json=json_, verbose=verbose)
-    with guarded(out):
-        from tabloop.api import promote as run
+    from tabloop.api import promote as run
 
-        res = run(version, alias=alias, project=project)
-        out.emit(res.to_dict(), lambda: print(
-            f"{res.model}@{res.alias} -> v{res.version}" + (f" (was v{res.previous})" if res.previous else "")
-        ))
+    res = run(version, alias=alias, project=project)
+    return Reply(res, lambda: print(
+        f"{res.model}@{res.alias} -> v{res.version}" + (f" (was v{res.previous})" if res.previous else "")
+    ))
 
 
-@app.command()
+@command(app)
 def serve(
     project: ProjectOpt = None,
     model: ModelOpt = None,
@@ -181,44 +162,36 @@ def serve(
         int | None,
         typer.Option(min=1, help="Server processes sharing the port, each with its own log segment (default: serving.workers)."),
     ] = None,
-    json_: JsonOpt = False,
-    verbose: VerboseOpt = False,
-) -> None:
+) -> Reply:
     """Serve the champion (and challenger) over HTTP: /predict, MLflow /invocations, KServe V2 /v2, /metrics, /docs.
 
     Binds 127.0.0.1 unless --host says otherwise; API keys come from serving.auth or
     TABLOOP_API_KEY / TABLOOP_PREDICT_API_KEY / TABLOOP_CONTROL_API_KEY. SIGTERM drains and exits 0.
     """
-    out = Output(as_json=json_, verbose=verbose)
-    with guarded(out):
-        from tabloop.api import serve as run
+    from tabloop.api import serve as run
 
-        run(project, model=model, host=host, port=port, workers=workers)
-        out.emit({"stopped": True}, lambda: None)
+    run(project, model=model, host=host, port=port, workers=workers)
+    return Reply({"stopped": True})
 
 
-@app.command()
+@command(app)
 def predict(
     input: Annotated[Path, typer.Option("--input", "-i", help="CSV or Parquet file to score.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write predictions (.csv or .parquet).")],
     model: ModelOpt = None,
     log: Annotated[bool, typer.Option("--log/--no-log", help="Append the predictions to the prediction log.")] = True,
     project: ProjectOpt = None,
-    json_: JsonOpt = False,
-    verbose: VerboseOpt = False,
-) -> None:
+) -> Reply:
     """Score a file in batch: one output row per input row, a prediction and class probabilities."""
-    out = Output(as_json=json_, verbose=verbose)
-    with guarded(out):
-        from tabloop.api import predict as run
+    from tabloop.api import predict as run
 
-        res = run(input, output, model=model, project=project, log_predictions=log)
-        out.emit(res.to_dict(), lambda: print(
-            f"scored {res.rows} rows with {res.model} v{res.version} -> {res.output} (request id {res.request_id})"
-        ))
+    res = run(input, output, model=model, project=project, log_predictions=log)
+    return Reply(res, lambda: print(
+        f"scored {res.rows} rows with {res.model} v{res.version} -> {res.output} (request id {res.request_id})"
+    ))
 
 
-@app.command()
+@command(app)
 def monitor(
     project: ProjectOpt = None,
     reference: Annotated[str | None, typer.Option(
@@ -230,102 +203,88 @@ def monitor(
     model: ModelOpt = None,
     last: Annotated[int | None, typer.Option(help="Newest logged rows to compare (default: monitoring.window_rows).")] = None,
     report_dir: Annotated[Path | None, typer.Option(help="Where to write the report.")] = None,
-    json_: JsonOpt = False,
-    verbose: VerboseOpt = False,
-) -> None:
+) -> Reply:
     """Drift per feature, on predictions and across features; performance over time; exits 3 when the policy says act.
 
     With --reference and --current outside a project it runs standalone: no spec, no model.
     """
-    out = Output(as_json=json_, verbose=verbose)
-    with guarded(out):
-        from tabloop.api import monitor as run
+    from tabloop.api import monitor as run
 
-        res = run(project, reference=reference, current=current, model=model, last=last, report_dir=report_dir,
-                  reference_query=reference_query, current_query=current_query)
+    res = run(project, reference=reference, current=current, model=model, last=last, report_dir=report_dir,
+              reference_query=reference_query, current_query=current_query)
 
-        def human() -> None:
-            print(f"{res.current} ({res.current_rows} rows) vs {res.reference} ({res.reference_rows} rows)")
-            if res.too_small:
-                print("too small to judge")
-            else:
-                print(f"drifted features: {', '.join(res.drifted_features) or 'none'}")
-                if res.prediction_drifted is not None:
-                    print(f"prediction drift: {'yes' if res.prediction_drifted else 'no'}")
-                mv = res.multivariate
-                if mv is not None and mv.get("auc") is not None:
-                    told = "can" if mv["drifted"] else "cannot"
-                    print(f"domain classifier AUC {mv['auc']:.3f}: the windows {told} be told apart")
-            if res.performance is not None:
-                perf, latest = res.performance, res.performance["latest"]
-                shown = f"{latest['kind']} {perf['metric']} {latest['value']:.4f}" if latest else "no performance yet"
-                print(f"newest window: {shown}; {perf['labelled']} of {perf['rows']} logged rows labelled")
-                if perf.get("label_bias"):
-                    print(f"warning: {perf['label_bias']}")
-            for comparison in (res.ab or {}).get("comparisons", []):
-                print(f"A/B {comparison['variant']} vs {comparison['baseline']}: {comparison['detail']}")
-            print(f"report: {res.report_html}")
-            if res.policy_crossed:
-                print(f"act (exit code 3): {'; '.join(res.reasons)}")
+    def human() -> None:
+        print(f"{res.current} ({res.current_rows} rows) vs {res.reference} ({res.reference_rows} rows)")
+        if res.too_small:
+            print("too small to judge")
+        else:
+            print(f"drifted features: {', '.join(res.drifted_features) or 'none'}")
+            if res.prediction_drifted is not None:
+                print(f"prediction drift: {'yes' if res.prediction_drifted else 'no'}")
+            mv = res.multivariate
+            if mv is not None and mv.get("auc") is not None:
+                told = "can" if mv["drifted"] else "cannot"
+                print(f"domain classifier AUC {mv['auc']:.3f}: the windows {told} be told apart")
+        if res.performance is not None:
+            perf, latest = res.performance, res.performance["latest"]
+            shown = f"{latest['kind']} {perf['metric']} {latest['value']:.4f}" if latest else "no performance yet"
+            print(f"newest window: {shown}; {perf['labelled']} of {perf['rows']} logged rows labelled")
+            if perf.get("label_bias"):
+                print(f"warning: {perf['label_bias']}")
+        for comparison in (res.ab or {}).get("comparisons", []):
+            print(f"A/B {comparison['variant']} vs {comparison['baseline']}: {comparison['detail']}")
+        print(f"report: {res.report_html}")
+        if res.policy_crossed:
+            print(f"act (exit code 3): {'; '.join(res.reasons)}")
 
-        out.emit(res.to_dict(), human)
-    if res.policy_crossed:
-        raise typer.Exit(EXIT_POLICY)
+    return Reply(res, human, exit_code=EXIT_POLICY if res.policy_crossed else 0)
 
 
-@app.command()
+@command(app)
 def feedback(
     labels: Annotated[Path, typer.Option("--labels", help="CSV/Parquet with request_id, [row,] label.")],
     project: ProjectOpt = None,
-    json_: JsonOpt = False,
-    verbose: VerboseOpt = False,
-) -> None:
+) -> Reply:
     """Join true labels to logged predictions by request id and report realized performance."""
-    out = Output(as_json=json_, verbose=verbose)
-    with guarded(out):
-        from tabloop.api import feedback as run
+    from tabloop.api import feedback as run
 
-        res = run(labels, project=project)
+    res = run(labels, project=project)
 
-        def human() -> None:
-            print(f"{res.matched} of {res.labels} labels joined; {res.unmatched} had no logged prediction"
-                  + (f" (kept in {res.unmatched_file})" if res.unmatched_file else ""))
-            for perf in res.performance:
-                shown = ", ".join(f"{k} {v:.4f}" for k, v in perf["metrics"].items() if v is not None)
-                print(f"  v{perf['version']}: {perf['rows']} labelled rows: {shown}")
+    def human() -> None:
+        print(f"{res.matched} of {res.labels} labels joined; {res.unmatched} had no logged prediction"
+              + (f" (kept in {res.unmatched_file})" if res.unmatched_file else ""))
+        for perf in res.performance:
+            shown = ", ".join(f"{k} {v:.4f}" for k, v in perf["metrics"].items() if v is not None)
+            print(f"  v{perf['version']}: {perf['rows']} labelled rows: {shown}")
 
-        out.emit(res.to_dict(), human)
+    return Reply(res, human)
 
 
-@app.command()
+@command(app)
 def retrain(
     project: ProjectOpt = None,
     budget: Annotated[float | None, typer.Option(help="Seconds to spend training.")] = None,
-    json_: JsonOpt = False,
-    verbose: VerboseOpt = False,
-) -> None:
+) -> Reply:
     """Train on the newer labelled data, compare with the champion on a recent holdout, register a challenger."""
-    out = Output(as_json=json_, verbose=verbose)
-    with guarded(out):
-        from tabloop.api import retrain as run
+    from tabloop.api import retrain as run
 
-        res = run(project, budget=budget, progress=out.progress())
+    res = run(project, budget=budget, progress=progress())
 
-        def human() -> None:
-            if res.status == "skipped":
-                print(f"not retrained: {'; '.join(res.reasons)}")
-                return
-            print(f"challenger v{res.challenger_version} trained on {res.train_rows} rows "
-                  f"({res.new_labels} newly labelled); holdout of {res.holdout_rows} recent rows")
-            print(f"{res.metric}: champion v{res.champion_version} {_score(res.champion_score)}, "
-                  f"challenger {_score(res.challenger_score)}")
-            verdict = "PROMOTE" if res.promote else "KEEP THE CHAMPION"
-            print(f"policy: {verdict}: {'; '.join(res.reasons)}")
-            if res.promote:
-                print(f"to apply: tabloop promote {res.challenger_version}")
-            print(f"record: {res.record}")
+    def human() -> None:
+        if res.status == "skipped":
+            print(f"not retrained: {'; '.join(res.reasons)}")
+            return
+        print(f"challenger v{res.challenger_version} trained on {res.train_rows} rows "
+              f"({res.new_labels} newly labelled); holdout of {res.holdout_rows} recent rows")
+        print(f"{res.metric}: champion v{res.champion_version} {_score(res.champion_score)}, "
+              f"challenger {_score(res.challenger_score)}")
+        verdict = "PROMOTE" if res.promote else "KEEP THE CHAMPION"
+        print(f"policy: {verdict}: {'; '.join(res.reasons)}")
+        if res.promote:
+            print(f"to apply: tabloop promote {res.challenger_version}")
+        print(f"record: {res.record}")
 
-        out.emit(res.to_dict(), human)
+    return Reply(res, human)
 
 
 loop_app = typer.Typer(help="The drift-to-retraining loop: one pass, or repeated on an interval.", no_args_is_help=True)
@@ -343,103 +302,85 @@ def _print_pass(res: Any) -> None:
         print(f"  warning: {warning}")
 
 
-@loop_app.command("run")
+@command(loop_app, "run")
 def loop_run(
     project: ProjectOpt = None,
     budget: Annotated[float | None, typer.Option(help="Seconds to spend if it retrains.")] = None,
-    json_: JsonOpt = False,
-    verbose: VerboseOpt = False,
-) -> None:
+) -> Reply:
     """One pass: check the triggers, retrain and gate a challenger when one fires, record the decision."""
-    out = Output(as_json=json_, verbose=verbose)
-    with guarded(out):
-        from tabloop.api import loop_run as run
+    from tabloop.api import loop_run as run
 
-        res = run(project, budget=budget, progress=out.progress())
-        out.emit(res.to_dict(), lambda: _print_pass(res))
+    res = run(project, budget=budget, progress=progress())
+    return Reply(res, lambda: _print_pass(res))
 
 
-@loop_app.command("watch")
+@command(loop_app, "watch")
 def loop_watch(
     project: ProjectOpt = None,
     interval: Annotated[float, typer.Option(help="Seconds between passes.")] = 3600,
     max_passes: Annotated[int | None, typer.Option(help="Stop after this many passes (default: run until Ctrl-C).")] = None,
     budget: Annotated[float | None, typer.Option(help="Seconds to spend when a pass retrains.")] = None,
     json_: JsonOpt = False,
-    verbose: VerboseOpt = False,
-) -> None:
+) -> Reply:
     """Repeat 'tabloop loop run' every --interval seconds."""
-    out = Output(as_json=json_, verbose=verbose)
-    with guarded(out):
-        from tabloop.api import loop_watch as run
+    from tabloop.api import loop_watch as run
 
-        passes = run(project, interval=interval, max_passes=max_passes, budget=budget,
-                     on_pass=None if json_ else _print_pass)
-        out.emit({"passes": [p.to_dict() for p in passes]}, lambda: None)
+    passes = run(project, interval=interval, max_passes=max_passes, budget=budget,
+                 on_pass=None if json_ else _print_pass)
+    return Reply({"passes": [p.to_dict() for p in passes]})
 
 
-@app.command()
+@command(app)
 def approve(
     version: Annotated[str, typer.Argument(help="The challenger version waiting for approval.")],
     project: ProjectOpt = None,
-    json_: JsonOpt = False,
-    verbose: VerboseOpt = False,
-) -> None:
+) -> Reply:
     """Promote a challenger that the loop's policy left waiting for approval."""
-    out = Output(as_json=json_, verbose=verbose)
-    with guarded(out):
-        from tabloop.api import approve as run
+    from tabloop.api import approve as run
 
-        res = run(version, project=project)
-        out.emit(res.to_dict(), lambda: print(f"{res.model}@champion -> v{res.version} (was v{res.previous})"))
+    res = run(version, project=project)
+    return Reply(res, lambda: print(f"{res.model}@champion -> v{res.version} (was v{res.previous})"))
 
 
-@app.command()
-def ui(project: ProjectOpt = None, json_: JsonOpt = False, verbose: VerboseOpt = False) -> None:
+@command(app)
+def ui(project: ProjectOpt = None) -> Reply:
     """Print the command that opens the MLflow UI on this project's runs and registry."""
-    out = Output(as_json=json_, verbose=verbose)
-    with guarded(out):
-        from tabloop.workspace import Workspace
+    from tabloop.workspace import Workspace
 
-        ws = Workspace.open(project)
-        spec = ws.load_spec()
-        uri = ws.tracking_uri(spec)
-        cmd = f"mlflow ui --backend-store-uri {uri} --host 127.0.0.1 --port 5000"
-        out.emit({"tracking_uri": uri, "command": cmd}, lambda: out.print_result(cmd))
+    ws = Workspace.open(project)
+    spec = ws.load_spec()
+    uri = ws.tracking_uri(spec)
+    cmd = f"mlflow ui --backend-store-uri {uri} --host 127.0.0.1 --port 5000"
+    return Reply({"tracking_uri": uri, "command": cmd}, lambda: print_result(cmd))
 
 
-@app.command()
-def schema(json_: JsonOpt = False, verbose: VerboseOpt = False) -> None:
+@command(app)
+def schema() -> Reply:
     """Print the JSON Schema of tabloop.yaml (for editors and CI checks)."""
-    out = Output(as_json=json_, verbose=verbose)
-    with guarded(out):
-        import json
+    import json
 
-        from tabloop.spec import spec_json_schema
+    from tabloop.spec import spec_json_schema
 
-        doc = spec_json_schema()
-        out.emit({"schema": doc}, lambda: out.print_result(json.dumps(doc, indent=2)))
+    doc = spec_json_schema()
+    return Reply({"schema": doc}, lambda: print_result(json.dumps(doc, indent=2)))
 
 
 #: train and retrain each get this much, so the whole quickstart stays within ~3 minutes on 2 cores
 QUICKSTART_BUDGET = 30.0
 
 
-@app.command()
+@command(app)
 def quickstart(
     directory: Annotated[Path, typer.Argument(help="Folder for the demo project.")] = Path("demo-project"),
     budget: Annotated[float, typer.Option(help="Training budget in seconds, for train and for retrain.")] = QUICKSTART_BUDGET,
     force: Annotated[bool, typer.Option(help="Replace an earlier quickstart in DIRECTORY.")] = False,
     json_: JsonOpt = False,
-    verbose: VerboseOpt = False,
-) -> None:
+) -> Reply:
     """Run the whole loop on the bundled Boston HMDA mortgage table, through the public commands."""
-    out = Output(as_json=json_, verbose=verbose)
-    with guarded(out):
-        from tabloop.cli._quickstart import run_quickstart
+    from tabloop.cli._quickstart import run_quickstart
 
-        res = run_quickstart(directory, budget=budget, as_json=json_, force=force)
-        out.emit(res, lambda: None)
+    res = run_quickstart(directory, budget=budget, as_json=json_, force=force)
+    return Reply(res)
 
 
 def main() -> None:

@@ -35,10 +35,7 @@ class Output:
         logging.getLogger("tabloop").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
     def progress(self) -> Callable[[str], None]:
-        def say(message: str) -> None:
-            err_console.print(f"[dim]…[/dim] {message}")
-
-        return say
+        return progress()
 
     def emit(self, result: dict[str, Any], human: Callable[[], None]) -> None:
         if self.as_json:
@@ -47,9 +44,7 @@ class Output:
             human()
 
     def print_result(self, text: str) -> None:
-        """Text that is the command's result (a schema, a command line) goes to stdout, like --json's document;
-        ``guarded`` sends everything else printed to stderr."""
-        _stdout().write(text + "\n")
+        print_result(text)
 
     def fail(self, exc: BaseException) -> NoReturn:
         if isinstance(exc, TabloopError):
@@ -66,6 +61,21 @@ class Output:
         if self.as_json:
             _stdout().write(json.dumps({"ok": False, "error": payload}, default=str) + "\n")
         raise typer.Exit(code)
+
+
+def progress() -> Callable[[str], None]:
+    """Progress lines for a person, on stderr (so --json's one document stays alone on stdout)."""
+
+    def say(message: str) -> None:
+        err_console.print(f"[dim]…[/dim] {message}")
+
+    return say
+
+
+def print_result(text: str) -> None:
+    """Text that is the command's result (a schema, a command line) goes to stdout, like --json's document;
+    ``guarded`` sends everything else printed to stderr."""
+    _stdout().write(text + "\n")
 
 
 _REAL_STDOUT = sys.stdout

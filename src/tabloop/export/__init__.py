@@ -16,12 +16,8 @@ if TYPE_CHECKING:
         to_onnx,
         with_gaps,
     )
-    from tabloop.export._predict import (
-        OnnxRowPredictor,
-        RowPredictor,
-        SklearnRowPredictor,
-        make_row_predictor,
-    )
+    from tabloop.bundle import RowPredictor  # the one protocol, re-exported: it is the bundle's
+    from tabloop.export._predict import OnnxRowPredictor, SklearnRowPredictor, make_row_predictor
     from tabloop.export._runtime import MISSING
 
 __getattr__, __dir__ = exports(__name__, __file__)

@@ -109,7 +109,7 @@ def export_onnx(
 def export_bundle(bundle: ModelBundle, rows: pd.DataFrame | None, *, tolerance: float = DEFAULT_TOLERANCE) -> OnnxExport:
     """Export ``bundle``'s pipeline, checking parity on ``rows`` (held-out) or else its reference sample.
 
-    Sets ``bundle.onnx`` (when it converted) and ``bundle.manifest["onnx"]`` (the report),
+    Sets ``bundle.onnx`` (when it converted) and ``bundle.manifest.onnx`` (the report),
     so that saving the bundle stores ``model.onnx`` with its hash.
     """
     source = "held-out rows"
@@ -118,7 +118,7 @@ def export_bundle(bundle: ModelBundle, rows: pd.DataFrame | None, *, tolerance: 
     result = export_onnx(bundle.pipeline, bundle.contract, task=bundle.task, rows=rows, tolerance=tolerance)
     result.report["parity_rows_from"] = source
     bundle.onnx = result.onnx
-    bundle.manifest["onnx"] = result.report
+    bundle.manifest = bundle.manifest.replace(onnx=result.report)
     if not result.used:
         log.info("ONNX export not used: %s", result.report.get("reason"))
     return result

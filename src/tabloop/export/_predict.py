@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,22 +21,13 @@ from tabloop.data import Contract, check_records
 from tabloop.errors import ServingError
 from tabloop.export._fold import FoldedGraph, fold_categoricals
 from tabloop.export._runtime import MISSING, make_session, onnx_feed, output_index
-from tabloop.bundle import ModelBundle, Predictions
+from tabloop.bundle import ModelBundle, Predictions, Rows
 
 log = logging.getLogger(__name__)
-Rows = Sequence[Mapping[str, Any]]
 
 #: requests with at most this many rows try the plain-Python feed first (see ``_SmallFeed``)
 SMALL_ROWS = 16
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
-
-
-class RowPredictor(Protocol):
-    bundle: ModelBundle
-    #: "onnx" or "sklearn": what answers
-    engine: str
-
-    def predict_rows(self, rows: Rows, *, source: str = "input") -> Predictions: ...
 
 
 class SklearnRowPredictor:
@@ -238,9 +228,9 @@ def _same_answers(whole: Any, folded_session: Any, folded: FoldedGraph, bundle: 
     return bool(np.allclose(np.asarray(got, dtype=float), np.asarray(expected, dtype=float), rtol=1e-5, atol=1e-6))
 
 
-def make_row_predictor(bundle: ModelBundle, *, prefer_onnx: bool = True) -> RowPredictor:
+def make_row_predictor(bundle: ModelBundle, *, prefer_onnx: bool = True) -> SklearnRowPredictor | OnnxRowPredictor:
     """ONNX when the bundle has a graph whose parity held at registration, else the scikit-learn pipeline."""
-    report = bundle.manifest.get("onnx") or {}
+    report = bundle.manifest.onnx or {}
     if prefer_onnx and bundle.onnx is not None and report.get("used"):
         try:
             return OnnxRowPredictor(bundle)

@@ -45,10 +45,9 @@ class ModelSource(Protocol):
 
 def check_servable(bundle: ModelBundle) -> str:
     """The bundle's task, or ServingError when it cannot be served."""
-    try:
-        task = bundle.task
-    except KeyError:
-        raise ServingError("the model bundle's manifest has no 'task'; it cannot be served", hint="register the model again") from None
+    task = bundle.manifest.task
+    if task is None:
+        raise ServingError("the model bundle's manifest has no 'task'; it cannot be served", hint="register the model again")
     if task != "regression" and not bundle.classes:
         raise ServingError(f"the model bundle is a {task} model without 'classes' in its manifest; it cannot be served")
     return task

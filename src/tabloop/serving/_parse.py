@@ -8,6 +8,7 @@ import numpy as np
 import orjson
 import pandas as pd
 
+from tabloop.bundle import Rows
 from tabloop.data import Contract, check_frame
 from tabloop.errors import ContractViolation, Violation
 from tabloop.serving._errors import MalformedRequest, PayloadTooLarge
@@ -76,7 +77,7 @@ def check_rows(
     return rows
 
 
-def rows_to_frame(rows: list[dict[str, Any]], contract: Contract) -> pd.DataFrame:
+def rows_to_frame(rows: Rows, contract: Contract) -> pd.DataFrame:
     """The rows as a DataFrame, refusing rows that leave out a key other rows send.
 
     pandas fills a key absent from one row with NaN, which a nullable column would

@@ -1,4 +1,4 @@
-"""The seam between the HTTP app and the model: ``RowPredictor``.
+"""The app's predictors: implementations of ``RowPredictor`` (tabloop.bundle), the seam to the model.
 
 The app hands a predictor the rows exactly as the client sent them (JSON-safe
 dicts) and gets ``Predictions`` back. A predictor must apply the rules of
@@ -14,21 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
 
+from tabloop.bundle import ModelBundle, Predictions, RowPredictor, Rows
 from tabloop.data import Contract, check_frame
 from tabloop.errors import ContractViolation, Violation
 from tabloop.export import make_row_predictor
 from tabloop.serving._parse import SOURCE, rows_to_frame
-from tabloop.bundle import ModelBundle, Predictions
 
-
-@runtime_checkable
-class RowPredictor(Protocol):
-    """Predicts a list of row objects; raises ``ContractViolation`` for rows that break the contract."""
-
-    def predict_rows(self, rows: list[dict[str, Any]]) -> Predictions: ...
-
+__all__ = ["BundlePredictor", "FastPredictor", "PredictorFactory", "RowPredictor", "Served", "overflow_violations"]
 
 PredictorFactory = Callable[[ModelBundle], RowPredictor]
 
@@ -41,7 +34,7 @@ class BundlePredictor:
     def __init__(self, bundle: ModelBundle) -> None:
         self.bundle = bundle
 
-    def predict_rows(self, rows: list[dict[str, Any]]) -> Predictions:
+    def predict_rows(self, rows: Rows) -> Predictions:
         df = rows_to_frame(rows, self.bundle.contract)
         X = check_frame(df, self.bundle.contract, source=SOURCE)
         try:
@@ -67,7 +60,7 @@ class FastPredictor:
         self._inner = make_row_predictor(bundle, prefer_onnx=prefer_onnx)
         self.engine: str = self._inner.engine
 
-    def predict_rows(self, rows: list[dict[str, Any]]) -> Predictions:
+    def predict_rows(self, rows: Rows) -> Predictions:
         try:
             return self._inner.predict_rows(rows, source=SOURCE)
         except (ValueError, FloatingPointError, OverflowError) as exc:
@@ -82,7 +75,7 @@ class FastPredictor:
 MAX_MAGNITUDE = 1e100
 
 
-def overflow_violations(rows: list[dict[str, Any]], contract: Contract) -> list[Violation]:
+def overflow_violations(rows: Rows, contract: Contract) -> list[Violation]:
     """Numbers so large that a model's arithmetic overflows on them, named by column and row."""
     found: list[Violation] = []
     for name in contract.numeric:

@@ -32,6 +32,7 @@ from tabloop.spec._models import (
     TrainSpec,
     TriggerSpec,
 )
+from tabloop.spec._settings import env_names, setting
 
 __all__ = [
     "HOLDOUT_FROM_ROWS",
@@ -57,7 +58,9 @@ __all__ = [
     "TrainSpec",
     "TriggerSpec",
     "apply_env_overrides",
+    "env_names",
     "load_spec",
+    "setting",
     "spec_hash",
     "spec_json_schema",
     "spec_to_yaml",

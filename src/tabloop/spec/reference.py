@@ -18,6 +18,7 @@ from pydantic_core import PydanticUndefined
 
 from tabloop.spec._io import ENV_ALIASES, ENV_PREFIX, SCHEMA_FILENAME, SPEC_FILENAME
 from tabloop.spec._models import Spec
+from tabloop.spec._settings import env_names
 
 _BOUNDS = (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="), ("min_length", "at least"), ("max_length", "at most"))
 
@@ -112,10 +113,7 @@ def _default(field: FieldInfo) -> str:
 
 
 def _env(key: str) -> str:
-    aliases = [env for env, keys in ENV_ALIASES.items() if ".".join(keys) == key]
-    # apply_env_overrides reads only names with '__' (or an alias): a top-level key has no variable of its own
-    names = ([ENV_PREFIX + key.upper().replace(".", "__")] if "." in key else []) + aliases
-    return ", ".join(f"`{n}`" for n in names)
+    return ", ".join(f"`{n}`" for n in env_names(key))
 
 
 def _anchor(key: str) -> str:

@@ -126,7 +126,7 @@ class Tracker:
                 signature=_signature(bundle),
                 artifacts={BUNDLE_ARTIFACT: str(bundle_dir)},
                 registered_model_name=model_name,
-                pip_requirements=[f"tabloop=={bundle.manifest.get('versions', {}).get('tabloop', '0')}"],
+                pip_requirements=[f"tabloop=={(bundle.manifest.versions or {}).get('tabloop', '0')}"],
             )
         version = str(info.registered_model_version)
         for key, value in {BUNDLE_SHA_TAG: sha, **(tags or {})}.items():

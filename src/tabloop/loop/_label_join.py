@@ -1,4 +1,4 @@
-"""Feedback labels: validate them, join them to logged predictions by request id."""
+"""Feedback labels: validate them, join them to logged predictions by request id (the one place labels meet the log)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,84 @@
+"""The decisions of one loop pass, judged on values alone (no project, no training)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from tabloop.errors import PolicyError
+from tabloop.loop import (
+    Trigger,
+    after_gate,
+    before_retraining,
+    check_awaiting_approval,
+    labels_since,
+    last_retrain,
+    pending_decision,
+    settle,
+    settles_pending,
+    shadow_answers,
+    too_few_labels,
+)
+
+
+def test_pending_and_last_retrain_come_from_the_history() -> None:
+    history = [{"action": "rejected", "retrain": {"x": 1}, "labelled_rows": 40},
+               {"action": "none", "retrain": None, "labelled_rows": 50},
+               {"action": "shadowing", "challenger_version": "3", "retrain": None, "labelled_rows": 60}]
+    assert pending_decision(history) == history[-1]
+    assert pending_decision(history[:2]) is None and pending_decision([]) is None
+    assert last_retrain(history) == history[0]
+    assert labels_since(70, history[0]) == 30 and labels_since(70, None) == 70 and labels_since(10, history[0]) == 0
+
+
+def test_a_pending_challenger_is_settled_only_while_the_alias_names_it() -> None:
+    pending = {"action": "shadowing", "challenger_version": "3"}
+    assert settles_pending(pending, "3")
+    assert not settles_pending(pending, "4") and not settles_pending(pending, None) and not settles_pending(None, "3")
+
+
+def test_settling_counts_shadow_answers_then_asks_for_approval_or_promotes() -> None:
+    waiting = settle("shadowing", "3", shadowed=2, shadow_requests=5, approval="auto")
+    assert (waiting.action, waiting.promote) == ("shadowing", False)
+    assert waiting.reasons == ["challenger v3 passed the gate earlier", "2 of 5 shadow requests answered"]
+    manual = settle("shadowing", "3", shadowed=5, shadow_requests=5, approval="manual")
+    assert (manual.action, manual.promote) == ("awaiting_approval", False)
+    assert manual.reasons[-1] == "waiting for 'tabloop approve 3'"
+    auto = settle("awaiting_approval", "3", shadowed=0, shadow_requests=5, approval="auto")
+    assert (auto.action, auto.promote) == ("awaiting_approval", True)
+
+
+def test_a_pass_retrains_only_when_a_trigger_fires_and_labels_suffice() -> None:
+    quiet = [Trigger("drift", False, "drifted: none")]
+    fired = [Trigger("new_labels", True, "120 labels since the last retraining")]
+    none = before_retraining(quiet, labelled_rows=500, min_new_labels=100)
+    assert none is not None and (none.action, none.reasons) == ("none", ["no trigger fired"])
+    wait = before_retraining(fired, labelled_rows=20, min_new_labels=100)
+    assert wait is not None and wait.action == "waiting_for_labels"
+    assert wait.reasons == ["only 20 labelled rows; retraining needs 100"]
+    assert before_retraining(fired, labelled_rows=100, min_new_labels=100) is None
+    assert too_few_labels(20, 100) == "20 labelled rows; the policy needs 100" and too_few_labels(100, 100) is None
+
+
+def test_after_the_gate() -> None:
+    assert after_gate(False, shadow_requests=0, approval="auto").action == "rejected"
+    assert after_gate(True, shadow_requests=5, approval="auto").action == "shadowing"
+    manual = after_gate(True, shadow_requests=0, approval="manual")
+    assert (manual.action, manual.promote) == ("awaiting_approval", False)
+    assert after_gate(True, shadow_requests=0, approval="auto").promote
+
+
+def test_shadow_answers_count_the_challengers_shadow_rows() -> None:
+    preds = pd.DataFrame({"variant": ["champion", "challenger", "challenger", "challenger"],
+                          "version": ["1", "3", "3", 4]})
+    assert shadow_answers(preds, "3") == 2 and shadow_answers(preds, "4") == 1
+    assert shadow_answers(pd.DataFrame(), "3") == 0 and shadow_answers(preds.drop(columns=["variant"]), "3") == 0
+
+
+def test_only_a_version_awaiting_approval_can_be_approved() -> None:
+    history = [{"action": "shadowing", "challenger_version": "3"}, {"action": "awaiting_approval", "challenger_version": "4"}]
+    check_awaiting_approval(history, "4")
+    with pytest.raises(PolicyError, match=r"version 3 is not waiting for approval \(its last decision is 'shadowing'\)"):
+        check_awaiting_approval(history, "3")
+    with pytest.raises(PolicyError, match=r"\(no decision\)"):
+        check_awaiting_approval(history, "9")
