@@ -156,7 +156,7 @@ def test_ack_mode_answers_only_after_the_rows_are_on_disk(
 ) -> None:
     import os
 
-    from tabloop.predlog import _log
+    from tabloop.predlog import _store
 
     log = PredictionLog(tmp_path)
     synced: list[int] = []
@@ -166,7 +166,7 @@ def test_ack_mode_answers_only_after_the_rows_are_on_disk(
         real_fsync(fd)
         synced.append(len(log.read_predictions()))
 
-    monkeypatch.setattr(_log.os, "fdatasync", fsync)
+    monkeypatch.setattr(_store.os, "fdatasync", fsync)
     with TestClient(app_for(bundle, predlog=log, log_sync="ack")) as client:
         for i in range(3):
             assert client.post("/predict", json=make_rows(2, start=i), headers={"X-Request-ID": f"r{i}"}).status_code == 200
@@ -180,7 +180,7 @@ def test_write_mode_answers_once_the_rows_are_written_and_fsyncs_them_in_batches
 ) -> None:
     import os
 
-    from tabloop.predlog import _log
+    from tabloop.predlog import _store
 
     log = PredictionLog(tmp_path)
     log.append([])  # nothing, but nothing to create either: the file appears with the first row
@@ -191,7 +191,7 @@ def test_write_mode_answers_once_the_rows_are_written_and_fsyncs_them_in_batches
         real_fsync(fd)
         syncs.append(fd)
 
-    monkeypatch.setattr(_log.os, "fdatasync", fsync)
+    monkeypatch.setattr(_store.os, "fdatasync", fsync)
     with TestClient(app_for(bundle, predlog=log, log_sync="write")) as client:
         for i in range(30):
             r = client.post("/predict", json=make_rows(2, start=i), headers={"X-Request-ID": f"r{i}"})
@@ -213,7 +213,7 @@ def test_write_mode_fsyncs_as_often_as_told_and_at_shutdown(
     import os
 
     from tabloop.errors import ServingError
-    from tabloop.predlog import _log
+    from tabloop.predlog import _store
 
     for bad in ({"log_sync_interval_s": 0.0}, {"log_sync": "sometimes"}):
         with pytest.raises(ServingError, match="log_sync"):
@@ -222,7 +222,7 @@ def test_write_mode_fsyncs_as_often_as_told_and_at_shutdown(
     log.append([])
     syncs: list[int] = []
     real_fsync = os.fdatasync
-    monkeypatch.setattr(_log.os, "fdatasync", lambda fd: (real_fsync(fd), syncs.append(fd)))
+    monkeypatch.setattr(_store.os, "fdatasync", lambda fd: (real_fsync(fd), syncs.append(fd)))
     with TestClient(app_for(bundle, predlog=log, log_sync="write", log_sync_interval_s=3600.0)) as client:
         for i in range(5):
             assert client.post("/predict", json=make_rows(1, start=i)).status_code == 200

@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tabloop.predlog import PredictionLog, PredictionLogError
-from tabloop.predlog import _log as predlog_module
+from tabloop.predlog import _store as predlog_module
 from tabloop.serving import ApiKeys, Limits, hash_key
 from tabloop.bundle import ModelBundle
 

@@ -56,7 +56,7 @@ def test_readiness_comes_back_by_itself_once_the_log_is_writable_again(
 def test_a_stalled_log_write_times_out_and_keeps_its_concurrency_slot_until_then(
     bundle: ModelBundle, make_rows: Rows, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tabloop.predlog import _log
+    from tabloop.predlog import _store
 
     release = threading.Event()
     real = PredictionLog.write_fd
@@ -65,7 +65,7 @@ def test_a_stalled_log_write_times_out_and_keeps_its_concurrency_slot_until_then
         release.wait(5)
         real(fd, path, lines)
 
-    monkeypatch.setattr(_log.PredictionLog, "write_fd", staticmethod(stalled))
+    monkeypatch.setattr(_store.PredictionLog, "write_fd", staticmethod(stalled))
     # under ack the wait for the fsync is bounded; under write the request's own write() is not (see the spec)
     app = app_for(bundle, predlog=PredictionLog(tmp_path), limits=Limits(max_concurrency=1, timeout_s=0.3),
                      log_sync="ack")
@@ -276,11 +276,11 @@ def test_requests_answered_in_one_turn_of_the_loop_share_one_fsync(
 
     import orjson
 
-    from tabloop.predlog import _log
+    from tabloop.predlog import _store
 
     syncs: list[int] = []
     real = os.fdatasync
-    monkeypatch.setattr(_log.os, "fdatasync", lambda fd: (syncs.append(fd), real(fd)))
+    monkeypatch.setattr(_store.os, "fdatasync", lambda fd: (syncs.append(fd), real(fd)))
     log = PredictionLog(tmp_path)
     log.append([{"request_id": "earlier", "row": 0}])  # today's file exists: no directory fsync below
     syncs.clear()
