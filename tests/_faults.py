@@ -27,7 +27,7 @@ def broken_log_disk(monkeypatch: pytest.MonkeyPatch, code: int = errno.ENOSPC) -
 
     The event starts set; ``clear()`` it to free the disk.
     """
-    from tabloop.predlog import _log
+    from tabloop.predlog import _store
 
     real_write = os.write
     broken = threading.Event()
@@ -38,7 +38,7 @@ def broken_log_disk(monkeypatch: pytest.MonkeyPatch, code: int = errno.ENOSPC) -
             raise OSError(code, os.strerror(code))
         return real_write(fd, data)
 
-    monkeypatch.setattr(_log.os, "write", write)
+    monkeypatch.setattr(_store.os, "write", write)
     return broken
 
 
@@ -47,7 +47,7 @@ def short_write_disk(monkeypatch: pytest.MonkeyPatch, room: int) -> None:
 
     As a real full disk does: ``os.write`` returns fewer bytes than asked, and the next call raises.
     """
-    from tabloop.predlog import _log
+    from tabloop.predlog import _store
 
     real_write = os.write
     left = [room]
@@ -59,4 +59,4 @@ def short_write_disk(monkeypatch: pytest.MonkeyPatch, room: int) -> None:
         left[0] -= n
         return n
 
-    monkeypatch.setattr(_log.os, "write", write)
+    monkeypatch.setattr(_store.os, "write", write)

@@ -20,7 +20,8 @@ def capture_drawn_texts(monkeypatch: pytest.MonkeyPatch, module: ModuleType) -> 
     original = module.figure_to_html
 
     def spy(fig: Any, alt: str) -> str:
-        fig.canvas.draw()
+        # laid out as savefig will, whatever canvas the figure has (the report layer's have none of pyplot's)
+        fig.draw_without_rendering()
         for text in fig.findobj(Text):
             raw = text.get_text()
             if raw:

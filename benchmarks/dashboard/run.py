@@ -3,7 +3,7 @@
 Writes a synthetic prediction log straight into its files, in the log's own record
 format (one JSON line per row, one error record every 500 rows, a feedback label for
 one row in ten), spread over days and two worker segments; then, in a fresh process per
-size, builds the server app (``create_app`` with the project's ``DashboardSource``) and
+size, builds the server app (``create_app`` with a ``ServeConfig`` naming the project's ``DashboardSource``) and
 times ``GET /dashboard/data`` (cache off) three times: the first refresh (which counts
 the older files' rows once, newlines only), and two more after rows were appended.
 RSS is read before and after, and the peak. ``--whole`` adds the way it was before
@@ -126,9 +126,9 @@ def measure(log_dir: Path, whole: bool) -> dict[str, Any]:
 
     from fastapi.testclient import TestClient
 
-    from tabloop.api._dashboard import DashboardSource
+    from tabloop.api._dashboard_source import DashboardSource
     from tabloop.predlog import PredictionLog
-    from tabloop.serving import create_app
+    from tabloop.serving import ServeConfig, create_app
     from tabloop.spec import MonitoringSpec
 
     bundle, _ = _bundle()
@@ -138,7 +138,7 @@ def measure(log_dir: Path, whole: bool) -> dict[str, Any]:
     if whole:  # as before: every refresh reads the whole log and all feedback
         log = proj.predlog
         source.window.read = lambda timeline: (*log.read_log(), log.read_feedback())  # type: ignore[method-assign]
-    app = create_app(bundle, dashboard=source)
+    app = create_app(ServeConfig(bundle, dashboard=source))
     out: dict[str, Any] = {"mode": "whole log" if whole else "windows"}
     with TestClient(app) as client:
         app.state.dashboard.ttl_s = 0.0

@@ -10,12 +10,15 @@ line and exits non-zero; the HTTP app maps it to a 4xx in one place.
     ├── SpecError                 tabloop.yaml is missing, malformed or invalid
     ├── WorkspaceError            the project folder or .tabloop/ is not usable
     ├── DataError                 a table cannot be read or is unusable
-    │   └── ContractViolation     rows break the data contract (all listed)
+    │   ├── ContractViolation     rows break the data contract (all listed)
+    │   └── UnloggableRecords     records that cannot be encoded as a prediction log line
     ├── TrainingError             no candidate could be trained
     ├── TrackingError             the tracking store or registry failed
     │   ├── ModelNotFoundError    no such model version or alias
     │   └── PromotionConflictError  an alias moved while it was being moved
     ├── ServingError              the server cannot start or load a model
+    ├── PredictionLogError        the prediction log cannot be written (disk full, read-only, unsafe file)
+    ├── ServingClosed             records handed to a prediction log writer that has stopped
     ├── SignatureError            a model version is unsigned or signed with another key, or no key is usable
     ├── PolicyError               a policy cannot be applied to these inputs
     ├── NotConvertible            a pipeline has a part ONNX cannot express (export falls back to the pipeline)
@@ -36,14 +39,14 @@ line and exits non-zero; the HTTP app maps it to a 4xx in one place.
     ├── LogUnavailable            the answer could not be logged, so it is not given: 503
     ├── ClientDisconnected        the client left before its request was read: 499
     └── InternalError             an unexpected exception, wrapped with its cause: 500
-
-The prediction log's errors (``PredictionLogError``, ``UnloggableRecords``,
-``ServingClosed``) still live in ``tabloop.predlog``.
 """
 
 from __future__ import annotations
 
+import errno
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from tabloop._plain import shown
@@ -64,9 +67,11 @@ __all__ = [
     "NotReady",
     "PayloadTooLarge",
     "PolicyError",
+    "PredictionLogError",
     "PromotionConflictError",
     "RequestRejected",
     "RequestTimeout",
+    "ServingClosed",
     "ServingError",
     "SignatureError",
     "SpecError",
@@ -75,6 +80,7 @@ __all__ = [
     "TrackingError",
     "TrainingError",
     "Unauthenticated",
+    "UnloggableRecords",
     "UnsupportedMediaType",
     "Violation",
     "WorkspaceError",
@@ -191,6 +197,48 @@ class SignatureError(TabloopError):
     """A model version cannot be trusted: unsigned, wrongly signed, or no usable signing key (docs/trust.md)."""
 
     code = "signature_error"
+
+
+# -- the prediction log (raised by tabloop.predlog, importable from it too) --------------------------------
+class PredictionLogError(TabloopError):
+    """The prediction log could not be written (disk full, read-only, permissions)."""
+
+    code = "prediction_log_unavailable"
+
+    def __init__(self, path: Path, cause: OSError, *, unsafe: str | None = None) -> None:
+        self.path = path
+        self.errno = cause.errno
+        if unsafe is not None:
+            # not the disk: something other than the log's own file sits where it belongs
+            super().__init__(
+                f"{path}: refusing to write the prediction log: {unsafe}",
+                hint="remove or rename it so that tabloop creates a file of its own there; the log folder itself "
+                "may be a symbolic link",
+            )
+            return
+        reason = os.strerror(cause.errno) if cause.errno else str(cause)
+        if cause.errno == errno.ENOSPC:
+            hint = "the disk is full: free space; writes resume by themselves"
+        elif cause.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            hint = "the log folder is not writable: fix its permissions or mount; writes resume by themselves"
+        else:
+            hint = "check disk space and permissions of the log folder"
+        super().__init__(f"{path}: cannot write the prediction log: {reason} ({cause})", hint=hint)
+
+
+class ServingClosed(TabloopError):
+    """Records handed to a prediction log writer that has already stopped."""
+
+    code = "prediction_log_closed"
+
+
+class UnloggableRecords(DataError):
+    """Some records could not be encoded as JSON; ``written`` others were logged."""
+
+    def __init__(self, written: int, reasons: list[str]) -> None:
+        self.written = written
+        self.refused = len(reasons)
+        super().__init__(f"{len(reasons)} record(s) could not be written to the prediction log: {reasons[0]}")
 
 
 class PolicyError(TabloopError):

@@ -83,11 +83,11 @@ def test_report_without_gaps_or_target(hmda: pd.DataFrame) -> None:
 def test_dollar_signs_in_column_names_and_classes_are_drawn_literally(monkeypatch: pytest.MonkeyPatch) -> None:
     # matplotlib reads text between two $ as math: "$price$" came out as an italic "price",
     # and "$unit_$" (a subscript of nothing) raised and sank the whole report
-    from tabloop.data import _profile
+    from tabloop.report import _profile_report
 
     from .._plot_text import capture_drawn_texts
 
-    drawn = capture_drawn_texts(monkeypatch, _profile)
+    drawn = capture_drawn_texts(monkeypatch, _profile_report)
     rng = np.random.default_rng(4)
     n = 200
     df = pd.DataFrame({

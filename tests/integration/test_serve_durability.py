@@ -47,14 +47,14 @@ ACKED_BEFORE_STOP = 150  # answers to collect before the server is stopped, so t
 ONE_PROCESS = """
 import logging, sys
 from tabloop.predlog import PredictionLog
-from tabloop.serving import create_app, run_server
+from tabloop.serving import LogConfig, ServeConfig, create_app, run_server
 from tabloop.bundle import ModelBundle
 from tabloop.workspace import SigningKey
 
 logging.basicConfig(level=logging.WARNING)
 key = SigningKey.from_text("integration tests: the bundle key", source="test")
 bundle = ModelBundle.load(sys.argv[1], key=key, name="hmda", version="1")
-app = create_app(bundle, predlog=PredictionLog(sys.argv[2]), log_sync=sys.argv[4])
+app = create_app(ServeConfig(bundle, log=LogConfig(PredictionLog(sys.argv[2]), sync=sys.argv[4])))
 run_server(app, port=int(sys.argv[3]))
 """
 
@@ -62,7 +62,7 @@ run_server(app, port=int(sys.argv[3]))
 FACTORY_MODULE = """
 import os
 from tabloop.predlog import PredictionLog
-from tabloop.serving import create_app
+from tabloop.serving import LogConfig, ServeConfig, create_app
 from tabloop.bundle import ModelBundle
 from tabloop.workspace import SigningKey
 
@@ -70,7 +70,7 @@ from tabloop.workspace import SigningKey
 def app():
     key = SigningKey.from_text("integration tests: the bundle key", source="test")
     bundle = ModelBundle.load(os.environ["IT_BUNDLE"], key=key, name="hmda", version="1")
-    return create_app(bundle, predlog=PredictionLog(os.environ["IT_LOG"], segment=str(os.getpid())))
+    return create_app(ServeConfig(bundle, log=LogConfig(PredictionLog(os.environ["IT_LOG"], segment=str(os.getpid())))))
 """
 
 WORKERS = """

@@ -28,7 +28,7 @@ from tabloop.data import check_frame, infer_contract
 from tabloop.errors import ServingError
 from tabloop.preparation import make_preprocessor
 from tabloop.predlog import PredictionLog
-from tabloop.serving import create_app, run_server
+from tabloop.serving import ServeConfig, create_app, run_server
 from tabloop.bundle import ModelBundle
 from tabloop.workspace import SigningKey
 
@@ -44,14 +44,14 @@ HMDA = Path(tabloop.__file__).parent / "datasets" / "hmda.csv"
 SERVER_SCRIPT = """
 import logging, sys
 from tabloop.predlog import PredictionLog
-from tabloop.serving import create_app, run_server
+from tabloop.serving import Limits, LogConfig, ServeConfig, create_app, run_server
 from tabloop.bundle import ModelBundle
 from tabloop.workspace import SigningKey
 
 logging.basicConfig(level=logging.WARNING)
 key = SigningKey.from_text("integration tests: the bundle key", source="test")
 bundle = ModelBundle.load(sys.argv[1], key=key, name="hmda", version="1")
-app = create_app(bundle, predlog=PredictionLog(sys.argv[2]), max_rows=100)
+app = create_app(ServeConfig(bundle, log=LogConfig(PredictionLog(sys.argv[2])), limits=Limits(max_rows=100)))
 run_server(app, port=int(sys.argv[3]))
 """
 
@@ -223,4 +223,4 @@ def test_run_server_on_a_taken_port_raises_serving_error(bundle: ModelBundle) ->
         taken.listen(1)
         port = taken.getsockname()[1]
         with pytest.raises(ServingError, match=str(port)):
-            run_server(create_app(bundle), port=port)
+            run_server(create_app(ServeConfig(bundle)), port=port)

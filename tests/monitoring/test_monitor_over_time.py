@@ -386,7 +386,7 @@ def test_monitor_and_dashboard_report_the_error_rate_and_nothing_else_sees_the_r
     logged_project: Path, tmp_path: Path
 ) -> None:
     import tabloop
-    from tabloop.api._dashboard import DashboardSource
+    from tabloop.api._dashboard_source import DashboardSource
     from tabloop.api._project import Project
 
     proj = Project.open(logged_project)
@@ -423,7 +423,7 @@ def test_monitor_and_dashboard_report_the_error_rate_and_nothing_else_sees_the_r
 
 
 def test_dashboard_of_a_log_of_refusals_only_shows_the_error_rate(logged_project: Path) -> None:
-    from tabloop.api._dashboard import DashboardSource
+    from tabloop.api._dashboard_source import DashboardSource
     from tabloop.api._project import Project
 
     proj = Project.open(logged_project)
@@ -458,7 +458,7 @@ def test_a_window_judges_the_answers_not_the_shadow_copies_of_them() -> None:
 
 
 def test_error_records_without_a_time_are_counted_per_group_and_said_so() -> None:
-    from tabloop.monitoring._report import _performance_html
+    from tabloop.report._monitor_report import _performance_html
 
     log = _log(200, labelled_share=1.0).assign(source="http")
     errors = _refusals(log, np.arange(0, 200, 20)).assign(ts="not a time")

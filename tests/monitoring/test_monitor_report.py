@@ -118,11 +118,11 @@ def test_dollar_signs_in_column_names_and_categories_are_drawn_literally(
 ) -> None:
     # matplotlib reads text between two $ as math: "$price$" came out as an italic "price",
     # and "$unit_$" (a subscript of nothing) raised and sank the whole report
-    from tabloop.monitoring import _report
+    from tabloop.report import _monitor_report
 
     from .._plot_text import capture_drawn_texts
 
-    drawn = capture_drawn_texts(monkeypatch, _report)
+    drawn = capture_drawn_texts(monkeypatch, _monitor_report)
     rng = np.random.default_rng(3)
     n = 500
 

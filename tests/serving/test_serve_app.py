@@ -20,8 +20,9 @@ from tabloop.data import check_frame, infer_contract
 from tabloop.errors import ServingError
 from tabloop.preparation import make_preprocessor
 from tabloop.predlog import PredictionLog
-from tabloop.serving import create_app
 from tabloop.bundle import ModelBundle
+
+from ._apps import app_for
 
 from .._faults import broken_log_disk, wait_for
 
@@ -36,7 +37,7 @@ def test_each_predicted_row_is_logged_once_with_its_request_id(
 ) -> None:
     log = PredictionLog(tmp_path / "predlog")
     first, second = make_rows(3, start=10), make_rows(1, start=20)
-    app = create_app(bundle, predlog=log, variant="challenger")
+    app = app_for(bundle, predlog=log, variant="challenger")
     with TestClient(app) as client:
         r1 = client.post("/predict", json=first, headers={"X-Request-ID": "req-a"})
         r2 = client.post("/predict", json={"rows": second})
@@ -69,7 +70,7 @@ def test_each_predicted_row_is_logged_once_with_its_request_id(
 
 
 def test_no_log_without_a_predlog(bundle: ModelBundle, make_rows: Rows, tmp_path: Path) -> None:
-    with TestClient(create_app(bundle)) as client:
+    with TestClient(app_for(bundle)) as client:
         assert client.post("/predict", json=make_rows(2)).status_code == 200
         log = client.get("/health").json()["log"]
     assert log == {
@@ -84,7 +85,7 @@ def test_log_write_failure_in_background_mode_shows_in_health_and_predictions_co
     now = dt.datetime.now(dt.UTC)
     for day in (now, now + dt.timedelta(days=1)):
         (tmp_path / f"predictions-{day:%Y%m%d}.jsonl").mkdir()
-    with TestClient(create_app(bundle, predlog=PredictionLog(tmp_path), log_sync="background")) as client:
+    with TestClient(app_for(bundle, predlog=PredictionLog(tmp_path), log_sync="background")) as client:
         assert client.post("/predict", json=make_rows(2)).status_code == 200
         assert wait_for(lambda: client.get("/health").json()["log"]["failed"] == 2)
         health = client.get("/health").json()
@@ -98,7 +99,7 @@ def test_log_write_failure_in_background_mode_shows_in_health_and_predictions_co
 def test_unusable_log_folder_is_counted_not_fatal(bundle: ModelBundle, make_rows: Rows, tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("a file where the log folder should be")
-    with TestClient(create_app(bundle, predlog=PredictionLog(blocker))) as client:
+    with TestClient(app_for(bundle, predlog=PredictionLog(blocker))) as client:
         assert client.post("/predict", json=make_rows(2)).status_code == 503
         assert client.get("/health").json()["log"]["failed"] == 2
         assert client.get("/health").status_code == 200  # the server itself is alive
@@ -127,7 +128,7 @@ def test_ack_and_write_modes_answer_503_while_the_log_cannot_be_written_and_reco
         payload = {"inputs": [{"name": k, "datatype": "BYTES" if isinstance(rows[0][k], str) else "FP64",
                                "shape": [2], "data": [r[k] for r in rows]} for k in rows[0]]}
     log = PredictionLog(tmp_path)
-    with TestClient(create_app(bundle, predlog=log, log_sync=sync)) as client:  # type: ignore[arg-type]
+    with TestClient(app_for(bundle, predlog=log, log_sync=sync)) as client:  # type: ignore[arg-type]
         r = client.post(path, json=payload, headers={"X-Request-ID": "while-full"})
         assert r.status_code == 503, r.text
         assert r.headers["x-request-id"] == "while-full" and r.headers["retry-after"] == "1"
@@ -155,7 +156,7 @@ def test_ack_mode_answers_only_after_the_rows_are_on_disk(
 ) -> None:
     import os
 
-    from tabloop.predlog import _log
+    from tabloop.predlog import _store
 
     log = PredictionLog(tmp_path)
     synced: list[int] = []
@@ -165,8 +166,8 @@ def test_ack_mode_answers_only_after_the_rows_are_on_disk(
         real_fsync(fd)
         synced.append(len(log.read_predictions()))
 
-    monkeypatch.setattr(_log.os, "fdatasync", fsync)
-    with TestClient(create_app(bundle, predlog=log, log_sync="ack")) as client:
+    monkeypatch.setattr(_store.os, "fdatasync", fsync)
+    with TestClient(app_for(bundle, predlog=log, log_sync="ack")) as client:
         for i in range(3):
             assert client.post("/predict", json=make_rows(2, start=i), headers={"X-Request-ID": f"r{i}"}).status_code == 200
             # by the time the 200 arrived, this request's rows had been fsynced
@@ -179,7 +180,7 @@ def test_write_mode_answers_once_the_rows_are_written_and_fsyncs_them_in_batches
 ) -> None:
     import os
 
-    from tabloop.predlog import _log
+    from tabloop.predlog import _store
 
     log = PredictionLog(tmp_path)
     log.append([])  # nothing, but nothing to create either: the file appears with the first row
@@ -190,8 +191,8 @@ def test_write_mode_answers_once_the_rows_are_written_and_fsyncs_them_in_batches
         real_fsync(fd)
         syncs.append(fd)
 
-    monkeypatch.setattr(_log.os, "fdatasync", fsync)
-    with TestClient(create_app(bundle, predlog=log, log_sync="write")) as client:
+    monkeypatch.setattr(_store.os, "fdatasync", fsync)
+    with TestClient(app_for(bundle, predlog=log, log_sync="write")) as client:
         for i in range(30):
             r = client.post("/predict", json=make_rows(2, start=i), headers={"X-Request-ID": f"r{i}"})
             assert r.status_code == 200
@@ -212,17 +213,17 @@ def test_write_mode_fsyncs_as_often_as_told_and_at_shutdown(
     import os
 
     from tabloop.errors import ServingError
-    from tabloop.predlog import _log
+    from tabloop.predlog import _store
 
     for bad in ({"log_sync_interval_s": 0.0}, {"log_sync": "sometimes"}):
         with pytest.raises(ServingError, match="log_sync"):
-            create_app(bundle, predlog=PredictionLog(tmp_path), **bad)  # type: ignore[arg-type]
+            app_for(bundle, predlog=PredictionLog(tmp_path), **bad)  # type: ignore[arg-type]
     log = PredictionLog(tmp_path)
     log.append([])
     syncs: list[int] = []
     real_fsync = os.fdatasync
-    monkeypatch.setattr(_log.os, "fdatasync", lambda fd: (real_fsync(fd), syncs.append(fd)))
-    with TestClient(create_app(bundle, predlog=log, log_sync="write", log_sync_interval_s=3600.0)) as client:
+    monkeypatch.setattr(_store.os, "fdatasync", lambda fd: (real_fsync(fd), syncs.append(fd)))
+    with TestClient(app_for(bundle, predlog=log, log_sync="write", log_sync_interval_s=3600.0)) as client:
         for i in range(5):
             assert client.post("/predict", json=make_rows(1, start=i)).status_code == 200
         time.sleep(0.3)
@@ -235,7 +236,7 @@ def test_write_mode_fsyncs_as_often_as_told_and_at_shutdown(
 
 
 def test_health_counts_rows_errors_and_log_writes(bundle: ModelBundle, make_rows: Rows, tmp_path: Path) -> None:
-    with TestClient(create_app(bundle, predlog=PredictionLog(tmp_path))) as client:
+    with TestClient(app_for(bundle, predlog=PredictionLog(tmp_path))) as client:
         h = client.get("/health")
         assert h.status_code == 200
         body = h.json()
@@ -258,7 +259,7 @@ def test_health_counts_rows_errors_and_log_writes(bundle: ModelBundle, make_rows
 
 
 def test_metadata_describes_model_and_contract(bundle: ModelBundle) -> None:
-    with TestClient(create_app(bundle, max_rows=7)) as client:
+    with TestClient(app_for(bundle, max_rows=7)) as client:
         r = client.get("/metadata")
     assert r.status_code == 200
     meta = r.json()
@@ -277,7 +278,7 @@ def test_model_name_and_version_may_be_unknown(bundle: ModelBundle, make_rows: R
         pipeline=bundle.pipeline, contract=bundle.contract, manifest=bundle.manifest,
         reference=bundle.reference, spec_yaml="",
     )
-    with TestClient(create_app(anonymous)) as client:
+    with TestClient(app_for(anonymous)) as client:
         r = client.post("/predict", json=make_rows(1))
         assert r.status_code == 200
         assert r.json()["model"] == {"name": None, "version": None}
@@ -285,7 +286,7 @@ def test_model_name_and_version_may_be_unknown(bundle: ModelBundle, make_rows: R
 
 
 def test_openapi_documents_the_predict_body(bundle: ModelBundle) -> None:
-    with TestClient(create_app(bundle, max_rows=9)) as client:
+    with TestClient(app_for(bundle, max_rows=9)) as client:
         spec = client.get("/openapi.json").json()
         assert client.get("/docs").status_code == 200
     op = spec["paths"]["/predict"]["post"]
@@ -319,7 +320,7 @@ def test_unexpected_failure_is_a_generic_500_and_logged(
         pipeline=_Broken(), contract=bundle.contract, manifest=bundle.manifest,
         reference=bundle.reference, spec_yaml="", name="hmda", version="1",
     )
-    with TestClient(create_app(broken)) as client, caplog.at_level(logging.ERROR, logger="tabloop.serving"):
+    with TestClient(app_for(broken)) as client, caplog.at_level(logging.ERROR, logger="tabloop.serving"):
         r = client.post("/predict", json=make_rows(1), headers={"X-Request-ID": "r-500"})
         assert r.status_code == 500
         err = r.json()["error"]
@@ -347,7 +348,7 @@ def test_regression_model_serves_values_without_probabilities(
     )
     log = PredictionLog(tmp_path)
     rows = [{k: v for k, v in r.items() if k != "lvr"} for r in make_rows(4)]
-    with TestClient(create_app(reg, predlog=log)) as client:
+    with TestClient(app_for(reg, predlog=log)) as client:
         r = client.post("/predict", json=rows)
     assert r.status_code == 200, r.text
     preds = r.json()["predictions"]
@@ -379,4 +380,4 @@ def test_create_app_refuses_what_it_cannot_serve(
             reference=bundle.reference, spec_yaml="",
         )
     with pytest.raises(ServingError):
-        create_app(b, **kwargs)
+        app_for(b, **kwargs)

@@ -13,8 +13,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tabloop.predlog import PredictionLog
-from tabloop.serving import ApiKeys, BundlePredictor, Limits, Rollout, create_app, hash_key
+from tabloop.serving import ApiKeys, BundlePredictor, Limits, Rollout, hash_key
 from tabloop.bundle import ModelBundle, Predictions
+
+from ._apps import app_for
 
 from .._faults import wait_for
 
@@ -47,7 +49,7 @@ def _routes(app: Any) -> list[tuple[str, str]]:
 def test_auth_sweep_over_every_route(bundle: ModelBundle, make_rows: Rows, tmp_path: Path) -> None:
     keys = ApiKeys.of([(hash_key(PREDICT_KEY), ["predict"]), (hash_key(CONTROL_KEY), ["control"])])
     assert PREDICT_KEY not in repr(keys)  # only hashes are kept
-    app = create_app(bundle, api_keys=keys, predlog=PredictionLog(tmp_path), dashboard=lambda b: {"windows": []})
+    app = app_for(bundle, api_keys=keys, predlog=PredictionLog(tmp_path), dashboard=lambda b: {"windows": []})
     # the dashboard page is static (a browser cannot send a key on navigation); its data needs control
     open_paths = {"/ping", "/health", "/v2/health/live", "/v2/health/ready", "/dashboard"}
     control = {"/metrics", "/control/rollout", "/control/reload", "/dashboard/data"}
@@ -103,7 +105,7 @@ class _Gate:
 
 def test_concurrency_limit_is_429_and_timeout_is_504(bundle: ModelBundle, make_rows: Rows) -> None:
     gate = _Gate(bundle)
-    app = create_app(bundle, predictor=gate, limits=Limits(max_concurrency=1, timeout_s=0.5))
+    app = app_for(bundle, predictor=gate, limits=Limits(max_concurrency=1, timeout_s=0.5))
     with TestClient(app) as client, ThreadPoolExecutor(1) as pool:
         first = pool.submit(client.post, "/predict", json=make_rows(1))
         assert gate.entered.wait(10)
@@ -119,7 +121,7 @@ def test_concurrency_limit_is_429_and_timeout_is_504(bundle: ModelBundle, make_r
 
 @pytest.mark.parametrize("path", ["/predict", "/invocations", "/v2/models/hmda/infer", "/feedback"])
 def test_deep_json_and_huge_numbers_are_4xx(bundle: ModelBundle, path: str, tmp_path: Path) -> None:
-    with TestClient(create_app(bundle, predlog=PredictionLog(tmp_path))) as client:
+    with TestClient(app_for(bundle, predlog=PredictionLog(tmp_path))) as client:
         for body in (b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 5000 + b"1" + b"}" * 5000, b"[1e400]",
                      b'{"inputs": [{"name": "dir", "shape": [1], "datatype": "FP64", "data": [1e400]}]}'):
             r = client.post(path, content=body, headers={"content-type": "application/json"})
@@ -131,7 +133,7 @@ def test_deep_json_and_huge_numbers_are_4xx(bundle: ModelBundle, path: str, tmp_
 
 
 def test_metrics_count_requests_rows_errors_and_predictions(bundle: ModelBundle, make_rows: Rows) -> None:
-    with TestClient(create_app(bundle)) as client:
+    with TestClient(app_for(bundle)) as client:
         client.post("/predict", json=make_rows(3))
         client.post("/invocations", json={"dataframe_records": make_rows(2)})
         client.post("/predict", json=[{"dir": "x"}])
@@ -150,7 +152,7 @@ def test_metrics_count_requests_rows_errors_and_predictions(bundle: ModelBundle,
 
 def test_feedback_appends_labels_by_request_id(bundle: ModelBundle, make_rows: Rows, tmp_path: Path) -> None:
     log = PredictionLog(tmp_path)
-    with TestClient(create_app(bundle, predlog=log)) as client:
+    with TestClient(app_for(bundle, predlog=log)) as client:
         rid = client.post("/predict", json=make_rows(2)).json()["request_id"]
         r = client.post("/feedback", json=[{"request_id": rid, "row": 0, "label": "yes"}, {"request_id": rid, "row": 1, "label": "no"}])
         assert r.status_code == 200 and r.json() == {"accepted": 2}
@@ -168,7 +170,7 @@ def test_feedback_appends_labels_by_request_id(bundle: ModelBundle, make_rows: R
 
 def test_shadow_logs_challenger_and_never_returns_it(bundle: ModelBundle, make_rows: Rows, tmp_path: Path) -> None:
     log = PredictionLog(tmp_path)
-    app = create_app(bundle, predlog=log, challenger=_copy(bundle, "2"), rollout=Rollout("shadow"))
+    app = app_for(bundle, predlog=log, challenger=_copy(bundle, "2"), rollout=Rollout("shadow"))
     with TestClient(app) as client:
         answers = [client.post("/predict", json=make_rows(2, start=i)).json() for i in range(5)]
     # shutdown waited for the shadow work; read the metrics after it
@@ -185,7 +187,7 @@ def test_shadow_logs_challenger_and_never_returns_it(bundle: ModelBundle, make_r
 
 
 def test_ab_is_sticky_by_key_and_canary_takes_its_share(bundle: ModelBundle, make_rows: Rows) -> None:
-    app = create_app(bundle, challenger=_copy(bundle, "2"), rollout=Rollout("ab", share=0.5, key="dmi"))
+    app = app_for(bundle, challenger=_copy(bundle, "2"), rollout=Rollout("ab", share=0.5, key="dmi"))
     rows = make_rows(200)
     with TestClient(app) as client:
         by_key: dict[str, set[str]] = {}
@@ -232,7 +234,7 @@ def test_alias_moves_under_load_with_no_failed_request(bundle: ModelBundle, make
     bundles["4"] = _copy(bundle, "4", _BrokenPipeline())
     source = _Source(bundles)
     log = PredictionLog(tmp_path)
-    app = create_app(bundles["1"], predlog=log, source=source, aliases={"champion": "champion"}, poll_interval_s=0.05)
+    app = app_for(bundles["1"], predlog=log, source=source, aliases={"champion": "champion"}, poll_interval_s=0.05)
     statuses: list[int] = []
     versions: set[str] = set()
     stop = threading.Event()
@@ -272,7 +274,7 @@ def test_alias_moves_under_load_with_no_failed_request(bundle: ModelBundle, make
 
 def test_failed_swap_is_reported_and_old_version_keeps_serving(bundle: ModelBundle, make_rows: Rows) -> None:
     source = _Source({"1": bundle, "9": _copy(bundle, "9", _BrokenPipeline())})
-    app = create_app(bundle, source=source, aliases={"champion": "champion"})
+    app = app_for(bundle, source=source, aliases={"champion": "champion"})
     with TestClient(app) as client:
         source.alias["champion"] = "9"
         assert client.post("/control/reload").json()["outcome"] == {"champion": "failed"}

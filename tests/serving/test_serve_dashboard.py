@@ -11,9 +11,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tabloop.serving import ApiKeys, create_app, hash_key
+from tabloop.serving import ApiKeys, hash_key
 from tabloop.serving._dashboard import DashboardCache, dashboard_html, server_counters
 from tabloop.bundle import ModelBundle
+
+from ._apps import app_for
 
 Rows = Callable[..., list[dict[str, Any]]]
 
@@ -35,7 +37,7 @@ def _copy(bundle: ModelBundle, version: str) -> ModelBundle:
 
 
 def test_page_is_self_contained_and_its_policy_allows_only_its_own_script(bundle: ModelBundle) -> None:
-    with TestClient(create_app(bundle, dashboard=Provider())) as client:
+    with TestClient(app_for(bundle, dashboard=Provider())) as client:
         page = client.get("/dashboard")
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
@@ -60,7 +62,7 @@ def test_page_is_self_contained_and_its_policy_allows_only_its_own_script(bundle
 
 def test_data_is_the_providers_json_for_the_champion_plus_live_counters(bundle: ModelBundle, make_rows: Rows) -> None:
     provider = Provider()
-    with TestClient(create_app(bundle, dashboard=provider)) as client:
+    with TestClient(app_for(bundle, dashboard=provider)) as client:
         assert client.post("/predict", json=make_rows(2)).status_code == 200
         assert client.post("/predict", json=[{"dir": "a lot"}]).status_code == 422
         data = client.get("/dashboard/data")
@@ -77,7 +79,7 @@ def test_data_is_the_providers_json_for_the_champion_plus_live_counters(bundle: 
 
 def test_repeated_hits_within_the_ttl_compute_once(bundle: ModelBundle) -> None:
     provider = Provider()
-    with TestClient(create_app(bundle, dashboard=provider)) as client:
+    with TestClient(app_for(bundle, dashboard=provider)) as client:
         first = client.get("/dashboard/data").json()
         second = client.get("/dashboard/data").json()
     assert len(provider.calls) == 1
@@ -107,7 +109,7 @@ def test_a_failed_computation_is_not_kept(bundle: ModelBundle) -> None:
             raise got
         return got
 
-    with TestClient(create_app(bundle, dashboard=flaky), raise_server_exceptions=False) as client:
+    with TestClient(app_for(bundle, dashboard=flaky), raise_server_exceptions=False) as client:
         failed = client.get("/dashboard/data")
         assert failed.status_code == 500
         assert failed.json()["error"]["code"] == "internal_error"  # the cause goes to the server log only
@@ -116,7 +118,7 @@ def test_a_failed_computation_is_not_kept(bundle: ModelBundle) -> None:
 
 def test_with_keys_the_page_is_open_and_the_data_needs_control(bundle: ModelBundle) -> None:
     keys = ApiKeys.of([(hash_key("p-key"), ["predict"]), (hash_key("c-key"), ["control"])])
-    with TestClient(create_app(bundle, api_keys=keys, dashboard=Provider())) as client:
+    with TestClient(app_for(bundle, api_keys=keys, dashboard=Provider())) as client:
         page = client.get("/dashboard")
         assert page.status_code == 200 and "tabloop live dashboard" in page.text
         assert client.get("/dashboard/data").status_code == 401
@@ -126,7 +128,7 @@ def test_with_keys_the_page_is_open_and_the_data_needs_control(bundle: ModelBund
 
 
 def test_without_a_provider_there_is_no_dashboard(bundle: ModelBundle) -> None:
-    with TestClient(create_app(bundle)) as client:
+    with TestClient(app_for(bundle)) as client:
         assert client.get("/dashboard").status_code == 404
         assert client.get("/dashboard/data").status_code == 404
 

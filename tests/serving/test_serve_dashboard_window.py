@@ -16,7 +16,7 @@ import orjson
 import pandas as pd
 import pytest
 
-from tabloop.api._dashboard import DashboardSource
+from tabloop.api._dashboard_source import DashboardSource
 from tabloop.predlog import PredictionLog, error_record
 from tabloop.spec import MonitoringSpec, TimelineSpec
 from tabloop.bundle import ModelBundle

@@ -15,15 +15,16 @@ from fastapi.testclient import TestClient
 from mlflow.models import convert_input_example_to_serving_input
 from mlflow.utils.proto_json_utils import dump_input_data
 
-from tabloop.serving import create_app
 from tabloop.bundle import ModelBundle
+
+from ._apps import app_for
 
 Rows = Callable[..., list[dict[str, Any]]]
 
 
 @pytest.fixture(scope="module")
 def client(bundle: ModelBundle) -> Iterator[TestClient]:
-    with TestClient(create_app(bundle, max_rows=50)) as c:
+    with TestClient(app_for(bundle, max_rows=50)) as c:
         yield c
 
 

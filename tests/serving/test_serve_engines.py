@@ -16,9 +16,10 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from tabloop.serving import create_app
 from tabloop.serving._predictor import BundlePredictor
 from tabloop.bundle import ModelBundle
+
+from ._apps import app_for
 
 Rows = Callable[..., list[dict[str, Any]]]
 RID = {"X-Request-ID": "same-id-for-both", "content-type": "application/json"}
@@ -27,8 +28,8 @@ RID = {"X-Request-ID": "same-id-for-both", "content-type": "application/json"}
 @pytest.fixture(scope="module")
 def clients(bundle: ModelBundle) -> Iterator[tuple[TestClient, TestClient]]:
     assert bundle.onnx is not None and bundle.manifest.onnx["used"]
-    with TestClient(create_app(bundle, max_rows=50)) as onnx, TestClient(
-        create_app(bundle, max_rows=50, predictor=BundlePredictor)
+    with TestClient(app_for(bundle, max_rows=50)) as onnx, TestClient(
+        app_for(bundle, max_rows=50, predictor=BundlePredictor)
     ) as sklearn:
         yield onnx, sklearn
 
@@ -140,10 +141,10 @@ def test_overflow_on_onnx_is_named_by_column(clients: tuple[TestClient, TestClie
 
 def test_fast_path_answers_as_the_routed_endpoint(bundle: ModelBundle, make_rows: Rows) -> None:
     """POST /predict skips FastAPI's router; without that shortcut the same endpoint answers the same."""
-    from tabloop.serving._app import _PredictFastPath
+    from tabloop.serving._middleware import PredictFastPath as _PredictFastPath
 
-    fast = create_app(bundle, max_rows=5)
-    routed = create_app(bundle, max_rows=5)
+    fast = app_for(bundle, max_rows=5)
+    routed = app_for(bundle, max_rows=5)
     assert any(m.cls is _PredictFastPath for m in routed.user_middleware)
     routed.user_middleware = [m for m in routed.user_middleware if m.cls is not _PredictFastPath]
     bodies = [orjson.dumps(make_rows(2)), b"[{", b"[]", orjson.dumps(make_rows(6)),

@@ -16,9 +16,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tabloop.predlog import PredictionLog, PredictionLogError
-from tabloop.predlog import _log as predlog_module
-from tabloop.serving import ApiKeys, Limits, create_app, hash_key
+from tabloop.predlog import _store as predlog_module
+from tabloop.serving import ApiKeys, Limits, hash_key
 from tabloop.bundle import ModelBundle
+
+from ._apps import app_for
 
 Rows = Callable[..., list[dict[str, Any]]]
 
@@ -44,7 +46,7 @@ def test_a_refused_and_an_answered_request_leave_one_error_record_and_their_rows
     log = PredictionLog(tmp_path)
     bad = make_rows(1)
     bad[0]["dir"] = "a lot"
-    with TestClient(create_app(bundle, predlog=log)) as client:
+    with TestClient(app_for(bundle, predlog=log)) as client:
         refused = client.post("/predict", json=bad, headers={"X-Request-ID": "bad-1"})
         answered = client.post("/predict", json=make_rows(1), headers={"X-Request-ID": "good-1"})
         assert refused.status_code == 422 and answered.status_code == 200
@@ -73,7 +75,7 @@ def test_every_predicting_dialect_records_its_refusals_with_what_was_known(
     log = PredictionLog(tmp_path)
     bad = make_rows(2)
     bad[1]["dir"] = "a lot"
-    app = create_app(bundle, predlog=log, limits=Limits(max_body_bytes=4096))
+    app = app_for(bundle, predlog=log, limits=Limits(max_body_bytes=4096))
     with TestClient(app) as client:
         def post(path: str, rid: str, **kw: Any) -> Any:
             return client.post(path, headers={"X-Request-ID": rid, **kw.pop("headers", {})}, **kw)
@@ -107,7 +109,7 @@ def test_auth_rejections_and_unloggable_answers_leave_no_error_record(
 ) -> None:
     log = PredictionLog(tmp_path)
     keys = ApiKeys.of([(hash_key("p-key"), ["predict"]), (hash_key("c-key"), ["control"])])
-    app = create_app(bundle, predlog=log, api_keys=keys, log_sync="ack")
+    app = app_for(bundle, predlog=log, api_keys=keys, log_sync="ack")
     with TestClient(app) as client:
         # callers that showed no usable key are nobody's traffic, and must not be able to fill the log
         assert client.post("/predict", json=make_rows(1), headers={"X-Request-ID": "no-key"}).status_code == 401
@@ -144,7 +146,7 @@ def test_an_error_answer_never_waits_for_the_log_nor_fails_with_it(
         real_sync(fd)
 
     monkeypatch.setattr(predlog_module.os, "fdatasync", slow_sync)
-    with TestClient(create_app(bundle, predlog=log)) as client, concurrent.futures.ThreadPoolExecutor(1) as pool:
+    with TestClient(app_for(bundle, predlog=log)) as client, concurrent.futures.ThreadPoolExecutor(1) as pool:
         try:
             first = pool.submit(client.post, "/predict", json=[{"dir": "a lot"}], headers={"X-Request-ID": "e1"})
             assert first.result(timeout=20).status_code == 422
@@ -161,6 +163,6 @@ def test_an_error_answer_never_waits_for_the_log_nor_fails_with_it(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(predlog_module.os, "write", full)
-    with TestClient(create_app(bundle, predlog=PredictionLog(tmp_path / "full"))) as client:
+    with TestClient(app_for(bundle, predlog=PredictionLog(tmp_path / "full"))) as client:
         assert client.post("/predict", json=[{"dir": "a lot"}]).status_code == 422
         assert client.post("/invocations", content=b"{", headers={"content-type": "application/json"}).status_code == 400

@@ -16,8 +16,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tabloop.predlog import PredictionLog
-from tabloop.serving import allowed_hosts, check_allowed_hosts, create_app
+from tabloop.serving import allowed_hosts, check_allowed_hosts
 from tabloop.bundle import ModelBundle
+
+from ._apps import app_for
 
 Rows = Callable[..., list[dict[str, Any]]]
 
@@ -37,7 +39,7 @@ def _body(path: str, make_rows: Rows) -> bytes:
 
 @pytest.fixture
 def app(bundle: ModelBundle, tmp_path: Path) -> Any:
-    return create_app(bundle, challenger=bundle, predlog=PredictionLog(tmp_path),
+    return app_for(bundle, challenger=bundle, predlog=PredictionLog(tmp_path),
                       allowed_hosts=allowed_hosts("127.0.0.1"), dashboard=lambda b: {"windows": []})
 
 
@@ -138,7 +140,7 @@ def test_the_server_built_from_the_spec_checks_host(tmp_path: Path, bundle: Mode
     spec = ServingSpec(allowed_hosts=["model.internal"])
     assert spec.allowed_hosts == ["model.internal"]
     hosts = allowed_hosts(spec.host, spec.allowed_hosts)
-    app = create_app(bundle, allowed_hosts=hosts)
+    app = app_for(bundle, allowed_hosts=hosts)
     with TestClient(app, base_url="http://model.internal") as client:
         assert client.get("/health").status_code == 200
         assert client.get("/health", headers={"Host": "other.internal"}).status_code == 421

@@ -13,9 +13,11 @@ from fastapi.testclient import TestClient
 from tabloop.errors import DataError, ServingError
 from tabloop.monitoring import ab_summary, answered_variants, label_selection_warning
 from tabloop.predlog import PredictionLog
-from tabloop.serving import Holdout, Rollout, create_app
+from tabloop.serving import Holdout, Rollout
 from tabloop.spec import ABTestSpec
 from tabloop.bundle import ModelBundle, training_prior
+
+from ._apps import app_for
 
 Rows = Callable[..., list[dict[str, Any]]]
 
@@ -50,8 +52,8 @@ def test_the_prior_comes_from_the_manifest_else_the_reference_target(bundle: Mod
     bare = _copy(bundle, "8", reference=bundle.reference.drop(columns=["deny"]))
     assert bare.prior is None
     with pytest.raises(ServingError, match=r"serving.feedback_holdout: hmda v8 has no training prior"):
-        create_app(bare, holdout=Holdout(share=0.1))
-    create_app(bare)  # without a holdout nothing needs the prior
+        app_for(bare, holdout=Holdout(share=0.1))
+    app_for(bare)  # without a holdout nothing needs the prior
 
 
 def test_holdout_rows_get_the_prior_and_the_log_keeps_the_models_answer(
@@ -61,7 +63,7 @@ def test_holdout_rows_get_the_prior_and_the_log_keeps_the_models_answer(
     own = bundle.predict(pd.DataFrame(rows)).records()
     assert {r["prediction"] for r in own} == {"no", "yes"}  # the model does decide some rows 'yes'
     log = PredictionLog(tmp_path)
-    with TestClient(create_app(bundle, predlog=log, holdout=Holdout(share=1.0))) as client:
+    with TestClient(app_for(bundle, predlog=log, holdout=Holdout(share=1.0))) as client:
         body = client.post("/predict", json=rows, headers={"X-Request-Id": "held-1"}).json()
         mlflow = client.post("/invocations", json={"dataframe_records": rows[:3]}).json()
         assert client.get("/metadata").json()["feedback_holdout"] == {"share": 1.0, "key": None}
@@ -80,7 +82,7 @@ def test_holdout_rows_get_the_prior_and_the_log_keeps_the_models_answer(
 
 def test_without_a_holdout_nothing_changes(bundle: ModelBundle, make_rows: Rows, tmp_path: Path) -> None:
     log = PredictionLog(tmp_path)
-    with TestClient(create_app(bundle, predlog=log)) as client:
+    with TestClient(app_for(bundle, predlog=log)) as client:
         body = client.post("/predict", json=make_rows(5)).json()
     assert all("holdout" not in p for p in body["predictions"])
     assert "holdout" not in log.read_predictions().columns
@@ -91,7 +93,7 @@ def test_holdout_by_key_is_sticky_per_row_and_by_request_otherwise(
 ) -> None:
     log = PredictionLog(tmp_path)
     rows = make_rows(200)
-    with TestClient(create_app(bundle, predlog=log, holdout=Holdout(share=0.5, key="ccs"))) as client:
+    with TestClient(app_for(bundle, predlog=log, holdout=Holdout(share=0.5, key="ccs"))) as client:
         for i in range(0, 200, 10):
             assert client.post("/predict", json=rows[i : i + 10], headers={"X-Request-Id": f"k{i}"}).status_code == 200
     logged = log.read_predictions()
@@ -116,7 +118,7 @@ def test_holdout_by_key_is_sticky_per_row_and_by_request_otherwise(
 def test_a_bad_holdout_is_refused_naming_the_field(bundle: ModelBundle, share: float, key: str | None,
                                                    message: str) -> None:
     with pytest.raises(ServingError, match=message):
-        create_app(bundle, holdout=Holdout(share=share, key=key))
+        app_for(bundle, holdout=Holdout(share=share, key=key))
 
 
 def test_labels_only_where_the_model_said_yes_warn_unless_holdout(
@@ -124,7 +126,7 @@ def test_labels_only_where_the_model_said_yes_warn_unless_holdout(
 ) -> None:
     log = PredictionLog(tmp_path)
     rows = make_rows(300)
-    with TestClient(create_app(bundle, predlog=log)) as client:
+    with TestClient(app_for(bundle, predlog=log)) as client:
         for i, row in enumerate(rows):
             answer = client.post("/predict", json=[row], headers={"X-Request-Id": f"q{i}"}).json()["predictions"][0]
             if answer["prediction"] == "yes":  # only approved cases come back with an outcome
@@ -135,7 +137,7 @@ def test_labels_only_where_the_model_said_yes_warn_unless_holdout(
 
 def test_ab_summary_from_the_apps_own_log(bundle: ModelBundle, make_rows: Rows, tmp_path: Path) -> None:
     log = PredictionLog(tmp_path)
-    app = create_app(bundle, predlog=log, challenger=_copy(bundle, "2"), rollout=Rollout(mode="ab", share=0.5))
+    app = app_for(bundle, predlog=log, challenger=_copy(bundle, "2"), rollout=Rollout(mode="ab", share=0.5))
     rows = make_rows(120)
     with TestClient(app) as client:
         for i, row in enumerate(rows):

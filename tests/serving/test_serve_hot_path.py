@@ -16,10 +16,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tabloop.predlog import PredictionLog
-from tabloop.serving import Holdout, Limits, create_app
+from tabloop.serving import Holdout, Limits
 from tabloop.bundle import ModelBundle, Predictions
 
 from .._faults import broken_log_disk, wait_for
+from ._apps import app_for
 
 Rows = Callable[..., list[dict[str, Any]]]
 
@@ -38,7 +39,7 @@ def test_readiness_comes_back_by_itself_once_the_log_is_writable_again(
     bundle: ModelBundle, make_rows: Rows, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sync: str
 ) -> None:
     full = broken_log_disk(monkeypatch)
-    app = create_app(bundle, predlog=PredictionLog(tmp_path), log_retry_s=0.05, log_sync=sync)  # type: ignore[arg-type]
+    app = app_for(bundle, predlog=PredictionLog(tmp_path), log_retry_s=0.05, log_sync=sync)  # type: ignore[arg-type]
     with TestClient(app) as client:
         assert client.post("/predict", json=make_rows(1)).status_code == 503
         assert client.get("/ping").status_code == 503  # unready: the orchestrator sends no traffic now
@@ -55,7 +56,7 @@ def test_readiness_comes_back_by_itself_once_the_log_is_writable_again(
 def test_a_stalled_log_write_times_out_and_keeps_its_concurrency_slot_until_then(
     bundle: ModelBundle, make_rows: Rows, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tabloop.predlog import _log
+    from tabloop.predlog import _store
 
     release = threading.Event()
     real = PredictionLog.write_fd
@@ -64,9 +65,9 @@ def test_a_stalled_log_write_times_out_and_keeps_its_concurrency_slot_until_then
         release.wait(5)
         real(fd, path, lines)
 
-    monkeypatch.setattr(_log.PredictionLog, "write_fd", staticmethod(stalled))
+    monkeypatch.setattr(_store.PredictionLog, "write_fd", staticmethod(stalled))
     # under ack the wait for the fsync is bounded; under write the request's own write() is not (see the spec)
-    app = create_app(bundle, predlog=PredictionLog(tmp_path), limits=Limits(max_concurrency=1, timeout_s=0.3),
+    app = app_for(bundle, predlog=PredictionLog(tmp_path), limits=Limits(max_concurrency=1, timeout_s=0.3),
                      log_sync="ack")
     rows = make_rows(2)
 
@@ -94,7 +95,7 @@ def test_no_answer_for_rows_the_log_no_longer_accepts_under_ack(
     bundle: ModelBundle, make_rows: Rows, tmp_path: Path
 ) -> None:
     log = PredictionLog(tmp_path)
-    with TestClient(create_app(bundle, predlog=log)) as client:
+    with TestClient(app_for(bundle, predlog=log)) as client:
         client.app.state.tabloop.accepting = False  # type: ignore[attr-defined]  # as while shutting down
         r = client.post("/predict", json=make_rows(2), headers={"X-Request-ID": "late"})
         assert r.status_code == 503 and r.json()["error"]["code"] == "not_ready", r.text
@@ -138,7 +139,7 @@ def test_a_client_gone_while_its_body_is_read_is_no_server_error_and_no_error_re
     bundle: ModelBundle, tmp_path: Path, path: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     log = PredictionLog(tmp_path)
-    app = create_app(bundle, predlog=log)
+    app = app_for(bundle, predlog=log)
     gone = [{"type": "http.request", "body": b"[", "more_body": True}, {"type": "http.disconnect"}]
 
     async def run() -> tuple[int | None, BaseException | None, dict[str, int]]:
@@ -170,7 +171,7 @@ def test_an_unexpected_error_on_predict_is_answered_and_raised_like_on_invocatio
 ) -> None:
     rows = make_rows(1)
     calls = {"/predict": rows, "/invocations": {"dataframe_records": rows}}
-    app = create_app(bundle, predictor=_Unserializable())
+    app = app_for(bundle, predictor=_Unserializable())
     with TestClient(app, raise_server_exceptions=False) as client:
         answers = {path: client.post(path, json=body, headers={"X-Request-ID": "r-x"}) for path, body in calls.items()}
     assert {p: r.status_code for p, r in answers.items()} == {"/predict": 500, "/invocations": 500}
@@ -180,7 +181,7 @@ def test_an_unexpected_error_on_predict_is_answered_and_raised_like_on_invocatio
     assert answers["/invocations"].json()["error_code"] == "INTERNAL_ERROR"
     assert {r.headers.get("x-request-id") for r in answers.values()} == {"r-x"}
     # and, as Starlette's ServerErrorMiddleware does on the routed path, the error reaches the server too
-    with TestClient(create_app(bundle, predictor=_Unserializable())) as client:
+    with TestClient(app_for(bundle, predictor=_Unserializable())) as client:
         for path, body in calls.items():
             with pytest.raises(TypeError):
                 client.post(path, json=body)
@@ -205,7 +206,7 @@ def test_a_version_without_a_prior_is_not_swapped_in_under_a_holdout(bundle: Mod
     bare = _copy(bundle, "2", reference=bundle.reference.drop(columns=["deny"]))
     assert bare.prior is None
     source = _Source({"1": _copy(bundle, "1"), "2": bare})
-    app = create_app(source.bundles["1"], source=source, aliases={"champion": "champion"}, holdout=Holdout(share=1.0))
+    app = app_for(source.bundles["1"], source=source, aliases={"champion": "champion"}, holdout=Holdout(share=1.0))
     with TestClient(app) as client:
         source.alias["champion"] = "2"
         outcome = client.post("/control/reload").json()
@@ -218,76 +219,6 @@ def test_a_version_without_a_prior_is_not_swapped_in_under_a_holdout(bundle: Mod
         assert r.status_code == 200 and r.json()["model"]["version"] == "1"
 
 
-# -- B9: acknowledgements wake the loop each waiter belongs to ---------------------------------
-
-
-def test_acks_wake_the_loop_of_each_waiter() -> None:
-    from tabloop.serving._app import _Acks
-
-    waiting = threading.Event()
-    mine: list[asyncio.Future[None]] = []
-    got: list[Any] = []
-
-    def loop_one() -> None:
-        async def wait() -> str:
-            waiter = asyncio.get_running_loop().create_future()
-            mine.append(waiter)
-            waiting.set()
-            await _Acks.wait(waiter, 10)
-            return "acked"
-
-        try:
-            got.append(asyncio.run(wait()))
-        except Exception as exc:
-            got.append(exc)
-
-    thread = threading.Thread(target=loop_one)
-    thread.start()
-    assert waiting.wait(10)
-    other = asyncio.new_event_loop()  # a second loop has a waiter in the same batch, and is not running
-    stranger = other.create_future()
-    _Acks.on_batch([mine[0], stranger], None)  # as the writer calls it, from another thread
-    thread.join(20)
-    assert got == ["acked"]
-    assert not stranger.done()  # resolved only when its own loop runs
-    other.run_until_complete(asyncio.sleep(0))
-    assert stranger.done() and stranger.result() is None
-    other.close()
-
-
-def test_acks_of_a_closed_loop_are_dropped_and_others_still_resolve() -> None:
-    from tabloop.serving._app import _Acks
-
-    closed = asyncio.new_event_loop()
-    orphan = closed.create_future()
-    closed.close()
-
-    async def later() -> None:
-        waiter = asyncio.get_running_loop().create_future()
-        threading.Thread(target=_Acks.on_batch, args=([orphan, waiter], None)).start()
-        await _Acks.wait(waiter, 5)
-
-    asyncio.run(later())  # the closed loop's waiter is skipped; this one is woken
-
-
-def test_an_ack_carries_the_batch_error_and_times_out_when_none_comes() -> None:
-    from tabloop.serving._app import _Acks
-
-    async def failed() -> None:
-        waiter = asyncio.get_running_loop().create_future()
-        threading.Thread(target=_Acks.on_batch, args=([waiter], OSError(28, "No space left on device"))).start()
-        await _Acks.wait(waiter, 5)
-
-    with pytest.raises(OSError, match="No space"):
-        asyncio.run(failed())
-
-    async def silent() -> None:
-        await _Acks.wait(asyncio.get_running_loop().create_future(), 0.05)
-
-    with pytest.raises(TimeoutError):
-        asyncio.run(silent())
-
-
 # -- B10: an early error carries the request id with or without a log --------------------------
 
 
@@ -295,7 +226,7 @@ def test_an_ack_carries_the_batch_error_and_times_out_when_none_comes() -> None:
 def test_an_early_error_carries_the_request_id_with_or_without_a_log(
     bundle: ModelBundle, tmp_path: Path, logged: bool
 ) -> None:
-    app = create_app(bundle, predlog=PredictionLog(tmp_path) if logged else None)
+    app = app_for(bundle, predlog=PredictionLog(tmp_path) if logged else None)
     with TestClient(app) as client:
         r = client.post("/v2/models/other/infer", json={"inputs": []})
         assert r.status_code == 404 and r.headers.get("x-request-id")
@@ -327,7 +258,7 @@ def test_predict_builds_the_records_once_for_the_answer_and_the_log(
             return Counting(labels=p.labels, proba=p.proba, classes=p.classes)
 
     log = PredictionLog(tmp_path)
-    with TestClient(create_app(bundle, predlog=log, predictor=Predictor())) as client:
+    with TestClient(app_for(bundle, predlog=log, predictor=Predictor())) as client:
         r = client.post("/predict", json=make_rows(3), headers={"X-Request-ID": "once"})
         assert r.status_code == 200
     assert len(calls) == 1
@@ -345,15 +276,15 @@ def test_requests_answered_in_one_turn_of_the_loop_share_one_fsync(
 
     import orjson
 
-    from tabloop.predlog import _log
+    from tabloop.predlog import _store
 
     syncs: list[int] = []
     real = os.fdatasync
-    monkeypatch.setattr(_log.os, "fdatasync", lambda fd: (syncs.append(fd), real(fd)))
+    monkeypatch.setattr(_store.os, "fdatasync", lambda fd: (syncs.append(fd), real(fd)))
     log = PredictionLog(tmp_path)
     log.append([{"request_id": "earlier", "row": 0}])  # today's file exists: no directory fsync below
     syncs.clear()
-    app = create_app(bundle, predlog=log, log_sync="ack")
+    app = app_for(bundle, predlog=log, log_sync="ack")
     bodies = [orjson.dumps(make_rows(1, start=i)) for i in range(8)]
 
     async def one(body: bytes) -> int:
@@ -392,23 +323,23 @@ def test_fastapi_telemetry_is_off_without_a_provider_and_as_fastapi_has_it_with_
     from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
 
-    plain = create_app(bundle)
+    plain = app_for(bundle)
     assert not plain._native_telemetry.enabled()
     assert (plain._telemetry["tracing"], plain._telemetry["metrics"], plain._telemetry["logs"]) == (False, False, False)
 
     monkeypatch.setattr(trace, "get_tracer_provider", lambda: TracerProvider())  # as opentelemetry-instrument sets it
-    traced = create_app(bundle)
+    traced = app_for(bundle)
     assert traced._telemetry["tracing"] is True
 
     monkeypatch.undo()
     monkeypatch.setenv("FASTAPI_OTEL_AUTO_CONFIGURE", "true")
-    assert create_app(bundle)._telemetry["tracing"] is True
+    assert app_for(bundle)._telemetry["tracing"] is True
 
 
 def test_a_predicting_answer_has_the_headers_starlette_would_make() -> None:
     from starlette.responses import Response
 
-    from tabloop.serving._app import _Answer
+    from tabloop.serving._http import Answer as _Answer
 
     for body, rid in ((b'{"predictions": []}', "r-1"), (b"{}", "x" * 128)):
         ours = _Answer(body, rid)

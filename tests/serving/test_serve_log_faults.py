@@ -13,8 +13,9 @@ from fastapi.testclient import TestClient
 
 import tabloop
 from tabloop.predlog import PredictionLog
-from tabloop.serving import create_app
 from tabloop.bundle import ModelBundle
+
+from ._apps import app_for
 
 from .._faults import broken_log_disk, wait_for
 
@@ -36,7 +37,7 @@ def test_every_route_answers_503_with_retry_after_when_the_log_cannot_be_written
     bundle: ModelBundle, make_rows: Rows, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, code: int,
 ) -> None:
     log_dir = tmp_path / "predlog"
-    with TestClient(create_app(bundle, predlog=PredictionLog(log_dir))) as client:
+    with TestClient(app_for(bundle, predlog=PredictionLog(log_dir))) as client:
         ok = client.post("/predict", json=make_rows(1))
         assert ok.status_code == 200
         rid = ok.headers["X-Request-ID"]
@@ -73,7 +74,7 @@ def test_a_version_that_fails_to_load_is_reported_without_its_path(
         def load(self, alias: str, version: str) -> ModelBundle:
             raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(cache))
 
-    app = create_app(bundle, source=Source(), aliases={"champion": "champion"})
+    app = app_for(bundle, source=Source(), aliases={"champion": "champion"})
     with TestClient(app) as client:
         reload = client.post("/control/reload")
         assert reload.status_code == 200

@@ -12,16 +12,17 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from tabloop.serving import create_app
-from tabloop.serving._app import MAX_BODY_BYTES
+from tabloop.serving._http import MAX_BODY_BYTES
 from tabloop.bundle import ModelBundle
+
+from ._apps import app_for
 
 Rows = Callable[..., list[dict[str, Any]]]
 
 
 @pytest.fixture(scope="module")
 def client(bundle: ModelBundle) -> Iterator[TestClient]:
-    with TestClient(create_app(bundle, max_rows=50)) as c:
+    with TestClient(app_for(bundle, max_rows=50)) as c:
         yield c
 
 

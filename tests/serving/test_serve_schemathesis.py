@@ -15,8 +15,9 @@ import tabloop
 from tabloop.data import check_frame, infer_contract
 from tabloop.preparation import make_preprocessor
 from tabloop.predlog import PredictionLog
-from tabloop.serving import create_app
 from tabloop.bundle import ModelBundle
+
+from ._apps import app_for
 
 HMDA = Path(tabloop.__file__).parent / "datasets" / "hmda.csv"
 
@@ -32,7 +33,7 @@ def _app():  # type: ignore[no-untyped-def]
     )
     import tempfile
 
-    return create_app(bundle, predlog=PredictionLog(Path(tempfile.mkdtemp(prefix="tabloop-fuzz-"))), max_rows=20)
+    return app_for(bundle, predlog=PredictionLog(Path(tempfile.mkdtemp(prefix="tabloop-fuzz-"))), max_rows=20)
 
 
 schema = schemathesis.openapi.from_asgi("/openapi.json", _app())

@@ -155,12 +155,12 @@ def _build(
     ``bind_host`` (default ``serving.host``) is the address the server listens on: with
     ``serving.allowed_hosts`` it decides which ``Host`` headers are answered.
     """
-    from tabloop.api._dashboard import DashboardSource  # here, so that 'tabloop predict' skips the monitor
+    from tabloop.api._dashboard_source import DashboardSource  # here, so that 'tabloop predict' skips the monitor
     from tabloop.predlog import PredictionLog
-    from tabloop.serving import Holdout, Limits, Rollout, allowed_hosts, check_allowed_hosts, create_app
+    from tabloop.serving import ServeConfig, check_allowed_hosts, create_app
 
     serving = proj.spec.serving
-    hosts = allowed_hosts(bind_host or serving.host, check_allowed_hosts(serving.allowed_hosts))
+    check_allowed_hosts(serving.allowed_hosts)
     bundle = proj.load_bundle(model)
     by_alias = model is None or not (model.isdigit() or model == "latest")
     variant = model if model and by_alias else "champion"
@@ -180,29 +180,13 @@ def _build(
                 log.error("challenger v%s could not be loaded (%s); serving the champion alone", version, exc)
     keys = api_keys(serving)
     predlog = PredictionLog(proj.workspace.predlog, segment=segment) if serving.log_predictions else None
-    app = create_app(
-        bundle,
-        predlog=predlog,
-        variant=variant,
-        challenger=challenger,
-        rollout=Rollout(mode=serving.rollout.mode, share=serving.rollout.share, key=serving.rollout.key),
-        source=source,
-        aliases=aliases,
-        poll_interval_s=serving.poll_interval_s,
-        api_keys=keys,
-        limits=Limits(
-            max_rows=serving.max_rows_per_request,
-            max_body_bytes=serving.max_body_bytes,
-            max_concurrency=serving.max_concurrency,
-            timeout_s=serving.timeout_s,
-        ),
-        log_sync=serving.log_sync,
-        log_sync_interval_s=serving.log_sync_interval_s,
-        holdout=Holdout(share=serving.feedback_holdout.share, key=serving.feedback_holdout.key),
+    config = ServeConfig.from_spec(
+        serving, bundle, bind_host=bind_host, predlog=predlog, variant=variant, challenger=challenger,
+        source=source, aliases=aliases, api_keys=keys,
         # /dashboard: the monitor's own timelines over the whole log (every worker's segment)
         dashboard=DashboardSource(proj),
-        allowed_hosts=hosts,
     )
+    app = create_app(config)
     return app, bundle, challenger, keys
 
 

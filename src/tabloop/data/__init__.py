@@ -14,6 +14,7 @@ if TYPE_CHECKING:
         check_records,
         infer_contract,
         is_categorical_dtype,
+        parse_text_numbers,
     )
     from tabloop.data._profile import profile_frame, profile_report
     from tabloop.data._read import frame_fingerprint, is_database_url, read_table, redact_url
@@ -42,6 +43,7 @@ __all__ = [
     "is_database_url",
     "is_missing",
     "make_folds",
+    "parse_text_numbers",
     "profile_frame",
     "profile_report",
     "ragged_keys",

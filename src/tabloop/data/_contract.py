@@ -263,7 +263,7 @@ def check_records(
             if all(isinstance(v, (bool, np.bool_)) for v in raw):  # pandas makes such a column bool
                 values, errs = raw, [Violation(col.name, "type", "expected a number, got booleans")]
             else:
-                values, errs = _check_numeric_objects(_parse_text_numbers(raw) if text else raw, col)
+                values, errs = _check_numeric_objects(parse_text_numbers(raw) if text else raw, col)
         else:
             values, errs = _check_categorical_objects(raw, col)
         checked.extend(errs)
@@ -288,11 +288,15 @@ def _check_numeric(s: pd.Series, col: ColumnContract, *, text: bool = False) -> 
     if pd.api.types.is_numeric_dtype(s.dtype):
         return _finish_numeric(s.to_numpy(dtype="float64", na_value=np.nan), col, [])
     raw = s.to_numpy(dtype=object)
-    return _check_numeric_objects(_parse_text_numbers(raw) if text else raw, col)
+    return _check_numeric_objects(parse_text_numbers(raw) if text else raw, col)
 
 
-def _parse_text_numbers(raw: np.ndarray) -> np.ndarray:
-    """Text cells that read as numbers become floats; the others stay as they are, to be reported."""
+def parse_text_numbers(raw: np.ndarray) -> np.ndarray:
+    """Text cells that read as numbers become floats; the others stay as they are, to be reported.
+
+    The rule for a number column of a table read from text (a CSV file or body): each cell
+    is parsed on its own, so one bad cell is reported alone, not the column.
+    """
     is_text = np.fromiter((isinstance(v, str) for v in raw), dtype=bool, count=len(raw))
     if not is_text.any():
         return raw

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from tabloop.data._contract import Contract, empty_column_warning, empty_columns, is_categorical_dtype
-from tabloop.report import Report, figure_to_html, plot_label, table_html
+from tabloop.report import Report
+from tabloop.report import profile_report as draw_profile_report
 
 log = logging.getLogger("tabloop.data")
 
@@ -136,53 +137,16 @@ def _unlabelled(df: pd.DataFrame, target: str | None) -> list[str]:
 
 
 def profile_report(profile: dict[str, Any], df: pd.DataFrame, contract: Contract, *, source: str) -> Report:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    report = Report(title="Data profile", data={"profile": profile, "contract": contract.to_dict()}, subtitle=source)
-    report.add(
-        "Overview",
-        table_html(
-            [
-                {"rows": profile["rows"], "columns": len(profile["columns"]),
-                 "missing cells": profile["missing_cells"], "duplicate rows": profile["duplicate_rows"]}
-            ]
-        ),
-    )
-    rows = [
-        {k: c.get(k) for k in ("name", "role", "kind", "dtype", "missing", "unique", "min", "median", "max", "outliers_iqr")}
-        for c in profile["columns"]
-    ]
-    report.add("Columns", table_html(rows))
-    if "class_balance" in profile:
-        fig, ax = plt.subplots(figsize=(5, 2.5))
-        labels = [plot_label(b["label"]) for b in profile["class_balance"]]
-        ax.bar(labels, [b["count"] for b in profile["class_balance"]], color="#4c72b0")
-        ax.set_title("Class balance")
-        report.add("Class balance", table_html(profile["class_balance"]) + figure_to_html(fig, "class balance"))
+    """The HTML + JSON report of ``profile`` (of ``df``) and ``contract``, drawn by the report layer."""
     numeric = [c["name"] for c in profile["columns"] if c["kind"] == "numeric" and c.get("role") == "feature"]
-    if numeric:
-        ncols = 4
-        nrows = int(np.ceil(len(numeric) / ncols))
-        fig, axes = plt.subplots(nrows, ncols, figsize=(12, 2.4 * nrows), squeeze=False)
-        for ax, name in zip(axes.ravel(), numeric, strict=False):
-            ax.hist(df[name].dropna().to_numpy(dtype=float), bins=30, color="#4c72b0")
-            ax.set_title(plot_label(name), fontsize=9)
-        for ax in axes.ravel()[len(numeric) :]:
-            ax.axis("off")
-        fig.tight_layout()
-        report.add("Numeric distributions", figure_to_html(fig, "histograms"))
-    missing = [c for c in profile["columns"] if c["missing"]]
-    if missing:
-        fig, ax = plt.subplots(figsize=(6, 0.3 * len(missing) + 1))
-        ax.barh([plot_label(c["name"]) for c in missing], [c["missing_share"] for c in missing], color="#dd8452")
-        ax.set_xlabel("share missing")
-        report.add("Missing values", figure_to_html(fig, "missing values"))
-    report.add("Data contract", table_html([
-        {"column": c.name, "kind": c.kind, "nullable": c.nullable, "min": c.min, "max": c.max,
-         "categories": ", ".join(c.categories or [])}
-        for c in contract.columns
-    ]))
-    return report
+    return draw_profile_report(
+        profile,
+        contract.to_dict(),
+        source=source,
+        numeric_values={name: df[name].dropna().to_numpy(dtype=float) for name in numeric},
+        contract_rows=[
+            {"column": c.name, "kind": c.kind, "nullable": c.nullable, "min": c.min, "max": c.max,
+             "categories": ", ".join(c.categories or [])}
+            for c in contract.columns
+        ],
+    )

@@ -9,7 +9,8 @@ import numpy as np
 from sklearn import metrics as skm
 
 from tabloop.evaluation._metrics import compute_metrics, expected_cost, metrics_for
-from tabloop.report import Report, figure_to_html, plot_label, table_html
+from tabloop.report import Report
+from tabloop.report import evaluation_report as draw_evaluation_report
 
 
 @dataclass
@@ -64,35 +65,5 @@ def evaluate_predictions(
 
 
 def evaluation_report(result: EvaluationResult, *, title: str, subtitle: str = "") -> Report:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    report = Report(title=title, data=result.to_dict(), subtitle=subtitle)
-    report.add("Metrics", table_html([{"metric": k, "value": v} for k, v in result.metrics.items()]))
-    if result.cost is not None:
-        note = "highest probability" if result.threshold is None else f"{result.threshold:.3f}"
-        report.add("Cost of mistakes", table_html([result.cost]) + f"<p class='meta'>decision threshold {note}</p>")
-    if result.confusion_matrix is not None:
-        labels = [str(c) for c in result.classes]
-        rows = [{"actual \\ predicted": labels[i], **{labels[j]: n for j, n in enumerate(r)}} for i, r in enumerate(result.confusion_matrix)]
-        fig, ax = plt.subplots(figsize=(3.5, 3))
-        cm = np.asarray(result.confusion_matrix)
-        ax.imshow(cm, cmap="Blues")
-        ax.set_xticks(range(len(labels)), [plot_label(lbl) for lbl in labels])
-        ax.set_yticks(range(len(labels)), [plot_label(lbl) for lbl in labels])
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("actual")
-        for (i, j), n in np.ndenumerate(cm):
-            ax.text(j, i, str(n), ha="center", va="center", color="black")
-        report.add("Confusion matrix", table_html(rows) + figure_to_html(fig, "confusion matrix"))
-    if result.roc_curve is not None:
-        fig, ax = plt.subplots(figsize=(4, 4))
-        ax.plot(result.roc_curve["fpr"], result.roc_curve["tpr"], label=f"AUC {result.metrics.get('roc_auc') or 0:.3f}")
-        ax.plot([0, 1], [0, 1], "--", color="grey")
-        ax.set_xlabel("false positive rate")
-        ax.set_ylabel("true positive rate")
-        ax.legend(loc="lower right")
-        report.add("ROC curve", figure_to_html(fig, "ROC curve"))
-    return report
+    """The HTML + JSON report of ``result``, drawn by the report layer (``tabloop.report``)."""
+    return draw_evaluation_report(result.to_dict(), title=title, subtitle=subtitle)

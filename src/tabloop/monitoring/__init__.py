@@ -16,7 +16,7 @@ from tabloop._lazy import exports
 # imported on first use (see tabloop._lazy): a command pays only for the libraries it needs
 if TYPE_CHECKING:
     from tabloop.monitoring._ab import ABComparison, ABSummary, VariantResult, ab_summary, answered_variants
-    from tabloop.monitoring._dashboard import (
+    from tabloop.monitoring._dashboard_data import (
         OutputsTimeline,
         dashboard_data,
         outputs_over_time,
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
         top_drift_features,
     )
     from tabloop.monitoring._drift import DriftResult, FeatureDrift, compute_drift
-    from tabloop.monitoring._feedback import batch_mask, holdout_mask, holdout_rows, label_selection_warning, shadow_mask
+    from tabloop.monitoring._label_selection import batch_mask, holdout_mask, holdout_rows, label_selection_warning, shadow_mask
     from tabloop.monitoring._importance import permutation_importances
     from tabloop.monitoring._multivariate import MultivariateDrift, domain_classifier_drift
     from tabloop.monitoring._performance import (
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
         fit_calibration,
         performance_over_time,
     )
-    from tabloop.monitoring._report import drift_report
+    from tabloop.monitoring._drift_report import drift_report
     from tabloop.monitoring._timeline import DriftTimeline, drift_over_time
     from tabloop.monitoring._windows import Window, split_windows
 

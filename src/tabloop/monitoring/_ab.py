@@ -35,7 +35,7 @@ import pandas as pd
 
 from tabloop.evaluation import metrics_for
 from tabloop._plain import plain
-from tabloop.monitoring._feedback import batch_mask, holdout_mask, labelled_mask, shadow_mask
+from tabloop.monitoring._label_selection import batch_mask, holdout_mask, labelled_mask, shadow_mask
 from tabloop.monitoring._performance import _outputs, _realized
 from tabloop.spec import ABTestSpec
 

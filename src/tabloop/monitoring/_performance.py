@@ -29,7 +29,7 @@ import pandas as pd
 
 from tabloop.evaluation import compute_metrics, greater_is_better, metrics_for
 from tabloop._plain import plain
-from tabloop.monitoring._feedback import (
+from tabloop.monitoring._label_selection import (
     decided_labelled_rows,
     holdout_rows,
     label_selection_warning,

@@ -1,6 +1,6 @@
 """Online serving (layer 6): one port, three dialects, champion and challenger.
 
-``create_app(bundle, ...)`` gives a FastAPI app speaking tabloop's JSON
+``create_app(ServeConfig(bundle, ...))`` (or ``ServeConfig.from_spec``) gives a FastAPI app speaking tabloop's JSON
 (``/predict``), MLflow's scoring protocol (``/invocations``) and the Open Inference
 Protocol (``/v2/...``), with Prometheus ``/metrics``, ``/feedback`` and control
 routes; ``run_server(app)`` serves it with uvicorn, on loopback unless told
@@ -15,8 +15,9 @@ from tabloop._lazy import exports
 
 # imported on first use (see tabloop._lazy): a command pays only for the libraries it needs
 if TYPE_CHECKING:
-    from tabloop.serving._app import Limits, create_app
+    from tabloop.serving._app import create_app
     from tabloop.serving._auth import ApiKeys, hash_key
+    from tabloop.serving._config import Access, Following, Limits, LogConfig, ServeConfig
     from tabloop.serving._guard import allowed_hosts, check_allowed_hosts
     from tabloop.serving._holdout import Holdout
     from tabloop.serving._models import ModelSource
@@ -27,15 +28,19 @@ if TYPE_CHECKING:
 __getattr__, __dir__ = exports(__name__, __file__)
 
 __all__ = [
+    "Access",
     "ApiKeys",
     "BundlePredictor",
     "FastPredictor",
+    "Following",
     "Holdout",
     "Limits",
+    "LogConfig",
     "ModelSource",
     "PredictorFactory",
     "Rollout",
     "RowPredictor",
+    "ServeConfig",
     "allowed_hosts",
     "check_allowed_hosts",
     "create_app",

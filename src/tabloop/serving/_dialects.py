@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -33,11 +34,18 @@ def _bad(message: str, rule: str = "shape", column: str | None = None) -> Malfor
     return MalformedRequest(message, violations=[Violation(column, rule, message)], hint=MLFLOW_SHAPE)
 
 
-def parse_invocations(body: bytes, content_type: str, *, max_rows: int) -> list[dict[str, Any]]:
-    """Rows from an MLflow scoring request (JSON or CSV)."""
+def parse_invocations(
+    body: bytes, content_type: str, *, max_rows: int, contract: Contract | None = None
+) -> list[dict[str, Any]]:
+    """Rows from an MLflow scoring request (JSON or CSV).
+
+    A CSV body's cells are text: in a number column of ``contract`` that pandas left as
+    text because some cells are not numbers, each cell is read on its own (as for a CSV
+    file), so the contract check names only the cells that are not numbers.
+    """
     kind = content_type.split(";", 1)[0].strip().lower()
     if kind == "text/csv":
-        rows = _csv_rows(body)
+        rows = _csv_rows(body, contract.numeric if contract is not None else ())
     elif kind in ("application/json", ""):
         rows = _json_rows(body)
     else:
@@ -119,8 +127,10 @@ def _columns_rows(columns: dict[str, Any], key: str) -> list[dict[str, Any]]:
     return [{name: columns[name][i] for name in names} for i in range(n)]
 
 
-def _csv_rows(body: bytes) -> list[dict[str, Any]]:
+def _csv_rows(body: bytes, numeric: Sequence[str] = ()) -> list[dict[str, Any]]:
     import pandas as pd
+
+    from tabloop.data import parse_text_numbers
 
     try:
         df = pd.read_csv(io.BytesIO(body))
@@ -128,7 +138,11 @@ def _csv_rows(body: bytes) -> list[dict[str, Any]]:
         raise _bad(f"{MLFLOW_SOURCE} is not readable CSV: {exc}", "malformed_csv") from None
     if len(set(df.columns)) != len(df.columns) or any(str(c).startswith("Unnamed: ") for c in df.columns):
         raise _bad(f"{MLFLOW_SOURCE}: the CSV header must name every column once (got {list(df.columns)})", "malformed_csv")
-    records: list[dict[str, Any]] = df.astype(object).to_dict("records")
+    df = df.astype(object)
+    for name in numeric:
+        if name in df.columns:
+            df[name] = parse_text_numbers(df[name].to_numpy(dtype=object))
+    records: list[dict[str, Any]] = df.to_dict("records")
     for rec in records:
         for k, v in rec.items():
             if isinstance(v, np.generic):

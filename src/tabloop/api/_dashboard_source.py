@@ -19,10 +19,10 @@ from typing import Any
 
 import pandas as pd
 
-from tabloop.api._log_window import LogWindow
 from tabloop.api._monitor import PREDICTION_SIGNAL, _calibration, _join_labels, _over_time, _with_signal
 from tabloop.api._project import Project
 from tabloop.bundle import ModelBundle
+from tabloop.predlog import LogWindow
 
 #: drift panels drawn besides the predictions' own
 TOP_FEATURES = 6

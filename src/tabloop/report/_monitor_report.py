@@ -1,26 +1,25 @@
 """The monitoring report: drift verdicts and distributions, and line graphs over time, inline.
 
-The HTML shows what the JSON holds: every number drawn is in ``Report.data``.
+The HTML shows what the JSON holds: every number drawn is in ``Report.data``. The
+monitor's results come in as its dataclasses (``DriftResult``, ``DriftTimeline``,
+``PerformanceTimeline``, ``ABSummary``), read by attribute only: this layer sits below
+``tabloop.monitoring`` and never imports it. The distribution panels' numbers
+(histogram densities, category shares) are computed by the monitor and handed in.
 """
 
 from __future__ import annotations
 
 import html
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from tabloop.monitoring._ab import ABSummary
-from tabloop.monitoring._columns import category_counts, numeric_values
-from tabloop.monitoring._drift import DriftResult, FeatureDrift
-from tabloop.monitoring._performance import PerformanceTimeline
-from tabloop.monitoring._timeline import DriftTimeline
-from tabloop.report import Report, figure_to_html, plot_label, table_html
-from tabloop.stats import EXACT_KS_MAX_ROWS, NUMERIC_BINS
+from tabloop.report._document import Report, table_html
+from tabloop.report._figures import color_patch, figure_to_html, new_figure, plot_label
 
-__all__ = ["drift_report"]
+__all__ = ["monitor_report"]
 
 _REF_COLOR = "#4c72b0"
 _CUR_COLOR = "#dd8452"
@@ -28,29 +27,29 @@ _BAD_COLOR = "#b00020"
 #: panels per figure; more would make one PNG too large to open comfortably
 _PANELS_PER_FIGURE = 24
 _COLS = 4
-_HIST_BINS = 30
-_BAR_CATEGORIES = 8
-_OTHER = "(other)"
 
 
-def drift_report(
-    result: DriftResult,
-    reference: pd.DataFrame,
-    current: pd.DataFrame,
+def monitor_report(
+    result: Any,
+    panels: Mapping[str, Mapping[str, Any]],
     *,
+    exact_ks_max_rows: int,
+    numeric_bins: int,
     title: str = "Drift report",
     subtitle: str = "",
-    timeline: DriftTimeline | None = None,
-    performance: PerformanceTimeline | None = None,
+    timeline: Any = None,
+    performance: Any = None,
     decision: dict[str, Any] | None = None,
-    ab: ABSummary | None = None,
+    ab: Any = None,
 ) -> Report:
-    """Build the HTML + JSON report of ``result``; the frames are the ones it was computed on.
+    """Draw the HTML + JSON report of ``result`` (a ``DriftResult``).
 
-    ``timeline`` (drift per window) and ``performance`` (realized, estimated and
-    operational figures per window) add line graphs over time; ``decision`` (``act``
-    and its ``reasons``) is the policy's verdict; ``ab`` compares the variants that
-    answered traffic. Each lands in the JSON under its name.
+    ``panels`` holds, per column (features and the prediction), the numbers of its
+    distribution panel; ``exact_ks_max_rows`` and ``numeric_bins`` are the drift test's
+    constants the method section states. ``timeline`` (a ``DriftTimeline``) and
+    ``performance`` (a ``PerformanceTimeline``) add line graphs over time; ``decision``
+    (``act`` and its ``reasons``) is the policy's verdict; ``ab`` (an ``ABSummary``)
+    compares the variants that answered traffic. Each lands in the JSON under its name.
     """
     data = result.to_dict()
     if decision is not None:
@@ -76,11 +75,11 @@ def drift_report(
     if result.prediction is not None:
         pred = result.prediction
         body = table_html([_row(pred, result.too_small)], _TABLE_COLUMNS)
-        body += _figures([pred], reference, current)
+        body += _figures([pred], panels)
         report.add("Predictions", body)
     if ordered:
-        report.add("Distributions", _figures(ordered, reference, current))
-    report.add("Method", _method_html(result))
+        report.add("Distributions", _figures(ordered, panels))
+    report.add("Method", _method_html(result, exact_ks_max_rows, numeric_bins))
     return report
 
 
@@ -104,16 +103,16 @@ _TABLE_COLUMNS = [
 ]
 
 
-def _ordered(features: list[FeatureDrift]) -> list[FeatureDrift]:
+def _ordered(features: list[Any]) -> list[Any]:
     # drifted first, then the effect that decides, as a multiple of its threshold (numeric and
     # categorical effects have different scales); untestable columns (effect undefined) last
-    def ratio(f: FeatureDrift) -> float:
+    def ratio(f: Any) -> float:
         return f.effect_value / f.effect_threshold if f.effect_threshold > 0 else math.nan
 
     return sorted(features, key=lambda f: (not f.drifted, math.isnan(ratio(f)), -(0.0 if math.isnan(ratio(f)) else ratio(f))))
 
 
-def _row(f: FeatureDrift, too_small: bool) -> dict[str, Any]:
+def _row(f: Any, too_small: bool) -> dict[str, Any]:
     return {
         "feature": f.column,
         "kind": f.kind,
@@ -138,7 +137,7 @@ def _num(x: float) -> float | None:
     return None if math.isnan(x) else x
 
 
-def _summary_html(result: DriftResult, decision: dict[str, Any] | None = None) -> str:
+def _summary_html(result: Any, decision: dict[str, Any] | None = None) -> str:
     css = "bad" if result.status == "drift" or result.too_small else "ok"
     line = f"<p class='{css}'>{html.escape(result.summary)}</p>"
     if decision is not None:
@@ -154,13 +153,13 @@ def _summary_html(result: DriftResult, decision: dict[str, Any] | None = None) -
     return line + meta
 
 
-def _method_html(result: DriftResult) -> str:
+def _method_html(result: Any, exact_ks_max_rows: int, numeric_bins: int) -> str:
     p = result.policy
     return (
         "<p class='meta'>"
         "Numeric columns: two-sample Kolmogorov-Smirnov test on the non-missing values "
-        f"(exact p-value up to {EXACT_KS_MAX_ROWS:,} rows per window, Kolmogorov's limiting distribution above) "
-        f"PSI over {NUMERIC_BINS} bins cut at the reference's quantiles, and the Wasserstein distance "
+        f"(exact p-value up to {exact_ks_max_rows:,} rows per window, Kolmogorov's limiting distribution above) "
+        f"PSI over {numeric_bins} bins cut at the reference's quantiles, and the Wasserstein distance "
         "divided by the reference's standard deviation. "
         "Categorical columns: chi-square test of homogeneity on the counts per category, missing values "
         "counted as their own category, PSI and the Jensen-Shannon distance (base 2) over the same categories. "
@@ -182,24 +181,19 @@ def _method_html(result: DriftResult) -> str:
     )
 
 
-def _figures(features: list[FeatureDrift], reference: pd.DataFrame, current: pd.DataFrame) -> str:
-    # Figure objects render through Agg without pyplot, so writing a report on a
-    # server needs no display and never switches the backend of a user's notebook
-    from matplotlib.figure import Figure
-    from matplotlib.patches import Rectangle
-
+def _figures(features: list[Any], panels: Mapping[str, Mapping[str, Any]]) -> str:
     parts = []
     for start in range(0, len(features), _PANELS_PER_FIGURE):
         chunk = features[start : start + _PANELS_PER_FIGURE]
         ncols = min(_COLS, len(chunk))
         nrows = math.ceil(len(chunk) / ncols)
-        fig = Figure(figsize=(3.2 * ncols, 2.5 * nrows))
+        fig = new_figure((3.2 * ncols, 2.5 * nrows))
         axes = fig.subplots(nrows, ncols, squeeze=False)
         for ax, f in zip(axes.flat, chunk, strict=False):
             if f.kind == "numeric":
-                _numeric_panel(ax, f, reference[f.column], current[f.column])
+                _numeric_panel(ax, f, panels[f.column])
             else:
-                _categorical_panel(ax, f, reference[f.column], current[f.column])
+                _categorical_panel(ax, f, panels[f.column])
             ax.set_title(
                 plot_label(f"{f.column} — drifted" if f.drifted else f.column),
                 fontsize=9,
@@ -209,10 +203,7 @@ def _figures(features: list[FeatureDrift], reference: pd.DataFrame, current: pd.
             ax.tick_params(labelsize=7)
         for ax in list(axes.flat)[len(chunk) :]:
             ax.set_visible(False)
-        handles = [
-            Rectangle((0, 0), 1, 1, color=_REF_COLOR, alpha=0.5),
-            Rectangle((0, 0), 1, 1, color=_CUR_COLOR, alpha=0.8),
-        ]
+        handles = [color_patch(_REF_COLOR, 0.5), color_patch(_CUR_COLOR, 0.8)]
         fig.legend(handles, ["reference", "current"], loc="upper right", fontsize=8, ncols=2)
         # fixed margins in inches: tight_layout measured every tick label and took half the
         # run time of a standalone 'tabloop monitor' (0.45 of 2.9 s)
@@ -224,24 +215,15 @@ def _figures(features: list[FeatureDrift], reference: pd.DataFrame, current: pd.
     return "".join(parts)
 
 
-def _numeric_panel(ax: Any, f: FeatureDrift, ref: pd.Series, cur: pd.Series) -> None:
-    a = numeric_values(ref, f.column, "reference")
-    b = numeric_values(cur, f.column, "current")
-    both = np.concatenate([a, b])
-    if both.size == 0:
+def _numeric_panel(ax: Any, f: Any, panel: Mapping[str, Any]) -> None:
+    edges = panel["edges"]
+    if edges is None:
         ax.text(0.5, 0.5, "no values", ha="center", va="center", transform=ax.transAxes, fontsize=8)
         return
-    # clip the view to the central 99% so one outlier does not squash the histogram
-    lo, hi = np.quantile(both, [0.005, 0.995])
-    if not hi > lo:
-        lo, hi = float(both.min()) - 0.5, float(both.max()) + 0.5
-    edges = np.linspace(lo, hi, _HIST_BINS + 1)
-    if a.size:
-        dens, _ = np.histogram(a, bins=edges, density=True)
-        ax.stairs(dens, edges, fill=True, color=_REF_COLOR, alpha=0.5)
-    if b.size:
-        dens, _ = np.histogram(b, bins=edges, density=True)
-        ax.stairs(dens, edges, color=_CUR_COLOR, linewidth=1.6)
+    if panel["reference"] is not None:
+        ax.stairs(panel["reference"], edges, fill=True, color=_REF_COLOR, alpha=0.5)
+    if panel["current"] is not None:
+        ax.stairs(panel["current"], edges, color=_CUR_COLOR, linewidth=1.6)
     ax.set_yticks([])
     ax.set_xlabel(_effect_label(f), fontsize=7)
 
@@ -249,7 +231,7 @@ def _numeric_panel(ax: Any, f: FeatureDrift, ref: pd.Series, cur: pd.Series) -> 
 _EFFECT_NAMES = {"psi": "PSI", "wasserstein": "Wasserstein (sd)", "jensen_shannon": "Jensen-Shannon"}
 
 
-def _effect_label(f: FeatureDrift) -> str:
+def _effect_label(f: Any) -> str:
     """The effect that decides, beside its threshold: what the panel's verdict rests on."""
     name = _EFFECT_NAMES.get(f.effect, f.effect)
     if math.isnan(f.effect_value):
@@ -257,20 +239,10 @@ def _effect_label(f: FeatureDrift) -> str:
     return f"{name} {f.effect_value:.3g} (drift from {f.effect_threshold:g})"
 
 
-def _categorical_panel(ax: Any, f: FeatureDrift, ref: pd.Series, cur: pd.Series) -> None:
-    rc, cc = category_counts(ref), category_counts(cur)
-    union = rc.index.union(cc.index, sort=False)
-    rs = rc.reindex(union, fill_value=0) / max(int(rc.sum()), 1)
-    cs = cc.reindex(union, fill_value=0) / max(int(cc.sum()), 1)
-    order = np.argsort(-np.maximum(rs.to_numpy(), cs.to_numpy()), kind="stable")
-    keep = union[order[:_BAR_CATEGORIES]]
-    labels = [str(k) for k in keep]
-    ref_vals = list(rs[keep].to_numpy())
-    cur_vals = list(cs[keep].to_numpy())
-    if union.size > _BAR_CATEGORIES:
-        labels.append(_OTHER)
-        ref_vals.append(max(0.0, 1.0 - sum(ref_vals)))
-        cur_vals.append(max(0.0, 1.0 - sum(cur_vals)))
+def _categorical_panel(ax: Any, f: Any, panel: Mapping[str, Any]) -> None:
+    labels = list(panel["labels"])
+    ref_vals = list(panel["reference"])
+    cur_vals = list(panel["current"])
     x = np.arange(len(labels))
     ax.bar(x - 0.2, ref_vals, width=0.4, color=_REF_COLOR, alpha=0.5)
     ax.bar(x + 0.2, cur_vals, width=0.4, color=_CUR_COLOR, alpha=0.8)
@@ -283,7 +255,7 @@ _LINE_COLOR = "#4c72b0"
 _EST_COLOR = "#dd8452"
 
 
-def _multivariate_html(result: DriftResult) -> str:
+def _multivariate_html(result: Any) -> str:
     mv = result.multivariate
     assert mv is not None
     if mv.auc is None:
@@ -301,15 +273,13 @@ def _multivariate_html(result: DriftResult) -> str:
 
 
 def _grid(n: int) -> tuple[Any, Any]:
-    from matplotlib.figure import Figure
-
     ncols = min(_COLS, max(n, 1))
     nrows = math.ceil(n / ncols)
-    fig = Figure(figsize=(3.2 * ncols, 2.4 * nrows))
+    fig = new_figure((3.2 * ncols, 2.4 * nrows))
     return fig, fig.subplots(nrows, ncols, squeeze=False)
 
 
-def _drift_timeline_html(timeline: DriftTimeline) -> str:
+def _drift_timeline_html(timeline: Any) -> str:
     labels = [w["label"] for w in timeline.windows]
     x = np.arange(len(labels))
     columns = list(timeline.values)
@@ -341,7 +311,7 @@ def _drift_timeline_html(timeline: DriftTimeline) -> str:
     return note + "".join(parts) + table_html(rows, ["window", "rows", "drifted"])
 
 
-def _performance_html(perf: PerformanceTimeline) -> str:
+def _performance_html(perf: Any) -> str:
     windows = perf.windows
     labels = [w.label for w in windows]
     x = np.arange(len(labels))
@@ -427,7 +397,7 @@ def _performance_html(perf: PerformanceTimeline) -> str:
     return _feedback_html(perf) + body
 
 
-def _feedback_html(perf: PerformanceTimeline) -> str:
+def _feedback_html(perf: Any) -> str:
     """The self-reinforcing-feedback warning and the holdout rows' own performance."""
     out = ""
     if perf.label_bias:
@@ -444,7 +414,7 @@ def _feedback_html(perf: PerformanceTimeline) -> str:
     return out
 
 
-def _ab_html(ab: ABSummary) -> str:
+def _ab_html(ab: Any) -> str:
     rows = []
     for v in ab.variants:
         row: dict[str, Any] = {"variant": v.variant, "versions": ", ".join(v.versions), "requests": v.requests,

@@ -10,8 +10,9 @@ the log:
 - by rows, windows are cut from the log's first row, so where the newest ones start
   depends on how many rows the log holds. That count is kept per file: a file is scanned
   once for its newlines (C speed, a few MiB at a time, nothing parsed), and afterwards
-  only the bytes appended since; then the newest rows are parsed from the files' ends,
-  newest day first, as many as the windows hold;
+  only the bytes appended since; the counts are saved beside the files (``_row_counts``),
+  so a restarted server scans only what it cannot trust. Then the newest rows are parsed
+  from the files' ends, newest day first, as many as the windows hold;
 - by time (a window length that divides a day: 1h, 6h, 1D), each file is read from its
   end until its records fall before the oldest window shown;
 - feedback is read from the end of ``feedback.jsonl`` until its labels are older than
@@ -30,6 +31,7 @@ import datetime as dt
 import heapq
 import os
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,20 +40,21 @@ from typing import Any
 import orjson
 import pandas as pd
 
-from tabloop.predlog import ERROR_COLUMNS, LOG_COLUMNS, PredictionLog
+from tabloop.predlog._records import ERROR_COLUMNS, ERROR_KIND, FEEDBACK_COLUMNS, KIND, LOG_COLUMNS
+from tabloop.predlog._row_counts import RowCount, load_counts, save_counts, trusted
+from tabloop.predlog._store import FEEDBACK_FILE, PREDICTIONS_GLOB, PredictionLog
 from tabloop.spec import TimelineSpec
 
-__all__ = ["LogWindow", "ReadStats"]
-
-_PREDICTIONS_GLOB = "predictions-*.jsonl"
-_FEEDBACK_FILE = "feedback.jsonl"
-_ERROR_PREFIX = b'{"kind":"error"'
+#: how an error record's line starts: ``error_record`` puts ``kind`` first and orjson writes no spaces
+_ERROR_PREFIX = f'{{"{KIND}":"{ERROR_KIND}"'.encode()
 _CHUNK = 1 << 20
 #: read from a file's end this much at a time
 _TAIL_CHUNK = 256 * 1024
 #: feedback older than the oldest window by more than this is not read (clocks of several writers differ)
 _FEEDBACK_SLACK = dt.timedelta(hours=1)
 _DAY_NS = 86_400 * 10**9
+#: while the log only grows, its row counts are saved at most this often (seconds): a restart counts what came since
+SAVE_EVERY_S = 60.0
 
 
 @dataclass
@@ -65,20 +68,19 @@ class ReadStats:
     files: set[str] = field(default_factory=set)
 
 
-@dataclass
-class _Count:
-    inode: int
-    offset: int  # counted up to here (just after a newline)
-    rows: int  # prediction records in [0, offset)
-
-
 class LogWindow:
     """Reads the newest windows of one prediction log folder; keeps per-file row counts between reads."""
 
     def __init__(self, log: PredictionLog) -> None:
         self.directory = log.directory
         self.stats = ReadStats()
-        self._counts: dict[Path, _Count] = {}
+        self._counts: dict[Path, RowCount] = {}
+        # what an earlier window over this folder counted (this process's or another's), checked before use
+        self._saved = load_counts(self.directory)
+        # the counts are saved when a file was counted from its start, else at most every SAVE_EVERY_S
+        self._unsaved = False
+        self._fresh = False
+        self._saved_at = time.monotonic()
         self._lock = threading.Lock()
 
     # -- public --------------------------------------------------------------
@@ -105,6 +107,7 @@ class LogWindow:
         self, days: list[list[Path]], timeline: TimelineSpec
     ) -> tuple[list[dict[str, Any]] | None, list[dict[str, Any]]]:
         total = sum(self._rows_in(p) for day in days for p in day)
+        self._save_counts([p for day in days for p in day])
         if total == 0:
             return None, []
         last = total % timeline.rows or timeline.rows
@@ -142,9 +145,15 @@ class LogWindow:
         except OSError:
             return 0
         count = self._counts.get(path)
+        if count is None:
+            saved = self._saved.pop(path.name, None)
+            if saved is not None and trusted(path, saved, st):
+                count = saved
         if count is None or count.inode != st.st_ino or st.st_size < count.offset:
-            count = _Count(st.st_ino, 0, 0)
+            count = RowCount(st.st_ino, 0, 0)
+            self._fresh = True
         if st.st_size > count.offset:
+            self._unsaved = True
             with open(path, "rb") as fh:
                 fh.seek(count.offset)
                 pending = b""
@@ -176,7 +185,7 @@ class LogWindow:
         for record in records:
             if boundary is not None and _ts_text(record) != boundary:
                 break  # past the oldest row wanted and its ties: split_windows' stable order picks among them
-            if record.get("kind") == "error":
+            if record.get(KIND) == ERROR_KIND:
                 errs.append(record)
                 continue
             rows.append(record)
@@ -185,6 +194,14 @@ class LogWindow:
         rows.reverse()
         errs.reverse()
         return rows, errs
+
+    def _save_counts(self, paths: list[Path]) -> None:
+        now = time.monotonic()
+        if not self._unsaved or not (self._fresh or now - self._saved_at >= SAVE_EVERY_S):
+            return
+        save_counts(self.directory, {p: self._counts[p] for p in paths if p in self._counts})
+        self._unsaved = self._fresh = False
+        self._saved_at = now
 
     # -- by time -------------------------------------------------------------
     def _by_time(
@@ -216,7 +233,7 @@ class LogWindow:
                             bins.discard(min(bins))
                         if len(bins) == timeline.max_windows:
                             cutoff = min(bins)
-                    (errs if record.get("kind") == "error" else rows).append(record)
+                    (errs if record.get(KIND) == ERROR_KIND else rows).append(record)
             per_day.append((rows, errs))
         keep = cutoff if cutoff is not None else None
         out_rows: list[dict[str, Any]] = []
@@ -233,10 +250,9 @@ class LogWindow:
 
     # -- feedback ------------------------------------------------------------
     def _feedback(self, start: pd.Timestamp | None) -> pd.DataFrame:
-        path = self.directory / _FEEDBACK_FILE
-        columns = ["request_id", "row", "label", "ts"]
+        path = self.directory / FEEDBACK_FILE
         if not path.exists():
-            return pd.DataFrame(columns=columns)
+            return pd.DataFrame(columns=FEEDBACK_COLUMNS)
         floor = None if start is None else start - _FEEDBACK_SLACK
         records: list[dict[str, Any]] = []
         for record in self._backwards(path):
@@ -245,7 +261,7 @@ class LogWindow:
                 break
             records.append(record)
         records.reverse()
-        df = pd.DataFrame.from_records(records) if records else pd.DataFrame(columns=columns)
+        df = pd.DataFrame.from_records(records) if records else pd.DataFrame(columns=FEEDBACK_COLUMNS)
         if len(df):
             df = df.drop_duplicates(subset=["request_id", "row"], keep="last").reset_index(drop=True)
         return df
@@ -253,7 +269,7 @@ class LogWindow:
     # -- reading -------------------------------------------------------------
     def _days(self) -> list[list[Path]]:
         days: dict[str, list[Path]] = {}
-        for path in sorted(self.directory.glob(_PREDICTIONS_GLOB)):
+        for path in sorted(self.directory.glob(PREDICTIONS_GLOB)):
             days.setdefault(path.name[len("predictions-"):][:8], []).append(path)
         return [days[d] for d in sorted(days)]
 

@@ -1,0 +1,130 @@
+"""Small HTTP helpers the routers share: JSON bodies, request ids, reading a body within its limit."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import re
+import uuid
+from importlib import metadata as importlib_metadata
+from typing import Any
+
+import orjson
+from fastapi import Request
+from fastapi.responses import Response
+from starlette.background import BackgroundTask
+from starlette.requests import ClientDisconnect
+
+from tabloop.serving._errors import REQUEST_ID_HEADER, ClientDisconnected, MalformedRequest, PayloadTooLarge, without_paths
+
+MAX_BODY_BYTES = 10 * 1024 * 1024
+JSON = "application/json"
+REQUEST_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+#: the routes whose refusals the prediction log records (POST only)
+PREDICTING = re.compile(r"/predict|/invocations|/v2/models/[^/]+(?:/versions/[^/]+)?/infer")
+
+# a made-up request id is this process's random prefix and a counter: unique across processes and
+# restarts like a uuid4, without a system call (and a GIL hand-off) per request
+_ID_PREFIX = uuid.uuid4().hex[:16]
+_ID_COUNTER = itertools.count()
+_REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode("latin-1")
+
+
+def dumps(payload: Any) -> bytes:
+    """``payload`` as JSON bytes (numpy values included)."""
+    return orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def json_response(payload: Any, status_code: int = 200) -> Response:
+    """A JSON answer, written with orjson."""
+    return Response(dumps(payload), status_code=status_code, media_type=JSON)
+
+
+def tabloop_version() -> str:
+    """The installed tabloop's version ("0" when run from a source tree that is not installed)."""
+    try:
+        return importlib_metadata.version("tabloop")
+    except importlib_metadata.PackageNotFoundError:
+        return "0"
+
+
+class Answer(Response):
+    """A predicting route's 200: its JSON body and request id, the headers made as Starlette makes them, directly."""
+
+    media_type = JSON
+
+    def __init__(self, content: bytes, request_id: str, background: BackgroundTask | None = None) -> None:
+        self.status_code = 200
+        self.background = background
+        self.body = content
+        self.raw_headers = [
+            (_REQUEST_ID_KEY, request_id.encode("latin-1")),  # checked against REQUEST_ID: ASCII
+            (b"content-length", str(len(content)).encode("latin-1")),
+            (b"content-type", b"application/json"),
+        ]
+
+
+def running_loop() -> asyncio.AbstractEventLoop | None:
+    """The event loop of this thread, or None outside one."""
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def new_request_id() -> str:
+    """A fresh request id, unique across processes."""
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
+
+
+def request_id_of(request: Request) -> str:
+    """The client's ``X-Request-ID`` when valid (400 when not), else a new one."""
+    given = request.headers.get(REQUEST_ID_HEADER)
+    if given is None:
+        return new_request_id()
+    if not REQUEST_ID.fullmatch(given):
+        raise MalformedRequest(
+            f"the {REQUEST_ID_HEADER} header must be 1-128 characters of A-Z a-z 0-9 _ . : - (got {given[:40]!r})",
+            hint=f"leave {REQUEST_ID_HEADER} out and the server makes one up",
+        )
+    return given
+
+
+async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The body, refusing more than ``limit`` bytes before it is all in memory."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            size = int(declared)
+        except ValueError:
+            raise MalformedRequest(f"Content-Length {declared[:40]!r} is not a number") from None
+        if size > limit:
+            raise PayloadTooLarge(_too_large(size, limit))
+    chunks: list[bytes] = []
+    size = 0
+    # chunked uploads declare no length, so the limit is also enforced while reading
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(_too_large(size, limit, at_least=True))
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # not our failure and nobody to answer: a 499 for the access log and metrics, no traceback
+        raise ClientDisconnected("the client closed the connection before its request body was read") from None
+    return b"".join(chunks)
+
+
+def _too_large(size: int, limit: int, *, at_least: bool = False) -> str:
+    more = "at least " if at_least else ""
+    return (
+        f"request body is {more}{size} bytes; this server takes at most {limit} bytes "
+        "(split the rows over several requests, or use batch scoring)"
+    )
+
+
+def public_status(status: dict[str, Any]) -> dict[str, Any]:
+    """The models' status with the paths cut out of load failures (the server log has them whole)."""
+    failures = {variant: {**f, "error": without_paths(str(f.get("error") or ""))}
+                for variant, f in (status.get("failures") or {}).items()}
+    return {**status, "failures": failures}
