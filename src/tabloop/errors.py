@@ -20,7 +20,25 @@ line and exits non-zero; the HTTP app maps it to a 4xx in one place.
     ├── PredictionLogError        the prediction log cannot be written (disk full, read-only, unsafe file)
     ├── ServingClosed             records handed to a prediction log writer that has stopped
     ├── SignatureError            a model version is unsigned or signed with another key, or no key is usable
-    └── PolicyError               a policy cannot be applied to these inputs
+    ├── PolicyError               a policy cannot be applied to these inputs
+    ├── NotConvertible            a pipeline has a part ONNX cannot express (export falls back to the pipeline)
+    │
+    │   the HTTP request path (tabloop.serving maps each to one status, serving/_errors.py)
+    ├── RequestRejected           the request itself (not its rows' values) is unusable: 400
+    │   ├── MalformedRequest      not JSON, the wrong shape, rows that are not objects: 400
+    │   ├── PayloadTooLarge       too many bytes or rows: 413
+    │   ├── UnsupportedMediaType  a Content-Type the route does not read: 415
+    │   ├── NotFound              a model or version not served here: 404
+    │   ├── Unauthenticated       no API key, or an unknown one: 401
+    │   ├── Forbidden             a key without the route's scope: 403
+    │   │   └── CrossOrigin       a change sent by another origin's page: 403
+    │   ├── MisdirectedRequest    a Host header naming another server: 421
+    │   └── TooManyRequests       more requests in flight than the server takes: 429
+    ├── RequestTimeout            the prediction outlived the request time limit: 504
+    ├── NotReady                  starting or draining: 503
+    ├── LogUnavailable            the answer could not be logged, so it is not given: 503
+    ├── ClientDisconnected        the client left before its request was read: 499
+    └── InternalError             an unexpected exception, wrapped with its cause: 500
 """
 
 from __future__ import annotations
@@ -31,21 +49,39 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tabloop._plain import shown
+
 __all__ = [
+    "ClientDisconnected",
     "ContractViolation",
+    "CrossOrigin",
     "DataError",
+    "Forbidden",
+    "InternalError",
+    "LogUnavailable",
+    "MalformedRequest",
+    "MisdirectedRequest",
     "ModelNotFoundError",
+    "NotConvertible",
+    "NotFound",
+    "NotReady",
+    "PayloadTooLarge",
     "PolicyError",
     "PredictionLogError",
     "PromotionConflictError",
+    "RequestRejected",
+    "RequestTimeout",
     "ServingClosed",
     "ServingError",
     "SignatureError",
     "SpecError",
     "TabloopError",
+    "TooManyRequests",
     "TrackingError",
     "TrainingError",
+    "Unauthenticated",
     "UnloggableRecords",
+    "UnsupportedMediaType",
     "Violation",
     "WorkspaceError",
 ]
@@ -101,7 +137,7 @@ class Violation:
         if self.row is not None:
             out["row"] = self.row
         if self.value is not None:
-            out["value"] = _jsonable(self.value)
+            out["value"] = shown(self.value)
         return out
 
     def __str__(self) -> str:
@@ -109,14 +145,6 @@ class Violation:
         if self.row is not None:
             where += f", row {self.row}"
         return f"{where}: {self.message} [{self.rule}]"
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (str, int, bool)) or value is None:
-        return value
-    if isinstance(value, float):
-        return value if value == value and abs(value) != float("inf") else str(value)
-    return str(value)
 
 
 class ContractViolation(DataError):
@@ -215,3 +243,113 @@ class UnloggableRecords(DataError):
 
 class PolicyError(TabloopError):
     code = "policy_error"
+
+
+class NotConvertible(TabloopError):
+    """A pipeline has a part no registered ONNX converter handles; export serves the pipeline instead."""
+
+    code = "not_convertible"
+
+
+# -- the HTTP request path: serving/_errors.py maps each class to one status ----------------
+class RequestRejected(TabloopError):
+    """The request itself (not its rows' values) is unusable."""
+
+    code = "bad_request"
+
+    def __init__(self, message: str, *, violations: list[Violation] | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.violations = list(violations or [])
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["violations"] = [v.to_dict() for v in self.violations]
+        return out
+
+
+class MalformedRequest(RequestRejected):
+    """Not JSON, the wrong top-level shape, rows that are not objects, a bad header."""
+
+    code = "malformed_request"
+
+
+class PayloadTooLarge(RequestRejected):
+    """Too many bytes or too many rows for one request."""
+
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(RequestRejected):
+    """A Content-Type the route does not read."""
+
+    code = "unsupported_media_type"
+
+
+class NotFound(RequestRejected):
+    """A model or version that is not served here."""
+
+    code = "not_found"
+
+
+class Unauthenticated(RequestRejected):
+    """No API key, or one that matches no configured key."""
+
+    code = "unauthenticated"
+
+
+class Forbidden(RequestRejected):
+    """A valid API key without the scope this route needs."""
+
+    code = "forbidden"
+
+
+class CrossOrigin(Forbidden):
+    """A request that changes something, sent by a browser page of another origin."""
+
+    code = "cross_origin"
+
+
+class MisdirectedRequest(RequestRejected):
+    """A ``Host`` header naming a server this is not (a page rebinding its DNS to this address)."""
+
+    code = "host_not_allowed"
+
+
+class TooManyRequests(RequestRejected):
+    """More requests in flight than the server takes at once."""
+
+    code = "too_many_requests"
+
+
+class RequestTimeout(TabloopError):
+    """The prediction took longer than the request time limit."""
+
+    code = "timeout"
+
+
+class NotReady(TabloopError):
+    """The server is starting or draining and takes no new predictions."""
+
+    code = "not_ready"
+
+
+class LogUnavailable(TabloopError):
+    """The answer could not be written to the prediction log, so it is not given (log_sync: write or ack)."""
+
+    code = "prediction_log_unavailable"
+
+
+class ClientDisconnected(TabloopError):
+    """The client went away before its request was read: nobody is left to answer.
+
+    Answered 499 (nginx's "client closed request"), a status no client sees: it is for
+    the access log and the error metrics, so a disconnect is never counted as a 5xx.
+    """
+
+    code = "client_disconnected"
+
+
+class InternalError(TabloopError):
+    """Wraps an unexpected exception so it reaches the handlers with its cause attached."""
+
+    code = "internal_error"

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tabloop._plain import json_default
 from tabloop.errors import SignatureError, WorkspaceError
 from tabloop.spec import SPEC_FILENAME, Spec, load_spec
 
@@ -285,17 +286,7 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 
 def atomic_write_json(path: str | Path, payload: Any) -> Path:
-    return atomic_write_text(path, json.dumps(payload, indent=2, sort_keys=False, default=_json_default) + "\n")
-
-
-def _json_default(obj: Any) -> Any:
-    if hasattr(obj, "item"):
-        return obj.item()
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+    return atomic_write_text(path, json.dumps(payload, indent=2, sort_keys=False, default=json_default) + "\n")
 
 
 def file_sha256(path: str | Path) -> str:

@@ -121,3 +121,11 @@ def test_fingerprint_follows_content_not_index(hmda: pd.DataFrame) -> None:
     assert frame_fingerprint(part[list(reversed(part.columns))]) != fp
     assert frame_fingerprint(part.iloc[::-1]) != fp
     assert frame_fingerprint(part.head(199)) != fp
+
+
+def test_redact_url_hides_credentials_only() -> None:
+    from tabloop.data import redact_url
+
+    assert redact_url("postgresql://me:secret@db:5432/optuna") == "postgresql://***@db:5432/optuna"
+    assert redact_url("sqlite:///x/optuna.db") == "sqlite:///x/optuna.db"
+    assert redact_url("user@example") == "user@example"

@@ -9,11 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tabloop.data import Contract, infer_contract
+from tabloop.data import MISSING_SENTINEL, Contract, infer_contract
 from tabloop.export import OnnxRowPredictor, export_bundle
 from tabloop.export._fold import FoldedGraph, fold_categoricals
 from tabloop.export._predict import _same_answers
-from tabloop.export._runtime import MISSING
 from tabloop.bundle import ModelBundle
 
 from .conftest import gappy
@@ -66,7 +65,7 @@ def test_fold_tables_hold_each_columns_encoding(exported: dict[str, ModelBundle]
     assert sorted(p for ps in owned.values() for p in ps) == list(range(block.base.size))  # each position one column's
     for name, _, table in block.columns:
         column = bundle.contract.column(name)
-        assert set(table) == set(column.categories or ()) | ({MISSING} if column.nullable else set())
+        assert set(table) == set(column.categories or ()) | ({MISSING_SENTINEL} if column.nullable else set())
         for vector in table.values():  # one-hot: exactly one 1 per value (a gap takes the imputed category's)
             assert sorted(vector.tolist()) == [0.0] * (len(vector) - 1) + [1.0]
 

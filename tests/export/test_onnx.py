@@ -13,10 +13,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.dummy import DummyClassifier
 from sklearn.pipeline import Pipeline
 
-from tabloop.data import Contract, check_frame
+from tabloop.data import MISSING_SENTINEL, Contract, check_frame
 from tabloop.errors import ContractViolation, DataError, ServingError
 from tabloop.export import (
-    MISSING,
     OnnxRowPredictor,
     SklearnRowPredictor,
     export_bundle,
@@ -219,7 +218,7 @@ def test_no_held_out_rows_means_the_reference_sample(logistic: ModelBundle) -> N
 
 
 def test_the_gap_marker_is_not_a_category(contract: Contract) -> None:
-    assert all(MISSING not in (c.categories or []) for c in contract.columns)
+    assert all(MISSING_SENTINEL not in (c.categories or []) for c in contract.columns)
 
 
 # -- the bundle on disk ----------------------------------------------------------

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any
+
+from tabloop._plain import plain
 
 
 class Result:
@@ -15,21 +16,6 @@ class Result:
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
             if f.name.startswith("_"):
                 continue
-            out[f.name] = _plain(getattr(self, f.name))
+            # an unbounded number has always printed as Infinity here; NaN as null
+            out[f.name] = plain(getattr(self, f.name), keep_infinity=True)
         return out
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if hasattr(value, "to_dict") and not isinstance(value, type):
-        return _plain(value.to_dict())
-    if hasattr(value, "item"):
-        return value.item()
-    if isinstance(value, float) and value != value:
-        return None
-    return value

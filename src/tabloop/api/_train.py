@@ -22,6 +22,7 @@ from tabloop.data import (
     describe_validation,
     frame_fingerprint,
     infer_contract,
+    redact_url,
     split_train_test,
 )
 from tabloop.errors import TrainingError
@@ -205,18 +206,11 @@ def _work(proj: Project, train_df: pd.DataFrame, df: pd.DataFrame, *, budget: fl
     done = [t for t in out.records if t.state == "complete" and t.value is not None]
     best = max(done, key=lambda t: sign * t.value) if done else None  # type: ignore[operator]
     return SearchSummary(
-        study=out.study_name, storage=_redact(url), trials_run=out.ran,
+        study=out.study_name, storage=redact_url(url), trials_run=out.ran,
         trials_in_study=sum(1 for t in out.records if t.state in ("complete", "pruned")),
         best_candidate=None if best is None else best.name, best_score=None if best is None else best.value,
         metric=spec.resolved_metric, stopped_because=out.stopped_because, seconds=time.perf_counter() - start,
     )
-
-
-def _redact(url: str) -> str:
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return url
 
 
 def _contract(proj: Project, df: pd.DataFrame) -> Contract:
@@ -270,7 +264,7 @@ def fit_and_register(
                             "validation": describe_validation(len(train_df), spec),
                             "budget_seconds": budget_seconds,
                             "trials": trials_setting or "budget",
-                            "candidates": ",".join(spec.train.candidates), "study_storage": _redact(url),
+                            "candidates": ",".join(spec.train.candidates), "study_storage": redact_url(url),
                             "train_rows": len(train_df), "test_rows": 0 if test_df is None else len(test_df)})
         result = train_candidates(train_df, spec, contract, classes, budget=clock, trials=trials, storage=url,
                                   data_hash=data_hash, progress=say)
@@ -336,7 +330,7 @@ def fit_and_register(
         metric=result.metric, cv_mean=best.mean(result.metric), cv_std=best.std(result.metric),
         leaderboard=[_row(c, result.metric) for c in result.leaderboard],
         train_rows=len(train_df), test_rows=0 if test_df is None else len(test_df), seconds=result.seconds,
-        report_html=html_path, report_json=json_path, study=result.study, storage=_redact(url),
+        report_html=html_path, report_json=json_path, study=result.study, storage=redact_url(url),
         trials=len(result.trials), stopped_because=result.stopped_because, importance=result.importance,
         validation=result.validation, warnings=list(result.warnings), time=time_spent,
     )

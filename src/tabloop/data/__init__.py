@@ -6,6 +6,7 @@ from tabloop._lazy import exports
 
 # imported on first use (see tabloop._lazy): a command pays only for the libraries it needs
 if TYPE_CHECKING:
+    from tabloop.data._categories import MISSING_LABEL, MISSING_SENTINEL, category_label, is_missing
     from tabloop.data._contract import (
         ColumnContract,
         Contract,
@@ -16,17 +17,22 @@ if TYPE_CHECKING:
         parse_text_numbers,
     )
     from tabloop.data._profile import profile_frame, profile_report
-    from tabloop.data._read import frame_fingerprint, is_database_url, read_table
+    from tabloop.data._read import frame_fingerprint, is_database_url, read_table, redact_url
+    from tabloop.data._rows import RAGGED_MESSAGE, ragged_keys, same_keys
     from tabloop.data._split import describe_validation, make_folds, split_train_test, validation_scheme
     from tabloop.data._target import class_labels, encode_target, infer_task
 
 __getattr__, __dir__ = exports(__name__, __file__)
 
 __all__ = [
+    "MISSING_LABEL",
+    "MISSING_SENTINEL",
+    "RAGGED_MESSAGE",
     "ColumnContract",
     "Contract",
     "check_frame",
     "check_records",
+    "category_label",
     "class_labels",
     "describe_validation",
     "encode_target",
@@ -35,11 +41,15 @@ __all__ = [
     "infer_task",
     "is_categorical_dtype",
     "is_database_url",
+    "is_missing",
     "make_folds",
     "parse_text_numbers",
     "profile_frame",
     "profile_report",
+    "ragged_keys",
     "read_table",
+    "redact_url",
+    "same_keys",
     "split_train_test",
     "validation_scheme",
 ]

@@ -13,7 +13,9 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from tabloop.data._categories import category_label
 from tabloop.data._read import TEXT_SOURCE, first_data_line
+from tabloop.data._rows import RAGGED_MESSAGE, ragged_keys
 from tabloop.errors import ContractViolation, DataError, Violation
 from tabloop.workspace import atomic_write_json
 
@@ -109,7 +111,7 @@ def infer_contract(
         s = df[name]
         nullable = bool(s.isna().any())
         if is_categorical_dtype(s):
-            cats = sorted({_category(v) for v in s.dropna()})
+            cats = sorted({category_label(v) for v in s.dropna()})
             cols.append(ColumnContract(name=str(name), kind="categorical", nullable=nullable, categories=cats))
         else:
             values = s.dropna().to_numpy(dtype="float64")
@@ -140,14 +142,6 @@ def empty_columns(
 def empty_column_warning(name: str, rows: int) -> str:
     return (f"column {name!r} has no values (all {rows} cells are empty): it is left out of the features "
             "and the contract does not require it; fill it or drop it from the data")
-
-
-def _category(value: Any) -> str:
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value)).lower()
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def check_frame(
@@ -217,10 +211,6 @@ def _with_file_lines(found: list[Violation], df: pd.DataFrame, meta: Any) -> lis
             for v in found]
 
 
-#: what a row that leaves out a key other rows send is told (serving says the same)
-RAGGED_MESSAGE = "row leaves out this key, which other rows send; send null if unknown"
-
-
 def check_records(
     rows: Sequence[Mapping[str, Any]],
     contract: Contract,
@@ -241,17 +231,7 @@ def check_records(
     read from text (a CSV body), as in ``check_frame``.
     """
     n = len(rows)
-    first = rows[0].keys() if n else {}.keys()
-    if all(r.keys() == first for r in rows):
-        names: list[Any] = list(first)
-        ragged: dict[Any, list[int]] = {}
-    else:
-        seen: dict[Any, None] = {}
-        for r in rows:
-            for k in r:
-                seen.setdefault(k, None)
-        names = list(seen)
-        ragged = {k: [i for i, r in enumerate(rows) if k not in r] for k in names}
+    names, ragged = ragged_keys(rows)
     if not names:  # pandas makes no rows out of rows without keys
         raise ContractViolation([Violation(None, "empty", "no rows to check")], source=source)
     found: list[Violation] = []
@@ -387,7 +367,7 @@ def _check_categorical_objects(raw: np.ndarray, col: ColumnContract) -> tuple[np
             values[i] = np.nan
             errs.append(Violation(col.name, "type", f"expected a category, got {type(v).__name__}", row=i))
             continue
-        cat = _category(v)
+        cat = category_label(v)
         values[i] = cat
         if cat not in allowed and len(errs) < 40:
             shown = sorted(allowed)[:10]

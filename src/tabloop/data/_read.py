@@ -19,6 +19,14 @@ def is_database_url(source: str) -> bool:
     return "://" in source and source.split("://", 1)[0].split("+", 1)[0] in _SQL_SCHEMES
 
 
+def redact_url(url: str) -> str:
+    """``url`` with its credentials (``user:password@``) replaced by ``***``: how a storage URL is shown or logged."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
 def read_table(source: str | Path, *, query: str | None = None) -> pd.DataFrame:
     """Read a CSV or Parquet file, or run ``query`` against a database URL."""
     text = str(source)

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tabloop._plain import scalar
 from tabloop.errors import DataError
 
 
@@ -34,7 +35,7 @@ def class_labels(y: pd.Series, task: str, positive_class: str | None = None) -> 
     labels = sorted(counts.index.tolist(), key=lambda v: str(v))
     if len(labels) < 2:
         raise DataError(
-            f"column {y.name!r}: the target holds {'only ' + repr(_plain(labels[0])) if labels else 'no value'} "
+            f"column {y.name!r}: the target holds {'only ' + repr(scalar(labels[0])) if labels else 'no value'} "
             f"in the {len(y)} training rows; a classifier has nothing to learn",
             hint="check data.source and data.target in tabloop.yaml: the table needs rows of at least two classes",
         )
@@ -52,11 +53,7 @@ def class_labels(y: pd.Series, task: str, positive_class: str | None = None) -> 
         else:
             pos = counts.idxmin() if counts.iloc[0] != counts.iloc[-1] else labels[-1]
         labels = [v for v in labels if v != pos] + [pos]
-    return [_plain(v) for v in labels]
-
-
-def _plain(v: Any) -> Any:
-    return v.item() if hasattr(v, "item") else v
+    return [scalar(v) for v in labels]
 
 
 def check_target_present(y: pd.Series) -> None:

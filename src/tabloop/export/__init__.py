@@ -18,13 +18,11 @@ if TYPE_CHECKING:
     )
     from tabloop.bundle import RowPredictor  # the one protocol, re-exported: it is the bundle's
     from tabloop.export._predict import OnnxRowPredictor, SklearnRowPredictor, make_row_predictor
-    from tabloop.export._runtime import MISSING
 
 __getattr__, __dir__ = exports(__name__, __file__)
 
 __all__ = [
     "DEFAULT_TOLERANCE",
-    "MISSING",
     "OnnxExport",
     "OnnxRowPredictor",
     "RowPredictor",

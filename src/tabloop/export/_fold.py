@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from tabloop.data import Contract
-from tabloop.export._runtime import MISSING, make_session
+from tabloop.data import MISSING_SENTINEL, Contract
+from tabloop.export._runtime import make_session
 
 #: random rows (fixed seed) on which the assembled lookups must equal the graph's own encoding
 CHECK_ROWS = 64
@@ -65,7 +65,7 @@ class FoldedGraph:
     categorical: tuple[str, ...]
 
     def feed(self, feed: dict[str, Any], values: Mapping[str, Sequence[str]], n: int) -> dict[str, Any]:
-        """``feed`` (numeric inputs) plus every block, from each categorical column's values (a category or MISSING)."""
+        """``feed`` (numeric inputs) plus every block, from each categorical column's values (a category or the gap sentinel)."""
         for block in self.blocks:
             feed[block.name] = block.encode(values, n)
         return feed
@@ -126,7 +126,7 @@ def _tables(probe: Any, cut: list[str], categorical: list[str], contract: Contra
     domains = {}
     for name in categorical:
         column = contract.column(name)
-        domains[name] = [*(column.categories or ()), *([MISSING] if column.nullable else [])]
+        domains[name] = [*(column.categories or ()), *([MISSING_SENTINEL] if column.nullable else [])]
     base_row = {name: domains[name][0] for name in categorical}
     rows: list[dict[str, str]] = [base_row]
     where: dict[str, list[int]] = {}

@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tabloop.data import Contract, check_frame
-from tabloop.errors import ContractViolation
-from tabloop.export._runtime import MISSING, make_session, onnx_feed, output_index
+from tabloop.data import MISSING_SENTINEL, Contract, check_frame
+from tabloop.errors import ContractViolation, NotConvertible
+from tabloop.export._runtime import make_session, onnx_feed, output_index
 from tabloop.bundle import ModelBundle
 
 log = logging.getLogger(__name__)
@@ -48,10 +48,6 @@ class OnnxExport:
     def used(self) -> bool:
         """True when the graph converted and matched the pipeline within the tolerance."""
         return bool(self.report.get("used"))
-
-
-class NotConvertible(Exception):
-    """Internal: the pipeline has a part no registered converter handles."""
 
 
 def export_onnx(
@@ -132,7 +128,7 @@ def to_onnx(pipeline: Any, contract: Contract, *, task: str) -> bytes:
 
     _register_converters()
     for col in contract.columns:
-        if MISSING in (col.categories or []):
+        if MISSING_SENTINEL in (col.categories or []):
             raise NotConvertible(f"column {col.name!r} has a category spelled like the internal gap marker")
     model = _with_string_gap_marker(pipeline)
     inputs = [
@@ -197,7 +193,7 @@ def _register_converters() -> None:
 
 
 def _with_string_gap_marker(pipeline: Any) -> Any:
-    """A copy whose string imputers look for :data:`MISSING` instead of NaN (ONNX strings have no NaN).
+    """A copy whose string imputers look for :data:`MISSING_SENTINEL` instead of NaN (ONNX strings have no NaN).
 
     The fitted statistics are untouched, so a gap still becomes the most frequent category.
     """
@@ -205,7 +201,7 @@ def _with_string_gap_marker(pipeline: Any) -> Any:
     for imputer in _string_imputers(model):
         mv = imputer.missing_values
         if isinstance(mv, float) and math.isnan(mv) or mv is None or mv is pd.NA:
-            imputer.missing_values = MISSING
+            imputer.missing_values = MISSING_SENTINEL
     return model
 
 

@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tabloop.data import Contract, check_records
+from tabloop.data import MISSING_SENTINEL, Contract, check_records, same_keys
 from tabloop.errors import ServingError
 from tabloop.export._fold import FoldedGraph, fold_categoricals
-from tabloop.export._runtime import MISSING, make_session, onnx_feed, output_index
+from tabloop.export._runtime import make_session, onnx_feed, output_index
 from tabloop.bundle import ModelBundle, Predictions, Rows
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ class _SmallFeed:
         if not rows:
             return None
         keys = rows[0].keys()
-        if not (self.names <= keys and keys <= self.allowed) or any(r.keys() != keys for r in rows):
+        if not (self.names <= keys and keys <= self.allowed) or not same_keys(rows):
             return None
         n = len(rows)
         feed: dict[str, np.ndarray] = {}
@@ -179,7 +179,7 @@ class _SmallFeed:
                     if type(v) is str and v in categories:
                         texts.append(v)
                     elif v is None and nullable:
-                        texts.append(MISSING)
+                        texts.append(MISSING_SENTINEL)
                     else:
                         return None
                 values[name] = texts
@@ -190,7 +190,7 @@ class _SmallFeed:
                     if type(v) is str and v in categories:
                         arr[i, 0] = v
                     elif v is None and nullable:
-                        arr[i, 0] = MISSING
+                        arr[i, 0] = MISSING_SENTINEL
                     else:  # numbers as categories, unseen values: the full check canonicalizes or refuses
                         return None
                 feed[name] = arr

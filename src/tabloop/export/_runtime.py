@@ -1,8 +1,8 @@
 """The one adapter to onnxruntime: a session tuned for one small request at a time, and its feed.
 
 The graph takes one input per contract column, shape ``[None, 1]``: float32 for numeric
-columns, strings for categorical ones. A categorical gap travels as :data:`MISSING`, the
-string the exported imputer replaces with its most frequent category, as scikit-learn
+columns, strings for categorical ones. A categorical gap travels as
+:data:`tabloop.data.MISSING_SENTINEL`, the string the exported imputer replaces with its most frequent category, as scikit-learn
 replaces NaN.
 """
 
@@ -12,10 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from tabloop.data import Contract
-
-#: how a categorical gap is spelled inside the ONNX graph (never a real category: it starts with NUL)
-MISSING = "\x00tabloop:missing"
+from tabloop.data import MISSING_SENTINEL, Contract
 
 
 def make_session(onnx_bytes: bytes) -> Any:
@@ -46,7 +43,7 @@ def onnx_feed(columns: dict[str, np.ndarray], contract: Contract) -> dict[str, n
         else:
             arr = np.empty(len(values), dtype=object)
             for i, v in enumerate(values):
-                arr[i] = v if isinstance(v, str) else MISSING
+                arr[i] = v if isinstance(v, str) else MISSING_SENTINEL
             feed[col.name] = arr.reshape(-1, 1)
     return feed
 

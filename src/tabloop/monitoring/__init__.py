@@ -23,14 +23,7 @@ if TYPE_CHECKING:
         positive_probability,
         top_drift_features,
     )
-    from tabloop.monitoring._drift import (
-        MISSING,
-        DriftResult,
-        FeatureDrift,
-        compute_drift,
-        holm_adjust,
-        jensen_shannon,
-    )
+    from tabloop.monitoring._drift import DriftResult, FeatureDrift, compute_drift
     from tabloop.monitoring._label_selection import batch_mask, holdout_mask, holdout_rows, label_selection_warning, shadow_mask
     from tabloop.monitoring._importance import permutation_importances
     from tabloop.monitoring._multivariate import MultivariateDrift, domain_classifier_drift
@@ -73,10 +66,7 @@ __all__ = [
     "holdout_mask",
     "holdout_rows",
     "HoldoutPerformance",
-    "holm_adjust",
-    "jensen_shannon",
     "label_selection_warning",
-    "MISSING",
     "MultivariateDrift",
     "outputs_over_time",
     "OutputsTimeline",

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from tabloop.evaluation import metrics_for
-from tabloop.monitoring._drift import _jsonable
+from tabloop._plain import plain
 from tabloop.monitoring._label_selection import batch_mask, holdout_mask, labelled_mask, shadow_mask
 from tabloop.monitoring._performance import _outputs, _realized
 from tabloop.spec import ABTestSpec
@@ -97,7 +97,7 @@ class ABSummary:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["verdict"] = self.verdict
-        return _jsonable(out)
+        return plain(out)
 
 
 def _answered(log: pd.DataFrame) -> tuple[np.ndarray, dict[str, int]]:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tabloop.monitoring._drift import _jsonable
+from tabloop._plain import plain
 from tabloop.monitoring._performance import PerformanceTimeline
 from tabloop.monitoring._timeline import DriftTimeline
 from tabloop.monitoring._windows import Window
@@ -39,7 +39,7 @@ class OutputsTimeline:
     reference: dict[str, float | None]
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable({"task": self.task, "windows": self.windows, "series": self.series,
+        return plain({"task": self.task, "windows": self.windows, "series": self.series,
                           "reference": self.reference})
 
 

@@ -29,43 +29,35 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from tabloop.data import Contract
+from tabloop._plain import plain
+from tabloop.data import MISSING_LABEL, Contract
 from tabloop.errors import DataError
+from tabloop.monitoring._columns import Kind, as_float, category_counts
+from tabloop.monitoring._multivariate import MultivariateDrift, domain_classifier_drift
 from tabloop.spec import DriftSpec
-
-if TYPE_CHECKING:  # _multivariate imports this module
-    from tabloop.monitoring._multivariate import MultivariateDrift
+from tabloop.stats import (
+    cdf_distances,
+    chi2_homogeneity,
+    holm_adjust,
+    jensen_shannon,
+    ks_2samp_sorted,
+    psi,
+    quantile_bin_counts,
+)
 
 __all__ = [
-    "MISSING",
     "DriftResult",
     "FeatureDrift",
     "compute_drift",
-    "holm_adjust",
 ]
 
-Kind = Literal["numeric", "categorical"]
-
-#: the label that missing values get when categories are counted
-MISSING = "<missing>"
-#: PSI bins for numbers: deciles of the reference
-NUMERIC_BINS = 10
-#: share given to an empty bin so that PSI stays finite
-PSI_EPSILON = 1e-4
-#: up to this many rows per side scipy's exact KS p-value is cheap; above it the
-#: exact distribution (scipy.stats.kstwo) costs up to a second per column, so we
-#: use Kolmogorov's limiting distribution, which is within 0.002 of it there
-EXACT_KS_MAX_ROWS = 10_000
 #: how many categories the JSON keeps per feature (the most common on either side)
 TOP_CATEGORIES = 10
 #: below this many cells in all, threads cost more than they save
@@ -116,7 +108,7 @@ class FeatureDrift:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out.pop("in_family")
-        return _jsonable(out)
+        return plain(out)
 
 
 @dataclass
@@ -207,7 +199,7 @@ class DriftResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: plain Python types, and None where a number is undefined (never NaN)."""
-        return _jsonable(
+        return plain(
             {
                 "status": self.status,
                 "summary": self.summary,
@@ -225,29 +217,6 @@ class DriftResult:
                 "prediction": self.prediction.to_dict() if self.prediction is not None else None,
             }
         )
-
-
-def holm_adjust(p_values: Sequence[float] | np.ndarray) -> np.ndarray:
-    """Holm-Bonferroni adjusted p-values (step-down, monotone, capped at 1); NaN stays NaN.
-
-    Holm controls the family-wise error rate without assuming independence, which
-    the features of one table never have.
-    """
-    p = np.asarray(p_values, dtype="float64")
-    out = np.full(p.shape, np.nan)
-    ok = ~np.isnan(p)
-    finite = p[ok]
-    m = finite.size
-    if m == 0:
-        return out
-    order = np.argsort(finite, kind="stable")
-    scaled = (m - np.arange(m)) * finite[order]
-    # running maximum keeps the adjusted values in the same order as the raw ones
-    adjusted = np.minimum(np.maximum.accumulate(scaled), 1.0)
-    ranked = np.empty(m)
-    ranked[order] = adjusted
-    out[ok] = ranked
-    return out
 
 
 def compute_drift(
@@ -313,8 +282,6 @@ def compute_drift(
 
     mv = None
     if policy.domain_classifier if multivariate is None else multivariate:
-        from tabloop.monitoring._multivariate import domain_classifier_drift
-
         mv = domain_classifier_drift(reference, current, plan, policy=policy, seed=seed, too_small=too_small)
 
     return DriftResult(
@@ -408,27 +375,8 @@ def _plan(
 
 def _column_drift(name: str, kind: Kind, ref: pd.Series, cur: pd.Series) -> FeatureDrift:
     if kind == "numeric":
-        return _numeric_drift(name, _as_float(ref, name, "reference"), _as_float(cur, name, "current"))
+        return _numeric_drift(name, as_float(ref, name, "reference"), as_float(cur, name, "current"))
     return _categorical_drift(name, category_counts(ref), category_counts(cur))
-
-
-def _as_float(series: pd.Series, name: str, window: str) -> np.ndarray:
-    """The column as float64 with NaN for missing; datetimes become nanoseconds since the epoch."""
-    dtype = series.dtype
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        if isinstance(dtype, pd.DatetimeTZDtype):
-            series = series.dt.tz_convert(None)
-        raw = series.to_numpy(dtype="datetime64[ns]")
-        values = raw.view("int64").astype("float64")
-        values[np.isnat(raw)] = np.nan
-        return values
-    try:
-        return series.to_numpy(dtype="float64", na_value=np.nan)
-    except (TypeError, ValueError) as exc:
-        raise DataError(
-            f"column {name!r} of the {window} window should be numeric but holds non-numbers: {exc}",
-            hint="fix the data, or mark the column categorical in the contract",
-        ) from exc
 
 
 _WENT_MISSING = "every value is missing in the current window"
@@ -466,10 +414,10 @@ def _numeric_drift(name: str, ref: np.ndarray, cur: np.ndarray) -> FeatureDrift:
         else:
             out.note = "no values to compare"
         return out
-    d, w1 = _cdf_distances(a, b)
-    out.statistic, out.p_value = _ks(a, b, d)
+    d, w1 = cdf_distances(a, b)
+    out.statistic, out.p_value = ks_2samp_sorted(a, b, d)
     out.p_value_adjusted = out.p_value
-    out.psi = _psi(*_quantile_bin_counts(a, b))
+    out.psi = psi(*quantile_bin_counts(a, b))
     scale = float(a.std())
     if scale > 0 and math.isfinite(scale):
         out.wasserstein = w1 / scale
@@ -480,113 +428,12 @@ def _numeric_drift(name: str, ref: np.ndarray, cur: np.ndarray) -> FeatureDrift:
     return out
 
 
-def _ks(a: np.ndarray, b: np.ndarray, d: float) -> tuple[float, float]:
-    """Two-sided two-sample KS on sorted, finite arrays with statistic ``d``: (statistic, p-value)."""
-    n1, n2 = a.size, b.size
-    if max(n1, n2) <= EXACT_KS_MAX_ROWS:
-        with warnings.catch_warnings():
-            # scipy falls back to the asymptotic p-value by itself where the exact one fails
-            # (many ties); its warning would land on the terminal of every monitor run
-            warnings.filterwarnings("ignore", message=".*Exact calculation unsuccessful.*", category=RuntimeWarning)
-            res = stats.ks_2samp(a, b)
-        return float(res.statistic), float(res.pvalue)
-    en = n1 * n2 / (n1 + n2)
-    p = float(stats.kstwobign.sf(math.sqrt(en) * d))
-    return d, min(max(p, 0.0), 1.0)
-
-
-def _cdf_distances(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """(sup |F_a - F_b|, integral of |F_a - F_b|) for sorted arrays: the KS statistic and Wasserstein-1.
-
-    ks_2samp looks up all n1 + n2 points in both samples with unsorted needles
-    (about a second per million rows). Here one stable argsort merges the two
-    sorted runs in a single pass, and the CDF gap is an integer count along it;
-    the area between the CDFs, step by step along the merged values, is the
-    Wasserstein distance (scipy.stats.wasserstein_distance computes the same).
-    """
-    n1, n2 = a.size, b.size
-    # both runs are sorted: each b lands after the a's that are <= it, so one searchsorted
-    # with sorted needles places it in the merged order (an argsort of the concatenation
-    # costs twice as much at a million rows)
-    at = np.searchsorted(a, b, side="right") + np.arange(n2)
-    from_b = np.zeros(n1 + n2, dtype=bool)
-    from_b[at] = True
-    values = np.empty(n1 + n2)
-    values[at] = b
-    values[~from_b] = a
-    cum_a = np.cumsum(~from_b)
-    seen = np.arange(1, n1 + n2 + 1)
-    # n1 * n2 * (F_a - F_b), exact in integers
-    gap = np.abs(cum_a * (n1 + n2) - seen * n1)
-    steps = np.diff(values)
-    # only where a run of equal values ends are both CDFs fully counted
-    run_end = np.append(steps != 0, True)
-    d = float(gap[run_end].max()) / (n1 * n2)
-    # where a run does not end the step is 0, so the partial counts there add nothing
-    w1 = float(np.dot(gap[:-1], steps)) / (n1 * n2)
-    return d, w1
-
-
-def _ks_statistic(a: np.ndarray, b: np.ndarray) -> float:
-    """sup |F_a - F_b| for sorted arrays, the same number ks_2samp computes."""
-    return _cdf_distances(a, b)[0]
-
-
-def _quantile_bin_counts(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Counts of sorted ``a`` and ``b`` in bins cut at the reference's deciles (outer bins open)."""
-    qs = np.arange(1, NUMERIC_BINS) / NUMERIC_BINS
-    # linear interpolation between order statistics, as np.quantile does, without re-partitioning
-    pos = qs * (a.size - 1)
-    lo = np.floor(pos).astype(np.int64)
-    hi = np.minimum(lo + 1, a.size - 1)
-    inner = a[lo] + (a[hi] - a[lo]) * (pos - lo)
-    edges = np.unique(inner)
-    # bins are (edge_i-1, edge_i], so heavy ties in discrete data land in one bin on both sides
-    ref_counts = np.diff(np.concatenate(([0], np.searchsorted(a, edges, side="right"), [a.size])))
-    cur_counts = np.diff(np.concatenate(([0], np.searchsorted(b, edges, side="right"), [b.size])))
-    return ref_counts, cur_counts
-
-
-def _psi(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
-    ref_share = ref_counts / max(ref_counts.sum(), 1)
-    cur_share = cur_counts / max(cur_counts.sum(), 1)
-    ref_share = np.where(ref_counts == 0, PSI_EPSILON, ref_share)
-    cur_share = np.where(cur_counts == 0, PSI_EPSILON, cur_share)
-    return float(np.sum((cur_share - ref_share) * np.log(cur_share / ref_share)))
-
-
-def category_counts(series: pd.Series) -> pd.Series:
-    """Counts per category label (str), missing values under ``MISSING``, most common first."""
-    vc = series.value_counts(dropna=False, sort=False)
-    vc = vc[vc.to_numpy() > 0]  # a Categorical dtype lists categories that never occur
-    labels = [MISSING if _is_missing(v) else _label(v) for v in vc.index]
-    # 1 and 1.0 (or None and NaN) are one category once labelled
-    counts = pd.Series(vc.to_numpy(dtype="int64"), index=pd.Index(labels, dtype=object)).groupby(level=0).sum()
-    return counts.sort_values(ascending=False, kind="stable")
-
-
-def _is_missing(value: Any) -> bool:
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def _label(value: Any) -> str:
-    # the same spelling as the contract's categories, so 1, 1.0 and "1" agree
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value)).lower()
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
-
-
 def _categorical_drift(name: str, ref: pd.Series, cur: pd.Series) -> FeatureDrift:
     union = ref.index.union(cur.index, sort=False)
     ref_counts = ref.reindex(union, fill_value=0).to_numpy(dtype="int64")
     cur_counts = cur.reindex(union, fill_value=0).to_numpy(dtype="int64")
     n_ref, n_cur = int(ref_counts.sum()), int(cur_counts.sum())
-    is_missing = np.asarray(union == MISSING)
+    is_missing = np.asarray(union == MISSING_LABEL)
     unseen = int(cur_counts[(ref_counts == 0) & ~is_missing].sum())
     out = FeatureDrift(
         column=name,
@@ -611,51 +458,12 @@ def _categorical_drift(name: str, ref: pd.Series, cur: pd.Series) -> FeatureDrif
     top = np.argsort(-np.maximum(ref_share, cur_share), kind="stable")[:TOP_CATEGORIES]
     out.reference_shares = {str(union[i]): float(ref_share[i]) for i in top}
     out.current_shares = {str(union[i]): float(cur_share[i]) for i in top}
-    if union.size < 2:
-        # one category on both sides: identical distributions, and chi2 has no degrees of freedom
-        out.statistic, out.p_value = 0.0, 1.0
-    else:
-        res = stats.chi2_contingency(np.vstack([ref_counts, cur_counts]))
-        out.statistic, out.p_value = float(res.statistic), float(res.pvalue)
+    out.statistic, out.p_value = chi2_homogeneity(ref_counts, cur_counts)
     out.p_value_adjusted = out.p_value
-    out.psi = _psi(ref_counts, cur_counts)
+    out.psi = psi(ref_counts, cur_counts)
     out.jensen_shannon = jensen_shannon(ref_share, cur_share)
     return out
 
 
-def jensen_shannon(p: np.ndarray, q: np.ndarray) -> float:
-    """Jensen-Shannon distance (the square root of the divergence) in base 2: 0 same, 1 disjoint."""
-    p = np.asarray(p, dtype="float64")
-    q = np.asarray(q, dtype="float64")
-    m = (p + q) / 2.0
-
-    def kl(x: np.ndarray) -> float:
-        ok = x > 0
-        return float(np.sum(x[ok] * np.log2(x[ok] / m[ok])))
-
-    return math.sqrt(max((kl(p) + kl(q)) / 2.0, 0.0))
-
-
 def _share(part: int, whole: int) -> float:
     return float(part) / whole if whole else 0.0
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        f = float(value)
-        return f if math.isfinite(f) else None
-    return value
-
-
-def numeric_values(series: pd.Series, name: str, window: str) -> np.ndarray:
-    """Finite values of a numeric column, as the tests see them (for plots)."""
-    values = _as_float(series, name, window)
-    return values[np.isfinite(values)]

@@ -13,17 +13,12 @@ import numpy as np
 import pandas as pd
 
 from tabloop.monitoring._ab import ABSummary
-from tabloop.monitoring._drift import (
-    EXACT_KS_MAX_ROWS,
-    NUMERIC_BINS,
-    DriftResult,
-    FeatureDrift,
-    category_counts,
-    numeric_values,
-)
+from tabloop.monitoring._columns import category_counts, numeric_values
+from tabloop.monitoring._drift import DriftResult, FeatureDrift
 from tabloop.monitoring._performance import PerformanceTimeline
 from tabloop.monitoring._timeline import DriftTimeline
 from tabloop.report import Report, monitor_report
+from tabloop.stats import EXACT_KS_MAX_ROWS, NUMERIC_BINS
 
 __all__ = ["distribution_panels", "drift_report"]
 

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tabloop.monitoring._drift import MISSING, Kind, _as_float, _jsonable, _label
+from tabloop._plain import plain
+from tabloop.monitoring._columns import Kind, as_float, category_labels
 from tabloop.spec import DriftSpec
 
 __all__ = ["MultivariateDrift", "domain_classifier_drift"]
@@ -51,7 +52,7 @@ class MultivariateDrift:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["importances"] = [{"column": c, "share": s} for c, s in self.importances]
-        return _jsonable(out)
+        return plain(out)
 
 
 def domain_classifier_drift(
@@ -108,22 +109,15 @@ def _encode(ref: pd.DataFrame, cur: pd.DataFrame, plan: list[tuple[str, Kind]]) 
     cols = []
     for name, kind in plan:
         if kind == "numeric":
-            col = np.concatenate([_as_float(ref[name], name, "reference"), _as_float(cur[name], name, "current")])
+            col = np.concatenate([as_float(ref[name], name, "reference"), as_float(cur[name], name, "current")])
             col[~np.isfinite(col)] = np.nan
         else:
             both = pd.concat([ref[name], cur[name]], ignore_index=True)
-            labels = both.map(lambda v: MISSING if _missing(v) else _label(v))
+            labels = category_labels(both)
             codes, _ = pd.factorize(labels, sort=True)
             col = codes.astype("float64")
         cols.append(col)
     return np.column_stack(cols)
-
-
-def _missing(value: Any) -> bool:
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
 
 
 def _cross_validate(

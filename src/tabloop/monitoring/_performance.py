@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from tabloop.evaluation import compute_metrics, greater_is_better, metrics_for
-from tabloop.monitoring._drift import _jsonable
+from tabloop._plain import plain
 from tabloop.monitoring._label_selection import (
     decided_labelled_rows,
     holdout_rows,
@@ -259,7 +259,7 @@ class PerformanceTimeline:
         out["below_threshold"] = self.below_threshold
         out["labelled"], out["rows"] = self.labelled, self.rows
         out["requests"], out["errors"], out["error_rate"] = self.requests, self.errors, self.error_rate
-        return _jsonable(out)
+        return plain(out)
 
 
 def performance_over_time(

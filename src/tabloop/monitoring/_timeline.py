@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 
 from tabloop.data import Contract
-from tabloop.monitoring._drift import _jsonable, compute_drift
+from tabloop._plain import plain
+from tabloop.monitoring._drift import compute_drift
 from tabloop.monitoring._windows import Window
 from tabloop.spec import DriftSpec
 
@@ -27,7 +28,7 @@ class DriftTimeline:
     drifted: dict[str, list[bool]]
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable({
+        return plain({
             "windows": self.windows, "effects": self.effects, "thresholds": self.thresholds,
             "values": self.values, "drifted": self.drifted,
         })

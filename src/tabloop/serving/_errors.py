@@ -1,4 +1,7 @@
-"""Request errors and the one table that maps every error type to an HTTP status.
+"""The one table that maps every error type to an HTTP status, and the handlers that answer them.
+
+The request errors themselves live in the one tree, ``tabloop.errors``; they are
+re-exported here so the serving modules keep importing them from ``._errors``.
 
 Handlers turn any exception into the error shape of the dialect the client spoke:
 
@@ -28,8 +31,55 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tabloop.errors import ContractViolation, ServingError, TabloopError, Violation
+from tabloop.errors import (
+    ClientDisconnected,
+    ContractViolation,
+    CrossOrigin,
+    Forbidden,
+    InternalError,
+    LogUnavailable,
+    MalformedRequest,
+    MisdirectedRequest,
+    NotFound,
+    NotReady,
+    PayloadTooLarge,
+    RequestRejected,
+    RequestTimeout,
+    ServingError,
+    TabloopError,
+    TooManyRequests,
+    Unauthenticated,
+    UnsupportedMediaType,
+)
 from tabloop.predlog import PredictionLogError
+
+__all__ = [
+    "CLIENT_CLOSED_REQUEST",
+    "MLFLOW_PATHS",
+    "REQUEST_ID_HEADER",
+    "ClientDisconnected",
+    "CrossOrigin",
+    "Forbidden",
+    "InternalError",
+    "LogUnavailable",
+    "MalformedRequest",
+    "MisdirectedRequest",
+    "NotFound",
+    "NotReady",
+    "PayloadTooLarge",
+    "RequestRejected",
+    "RequestTimeout",
+    "TooManyRequests",
+    "Unauthenticated",
+    "UnsupportedMediaType",
+    "answered_status",
+    "dialect_of",
+    "error_body",
+    "error_response",
+    "install_error_handlers",
+    "status_for",
+    "without_paths",
+]
 
 logger = logging.getLogger("tabloop.serving")
 
@@ -37,109 +87,6 @@ REQUEST_ID_HEADER = "X-Request-ID"
 MLFLOW_PATHS = frozenset({"/invocations", "/ping", "/version"})
 #: nginx's status for a request whose client closed the connection first
 CLIENT_CLOSED_REQUEST = 499
-
-
-class RequestRejected(TabloopError):
-    """The request itself (not its rows' values) is unusable."""
-
-    code = "bad_request"
-
-    def __init__(self, message: str, *, violations: list[Violation] | None = None, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.violations = list(violations or [])
-
-    def to_dict(self) -> dict[str, Any]:
-        out = super().to_dict()
-        out["violations"] = [v.to_dict() for v in self.violations]
-        return out
-
-
-class MalformedRequest(RequestRejected):
-    """Not JSON, the wrong top-level shape, rows that are not objects, a bad header."""
-
-    code = "malformed_request"
-
-
-class PayloadTooLarge(RequestRejected):
-    """Too many bytes or too many rows for one request."""
-
-    code = "payload_too_large"
-
-
-class UnsupportedMediaType(RequestRejected):
-    """A Content-Type the route does not read."""
-
-    code = "unsupported_media_type"
-
-
-class NotFound(RequestRejected):
-    """A model or version that is not served here."""
-
-    code = "not_found"
-
-
-class Unauthenticated(RequestRejected):
-    """No API key, or one that matches no configured key."""
-
-    code = "unauthenticated"
-
-
-class Forbidden(RequestRejected):
-    """A valid API key without the scope this route needs."""
-
-    code = "forbidden"
-
-
-class CrossOrigin(Forbidden):
-    """A request that changes something, sent by a browser page of another origin."""
-
-    code = "cross_origin"
-
-
-class MisdirectedRequest(RequestRejected):
-    """A ``Host`` header naming a server this is not (a page rebinding its DNS to this address)."""
-
-    code = "host_not_allowed"
-
-
-class TooManyRequests(RequestRejected):
-    """More requests in flight than the server takes at once."""
-
-    code = "too_many_requests"
-
-
-class RequestTimeout(TabloopError):
-    """The prediction took longer than the request time limit."""
-
-    code = "timeout"
-
-
-class NotReady(TabloopError):
-    """The server is starting or draining and takes no new predictions."""
-
-    code = "not_ready"
-
-
-class LogUnavailable(TabloopError):
-    """The answer could not be written to the prediction log, so it is not given (log_sync: write or ack)."""
-
-    code = "prediction_log_unavailable"
-
-
-class ClientDisconnected(TabloopError):
-    """The client went away before its request was read: nobody is left to answer.
-
-    Answered 499 (nginx's "client closed request"), a status no client sees: it is for
-    the access log and the error metrics, so a disconnect is never counted as a 5xx.
-    """
-
-    code = "client_disconnected"
-
-
-class InternalError(TabloopError):
-    """Wraps an unexpected exception so it reaches the handlers with its cause attached."""
-
-    code = "internal_error"
 
 
 # Most specific first: the first isinstance match wins. Anything unlisted is 500.

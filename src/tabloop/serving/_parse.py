@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import orjson
 import pandas as pd
 
+from tabloop._plain import scalar as plain  # noqa: F401 (the renderers in _app import it from here)
 from tabloop.bundle import Rows
-from tabloop.data import Contract, check_frame
+from tabloop.data import RAGGED_MESSAGE, Contract, check_frame, ragged_keys
 from tabloop.errors import ContractViolation, Violation
 from tabloop.serving._errors import MalformedRequest, PayloadTooLarge
 
@@ -85,21 +85,18 @@ def rows_to_frame(rows: Rows, contract: Contract) -> pd.DataFrame:
     row, together with whatever else the contract finds.
     """
     df = pd.DataFrame.from_records(rows)
-    first = rows[0].keys()
-    if all(r.keys() == first for r in rows):
+    _, ragged = ragged_keys(rows)
+    if not ragged:
         return df
     features = set(contract.feature_names)
     found: list[Violation] = []
     for name in df.columns:
         if name not in features:
             continue
-        for i, r in enumerate(rows):
-            if name not in r:
-                found.append(
-                    Violation(name, "missing_column", "row leaves out this key, which other rows send; send null if unknown", row=i)
-                )
-                if len(found) >= MAX_VIOLATIONS:
-                    break
+        for i in ragged.get(name, ()):
+            found.append(Violation(name, "missing_column", RAGGED_MESSAGE, row=i))
+            if len(found) >= MAX_VIOLATIONS:
+                break
     if not found:
         return df
     seen = {(v.column, v.row) for v in found}
@@ -108,13 +105,6 @@ def rows_to_frame(rows: Rows, contract: Contract) -> pd.DataFrame:
     except ContractViolation as exc:
         found.extend(v for v in exc.violations if (v.column, v.row) not in seen)
     raise ContractViolation(found[:MAX_VIOLATIONS], source=SOURCE)
-
-
-def plain(value: Any) -> Any:
-    """A value orjson can write without options: NumPy scalars become Python ones."""
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def _json_type(value: Any) -> str:

@@ -202,7 +202,11 @@ GROW_PARTS = 5
 
 
 class _OutOfTime(Exception):
-    pass
+    """Control flow, not an error: a growing forest stops early and the fold loop ends the trial.
+
+    Raised and caught inside this module only (never reaches a user), so it stays out of
+    the tree in ``tabloop.errors``; tests/test_errors.py allow-lists it by name.
+    """
 
 
 def _grows(model: Any) -> bool:

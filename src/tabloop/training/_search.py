@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tabloop.data import redact_url
 from tabloop.errors import TrainingError
 from tabloop.evaluation import greater_is_better
 from tabloop.spec import Spec
@@ -139,19 +140,15 @@ def open_study(name: str, *, storage: str | None, seed: int, maximize: bool) -> 
                 time.sleep(0.5 * (attempt + 1))
                 continue
             raise TrainingError(
-                f"cannot open the search study {name!r} in {_redact(storage)}: {type(exc).__name__}: {exc}",
+                f"cannot open the search study {name!r} in {_shown(storage)}: {type(exc).__name__}: {exc}",
                 hint="check train.storage (or --storage / TABLOOP_TRAIN__STORAGE); e.g. postgresql://user@host/db",
             ) from exc
     raise AssertionError("unreachable")
 
 
-def _redact(url: str | None) -> str:
-    if url is None:
-        return "memory"
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return url
+def _shown(storage: str | None) -> str:
+    """How the study's storage is named in an error: no storage is Optuna's in-memory one."""
+    return "memory" if storage is None else redact_url(storage)
 
 
 def run_search(

@@ -1,0 +1,38 @@
+"""Statistics (the bottom of the stack): two-sample tests, effect sizes and multiple-testing adjustment.
+
+Pure functions of NumPy arrays, SciPy underneath where it has the test; they know
+nothing of tables, contracts or policies. Monitoring decides what counts as drift with
+them; a later stage (model tests, registry gates) can use the same numbers.
+"""
+
+from typing import TYPE_CHECKING
+
+from tabloop._lazy import exports
+
+# imported on first use (see tabloop._lazy): SciPy is loaded only by a command that tests something
+if TYPE_CHECKING:
+    from tabloop.stats._adjust import holm_adjust
+    from tabloop.stats._distances import (
+        NUMERIC_BINS,
+        PSI_EPSILON,
+        cdf_distances,
+        jensen_shannon,
+        psi,
+        quantile_bin_counts,
+    )
+    from tabloop.stats._tests import EXACT_KS_MAX_ROWS, chi2_homogeneity, ks_2samp_sorted
+
+__getattr__, __dir__ = exports(__name__, __file__)
+
+__all__ = [
+    "EXACT_KS_MAX_ROWS",
+    "NUMERIC_BINS",
+    "PSI_EPSILON",
+    "cdf_distances",
+    "chi2_homogeneity",
+    "holm_adjust",
+    "jensen_shannon",
+    "ks_2samp_sorted",
+    "psi",
+    "quantile_bin_counts",
+]
