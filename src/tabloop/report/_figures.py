@@ -46,9 +46,13 @@ def color_patch(color: str, alpha: float) -> Any:
     return Rectangle((0, 0), 1, 1, color=color, alpha=alpha)
 
 
-def figure_to_html(fig: Any, alt: str) -> str:
-    """A matplotlib figure as an inline PNG ``<img>``."""
+def figure_to_html(fig: Any, alt: str, *, tight: bool = True) -> str:
+    """A matplotlib figure as an inline PNG ``<img>``.
+
+    ``tight`` crops the figure to what is drawn, which costs a second drawing of the whole
+    figure; a figure that sets its own margins passes ``False``.
+    """
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight" if tight else None)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
