@@ -19,7 +19,7 @@ def capture_drawn_texts(monkeypatch: pytest.MonkeyPatch, module: ModuleType) -> 
     drawn: list[tuple[str, bool]] = []
     original = module.figure_to_html
 
-    def spy(fig: Any, alt: str) -> str:
+    def spy(fig: Any, alt: str, **options: Any) -> str:
         # laid out as savefig will, whatever canvas the figure has (the report layer's have none of pyplot's)
         fig.draw_without_rendering()
         for text in fig.findobj(Text):
@@ -28,7 +28,7 @@ def capture_drawn_texts(monkeypatch: pytest.MonkeyPatch, module: ModuleType) -> 
                 # the same decision matplotlib makes when it renders (math between unescaped $)
                 shown, is_math = text._preprocess_math(raw)
                 drawn.append((shown, bool(is_math)))
-        return original(fig, alt)
+        return original(fig, alt, **options)
 
     monkeypatch.setattr(module, "figure_to_html", spy)
     return drawn

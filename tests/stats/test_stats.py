@@ -71,3 +71,17 @@ def test_quantile_bins_are_the_reference_deciles() -> None:
     assert ref_counts.tolist() == [100] * 10 and cur_counts.tolist() == [100] * 10
     ref_counts, cur_counts = quantile_bin_counts(a, np.full(10, 2000.0))
     assert cur_counts.tolist() == [0] * 9 + [10]
+
+
+def test_rank_auc_is_sklearns_roc_auc_with_ties_and_nan_without_both_classes() -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from tabloop.stats import roc_auc
+
+    rng = np.random.default_rng(7)
+    for n in (7, 200, 5000):
+        y = rng.integers(0, 2, n)
+        y[:2] = [0, 1]
+        score = np.round(rng.normal(size=n) + 0.4 * y, 1)  # rounded: many ties
+        assert roc_auc(y, score) == pytest.approx(roc_auc_score(y, score), abs=1e-12)
+    assert np.isnan(roc_auc(np.ones(5), np.arange(5.0)))

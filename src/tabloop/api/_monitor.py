@@ -73,6 +73,9 @@ def monitor(
     ``reference_query`` / ``current_query``. With both and no project, it runs standalone:
     no spec, no model, default policy.
     """
+    from tabloop.report import preload
+
+    preload()  # the report's matplotlib loads while the tables are read and the tests run
     from tabloop.monitoring import compute_drift, drift_report, shadow_mask
 
     _check_queries(reference, reference_query, "reference")

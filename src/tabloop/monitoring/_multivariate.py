@@ -12,7 +12,9 @@ separates the windows.
 
 from __future__ import annotations
 
+import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -22,6 +24,7 @@ import pandas as pd
 from tabloop._plain import plain
 from tabloop.monitoring._columns import Kind, as_float, category_labels
 from tabloop.spec import DriftSpec
+from tabloop.stats import roc_auc
 
 __all__ = ["MultivariateDrift", "domain_classifier_drift"]
 
@@ -84,9 +87,7 @@ def domain_classifier_drift(
     names = [name for name, _ in plan]
     categorical = [i for i, (_, kind) in enumerate(plan) if kind == "categorical"]
     proba, gains, folds = _cross_validate(X, y, categorical, seed)
-    from sklearn.metrics import roc_auc_score
-
-    out.auc = float(roc_auc_score(y, proba))
+    out.auc = roc_auc(y, proba)
     out.auc_folds = folds
     total = float(gains.sum())
     shares = gains / total if total > 0 else np.zeros_like(gains)
@@ -130,15 +131,16 @@ def _cross_validate(
     column is shuffled credits only what tells the windows apart on unseen rows.
     """
     import lightgbm as lgb
-    from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import StratifiedKFold
 
     rng = np.random.default_rng(seed)
-    proba = np.zeros(len(y))
-    losses = np.zeros(X.shape[1])
-    folds: list[float] = []
-    splitter = StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=seed)
-    for train, test in splitter.split(X, y):
+    splits = list(StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=seed).split(X, y))
+    # every shuffle drawn up front, fold by fold and column by column as a loop would draw them,
+    # so that running the folds at once changes no number
+    shuffles = [[rng.permutation(len(test)) for _ in range(X.shape[1])] for _, test in splits]
+
+    def one_fold(k: int) -> tuple[np.ndarray, float, np.ndarray]:
+        train, test = splits[k]
         model = lgb.LGBMClassifier(
             n_estimators=60, learning_rate=0.1, num_leaves=15, min_child_samples=40,
             n_jobs=1, random_state=seed, verbose=-1,
@@ -146,12 +148,24 @@ def _cross_validate(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model.fit(X[train], y[train], categorical_feature=categorical or "auto")
-            proba[test] = model.predict_proba(X[test])[:, 1]
-            auc = float(roc_auc_score(y[test], proba[test]))
-            folds.append(auc)
+            fold_proba = model.predict_proba(X[test])[:, 1]
+            auc = roc_auc(y[test], fold_proba)
             held = X[test]
-            for j in range(X.shape[1]):
+            lost = np.zeros(X.shape[1])
+            for j, order in enumerate(shuffles[k]):
                 shuffled = held.copy()
-                shuffled[:, j] = shuffled[rng.permutation(len(test)), j]
-                losses[j] += max(auc - float(roc_auc_score(y[test], model.predict_proba(shuffled)[:, 1])), 0.0)
+                shuffled[:, j] = shuffled[order, j]
+                lost[j] = max(auc - roc_auc(y[test], model.predict_proba(shuffled)[:, 1]), 0.0)
+        return fold_proba, auc, lost
+
+    # LightGBM lets go of the GIL while it fits and predicts: the folds share the cores
+    with ThreadPoolExecutor(max_workers=min(FOLDS, os.cpu_count() or 1)) as pool:
+        results = list(pool.map(one_fold, range(len(splits))))
+    proba = np.zeros(len(y))
+    losses = np.zeros(X.shape[1])
+    folds: list[float] = []
+    for (_, test), (fold_proba, auc, lost) in zip(splits, results, strict=True):
+        proba[test] = fold_proba
+        folds.append(auc)
+        losses += lost
     return proba, losses, folds

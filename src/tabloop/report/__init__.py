@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from tabloop.report._dashboard_page import dashboard_html
     from tabloop.report._document import Report, table_html
     from tabloop.report._evaluation_report import evaluation_report
-    from tabloop.report._figures import figure_to_html, plot_label
+    from tabloop.report._figures import figure_to_html, plot_label, preload
     from tabloop.report._monitor_report import monitor_report
     from tabloop.report._profile_report import profile_report
     from tabloop.report._training_report import leaderboard_report
@@ -32,6 +32,7 @@ __all__ = [
     "leaderboard_report",
     "monitor_report",
     "plot_label",
+    "preload",
     "profile_report",
     "Report",
     "table_html",

@@ -13,7 +13,7 @@ import html
 import io
 from typing import Any
 
-__all__ = ["color_patch", "figure_to_html", "new_figure", "plot_label", "subplots"]
+__all__ = ["color_patch", "figure_to_html", "new_figure", "plot_label", "preload", "subplots"]
 
 
 def plot_label(value: Any) -> str:
@@ -24,6 +24,26 @@ def plot_label(value: Any) -> str:
     and ``$price_$`` raised a parse error that sank the whole report.
     """
     return str(value).replace("$", r"\$")
+
+
+def preload() -> None:
+    """Import matplotlib's figure machinery in a background thread, for a command that will draw.
+
+    A command that computes for a while before its report (``tabloop monitor``: the drift
+    tests, the domain classifier fitting LightGBM without the GIL) hides most of the
+    quarter second this import takes; the first figure waits for it if it is not done.
+    """
+    import threading
+
+    def load() -> None:
+        try:
+            import matplotlib.backends.backend_agg  # noqa: F401
+            import matplotlib.figure  # noqa: F401
+            import matplotlib.patches  # noqa: F401
+        except Exception:  # pragma: no cover - the first figure imports it again and reports
+            pass
+
+    threading.Thread(target=load, name="tabloop-preload-matplotlib", daemon=True).start()
 
 
 def new_figure(figsize: tuple[float, float]) -> Any:
@@ -46,9 +66,13 @@ def color_patch(color: str, alpha: float) -> Any:
     return Rectangle((0, 0), 1, 1, color=color, alpha=alpha)
 
 
-def figure_to_html(fig: Any, alt: str) -> str:
-    """A matplotlib figure as an inline PNG ``<img>``."""
+def figure_to_html(fig: Any, alt: str, *, tight: bool = True) -> str:
+    """A matplotlib figure as an inline PNG ``<img>``.
+
+    ``tight`` crops the figure to what is drawn, which costs a second drawing of the whole
+    figure; a figure that sets its own margins passes ``False``.
+    """
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight" if tight else None)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'

@@ -211,7 +211,8 @@ def _figures(features: list[Any], panels: Mapping[str, Mapping[str, Any]]) -> st
         fig.subplots_adjust(left=0.5 / width, right=1 - 0.15 / width, bottom=0.55 / height,
                             top=1 - 0.65 / height, wspace=0.45, hspace=0.75)
         names = ", ".join(f.column for f in chunk)
-        parts.append(figure_to_html(fig, f"reference and current distributions of {names}"))
+        # the margins above are fixed, so cropping would only draw the whole grid a second time
+        parts.append(figure_to_html(fig, f"reference and current distributions of {names}", tight=False))
     return "".join(parts)
 
 

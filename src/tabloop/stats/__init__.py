@@ -1,4 +1,4 @@
-"""Statistics (the bottom of the stack): two-sample tests, effect sizes and multiple-testing adjustment.
+"""Statistics (the bottom of the stack): two-sample tests, effect sizes, rank AUC and multiple-testing adjustment.
 
 Pure functions of NumPy arrays, SciPy underneath where it has the test; they know
 nothing of tables, contracts or policies. Monitoring decides what counts as drift with
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         psi,
         quantile_bin_counts,
     )
+    from tabloop.stats._ranks import roc_auc
     from tabloop.stats._tests import EXACT_KS_MAX_ROWS, chi2_homogeneity, ks_2samp_sorted
 
 __getattr__, __dir__ = exports(__name__, __file__)
@@ -35,4 +36,5 @@ __all__ = [
     "ks_2samp_sorted",
     "psi",
     "quantile_bin_counts",
+    "roc_auc",
 ]
