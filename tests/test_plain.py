@@ -63,3 +63,16 @@ def test_importing_it_imports_no_library() -> None:
     code = "import sys, tabloop._plain; print(sorted(m for m in ('numpy', 'pandas') if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_plain_records_are_rows_as_a_json_client_sends_them() -> None:
+    import numpy as np
+    import pandas as pd
+
+    from tabloop._plain import plain_records
+
+    frame = pd.DataFrame({"n": [1.5, np.nan], "i": np.array([1, 2], dtype="int64"), "c": ["a", None],
+                          "x": [np.inf, 0.0]}).astype(object)
+    rows = plain_records(frame.to_dict("records"))
+    assert rows == [{"n": 1.5, "i": 1, "c": "a", "x": float("inf")}, {"n": None, "i": 2, "c": None, "x": 0.0}]
+    assert all(type(r["i"]) is int for r in rows)

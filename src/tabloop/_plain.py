@@ -11,6 +11,7 @@ Three spellings, each for a reason:
   ``null``;
 - :func:`scalar`: a NumPy scalar as the Python one, anything else untouched (labels,
   values orjson writes without options);
+- :func:`plain_records`: rows of a DataFrame as a JSON client sends them (NaN as ``None``);
 - :func:`shown`: a value as an error message shows it: JSON scalars as they are, anything
   else as text, so a violation reports ``"nan"`` or ``"inf"`` (the value that broke a rule)
   rather than hiding it as ``null``.
@@ -24,7 +25,7 @@ import math
 from pathlib import PurePath
 from typing import Any
 
-__all__ = ["json_default", "plain", "scalar", "shown"]
+__all__ = ["json_default", "plain", "plain_records", "scalar", "shown"]
 
 
 def scalar(value: Any) -> Any:
@@ -53,6 +54,19 @@ def plain(value: Any, *, keep_infinity: bool = False) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return value if keep_infinity and not math.isnan(value) else None
     return value
+
+
+def plain_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows from ``DataFrame.to_dict("records")`` as a JSON client sends them, changed in place and returned.
+
+    NumPy scalars become Python ones and a float NaN (pandas' missing value) becomes
+    ``None``; an infinity stays, because the contract, not this, decides what to do with it.
+    """
+    for record in records:
+        for key, value in record.items():
+            value = scalar(value)
+            record[key] = None if isinstance(value, float) and math.isnan(value) else value
+    return records
 
 
 def shown(value: Any) -> Any:

@@ -7,13 +7,13 @@ checked by the same contract and answered by the same predictor.
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import orjson
 
+from tabloop._plain import plain_records
 from tabloop.data import Contract
 from tabloop.errors import Violation
 from tabloop.serving._errors import MalformedRequest, UnsupportedMediaType
@@ -143,14 +143,7 @@ def _csv_rows(body: bytes, numeric: Sequence[str] = ()) -> list[dict[str, Any]]:
         if name in df.columns:
             df[name] = parse_text_numbers(df[name].to_numpy(dtype=object))
     records: list[dict[str, Any]] = df.to_dict("records")
-    for rec in records:
-        for k, v in rec.items():
-            if isinstance(v, np.generic):
-                v = v.item()
-            if isinstance(v, float) and math.isnan(v):
-                v = None
-            rec[k] = v
-    return records
+    return plain_records(records)
 
 
 def mlflow_predictions(preds: Predictions) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from tabloop._plain import plain_records
 from tabloop.errors import ServingError
 from tabloop.predlog import utc_now
 from tabloop.serving._predictor import FastPredictor, PredictorFactory, RowPredictor, Served
@@ -59,14 +60,7 @@ def reference_rows(bundle: ModelBundle, limit: int = WARMUP_ROWS) -> list[dict[s
     if len(names) != len(bundle.contract.feature_names) or len(bundle.reference) == 0:
         return []
     rows: list[dict[str, Any]] = bundle.reference[names].head(limit).astype(object).to_dict("records")
-    for row in rows:
-        for k, v in row.items():
-            if isinstance(v, np.generic):
-                v = v.item()
-            if isinstance(v, float) and math.isnan(v):
-                v = None
-            row[k] = v
-    return rows
+    return plain_records(rows)
 
 
 def warm_up(bundle: ModelBundle, predictor: RowPredictor) -> int:
