@@ -7,18 +7,22 @@ test's own value readers, and ``tabloop.report`` turns them and the results into
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from tabloop.monitoring._ab import ABSummary
 from tabloop.monitoring._columns import category_counts, numeric_values
 from tabloop.monitoring._drift import DriftResult, FeatureDrift
-from tabloop.monitoring._performance import PerformanceTimeline
-from tabloop.monitoring._timeline import DriftTimeline
 from tabloop.report import Report, monitor_report
 from tabloop.stats import EXACT_KS_MAX_ROWS, NUMERIC_BINS
+
+if TYPE_CHECKING:
+    # annotations only: the A/B and performance modules import scikit-learn's metrics, which a
+    # standalone drift report never uses
+    from tabloop.monitoring._ab import ABSummary
+    from tabloop.monitoring._performance import PerformanceTimeline
+    from tabloop.monitoring._timeline import DriftTimeline
 
 __all__ = ["distribution_panels", "drift_report"]
 
