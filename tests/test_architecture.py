@@ -75,3 +75,13 @@ def test_the_modules_outside_the_layers_are_explained_in_the_document() -> None:
 
 def test_the_readme_links_the_architecture_document() -> None:
     assert "docs/architecture.md" in (ROOT / "README.md").read_text()
+
+
+def test_a_package_docstring_that_names_its_layer_names_the_documented_one() -> None:
+    numbers = {name: number for number, names in _documented_layers() for name in names}
+    for init in sorted(SRC.glob("*/__init__.py")):
+        first_line = init.read_text().split("\n", 1)[0]
+        match = re.search(r"\(layer (\d+)\)", first_line)
+        if match:
+            package = f"tabloop.{init.parent.name}"
+            assert int(match.group(1)) == numbers[package], f"{init}: the table in docs/architecture.md says layer {numbers[package]}"

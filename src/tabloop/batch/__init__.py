@@ -1,4 +1,4 @@
-"""Batch scoring (layer 6): files in, predictions out, every row accounted for."""
+"""Batch scoring (layer 14): files in, predictions out, every row accounted for."""
 
 from tabloop.batch._score import BatchOutput, log_batch, score_frame, write_table
 

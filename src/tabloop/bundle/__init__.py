@@ -1,4 +1,4 @@
-"""The model bundle (layer 6): the artifact every stage after training shares.
+"""The model bundle (layer 8): the artifact every stage after training shares.
 
 A bundle is the fitted pipeline with its contract, a reference sample, the spec it came
 from, the ONNX graph when one converted, and a signed manifest of their hashes; loading one

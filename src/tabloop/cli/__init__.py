@@ -1,4 +1,4 @@
-"""The command line (layer 8): ``tabloop COMMAND``; every command takes --json."""
+"""The command line (layer 17): ``tabloop COMMAND``; every command takes --json."""
 
 from tabloop.cli._app import app, main
 

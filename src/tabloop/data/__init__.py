@@ -1,4 +1,4 @@
-"""Data (layer 2): reading tables, the contract and its one gatekeeper, profiles, splits."""
+"""Data (layer 7): reading tables, the contract and its one gatekeeper, profiles, splits."""
 
 from typing import TYPE_CHECKING
 

@@ -1,4 +1,4 @@
-"""Evaluation (layer 4): metrics by task, thresholds from costs, evaluation reports."""
+"""Evaluation (layer 10): metrics by task, thresholds from costs, evaluation reports."""
 
 from typing import TYPE_CHECKING
 

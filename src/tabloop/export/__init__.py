@@ -1,4 +1,4 @@
-"""Export (layer 6): the pipeline as ONNX with a parity check, and fast row predictors for serving."""
+"""Export (layer 13): the pipeline as ONNX with a parity check, and fast row predictors for serving."""
 
 from typing import TYPE_CHECKING
 

@@ -1,4 +1,4 @@
-"""The loop (layer 12): feedback labels joined, realized performance, the retraining set, the triggers,
+"""The loop (layer 15): feedback labels joined, realized performance, the retraining set, the triggers,
 the promotion gate and the decision of each pass; values in, values out, no I/O."""
 
 from typing import TYPE_CHECKING

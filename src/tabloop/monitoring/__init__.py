@@ -1,4 +1,4 @@
-"""Monitoring (layer 6): has the world moved since the model was trained, and how is the model doing?
+"""Monitoring (layer 14): has the world moved since the model was trained, and how is the model doing?
 
 ``compute_drift`` compares a current window with the reference, feature by
 feature, on the predictions and (with a domain classifier) on all features at

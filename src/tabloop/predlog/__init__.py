@@ -1,10 +1,12 @@
-"""The prediction log (layer 9): what was predicted, what was refused, and the labels that came back.
+"""The prediction log (layer 12): what was predicted, what was refused, and the labels that came back.
 
 ``_records`` is the schema of one JSON line (prediction, error and feedback records),
 ``_store`` the files on disk (``PredictionLog``: safe durable appends, tolerant reads),
 ``_writer`` the threaded group-commit writer a server logs through
-(``BackgroundLogWriter``) and ``_window`` the newest windows of the log read from the
-files' ends (``LogWindow``, for the live dashboard). The exceptions live in
+(``BackgroundLogWriter``), ``_sink`` the ``serving.log_sync`` policy chosen once
+(``make_sink``: ack, write or background), ``_window`` the newest windows of the log read
+from the files' ends (``LogWindow``, for the live dashboard) and ``_row_counts`` the
+per-file row counts it keeps beside the log. The exceptions live in
 ``tabloop.errors`` and are importable from here too.
 """
 

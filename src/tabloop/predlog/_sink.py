@@ -21,9 +21,8 @@ import asyncio
 from typing import Any, ClassVar, Literal
 
 from tabloop.errors import ServingError, TabloopError
-# from the package, not from the module that defines them (predlog's modules are being split): the
-# package's __init__ imports this module after the names below are bound
-from tabloop.predlog import RETRY_S, SYNC_INTERVAL_S, BackgroundLogWriter, PredictionLog
+from tabloop.predlog._store import PredictionLog
+from tabloop.predlog._writer import RETRY_S, SYNC_INTERVAL_S, BackgroundLogWriter
 
 LogSync = Literal["ack", "write", "background"]
 LOG_SYNC_MODES: tuple[str, ...] = ("ack", "write", "background")

@@ -1,4 +1,4 @@
-"""Features (layer 3): the preprocessing pipeline shared by training and serving."""
+"""Preparation (layer 9): the preprocessing pipeline shared by training and serving."""
 
 from tabloop.preparation._pipeline import make_preprocessor
 

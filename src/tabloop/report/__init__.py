@@ -1,4 +1,4 @@
-"""Presentation (layer 4): every HTML document tabloop writes or serves, and all of its matplotlib.
+"""Presentation (layer 6): every HTML document tabloop writes or serves, and all of its matplotlib.
 
 The stage packages compute numbers; this layer draws them. ``Report`` is one
 self-contained HTML document (styles inline, plots inline as PNG) with the same numbers

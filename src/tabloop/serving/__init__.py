@@ -1,4 +1,4 @@
-"""Online serving (layer 6): one port, three dialects, champion and challenger.
+"""Online serving (layer 14): one port, three dialects, champion and challenger.
 
 ``create_app(ServeConfig(bundle, ...))`` (or ``ServeConfig.from_spec``) gives a FastAPI app speaking tabloop's JSON
 (``/predict``), MLflow's scoring protocol (``/invocations``) and the Open Inference

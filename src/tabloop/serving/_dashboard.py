@@ -1,7 +1,7 @@
 """``GET /dashboard``: a live page drawing the monitoring figures from the prediction log.
 
 The serving layer cannot import ``tabloop.monitoring`` (they are siblings), so the
-numbers come from a provider the caller hands to ``create_app``: a function of the
+numbers come from a provider the caller hands to ``ServeConfig(dashboard=...)``: a function of the
 champion's bundle returning the dashboard JSON (``tabloop.api`` builds it from the
 monitor's own functions). ``/dashboard/data`` answers that JSON, recomputed at most
 every ``ttl_s`` seconds so that a page refreshing in several tabs does not re-run

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import re
 import uuid
@@ -62,14 +61,6 @@ class Answer(Response):
             (b"content-length", str(len(content)).encode("latin-1")),
             (b"content-type", b"application/json"),
         ]
-
-
-def running_loop() -> asyncio.AbstractEventLoop | None:
-    """The event loop of this thread, or None outside one."""
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return None
 
 
 def new_request_id() -> str:

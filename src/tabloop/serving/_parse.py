@@ -7,7 +7,6 @@ from typing import Any
 import orjson
 import pandas as pd
 
-from tabloop._plain import scalar as plain  # noqa: F401 (the renderers in _app import it from here)
 from tabloop.bundle import Rows
 from tabloop.data import RAGGED_MESSAGE, Contract, check_frame, ragged_keys
 from tabloop.errors import ContractViolation, Violation

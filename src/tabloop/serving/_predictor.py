@@ -6,7 +6,7 @@ dicts) and gets ``Predictions`` back. A predictor must apply the rules of
 ``BundlePredictor`` is the reference implementation (pandas + the scikit-learn
 pipeline). ``FastPredictor``, the default, answers from the exported ONNX graph when
 the bundle carries one whose parity held at registration, without building a
-DataFrame. Another one plugs in through ``create_app(predictor=...)`` as a factory
+DataFrame. Another one plugs in through ``ServeConfig(predictor=...)`` as a factory
 taking the bundle, so every version loaded later gets one too.
 """
 

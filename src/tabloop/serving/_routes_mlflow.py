@@ -30,7 +30,7 @@ def mlflow_router(service: Service, router: APIRouter | None = None) -> APIRoute
         "/invocations",
         summary="Predict rows (MLflow scoring protocol)",
         response_class=Response,
-        openapi_extra=invocations_openapi(service.config.bundle, max_rows=limits.max_rows),
+        openapi_extra=invocations_openapi(service.models.champion.bundle, max_rows=limits.max_rows),
     )
     async def invocations(request: Request) -> Response:
         content_type = request.headers.get("content-type", "")

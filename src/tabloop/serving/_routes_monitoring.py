@@ -27,7 +27,7 @@ def monitoring_router(service: Service, router: APIRouter | None = None) -> APIR
 
 def add_dashboard(app: FastAPI, service: Service) -> None:
     """``GET /dashboard`` and ``/dashboard/data`` when the config names a provider of the monitoring figures."""
-    provider = service.config.dashboard
+    provider = service.dashboard
     if provider is None:
         return
     install_dashboard(app, provider, champion=lambda: service.models.champion.bundle,

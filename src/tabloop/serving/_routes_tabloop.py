@@ -7,10 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from tabloop._plain import scalar
 from tabloop.bundle import Predictions
 from tabloop.serving._guard import require_json
 from tabloop.serving._http import dumps, json_response, public_status
-from tabloop.serving._parse import parse_rows, plain
+from tabloop.serving._parse import parse_rows
 from tabloop.serving._predictor import Served
 from tabloop.serving._schema import predict_openapi
 from tabloop.serving._service import Service
@@ -24,7 +25,7 @@ def tabloop_router(service: Service, router: APIRouter | None = None) -> APIRout
     router = router if router is not None else APIRouter()
     limits = service.limits
     models = service.models
-    openapi_extra, responses = predict_openapi(service.config.bundle, max_rows=limits.max_rows)
+    openapi_extra, responses = predict_openapi(service.models.champion.bundle, max_rows=limits.max_rows)
 
     def parse(body: bytes) -> list[dict[str, Any]]:
         return parse_rows(body, max_rows=limits.max_rows)
@@ -78,8 +79,8 @@ def tabloop_router(service: Service, router: APIRouter | None = None) -> APIRout
                 # what answers /predict: "onnx" (the exported graph) or "sklearn" (the pipeline)
                 "engine": getattr(champ.predictor, "engine", "custom"),
                 "task": champ.bundle.task,
-                "classes": [plain(c) for c in champ.bundle.classes],
-                "threshold": plain(champ.bundle.threshold),
+                "classes": [scalar(c) for c in champ.bundle.classes],
+                "threshold": scalar(champ.bundle.threshold),
                 "max_rows": limits.max_rows,
                 "max_body_bytes": limits.max_body_bytes,
                 "contract": champ.bundle.contract.to_dict(),

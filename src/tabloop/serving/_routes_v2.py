@@ -106,7 +106,7 @@ def v2_router(service: Service, router: APIRouter | None = None) -> APIRouter:
 
         return await service.answer(request, "v2", parse, render, pin=pinned, started=started)
 
-    infer_extra = infer_openapi(service.config.bundle, max_rows=limits.max_rows)
+    infer_extra = infer_openapi(service.models.champion.bundle, max_rows=limits.max_rows)
 
     @router.get("/v2/models/{name}", summary="Model metadata (Open Inference Protocol)")
     async def v2_meta(name: str) -> Response:

@@ -28,6 +28,7 @@ from fastapi.responses import Response
 from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
+from tabloop._plain import scalar
 from tabloop.bundle import Predictions, RowPredictor
 from tabloop.errors import ContractViolation, TabloopError
 from tabloop.predlog import (
@@ -56,7 +57,6 @@ from tabloop.serving._holdout import apply_holdout, logged_records
 from tabloop.serving._http import PREDICTING, Answer, new_request_id, read_body, request_id_of
 from tabloop.serving._metrics import Metrics
 from tabloop.serving._models import ModelSet, check_servable
-from tabloop.serving._parse import plain
 from tabloop.serving._predictor import FastPredictor, PredictorFactory, Served
 from tabloop.serving._rollout import CHALLENGER, CHAMPION
 
@@ -114,7 +114,11 @@ class Service:
         if config.challenger is not None:
             models.swap(CHALLENGER, models.prepare(config.challenger, CHALLENGER))
             models.swaps = 0
-        self.config = config
+        # the parts of the config read after start-up, not the config: it holds the first champion and
+        # challenger bundles, which a swap must be able to free
+        self.following = config.following
+        self.log_sync = config.log.sync
+        self.dashboard = config.dashboard
         self.models = models
         self.limits = config.limits
         self.rollout = config.rollout
@@ -179,7 +183,7 @@ class Service:
             self.accepting = True
         _unready_on_sigterm(self)
         self.shadow_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tabloop-shadow")
-        following = self.config.following
+        following = self.following
         if following.polls:
             self._poller = asyncio.create_task(_poll(self.models, following.poll_interval_s or 0.0))
         self.ready = True
@@ -376,7 +380,7 @@ class Service:
                 "variant": variant,
                 # straight from orjson.loads, so already JSON-safe and as the client sent them
                 "inputs": row,
-                "prediction": plain(out["prediction"]),
+                "prediction": scalar(out["prediction"]),
                 "probabilities": out.get("probabilities"),
                 "latency_ms": latency_ms,
                 # the answer was the prior, not this prediction: monitoring measures the model on these apart
@@ -454,7 +458,7 @@ class Service:
     def log_status(self) -> dict[str, Any]:
         """The prediction log's state, for /health and /metrics (no paths: the writer's own log lines carry them)."""
         status = self.sink.status() if self.sink is not None else {
-            "sync": self.config.log.sync, "ok": True, "written": 0, "failed": 0, "failed_writes": 0, "last_error": None,
+            "sync": self.log_sync, "ok": True, "written": 0, "failed": 0, "failed_writes": 0, "last_error": None,
         }
         last_error = status["last_error"]
         return {"enabled": self.predlog is not None, **status,

@@ -1,4 +1,4 @@
-"""The problem spec (layer 1): what ``tabloop.yaml`` may say, and how it is read."""
+"""The problem spec (layer 4): what ``tabloop.yaml`` may say, and how it is read."""
 
 from tabloop.spec._io import (
     SCHEMA_FILENAME,

@@ -1,4 +1,4 @@
-"""Tracking (layer 5): MLflow runs, the registry, aliases, lineage; the only module reaching MLflow."""
+"""Tracking (layer 12): MLflow runs, the registry, aliases, lineage; the only module reaching MLflow."""
 
 from tabloop.tracking._mlflow import BUNDLE_SHA_TAG, Tracker, VersionRef
 from tabloop.tracking._sqlite_registry import cached_version
