@@ -27,7 +27,7 @@ ALLOWED_OUTSIDE = {
 #: names that mark a base as an exception class, whatever module it came from
 _EXCEPTION_ROOTS = {
     name for name, obj in vars(builtins).items() if isinstance(obj, type) and issubclass(obj, BaseException)
-} | set(errors.__all__) | {"PredictionLogError"}
+} | set(errors.__all__)
 
 
 def _base_names(node: ast.ClassDef) -> set[str]:
@@ -115,15 +115,6 @@ def test_codes_are_unique() -> None:
         by_code.setdefault(cls.code, set()).add(cls.__name__)
     shared = {code: names for code, names in by_code.items() if len(names) > 1}
     assert all(names <= SHARED_CODES.get(code, set()) for code, names in shared.items()), shared
-
-
-def test_serving_re_exports_the_request_errors() -> None:
-    from tabloop.serving import _errors
-
-    for name in ("RequestRejected", "MalformedRequest", "PayloadTooLarge", "UnsupportedMediaType", "NotFound",
-                 "Unauthenticated", "Forbidden", "CrossOrigin", "MisdirectedRequest", "TooManyRequests",
-                 "RequestTimeout", "NotReady", "LogUnavailable", "ClientDisconnected", "InternalError"):
-        assert getattr(_errors, name) is getattr(errors, name)
 
 
 def test_not_convertible_is_a_tabloop_error_that_export_still_reports() -> None:

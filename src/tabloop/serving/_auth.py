@@ -15,8 +15,7 @@ import hmac
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from tabloop.errors import ServingError
-from tabloop.serving._errors import Forbidden, Unauthenticated
+from tabloop.errors import Forbidden, ServingError, Unauthenticated
 
 SCOPES = ("predict", "control")
 PREDICT = "predict"

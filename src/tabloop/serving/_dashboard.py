@@ -32,9 +32,8 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from tabloop.bundle import ModelBundle
-from tabloop.errors import TabloopError
+from tabloop.errors import InternalError, TabloopError
 from tabloop.report import dashboard_html
-from tabloop.serving._errors import InternalError
 
 __all__ = [
     "DASHBOARD_TTL_S",

@@ -15,8 +15,7 @@ import orjson
 
 from tabloop._plain import plain_records
 from tabloop.data import Contract
-from tabloop.errors import Violation
-from tabloop.serving._errors import MalformedRequest, UnsupportedMediaType
+from tabloop.errors import MalformedRequest, UnsupportedMediaType, Violation
 from tabloop.serving._parse import check_rows
 from tabloop.bundle import Predictions, proba_column
 

@@ -1,7 +1,6 @@
 """The one table that maps every error type to an HTTP status, and the handlers that answer them.
 
-The request errors themselves live in the one tree, ``tabloop.errors``; they are
-re-exported here so the serving modules keep importing them from ``._errors``.
+The request errors themselves live in the one tree, ``tabloop.errors``.
 
 Handlers turn any exception into the error shape of the dialect the client spoke:
 
@@ -43,6 +42,7 @@ from tabloop.errors import (
     NotFound,
     NotReady,
     PayloadTooLarge,
+    PredictionLogError,
     RequestRejected,
     RequestTimeout,
     ServingError,
@@ -51,27 +51,11 @@ from tabloop.errors import (
     Unauthenticated,
     UnsupportedMediaType,
 )
-from tabloop.predlog import PredictionLogError
 
 __all__ = [
     "CLIENT_CLOSED_REQUEST",
     "MLFLOW_PATHS",
     "REQUEST_ID_HEADER",
-    "ClientDisconnected",
-    "CrossOrigin",
-    "Forbidden",
-    "InternalError",
-    "LogUnavailable",
-    "MalformedRequest",
-    "MisdirectedRequest",
-    "NotFound",
-    "NotReady",
-    "PayloadTooLarge",
-    "RequestRejected",
-    "RequestTimeout",
-    "TooManyRequests",
-    "Unauthenticated",
-    "UnsupportedMediaType",
     "answered_status",
     "dialect_of",
     "error_body",

@@ -29,15 +29,8 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tabloop.errors import ServingError
-from tabloop.serving._errors import (
-    CrossOrigin,
-    MisdirectedRequest,
-    RequestRejected,
-    UnsupportedMediaType,
-    error_response,
-    status_for,
-)
+from tabloop.errors import CrossOrigin, MisdirectedRequest, RequestRejected, ServingError, UnsupportedMediaType
+from tabloop.serving._errors import error_response, status_for
 
 __all__ = ["ANY_HOST", "RequestGuard", "allowed_hosts", "require_json"]
 

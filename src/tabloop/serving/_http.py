@@ -14,7 +14,8 @@ from fastapi.responses import Response
 from starlette.background import BackgroundTask
 from starlette.requests import ClientDisconnect
 
-from tabloop.serving._errors import REQUEST_ID_HEADER, ClientDisconnected, MalformedRequest, PayloadTooLarge, without_paths
+from tabloop.errors import ClientDisconnected, MalformedRequest, PayloadTooLarge
+from tabloop.serving._errors import REQUEST_ID_HEADER, without_paths
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
 JSON = "application/json"

@@ -15,7 +15,8 @@ from fastapi import FastAPI, Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tabloop.serving._auth import ApiKeys, scope_for
-from tabloop.serving._errors import RequestRejected, error_response, status_for
+from tabloop.errors import RequestRejected
+from tabloop.serving._errors import error_response, status_for
 from tabloop.serving._guard import RequestGuard
 
 #: (request, status, error code) of a request refused before any route

@@ -9,8 +9,7 @@ import pandas as pd
 
 from tabloop.bundle import Rows
 from tabloop.data import RAGGED_MESSAGE, Contract, check_frame, ragged_keys
-from tabloop.errors import ContractViolation, Violation
-from tabloop.serving._errors import MalformedRequest, PayloadTooLarge
+from tabloop.errors import ContractViolation, MalformedRequest, PayloadTooLarge, Violation
 
 SOURCE = "request body"
 EXPECTED_SHAPE = 'expected a JSON list of row objects, e.g. [{"col": 1}], or {"rows": [{"col": 1}, ...]}'

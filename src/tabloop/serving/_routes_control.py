@@ -11,9 +11,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from tabloop.errors import ContractViolation, ServingError, Violation
+from tabloop.errors import ContractViolation, MalformedRequest, PayloadTooLarge, ServingError, Violation
 from tabloop.predlog import utc_now
-from tabloop.serving._errors import MalformedRequest, PayloadTooLarge
 from tabloop.serving._guard import require_json
 from tabloop.serving._http import REQUEST_ID, json_response, public_status, read_body
 from tabloop.serving._rollout import Rollout

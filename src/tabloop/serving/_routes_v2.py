@@ -9,9 +9,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from tabloop.bundle import Predictions
-from tabloop.errors import TabloopError
+from tabloop.errors import NotFound, TabloopError
 from tabloop.serving._dialects import HEADER_LENGTH, parse_infer, v2_outputs, v2_tensors
-from tabloop.serving._errors import NotFound
 from tabloop.serving._guard import refuse_simple_type
 from tabloop.serving._http import dumps, json_response, tabloop_version
 from tabloop.serving._predictor import Served

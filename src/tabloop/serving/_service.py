@@ -30,29 +30,29 @@ from starlette.concurrency import run_in_threadpool
 
 from tabloop._plain import scalar
 from tabloop.bundle import Predictions, RowPredictor
-from tabloop.errors import ContractViolation, TabloopError
+from tabloop.errors import (
+    ClientDisconnected,
+    ContractViolation,
+    InternalError,
+    LogUnavailable,
+    MalformedRequest,
+    NotReady,
+    PredictionLogError,
+    RequestRejected,
+    RequestTimeout,
+    TabloopError,
+    TooManyRequests,
+)
 from tabloop.predlog import (
     BackgroundLogWriter,
     LogSink,
     PredictionLog,
-    PredictionLogError,
     error_record,
     make_sink,
     utc_now,
 )
 from tabloop.serving._config import ServeConfig
-from tabloop.serving._errors import (
-    ClientDisconnected,
-    InternalError,
-    LogUnavailable,
-    MalformedRequest,
-    NotReady,
-    RequestRejected,
-    RequestTimeout,
-    TooManyRequests,
-    dialect_of,
-    without_paths,
-)
+from tabloop.serving._errors import dialect_of, without_paths
 from tabloop.serving._holdout import apply_holdout, logged_records
 from tabloop.serving._http import PREDICTING, Answer, new_request_id, read_body, request_id_of
 from tabloop.serving._metrics import Metrics
