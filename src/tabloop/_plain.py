@@ -3,7 +3,7 @@
 Below every layer (``tabloop.errors`` uses it) and free of any library: NumPy scalars are
 recognised by their ``item()`` method, so importing this costs nothing.
 
-Three spellings, each for a reason:
+Four spellings, each for a reason:
 
 - :func:`plain` (reports, results, monitoring verdicts): containers rebuilt with string
   keys, NumPy scalars as Python ones, paths as text, objects with ``to_dict()`` as their

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from tabloop.api._loop import RetrainResult, realized_performance, retrain
+from tabloop.api._loop import RetrainResult, _classes, realized_performance, retrain
 from tabloop.api._project import Project
 from tabloop.api._results import Result
 from tabloop.errors import DataError, PromotionConflictError
@@ -75,7 +75,7 @@ def loop_run(
     predlog = proj.predlog
     logged = predlog.read_predictions()
     joined = join_labels(logged, predlog.read_feedback()).joined
-    classes = [] if spec.task == "regression" else proj.load_bundle(None).classes
+    classes = _classes(proj)
     realized = performance_of(realized_performance(joined, proj, classes), champion.version)
     metric = spec.resolved_metric
     last = last_retrain(history)

@@ -16,7 +16,6 @@ from tabloop.api._project import Project
 from tabloop.api._results import Result
 from tabloop.api._train import fit_and_register
 from tabloop.data import check_frame, frame_fingerprint, read_table
-from tabloop.errors import DataError
 from tabloop.evaluation import greater_is_better
 from tabloop.loop import (
     decide_promotion,
@@ -174,4 +173,4 @@ def _record(proj: Project, result: RetrainResult) -> RetrainResult:
     return result
 
 
-__all__ = ["FeedbackResult", "RetrainResult", "feedback", "retrain", "DataError"]
+__all__ = ["FeedbackResult", "RetrainResult", "feedback", "retrain"]

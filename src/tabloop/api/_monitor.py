@@ -75,14 +75,14 @@ def monitor(
     """
     from tabloop.report import preload
 
-    preload()  # the report's matplotlib loads while the tables are read and the tests run
-    from tabloop.monitoring import compute_drift, drift_report, shadow_mask
-
     _check_queries(reference, reference_query, "reference")
     _check_queries(current, current_query, "current")
     reference = _source(reference)
     current = _source(current)
     proj = _maybe_project(project, standalone=reference is not None and current is not None)
+    preload()  # the arguments hold: the report's matplotlib loads while the tables are read and tested
+    from tabloop.monitoring import compute_drift, drift_report, shadow_mask
+
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
     timeline = performance = ab = None
     skipped: list[SkippedLine] = []

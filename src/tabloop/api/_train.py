@@ -31,7 +31,7 @@ from tabloop.export import export_bundle
 from tabloop.report import leaderboard_report
 from tabloop.spec import setting, spec_hash, spec_to_yaml
 from tabloop.training import MIN_BUDGET_SECONDS, AfterSearch, Budget, search_trials, train_candidates
-from tabloop.bundle import PREDICTION_COLUMN, Manifest, ModelBundle, library_versions, training_prior
+from tabloop.bundle import Manifest, ModelBundle, library_versions, training_prior
 from tabloop.workspace import atomic_write_json
 
 Progress = Callable[[str], None]
@@ -389,4 +389,4 @@ def _row(c: Any, metric: str) -> dict[str, Any]:
             "trials": c.trials, "note": c.note}
 
 
-__all__ = ["PREDICTION_COLUMN", "SearchSummary", "TrainSummary", "fit_and_register", "study_storage", "train"]
+__all__ = ["SearchSummary", "TrainSummary", "fit_and_register", "study_storage", "train"]

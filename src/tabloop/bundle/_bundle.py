@@ -33,7 +33,7 @@ ONNX_FILE = "model.onnx"  # optional: the pipeline as ONNX, see tabloop.export
 
 @dataclass
 class ModelBundle:
-    """What a model version holds (DESIGN.md, 'Contracts at the edges').
+    """What a model version holds (docs/architecture.md, 'The model bundle').
 
     ``manifest`` (see ``Manifest``) carries: format, task, classes, threshold, metric,
     data_hash, spec_hash, cv summary, library versions, and the sha256 of each file.

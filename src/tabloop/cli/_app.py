@@ -28,11 +28,6 @@ ModelOpt = Annotated[
 ]
 
 
-def _kv(pairs: dict[str, Any]) -> None:
-    for key, value in pairs.items():
-        err_console.print(f"  [bold]{key}[/bold]: {value}", soft_wrap=True)
-
-
 @command(app)
 def init(
     directory: Annotated[Path, typer.Argument(help="Project folder to create or fill.")],

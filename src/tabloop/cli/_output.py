@@ -34,17 +34,11 @@ class Output:
         logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
         logging.getLogger("tabloop").setLevel(logging.DEBUG if verbose else logging.WARNING)
 
-    def progress(self) -> Callable[[str], None]:
-        return progress()
-
     def emit(self, result: dict[str, Any], human: Callable[[], None]) -> None:
         if self.as_json:
             _stdout().write(json.dumps({"ok": True, **result}, default=str) + "\n")
         else:
             human()
-
-    def print_result(self, text: str) -> None:
-        print_result(text)
 
     def fail(self, exc: BaseException) -> NoReturn:
         if isinstance(exc, TabloopError):

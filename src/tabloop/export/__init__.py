@@ -16,7 +16,6 @@ if TYPE_CHECKING:
         to_onnx,
         with_gaps,
     )
-    from tabloop.bundle import RowPredictor  # the one protocol, re-exported: it is the bundle's
     from tabloop.export._predict import OnnxRowPredictor, SklearnRowPredictor, make_row_predictor
 
 __getattr__, __dir__ = exports(__name__, __file__)
@@ -25,7 +24,6 @@ __all__ = [
     "DEFAULT_TOLERANCE",
     "OnnxExport",
     "OnnxRowPredictor",
-    "RowPredictor",
     "SklearnRowPredictor",
     "check_parity",
     "export_bundle",

@@ -54,9 +54,3 @@ def output_index(session: Any, task: str) -> int:
     if task == "regression":
         return 0
     return names.index("probabilities") if "probabilities" in names else len(names) - 1
-
-
-def runtime_version() -> str:
-    import onnxruntime as ort
-
-    return str(ort.__version__)

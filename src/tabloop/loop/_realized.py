@@ -12,13 +12,13 @@ def realized_performance(
     joined: pd.DataFrame, *, task: str, target: str, metric: str, classes: list[Any]
 ) -> list[dict[str, Any]]:
     """Metrics per model version on ``joined`` (logged predictions with a ``label`` column)."""
+    out: list[dict[str, Any]] = []
+    if joined.empty:
+        return out
     # evaluation and data import scikit-learn: loaded when there is something to score, not with the package
     from tabloop.data import encode_target
     from tabloop.evaluation import compute_metrics, metrics_for
 
-    out: list[dict[str, Any]] = []
-    if joined.empty:
-        return out
     names = metrics_for(task, metric)
     for version, part in joined.groupby("version", dropna=False):
         y = encode_target(part["label"].rename(target), classes)

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tabloop.data import is_missing
 from tabloop.evaluation import compute_metrics, greater_is_better, metrics_for
 from tabloop._plain import plain
 from tabloop.monitoring._label_selection import (
@@ -435,7 +436,7 @@ def _by_group(frame: pd.DataFrame | None) -> dict[tuple[str | None, str | None],
     keys = frame.reindex(columns=["version", "variant"]).astype(object)
     out: dict[tuple[str | None, str | None], np.ndarray] = {}
     for (version, variant), pos in keys.groupby(["version", "variant"], dropna=False, sort=False).indices.items():
-        key = (None if _na(version) else str(version), None if _na(variant) else str(variant))
+        key = (None if is_missing(version) else str(version), None if is_missing(variant) else str(variant))
         # "1" and 1 are one version
         out[key] = np.sort(np.concatenate([out[key], pos])) if key in out else np.asarray(pos, dtype=np.int64)
     return out
@@ -468,12 +469,5 @@ def _groups(
             realized=realized, estimated=estimated,
         ))
     return out
-
-
-def _na(v: Any) -> bool:
-    try:
-        return v is None or bool(pd.isna(v))
-    except (TypeError, ValueError):
-        return False
 
 

@@ -43,7 +43,9 @@ def preload() -> None:
         except Exception:  # pragma: no cover - the first figure imports it again and reports
             pass
 
-    threading.Thread(target=load, name="tabloop-preload-matplotlib", daemon=True).start()
+    # not a daemon: a command that fails after this waits for the import to end rather than
+    # tearing the interpreter down under it
+    threading.Thread(target=load, name="tabloop-preload-matplotlib").start()
 
 
 def new_figure(figsize: tuple[float, float]) -> Any:

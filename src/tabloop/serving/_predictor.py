@@ -52,7 +52,7 @@ class FastPredictor:
 
     Which engine answers changes nothing but the speed: both check rows with
     ``check_records`` (the rules of ``check_frame``) and decide labels the bundle's way;
-    tests/serve hold the two paths to the same answers.
+    tests/serving hold the two paths to the same answers.
     """
 
     def __init__(self, bundle: ModelBundle, *, prefer_onnx: bool = True) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 from tabloop.errors import DataError, ModelNotFoundError, PromotionConflictError, TrackingError
 from tabloop.tracking._alias_lock import alias_lock
 from tabloop.tracking._relocate import owned_store, relocate_store
-from tabloop.bundle import ModelBundle
+from tabloop.bundle import MANIFEST_FILE, ModelBundle
 from tabloop.workspace import SigningKey, file_sha256
 
 log = logging.getLogger(__name__)
@@ -216,10 +216,10 @@ class Tracker:
         target = cache / _safe(ref.name) / ref.version
         bundle_dir = target / "artifacts" / "bundle"
         fresh = False
-        if not (bundle_dir / "manifest.json").exists() or file_sha256(bundle_dir / "manifest.json") != expected:
+        if not (bundle_dir / MANIFEST_FILE).exists() or file_sha256(bundle_dir / MANIFEST_FILE) != expected:
             self._download(ref, target, cache)
             fresh = True
-        if file_sha256(bundle_dir / "manifest.json") != expected:
+        if file_sha256(bundle_dir / MANIFEST_FILE) != expected:
             raise TrackingError(f"model {ref.name!r} version {ref.version}: manifest hash differs from the registry; refusing to load")
         try:
             return ModelBundle.load(bundle_dir, key=key, name=ref.name, version=ref.version)

@@ -17,6 +17,7 @@ import sqlite3
 from pathlib import Path
 
 from tabloop.tracking._mlflow import BUNDLE_SHA_TAG, VersionRef, _safe
+from tabloop.bundle import MANIFEST_FILE
 from tabloop.tracking._relocate import sqlite_file
 from tabloop.workspace import file_sha256
 
@@ -49,7 +50,7 @@ def cached_version(uri: str, model_name: str, ref: str | None, *, cache: Path) -
     if row is None or not row[0]:
         return None
     bundle_dir = cache / _safe(model_name) / str(version) / "artifacts" / "bundle"
-    manifest = bundle_dir / "manifest.json"
+    manifest = bundle_dir / MANIFEST_FILE
     if not manifest.is_file() or file_sha256(manifest) != row[0]:
         return None
     return VersionRef(model_name, str(version), run_id), bundle_dir
