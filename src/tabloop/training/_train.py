@@ -28,7 +28,7 @@ from tabloop.data import (
 )
 from tabloop.errors import TrainingError
 from tabloop.evaluation import greater_is_better, metrics_for
-from tabloop.spec import HOLDOUT_PARTS, Spec
+from tabloop.spec import HOLDOUT_PARTS, Spec, setting
 from tabloop.training._budget import Budget
 from tabloop.training._candidates import Candidate, Options, make_candidates, serving_threads, too_big
 from tabloop.training._cv import Split, cross_validate, score_predictions
@@ -189,8 +189,8 @@ def search_trials(
     """Only the search: what a ``--worker`` runs, adding its trials to the shared study."""
     start = time.perf_counter()
     prep = _prepare(train_df, spec, contract, classes, data_hash)
-    n_trials = trials if trials is not None else spec.train.trials
-    budget = budget_seconds if budget_seconds is not None else spec.train.budget_seconds
+    n_trials = setting(spec, "train.trials", trials)
+    budget = setting(spec, "train.budget_seconds", budget_seconds)
     deadline = None if n_trials is not None else start + budget
     return run_search(prep.X, prep.y, prep.splits, prep.searchable, task=spec.task, n_classes=prep.n_classes,
                       metrics=prep.metrics, seed=spec.seed, options=prep.options, name=prep.study, storage=storage,
@@ -222,11 +222,11 @@ def train_candidates(
     """
     say = progress or (lambda _msg: None)
     start = time.perf_counter()
-    n_trials = trials if trials is not None else spec.train.trials
+    n_trials = setting(spec, "train.trials", trials)
     if n_trials is not None:
         budget = None
     elif budget is None:
-        budget = Budget(budget_seconds if budget_seconds is not None else spec.train.budget_seconds, start)
+        budget = Budget(setting(spec, "train.budget_seconds", budget_seconds), start)
     prep = _prepare(train_df, spec, contract, classes, data_hash)
     metric = prep.metrics[0]
     task = spec.task
