@@ -48,3 +48,14 @@ def test_a_csv_body_of_good_cells_still_predicts(client: TestClient, make_rows: 
     r = client.post("/invocations", content=body, headers={"content-type": "text/csv"})
     assert r.status_code == 200, r.text
     assert len(r.json()["predictions"]) == 3
+
+
+def test_a_csv_header_is_judged_as_sent_not_as_pandas_renames_it() -> None:
+    from tabloop.errors import MalformedRequest
+    from tabloop.serving._dialects import _csv_rows
+
+    # a feature that pandas itself named (a training CSV's unnamed index) is a column like any other
+    assert _csv_rows(b"Unnamed: 0,age\n1,30\n", numeric=["age"]) == [{"Unnamed: 0": 1, "age": 30.0}]
+    for header in (b",age\n1,30\n", b"age,age\n1,30\n"):  # pandas would make these "Unnamed: 0" and "age.1"
+        with pytest.raises(MalformedRequest, match="the CSV header must name every column once"):
+            _csv_rows(header)

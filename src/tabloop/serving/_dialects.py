@@ -6,6 +6,7 @@ checked by the same contract and answered by the same predictor.
 
 from __future__ import annotations
 
+import csv
 import io
 from collections.abc import Sequence
 from typing import Any
@@ -131,12 +132,15 @@ def _csv_rows(body: bytes, numeric: Sequence[str] = ()) -> list[dict[str, Any]]:
 
     from tabloop.data import parse_text_numbers
 
+    # judged on the header as sent: pandas renames an empty name to "Unnamed: 0" and a repeated one
+    # to "a.1", and a model may well have a feature called "Unnamed: 0" (a CSV's unnamed index)
+    header = next(csv.reader(io.StringIO(body.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace"))), [])
+    if len(set(header)) != len(header) or any(not name.strip() for name in header):
+        raise _bad(f"{MLFLOW_SOURCE}: the CSV header must name every column once (got {header})", "malformed_csv")
     try:
         df = pd.read_csv(io.BytesIO(body))
     except Exception as exc:  # pandas raises several types for unreadable CSV
         raise _bad(f"{MLFLOW_SOURCE} is not readable CSV: {exc}", "malformed_csv") from None
-    if len(set(df.columns)) != len(df.columns) or any(str(c).startswith("Unnamed: ") for c in df.columns):
-        raise _bad(f"{MLFLOW_SOURCE}: the CSV header must name every column once (got {list(df.columns)})", "malformed_csv")
     df = df.astype(object)
     for name in numeric:
         if name in df.columns:
