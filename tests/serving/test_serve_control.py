@@ -160,6 +160,12 @@ def test_feedback_appends_labels_by_request_id(bundle: ModelBundle, make_rows: R
         bad = client.post("/feedback", json={"request_id": rid, "label": None, "extra": 1})
         assert bad.status_code == 422
         assert {v["rule"] for v in bad.json()["error"]["violations"]} == {"not_null", "unexpected_column"}
+        # a label the model cannot have would stop every later join of realized metrics: refused, nothing written
+        stray = client.post("/feedback", json=[{"request_id": rid, "row": 0, "label": "yes"}, {"request_id": rid, "label": "maybe"}])
+        assert stray.status_code == 422
+        (violation,) = stray.json()["error"]["violations"]
+        assert (violation["column"], violation["rule"], violation["row"]) == ("label", "allowed_values", 1)
+        assert "'maybe'" in violation["message"] and "['no', 'yes']" in violation["message"]
     fb = log.read_feedback()
     assert sorted(zip(fb["row"], fb["label"])) == [(0, "no"), (1, "no")]
     assert set(fb["request_id"]) == {rid}

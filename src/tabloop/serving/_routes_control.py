@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -43,7 +44,7 @@ def control_router(service: Service, router: APIRouter | None = None) -> APIRout
                                hint="enable serving.log_predictions")
         require_json(request)
         body = await read_body(request, service.limits.max_body_bytes)
-        records = feedback_records(body)
+        records = feedback_records(body, classes=service.models.champion.bundle.classes)
         written = await run_in_threadpool(predlog.append_feedback, records)
         return json_response({"accepted": written})
 
@@ -90,8 +91,14 @@ def parse_rollout(body: bytes, current: Rollout) -> Rollout:
     except ServingError as exc:
         raise MalformedRequest(exc.message) from None
 
-def feedback_records(body: bytes) -> list[dict[str, Any]]:
-    """The labels in a ``POST /feedback`` body, checked, with the time they came."""
+def feedback_records(body: bytes, classes: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    """The labels in a ``POST /feedback`` body, checked, with the time they came.
+
+    With ``classes`` (a classifier's), a label must be one of them, compared as text as
+    ``tabloop feedback`` compares them: one stray label in the log would otherwise stop every
+    later realized-performance figure and retraining that joins it.
+    """
+    known = {str(c) for c in classes}
     shape = 'expected {"request_id": "...", "label": ...} or a list of them (optional "row", default 0)'
     try:
         payload = orjson.loads(body)
@@ -119,6 +126,9 @@ def feedback_records(body: bytes) -> list[dict[str, Any]]:
             found.append(Violation("row", "type", "row must be a non-negative integer", row=i))
         if label is None or isinstance(label, (dict, list)):
             found.append(Violation("label", "not_null" if label is None else "type", "label must be a single value", row=i))
+        elif known and str(label) not in known:
+            found.append(Violation("label", "allowed_values", f"label {label!r} is not one of the model's classes "
+                                   f"{sorted(known)}", value=label, row=i))
         if not found:
             out.append({"request_id": rid, "row": row, "label": label, "ts": ts})
     if found:
