@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -38,6 +38,9 @@ from tabloop.loop import (
     shadow_answers,
 )
 from tabloop.predlog import utc_now
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger("tabloop.loop")
 DECISIONS_FILE = "decisions.jsonl"
@@ -88,7 +91,7 @@ def loop_run(
     pending = pending_decision(history)
     challenger_now = proj.tracker.alias_version(spec.model_name, "challenger")
     if pending is not None and settles_pending(pending, challenger_now):
-        return _record(proj, _settle(proj, pending, base))
+        return _record(proj, _settle(proj, pending, base, logged))
 
     drift_crossed, drifted = _drift(proj) if policy.triggers.drift else (None, [])
     triggers = evaluate_triggers(
@@ -114,12 +117,11 @@ def loop_run(
     return _record(proj, out)
 
 
-def _settle(proj: Project, pending: dict[str, Any], base: dict[str, Any]) -> LoopPassResult:
+def _settle(proj: Project, pending: dict[str, Any], base: dict[str, Any], logged: pd.DataFrame) -> LoopPassResult:
     """A challenger that passed the gate earlier: count its shadow answers, then promote or keep waiting."""
     policy = proj.spec.retraining
     version = pending["challenger_version"]
-    # the log is read again only when the count decides something
-    shadowed = shadow_answers(proj.predlog.read_predictions(), version) if pending["action"] == "shadowing" else 0
+    shadowed = shadow_answers(logged, version) if pending["action"] == "shadowing" else 0
     step = settle(pending["action"], version, shadowed=shadowed, shadow_requests=policy.shadow_requests,
                   approval=policy.approval)
     out = LoopPassResult(action=step.action, challenger_version=version, triggers=[], retrain=None,

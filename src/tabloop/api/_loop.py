@@ -51,7 +51,8 @@ def feedback(labels: str | Path, *, project: str | Path | None = None) -> Feedba
     raw = read_table(labels)
     norm = normalise_labels(raw, target=spec.data.target, classes=classes, source=str(labels))
     log = proj.predlog
-    joined = join_labels(log.read_predictions(), norm)
+    predictions = log.read_predictions()
+    joined = join_labels(predictions, norm)
     unmatched_file = None
     if len(joined.unmatched):
         stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
@@ -60,7 +61,7 @@ def feedback(labels: str | Path, *, project: str | Path | None = None) -> Feedba
     ts = utc_now()
     matched = joined.joined[["request_id", "row", "label"]].to_dict(orient="records")
     log.append_feedback({**r, "ts": ts} for r in matched)
-    all_joined = join_labels(log.read_predictions(), log.read_feedback()).joined
+    all_joined = join_labels(predictions, log.read_feedback()).joined
     return FeedbackResult(
         labels=len(norm), matched=len(matched), unmatched=len(joined.unmatched), unmatched_file=unmatched_file,
         total_labelled=len(all_joined), performance=realized_performance(all_joined, proj, classes),
