@@ -134,7 +134,11 @@ def _csv_rows(body: bytes, numeric: Sequence[str] = ()) -> list[dict[str, Any]]:
 
     # judged on the header as sent: pandas renames an empty name to "Unnamed: 0" and a repeated one
     # to "a.1", and a model may well have a feature called "Unnamed: 0" (a CSV's unnamed index)
-    header = next(csv.reader(io.StringIO(body.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace"))), [])
+    try:
+        # the csv module reads the first record as pandas will (quoted line breaks, \r alone)
+        header = next(csv.reader(io.StringIO(body.decode("utf-8-sig", errors="replace"), newline="")), [])
+    except csv.Error as exc:
+        raise _bad(f"{MLFLOW_SOURCE} is not readable CSV: {exc}", "malformed_csv") from None
     if len(set(header)) != len(header) or any(not name.strip() for name in header):
         raise _bad(f"{MLFLOW_SOURCE}: the CSV header must name every column once (got {header})", "malformed_csv")
     try:
