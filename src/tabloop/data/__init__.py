@@ -16,6 +16,7 @@ if TYPE_CHECKING:
         is_categorical_dtype,
         parse_text_numbers,
     )
+    from tabloop.data._findings import Finding, rank_findings
     from tabloop.data._profile import profile_frame, profile_report
     from tabloop.data._read import frame_fingerprint, is_database_url, read_table, redact_url
     from tabloop.data._rows import RAGGED_MESSAGE, ragged_keys, same_keys
@@ -29,6 +30,7 @@ __all__ = [
     "MISSING_SENTINEL",
     "RAGGED_MESSAGE",
     "ColumnContract",
+    "Finding",
     "Contract",
     "check_frame",
     "check_records",
@@ -47,6 +49,7 @@ __all__ = [
     "profile_frame",
     "profile_report",
     "ragged_keys",
+    "rank_findings",
     "read_table",
     "redact_url",
     "same_keys",
