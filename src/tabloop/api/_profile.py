@@ -8,7 +8,7 @@ from typing import Any
 
 from tabloop.api._project import Project
 from tabloop.api._results import Result
-from tabloop.data import frame_fingerprint, infer_contract, profile_frame, profile_report
+from tabloop.data import infer_contract, profile_frame, profile_report
 
 
 @dataclass
@@ -17,13 +17,14 @@ class ProfileResult(Result):
     columns: int
     missing_cells: int
     duplicate_rows: int
+    duplicate_share: float
     class_balance: list[dict[str, Any]] | None
     contract: Path
     report_html: Path
     report_json: Path
     data_hash: str
-    #: columns the model cannot use as they are (no values at all, numbers with stray text), said before training
-    warnings: list[str]
+    #: what a person should act on before training (``Finding.to_dict()``), most important first
+    findings: list[dict[str, Any]]
 
 
 def profile(project: str | Path | None = None) -> ProfileResult:
@@ -33,9 +34,10 @@ def profile(project: str | Path | None = None) -> ProfileResult:
     df = proj.read_data()
     ignored = ignored_columns(spec)
     contract = infer_contract(df, target=spec.data.target, ignored=ignored)
-    numbers = profile_frame(df, target=spec.data.target, ignored=ignored)
-    digest = frame_fingerprint(df)
-    report = profile_report(numbers, df, contract, source=spec.data.source)
+    numbers = profile_frame(df, target=spec.data.target, ignored=ignored, id_column=spec.data.id_column,
+                            task=spec.data.task, seed=spec.seed)
+    digest = numbers["data_hash"]  # frame_fingerprint(df), from the hashes the profile made anyway
+    report = profile_report(numbers, contract, source=spec.data.source)
     html_path, json_path = report.write(proj.report_dir(), f"profile-{digest[:12]}")
     contract_path = contract.save(proj.workspace.contract_path)
     return ProfileResult(
@@ -43,12 +45,13 @@ def profile(project: str | Path | None = None) -> ProfileResult:
         columns=len(numbers["columns"]),
         missing_cells=numbers["missing_cells"],
         duplicate_rows=numbers["duplicate_rows"],
+        duplicate_share=numbers["duplicate_share"],
         class_balance=numbers.get("class_balance"),
         contract=contract_path,
         report_html=html_path,
         report_json=json_path,
         data_hash=digest,
-        warnings=numbers["warnings"],
+        findings=numbers["findings"],
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,8 +17,10 @@ from tabloop.api._project import Project
 from tabloop.api._results import Result
 from tabloop.data import (
     Contract,
+    Finding,
     check_frame,
     class_labels,
+    data_findings,
     describe_validation,
     frame_fingerprint,
     infer_contract,
@@ -62,6 +64,8 @@ class TrainSummary(Result):
     importance: dict[str, float] = field(default_factory=dict)
     validation: str = ""  # how candidates were scored, e.g. "5-fold (stratified); auto for 4,000 training rows"
     warnings: list[str] = field(default_factory=list)  # e.g. the winner is the constant baseline
+    # what the data checks said before training (Finding.to_dict()), most important first
+    findings: list[dict[str, Any]] = field(default_factory=list)
     # under a time budget: budget_seconds, wall_seconds (start to registered model), spent per phase, notes
     time: dict[str, Any] = field(default_factory=dict)
 
@@ -101,6 +105,7 @@ def train(
     worker: bool = False,
     progress: Progress | None = None,
     started: float | None = None,
+    on_findings: Callable[[list[Finding]], None] | None = None,
 ) -> TrainSummary | SearchSummary:
     """Split the spec's data, search the candidates on the training part, register the best.
 
@@ -111,17 +116,28 @@ def train(
     ``worker=True`` only adds trials to the (shared) study and registers nothing: run it on
     as many processes or machines as you like against one PostgreSQL ``storage``, then a
     plain ``train`` refits and registers the best of all their trials.
+
+    What the data checks find (duplicates, imbalance, empty or constant columns, ...) is handed to
+    ``on_findings`` before training starts, most important first, and returned with the summary.
     """
     called = time.perf_counter()
     proj = Project.open(project)
+    spec = proj.spec
     df = proj.read_data()
-    train_df, test_df = split_train_test(df, proj.spec)
+    findings: list[Finding] = []
+    if not worker:  # said once, by the command that registers; workers only add trials
+        findings = data_findings(df, target=spec.data.target, ignored=ignored_columns(spec),
+                                 id_column=spec.data.id_column, task=spec.data.task)
+        if on_findings is not None:
+            on_findings(findings)
+    train_df, test_df = split_train_test(df, spec)
     if worker:
         return _work(proj, train_df, df, budget=budget, trials=trials, storage=storage, progress=progress)
     return fit_and_register(
         proj, train_df, test_df, budget=budget, progress=progress, run_name="train",
         data_hash=frame_fingerprint(df), contract=_contract(proj, df), trials=trials, storage=storage,
         started=called if started is None else started, called=called, ends_process=started is not None,
+        findings=findings,
     )
 
 
@@ -239,6 +255,7 @@ def fit_and_register(
     started: float | None = None,
     called: float | None = None,
     ends_process: bool = False,
+    findings: Sequence[Finding] = (),
 ) -> TrainSummary:
     """Train, export, register. Under a time budget the whole of it, from ``started`` (a perf_counter
     reading, or now), ends with the registered model by the budget: see :func:`make_budget`."""
@@ -314,6 +331,7 @@ def fit_and_register(
         ref = tracker.register_bundle(bundle, spec.model_name, key=key,
                                       tags={"tabloop.winner": result.winner, "tabloop.data_hash": data_hash})
         data = result.to_dict()
+        data["findings"] = [f.to_dict() for f in findings]
         if clock is not None:  # as known when the report is written: registration is still under way
             data["time"] = clock.to_dict()
         report = leaderboard_report(data, title=f"Training leaderboard: {spec.model_name} v{ref.version}")
@@ -333,6 +351,7 @@ def fit_and_register(
         report_html=html_path, report_json=json_path, study=result.study, storage=redact_url(url),
         trials=len(result.trials), stopped_because=result.stopped_because, importance=result.importance,
         validation=result.validation, warnings=list(result.warnings), time=time_spent,
+        findings=[f.to_dict() for f in findings],
     )
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from tabloop.cli._command import JsonOpt, Reply, command
-from tabloop.cli._output import EXIT_POLICY, err_console, print_result, progress
+from tabloop.cli._output import EXIT_POLICY, err_console, print_result, progress, say_findings
 
 app = typer.Typer(
     name="tabloop",
@@ -56,8 +56,9 @@ def profile(project: ProjectOpt = None) -> Reply:
 
     res = run(project)
     return Reply(res, lambda: (
-        print(f"{res.rows} rows, {res.columns} columns, {res.missing_cells} missing cells, "
-              f"{res.duplicate_rows} duplicate rows"),
+        print(f"{res.rows:,} rows, {res.columns} columns, {res.missing_cells:,} missing cells, "
+              f"{res.duplicate_rows:,} duplicate rows ({res.duplicate_share:.1%})"),
+        say_findings(res.findings),
         print(f"contract: {res.contract}"),
         print(f"report:   {res.report_html}"),
     ))
@@ -81,7 +82,7 @@ def train(
     from tabloop.api import train as run
 
     res = run(project, budget=budget, trials=trials, storage=storage, worker=worker, progress=progress(),
-              started=started)
+              started=started, on_findings=say_findings)
 
     def human() -> None:
         from rich.console import Console

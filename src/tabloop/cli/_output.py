@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn
 
 import typer
@@ -64,6 +64,23 @@ def progress() -> Callable[[str], None]:
         err_console.print(f"[dim]…[/dim] {message}")
 
     return say
+
+
+SEVERITY_STYLE = {"critical": "bold red", "warning": "bold yellow", "info": "dim"}
+
+
+def say_findings(findings: Sequence[Any]) -> None:
+    """Findings about the data (``Finding`` objects or their dicts), most important first, on stderr:
+    severity, what was found, then what to do."""
+    if not findings:
+        return
+    err_console.print(f"{len(findings)} finding(s) about the data, most important first:")
+    for f in findings:
+        f = f if isinstance(f, dict) else f.to_dict()
+        style = SEVERITY_STYLE.get(f["severity"], "")
+        change = f" ({escape(f['spec_change'])} in tabloop.yaml)" if f.get("spec_change") else ""
+        err_console.print(f"  [{style}]{f['severity'].upper()}[/{style}] {escape(f['message'])}\n"
+                          f"      [dim]what to do:[/dim] {escape(f['action'])}{change}", soft_wrap=True)
 
 
 def print_result(text: str) -> None:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
         parse_text_numbers,
     )
     from tabloop.data._findings import Finding, rank_findings
-    from tabloop.data._profile import profile_frame, profile_report
+    from tabloop.data._profile import data_findings, profile_frame, profile_report
     from tabloop.data._read import frame_fingerprint, is_database_url, read_table, redact_url
     from tabloop.data._rows import RAGGED_MESSAGE, ragged_keys, same_keys
     from tabloop.data._split import describe_validation, make_folds, split_train_test, validation_scheme
@@ -32,6 +32,7 @@ __all__ = [
     "ColumnContract",
     "Finding",
     "Contract",
+    "data_findings",
     "check_frame",
     "check_records",
     "category_label",

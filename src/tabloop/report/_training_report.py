@@ -9,6 +9,7 @@ import numpy as np
 
 from tabloop.report._document import Report, table_html
 from tabloop.report._figures import figure_to_html, plot_label, subplots
+from tabloop.report._profile_report import findings_html
 
 __all__ = ["leaderboard_report"]
 
@@ -20,6 +21,8 @@ def leaderboard_report(data: dict[str, Any], *, title: str) -> Report:
     report = Report(title=title, data=data, subtitle=f"winner: {data['winner']} ({data['rule']})")
     for warning in data.get("warnings") or []:
         report.add("Warning", f"<p class='bad'>{html.escape(str(warning))}</p>")
+    if data.get("findings"):
+        report.add("Findings about the data", findings_html(data["findings"]))
     rows = []
     for c in data["leaderboard"]:
         row = {"candidate": c["name"], "status": c["status"], "trials": c.get("trials", 0),
