@@ -105,7 +105,7 @@ def profile_frame(
             del hashes
     for name in empty:  # said here with what to do; the contract leaves these columns out on its own
         findings.append(Finding(
-            code="empty_column", severity="warning", column=name, score=0.8, spec_change=f"data.exclude: [{name}]",
+            code="empty_column", severity="warning", column=name, score=0.55, spec_change=f"data.exclude: [{name}]",
             message=f"column {name!r} has no values (all {n} cells are empty): it is left out of the features "
                     "and the contract does not require it",
             action="fill it or drop it from the data"))
