@@ -34,7 +34,7 @@ def number(x: Any) -> str:
         return "n/a"
     if abs(x) >= 1e6 or (abs(x) < 1e-3 and x != 0):
         return f"{x:.3g}"
-    return f"{x:,.4g}" if abs(x) >= 1000 else f"{x:.4g}"
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
 
 
 def _e(text: Any) -> str:
