@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,9 +34,12 @@ def profile(project: str | Path | None = None) -> ProfileResult:
     spec = proj.spec
     df = proj.read_data()
     ignored = ignored_columns(spec)
-    contract = infer_contract(df, target=spec.data.target, ignored=ignored)
-    numbers = profile_frame(df, target=spec.data.target, ignored=ignored, id_column=spec.data.id_column,
-                            task=spec.data.task, seed=spec.seed)
+    # the contract is learned beside the profile, on a second core where there is one
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        learning = pool.submit(infer_contract, df, target=spec.data.target, ignored=ignored)
+        numbers = profile_frame(df, target=spec.data.target, ignored=ignored, id_column=spec.data.id_column,
+                                task=spec.data.task, seed=spec.seed)
+        contract = learning.result()
     digest = numbers["data_hash"]  # frame_fingerprint(df), from the hashes the profile made anyway
     report = profile_report(numbers, contract, source=spec.data.source)
     html_path, json_path = report.write(proj.report_dir(), f"profile-{digest[:12]}")

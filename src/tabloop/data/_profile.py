@@ -25,9 +25,9 @@ from tabloop.data._read import frame_fingerprint
 from tabloop.report import Report
 from tabloop.report import profile_report as draw_profile_report
 
-#: associations are computed on a random sample of at most this many rows: their error at 100,000
-#: rows (about 0.003 for a correlation) is far below any threshold a finding uses
-SAMPLE_ROWS = 100_000
+#: associations are computed on a random sample of at most this many rows: their error at 50,000
+#: rows (about 0.005 for a correlation) is far below any threshold a finding uses
+SAMPLE_ROWS = 50_000
 HISTOGRAM_BINS = 30
 #: categories shown per column (bar chart, JSON), the rest summed as "other"
 TOP_CATEGORIES = 10
