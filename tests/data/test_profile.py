@@ -240,10 +240,15 @@ def test_strongly_correlated_pairs_and_skewed_numbers() -> None:
                        "c1": rng.choice(list("xyz"), n)})
     df["c2"] = df["c1"].map({"x": "X", "y": "Y", "z": "Z"})  # the same column spelled otherwise
     p = profile_frame(df)
-    pairs = {(f["message"].split("'")[1], f["column"]): f for f in p["findings"] if f["code"] == "correlated_features"}
-    assert set(pairs) == {("a", "a_twice"), ("a", "a_noisy"), ("a_twice", "a_noisy"), ("c1", "c2")}
-    assert pairs[("a", "a_twice")]["severity"] == "warning"  # a copy
-    assert pairs[("a", "a_noisy")]["severity"] == "info" and pairs[("a", "a_noisy")]["action"].startswith("drop one")
+    groups = {f["column"]: f for f in p["findings"] if f["code"] == "correlated_features"}
+    assert set(groups) == {"a", "c1"}  # one finding per group of columns that move together, not per pair
+    assert groups["a"]["severity"] == "warning"  # a_twice is a copy of a
+    assert groups["a"]["message"].startswith("columns 'a', 'a_twice' and 'a_noisy' carry nearly the same information")
+    assert groups["a"]["spec_change"] == "data.exclude: [a_twice, a_noisy]"
+    assert groups["a"]["action"].startswith("keep one of them (e.g. 'a')")
+    assert groups["c1"]["message"] == "columns 'c1' and 'c2' carry the same information (Cramér's V 1.0000)"
+    assert [f for f in profile_frame(df[["a", "a_noisy", "b"]])["findings"] if f["code"] == "correlated_features"][0][
+        "severity"] == "info"  # strongly related, not a copy
     assert found(p, "skewed", "skewed")["severity"] == "info"
 
 

@@ -78,7 +78,7 @@ def say_findings(findings: Sequence[Any]) -> None:
     for f in findings:
         f = f if isinstance(f, dict) else f.to_dict()
         style = SEVERITY_STYLE.get(f["severity"], "")
-        change = f" ({escape(f['spec_change'])} in tabloop.yaml)" if f.get("spec_change") else ""
+        change = f"\n      [dim]in tabloop.yaml:[/dim] {escape(f['spec_change'])}" if f.get("spec_change") else ""
         err_console.print(f"  [{style}]{f['severity'].upper()}[/{style}] {escape(f['message'])}\n"
                           f"      [dim]what to do:[/dim] {escape(f['action'])}{change}", soft_wrap=True)
 

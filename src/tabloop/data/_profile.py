@@ -110,6 +110,7 @@ def profile_frame(
                     "and the contract does not require it",
             action="fill it or drop it from the data"))
     features = [c for c in columns if c["role"] == "feature"]
+    findings += _skewed(features)
     duplicates, said = _duplicate_rows(used_row.result()) if used else (0, [])
     del used_row
     findings += said
@@ -300,13 +301,23 @@ def _column_findings(
             message=f"column {name!r} has {entry['unique']:,} distinct categories: one-hot encoding makes a "
                     "column of each, and the rare ones are noise",
             action="exclude it (data.exclude), or group its rare levels into one before training"))
-    skew = entry.get("skewness")
-    if skew is not None and abs(skew) > SKEWED and entry["unique"] > 2:
-        out.append(Finding(
-            code="skewed", severity="info", column=name, score=min(abs(skew) / 20.0, 0.5),
-            message=f"column {name!r} is skewed (skewness {skew:.1f}): a few values lie far from the rest",
-            action="nothing for tree models; for linear ones consider a log transform"))
     return out
+
+
+def _skewed(features: list[dict[str, Any]]) -> list[Finding]:
+    """One note naming every skewed feature, most skewed first (one each would bury the rest)."""
+    skewed = sorted(((c["name"], c["skewness"]) for c in features
+                     if c.get("skewness") is not None and abs(c["skewness"]) > SKEWED and c["unique"] > 2),
+                    key=lambda t: -abs(t[1]))
+    if not skewed:
+        return []
+    if len(skewed) == 1:
+        message = f"column {skewed[0][0]!r} is skewed (skewness {skewed[0][1]:.1f}): a few values lie far from the rest"
+    else:
+        named = ", ".join(f"{name!r} ({skew:.1f})" for name, skew in skewed)
+        message = f"{len(skewed)} columns are skewed, a few values far from the rest (skewness): {named}"
+    return [Finding(code="skewed", severity="info", column=skewed[0][0], score=min(abs(skewed[0][1]) / 20.0, 0.5),
+                    message=message, action="nothing for tree models; for linear ones consider a log transform")]
 
 
 def _numbers_kept_as_text(
@@ -338,11 +349,17 @@ def _numbers_kept_as_text(
 
 
 def _identifier(s: pd.Series, entry: dict[str, Any], n: int) -> list[Finding]:
-    """A column with a different whole number or text in every row: row numbers or keys, not features."""
+    """A column with a different text, or whole number in row order or from a dense range, in every row:
+    row numbers or keys, not features."""
     if n < 20 or entry["missing"] or entry["unique"] != n or pd.api.types.is_bool_dtype(s.dtype):
         return []
-    if entry["kind"] == "numeric" and not bool(np.all(np.mod(s.to_numpy(dtype="float64"), 1) == 0)):
-        return []  # distinct measurements (e.g. incomes with cents) are ordinary numbers
+    if entry["kind"] == "numeric":
+        v = s.to_numpy(dtype="float64")
+        if not bool(np.all(np.mod(v, 1) == 0)):
+            return []  # distinct measurements (e.g. incomes with cents) are ordinary numbers
+        ordered = bool(np.all(np.diff(v) > 0)) or bool(np.all(np.diff(v) < 0))
+        if not ordered and entry["max"] - entry["min"] + 1 > 2 * n:
+            return []  # distinct counts spread wide (populations), not row numbers or keys handed out in turn
     name = entry["name"]
     return [Finding(
         code="identifier", severity="warning", column=name, score=0.95, spec_change=f"data.id_column: {name}",
@@ -578,20 +595,40 @@ def _against_target(
 
 
 def _pairs(names: list[str], matrix: np.ndarray, measure: str) -> list[Finding]:
+    """Features that move together: one finding per group of features linked by pairs above CORRELATED
+    (carat, x, y and z of diamonds are one group, not six pairs)."""
+    k = len(names)
+    group = list(range(k))
+
+    def root(i: int) -> int:
+        while group[i] != i:
+            group[i] = group[group[i]]
+            i = group[i]
+        return i
+
+    strong = [(i, j, float(matrix[i, j])) for i in range(k) for j in range(i + 1, k)
+              if not np.isnan(matrix[i, j]) and abs(matrix[i, j]) > CORRELATED]
+    for i, j, _ in strong:
+        group[root(j)] = root(i)
     out: list[Finding] = []
-    for i in range(len(names)):
-        for j in range(i + 1, len(names)):
-            value = matrix[i, j]
-            if np.isnan(value) or abs(value) <= CORRELATED:
-                continue
-            copy = abs(value) >= COPY_CORRELATED
-            a, b = names[i], names[j]
-            out.append(Finding(
-                code="correlated_features", severity="warning" if copy else "info", column=b,
-                score=float(abs(value)) * (0.3 if copy else 0.5), spec_change=f"data.exclude: [{b}]",
-                message=f"columns {a!r} and {b!r} carry the same information ({measure} {value:.4f})",
-                action=f"drop one of them (e.g. add {b!r} to data.exclude): the pair splits importance and "
-                       "makes linear models unstable"))
+    for head in sorted({root(i) for i, _, _ in strong}):
+        members = [names[i] for i in range(k) if root(i) == head]
+        values = [v for i, _, v in strong if root(i) == head]
+        top = max(values, key=abs)
+        copy = abs(top) >= COPY_CORRELATED
+        keep, rest = members[0], members[1:]
+        if len(members) == 2:
+            message = f"columns {keep!r} and {rest[0]!r} carry the same information ({measure} {top:.4f})"
+        else:
+            quoted = ", ".join(repr(m) for m in members[:-1]) + f" and {members[-1]!r}"
+            message = (f"columns {quoted} carry nearly the same information (|{measure}| above {CORRELATED} for "
+                       f"{len(values)} of their pairs, up to {abs(top):.4f})")
+        out.append(Finding(
+            code="correlated_features", severity="warning" if copy else "info", column=keep,
+            score=abs(top) * (0.3 if copy else 0.5), spec_change=f"data.exclude: [{', '.join(rest)}]",
+            message=message,
+            action=f"keep one of them (e.g. {keep!r}) and add the others to data.exclude: together they split "
+                   "importance and make linear models unstable"))
     return out
 
 
