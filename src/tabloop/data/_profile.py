@@ -273,8 +273,8 @@ def _column_findings(
         out.append(Finding(
             code="high_missing", severity="warning", column=name, score=0.3 + 0.5 * share, spec_change=exclude,
             message=f"column {name!r} is empty in {entry['missing']:,} of {n:,} rows ({share:.0%})",
-            action="drop it (add it to data.exclude) unless its gaps mean something; if they do, keep it: "
-                   "the pipeline imputes it, and a column that says whether it was missing keeps that signal"))
+            action="drop it (add it to data.exclude) unless its gaps mean something; a kept column is imputed "
+                   "by the pipeline"))
     elif share >= MISSING_INFO_SHARE:
         out.append(Finding(
             code="missing_values", severity="info", column=name, score=share,
