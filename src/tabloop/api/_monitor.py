@@ -80,8 +80,7 @@ def monitor(
     reference = _source(reference)
     current = _source(current)
     proj = _maybe_project(project, standalone=reference is not None and current is not None)
-    preload()  # the arguments hold: the report's matplotlib loads while the tables are read and tested
-    from tabloop.monitoring import compute_drift, drift_report, shadow_mask
+    from tabloop.monitoring import drift_report, shadow_mask, start_drift
 
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
     timeline = performance = ab = None
@@ -90,7 +89,11 @@ def monitor(
         assert reference is not None and current is not None
         ref_df, cur_df = read_table(reference, query=reference_query), read_table(current, query=current_query)
         policy = DriftSpec()
-        result = compute_drift(ref_df, cur_df, policy=policy)
+        # the domain classifier starts in a child process (where that is safe) before anything else
+        # starts a thread; then the report's matplotlib loads while the columns are tested
+        job = start_drift(ref_df, cur_df, policy=policy)
+        preload()
+        result = job.result()
         out_dir = Path(report_dir) if report_dir else Path.cwd() / "tabloop-reports"
         ref_name, cur_name = _name(reference, reference_query), _name(current, current_query)
     else:
@@ -113,8 +116,10 @@ def monitor(
         importances = _importances(bundle, ref_raw, spec.seed)
         ref_df = _with_signal(bundle, ref_raw, "reference")
         cur_df = _with_signal(bundle, cur_df, cur_name)
-        result = compute_drift(ref_df, cur_df, policy=policy, contract=bundle.contract,
-                               prediction_column=PREDICTION_SIGNAL, importances=importances, seed=spec.seed)
+        job = start_drift(ref_df, cur_df, policy=policy, contract=bundle.contract,
+                          prediction_column=PREDICTION_SIGNAL, importances=importances, seed=spec.seed)
+        preload()
+        result = job.result()
         if not logged.empty:
             timeline, performance = _over_time(proj, bundle, ref_df, ref_raw, logged, errors)
             ab = _ab(proj, bundle, logged)
