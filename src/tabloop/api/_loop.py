@@ -150,7 +150,7 @@ def retrain(
         data_hash=frame_fingerprint(train_df), contract=champion.contract,
         tags={"tabloop.parent_version": champion.version or ""},
     )
-    proj.tracker.set_alias(spec.model_name, "challenger", summary.version)
+    proj.tracker.set_alias(spec.model_name, "challenger", summary.version, why="registered by retrain")
     challenger = proj.load_bundle(summary.version)
     chall_score = score_bundle(challenger, holdout, proj).metrics.get(metric)
     decision = decide_promotion(metric=metric, greater_is_better=greater_is_better(metric), champion=champ_score,

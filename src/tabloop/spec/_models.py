@@ -364,6 +364,13 @@ class RetrainingSpec(_Strict):
     min_improvement: float = Field(
         default=0.0, description="Promote only when the challenger beats the champion by at least this much."
     )
+    significance: float = Field(
+        default=0.05, gt=0, le=1,
+        description="'tabloop promote' moves the champion only when a paired test on the same labelled rows "
+        "(DeLong for roc_auc, McNemar for accuracy, a paired bootstrap otherwise) gives a one-sided p-value below "
+        "this for the candidate beating the champion by min_improvement; 1 turns the test off (the margin alone "
+        "decides). --force skips the gate and is recorded as forced.",
+    )
     approval: Literal["auto", "manual"] = Field(
         default="manual", description="auto: promote when the gate passes; manual: wait for 'tabloop approve'."
     )
