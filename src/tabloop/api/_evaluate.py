@@ -179,6 +179,8 @@ class RollbackResult(Result):
     alias: str
     version: str
     previous: str
+    #: the rollback alert (spec: alerts): sent, deduplicated, failed or off
+    alert: dict[str, Any] | None = None
 
 
 def rollback(alias: str = "champion", *, project: str | Path | None = None, reason: str | None = None) -> RollbackResult:
@@ -195,9 +197,14 @@ def rollback(alias: str = "champion", *, project: str | Path | None = None, reas
             f"{name}@{alias} is version {current} and no earlier version is recorded for it",
             hint="see 'tabloop history'; move it with 'tabloop promote VERSION --force'",
         )
-    proj.tracker.set_alias(name, alias, back, expected_previous=current, how="rollback",
-                           why=reason or f"rolled back from version {current}")
-    return RollbackResult(name, alias, back, current)
+    why = reason or f"rolled back from version {current}"
+    proj.tracker.set_alias(name, alias, back, expected_previous=current, how="rollback", why=why)
+    from tabloop.alerts import Alert, send_alert
+
+    alert = Alert("rollback", f"{name}@{alias} rolled back from version {current} to {back}: {why}",
+                  proj.spec.name, f"{alias}:{current}->{back}", {"alias": alias, "from": current, "to": back, "why": why})
+    outcome = send_alert(alert, proj.spec.alerts, proj.workspace.home / "alerts")
+    return RollbackResult(name, alias, back, current, outcome.to_dict())
 
 
 @dataclass

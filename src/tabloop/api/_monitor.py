@@ -54,6 +54,8 @@ class MonitorResult(Result):
     ab: dict[str, Any] | None = None
     #: lines of the prediction log and feedback files that were not whole records and were left out
     skipped_lines: int = 0
+    #: what became of each alert the policy raised (spec: alerts): sent, deduplicated, failed or off
+    alerts: list[dict[str, Any]] = field(default_factory=list)
 
 
 def monitor(
@@ -127,6 +129,7 @@ def monitor(
         ref_name = "reference sample" if reference is None else _name(reference, reference_query)
         ref_name += f" of {bundle.name} v{bundle.version}"
     reasons = _reasons(result, performance)
+    alerts = _alerts(proj, result, performance, report_name=f"monitor-{stamp}") if proj is not None else []
     decision = {"act": bool(reasons), "reasons": reasons}
     report = drift_report(result, ref_df, cur_df, title="Monitoring report", subtitle=f"{ref_name} vs {cur_name}",
                           timeline=timeline, performance=performance, decision=decision, ab=ab)
@@ -143,7 +146,26 @@ def monitor(
         performance=None if performance is None else _performance_summary(performance),
         ab=None if ab is None else ab.to_dict(),
         skipped_lines=len(skipped),
+        alerts=alerts,
     )
+
+
+def _alerts(proj: Project, result: Any, performance: Any, *, report_name: str) -> list[dict[str, Any]]:
+    """Alerts for drift and performance past the policy (spec: alerts), de-duplicated across runs."""
+    from tabloop.alerts import Alert, send_alert
+
+    name = proj.spec.name
+    raised = []
+    drift = _reasons(result, None)
+    if drift:
+        subject = ",".join(sorted(result.drifted_features)) or "multivariate"
+        raised.append(Alert("drift", f"{name}: drift past the monitoring policy: {'; '.join(drift)}", name, subject,
+                            {"drifted_features": list(result.drifted_features), "reasons": drift,
+                             "report": report_name}))
+    if performance is not None and performance.below_threshold:
+        raised.append(Alert("performance", f"{name}: {performance.below_threshold}", name, performance.metric,
+                            {"reason": performance.below_threshold, "report": report_name}))
+    return [send_alert(a, proj.spec.alerts, proj.workspace.home / "alerts").to_dict() for a in raised]
 
 
 def _reasons(result: Any, performance: Any) -> list[str]:

@@ -335,6 +335,29 @@ class MonitoringSpec(_Strict):
     )
 
 
+class AlertSpec(_Strict):
+    webhook: str | None = Field(
+        default=None,
+        description="URL that receives each alert as an HTTP POST of JSON (kind, title, subject, details, project, "
+        "at); e.g. a Slack or Teams incoming webhook, or your own service. TABLOOP_ALERTS_WEBHOOK overrides it.",
+    )
+    command: list[str] | None = Field(
+        default=None,
+        description="A command run for each alert with the same JSON on stdin, e.g. [\"/usr/local/bin/page-oncall\"]; "
+        "it is run directly, not through a shell.",
+    )
+    on: list[Literal["drift", "performance", "errors", "rollback"]] = Field(
+        default_factory=lambda: ["drift", "performance", "errors", "rollback"],
+        description="Which events alert: drift or performance past the monitoring policy (tabloop monitor, loop run), "
+        "server errors (a 5xx answer or a log that cannot be written), and champion rollbacks.",
+    )
+    repeat_minutes: float = Field(
+        default=60, ge=0,
+        description="The same alert (kind and subject, e.g. the same drifted columns) is sent again only after this "
+        "many minutes, however many processes find it.",
+    )
+
+
 class TriggerSpec(_Strict):
     drift: bool = Field(default=True, description="Retrain when drift crosses the monitoring policy.")
     performance_floor: float | None = Field(
@@ -396,6 +419,7 @@ class Spec(_Strict):
     serving: ServingSpec = Field(default_factory=ServingSpec, description="Online serving.")
     monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec, description="Drift and performance monitoring.")
     retraining: RetrainingSpec = Field(default_factory=RetrainingSpec, description="Retraining and promotion policy.")
+    alerts: AlertSpec = Field(default_factory=AlertSpec, description="Where alerts go (a webhook, a command) and on what.")
 
     @model_validator(mode="after")
     def _metric_fits_task(self) -> Spec:
