@@ -18,7 +18,14 @@ if TYPE_CHECKING:
     )
     from tabloop.data._findings import Finding, rank_findings
     from tabloop.data._profile import profile_frame, profile_report
-    from tabloop.data._read import frame_fingerprint, is_database_url, read_table, redact_url
+    from tabloop.data._read import (
+        DATAFRAME_SOURCE,
+        frame_fingerprint,
+        is_database_url,
+        read_table,
+        redact_url,
+        source_name,
+    )
     from tabloop.data._rows import RAGGED_MESSAGE, ragged_keys, same_keys
     from tabloop.data._split import describe_validation, make_folds, split_train_test, validation_scheme
     from tabloop.data._target import class_labels, encode_target, infer_task
@@ -26,6 +33,7 @@ if TYPE_CHECKING:
 __getattr__, __dir__ = exports(__name__, __file__)
 
 __all__ = [
+    "DATAFRAME_SOURCE",
     "MISSING_LABEL",
     "MISSING_SENTINEL",
     "RAGGED_MESSAGE",
@@ -53,6 +61,7 @@ __all__ = [
     "read_table",
     "redact_url",
     "same_keys",
+    "source_name",
     "split_train_test",
     "validation_scheme",
 ]
