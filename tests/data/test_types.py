@@ -66,10 +66,28 @@ def test_small_tables_have_no_identifiers() -> None:
 def test_keys_need_every_row_distinct_and_present() -> None:
     ids = list(range(N))
     ids[5] = ids[4]
-    gaps = [f"k{i}" for i in range(N)]
+    gaps = list(range(N))
     gaps[3] = None  # type: ignore[call-overload]
-    df = pd.DataFrame({"id": ids, "code": gaps})
-    assert infer_semantic_types(df) == {"id": "numeric", "code": "categorical"}
+    df = pd.DataFrame({"id": ids, "row": gaps})
+    assert infer_semantic_types(df) == {"id": "numeric", "row": "numeric"}
+
+
+def test_nearly_unique_text_is_a_name_not_categories() -> None:
+    titles = [f"Movie {i}" for i in range(N)]
+    titles[1] = titles[0]  # a remake
+    titles[2] = None  # type: ignore[call-overload]
+    df = pd.DataFrame({"title": titles, "y": ["a", "b"] * (N // 2)})
+    assert infer_semantic_types(df)["title"] == "identifier"
+    (finding,) = type_findings(df, {"title": "identifier"})
+    assert "a different value in nearly every row" in finding.message
+    fewer = [f"Movie {i % (N // 2)}" for i in range(N)]  # each title twice: categories
+    assert infer_semantic_types(pd.DataFrame({"title": fewer}))["title"] == "categorical"
+
+
+def test_years_and_ranks_are_numbers_not_row_numbers() -> None:
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"year": range(1920, 1920 + N), "rank": rng.permutation(N) + 1, "n": range(N)})
+    assert infer_semantic_types(df) == {"year": "numeric", "rank": "numeric", "n": "identifier"}
 
 
 def test_uuids_are_identifiers_even_when_repeated() -> None:

@@ -46,6 +46,9 @@ TEXT_MIN_UNIQUE_SHARE = 0.5
 DATETIME_MIN_SHARE = 0.95
 #: UUIDs (or 32 hex digits): this share of the values must be shaped so
 UUID_MIN_SHARE = 0.95
+#: text in which at least this share of the present values are distinct (names, titles, codes) is an identifier:
+#: as categories nearly every one would be seen once, which a model cannot learn from
+NEAR_UNIQUE_SHARE = 0.9
 #: how many values the text tests look at (the first ones that are present): enough to judge, cheap on big tables
 SAMPLE = 2_000
 
@@ -72,10 +75,11 @@ def infer_semantic_types(df: pd.DataFrame) -> dict[str, SemanticType]:
     - text of which at least :data:`UUID_MIN_SHARE` are UUIDs: ``identifier``;
     - text with a mean length of :data:`TEXT_MIN_MEAN_LENGTH` characters or more, spaces in at least
       :data:`TEXT_MIN_SPACE_SHARE` of the values and :data:`TEXT_MIN_UNIQUE_SHARE` of them distinct: ``text``;
-    - with at least :data:`MIN_ROWS_FOR_IDENTIFIER` rows, no gaps and a different value in every row:
-      text, or whole numbers that are consecutive (row numbers) or in a column named like a key
-      (``id``, ``user_id``, ``userId``, ``uuid``, ``key``, ``index``): ``identifier``. Distinct
-      measurements (incomes, weights) are not keys;
+    - text with at least :data:`MIN_ROWS_FOR_IDENTIFIER` values present of which at least
+      :data:`NEAR_UNIQUE_SHARE` are distinct (names, titles, codes): ``identifier``;
+    - with at least :data:`MIN_ROWS_FOR_IDENTIFIER` rows, no gaps and a different whole number in every
+      row, counting 0 or 1, 2, 3, ... in row order (row numbers) or in a column named like a key (``id``, ``user_id``, ``userId``,
+      ``uuid``, ``key``, ``index``): ``identifier``. Distinct measurements (incomes, weights) are not keys;
     - any other number column: ``numeric``; anything else: ``categorical``.
     """
     return {str(name): _infer(df[name], str(name)) for name in df.columns}
@@ -96,8 +100,11 @@ def _infer(s: pd.Series, name: str) -> SemanticType:
         if distinct.size == 2 and distinct[0] == 0 and distinct[1] == 1:
             return "boolean"
         if _unique_per_row(s) and bool(np.all(np.mod(values[np.isfinite(values)], 1) == 0)) and np.isfinite(values).all():
-            consecutive = distinct[-1] - distinct[0] + 1 == distinct.size
-            if consecutive or _ID_NAME.search(name):
+            # row numbers count from 0 or 1 in row order; a run of years (1920..1941) is a time axis and
+            # shuffled 1..n is a rank (a measurement), neither a key
+            row_numbers = (distinct[0] in (0, 1) and distinct[-1] - distinct[0] + 1 == distinct.size
+                           and s.is_monotonic_increasing)
+            if row_numbers or _ID_NAME.search(name):
                 return "identifier"
         return "numeric"
     if present.empty:
@@ -115,7 +122,7 @@ def _infer(s: pd.Series, name: str) -> SemanticType:
     if (text.str.len().mean() >= TEXT_MIN_MEAN_LENGTH and _share(text.str.strip().str.contains(r"\s"))
             >= TEXT_MIN_SPACE_SHARE and text.nunique() / len(text) >= TEXT_MIN_UNIQUE_SHARE):
         return "text"
-    if _unique_per_row(s):
+    if len(present) >= MIN_ROWS_FOR_IDENTIFIER and present.nunique() >= NEAR_UNIQUE_SHARE * len(present):
         return "identifier"
     return "categorical"
 
@@ -295,6 +302,8 @@ def type_findings(
             action = "nothing to do; remove it from data.types to let tabloop infer its type"
             severity = "info"
         else:
+            if kind == "identifier" and not (df[name].notna().all() and df[name].nunique() == len(df)):
+                why = why.replace("in every row", "in nearly every row")
             message = f"column {name!r} holds {why}; it is left out of the features"
             keep_as = "numeric" if pd.api.types.is_numeric_dtype(df[name].dtype) else "categorical"
             action = (f"to use it as a feature, set data.types.{name} to {keep_as}"
