@@ -78,3 +78,8 @@ def test_data_types_in_the_spec_reach_profile_and_train(tmp_path: Path, hmda: pd
     assert contract.column("ccs").kind == "categorical"
     assert contract.column("ccs").categories == sorted({category_label(v) for v in hmda["ccs"]})
     assert "mcs" in contract.ignored
+
+
+def test_feedback_takes_a_dataframe_and_names_it(trained_project: Path) -> None:
+    with pytest.raises(DataError, match="<DataFrame>: no 'request_id' column"):
+        tabloop.feedback(pd.DataFrame({"label": ["yes"]}), project=trained_project)
