@@ -181,6 +181,13 @@ def test_sql_errors_hide_the_password() -> None:
     assert "s3cret" not in str(err.value)
 
 
+def test_a_missing_sqlite_file_is_not_created(tmp_path: Path) -> None:
+    path = tmp_path / "absent.db"
+    with pytest.raises(DataError, match=r"no such database file"):
+        read_table(f"sqlite:///{path}", table="t")
+    assert not path.exists()
+
+
 def test_query_or_table_with_a_file_is_refused(hmda_csv: Path) -> None:
     with pytest.raises(DataError, match="needs a database URL"):
         read_table(hmda_csv, table="t")

@@ -182,6 +182,12 @@ def _read_sql(url: str, query: str | None, table: str | None) -> pd.DataFrame:
         raise DataError(f"{shown}: not a usable database URL: {_first_line(exc)}",
                         hint="a SQLAlchemy URL such as postgresql+psycopg://user@host:5432/db, with its driver "
                              "installed") from exc
+    database = engine.url.database
+    if engine.dialect.name == "sqlite" and database and database != ":memory:" and not database.startswith("file:") \
+            and not Path(database).is_file():
+        engine.dispose()  # SQLite would create an empty database there: reading must not write
+        raise DataError(f"{shown}: no such database file {database!r}",
+                        hint="check the path; sqlite:///relative/path.db or sqlite:////absolute/path.db")
     try:
         try:
             conn = engine.connect()
