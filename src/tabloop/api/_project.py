@@ -66,7 +66,8 @@ class Project:
             df = read_table(data)
         else:
             source = self.spec.data.source
-            path: Any = source if is_database_url(source) else self.workspace.resolve(source)
+            # a SQLite file named in the spec is relative to the project folder, as a CSV path is
+            path: Any = self.workspace.resolve_url(source) if is_database_url(source) else self.workspace.resolve(source)
             df = read_table(path, query=self.spec.data.query, table=self.spec.data.table)
         types = self.spec.data.types
         return apply_types(df, check_overrides(df, types)) if types else df

@@ -1,4 +1,4 @@
-"""From Python, profile, train, predict and monitor take a pandas DataFrame wherever a source goes."""
+"""Sources of the facade: from Python a pandas DataFrame goes wherever a table goes; the spec's data.table."""
 
 from __future__ import annotations
 
@@ -83,3 +83,17 @@ def test_data_types_in_the_spec_reach_profile_and_train(tmp_path: Path, hmda: pd
 def test_feedback_takes_a_dataframe_and_names_it(trained_project: Path) -> None:
     with pytest.raises(DataError, match="<DataFrame>: no 'request_id' column"):
         tabloop.feedback(pd.DataFrame({"label": ["yes"]}), project=trained_project)
+
+
+def test_the_spec_reads_a_table_from_a_sqlite_file_beside_it(tmp_path: Path, hmda: pd.DataFrame,
+                                                             hmda_csv: Path) -> None:
+    import sqlite3
+
+    root = _project(tmp_path / "p", hmda_csv)
+    with sqlite3.connect(root / "loans.db") as conn:
+        hmda.head(300).to_sql("loans", conn, index=False)
+    spec = (root / "tabloop.yaml").read_text()
+    spec = re.sub(r"(?m)^(  source:).*$", r"\1 sqlite:///loans.db", spec)  # relative to the project folder
+    (root / "tabloop.yaml").write_text(re.sub(r"(?m)^(  table:).*$", r"\1 loans", spec))
+    prof = tabloop.profile(root)
+    assert prof.rows == 300 and prof.source == "sqlite:///loans.db (table loans)"
