@@ -201,6 +201,8 @@ def test_findings_name_the_column_and_the_spec_change(mixed: pd.DataFrame) -> No
     assert found["row"].code == "identifier_column" and found["row"].spec_change == "data.types.row: numeric"
     assert found["day"].spec_change == "data.types.day: categorical" and "day of week" in found["day"].action
     assert found["city"].severity == "info" and found["city"].spec_change is None  # the user chose it
+    odd = pd.DataFrame({"Unnamed: 0": range(N)})
+    assert type_findings(odd, {"Unnamed: 0": "identifier"})[0].spec_change == 'data.types["Unnamed: 0"]: numeric'
 
 
 def test_profile_reports_the_type_of_each_column(mixed: pd.DataFrame) -> None:

@@ -191,14 +191,14 @@ def _checked_override(s: pd.Series, name: str, kind: str) -> SemanticType:
             raise DataError(
                 f"data.types says column {name!r} is numeric, but {len(bad)} of its values are not numbers "
                 f"({_cells(s, bad)}; rows count from 0 after the header)",
-                hint=f"fix or blank those cells, or set data.types.{name} to categorical",
+                hint=f"fix or blank those cells, or set {_key(name)} to categorical",
             )
     elif kind == "boolean":
         distinct = present.map(_label).unique()
         if len(distinct) > 2:
             shown = sorted(map(str, distinct))[:10]
             raise DataError(f"data.types says column {name!r} is boolean, but it holds {len(distinct)} distinct "
-                            f"values ({shown})", hint=f"set data.types.{name} to categorical")
+                            f"values ({shown})", hint=f"set {_key(name)} to categorical")
     elif kind == "datetime" and not pd.api.types.is_datetime64_any_dtype(s.dtype) and not present.empty:
         if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
             raise DataError(f"data.types says column {name!r} is datetime, but it holds {s.dtype} values",
@@ -210,6 +210,11 @@ def _checked_override(s: pd.Series, name: str, kind: str) -> SemanticType:
                             f"not dates ({_cells(s, positions)}; rows count from 0 after the header)",
                             hint="fix or blank those cells (ISO 8601 reads best: 2024-05-01T10:00:00)")
     return kind  # type: ignore[return-value]
+
+
+def _key(name: str) -> str:
+    """How a column's entry in data.types is written: dotted when the name allows it, else quoted."""
+    return f"data.types.{name}" if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) else f'data.types["{name}"]'
 
 
 def _label(value: Any) -> str:
@@ -306,12 +311,12 @@ def type_findings(
                 why = why.replace("in every row", "in nearly every row")
             message = f"column {name!r} holds {why}; it is left out of the features"
             keep_as = "numeric" if pd.api.types.is_numeric_dtype(df[name].dtype) else "categorical"
-            action = (f"to use it as a feature, set data.types.{name} to {keep_as}"
+            action = (f"to use it as a feature, set {_key(name)} to {keep_as}"
                       + ("; or derive features from it (day of week, hour, age) in the data" if kind == "datetime"
                          else ""))
         out.append(Finding(
             code=f"{kind}_column", severity=severity, message=message, action=action, column=name, score=unique,
-            spec_change=None if chosen else f"data.types.{name}: "
+            spec_change=None if chosen else f"{_key(name)}: "
             + ("numeric" if pd.api.types.is_numeric_dtype(df[name].dtype) else "categorical"),
         ))
     return out
