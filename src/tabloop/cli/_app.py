@@ -37,12 +37,14 @@ def init(
     name: Annotated[str | None, typer.Option(help="Project name (default: the folder name).")] = None,
     exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Column never used as a feature (repeatable).")] = None,
     query: Annotated[str | None, typer.Option(help="SQL query when --data is a database URL.")] = None,
+    table: Annotated[str | None, typer.Option(help="Table to read whole when --data is a database URL.")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing tabloop.yaml.")] = False,
 ) -> Reply:
     """Write DIR/tabloop.yaml: the problem spec with every default written out and commented."""
     from tabloop.api import init as run
 
-    res = run(directory, data=data, target=target, task=task, name=name, exclude=exclude, query=query, force=force)
+    res = run(directory, data=data, target=target, task=task, name=name, exclude=exclude, query=query, table=table,
+              force=force)
     return Reply(res, lambda: (
         print(f"wrote {res.spec} ({res.task} task, target {res.target!r}, {res.rows} rows)"),
         print(f"JSON Schema for editors: {res.schema}"),
@@ -245,6 +247,10 @@ def monitor(
         help="Current table: a CSV/Parquet file or a database URL (default: the newest logged predictions).")] = None,
     reference_query: Annotated[str | None, typer.Option(help="SQL that reads the reference from --reference's database.")] = None,
     current_query: Annotated[str | None, typer.Option(help="SQL that reads the current window from --current's database.")] = None,
+    reference_table: Annotated[str | None, typer.Option(
+        help="Table of --reference's database to read whole (instead of --reference-query).")] = None,
+    current_table: Annotated[str | None, typer.Option(
+        help="Table of --current's database to read whole (instead of --current-query).")] = None,
     model: ModelOpt = None,
     last: Annotated[int | None, typer.Option(help="Newest logged rows to compare (default: monitoring.window_rows).")] = None,
     report_dir: Annotated[Path | None, typer.Option(help="Where to write the report.")] = None,
@@ -256,7 +262,8 @@ def monitor(
     from tabloop.api import monitor as run
 
     res = run(project, reference=reference, current=current, model=model, last=last, report_dir=report_dir,
-              reference_query=reference_query, current_query=current_query)
+              reference_query=reference_query, current_query=current_query, reference_table=reference_table,
+              current_table=current_table)
 
     def human() -> None:
         print(f"{res.current} ({res.current_rows} rows) vs {res.reference} ({res.reference_rows} rows)")

@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Task = Literal["binary", "multiclass", "regression"]
+#: what a column holds, as inferred from the data or set in data.types (see tabloop.data.infer_semantic_types)
+SemanticType = Literal["numeric", "categorical", "boolean", "datetime", "text", "identifier"]
 #: the families a spec tries unless it names its own: every family that tends to do well on some tables
 DEFAULT_CANDIDATES = ("dummy", "linear", "knn", "svm", "tree", "random_forest", "extra_trees", "lightgbm", "xgboost",
                       "catboost")
@@ -30,9 +32,14 @@ class _Strict(BaseModel):
 class DataSpec(_Strict):
     source: str = Field(
         description="Training table: a CSV or Parquet path (relative to this file) "
-        "or a SQLAlchemy database URL together with 'query'."
+        "or a SQLAlchemy database URL together with 'table' or 'query'."
     )
     query: str | None = Field(default=None, description="SQL query to run when 'source' is a database URL.")
+    table: str | None = Field(
+        default=None,
+        description="Table to read whole when 'source' is a database URL (schema.table for another schema); "
+        "instead of 'query'.",
+    )
     target: str = Field(description="The column to predict.")
     task: Task | None = Field(
         default=None, description="binary, multiclass or regression; inferred from the target when empty."
@@ -47,6 +54,18 @@ class DataSpec(_Strict):
     id_column: str | None = Field(
         default=None, description="A row identifier, copied to batch predictions and never used as a feature."
     )
+    types: dict[str, SemanticType] = Field(
+        default_factory=dict,
+        description="Column types that override the inferred ones: numeric, categorical, boolean, datetime, text "
+        "(free text) or identifier. numeric, categorical and boolean columns are features; datetime, text and "
+        "identifier columns are kept out of the features (tabloop profile says which and why).",
+    )
+
+    @model_validator(mode="after")
+    def _table_or_query(self) -> DataSpec:
+        if self.table is not None and self.query is not None:
+            raise ValueError("data.table and data.query are alternatives: set one")
+        return self
 
 
 class CostSpec(_Strict):
