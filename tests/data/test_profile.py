@@ -185,13 +185,14 @@ def test_an_identifier_column_and_a_target_with_gaps_are_found(hmda: pd.DataFram
     df = hmda.reset_index().rename(columns={"index": "Unnamed: 0"})  # a CSV written with its index
     df.loc[[1, 2], "deny"] = None
     p = profile_frame(df, target="deny")
-    ident = found(p, "identifier", "Unnamed: 0")
-    assert ident["message"].startswith("column 'Unnamed: 0' has a different value in every row")
-    assert ident["spec_change"] == "data.id_column: Unnamed: 0"
+    # left out of the features by its semantic type (tabloop.data._types), and said
+    ident = found(p, "identifier_column", "Unnamed: 0")
+    assert ident["message"].startswith("column 'Unnamed: 0' holds a different value in every row")
+    assert {c["name"]: (c["type"], c["role"]) for c in p["columns"]}["Unnamed: 0"] == ("identifier", "excluded")
     gap = found(p, "target_missing", "deny")
     assert gap["severity"] == "critical" and p["findings"][0] == gap  # critical comes first
     assert str(Finding(**gap)) == "the target 'deny' is empty in 2 row(s): training refuses them; drop or label those rows"
-    assert not any(f["column"] in ("dir", "lvr") and f["code"] == "identifier" for f in p["findings"])
+    assert not any(f["column"] in ("dir", "lvr") for f in p["findings"])  # measurements are not identifiers
     one = profile_frame(hmda.assign(deny="no"), target="deny")
     assert "holds 1 distinct value(s)" in found(one, "target_constant")["message"]
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from tabloop.api._project import Project
 from tabloop.api._results import Result
@@ -26,22 +28,28 @@ class ProfileResult(Result):
     data_hash: str
     #: what a person should act on before training (``Finding.to_dict()``), most important first
     findings: list[dict[str, Any]]
+    #: each column's semantic type (data.types where set, else inferred): numeric, categorical, boolean,
+    #: datetime, text or identifier; the last three are kept out of the features
+    types: dict[str, str] = field(default_factory=dict)
+    source: str = ""
 
 
-def profile(project: str | Path | None = None) -> ProfileResult:
-    """Profile the spec's data and save the data contract to ``.tabloop/contract.json``."""
+def profile(project: str | Path | None = None, *, data: str | Path | pd.DataFrame | None = None) -> ProfileResult:
+    """Profile the spec's data (or ``data``: a DataFrame, or a file path or URL in place of ``data.source``) and
+    save the data contract to ``.tabloop/contract.json``."""
     proj = Project.open(project)
     spec = proj.spec
-    df = proj.read_data()
+    df = proj.read_data(data)
     ignored = ignored_columns(spec)
     # the contract is learned beside the profile, on a second core where there is one
     with ThreadPoolExecutor(max_workers=1) as pool:
-        learning = pool.submit(infer_contract, df, target=spec.data.target, ignored=ignored)
-        numbers = profile_frame(df, target=spec.data.target, ignored=ignored, id_column=spec.data.id_column,
-                                task=spec.data.task, seed=spec.seed)
+        learning = pool.submit(infer_contract, df, target=spec.data.target, ignored=ignored, types=spec.data.types)
+        numbers = profile_frame(df, target=spec.data.target, ignored=ignored, types=spec.data.types,
+                                id_column=spec.data.id_column, task=spec.data.task, seed=spec.seed)
         contract = learning.result()
     digest = numbers["data_hash"]  # frame_fingerprint(df), from the hashes the profile made anyway
-    report = profile_report(numbers, contract, source=spec.data.source)
+    source = proj.data_name(data)
+    report = profile_report(numbers, contract, source=source)
     html_path, json_path = report.write(proj.report_dir(), f"profile-{digest[:12]}")
     contract_path = contract.save(proj.workspace.contract_path)
     return ProfileResult(
@@ -56,6 +64,8 @@ def profile(project: str | Path | None = None) -> ProfileResult:
         report_json=json_path,
         data_hash=digest,
         findings=numbers["findings"],
+        types={c["name"]: c["type"] for c in numbers["columns"]},
+        source=source,
     )
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -105,6 +107,7 @@ def train(
     worker: bool = False,
     progress: Progress | None = None,
     started: float | None = None,
+    data: str | Path | pd.DataFrame | None = None,
     on_findings: Callable[[list[Finding]], None] | None = None,
 ) -> TrainSummary | SearchSummary:
     """Split the spec's data, search the candidates on the training part, register the best.
@@ -117,16 +120,19 @@ def train(
     as many processes or machines as you like against one PostgreSQL ``storage``, then a
     plain ``train`` refits and registers the best of all their trials.
 
+    ``data`` (a DataFrame, or a file path or URL) is trained on in place of the spec's ``data.source``;
+    its content hash is the version's data lineage, as a file's is.
+
     What the data checks find (duplicates, imbalance, empty or constant columns, ...) is handed to
     ``on_findings`` before training starts, most important first, and returned with the summary.
     """
     called = time.perf_counter()
     proj = Project.open(project)
     spec = proj.spec
-    df = proj.read_data()
+    df = proj.read_data(data)
     findings: list[Finding] = []
     if not worker:  # said once, by the command that registers; workers only add trials
-        findings = data_findings(df, target=spec.data.target, ignored=ignored_columns(spec),
+        findings = data_findings(df, target=spec.data.target, ignored=ignored_columns(spec), types=spec.data.types,
                                  id_column=spec.data.id_column, task=spec.data.task)
         if on_findings is not None:
             on_findings(findings)
@@ -136,6 +142,7 @@ def train(
     return fit_and_register(
         proj, train_df, test_df, budget=budget, progress=progress, run_name="train",
         data_hash=frame_fingerprint(df), contract=_contract(proj, df), trials=trials, storage=storage,
+        tags={"tabloop.data_source": proj.data_name(data)},
         started=called if started is None else started, called=called, ends_process=started is not None,
         findings=findings,
     )
@@ -236,7 +243,8 @@ def _contract(proj: Project, df: pd.DataFrame) -> Contract:
         contract = Contract.load(path)
         if contract.target == proj.spec.data.target:
             return contract
-    return infer_contract(df, target=proj.spec.data.target, ignored=ignored_columns(proj.spec))
+    return infer_contract(df, target=proj.spec.data.target, ignored=ignored_columns(proj.spec),
+                          types=proj.spec.data.types)
 
 
 def fit_and_register(
@@ -329,7 +337,7 @@ def fit_and_register(
                 tracker.log_artifact(test_path, artifact_path=TEST_ARTIFACT)
         say("registering the winner")
         ref = tracker.register_bundle(bundle, spec.model_name, key=key,
-                                      tags={"tabloop.winner": result.winner, "tabloop.data_hash": data_hash})
+                                      tags=_lineage(proj, bundle, run_id, run_tags, result.winner))
         data = result.to_dict()
         data["findings"] = [f.to_dict() for f in findings]
         if clock is not None:  # as known when the report is written: registration is still under way
@@ -353,6 +361,48 @@ def fit_and_register(
         validation=result.validation, warnings=list(result.warnings), time=time_spent,
         findings=[f.to_dict() for f in findings],
     )
+
+
+def _lineage(proj: Project, bundle: ModelBundle, run_id: str, run_tags: dict[str, str], winner: str) -> dict[str, str]:
+    """The version's lineage as registry tags: what data, spec, code and run made it, and how it scored.
+
+    The signed manifest holds the same facts for the bundle itself; the tags make them visible in
+    the registry (``mlflow ui``, ``search_model_versions``) without downloading anything.
+    """
+    m = bundle.manifest
+    tags = {
+        "tabloop.winner": winner,
+        "tabloop.data_hash": run_tags["tabloop.data_hash"],
+        "tabloop.spec_hash": run_tags["tabloop.spec_hash"],
+        "tabloop.code_version": f"tabloop {run_tags['tabloop.version']}" + _project_commit(proj.workspace.root),
+        "tabloop.run_id": run_id,
+        "tabloop.contract_sha256": hashlib.sha256(
+            json.dumps(bundle.contract.to_dict(), sort_keys=True).encode()).hexdigest(),
+        "tabloop.train_rows": str(m.train_rows),
+    }
+    for key in ("tabloop.parent_version", "tabloop.data_source"):
+        if run_tags.get(key):
+            tags[key] = run_tags[key]
+    scores = (m.cv or {}).get(m.metric) if m.metric else None
+    if isinstance(scores, dict) and scores.get("mean") is not None:
+        tags[f"tabloop.cv_{m.metric}"] = f"{scores['mean']:.6g} ± {scores.get('std') or 0:.3g}"
+    return tags
+
+
+def _project_commit(root: Path) -> str:
+    """`` (git abc1234)`` when the project folder is in a git work tree (``+dirty`` with changes), else ''."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, timeout=5, check=False)
+        if head.returncode != 0:
+            return ""
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return f" (git {head.stdout.strip()}{'+dirty' if dirty.stdout.strip() else ''})"
 
 
 def _log_trials(tracker: Any, result: Any, parent_tags: dict[str, str]) -> None:

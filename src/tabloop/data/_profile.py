@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -66,6 +66,7 @@ def profile_frame(
     *,
     target: str | None = None,
     ignored: Sequence[str] = (),
+    types: Mapping[str, str] | None = None,
     id_column: str | None = None,
     task: str | None = None,
     extra_findings: Iterable[Finding] = (),
@@ -75,15 +76,23 @@ def profile_frame(
     """The numbers of a profile, JSON-ready, with ``findings``: what a person should act on, most important first.
 
     ``ignored`` columns (excluded, the id, group and time columns) are described but are not
-    features; ``id_column`` is checked for repeated ids; ``task`` (binary, multiclass,
+    features, nor are those whose semantic type keeps them out (``type``: ``types``, the spec's
+    ``data.types``, where given, else inferred; datetime, text, identifier), as ``infer_contract``
+    does; ``id_column`` is checked for repeated ids; ``task`` (binary, multiclass,
     regression; else guessed from the target) decides between class balance and a distribution.
     ``extra_findings`` (leakage, shift: checks that live elsewhere) are ranked together with
     the profile's own. Associations use a random sample of ``sample_rows`` rows (``seed``).
     """
+    from tabloop.data._types import excluded_by_type, resolve_types, type_findings
+
     n = len(df)
+    semantic = resolve_types(df, types)
     empty = set(empty_columns(df, target=target, ignored=ignored))
+    by_type = [c for c in excluded_by_type(semantic, target=target, ignored=ignored) if c not in empty]
+    ignored = [*ignored, *by_type]
     columns: list[dict[str, Any]] = []
-    findings: list[Finding] = list(extra_findings)
+    findings: list[Finding] = [*extra_findings, *type_findings(df, {c: semantic[c] for c in by_type},
+                                                                overrides=types or {})]
     roles = {name: "target" if name == target else "excluded" if name in ignored or name in empty else "feature"
              for name in df.columns}
     used = [name for name, role in roles.items() if role != "excluded"]
@@ -91,7 +100,7 @@ def profile_frame(
 
     def describe(item: tuple[Any, str]) -> tuple[dict[str, Any], list[Finding], np.ndarray]:
         s = df[item[0]]
-        entry, said = _column(s, n, role=item[1])
+        entry, said = _column(s, n, role=item[1], semantic=semantic[str(item[0])])
         return entry, said, pd.util.hash_pandas_object(s, index=False).to_numpy()
 
     # columns in parallel threads: sorting, hashing and arrow's kernels release the GIL
@@ -142,24 +151,25 @@ def data_findings(
     *,
     target: str | None = None,
     ignored: Sequence[str] = (),
+    types: Mapping[str, str] | None = None,
     id_column: str | None = None,
     task: str | None = None,
     extra_findings: Iterable[Finding] = (),
     sample_rows: int = 20_000,
 ) -> list[Finding]:
     """The profile's findings alone, most important first: what ``train`` says before it starts."""
-    numbers = profile_frame(df, target=target, ignored=ignored, id_column=id_column, task=task,
+    numbers = profile_frame(df, target=target, ignored=ignored, types=types, id_column=id_column, task=task,
                             extra_findings=extra_findings, sample_rows=sample_rows)
     return [Finding(**f) for f in numbers["findings"]]
 
 
 # -- one column ------------------------------------------------------------------------------------
-def _column(s: pd.Series, n: int, *, role: str) -> tuple[dict[str, Any], list[Finding]]:
-    """A column's numbers and what they say."""
+def _column(s: pd.Series, n: int, *, role: str, semantic: str) -> tuple[dict[str, Any], list[Finding]]:
+    """A column's numbers and what they say; ``semantic`` is its semantic type."""
     name = str(s.name)
     categorical = is_categorical_dtype(s)
     entry: dict[str, Any] = {"name": name, "dtype": str(s.dtype), "kind": "categorical" if categorical else "numeric",
-                             "role": role}
+                             "type": semantic, "role": role}
     levels = None
     if categorical:
         codes, uniques = pd.factorize(s, use_na_sentinel=True)
@@ -292,7 +302,7 @@ def _column_findings(
             code="near_constant", severity="info", column=name, score=entry["top_share"],
             message=f"column {name!r} holds one value in {entry['top_share']:.1%} of the rows that have one",
             action="exclude it (data.exclude) unless the rare values matter; trees can still use them"))
-    said = (_numbers_kept_as_text(s, entry, levels) if levels is not None else []) or _identifier(s, entry, n)
+    said = _numbers_kept_as_text(s, entry, levels) if levels is not None else []
     out += said
     if not said and entry["kind"] == "categorical" and entry["unique"] > HIGH_CARDINALITY:
         out.append(Finding(
@@ -346,26 +356,6 @@ def _numbers_kept_as_text(
         message=f"column {name!r} holds numbers but {bad_cells} of its {present} values {verb} not "
                 f"({cells}{more}; rows count from 0 after the header): it is treated as categories",
         action="blank or fix those cells to keep it numeric")]
-
-
-def _identifier(s: pd.Series, entry: dict[str, Any], n: int) -> list[Finding]:
-    """A column with a different text, or whole number in row order or from a dense range, in every row:
-    row numbers or keys, not features."""
-    if n < 20 or entry["missing"] or entry["unique"] != n or pd.api.types.is_bool_dtype(s.dtype):
-        return []
-    if entry["kind"] == "numeric":
-        v = s.to_numpy(dtype="float64")
-        if not bool(np.all(np.mod(v, 1) == 0)):
-            return []  # distinct measurements (e.g. incomes with cents) are ordinary numbers
-        ordered = bool(np.all(np.diff(v) > 0)) or bool(np.all(np.diff(v) < 0))
-        if not ordered and entry["max"] - entry["min"] + 1 > 2 * n:
-            return []  # distinct counts spread wide (populations), not row numbers or keys handed out in turn
-    name = entry["name"]
-    return [Finding(
-        code="identifier", severity="warning", column=name, score=0.95, spec_change=f"data.id_column: {name}",
-        message=f"column {name!r} has a different value in every row (an identifier or a row number?): as a "
-                "feature it can only memorise rows",
-        action="set data.id_column to it or add it to data.exclude in tabloop.yaml")]
 
 
 # -- rows --------------------------------------------------------------------------------------------
