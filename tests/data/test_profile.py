@@ -179,6 +179,7 @@ def test_profile_says_its_findings_in_text_and_json(tmp_path: Path, hmda: pd.Dat
     said = text.output[text.output.index("finding(s) about the data"):]
     assert "WARNING column 'notes' has no values" in said and "what to do: fill it or drop it from the data" in said
     assert said.index("'notes'") < said.index("INFO")  # most important first
+    assert text.output.count("column 'notes' has no values") == 1  # said once, as a finding, not logged too
 
 
 def test_an_identifier_column_and_a_target_with_gaps_are_found(hmda: pd.DataFrame) -> None:

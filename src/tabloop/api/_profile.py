@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,7 +45,7 @@ def profile(project: str | Path | None = None, *, data: str | Path | pd.DataFram
     df = proj.read_data(data)
     ignored = ignored_columns(spec)
     # the contract is learned beside the profile, on a second core where there is one
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    with ThreadPoolExecutor(max_workers=1) as pool, said_as_findings():
         learning = pool.submit(infer_contract, df, target=spec.data.target, ignored=ignored, types=spec.data.types)
         numbers = profile_frame(df, target=spec.data.target, ignored=ignored, types=spec.data.types,
                                 id_column=spec.data.id_column, task=spec.data.task, seed=spec.seed)
@@ -67,6 +70,19 @@ def profile(project: str | Path | None = None, *, data: str | Path | pd.DataFram
         types={c["name"]: c["type"] for c in numbers["columns"]},
         source=source,
     )
+
+
+@contextlib.contextmanager
+def said_as_findings() -> Iterator[None]:
+    """Quiet ``tabloop.data``'s warnings (the contract logs each column it leaves out) while a command
+    that says the same things as ranked findings learns its contract: each is said once."""
+    logger = logging.getLogger("tabloop.data")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def ignored_columns(spec: Any) -> list[str]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from tabloop.api._profile import ignored_columns
+from tabloop.api._profile import ignored_columns, said_as_findings
 from tabloop.api._project import Project
 from tabloop.api._results import Result
 from tabloop.data import (
@@ -139,9 +139,11 @@ def train(
     train_df, test_df = split_train_test(df, spec)
     if worker:
         return _work(proj, train_df, df, budget=budget, trials=trials, storage=storage, progress=progress)
+    with said_as_findings():  # the findings above said what the contract leaves out
+        contract = _contract(proj, df)
     return fit_and_register(
         proj, train_df, test_df, budget=budget, progress=progress, run_name="train",
-        data_hash=frame_fingerprint(df), contract=_contract(proj, df), trials=trials, storage=storage,
+        data_hash=frame_fingerprint(df), contract=contract, trials=trials, storage=storage,
         tags={"tabloop.data_source": proj.data_name(data)},
         started=called if started is None else started, called=called, ends_process=started is not None,
         findings=findings,
