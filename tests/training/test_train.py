@@ -218,7 +218,7 @@ def test_a_non_default_preparation_is_searched_deduped_and_refitted(
     doubled = pd.concat([small, small.head(20)], ignore_index=True)
     prep = {"impute": "mean", "outliers": "clip", "log_transform": "auto", "encoding": "target", "dedupe": True,
             "search": ["encoding", "scaling", "outliers"]}
-    spec = _spec(make_spec, ["linear", "tree"], trials=8, preparation=prep)
+    spec = _spec(make_spec, ["linear", "tree"], trials=8, preparation=prep, train={"ensemble": False})
     res = train_candidates(doubled, spec, contract, CLASSES)
     natural = int(small.duplicated(subset=[*contract.feature_names, "deny"]).sum())
     assert res.duplicates_dropped == 20 + natural and res.to_dict()["duplicates_dropped"] == 20 + natural
