@@ -43,6 +43,8 @@ CASES: dict[str, dict[str, Any]] = {
     "encoding_ordinal": {"encoding": "ordinal"},
     "encoding_target": {"encoding": "target"},
     "ordinal_rare": {"encoding": "ordinal", "rare_below": 0.3},
+    "onehot_rare_share": {"rare_below": 0.1},
+    "onehot_rare_count": {"rare_below": 200},
     # not knn with it: on fewer, integer-valued columns neighbours tie, and float32 breaks ties differently (the
     # parity check then keeps the graph out of service, as it should)
     "everything": {"impute": "mean", "missing_indicator": True, "outliers": "clip", "log_transform": "auto",
@@ -91,19 +93,30 @@ def test_the_knn_imputer_graph_targets_the_opset_its_converter_needs(
     assert knn["opset"][""] == 18 and plain["opset"][""] == 17
 
 
-def test_a_one_hot_rare_bucket_is_refused_naming_the_step_and_served_by_the_pipeline(
-    contract: Contract, split: tuple[pd.DataFrame, pd.DataFrame], make_rows: Callable[..., Rows]
-) -> None:
-    bundle = _fitted(contract, split[0], "binary", rare_below=0.3)
-    with pytest.raises(NotConvertible, match=r"step pipeline\.prepare\.categorical\.onehot \(OneHotEncoder"):
-        to_onnx(bundle.pipeline, contract, task="binary")
-    report = export_bundle(bundle, split[1]).report
-    assert report["used"] is False and report["convertible"] is False
-    assert report["reason"].startswith("not convertible: NotConvertible: step pipeline.prepare.categorical.onehot")
-    assert bundle.onnx is None
-    assert make_row_predictor(bundle).engine == "sklearn"
-    rows = make_rows(5)
-    assert make_row_predictor(bundle).predict_rows(rows).labels == bundle.predict(pd.DataFrame.from_records(rows)).labels
+def test_the_one_hot_rare_bucket_takes_rare_and_unseen_categories_in_the_graph_as_in_sklearn() -> None:
+    from tabloop.export._runtime import make_session
+
+    rng = np.random.default_rng(0)
+    n = 600
+    frame = pd.DataFrame({
+        "city": rng.choice(["a", "b", "c", "d", "e"], size=n, p=[0.5, 0.3, 0.1, 0.06, 0.04]),
+        "size": rng.choice(["s", "m", "l"], size=n, p=[0.4, 0.35, 0.25]),  # nothing rare: no bucket
+        "x": rng.normal(size=n),
+    })
+    y = ((frame["city"].isin(["d", "e"])) ^ (frame["x"] > 0)).astype(int).to_numpy()
+    contract = infer_contract(frame)
+    pipeline = Pipeline([("prepare", make_preprocessor(contract, preparation=PreparationSpec(rare_below=0.08))),
+                         ("model", LogisticRegression(max_iter=2000))]).fit(frame, y)
+    names = list(pipeline.named_steps["prepare"].get_feature_names_out())
+    assert "city_infrequent_sklearn" in names and "city_d" not in names and "size_l" in names
+    session = make_session(to_onnx(pipeline, contract, task="binary"))
+    probe = pd.DataFrame({"city": ["a", "c", "d", "e", "zzz", "e"], "size": ["s", "m", "l", "s", "m", "qqq"],
+                          "x": [0.1, -0.2, 0.3, 1.0, -1.0, 0.0]})
+    feed = {"city": probe[["city"]].to_numpy(dtype=object), "size": probe[["size"]].to_numpy(dtype=object),
+            "x": probe[["x"]].to_numpy(dtype=np.float32)}
+    got = session.run(None, feed)[1]
+    want = pipeline.predict_proba(probe)  # zzz: into the bucket; qqq: no bucket for size, all zeros
+    assert float(np.max(np.abs(got - want))) < TOL
 
 
 def test_a_column_dropper_that_feeds_no_column_transformer_is_refused(

@@ -20,6 +20,7 @@ def register_step_converters() -> None:
     """Make skl2onnx convert tabloop's preparation steps and ``MissingIndicator``."""
     from skl2onnx import update_registered_converter
     from sklearn.impute import MissingIndicator
+    from sklearn.preprocessing import OneHotEncoder
 
     from tabloop.preparation import OutlierClipper, OutlierFlagger, SignedLog1p
 
@@ -27,6 +28,9 @@ def register_step_converters() -> None:
     update_registered_converter(OutlierFlagger, "TabloopOutlierFlagger", _same_width, _convert_flagger)
     update_registered_converter(SignedLog1p, "TabloopSignedLog1p", _same_width, _convert_log)
     update_registered_converter(MissingIndicator, "SklearnMissingIndicator", _indicator_width, _convert_indicator)
+    # the one-hot converter of skl2onnx, plus the rare bucket (preparation.rare_below) it lacks for a tensor of
+    # several columns, which is what the imputer before it hands over
+    update_registered_converter(OneHotEncoder, "SklearnOneHotEncoder", _one_hot_width, _convert_one_hot)
 
 
 def without_droppers(model: Any) -> Any:
@@ -63,12 +67,9 @@ def check_convertible(model: Any) -> None:
 
     for est, path in walk(model, "pipeline"):
         if isinstance(est, OneHotEncoder) and getattr(est, "_infrequent_enabled", False):
-            # skl2onnx's one-hot converter implements the rare bucket only for one input per column, and
-            # the imputer before it hands it the categorical columns as one tensor
-            raise NotConvertible(
-                f"step {path} (OneHotEncoder with a rare-category bucket, preparation.rare_below) has no ONNX "
-                "converter in skl2onnx", hint="the server uses the scikit-learn pipeline; set rare_below: 0 or "
-                "encoding: ordinal for an ONNX graph")
+            if getattr(est, "drop_idx_", None) is not None:
+                raise NotConvertible(f"step {path} (OneHotEncoder with both drop and a rare-category bucket) has "
+                                     "no ONNX converter", hint="the server uses the scikit-learn pipeline")
 
 
 def walk(est: Any, path: str) -> list[tuple[Any, str]]:
@@ -176,3 +177,56 @@ def _convert_indicator(scope: Any, operator: Any, container: Any) -> None:
     picked = OnnxGather(OnnxIsNaN(X, op_version=opv), np.asarray(op.features_, dtype=np.int64), axis=1, op_version=opv)
     out = OnnxCast(picked, to=onnx_proto.TensorProto.FLOAT, op_version=opv, output_names=operator.outputs[:1])
     out.add_to(scope, container)
+
+
+def _one_hot_width(operator: Any) -> None:
+    from skl2onnx.common.data_types import FloatTensorType
+    from skl2onnx.shape_calculators.one_hot_encoder import calculate_sklearn_one_hot_encoder_output_shapes
+
+    op = operator.raw_operator
+    if not getattr(op, "_infrequent_enabled", False):
+        calculate_sklearn_one_hot_encoder_output_shapes(operator)
+        return
+    n = operator.inputs[0].get_first_dimension()
+    width = sum(len(op._compute_transformed_categories(i)) for i in range(len(op.categories_)))
+    operator.outputs[0].type = FloatTensorType([n, width])
+
+
+def _convert_one_hot(scope: Any, operator: Any, container: Any) -> None:
+    """skl2onnx's converter, or with a rare bucket: each column's frequent categories looked up to their
+    position (anything else, rare or unseen, to the next one), then compared with the positions."""
+    from skl2onnx.common.data_types import StringTensorType
+    from skl2onnx.operator_converters.one_hot_encoder import convert_sklearn_one_hot_encoder
+    from skl2onnx.proto import onnx_proto
+
+    op = operator.raw_operator
+    if not getattr(op, "_infrequent_enabled", False):
+        convert_sklearn_one_hot_encoder(scope, operator, container)
+        return
+    if any(not isinstance(v.type, StringTensorType) for v in operator.inputs):
+        raise NotConvertible("a OneHotEncoder with a rare-category bucket converts for string columns only")
+    columns = [(v.full_name, j, v.type.shape[1]) for v in operator.inputs for j in range(v.type.shape[1])]
+    parts = []
+    for i, (name, j, width) in enumerate(columns):
+        col = name
+        if width != 1:
+            index = scope.get_unique_variable_name("ohe_col")
+            container.add_initializer(index, onnx_proto.TensorProto.INT64, [1], [j])
+            col = scope.get_unique_variable_name("ohe_in")
+            container.add_node("Gather", [name, index], col, axis=1, name=scope.get_unique_operator_name("Gather"))
+        shown = [str(c) for c in op._compute_transformed_categories(i)]
+        bucket = op.infrequent_categories_[i] is not None  # then the last output column is the bucket
+        frequent = shown[:-1] if bucket else shown
+        position = scope.get_unique_variable_name("ohe_pos")
+        container.add_node("LabelEncoder", [col], [position], keys_strings=frequent,
+                           values_int64s=list(range(len(frequent))), default_int64=len(frequent),
+                           op_domain="ai.onnx.ml", op_version=2, name=scope.get_unique_operator_name("LabelEncoder"))
+        positions = scope.get_unique_variable_name("ohe_range")
+        container.add_initializer(positions, onnx_proto.TensorProto.INT64, [1, len(shown)], list(range(len(shown))))
+        equal = scope.get_unique_variable_name("ohe_eq")
+        container.add_node("Equal", [position, positions], equal, name=scope.get_unique_operator_name("Equal"))
+        hot = scope.get_unique_variable_name("ohe_hot")
+        container.add_node("Cast", [equal], hot, to=onnx_proto.TensorProto.FLOAT, name=scope.get_unique_operator_name("Cast"))
+        parts.append(hot)
+    container.add_node("Concat", parts, operator.outputs[0].full_name, axis=1,
+                       name=scope.get_unique_operator_name("Concat"))

@@ -150,8 +150,8 @@ class PreparationSpec(_Strict):
     rare_below: float = Field(
         default=0, ge=0,
         description="Categories seen less often than this in the rows being fitted share one 'rare' bucket "
-        "(below 1: a share of the rows; from 1: a count of rows); 0: off. Unseen categories go to the bucket too. "
-        "For target encoding the smoothing already shrinks rare categories, so it is not used there.",
+        "(below 1: a share of the rows; from 1: a count of rows); 0: off. One-hot also sends unseen categories to the "
+        "bucket. Target encoding does not use it: its smoothing already shrinks rare categories to the overall mean.",
     )
     dedupe: bool = Field(
         default=False,
