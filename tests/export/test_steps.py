@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import Pipeline
 
@@ -130,3 +131,29 @@ def test_a_column_dropper_that_feeds_no_column_transformer_is_refused(
     small = infer_contract(split[0][["dmi", "self"]])
     with pytest.raises(NotConvertible, match=r"step pipeline\.drop \(ColumnDropper\)"):
         to_onnx(pipeline, small, task="binary")
+
+
+class _Odd(TransformerMixin, BaseEstimator):
+    """A transformer no converter knows."""
+
+    def fit(self, X: Any, y: Any = None) -> _Odd:
+        return self
+
+    def transform(self, X: Any) -> Any:
+        return X
+
+
+def test_a_step_without_a_converter_is_refused_by_name(contract: Contract, split: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    from sklearn.compose import ColumnTransformer
+
+    pre = make_preprocessor(contract)
+    assert isinstance(pre, ColumnTransformer)
+    numeric = pre.transformers[0][1]
+    numeric.steps.insert(1, ("odd", _Odd()))
+    bundle = _bundle(Pipeline([("prepare", pre), ("model", LogisticRegression(max_iter=2000))]), contract, split[0], "binary")
+    with pytest.raises(NotConvertible, match=r"step pipeline\.prepare\.numeric\.odd \(_Odd\) has no ONNX converter"):
+        to_onnx(bundle.pipeline, contract, task="binary")
+    report = export_bundle(bundle, split[1]).report
+    assert report["reason"] == "not convertible: NotConvertible: step pipeline.prepare.numeric.odd (_Odd) has no ONNX " \
+                               "converter (the server uses the scikit-learn pipeline)"
+    assert make_row_predictor(bundle).engine == "sklearn"

@@ -62,14 +62,28 @@ def without_droppers(model: Any) -> Any:
 
 
 def check_convertible(model: Any) -> None:
-    """Raise :class:`NotConvertible` naming the first step that is known not to convert."""
+    """Raise :class:`NotConvertible` naming the first step no registered converter handles.
+
+    Without it skl2onnx fails deep inside the conversion with a message about shape calculators.
+    """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder
 
+    try:
+        from skl2onnx._supported_operators import sklearn_operator_name_map
+    except ImportError:  # another layout of skl2onnx: its own error will have to do
+        sklearn_operator_name_map = None
     for est, path in walk(model, "pipeline"):
-        if isinstance(est, OneHotEncoder) and getattr(est, "_infrequent_enabled", False):
-            if getattr(est, "drop_idx_", None) is not None:
-                raise NotConvertible(f"step {path} (OneHotEncoder with both drop and a rare-category bucket) has "
-                                     "no ONNX converter", hint="the server uses the scikit-learn pipeline")
+        if isinstance(est, (Pipeline, ColumnTransformer)):
+            continue
+        if sklearn_operator_name_map is not None and type(est) not in sklearn_operator_name_map:
+            raise NotConvertible(f"step {path} ({type(est).__name__}) has no ONNX converter",
+                                 hint="the server uses the scikit-learn pipeline")
+        if isinstance(est, OneHotEncoder) and getattr(est, "_infrequent_enabled", False) \
+                and getattr(est, "drop_idx_", None) is not None:
+            raise NotConvertible(f"step {path} (OneHotEncoder with both drop and a rare-category bucket) has no "
+                                 "ONNX converter", hint="the server uses the scikit-learn pipeline")
 
 
 def walk(est: Any, path: str) -> list[tuple[Any, str]]:

@@ -7,6 +7,7 @@ being fitted, never from the rows it is scored on) and passes scikit-learn's
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -44,12 +45,11 @@ class ColumnDropper(_Tags, TransformerMixin, BaseEstimator):
         return tags
 
     def fit(self, X: Any, y: Any = None) -> ColumnDropper:
-        frame = isinstance(X, pd.DataFrame)
         arr = validate_data(self, X, dtype=None, ensure_all_finite=False, reset=True)
         missing = np.asarray(pd.DataFrame(arr).isna().mean(axis=0), dtype=float)
         self.missing_share_ = missing
         self.keep_ = missing <= self.threshold
-        self.dropped_ = [str(c) for c in np.asarray(self._names(arr.shape[1]))[~self.keep_]] if frame else []
+        self.dropped_ = [str(c) for c in self._names(arr.shape[1])[~self.keep_]]
         return self
 
     def transform(self, X: Any) -> Any:
@@ -78,9 +78,10 @@ class _IQRBounds(_Tags, TransformerMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any = None) -> Any:
         X = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=True)
-        with np.errstate(all="ignore"):
-            q1, q3 = np.nanpercentile(X, [25, 75], axis=0) if X.size else (np.zeros(X.shape[1]), np.zeros(X.shape[1]))
-        q1, q3 = np.nan_to_num(q1), np.nan_to_num(q3)  # an all-missing column: bounds at 0 (imputation decides)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column: its bounds are NaN, then 0
+            q1, q3 = np.nanpercentile(X, [25, 75], axis=0)
+        q1, q3 = np.nan_to_num(q1), np.nan_to_num(q3)
         iqr = q3 - q1
         self.lower_ = q1 - self.factor * iqr
         self.upper_ = q3 + self.factor * iqr
@@ -108,10 +109,8 @@ class OutlierFlagger(_IQRBounds):
             return ((X < self.lower_) | (X > self.upper_)).astype(np.float64)
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        from sklearn.utils.validation import _check_feature_names_in
-
         check_is_fitted(self, "lower_")
-        names = _check_feature_names_in(self, input_features)
+        names = OneToOneFeatureMixin.get_feature_names_out(self, input_features)  # type: ignore[arg-type]
         return np.asarray([f"{n}_outlier" for n in names], dtype=object)
 
 
