@@ -72,6 +72,8 @@ def test_lightgbm_may_search_extra_trees_and_its_defaults_do_not(contract: Contr
 
 
 def test_the_search_varies_only_the_preparation_choices_the_spec_names_where_they_matter(contract: Contract) -> None:
+    from dataclasses import replace
+
     from sklearn.preprocessing import OrdinalEncoder, RobustScaler
 
     from tabloop.spec import PreparationSpec
@@ -96,6 +98,12 @@ def test_the_search_varies_only_the_preparation_choices_the_spec_names_where_the
     built = {name: t for name, t, _ in logistic.build(params).named_steps["prepare"].transformers}
     assert "target" in built["categorical"].named_steps
     assert "prep.encoding" not in logistic.build(params).named_steps["model"].get_params()
+    # on large data the search does not try k-NN imputation (the spec may still ask for it)
+    gappy = Contract([replace(contract.column(c), nullable=True) if c == "lvr" else contract.column(c)
+                      for c in contract.feature_names], target=contract.target)
+    (_, imputed) = make_candidates(["linear"], "binary", gappy, seed=0, preparation=PreparationSpec(search=["impute"]))
+    assert imputed.prep_space(Options())["impute"] == ("median", "mean", "most_frequent", "knn")
+    assert imputed.prep_space(Options(knn_impute=False))["impute"] == ("median", "mean", "most_frequent")
     # without preparation.search nothing is offered, and the defaults are the preprocessing of before
     (_, plain) = make_candidates(["linear"], "binary", contract, seed=0)
     assert plain.prep_space() == {} and "prep.encoding" not in plain.preset(Options())

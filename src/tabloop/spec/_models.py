@@ -161,7 +161,9 @@ class PreparationSpec(_Strict):
     search: list[PreparationChoice] = Field(
         default_factory=list,
         description="Which of these choices the search may vary per trial (impute, missing_indicator, outliers, "
-        "log_transform, scaling, encoding); the values above are each family's first trial. Empty: fixed.",
+        "log_transform, scaling, encoding); the values above are each family's first trial, and a choice is only "
+        "varied where it can change the pipeline (no imputation without a nullable numeric column, no scaling for "
+        "trees; k-NN imputation up to 20,000 training rows). Empty: fixed.",
     )
 
     @model_validator(mode="after")

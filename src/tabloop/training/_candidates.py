@@ -64,6 +64,9 @@ class Options:
 
     imbalance: tuple[str, ...] = ()  # subset of ("class_weight", "smote"); empty: not offered
     select: tuple[str, ...] = ()  # subset of ("model", "mutual_info"); empty: not offered
+    # the search may try k-NN imputation (not on large data: the imputer keeps every training row, and each
+    # row with a gap is compared with all of them, in the search's folds and at serving time)
+    knn_impute: bool = True
 
 
 @dataclass(frozen=True)
@@ -126,11 +129,11 @@ class Candidate:
             params[IMBALANCE] = s.cat(IMBALANCE, imbalance)
         if options.select:
             params[SELECT] = s.cat(SELECT, ["none", *options.select])
-        for choice, values in self.prep_space().items():
+        for choice, values in self.prep_space(options).items():
             params[PREP + choice] = s.cat(PREP + choice, list(values))
         return params
 
-    def prep_space(self) -> dict[str, tuple[Any, ...]]:
+    def prep_space(self, options: Options | None = None) -> dict[str, tuple[Any, ...]]:
         """The preparation choices the search may vary for this family, each with its values (the spec's first).
 
         A choice is left out where it cannot change this family's pipeline: imputation and missing indicators
@@ -146,10 +149,11 @@ class Candidate:
         matters = {"impute": nullable, "missing_indicator": nullable, "outliers": numeric, "log_transform": numeric,
                    "scaling": numeric and self.scale, "encoding": bool(contract.categorical)}
         out: dict[str, tuple[Any, ...]] = {}
+        knn = options is None or options.knn_impute
         for choice in dict.fromkeys(prep.search):
             if matters[choice]:
                 own = _spec_value(prep, choice)
-                out[choice] = (own, *[v for v in PREP_CHOICES[choice] if v != own])
+                out[choice] = (own, *[v for v in PREP_CHOICES[choice] if v != own and (knn or v != "knn")])
         return out
 
     def _preparation(self, chosen: dict[str, Any]) -> PreparationSpec:
@@ -167,7 +171,7 @@ class Candidate:
             params[IMBALANCE] = "none"
         if options.select:
             params[SELECT] = "none"
-        for choice, values in self.prep_space().items():
+        for choice, values in self.prep_space(options).items():
             params[PREP + choice] = values[0]
         return params
 

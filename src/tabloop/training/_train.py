@@ -31,7 +31,7 @@ from tabloop.evaluation import greater_is_better, metrics_for
 from tabloop.preparation import check_preparation
 from tabloop.spec import HOLDOUT_PARTS, Spec, setting
 from tabloop.training._budget import Budget
-from tabloop.training._candidates import Candidate, Options, make_candidates, serving_threads, too_big
+from tabloop.training._candidates import KNN_MAX_ROWS, Candidate, Options, make_candidates, serving_threads, too_big
 from tabloop.training._cv import Split, cross_validate, score_predictions
 from tabloop.training._ensemble import ROUNDS as ENSEMBLE_ROUNDS
 from tabloop.training._ensemble import evaluate_ensemble, make_ensemble
@@ -186,7 +186,7 @@ def _prepare(train_df: pd.DataFrame, spec: Spec, contract: Contract, classes: li
     return _Prepared(
         X=X, y=y, splits=splits, metrics=metrics_for(spec.task, spec.resolved_metric),
         n_classes=0 if spec.task == "regression" else len(classes), candidates=candidates, searchable=searchable,
-        skipped=skipped, options=Options(imbalance=imbalance, select=select),
+        skipped=skipped, options=Options(imbalance=imbalance, select=select, knn_impute=len(X) <= KNN_MAX_ROWS),
         study=study_name(data_hash or frame_fingerprint(train_df), spec),
         validation=describe_validation(len(train_df), spec),
         independent={"repeated_kfold": len(splits) // spec.split.repeats, "holdout": HOLDOUT_PARTS}.get(scheme, len(splits)),
