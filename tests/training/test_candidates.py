@@ -107,3 +107,10 @@ def test_the_search_varies_only_the_preparation_choices_the_spec_names_where_the
     # without preparation.search nothing is offered, and the defaults are the preprocessing of before
     (_, plain) = make_candidates(["linear"], "binary", contract, seed=0)
     assert plain.prep_space() == {} and "prep.encoding" not in plain.preset(Options())
+
+
+def test_the_spec_says_the_knn_imputation_limit_the_search_keeps() -> None:
+    from tabloop.spec import PreparationSpec
+    from tabloop.training._candidates import KNN_MAX_ROWS
+
+    assert f"k-NN imputation up to {KNN_MAX_ROWS:,} training rows" in PreparationSpec.model_fields["search"].description
