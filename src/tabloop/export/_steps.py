@@ -87,8 +87,10 @@ def check_convertible(model: Any) -> None:
 
 
 def walk(est: Any, path: str) -> list[tuple[Any, str]]:
-    """Every estimator inside ``est`` (itself first), with a dotted path naming it."""
+    """Every estimator inside ``est`` (itself first; pipelines, column transformers, the members of a fitted
+    ensemble), with a dotted path naming it."""
     from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import VotingClassifier, VotingRegressor
     from sklearn.pipeline import Pipeline
 
     found = [(est, path)]
@@ -100,6 +102,11 @@ def walk(est: Any, path: str) -> list[tuple[Any, str]]:
         for name, trans, _ in getattr(est, "transformers_", est.transformers):
             if not isinstance(trans, str):
                 found += walk(trans, f"{path}.{name}")
+    elif isinstance(est, (VotingClassifier, VotingRegressor)) and hasattr(est, "estimators_"):
+        # the fitted members, which the converter reads (the ones in ``estimators`` are never fitted)
+        names = [name for name, member in est.estimators if member != "drop"]
+        for name, member in zip(names, est.estimators_, strict=False):
+            found += walk(member, f"{path}.{name}")
     return found
 
 
