@@ -15,7 +15,7 @@ from sklearn.pipeline import Pipeline
 from tabloop.bundle import ModelBundle
 from tabloop.data import Contract, infer_contract
 from tabloop.errors import NotConvertible
-from tabloop.export import OnnxRowPredictor, export_bundle, make_row_predictor, to_onnx
+from tabloop.export import OnnxRowPredictor, export_bundle, export_onnx, make_row_predictor, to_onnx
 from tabloop.preparation import ColumnDropper, make_preprocessor
 from tabloop.spec import PreparationSpec
 
@@ -84,6 +84,18 @@ def test_regression_pipelines_convert_with_parity(case: str, table: pd.DataFrame
     report = export_bundle(bundle, split[1]).report
     assert report["used"] is True, report
     assert report["parity_max_scaled_diff"] < TOL
+
+
+@pytest.mark.parametrize("outliers", ["clip", "flag"])
+def test_a_column_without_spread_has_no_outlier_bounds_in_the_graph_either(outliers: str) -> None:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"z": (rng.random(400) < 0.15).astype(float), "x": rng.normal(size=400)})
+    y = ((frame["z"] > 0) ^ (frame["x"] > 1)).astype(int).to_numpy()
+    contract = infer_contract(frame)
+    pipeline = Pipeline([("prepare", make_preprocessor(contract, preparation=PreparationSpec(outliers=outliers))),
+                         ("model", LogisticRegression())]).fit(frame, y)
+    report = export_onnx(pipeline, contract, task="binary", rows=frame).report
+    assert report["used"] is True and report["parity_max_abs_diff"] < TOL
 
 
 def test_the_knn_imputer_graph_targets_the_opset_its_converter_needs(

@@ -39,6 +39,10 @@ def test_outlier_bounds_are_learned_at_fit_and_gaps_stay_gaps() -> None:
     assert out[2, 0] == pytest.approx(clipper.upper_[0]) and np.isnan(out[3, 0])
     flags = OutlierFlagger(factor=1.5).fit(X).transform(np.array([[-50.0], [2.5], [1e6], [np.nan]]))
     np.testing.assert_array_equal(flags[:, 0], [1.0, 0.0, 1.0, 0.0])
+    # a column without spread in its middle half (mostly 0, some 1) is left alone, not flattened to 0
+    mostly_zero = np.array([[0.0]] * 8 + [[1.0]] * 2)
+    np.testing.assert_array_equal(OutlierClipper().fit(mostly_zero).transform(mostly_zero), mostly_zero)
+    assert OutlierFlagger().fit(mostly_zero).transform(mostly_zero).sum() == 0
 
 
 def test_signed_log_auto_picks_skewed_columns_without_negatives() -> None:

@@ -71,7 +71,8 @@ class ColumnDropper(_Tags, TransformerMixin, BaseEstimator):
 
 
 class _IQRBounds(_Tags, TransformerMixin, BaseEstimator):
-    """Per-column bounds Q1 - factor*IQR and Q3 + factor*IQR, learned at fit (gaps ignored)."""
+    """Per-column bounds Q1 - factor*IQR and Q3 + factor*IQR, learned at fit (gaps ignored); a column whose
+    IQR is 0 has no bounds."""
 
     def __init__(self, factor: float = 1.5) -> None:
         self.factor = factor
@@ -83,8 +84,11 @@ class _IQRBounds(_Tags, TransformerMixin, BaseEstimator):
             q1, q3 = np.nanpercentile(X, [25, 75], axis=0)
         q1, q3 = np.nan_to_num(q1), np.nan_to_num(q3)
         iqr = q3 - q1
-        self.lower_ = q1 - self.factor * iqr
-        self.upper_ = q3 + self.factor * iqr
+        # no spread in the middle half (a 0/1 column, a mostly constant count): the bounds would call every other
+        # value an outlier and clipping would flatten the column, so such a column has none
+        spread = iqr > 0
+        self.lower_ = np.where(spread, q1 - self.factor * iqr, -np.inf)
+        self.upper_ = np.where(spread, q3 + self.factor * iqr, np.inf)
         return self
 
     def _checked(self, X: Any) -> np.ndarray:
