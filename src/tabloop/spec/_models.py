@@ -123,7 +123,8 @@ class PreparationSpec(_Strict):
     outliers: Literal["none", "clip", "flag"] = Field(
         default="none",
         description="Numeric values outside [Q1 - k*IQR, Q3 + k*IQR] (k: iqr_factor, learned at fit): none; clip "
-        "them to the bounds; flag them with a 0/1 column per numeric column.",
+        "them to the bounds; flag them with a 0/1 column per numeric column. A column whose IQR is 0 (a 0/1 column) "
+        "has no outliers.",
     )
     iqr_factor: float = Field(default=1.5, gt=0, description="The k of the outlier bounds Q1 - k*IQR, Q3 + k*IQR.")
     log_transform: Literal["auto", "none"] | list[str] = Field(
