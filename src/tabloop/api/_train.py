@@ -66,6 +66,7 @@ class TrainSummary(Result):
     warnings: list[str] = field(default_factory=list)  # e.g. the winner is the constant baseline
     # under a time budget: budget_seconds, wall_seconds (start to registered model), spent per phase, notes
     time: dict[str, Any] = field(default_factory=dict)
+    duplicates_dropped: int = 0  # preparation.dedupe: duplicate training rows left out before fitting
 
 
 @dataclass
@@ -277,6 +278,8 @@ def fit_and_register(
         result = train_candidates(train_df, spec, contract, classes, budget=clock, trials=trials, storage=url,
                                   data_hash=data_hash, progress=say)
         tracker.log_params({"study": result.study})
+        if spec.preparation.dedupe:
+            tracker.log_metrics({"duplicates_dropped": result.duplicates_dropped})
         _log_trials(tracker, result, run_tags)
         if clock is not None:
             clock.lap("log")
@@ -341,6 +344,7 @@ def fit_and_register(
         report_html=html_path, report_json=json_path, study=result.study, storage=redact_url(url),
         trials=len(result.trials), stopped_because=result.stopped_because, importance=result.importance,
         validation=result.validation, warnings=list(result.warnings), time=time_spent,
+        duplicates_dropped=result.duplicates_dropped,
     )
 
 
