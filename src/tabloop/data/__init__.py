@@ -17,6 +17,7 @@ if TYPE_CHECKING:
         parse_text_numbers,
     )
     from tabloop.data._findings import Finding, rank_findings
+    from tabloop.data._leakage import leakage_findings, shift_findings
     from tabloop.data._profile import profile_frame, profile_report
     from tabloop.data._read import frame_fingerprint, is_database_url, read_table, redact_url
     from tabloop.data._rows import RAGGED_MESSAGE, ragged_keys, same_keys
@@ -44,6 +45,7 @@ __all__ = [
     "is_categorical_dtype",
     "is_database_url",
     "is_missing",
+    "leakage_findings",
     "make_folds",
     "parse_text_numbers",
     "profile_frame",
@@ -53,6 +55,7 @@ __all__ = [
     "read_table",
     "redact_url",
     "same_keys",
+    "shift_findings",
     "split_train_test",
     "validation_scheme",
 ]
