@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
+from tabloop.api._leakage import data_findings, findings_dicts
 from tabloop.api._project import Project
 from tabloop.api._results import Result
-from tabloop.data import frame_fingerprint, infer_contract, profile_frame, profile_report
+from tabloop.data import Finding, frame_fingerprint, infer_contract, profile_frame, profile_report, split_train_test
+from tabloop.errors import DataError
+from tabloop.report import LEAKAGE_HEADING, findings_html
 
 
 @dataclass
@@ -24,6 +29,9 @@ class ProfileResult(Result):
     data_hash: str
     #: columns the model cannot use as they are (no values at all, numbers with stray text), said before training
     warnings: list[str]
+    #: leaks in the whole table and the shift between the parts of the spec's split (tabloop.data.Finding),
+    #: most dangerous first
+    leakage: list[dict[str, Any]] = field(default_factory=list)
 
 
 def profile(project: str | Path | None = None) -> ProfileResult:
@@ -36,6 +44,11 @@ def profile(project: str | Path | None = None) -> ProfileResult:
     numbers = profile_frame(df, target=spec.data.target, ignored=ignored)
     digest = frame_fingerprint(df)
     report = profile_report(numbers, df, contract, source=spec.data.source)
+    leakage = _leakage(spec, df, contract.feature_names)
+    report.data["leakage"] = findings_dicts(leakage)
+    report.add(LEAKAGE_HEADING, findings_html(report.data["leakage"], none=(
+        "No column predicts the target too well alone (copies, identifiers, timestamps, gaps, the row order) and no "
+        "classifier tells the test part of the spec's split from its training part.")))
     html_path, json_path = report.write(proj.report_dir(), f"profile-{digest[:12]}")
     contract_path = contract.save(proj.workspace.contract_path)
     return ProfileResult(
@@ -49,7 +62,17 @@ def profile(project: str | Path | None = None) -> ProfileResult:
         report_json=json_path,
         data_hash=digest,
         warnings=numbers["warnings"],
+        leakage=findings_dicts(leakage),
     )
+
+
+def _leakage(spec: Any, df: pd.DataFrame, features: list[str]) -> list[Finding]:
+    """Leakage on the whole table; shift between the parts the spec's split would make (when it can make them)."""
+    try:
+        train, test = split_train_test(df, spec)
+    except DataError:  # too few rows, a class too small to stratify: train will say so; the leak checks still run
+        train = test = None
+    return data_findings(spec, features, table=df, train=train, test=test)
 
 
 def ignored_columns(spec: Any) -> list[str]:
