@@ -21,6 +21,7 @@ length) or relabellings of it.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import re
@@ -33,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from tabloop.data._contract import is_categorical_dtype
-from tabloop.data._findings import Finding, rank_findings
+from tabloop.data._findings import Finding, Severity, rank_findings
 from tabloop.stats import chi2_homogeneity, roc_auc
 
 __all__ = ["SAMPLE_ROWS", "SHIFT_SAMPLE_ROWS", "leakage_findings", "shift_findings"]
@@ -176,7 +177,8 @@ def leakage_findings(
             found = _timestamp(name, strength, is_feature=False, time_column=time_column, split_strategy=split_strategy)
         if found is not None:
             findings.append(found)
-    if split_strategy != "time":  # a time split's training part is in time order: the timestamp's check says it
+    # under a time split the file's order is, nearly always, the time order: the timestamp's check judges it
+    if split_strategy != "time":
         position = order.astype("float64")
         found = _row_order(_strength(_codes(pd.Series(position), position), position, tgt, folds), task)
         if found is not None:
@@ -218,26 +220,27 @@ def shift_findings(
     shares = losses / total if total > 0 else np.zeros_like(losses)
     order = np.argsort(-shares, kind="stable")
     named = [(features[i], float(shares[i])) for i in order[:SHIFT_TOP] if shares[i] >= SHIFT_SHARE]
-    severity = "critical" if auc >= SHIFT_CRITICAL_AUC else "warning"
     why = _shift_why(split_strategy)
     if not named:
         return [Finding(
-            code="train_test_shift", severity=severity, score=auc,
+            code="train_test_shift", severity="critical" if auc >= SHIFT_CRITICAL_AUC else "warning", score=auc,
             message=f"a classifier tells the test part from the training part with AUC {auc:.3f} "
                     f"(95% interval from {low:.3f}), no one column standing out{why}",
             action="the test score will measure the model on data unlike its training data; if production looks "
                    "like the training part, split with shuffling",
-            spec_change=None if split_strategy in (None, "stratified", "random") else "split.strategy: stratified",
+            spec_change=None if split_strategy in (None, "stratified", "random") else "split.strategy: random",
         )]
     out = []
     for name, share in named:
+        # critical only for the column that alone makes the parts all but separable (a counter, a date)
+        severity: Severity = "critical" if auc >= SHIFT_CRITICAL_AUC and share >= 0.5 else "warning"
         out.append(Finding(
             code="train_test_shift", severity=severity, column=name, score=auc * share,
             message=f"column {name!r} tells the test part from the training part: a classifier separates them with "
                     f"AUC {auc:.3f} (95% interval from {low:.3f}) and {share:.0%} of that comes from {name!r}{why}",
             action=f"exclude {name!r} if its values in use will not look like the training part's (a counter, a date, "
                    "a batch code), else expect the test score to differ from cross-validation",
-            spec_change=f"data.exclude: [{name}]",
+            spec_change=_exclude(name),
         ))
     return out
 
@@ -252,7 +255,7 @@ def _feature(name: str, s: _Strength) -> Finding | None:
             message=f"column {name!r} is a copy of the target (a relabelling or a monotone map of it: "
                     f"{s.metric} {s.shown:.3f} alone, out of fold)",
             action=f"exclude {name!r}: it is the answer, not a feature",
-            spec_change=f"data.exclude: [{name}]",
+            spec_change=_exclude(name),
         )
     if s.perfect:
         return Finding(
@@ -261,7 +264,7 @@ def _feature(name: str, s: _Strength) -> Finding | None:
                     "fold): a leak, unless the problem is that easy",
             action=f"exclude {name!r} if its value is known only after the outcome (or derived from it); keep it "
                    "only if it will be there, as it is now, when the model is asked",
-            spec_change=f"data.exclude: [{name}]",
+            spec_change=_exclude(name),
         )
     return None
 
@@ -283,7 +286,7 @@ def _identifier(name: str, s: _Strength, *, is_feature: bool) -> Finding | None:
         code="identifier_carries_target", severity="critical" if s.perfect else "warning", column=name,
         score=s.score, message=text,
         action=f"exclude {name!r}: as a feature it would learn when a row was numbered, not what it holds",
-        spec_change=f"data.exclude: [{name}]",
+        spec_change=_exclude(name),
     )
 
 
@@ -299,7 +302,7 @@ def _timestamp(name: str, s: _Strength, *, is_feature: bool, time_column: str | 
         return Finding(
             code="timestamp_carries_target", severity="critical", column=name, score=s.score, message=text,
             action=f"exclude {name!r}: a time that tells the outcome was most likely written when the outcome was",
-            spec_change=f"data.exclude: [{name}]",
+            spec_change=_exclude(name),
         )
     if split_strategy == "time" and time_column == name:
         return Finding(
@@ -313,7 +316,7 @@ def _timestamp(name: str, s: _Strength, *, is_feature: bool, time_column: str | 
         action=f"split by time so the test part comes after the training part, as in use; a shuffled split lets "
                f"the model learn the period and overstates its score" + (
                    f" (and exclude {name!r} from the features, data.exclude)" if is_feature else ""),
-        spec_change=f"split: {{strategy: time, time_column: {name}}}",
+        spec_change=f"split: {{strategy: time, time_column: {_yaml(name)}}}",
     )
 
 
@@ -352,15 +355,26 @@ def _missingness(name: str, s: pd.Series, tgt: _Target) -> Finding | None:
         p = chi2_homogeneity(in_missing, in_present)[1]
     if auc < CARRIES_AUC or p >= P_VALUE:
         return None
-    critical = auc >= MISSING_CRITICAL_AUC
+    severity: Severity = "critical" if auc >= MISSING_CRITICAL_AUC else "warning"
     return Finding(
-        code="missingness_predicts_target", severity="critical" if critical else "warning", column=name, score=auc,
+        code="missingness_predicts_target", severity=severity, column=name, score=auc,
         message=f"whether {name!r} is missing predicts the target (AUC {auc:.3f}, p={p:.1g}; "
                 f"{n_missing / missing.size:.0%} of rows missing): it was likely recorded only after the outcome",
         action=f"exclude {name!r} if it is filled in after the outcome; if it is not, its gaps mean something: "
                "keep it and make sure the model sees the gaps the same way in use",
-        spec_change=f"data.exclude: [{name}]",
+        spec_change=_exclude(name),
     )
+
+
+def _exclude(name: str) -> str:
+    return f"data.exclude: [{_yaml(name)}]"
+
+
+def _yaml(name: str) -> str:
+    """A column name as YAML reads it back: bare when plain, else quoted (a comma or colon would split it)."""
+    if re.fullmatch(r"[A-Za-z_][\w .()/-]*", name) and name == name.strip():
+        return name
+    return json.dumps(name)
 
 
 def _carries(s: _Strength) -> bool:
