@@ -46,9 +46,12 @@ def profile(project: str | Path | None = None) -> ProfileResult:
     report = profile_report(numbers, df, contract, source=spec.data.source)
     leakage = _leakage(spec, df, contract.feature_names)
     report.data["leakage"] = findings_dicts(leakage)
-    report.add(LEAKAGE_HEADING, findings_html(report.data["leakage"], none=(
+    section = findings_html(report.data["leakage"], none=(
         "No column predicts the target too well alone (copies, identifiers, timestamps, gaps, the row order) and no "
-        "classifier tells the test part of the spec's split from its training part.")))
+        "classifier tells the test part of the spec's split from its training part."))
+    # near the top: a leak matters more than any histogram below it
+    at = next((i + 1 for i, (heading, _) in enumerate(report.sections) if heading == "Overview"), len(report.sections))
+    report.sections.insert(at, (LEAKAGE_HEADING, section))
     html_path, json_path = report.write(proj.report_dir(), f"profile-{digest[:12]}")
     contract_path = contract.save(proj.workspace.contract_path)
     return ProfileResult(

@@ -251,7 +251,7 @@ def shift_findings(
 def _feature(name: str, s: _Strength) -> Finding | None:
     if s.copy:
         return Finding(
-            code="target_copy", severity="critical", column=name, score=1.0 + s.score,
+            code="target_copy", severity="critical", column=name, score=s.score,
             message=f"column {name!r} is a copy of the target (a relabelling or a monotone map of it: "
                     f"{s.metric} {s.shown:.3f} alone, out of fold)",
             action=f"exclude {name!r}: it is the answer, not a feature",
@@ -274,8 +274,8 @@ def _identifier(name: str, s: _Strength, *, is_feature: bool) -> Finding | None:
     if not (carries or s.perfect):
         return None
     how = "almost perfectly" if s.perfect else "well above chance"
-    text = (f"identifier {name!r} predicts the target {how} ({s.metric} {s.shown:.3f} out of fold, p={s.p:.1g}): "
-            "ids were handed out in the order of the outcome")
+    text = (f"identifier {name!r} predicts the target {how} ({s.metric} {s.shown:.3f} out of fold, {_p(s.p)}): "
+            "ids were handed out in an order that follows the outcome")
     if not is_feature:
         return Finding(
             code="identifier_carries_target", severity="info", column=name, score=s.score, message=text,
@@ -296,7 +296,7 @@ def _timestamp(name: str, s: _Strength, *, is_feature: bool, time_column: str | 
     if not (carries or s.perfect):
         return None
     how = "almost perfectly" if s.perfect else "well above chance"
-    text = (f"timestamp {name!r} predicts the target {how} ({s.metric} {s.shown:.3f} out of fold, p={s.p:.1g}): "
+    text = (f"timestamp {name!r} predicts the target {how} ({s.metric} {s.shown:.3f} out of fold, {_p(s.p)}): "
             "the outcome changes with time, or the time was recorded with the outcome")
     if is_feature and s.perfect:
         return Finding(
@@ -326,7 +326,7 @@ def _row_order(s: _Strength, task: str) -> Finding | None:
     shuffled = "random" if task == "regression" else "stratified"
     return Finding(
         code="row_order_carries_target", severity="warning", score=s.score,
-        message=f"the row order predicts the target ({s.metric} {s.shown:.3f} out of fold, p={s.p:.1g}): the file is "
+        message=f"the row order predicts the target ({s.metric} {s.shown:.3f} out of fold, {_p(s.p)}): the file is "
                 "sorted by the outcome, or put together one class (or period) after another",
         action="keep a shuffled split and never cut train and test by row position; check that the parts of the file "
                "do not differ in how their columns were recorded",
@@ -358,12 +358,16 @@ def _missingness(name: str, s: pd.Series, tgt: _Target) -> Finding | None:
     severity: Severity = "critical" if auc >= MISSING_CRITICAL_AUC else "warning"
     return Finding(
         code="missingness_predicts_target", severity=severity, column=name, score=auc,
-        message=f"whether {name!r} is missing predicts the target (AUC {auc:.3f}, p={p:.1g}; "
-                f"{n_missing / missing.size:.0%} of rows missing): it was likely recorded only after the outcome",
+        message=f"whether {name!r} is missing predicts the target (AUC {auc:.3f}, {_p(p)}; "
+                f"{n_missing / missing.size:.0%} of rows missing): recorded only after, or only for, some outcomes",
         action=f"exclude {name!r} if it is filled in after the outcome; if it is not, its gaps mean something: "
                "keep it and make sure the model sees the gaps the same way in use",
         spec_change=_exclude(name),
     )
+
+
+def _p(p: float) -> str:
+    return "p<0.0001" if p < 1e-4 else f"p={p:.2g}"
 
 
 def _exclude(name: str) -> str:
