@@ -289,3 +289,30 @@ def test_a_moderate_shift_is_a_warning() -> None:
 def test_too_few_rows_for_a_shift_check() -> None:
     df = _honest(n=40)
     assert shift_findings(df.iloc[:35], df.iloc[35:], features=_features(df)) == []
+
+
+def test_regression_missingness_and_row_order() -> None:
+    rng = np.random.default_rng(13)
+    n = 1500
+    x = rng.normal(size=n)
+    y = x + rng.normal(size=n)
+    df = pd.DataFrame({"x": x, "y": y})
+    # a claim amount filled in only for the costliest cases
+    df["claim"] = np.where(y > np.quantile(y, 0.7), rng.normal(size=n), np.nan)
+    found = _by_column(leakage_findings(df, "y", "regression", features=["x", "claim"]))
+    assert set(found) == {"claim"} and found["claim"].code == "missingness_predicts_target"
+    assert found["claim"].severity == "critical"
+    ordered = df.sort_values("y").reset_index(drop=True)
+    findings = leakage_findings(ordered, "y", "regression", features=["x"])
+    assert [(f.code, f.spec_change) for f in findings] == [("row_order_carries_target", "split.strategy: random")]
+
+
+def test_a_wide_table_names_the_shifted_column_among_many() -> None:
+    rng = np.random.default_rng(14)
+    n, p = 1200, 60  # more columns than the classifier is given: the screen must keep the shifted one
+    df = pd.DataFrame(rng.normal(size=(n, p)), columns=[f"x{i}" for i in range(p)])
+    train, test = df.iloc[:900], df.iloc[900:].copy()
+    test["x37"] = test["x37"] + 1.5
+    findings = shift_findings(train, test, features=list(df.columns))
+    assert [f.column for f in findings] == ["x37"]
+    assert shift_findings(train, df.iloc[900:], features=list(df.columns)) == []
