@@ -21,6 +21,10 @@ def _leaky_project(tmp_path: Path) -> Path:
     y = np.where(a + rng.normal(size=n) > 0, "yes", "no")
     df = pd.DataFrame({"a": a, "b": rng.normal(size=n), "y": y,
                        "decision": np.where(y == "yes", "granted", "refused")})  # the outcome, written down again
+    # applications that were granted were entered later in the year: a date, so never a feature, but the
+    # axis a split should follow
+    days = np.where(y == "yes", rng.integers(150, 365, n), rng.integers(0, 250, n))
+    df["applied"] = (pd.Timestamp("2024-01-01") + pd.to_timedelta(days, unit="D")).strftime("%Y-%m-%d")
     data = tmp_path / "leaky.csv"
     df.to_csv(data, index=False)
     root = tmp_path / "p"
@@ -39,8 +43,9 @@ def test_profile_and_train_name_the_leak_in_json_text_and_reports(tmp_path: Path
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
     assert [(f["code"], f["column"], f["severity"]) for f in doc["leakage"]] == \
-        [("target_copy", "decision", "critical")]
-    assert doc["leakage"][0]["spec_change"] == "data.exclude: [decision]"
+        [("target_copy", "decision", "critical"), ("timestamp_carries_target", "applied", "warning")]
+    assert [f["spec_change"] for f in doc["leakage"]] == \
+        ["data.exclude: [decision]", "split: {strategy: time, time_column: applied}"]
     assert json.loads(Path(doc["report_json"]).read_text())["leakage"] == doc["leakage"]
     html = Path(doc["report_html"]).read_text()
     assert "Leakage and shift" in html and "data.exclude: [decision]" in html
@@ -51,7 +56,8 @@ def test_profile_and_train_name_the_leak_in_json_text_and_reports(tmp_path: Path
     res = runner.invoke(app, ["train", "-p", str(root), "--json"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
-    assert [(f["code"], f["column"]) for f in doc["leakage"]] == [("target_copy", "decision")]
+    assert [(f["code"], f["column"]) for f in doc["leakage"]] == \
+        [("target_copy", "decision"), ("timestamp_carries_target", "applied")]
     report = json.loads(Path(doc["report_json"]).read_text())
     assert report["leakage"] == doc["leakage"]
     assert "Leakage and shift" in Path(doc["report_html"]).read_text()

@@ -168,6 +168,25 @@ def test_a_timestamp_ordered_by_the_label_asks_for_a_time_split() -> None:
     assert found["entered"].severity == "info"
 
 
+def test_identifiers_and_timestamps_kept_out_of_the_features_are_checked_too() -> None:
+    df = _honest()
+    rng = np.random.default_rng(15)
+    days = np.where(df["y"] == 1, rng.integers(120, 365, len(df)), rng.integers(0, 240, len(df)))
+    df["entered"] = (pd.Timestamp("2024-01-01") + pd.to_timedelta(days, unit="D")).strftime("%Y-%m-%d")
+    order = np.argsort(df["y"].to_numpy() + rng.random(len(df)) * 0.01, kind="stable")
+    df.loc[order, "key"] = [f"K{i:06d}" for i in range(len(df))]
+    df["comment"] = np.where(df["y"] == 1, "approved", "declined")  # excluded by the user: not looked at
+    df = df.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    found = _by_column(leakage_findings(df, "y", "binary", features=["a", "b", "noise", "colour"],
+                                        excluded=["entered", "key", "comment"]))
+    assert set(found) == {"entered", "key"}
+    # a date the model never sees can still be the axis to split by
+    assert found["entered"].severity == "warning"
+    assert found["entered"].spec_change == "split: {strategy: time, time_column: entered}"
+    # an id that is not a feature leaks nothing: worth knowing only
+    assert found["key"].severity == "info" and found["key"].spec_change is None
+
+
 def test_a_timestamp_written_with_the_outcome_is_critical() -> None:
     df = _honest()
     base = pd.Timestamp("2024-01-01")

@@ -18,11 +18,15 @@ def data_findings(
     spec: Any,
     features: Sequence[str],
     *,
+    excluded: Sequence[str] = (),
     table: pd.DataFrame,
     train: pd.DataFrame | None = None,
     test: pd.DataFrame | None = None,
 ) -> list[Finding]:
     """Leakage in ``table`` and, given both parts of a split, the test part's shift from the training part; ranked.
+
+    ``excluded``: the contract's ignored columns (data.exclude and those its semantic types keep out),
+    whose identifiers and timestamps are checked too.
 
     Advice, never a reason to stop: a check that fails on unusual data is logged and skipped, so
     that it cannot cost a person the run it was meant to improve.
@@ -33,7 +37,8 @@ def data_findings(
         task = spec.data.task or infer_task(table[target])
         findings += leakage_findings(
             table, target, task, features=features, id_column=spec.data.id_column,
-            time_column=spec.split.time_column, split_strategy=spec.split.strategy, seed=spec.seed,
+            time_column=spec.split.time_column, split_strategy=spec.split.strategy, excluded=excluded,
+            seed=spec.seed,
         )
         if train is not None and test is not None and len(test):
             findings += shift_findings(train, test, features=features, split_strategy=spec.split.strategy,

@@ -11,7 +11,15 @@ import pandas as pd
 from tabloop.api._leakage import data_findings, findings_dicts
 from tabloop.api._project import Project
 from tabloop.api._results import Result
-from tabloop.data import Finding, frame_fingerprint, infer_contract, profile_frame, profile_report, split_train_test
+from tabloop.data import (
+    Contract,
+    Finding,
+    frame_fingerprint,
+    infer_contract,
+    profile_frame,
+    profile_report,
+    split_train_test,
+)
 from tabloop.errors import DataError
 from tabloop.report import LEAKAGE_HEADING, findings_html
 
@@ -50,7 +58,7 @@ def profile(project: str | Path | None = None, *, data: str | Path | pd.DataFram
     digest = frame_fingerprint(df)
     source = proj.data_name(data)
     report = profile_report(numbers, df, contract, source=source)
-    leakage = _leakage(spec, df, contract.feature_names)
+    leakage = _leakage(spec, df, contract)
     report.data["leakage"] = findings_dicts(leakage)
     section = findings_html(report.data["leakage"], none=(
         "No column predicts the target too well alone (copies, identifiers, timestamps, gaps, the row order) and no "
@@ -77,13 +85,13 @@ def profile(project: str | Path | None = None, *, data: str | Path | pd.DataFram
     )
 
 
-def _leakage(spec: Any, df: pd.DataFrame, features: list[str]) -> list[Finding]:
+def _leakage(spec: Any, df: pd.DataFrame, contract: Contract) -> list[Finding]:
     """Leakage on the whole table; shift between the parts the spec's split would make (when it can make them)."""
     try:
         train, test = split_train_test(df, spec)
     except DataError:  # too few rows, a class too small to stratify: train will say so; the leak checks still run
         train = test = None
-    return data_findings(spec, features, table=df, train=train, test=test)
+    return data_findings(spec, contract.feature_names, excluded=contract.ignored, table=df, train=train, test=test)
 
 
 def ignored_columns(spec: Any) -> list[str]:

@@ -275,7 +275,8 @@ def fit_and_register(
     leakage: list[Finding] = []
     if check_data:
         say("checking the training part for leaks and its shift from the test part")
-        leakage = data_findings(spec, contract.feature_names, table=train_df, train=train_df, test=test_df)
+        leakage = data_findings(spec, contract.feature_names, excluded=contract.ignored, table=train_df,
+                                train=train_df, test=test_df)
         for finding in leakage:
             if finding.severity != "info":
                 say(said(finding))

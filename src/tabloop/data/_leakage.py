@@ -140,6 +140,7 @@ def leakage_findings(
     id_column: str | None = None,
     time_column: str | None = None,
     split_strategy: str | None = None,
+    excluded: Sequence[str] = (),
     sample: int = SAMPLE_ROWS,
     seed: int = 0,
 ) -> list[Finding]:
@@ -149,7 +150,10 @@ def leakage_findings(
     copy of the target, is critical. Identifiers, timestamps (``time_column`` and date-like
     features), the row order (the frame's integer index, else the position) and each feature's
     missingness should predict nothing: from AUC 0.7 (R² 0.3), significant at p < 0.001, they are
-    flagged too. ``split_strategy`` (the spec's) tailors the advice.
+    flagged too. ``split_strategy`` (the spec's) tailors the advice. Of the columns kept out of the
+    features (``excluded``: data.exclude, or their semantic type), the identifiers and timestamps
+    are checked as well: nothing of them leaks into the model, but an id or a date that follows the
+    outcome says how the rows were put together, and a date may be the axis to split by.
     """
     if target not in df.columns:
         return []
@@ -181,8 +185,14 @@ def leakage_findings(
             missing = _missingness(name, s, tgt)
             if missing is not None:
                 findings.append(missing)
-    for name, kind in ((id_column, "identifier"), (time_column, "timestamp")):
-        if not name or name in features or name == target or name not in df.columns:
+    seen = set(features) | {target}
+    others: list[tuple[str | None, str | None]] = [(id_column, "identifier"), (time_column, "timestamp")]
+    for name, kind in others + [(c, None) for c in excluded]:
+        if not name or name in seen or name not in df.columns:
+            continue
+        seen.add(name)
+        kind = kind or _kind(df, part[name], name, time_column)
+        if kind == "feature":  # an excluded column of another kind: left out, nothing to say
             continue
         values = _ordered(part[name], kind)
         strength = _strength(_column(part[name], values), tgt, folds)
@@ -296,8 +306,8 @@ def _identifier(name: str, s: _Strength, *, is_feature: bool) -> Finding | None:
     if not is_feature:
         return Finding(
             code="identifier_carries_target", severity="info", column=name, score=s.score, message=text,
-            action=f"nothing leaks into the model ({name!r} is data.id_column, never a feature), but rows were "
-                   "numbered by outcome: check that the classes did not come from different sources",
+            action=f"nothing leaks into the model ({name!r} is not a feature), but rows were numbered by outcome: "
+                   "check that the classes did not come from different sources",
         )
     return Finding(
         code="identifier_carries_target", severity="critical" if s.perfect else "warning", column=name,
@@ -320,6 +330,12 @@ def _timestamp(name: str, s: _Strength, *, is_feature: bool, time_column: str | 
             code="timestamp_carries_target", severity="critical", column=name, score=s.score, message=text,
             action=f"exclude {name!r}: a time that tells the outcome was most likely written when the outcome was",
             spec_change=_exclude(name),
+        )
+    if not is_feature and s.perfect:
+        return Finding(
+            code="timestamp_carries_target", severity="info", column=name, score=s.score, message=text,
+            action=f"nothing leaks into the model ({name!r} is not a feature); a time that tells the outcome was "
+                   "most likely written with it, so it is no axis to split by either",
         )
     if split_strategy == "time" and time_column == name:
         return Finding(
