@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import tempfile
 import time
 from collections.abc import Callable
@@ -68,6 +70,7 @@ class TrainSummary(Result):
     leakage: list[dict[str, Any]] = field(default_factory=list)
     # under a time budget: budget_seconds, wall_seconds (start to registered model), spent per phase, notes
     time: dict[str, Any] = field(default_factory=dict)
+    duplicates_dropped: int = 0  # preparation.dedupe: duplicate training rows left out before fitting
 
 
 @dataclass
@@ -293,6 +296,8 @@ def fit_and_register(
         result = train_candidates(train_df, spec, contract, classes, budget=clock, trials=trials, storage=url,
                                   data_hash=data_hash, progress=say)
         tracker.log_params({"study": result.study})
+        if spec.preparation.dedupe:
+            tracker.log_metrics({"duplicates_dropped": result.duplicates_dropped})
         _log_trials(tracker, result, run_tags)
         if clock is not None:
             clock.lap("log")
@@ -336,7 +341,7 @@ def fit_and_register(
                 tracker.log_artifact(test_path, artifact_path=TEST_ARTIFACT)
         say("registering the winner")
         ref = tracker.register_bundle(bundle, spec.model_name, key=key,
-                                      tags={"tabloop.winner": result.winner, "tabloop.data_hash": data_hash})
+                                      tags=_lineage(proj, bundle, run_id, run_tags, result.winner))
         data = result.to_dict()
         data["leakage"] = findings_dicts(leakage)
         if clock is not None:  # as known when the report is written: registration is still under way
@@ -358,8 +363,50 @@ def fit_and_register(
         report_html=html_path, report_json=json_path, study=result.study, storage=redact_url(url),
         trials=len(result.trials), stopped_because=result.stopped_because, importance=result.importance,
         validation=result.validation, warnings=list(result.warnings), leakage=findings_dicts(leakage),
-        time=time_spent,
+        time=time_spent, duplicates_dropped=result.duplicates_dropped,
     )
+
+
+def _lineage(proj: Project, bundle: ModelBundle, run_id: str, run_tags: dict[str, str], winner: str) -> dict[str, str]:
+    """The version's lineage as registry tags: what data, spec, code and run made it, and how it scored.
+
+    The signed manifest holds the same facts for the bundle itself; the tags make them visible in
+    the registry (``mlflow ui``, ``search_model_versions``) without downloading anything.
+    """
+    m = bundle.manifest
+    tags = {
+        "tabloop.winner": winner,
+        "tabloop.data_hash": run_tags["tabloop.data_hash"],
+        "tabloop.spec_hash": run_tags["tabloop.spec_hash"],
+        "tabloop.code_version": f"tabloop {run_tags['tabloop.version']}" + _project_commit(proj.workspace.root),
+        "tabloop.run_id": run_id,
+        "tabloop.contract_sha256": hashlib.sha256(
+            json.dumps(bundle.contract.to_dict(), sort_keys=True).encode()).hexdigest(),
+        "tabloop.train_rows": str(m.train_rows),
+    }
+    for key in ("tabloop.parent_version", "tabloop.data_source"):
+        if run_tags.get(key):
+            tags[key] = run_tags[key]
+    scores = (m.cv or {}).get(m.metric) if m.metric else None
+    if isinstance(scores, dict) and scores.get("mean") is not None:
+        tags[f"tabloop.cv_{m.metric}"] = f"{scores['mean']:.6g} ± {scores.get('std') or 0:.3g}"
+    return tags
+
+
+def _project_commit(root: Path) -> str:
+    """`` (git abc1234)`` when the project folder is in a git work tree (``+dirty`` with changes), else ''."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, timeout=5, check=False)
+        if head.returncode != 0:
+            return ""
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return f" (git {head.stdout.strip()}{'+dirty' if dirty.stdout.strip() else ''})"
 
 
 def _log_trials(tracker: Any, result: Any, parent_tags: dict[str, str]) -> None:

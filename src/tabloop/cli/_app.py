@@ -120,6 +120,8 @@ def train(
                           row["note"])
         Console().print(table)
         print(f"winner: {res.winner} ({res.rule})")
+        if res.duplicates_dropped:
+            print(f"dedupe: {res.duplicates_dropped} duplicate training rows left out before fitting")
         print(f"registered {res.model} version {res.version}; report: {res.report_html}")
         if res.time:
             phases = ", ".join(f"{k} {v:.1f}" for k, v in res.time["spent"].items())
