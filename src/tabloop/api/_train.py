@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from tabloop.api._leakage import data_findings, findings_dicts, said
 from tabloop.api._profile import ignored_columns, said_as_findings
 from tabloop.api._project import Project
 from tabloop.api._results import Result
@@ -22,7 +23,7 @@ from tabloop.data import (
     Finding,
     check_frame,
     class_labels,
-    data_findings,
+    profile_findings,
     describe_validation,
     frame_fingerprint,
     infer_contract,
@@ -68,8 +69,11 @@ class TrainSummary(Result):
     warnings: list[str] = field(default_factory=list)  # e.g. the winner is the constant baseline
     # what the data checks said before training (Finding.to_dict()), most important first
     findings: list[dict[str, Any]] = field(default_factory=list)
+    # leaks in the training part and its shift from the test part (tabloop.data.Finding), most dangerous first
+    leakage: list[dict[str, Any]] = field(default_factory=list)
     # under a time budget: budget_seconds, wall_seconds (start to registered model), spent per phase, notes
     time: dict[str, Any] = field(default_factory=dict)
+    duplicates_dropped: int = 0  # preparation.dedupe: duplicate training rows left out before fitting
 
 
 @dataclass
@@ -132,8 +136,8 @@ def train(
     df = proj.read_data(data)
     findings: list[Finding] = []
     if not worker:  # said once, by the command that registers; workers only add trials
-        findings = data_findings(df, target=spec.data.target, ignored=ignored_columns(spec), types=spec.data.types,
-                                 id_column=spec.data.id_column, task=spec.data.task)
+        findings = profile_findings(df, target=spec.data.target, ignored=ignored_columns(spec),
+                                    types=spec.data.types, id_column=spec.data.id_column, task=spec.data.task)
         if on_findings is not None:
             on_findings(findings)
     train_df, test_df = split_train_test(df, spec)
@@ -147,6 +151,7 @@ def train(
         tags={"tabloop.data_source": proj.data_name(data)},
         started=called if started is None else started, called=called, ends_process=started is not None,
         findings=findings,
+        check_data=True,
     )
 
 
@@ -266,9 +271,14 @@ def fit_and_register(
     called: float | None = None,
     ends_process: bool = False,
     findings: Sequence[Finding] = (),
+    check_data: bool = False,
 ) -> TrainSummary:
     """Train, export, register. Under a time budget the whole of it, from ``started`` (a perf_counter
-    reading, or now), ends with the registered model by the budget: see :func:`make_budget`."""
+    reading, or now), ends with the registered model by the budget: see :func:`make_budget`.
+
+    ``check_data`` looks for leaks in ``train_df`` and for its shift from ``test_df`` first, and says
+    what it finds before the search starts (``train`` does; a retraining set is a window of the log,
+    whose order and shift from its holdout are what it is)."""
     started = time.perf_counter() if started is None else started
     spec = proj.spec
     budget_seconds = setting(spec, "train.budget_seconds", budget)
@@ -283,6 +293,14 @@ def fit_and_register(
     tracker = proj.tracker
     # before the search, so an unusable key (a symlink, a file others can read) stops training at once, not at the end
     key = proj.workspace.signing_key(create=True)
+    leakage: list[Finding] = []
+    if check_data:
+        say("checking the training part for leaks and its shift from the test part")
+        leakage = data_findings(spec, contract.feature_names, excluded=contract.ignored, table=train_df,
+                                train=train_df, test=test_df)
+        for finding in leakage:
+            if finding.severity != "info":
+                say(said(finding))
     run_tags = {"tabloop.stage": run_name, "tabloop.data_hash": data_hash, "tabloop.spec_hash": spec_hash(spec),
                 "tabloop.version": library_versions().get("tabloop", "?"), **(tags or {})}
     with tracker.run(run_name, tags=run_tags) as run_id:
@@ -296,6 +314,8 @@ def fit_and_register(
         result = train_candidates(train_df, spec, contract, classes, budget=clock, trials=trials, storage=url,
                                   data_hash=data_hash, progress=say)
         tracker.log_params({"study": result.study})
+        if spec.preparation.dedupe:
+            tracker.log_metrics({"duplicates_dropped": result.duplicates_dropped})
         _log_trials(tracker, result, run_tags)
         if clock is not None:
             clock.lap("log")
@@ -342,6 +362,7 @@ def fit_and_register(
                                       tags=_lineage(proj, bundle, run_id, run_tags, result.winner))
         data = result.to_dict()
         data["findings"] = [f.to_dict() for f in findings]
+        data["leakage"] = findings_dicts(leakage)
         if clock is not None:  # as known when the report is written: registration is still under way
             data["time"] = clock.to_dict()
         report = leaderboard_report(data, title=f"Training leaderboard: {spec.model_name} v{ref.version}")
@@ -360,8 +381,8 @@ def fit_and_register(
         train_rows=len(train_df), test_rows=0 if test_df is None else len(test_df), seconds=result.seconds,
         report_html=html_path, report_json=json_path, study=result.study, storage=redact_url(url),
         trials=len(result.trials), stopped_because=result.stopped_because, importance=result.importance,
-        validation=result.validation, warnings=list(result.warnings), time=time_spent,
-        findings=[f.to_dict() for f in findings],
+        validation=result.validation, warnings=list(result.warnings), leakage=findings_dicts(leakage),
+        time=time_spent, duplicates_dropped=result.duplicates_dropped, findings=[f.to_dict() for f in findings],
     )
 
 

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
         parse_text_numbers,
     )
     from tabloop.data._findings import Finding, rank_findings
-    from tabloop.data._profile import data_findings, profile_frame, profile_report
+    from tabloop.data._leakage import leakage_findings, shift_findings
+    from tabloop.data._profile import profile_findings, profile_frame, profile_report
     from tabloop.data._read import (
         DATAFRAME_SOURCE,
         frame_fingerprint,
@@ -49,7 +50,6 @@ __all__ = [
     "ColumnContract",
     "Finding",
     "Contract",
-    "data_findings",
     "check_frame",
     "check_records",
     "apply_types",
@@ -65,8 +65,10 @@ __all__ = [
     "is_categorical_dtype",
     "is_database_url",
     "is_missing",
+    "leakage_findings",
     "make_folds",
     "parse_text_numbers",
+    "profile_findings",
     "profile_frame",
     "profile_report",
     "ragged_keys",
@@ -75,6 +77,7 @@ __all__ = [
     "redact_url",
     "resolve_types",
     "same_keys",
+    "shift_findings",
     "source_name",
     "split_train_test",
     "type_findings",

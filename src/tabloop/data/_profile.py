@@ -146,7 +146,7 @@ def profile_frame(
     return out
 
 
-def data_findings(
+def profile_findings(
     df: pd.DataFrame,
     *,
     target: str | None = None,

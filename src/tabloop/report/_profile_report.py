@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from tabloop.report._document import Report, table_html
+from tabloop.report._findings_section import findings_html
 from tabloop.report._svg import bars_svg, box_svg, heatmap_svg, histogram_svg, number
 
-__all__ = ["findings_html", "profile_report"]
+__all__ = ["profile_report"]
 
 
 def profile_report(
@@ -35,7 +36,7 @@ def profile_report(
     if "duplicate_ids" in profile:
         overview["repeated ids"] = profile["duplicate_ids"]
     report.add("Overview", table_html([overview]))
-    report.add("Findings", findings_html(profile.get("findings") or []))
+    report.add("Findings", findings_html(profile.get("findings") or [], none="Nothing found that needs acting on."))
     report.add("Columns", table_html([_summary(c, rows) for c in profile["columns"]]))
     target = profile.get("target")
     if target is not None:
@@ -53,25 +54,6 @@ def profile_report(
             label="share of rows missing, per column"))
     report.add("Data contract", table_html(list(contract_rows)))
     return report
-
-
-SEVERITY_CLASS = {"critical": "bad", "warning": "warn", "info": "meta"}
-
-
-def findings_html(findings: Sequence[dict[str, Any]]) -> str:
-    """Findings (``Finding.to_dict()``, most important first) as a table: severity, column, what, what to do."""
-    if not findings:
-        return "<p class='ok'>Nothing found that needs acting on.</p>"
-    body = []
-    for i, f in enumerate(findings, 1):
-        severity = html.escape(f["severity"])
-        change = f"<br><code>{html.escape(f['spec_change'])}</code>" if f.get("spec_change") else ""
-        body.append(
-            f"<tr><td>{i}</td><td class='{SEVERITY_CLASS.get(f['severity'], '')}'>{severity}</td>"
-            f"<td>{html.escape(f.get('column') or '')}</td><td class='text'>{html.escape(f['message'])}</td>"
-            f"<td class='text'>{html.escape(f['action'])}{change}</td></tr>")
-    return ("<table class='findings'><thead><tr><th>#</th><th>severity</th><th>column</th><th>finding</th>"
-            f"<th>what to do</th></tr></thead><tbody>{''.join(body)}</tbody></table>")
 
 
 def _summary(c: dict[str, Any], rows: int) -> dict[str, Any]:
