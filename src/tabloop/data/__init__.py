@@ -6,15 +6,22 @@ from tabloop._lazy import exports
 
 # imported on first use (see tabloop._lazy): a command pays only for the libraries it needs
 if TYPE_CHECKING:
-    from tabloop.data._categories import MISSING_LABEL, MISSING_SENTINEL, category_label, is_missing
+    from tabloop.data._categories import MISSING_LABEL, MISSING_SENTINEL, UNKNOWN_CATEGORY, category_label, is_missing
     from tabloop.data._contract import (
         ColumnContract,
         Contract,
+        ContractPolicy,
+        Mark,
+        Marks,
+        Screened,
         check_frame,
         check_records,
+        far_bounds,
         infer_contract,
         is_categorical_dtype,
         parse_text_numbers,
+        screen_frame,
+        screen_records,
     )
     from tabloop.data._findings import Finding, rank_findings
     from tabloop.data._profile import profile_frame, profile_report
@@ -29,15 +36,21 @@ __all__ = [
     "MISSING_LABEL",
     "MISSING_SENTINEL",
     "RAGGED_MESSAGE",
+    "UNKNOWN_CATEGORY",
     "ColumnContract",
     "Finding",
     "Contract",
+    "ContractPolicy",
+    "Mark",
+    "Marks",
+    "Screened",
     "check_frame",
     "check_records",
     "category_label",
     "class_labels",
     "describe_validation",
     "encode_target",
+    "far_bounds",
     "frame_fingerprint",
     "infer_contract",
     "infer_task",
@@ -53,6 +66,8 @@ __all__ = [
     "read_table",
     "redact_url",
     "same_keys",
+    "screen_frame",
+    "screen_records",
     "split_train_test",
     "validation_scheme",
 ]

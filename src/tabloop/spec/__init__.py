@@ -11,11 +11,14 @@ from tabloop.spec._io import (
     validate_spec,
 )
 from tabloop.spec._models import (
+    CONTRACT_POLICIES,
+    FAR_RANGE_FACTOR,
     HOLDOUT_FROM_ROWS,
     HOLDOUT_PARTS,
     METRICS,
     REPEATED_BELOW_ROWS,
     ABTestSpec,
+    ContractSpec,
     CostSpec,
     DataSpec,
     DriftSpec,
@@ -35,6 +38,8 @@ from tabloop.spec._models import (
 from tabloop.spec._settings import env_names, setting
 
 __all__ = [
+    "CONTRACT_POLICIES",
+    "FAR_RANGE_FACTOR",
     "HOLDOUT_FROM_ROWS",
     "HOLDOUT_PARTS",
     "METRICS",
@@ -42,6 +47,7 @@ __all__ = [
     "SCHEMA_FILENAME",
     "SPEC_FILENAME",
     "ABTestSpec",
+    "ContractSpec",
     "CostSpec",
     "DataSpec",
     "DriftSpec",
