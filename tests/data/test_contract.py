@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tabloop.data import Contract, check_frame, infer_contract
+from tabloop.data import Contract, ContractPolicy, check_frame, infer_contract
 from tabloop.errors import ContractViolation, DataError
 
 FEATURES = ["dir", "hir", "lvr", "ccs", "mcs", "pbcr", "dmi", "self", "single", "uria", "condominium"]
@@ -18,6 +18,12 @@ FEATURES = ["dir", "hir", "lvr", "ccs", "mcs", "pbcr", "dmi", "self", "single", 
 @pytest.fixture(scope="module")
 def contract(hmda: pd.DataFrame) -> Contract:
     return infer_contract(hmda, target="deny", ignored=["black"])
+
+
+@pytest.fixture(scope="module")
+def strict(contract: Contract) -> Contract:
+    """The contract refusing unseen categories (its default answers them as unknown)."""
+    return contract.with_policy(ContractPolicy(defaults={"unseen_category": "reject"}))
 
 
 def _rules(err: pytest.ExceptionInfo[ContractViolation]) -> set[tuple[str | None, str, int | None]]:
@@ -109,7 +115,7 @@ def test_ignored_and_target_columns_are_accepted_unless_target_disallowed(hmda: 
 
 
 # -- check_frame: violations ----------------------------------------------------
-def test_all_violations_are_reported_at_once_with_column_row_and_rule(hmda: pd.DataFrame, contract: Contract) -> None:
+def test_all_violations_are_reported_at_once_with_column_row_and_rule(hmda: pd.DataFrame, strict: Contract) -> None:
     bad = hmda.drop(columns=["deny", "black"]).head(6).astype(object).reset_index(drop=True)
     bad = bad.drop(columns=["uria"])  # missing_column
     bad["extra"] = 1  # unexpected_column
@@ -120,7 +126,7 @@ def test_all_violations_are_reported_at_once_with_column_row_and_rule(hmda: pd.D
     bad.loc[5, "single"] = None  # not_null (categorical)
     bad.loc[0, "self"] = ["a"]  # type (categorical)
     with pytest.raises(ContractViolation) as err:
-        check_frame(bad, contract, source="req-17")
+        check_frame(bad, strict, source="req-17")
     assert _rules(err) == {
         ("extra", "unexpected_column", None),
         ("uria", "missing_column", None),
@@ -162,11 +168,11 @@ def test_boolean_column_where_a_number_is_expected(contract: Contract, hmda: pd.
     assert _rules(err) == {("lvr", "type", None)}
 
 
-def test_rows_are_positions_not_index_labels(contract: Contract, hmda: pd.DataFrame) -> None:
+def test_rows_are_positions_not_index_labels(strict: Contract, hmda: pd.DataFrame) -> None:
     bad = hmda.head(3).set_axis([100, 200, 300]).copy()
     bad.loc[300, "dmi"] = "unknown"
     with pytest.raises(ContractViolation) as err:
-        check_frame(bad, contract)
+        check_frame(bad, strict)
     assert _rules(err) == {("dmi", "unseen_category", 2)}
     assert "column 'dmi', row 2:" in str(err.value)
 
@@ -178,13 +184,13 @@ def test_empty_frame(contract: Contract, hmda: pd.DataFrame) -> None:
     assert str(err.value).startswith("batch.csv breaks the data contract in 1 place(s): input: no rows to check [empty]")
 
 
-def test_max_violations_caps_the_list(contract: Contract, hmda: pd.DataFrame) -> None:
+def test_max_violations_caps_the_list(strict: Contract, hmda: pd.DataFrame) -> None:
     bad = hmda.head(30).assign(dmi="nope", single="nope")
     with pytest.raises(ContractViolation) as err:
-        check_frame(bad, contract, max_violations=7)
+        check_frame(bad, strict, max_violations=7)
     assert len(err.value.violations) == 7
     with pytest.raises(ContractViolation) as err:
-        check_frame(bad, contract)
+        check_frame(bad, strict)
     assert len(err.value.violations) == 60
 
 
@@ -204,7 +210,7 @@ def test_save_load_round_trip(tmp_path: Path, contract: Contract) -> None:
     assert [p.name for p in path.parent.iterdir()] == ["contract.json"]  # no temp file left behind
     again = Contract.load(path)
     assert again == contract
-    assert json.loads(path.read_text())["version"] == 1
+    assert json.loads(path.read_text())["version"] == 2
 
 
 def test_load_errors_name_the_file(tmp_path: Path, contract: Contract) -> None:
