@@ -532,11 +532,11 @@ def _range_rules(
             continue
         policy = rules[rule]
         if policy == "reject":
-            where = f"[{lo:g}, {hi:g}]" if rule == "range" else f"[{lo:g}, {hi:g}] (beyond [{flo:g}, {fhi:g}])"
+            where = f"[{lo!r}, {hi!r}]" if rule == "range" else f"[{lo!r}, {hi!r}] (beyond [{flo:.6g}, {fhi:.6g}])"
             what = "outside" if rule == "range" else "far outside"
             for i in _positions(mask):
-                errs.append(Violation(col.name, rule, f"{values[i]:g} is {what} the trained range {where}",
-                                      row=i, value=values[i]))
+                v = float(values[i])
+                errs.append(Violation(col.name, rule, f"{v!r} is {what} the trained range {where}", row=i, value=v))
             continue
         if policy == "clip":
             if not copied:  # the caller's own buffer (a DataFrame column's) is never written
