@@ -8,7 +8,7 @@ from typing import Any
 
 from tabloop.api._project import Project
 from tabloop.api._results import Result
-from tabloop.data import frame_fingerprint, infer_contract, profile_frame, profile_report
+from tabloop.data import ContractPolicy, frame_fingerprint, infer_contract, profile_frame, profile_report
 
 
 @dataclass
@@ -32,7 +32,8 @@ def profile(project: str | Path | None = None) -> ProfileResult:
     spec = proj.spec
     df = proj.read_data()
     ignored = ignored_columns(spec)
-    contract = infer_contract(df, target=spec.data.target, ignored=ignored)
+    contract = infer_contract(df, target=spec.data.target, ignored=ignored).with_policy(
+        ContractPolicy.from_spec(spec.contract))
     numbers = profile_frame(df, target=spec.data.target, ignored=ignored)
     digest = frame_fingerprint(df)
     report = profile_report(numbers, df, contract, source=spec.data.source)

@@ -17,6 +17,7 @@ from tabloop.api._project import Project
 from tabloop.api._results import Result
 from tabloop.data import (
     Contract,
+    ContractPolicy,
     check_frame,
     class_labels,
     describe_validation,
@@ -214,13 +215,15 @@ def _work(proj: Project, train_df: pd.DataFrame, df: pd.DataFrame, *, budget: fl
 
 
 def _contract(proj: Project, df: pd.DataFrame) -> Contract:
-    """The saved contract when profile ran, else one learned now from the same data."""
+    """The saved contract when profile ran, else one learned now from the same data; acting by the spec's
+    ``contract:`` policies as they are now (the version saves them with its contract)."""
+    policy = ContractPolicy.from_spec(proj.spec.contract)
     path = proj.workspace.contract_path
     if path.exists():
         contract = Contract.load(path)
         if contract.target == proj.spec.data.target:
-            return contract
-    return infer_contract(df, target=proj.spec.data.target, ignored=ignored_columns(proj.spec))
+            return contract.with_policy(policy)
+    return infer_contract(df, target=proj.spec.data.target, ignored=ignored_columns(proj.spec)).with_policy(policy)
 
 
 def fit_and_register(

@@ -183,6 +183,7 @@ def predict(
     res = run(input, output, model=model, project=project, log_predictions=log)
     return Reply(res, lambda: print(
         f"scored {res.rows} rows with {res.model} v{res.version} -> {res.output} (request id {res.request_id})"
+        + (f"; {res.out_of_contract} out of contract (see its out_of_contract column)" if res.out_of_contract else "")
     ))
 
 
