@@ -54,6 +54,8 @@ class MonitorResult(Result):
     ab: dict[str, Any] | None = None
     #: lines of the prediction log and feedback files that were not whole records and were left out
     skipped_lines: int = 0
+    #: rows of the window answered out of contract (warn, clip, unknown), per column:rule:policy (log windows only)
+    out_of_contract: dict[str, Any] | None = None
 
 
 def monitor(
@@ -81,10 +83,10 @@ def monitor(
     current = _source(current)
     proj = _maybe_project(project, standalone=reference is not None and current is not None)
     preload()  # the arguments hold: the report's matplotlib loads while the tables are read and tested
-    from tabloop.monitoring import compute_drift, drift_report, shadow_mask
+    from tabloop.monitoring import compute_drift, drift_report, out_of_contract_summary, shadow_mask
 
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
-    timeline = performance = ab = None
+    timeline = performance = ab = marked = None
     skipped: list[SkippedLine] = []
     if proj is None:
         assert reference is not None and current is not None
@@ -109,6 +111,7 @@ def monitor(
             # --last 0 means the default window, as not giving it does
             newest = logged[~shadow_mask(logged)].iloc[-setting(spec, "monitoring.window_rows", last or None):]
             cur_df = proj.predlog.inputs_frame(newest).reset_index(drop=True)
+            marked = out_of_contract_summary(newest)
             cur_name = f"prediction log (newest {len(cur_df)} rows)"
         importances = _importances(bundle, ref_raw, spec.seed)
         ref_df = _with_signal(bundle, ref_raw, "reference")
@@ -138,6 +141,7 @@ def monitor(
         performance=None if performance is None else _performance_summary(performance),
         ab=None if ab is None else ab.to_dict(),
         skipped_lines=len(skipped),
+        out_of_contract=marked,
     )
 
 
