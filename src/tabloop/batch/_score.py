@@ -26,7 +26,7 @@ class BatchOutput:
 
 
 #: the batch output's column naming, per row, the contract rules it was let through with
-#: ("column:rule:policy", several joined by "; "; empty within the contract)
+#: ("column:rule:policy", several joined by "; "; empty (null) within the contract)
 OUT_OF_CONTRACT_COLUMN = "out_of_contract"
 
 
@@ -36,10 +36,10 @@ def score_frame(bundle: ModelBundle, df: pd.DataFrame, *, source: str, id_column
     request_id = f"batch-{uuid.uuid4().hex}"
     preds = bundle.predict(df, source=source)
     out = preds.to_frame()
-    marked = [""] * len(out)
+    marked: list[Any] = [np.nan] * len(out)
     for i, marks in preds.marks.items():
         marked[i] = "; ".join(map(str, marks))
-    out[OUT_OF_CONTRACT_COLUMN] = marked
+    out[OUT_OF_CONTRACT_COLUMN] = pd.Series(marked, dtype="str")  # missing within the contract, as files read it back
     out.insert(0, "row", np.arange(len(df)))
     out.insert(0, "request_id", request_id)
     if id_column and id_column in df.columns:
