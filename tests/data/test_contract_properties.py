@@ -112,7 +112,7 @@ def _allowed(screened: Screened[Any], contract: Contract, n: int) -> None:
                 assert v == UNKNOWN_CATEGORY or policy == "warn"
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(contract=contracts(), rows=row_lists())
 def test_rows_never_crash_the_check_nor_pass_what_it_refuses(contract: Contract, rows: list[dict[str, Any]]) -> None:
     try:
@@ -122,7 +122,7 @@ def test_rows_never_crash_the_check_nor_pass_what_it_refuses(contract: Contract,
     _allowed(screened, contract, len(rows))
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(contract=contracts(), rows=row_lists(), text=st.booleans())
 def test_frames_never_crash_the_check_nor_pass_what_it_refuses(
     contract: Contract, rows: list[dict[str, Any]], text: bool
@@ -135,7 +135,7 @@ def test_frames_never_crash_the_check_nor_pass_what_it_refuses(
     _allowed(screened, contract, len(df))
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(contract=contracts(), data=st.data())
 def test_typed_frames_never_pass_what_the_check_refuses(contract: Contract, data: st.DataObject) -> None:
     """Columns with real dtypes (float64, int64, bool, category, string), as files give them."""
