@@ -15,7 +15,7 @@ from starlette.background import BackgroundTask
 from starlette.requests import ClientDisconnect
 
 from tabloop.errors import ClientDisconnected, MalformedRequest, PayloadTooLarge
-from tabloop.serving._errors import REQUEST_ID_HEADER, without_paths
+from tabloop.serving._errors import OUT_OF_CONTRACT_HEADER, REQUEST_ID_HEADER, without_paths
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
 JSON = "application/json"
@@ -28,8 +28,6 @@ PREDICTING = re.compile(r"/predict|/invocations|/v2/models/[^/]+(?:/versions/[^/
 _ID_PREFIX = uuid.uuid4().hex[:16]
 _ID_COUNTER = itertools.count()
 _REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode("latin-1")
-#: the rows of a 200 answered out of contract (the contract's warn, clip and unknown policies), comma-separated
-OUT_OF_CONTRACT_HEADER = "X-Out-Of-Contract-Rows"
 _OUT_OF_CONTRACT_KEY = OUT_OF_CONTRACT_HEADER.lower().encode("latin-1")
 
 
