@@ -7,15 +7,16 @@ import inspect
 import tabloop
 
 EXPECTED = {
-    "Contract", "ContractViolation", "DataError", "EvaluateResult", "FeedbackResult", "InitResult",
+    "Contract", "ContractViolation", "DataError", "EvaluateResult", "FeedbackResult", "HistoryResult", "InitResult",
     "ModelNotFoundError", "MonitorResult", "PolicyError", "PredictResult", "ProfileResult", "PromoteResult",
-    "PromotionConflictError", "RetrainResult", "ServingError", "SignatureError", "Spec", "SpecError",
-    "TabloopError", "TrackingError", "TrainSummary", "TrainingError", "WorkspaceError", "__version__",
-    "check_frame", "evaluate", "feedback", "init", "load_model", "load_spec", "monitor", "predict", "profile",
-    "promote", "retrain", "serve", "train",
+    "PromotionConflictError", "PromotionRefused", "RetrainResult", "RollbackResult", "ServingError", "SignatureError",
+    "Spec", "SpecError", "TabloopError", "TrackingError", "TrainSummary", "TrainingError", "WorkspaceError",
+    "__version__", "check_frame", "evaluate", "feedback", "history", "init", "load_model", "load_spec", "monitor",
+    "predict", "profile", "promote", "retrain", "rollback", "serve", "train",
 }
 
-CLI_COMMANDS = {"init", "profile", "train", "evaluate", "promote", "serve", "predict", "monitor", "feedback", "retrain"}
+CLI_COMMANDS = {"init", "profile", "train", "evaluate", "promote", "rollback", "history", "serve", "predict", "monitor",
+                "feedback", "retrain"}
 
 
 def test_all_is_pinned() -> None:
@@ -48,7 +49,7 @@ def test_public_functions_are_typed() -> None:
 
 def test_errors_share_one_root() -> None:
     for name in ("ContractViolation", "DataError", "ModelNotFoundError", "PolicyError", "PromotionConflictError",
-                 "ServingError", "SignatureError", "SpecError", "TrackingError", "TrainingError", "WorkspaceError"):
+                 "PromotionRefused", "ServingError", "SignatureError", "SpecError", "TrackingError", "TrainingError", "WorkspaceError"):
         assert issubclass(getattr(tabloop, name), tabloop.TabloopError)
 
 

@@ -15,7 +15,8 @@ line and exits non-zero; the HTTP app maps it to a 4xx in one place.
     ├── TrainingError             no candidate could be trained
     ├── TrackingError             the tracking store or registry failed
     │   ├── ModelNotFoundError    no such model version or alias
-    │   └── PromotionConflictError  an alias moved while it was being moved
+    │   ├── PromotionConflictError  an alias moved while it was being moved
+    │   └── PromotionRefused      the promotion gate (or a rollback) refused the move, with the numbers
     ├── ServingError              the server cannot start or load a model
     ├── PredictionLogError        the prediction log cannot be written (disk full, read-only, unsafe file)
     ├── ServingClosed             records handed to a prediction log writer that has stopped
@@ -69,6 +70,7 @@ __all__ = [
     "PolicyError",
     "PredictionLogError",
     "PromotionConflictError",
+    "PromotionRefused",
     "RequestRejected",
     "RequestTimeout",
     "ServingClosed",
@@ -187,6 +189,12 @@ class PromotionConflictError(TrackingError):
     """Another process moved the alias between this one reading it and moving it."""
 
     code = "promotion_conflict"
+
+
+class PromotionRefused(TrackingError):
+    """The promotion gate (or a rollback) found no grounds for the move; the numbers say why."""
+
+    code = "promotion_refused"
 
 
 class ServingError(TabloopError):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tabloop.data import frame_fingerprint, is_database_url, read_table
+from tabloop.data import frame_fingerprint, is_database_url, read_table, source_name
 from tabloop.errors import DataError
 
 
@@ -86,7 +87,7 @@ def test_sql_source_runs_the_query(tmp_path: Path) -> None:
     assert df["x"].tolist() == [1.5, 3.5]
     with pytest.raises(DataError, match="needs a query"):
         read_table(url)
-    with pytest.raises(DataError, match="query failed"):
+    with pytest.raises(DataError, match="query failed: no such table: missing_table"):
         read_table(url, query="select * from missing_table")
     with pytest.raises(DataError, match="the query returned no rows"):
         read_table(url, query="select * from t where y = 'z'")
@@ -129,3 +130,167 @@ def test_redact_url_hides_credentials_only() -> None:
     assert redact_url("postgresql://me:secret@db:5432/optuna") == "postgresql://***@db:5432/optuna"
     assert redact_url("sqlite:///x/optuna.db") == "sqlite:///x/optuna.db"
     assert redact_url("user@example") == "user@example"
+
+
+def _sqlite(tmp_path: Path) -> str:
+    db = tmp_path / "t.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute('create table "odd name; drop table t" (x real, y text)')
+        conn.executemany('insert into "odd name; drop table t" values (?, ?)', [(1.5, "a"), (2.5, "b")])
+        conn.execute("create table t (x real)")
+        conn.execute("create table blank (x real)")
+        conn.execute("insert into t values (7)")
+    return f"sqlite:///{db}"
+
+
+def test_sql_table_is_read_whole_with_its_name_quoted(tmp_path: Path) -> None:
+    url = _sqlite(tmp_path)
+    # a name that would break (or abuse) string-formatted SQL is only ever a quoted identifier
+    df = read_table(url, table="odd name; drop table t")
+    assert df.to_dict("list") == {"x": [1.5, 2.5], "y": ["a", "b"]}
+    assert read_table(url, table="t")["x"].tolist() == [7.0]  # and table t is still there
+
+
+def test_sql_table_errors_name_the_table_and_what_exists(tmp_path: Path) -> None:
+    url = _sqlite(tmp_path)
+    with pytest.raises(DataError, match="no such table 'missing'") as err:
+        read_table(url, table="missing")
+    assert "t.db" in str(err.value) and "blank" in (err.value.hint or "")
+    with pytest.raises(DataError, match="table 'blank' has no rows"):
+        read_table(url, table="blank")
+    with pytest.raises(DataError, match="a table or a query, not both"):
+        read_table(url, table="t", query="select 1")
+    with pytest.raises(DataError, match="needs a query or a table") as err:
+        read_table(url)
+    assert "data.table" in (err.value.hint or "")
+
+
+def test_schema_qualified_table(tmp_path: Path) -> None:
+    url = _sqlite(tmp_path)
+    assert read_table(url, table="main.t")["x"].tolist() == [7.0]
+
+
+def test_sql_errors_hide_the_password() -> None:
+    url = "postgresql+psycopg://me:s3cret@127.0.0.1:1/db"  # port 1: nothing listens there
+    with pytest.raises(DataError, match="cannot connect") as err:
+        read_table(url, table="t")
+    assert "s3cret" not in str(err.value) and "127.0.0.1:1/db" in str(err.value)
+    assert "server running" in (err.value.hint or "")
+    with pytest.raises(DataError, match="not a usable database URL") as err:
+        read_table("mysql+nosuchdriver://me:s3cret@h/db", query="select 1")
+    assert "s3cret" not in str(err.value)
+
+
+def test_a_missing_sqlite_file_is_not_created(tmp_path: Path) -> None:
+    path = tmp_path / "absent.db"
+    with pytest.raises(DataError, match=r"no such database file"):
+        read_table(f"sqlite:///{path}", table="t")
+    assert not path.exists()
+
+
+def test_query_or_table_with_a_file_is_refused(hmda_csv: Path) -> None:
+    with pytest.raises(DataError, match="needs a database URL"):
+        read_table(hmda_csv, table="t")
+
+
+def test_a_dataframe_is_taken_as_a_copy_and_checked(hmda: pd.DataFrame) -> None:
+    part = hmda.head(10)
+    df = read_table(part)
+    pd.testing.assert_frame_equal(df, part)
+    df.iloc[0, 0] = -1.0
+    assert part.iloc[0, 0] != -1.0
+    with pytest.raises(DataError, match=r"<DataFrame>: the table has no rows"):
+        read_table(part.head(0))
+    with pytest.raises(DataError, match=r"<DataFrame>: duplicate column names \['a'\]"):
+        read_table(pd.DataFrame([[1, 2]], columns=["a", "a"]))
+    with pytest.raises(DataError, match="takes no query or table"):
+        read_table(part, query="select 1")
+
+
+def test_source_name() -> None:
+    assert source_name(pd.DataFrame({"a": [1]})) == "<DataFrame>"
+    assert source_name(Path("x/y.csv")) == "x/y.csv"
+    assert source_name("postgresql://u:pw@h/db", table="t") == "postgresql://***@h/db (table t)"
+    assert source_name("sqlite:///a.db", query="select *\n from t") == "sqlite:///a.db (select * from t)"
+
+
+# -- unreadable input: each a DataError naming the path and the reason
+
+
+def test_corrupt_parquet_names_the_path_and_reason(tmp_path: Path, hmda: pd.DataFrame) -> None:
+    path = tmp_path / "cut.parquet"
+    hmda.head(100).to_parquet(path)
+    path.write_bytes(path.read_bytes()[:-200])  # a file cut short: the footer is gone
+    with pytest.raises(DataError, match=r"cut\.parquet: cannot be read as a table: .*(?i:parquet|footer|magic)"):
+        read_table(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "binary content"),
+        (b"a,b\n\xff\xfe\x00\x01,2\n", "binary content"),
+        (b"a,b\n1,\xe9t\xe9\n", "not text in UTF-8"),
+        (b"PAR1\x15\x04\x15", "a Parquet file"),
+        (b"\x1f\x8b\x08\x00", "gzip-compressed"),
+    ],
+)
+def test_binary_file_named_csv_is_refused(tmp_path: Path, content: bytes, reason: str) -> None:
+    path = tmp_path / "data.csv"
+    path.write_bytes(content)
+    with pytest.raises(DataError, match=rf"data\.csv: cannot be read as a table: .*{reason}"):
+        read_table(path)
+
+
+@pytest.mark.parametrize("name", ["folder", "folder.csv"])
+def test_a_directory_is_refused(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.mkdir()
+    with pytest.raises(DataError, match=rf"{name}: is a directory, not a table file"):
+        read_table(path)
+
+
+def test_a_parquet_directory_is_a_dataset(tmp_path: Path, hmda: pd.DataFrame) -> None:
+    path = tmp_path / "parts.parquet"
+    path.mkdir()
+    hmda.head(5).to_parquet(path / "a.parquet")
+    hmda.iloc[5:9].to_parquet(path / "b.parquet")
+    assert len(read_table(path)) == 9
+    (tmp_path / "empty.parquet").mkdir()
+    with pytest.raises(DataError, match=r"empty\.parquet: "):
+        read_table(tmp_path / "empty.parquet")
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
+    path = tmp_path / "pipe.csv"
+    os.mkfifo(path)  # opening it for reading would wait for a writer forever
+    with pytest.raises(DataError, match=r"pipe\.csv: is not a regular file"):
+        read_table(path)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file; the FIFO test covers a path that cannot be opened")
+def test_a_file_without_read_permission(tmp_path: Path) -> None:
+    path = tmp_path / "secret.csv"
+    path.write_text("a,b\n1,2\n")
+    path.chmod(0)
+    with pytest.raises(DataError, match=r"secret\.csv: permission denied"):
+        read_table(path)
+
+
+def test_permission_denied_while_reading_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "locked.parquet"
+    pd.DataFrame({"a": [1]}).to_parquet(path)
+
+    def denied(*_a: object, **_k: object) -> pd.DataFrame:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(pd, "read_parquet", denied)
+    with pytest.raises(DataError, match=r"locked\.parquet: permission denied \(Permission denied\)"):
+        read_table(path)
+
+
+def test_a_file_without_suffix_is_an_unknown_format(tmp_path: Path) -> None:
+    path = tmp_path / "table"
+    path.write_text("a,b\n1,2\n")
+    with pytest.raises(DataError, match=r"table: unknown table format ''"):
+        read_table(path)

@@ -51,11 +51,42 @@ def test_cdf_distances_and_ks_match_scipy(n: int) -> None:
     assert p_value == pytest.approx(stats.ks_2samp(a, b).pvalue, abs=0.002)
 
 
-def test_chi2_homogeneity_matches_scipy_and_one_category_is_no_drift() -> None:
-    ref, cur = np.array([50, 30, 20]), np.array([40, 30, 30])
+@pytest.mark.parametrize("seed", range(6))
+def test_chi2_homogeneity_matches_scipy_and_one_category_is_no_drift(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    k = 2 + seed % 4  # two categories: one degree of freedom, where scipy applies Yates' correction
+    ref, cur = rng.integers(1, 60, k), rng.integers(1, 60, k)
     res = stats.chi2_contingency(np.vstack([ref, cur]))
-    assert chi2_homogeneity(ref, cur) == pytest.approx((res.statistic, res.pvalue))
+    assert chi2_homogeneity(ref, cur) == pytest.approx((res.statistic, res.pvalue), rel=1e-9)
+    assert chi2_homogeneity(ref, ref) == pytest.approx((0.0, 1.0))
     assert chi2_homogeneity(np.array([7]), np.array([9])) == (0.0, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("n1", "n2"), [(EXACT_KS_MAX_ROWS + 1, EXACT_KS_MAX_ROWS + 1), (1_200, 10_000), (1_500, 4_000), (5_000, 9_000)]
+)
+@pytest.mark.parametrize("p_target", [0.5, 0.1, 0.01, 0.001, 1e-5])
+def test_ks_limiting_p_value_is_close_to_scipys_exact_one_above_the_exact_limit(
+    n1: int, n2: int, p_target: float
+) -> None:
+    en = n1 * n2 / (n1 + n2)
+    d = stats.kstwobign.isf(p_target) / math.sqrt(en)
+    # the statistic a pair of samples can reach: a multiple of 1 / lcm(n1, n2)
+    step = 1 / math.lcm(n1, n2)
+    d = round(d / step) * step
+    a, b = np.zeros(n1), np.zeros(n2)  # only the sizes matter above the limit
+    _, p_value = ks_2samp_sorted(a, b, d)
+    exact = _exact_ks(n1, n2, d)
+    # the limiting distribution errs toward "no drift": never a smaller p-value, at most 7% larger
+    assert exact * 0.999 <= p_value <= exact * 1.07
+
+
+def _exact_ks(n1: int, n2: int, d: float) -> float:
+    from scipy.stats import _stats_py
+
+    ok, _, p = _stats_py._attempt_exact_2kssamp(n1, n2, math.gcd(n1, n2), d, "two-sided")
+    assert ok
+    return float(p)
 
 
 def test_psi_by_hand_with_an_empty_bin() -> None:

@@ -40,7 +40,7 @@ def promote_in_rounds(root: str, version: str, rounds: int, barrier: Any, result
     for r in range(rounds):
         barrier.wait()  # the parent has reset the champion to version 1
         try:
-            res = tabloop.promote(version, project=root)
+            res = tabloop.promote(version, project=root, force=True)  # the race, not the gate, is tested
             results.put((r, version, "ok", res.previous))
         except PromotionConflictError as exc:
             results.put((r, version, "conflict", exc.message))
@@ -134,7 +134,7 @@ def test_the_cli_exits_non_zero_on_a_conflict(tmp_path: Path, hmda_csv: Path, mo
         return seen
 
     monkeypatch.setattr(Tracker, "alias_version", read_then_lose_the_race)
-    res = CliRunner().invoke(app, ["promote", "2", "-p", str(root), "--json"])
+    res = CliRunner().invoke(app, ["promote", "2", "--force", "-p", str(root), "--json"])
     assert res.exit_code == 1, res.output
     doc = json.loads(res.stdout)
     assert doc["ok"] is False and doc["error"]["code"] == "promotion_conflict"

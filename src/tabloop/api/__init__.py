@@ -7,7 +7,16 @@ from tabloop._lazy import exports
 # imported on first use (see tabloop._lazy): a command pays only for the libraries it needs
 if TYPE_CHECKING:
     from tabloop.api._cycle import ApproveResult, LoopPassResult, approve, loop_run, loop_watch
-    from tabloop.api._evaluate import EvaluateResult, PromoteResult, evaluate, promote
+    from tabloop.api._evaluate import (
+        EvaluateResult,
+        HistoryResult,
+        PromoteResult,
+        RollbackResult,
+        evaluate,
+        history,
+        promote,
+        rollback,
+    )
     from tabloop.api._init import InitResult, init
     from tabloop.api._loop import FeedbackResult, RetrainResult, feedback, retrain
     from tabloop.api._model import LoadedModel, load_model
@@ -27,6 +36,7 @@ __all__ = [
     "loop_watch",
     "EvaluateResult",
     "FeedbackResult",
+    "HistoryResult",
     "InitResult",
     "LoadedModel",
     "MonitorResult",
@@ -35,9 +45,11 @@ __all__ = [
     "Project",
     "PromoteResult",
     "RetrainResult",
+    "RollbackResult",
     "TrainSummary",
     "evaluate",
     "feedback",
+    "history",
     "init",
     "load_model",
     "monitor",
@@ -45,6 +57,7 @@ __all__ = [
     "profile",
     "promote",
     "retrain",
+    "rollback",
     "serve",
     "train",
 ]

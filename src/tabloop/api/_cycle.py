@@ -135,7 +135,8 @@ def _promote(proj: Project, version: str, out: LoopPassResult) -> None:
     """Move the champion only if it is still the one this pass judged against."""
     try:
         previous = proj.tracker.set_alias(proj.spec.model_name, "champion", version,
-                                          expected_previous=out.champion_version)
+                                          expected_previous=out.champion_version, how="auto",
+                                          why="; ".join(out.reasons) or "the loop's policy promoted it")
     except PromotionConflictError as exc:  # left pending: the next pass settles it against the new champion
         out.reasons.append(f"not promoted: {exc.message}")
         return
@@ -168,7 +169,8 @@ def approve(version: str, *, project: str | Path | None = None) -> ApproveResult
     check_awaiting_approval(read_decisions(proj), str(version))
     ref = proj.resolve(str(version))
     seen = proj.tracker.alias_version(ref.name, "champion")
-    previous = proj.tracker.set_alias(ref.name, "champion", ref.version, expected_previous=seen)
+    previous = proj.tracker.set_alias(ref.name, "champion", ref.version, expected_previous=seen, how="approved",
+                                      why="approved after the loop's gate")
     record = _append(proj, {"action": "approved", "challenger_version": ref.version, "previous_champion": previous,
                             "at": utc_now()})
     return ApproveResult(ref.name, ref.version, previous, record)

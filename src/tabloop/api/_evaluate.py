@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -13,9 +13,12 @@ from tabloop.api._project import Project
 from tabloop.api._results import Result
 from tabloop.api._train import TEST_ARTIFACT, TEST_FILE
 from tabloop.data import encode_target
-from tabloop.errors import DataError
+from tabloop.errors import DataError, ModelNotFoundError, PromotionRefused
 from tabloop.evaluation import EvaluationResult, evaluate_predictions, evaluation_report
 from tabloop.bundle import ModelBundle
+
+if TYPE_CHECKING:
+    from tabloop.loop import GateVerdict
 
 
 @dataclass
@@ -77,16 +80,146 @@ class PromoteResult(Result):
     version: str
     alias: str
     previous: str | None
+    #: gated (the paired gate passed), forced (--force), set (no gate applies: another alias, or no champion yet)
+    how: str = "set"
+    #: the paired gate's numbers (metric, rows, the test, its p-value, reasons) when it ran
+    gate: dict[str, Any] | None = None
 
 
-def promote(version: str, *, alias: str = "champion", project: str | Path | None = None) -> PromoteResult:
-    """Point ``alias`` (default ``champion``) at ``version`` in the registry.
+def promote(
+    version: str,
+    *,
+    alias: str = "champion",
+    project: str | Path | None = None,
+    force: bool = False,
+    reason: str | None = None,
+    holdout: str | Path | None = None,
+) -> PromoteResult:
+    """Point ``alias`` (default ``champion``) at ``version`` in the registry, through the promotion gate.
 
-    The move is a compare-and-set against the alias as read here: when another process moves
-    it in between, this one raises ``PromotionConflictError`` and changes nothing.
+    Replacing a champion, the candidate must beat it on the same labelled rows (``holdout``, a
+    labelled table; default the candidate's held-out test part) by ``retraining.min_improvement``
+    with a paired test's one-sided p-value below ``retraining.significance``; a refusal raises
+    ``PromotionRefused`` with the numbers. ``force`` skips the gate. Every move is recorded in
+    the audit log (``tabloop history``) with ``reason``. The move is a compare-and-set against
+    the alias as read here: when another process moves it in between, this one raises
+    ``PromotionConflictError`` and changes nothing.
     """
     proj = Project.open(project)
     ref = proj.resolve(version)
     seen = proj.tracker.alias_version(ref.name, alias)
-    previous = proj.tracker.set_alias(ref.name, alias, ref.version, expected_previous=seen)
-    return PromoteResult(ref.name, ref.version, alias, previous)
+    how, gate = "set", None
+    if alias == "champion" and seen is not None and seen != ref.version:
+        if force:
+            how = "forced"
+        else:
+            verdict = _gate(proj, ref.version, seen, holdout)
+            gate = verdict.to_dict()
+            if not verdict.promote:
+                raise PromotionRefused(
+                    f"version {ref.version} does not replace champion version {seen}: {'; '.join(verdict.reasons)}",
+                    hint="improve the candidate, pass --holdout with more labelled rows, or --force to promote "
+                    "it anyway (recorded as forced in 'tabloop history')",
+                )
+            how = "gated"
+    why = reason or ("; ".join(gate["reasons"]) if gate else "")
+    previous = proj.tracker.set_alias(ref.name, alias, ref.version, expected_previous=seen, how=how, why=why)
+    return PromoteResult(ref.name, ref.version, alias, previous, how, gate)
+
+
+def _gate(proj: Project, version: str, champion: str, holdout: str | Path | None) -> GateVerdict:
+    """The paired gate of ``version`` against ``champion`` on ``holdout`` (default: ``version``'s test part)."""
+    import numpy as np
+
+    from tabloop.data import read_table
+    from tabloop.loop import Answers, paired_gate
+
+    spec = proj.spec
+    candidate, current = proj.load_bundle(version), proj.load_bundle(champion)
+    if holdout is not None:
+        rows, source = read_table(holdout), str(holdout)
+    else:
+        ref = proj.resolve(version)
+        if not ref.run_id:
+            raise DataError(f"version {version} has no training run to take its test part from",
+                            hint="pass --holdout PATH, a labelled table, to compare it with the champion")
+        with tempfile.TemporaryDirectory(prefix="tabloop-gate-") as tmp:
+            rows = pd.read_parquet(proj.tracker.download_run_artifact(ref.run_id, f"{TEST_ARTIFACT}/{TEST_FILE}",
+                                                                     Path(tmp)))
+        source = f"the held-out test part of version {version}"
+    target = spec.data.target
+    if target not in rows.columns:
+        raise DataError(f"{source}: no target column {target!r}", hint="the gate needs labelled rows")
+    rows = rows[rows[target].notna()]
+    features = rows.drop(columns=[target])
+
+    def answers(bundle: ModelBundle) -> Answers:
+        preds = bundle.predict(features, source=source)
+        if bundle.task == "regression":
+            return Answers(np.asarray(preds.labels, dtype="float64"))
+        lookup = {str(c): i for i, c in enumerate(bundle.classes)}
+        return Answers(np.array([lookup[str(p)] for p in preds.labels]), np.asarray(preds.proba))
+
+    if candidate.task == "regression":
+        y = rows[target].to_numpy(dtype="float64")
+    else:
+        if [str(c) for c in candidate.classes] != [str(c) for c in current.classes]:
+            raise DataError(f"version {version} predicts classes {list(candidate.classes)} and the champion "
+                            f"{list(current.classes)}: they cannot be compared row by row",
+                            hint="use --force if the change of classes is intended")
+        y = encode_target(rows[target], candidate.classes)
+    return paired_gate(candidate.task, spec.resolved_metric, y, answers(current), answers(candidate),
+                       margin=spec.retraining.min_improvement, significance=spec.retraining.significance,
+                       seed=spec.seed)
+
+
+@dataclass
+class RollbackResult(Result):
+    model: str
+    alias: str
+    version: str
+    previous: str
+    #: the rollback alert (spec: alerts): sent, deduplicated, failed or off
+    alert: dict[str, Any] | None = None
+
+
+def rollback(alias: str = "champion", *, project: str | Path | None = None, reason: str | None = None) -> RollbackResult:
+    """Move ``alias`` back to the version it pointed at before its last recorded move."""
+    proj = Project.open(project)
+    name = proj.spec.model_name
+    current = proj.tracker.alias_version(name, alias)
+    if current is None:
+        raise ModelNotFoundError(f"model {name!r} has no alias {alias!r} to roll back")
+    moves = [m for m in proj.tracker.alias_history(name, alias) if m.to_version == current]
+    back = moves[-1].from_version if moves else None
+    if back is None:
+        raise PromotionRefused(
+            f"{name}@{alias} is version {current} and no earlier version is recorded for it",
+            hint="see 'tabloop history'; move it with 'tabloop promote VERSION --force'",
+        )
+    why = reason or f"rolled back from version {current}"
+    proj.tracker.set_alias(name, alias, back, expected_previous=current, how="rollback", why=why)
+    from tabloop.alerts import Alert, send_alert
+
+    alert = Alert("rollback", f"{name}@{alias} rolled back from version {current} to {back}: {why}",
+                  proj.spec.name, f"{alias}:{current}->{back}", {"alias": alias, "from": current, "to": back, "why": why})
+    outcome = send_alert(alert, proj.spec.alerts, proj.workspace.home / "alerts")
+    return RollbackResult(name, alias, back, current, outcome.to_dict())
+
+
+@dataclass
+class HistoryResult(Result):
+    model: str
+    alias: str | None
+    moves: list[dict[str, Any]]
+    current: dict[str, str | None]
+
+
+def history(alias: str | None = None, *, project: str | Path | None = None) -> HistoryResult:
+    """Every recorded alias move (of ``alias``, or all), oldest first, and where each alias points now."""
+    proj = Project.open(project)
+    name = proj.spec.model_name
+    moves = proj.tracker.alias_history(name, alias)
+    aliases = sorted({m.alias for m in moves} | ({alias} if alias else {"champion", "challenger"}))
+    return HistoryResult(name, alias, [m.to_dict() for m in moves],
+                         {a: proj.tracker.alias_version(name, a) for a in aliases})

@@ -34,6 +34,7 @@ def init(
     name: str | None = None,
     exclude: list[str] | None = None,
     query: str | None = None,
+    table: str | None = None,
     force: bool = False,
 ) -> InitResult:
     """Write ``DIR/tabloop.yaml`` (every default written out and commented) and its JSON Schema."""
@@ -43,10 +44,10 @@ def init(
         raise SpecError(f"{spec_path}: already exists", hint="edit it, or pass --force to write a new one")
     if is_database_url(data):
         source = data
-        df = read_table(data, query=query)
+        df = read_table(data, query=query, table=table)
     else:
         data_path = Path(data).resolve()
-        df = read_table(data_path)
+        df = read_table(data_path, query=query, table=table)  # a query or table with a file is refused there
         source = os.path.relpath(data_path, root)
     if target not in df.columns:
         raise DataError(f"{data}: no column {target!r} to predict (columns: {list(df.columns)})", hint="pass --target COL")
@@ -56,7 +57,7 @@ def init(
     project_name = name or _slug(root.name)
     raw = {
         "name": project_name,
-        "data": {"source": source, "query": query, "target": target,
+        "data": {"source": source, "query": query, "table": table, "target": target,
                  "task": task or infer_task(df[target]), "exclude": list(exclude or [])},
     }
     spec = validate_spec(raw, source=str(spec_path))

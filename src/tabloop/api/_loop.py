@@ -15,7 +15,7 @@ from tabloop.api._evaluate import score_bundle
 from tabloop.api._project import Project
 from tabloop.api._results import Result
 from tabloop.api._train import fit_and_register
-from tabloop.data import check_frame, frame_fingerprint, read_table
+from tabloop.data import check_frame, frame_fingerprint, read_table, source_name
 from tabloop.evaluation import greater_is_better
 from tabloop.loop import (
     decide_promotion,
@@ -43,13 +43,14 @@ class FeedbackResult(Result):
     performance: list[dict[str, Any]]
 
 
-def feedback(labels: str | Path, *, project: str | Path | None = None) -> FeedbackResult:
-    """Join true labels to logged predictions by request id; report realized performance."""
+def feedback(labels: str | Path | pd.DataFrame, *, project: str | Path | None = None) -> FeedbackResult:
+    """Join true labels (a CSV or Parquet file, or a DataFrame) to logged predictions by request id; report
+    realized performance."""
     proj = Project.open(project)
     spec = proj.spec
     classes = _classes(proj)
     raw = read_table(labels)
-    norm = normalise_labels(raw, target=spec.data.target, classes=classes, source=str(labels))
+    norm = normalise_labels(raw, target=spec.data.target, classes=classes, source=source_name(labels))
     log = proj.predlog
     predictions = log.read_predictions()
     joined = join_labels(predictions, norm)
@@ -150,7 +151,7 @@ def retrain(
         data_hash=frame_fingerprint(train_df), contract=champion.contract,
         tags={"tabloop.parent_version": champion.version or ""},
     )
-    proj.tracker.set_alias(spec.model_name, "challenger", summary.version)
+    proj.tracker.set_alias(spec.model_name, "challenger", summary.version, why="registered by retrain")
     challenger = proj.load_bundle(summary.version)
     chall_score = score_bundle(challenger, holdout, proj).metrics.get(metric)
     decision = decide_promotion(metric=metric, greater_is_better=greater_is_better(metric), champion=champ_score,

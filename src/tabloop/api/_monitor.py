@@ -18,7 +18,7 @@ import pandas as pd
 
 from tabloop.api._project import Project
 from tabloop.api._results import Result
-from tabloop.data import encode_target, is_database_url, read_table
+from tabloop.data import encode_target, is_database_url, read_table, source_name
 from tabloop.errors import DataError, TabloopError, WorkspaceError
 from tabloop.predlog import SkippedLine
 from tabloop.spec import DriftSpec, setting
@@ -54,6 +54,8 @@ class MonitorResult(Result):
     ab: dict[str, Any] | None = None
     #: lines of the prediction log and feedback files that were not whole records and were left out
     skipped_lines: int = 0
+    #: what became of each alert the policy raised (spec: alerts): sent, deduplicated, failed or off
+    alerts: list[dict[str, Any]] = field(default_factory=list)
     #: rows of the window answered out of contract (warn, clip, unknown), per column:rule:policy (log windows only)
     out_of_contract: dict[str, Any] | None = None
 
@@ -61,48 +63,57 @@ class MonitorResult(Result):
 def monitor(
     project: str | Path | None = None,
     *,
-    reference: str | Path | None = None,
-    current: str | Path | None = None,
+    reference: str | Path | pd.DataFrame | None = None,
+    current: str | Path | pd.DataFrame | None = None,
     model: str | None = None,
     last: int | None = None,
     report_dir: str | Path | None = None,
     reference_query: str | None = None,
     current_query: str | None = None,
+    reference_table: str | None = None,
+    current_table: str | None = None,
 ) -> MonitorResult:
     """Drift per feature, on predictions and across features; performance over time; ``policy_crossed`` says act.
 
-    ``reference`` and ``current`` are CSV or Parquet files, or database URLs read with
-    ``reference_query`` / ``current_query``. With both and no project, it runs standalone:
-    no spec, no model, default policy.
+    ``reference`` and ``current`` are CSV or Parquet files, DataFrames, or database URLs read with
+    ``reference_table`` / ``current_table`` (a whole table) or ``reference_query`` / ``current_query``.
+    With both and no project, it runs standalone: no spec, no model, default policy.
     """
     from tabloop.report import preload
 
-    _check_queries(reference, reference_query, "reference")
-    _check_queries(current, current_query, "current")
+    _check_queries(reference, reference_query, reference_table, "reference")
+    _check_queries(current, current_query, current_table, "current")
     reference = _source(reference)
     current = _source(current)
     proj = _maybe_project(project, standalone=reference is not None and current is not None)
-    preload()  # the arguments hold: the report's matplotlib loads while the tables are read and tested
-    from tabloop.monitoring import compute_drift, drift_report, out_of_contract_summary, shadow_mask
+    from tabloop.monitoring import drift_report, out_of_contract_summary, shadow_mask, start_drift
 
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
     timeline = performance = ab = marked = None
     skipped: list[SkippedLine] = []
     if proj is None:
         assert reference is not None and current is not None
-        ref_df, cur_df = read_table(reference, query=reference_query), read_table(current, query=current_query)
+        ref_df = read_table(reference, query=reference_query, table=reference_table)
+        cur_df = read_table(current, query=current_query, table=current_table)
         policy = DriftSpec()
-        result = compute_drift(ref_df, cur_df, policy=policy)
+        # the domain classifier starts in a child process (where that is safe) before anything else
+        # starts a thread; then the report's matplotlib loads while the columns are tested
+        job = start_drift(ref_df, cur_df, policy=policy)
+        preload()
+        result = job.result()
         out_dir = Path(report_dir) if report_dir else Path.cwd() / "tabloop-reports"
-        ref_name, cur_name = _name(reference, reference_query), _name(current, current_query)
+        ref_name = source_name(reference, query=reference_query, table=reference_table)
+        cur_name = source_name(current, query=current_query, table=current_table)
     else:
         spec = proj.spec
         bundle = proj.load_bundle(model)
         policy = spec.monitoring.drift
-        ref_raw = read_table(reference, query=reference_query) if reference is not None else bundle.reference
+        ref_raw = (read_table(reference, query=reference_query, table=reference_table) if reference is not None
+                   else bundle.reference)
         logged, errors = _read_log(proj, skipped)
         if current is not None:
-            cur_df, cur_name = read_table(current, query=current_query), _name(current, current_query)
+            cur_df = read_table(current, query=current_query, table=current_table)
+            cur_name = source_name(current, query=current_query, table=current_table)
         else:
             if logged.empty:
                 raise DataError(f"{proj.workspace.predlog}: the prediction log is empty",
@@ -116,15 +127,19 @@ def monitor(
         importances = _importances(bundle, ref_raw, spec.seed)
         ref_df = _with_signal(bundle, ref_raw, "reference")
         cur_df = _with_signal(bundle, cur_df, cur_name)
-        result = compute_drift(ref_df, cur_df, policy=policy, contract=bundle.contract,
-                               prediction_column=PREDICTION_SIGNAL, importances=importances, seed=spec.seed)
+        job = start_drift(ref_df, cur_df, policy=policy, contract=bundle.contract,
+                          prediction_column=PREDICTION_SIGNAL, importances=importances, seed=spec.seed)
+        preload()
+        result = job.result()
         if not logged.empty:
             timeline, performance = _over_time(proj, bundle, ref_df, ref_raw, logged, errors)
             ab = _ab(proj, bundle, logged)
         out_dir = Path(report_dir) if report_dir else proj.report_dir()
-        ref_name = "reference sample" if reference is None else _name(reference, reference_query)
+        ref_name = ("reference sample" if reference is None
+                    else source_name(reference, query=reference_query, table=reference_table))
         ref_name += f" of {bundle.name} v{bundle.version}"
     reasons = _reasons(result, performance)
+    alerts = _alerts(proj, result, performance, report_name=f"monitor-{stamp}") if proj is not None else []
     decision = {"act": bool(reasons), "reasons": reasons}
     report = drift_report(result, ref_df, cur_df, title="Monitoring report", subtitle=f"{ref_name} vs {cur_name}",
                           timeline=timeline, performance=performance, decision=decision, ab=ab)
@@ -141,8 +156,27 @@ def monitor(
         performance=None if performance is None else _performance_summary(performance),
         ab=None if ab is None else ab.to_dict(),
         skipped_lines=len(skipped),
+        alerts=alerts,
         out_of_contract=marked,
     )
+
+
+def _alerts(proj: Project, result: Any, performance: Any, *, report_name: str) -> list[dict[str, Any]]:
+    """Alerts for drift and performance past the policy (spec: alerts), de-duplicated across runs."""
+    from tabloop.alerts import Alert, send_alert
+
+    name = proj.spec.name
+    raised = []
+    drift = _reasons(result, None)
+    if drift:
+        subject = ",".join(sorted(result.drifted_features)) or "multivariate"
+        raised.append(Alert("drift", f"{name}: drift past the monitoring policy: {'; '.join(drift)}", name, subject,
+                            {"drifted_features": list(result.drifted_features), "reasons": drift,
+                             "report": report_name}))
+    if performance is not None and performance.below_threshold:
+        raised.append(Alert("performance", f"{name}: {performance.below_threshold}", name, performance.metric,
+                            {"reason": performance.below_threshold, "report": report_name}))
+    return [send_alert(a, proj.spec.alerts, proj.workspace.home / "alerts").to_dict() for a in raised]
 
 
 def _reasons(result: Any, performance: Any) -> list[str]:
@@ -187,29 +221,22 @@ def _maybe_project(project: str | Path | None, *, standalone: bool) -> Project |
     return Project.open(project)
 
 
-def _source(source: str | Path | None) -> str | Path | None:
-    """A database URL stays text (a Path would fold its '//'); anything else is a file path."""
-    if source is None or is_database_url(str(source)):
-        return None if source is None else str(source)
+def _source(source: str | Path | pd.DataFrame | None) -> str | Path | pd.DataFrame | None:
+    """A database URL stays text (a Path would fold its '//'), a DataFrame stays itself; anything else is a path."""
+    if source is None or isinstance(source, pd.DataFrame) or is_database_url(str(source)):
+        return source if source is None or isinstance(source, pd.DataFrame) else str(source)
     return Path(source)
 
 
-def _name(source: str | Path, query: str | None) -> str:
-    """How a source is named in the report: a database URL without its password, and its query."""
-    if query is None or not is_database_url(str(source)):
-        return str(source)
-    from sqlalchemy.engine import make_url
-
-    try:
-        shown = make_url(str(source)).render_as_string(hide_password=True)
-    except Exception:  # an unparsable URL fails in read_table with its own message
-        shown = str(source).split("://", 1)[0] + "://..."
-    return f"{shown} ({' '.join(query.split())})"
-
-
-def _check_queries(source: str | Path | None, query: str | None, which: str) -> None:
-    if query is not None and (source is None or not is_database_url(str(source))):
-        raise DataError(f"--{which}-query {query[:60]!r} needs --{which} to be a database URL, got {source!r}",
+def _check_queries(source: str | Path | pd.DataFrame | None, query: str | None, table: str | None,
+                   which: str) -> None:
+    if query is not None and table is not None:
+        raise DataError(f"--{which}-query and --{which}-table are alternatives: give one",
+                        hint=f"--{which}-table reads a whole table, --{which}-query runs SQL")
+    flag, given = ("query", query) if query is not None else ("table", table)
+    if given is not None and (source is None or isinstance(source, pd.DataFrame) or not is_database_url(str(source))):
+        shown = "a DataFrame" if isinstance(source, pd.DataFrame) else repr(source)
+        raise DataError(f"--{which}-{flag} {given[:60]!r} needs --{which} to be a database URL, got {shown}",
                         hint=f"pass --{which} postgresql+psycopg://user@host/db (or another SQLAlchemy URL)")
 
 

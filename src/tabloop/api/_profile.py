@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from tabloop.api._project import Project
 from tabloop.api._results import Result
@@ -24,19 +26,25 @@ class ProfileResult(Result):
     data_hash: str
     #: columns the model cannot use as they are (no values at all, numbers with stray text), said before training
     warnings: list[str]
+    #: each column's semantic type (data.types where set, else inferred): numeric, categorical, boolean,
+    #: datetime, text or identifier; the last three are kept out of the features
+    types: dict[str, str] = field(default_factory=dict)
+    source: str = ""
 
 
-def profile(project: str | Path | None = None) -> ProfileResult:
-    """Profile the spec's data and save the data contract to ``.tabloop/contract.json``."""
+def profile(project: str | Path | None = None, *, data: str | Path | pd.DataFrame | None = None) -> ProfileResult:
+    """Profile the spec's data (or ``data``: a DataFrame, or a file path or URL in place of ``data.source``) and
+    save the data contract to ``.tabloop/contract.json``."""
     proj = Project.open(project)
     spec = proj.spec
-    df = proj.read_data()
+    df = proj.read_data(data)
     ignored = ignored_columns(spec)
-    contract = infer_contract(df, target=spec.data.target, ignored=ignored).with_policy(
+    contract = infer_contract(df, target=spec.data.target, ignored=ignored, types=spec.data.types).with_policy(
         ContractPolicy.from_spec(spec.contract))
-    numbers = profile_frame(df, target=spec.data.target, ignored=ignored)
+    numbers = profile_frame(df, target=spec.data.target, ignored=ignored, types=spec.data.types)
     digest = frame_fingerprint(df)
-    report = profile_report(numbers, df, contract, source=spec.data.source)
+    source = proj.data_name(data)
+    report = profile_report(numbers, df, contract, source=source)
     html_path, json_path = report.write(proj.report_dir(), f"profile-{digest[:12]}")
     contract_path = contract.save(proj.workspace.contract_path)
     return ProfileResult(
@@ -50,6 +58,8 @@ def profile(project: str | Path | None = None) -> ProfileResult:
         report_json=json_path,
         data_hash=digest,
         warnings=numbers["warnings"],
+        types={c["name"]: c["type"] for c in numbers["columns"]},
+        source=source,
     )
 
 

@@ -53,12 +53,31 @@ class Project:
     def predlog(self) -> PredictionLog:
         return PredictionLog(self.workspace.predlog)
 
-    def read_data(self) -> pd.DataFrame:
-        source = self.spec.data.source
-        from tabloop.data import is_database_url
+    def read_data(self, data: str | Path | pd.DataFrame | None = None) -> pd.DataFrame:
+        """The training table: ``data`` when given (a DataFrame, or a path or URL used as given), else the spec's
+        ``data.source`` (a path relative to the project, or a database URL with ``data.table`` or ``data.query``).
 
-        path: Any = source if is_database_url(source) else self.workspace.resolve(source)
-        return read_table(path, query=self.spec.data.query)
+        Columns ``data.types`` calls numeric but that are stored as text come back as numbers, once
+        every value is checked to be one.
+        """
+        from tabloop.data import apply_types, check_overrides, is_database_url
+
+        if data is not None:
+            df = read_table(data)
+        else:
+            source = self.spec.data.source
+            # a SQLite file named in the spec is relative to the project folder, as a CSV path is
+            path: Any = self.workspace.resolve_url(source) if is_database_url(source) else self.workspace.resolve(source)
+            df = read_table(path, query=self.spec.data.query, table=self.spec.data.table)
+        types = self.spec.data.types
+        return apply_types(df, check_overrides(df, types)) if types else df
+
+    def data_name(self, data: str | Path | pd.DataFrame | None = None) -> str:
+        """How the training table is named in reports and results (a URL without its password)."""
+        from tabloop.data import source_name
+
+        spec = self.spec.data
+        return source_name(data) if data is not None else source_name(spec.source, query=spec.query, table=spec.table)
 
     def resolve(self, ref: str | None) -> VersionRef:
         return self.tracker.resolve(self.spec.model_name, ref)

@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING, Any
 from tabloop.api._project import Project
 from tabloop.api._results import Result
 from tabloop.batch import log_batch, score_frame, write_table
-from tabloop.data import read_table
+from tabloop.data import read_table, source_name
 from tabloop.errors import ServingError
 from tabloop.spec import ServingSpec, setting
 from tabloop.tracking import VersionRef
 from tabloop.bundle import ModelBundle
 
 if TYPE_CHECKING:
+    import pandas as pd
     from fastapi import FastAPI
 
     from tabloop.serving import ApiKeys
@@ -203,18 +204,18 @@ class PredictResult(Result):
 
 
 def predict(
-    input: str | Path,
+    input: str | Path | pd.DataFrame,
     output: str | Path,
     *,
     model: str | None = None,
     project: str | Path | None = None,
     log_predictions: bool = True,
 ) -> PredictResult:
-    """Score a CSV/Parquet file with ``model`` (default: the champion): one output row per input row."""
+    """Score a CSV/Parquet file or a DataFrame with ``model`` (default: the champion): one output row per input row."""
     proj = Project.open(project)
     bundle = proj.load_bundle(model)
     df = read_table(input)
-    out = score_frame(bundle, df, source=str(input), id_column=proj.spec.data.id_column)
+    out = score_frame(bundle, df, source=source_name(input), id_column=proj.spec.data.id_column)
     path = write_table(out.frame, output)
     logged = log_batch(proj.predlog, bundle, df, out, variant="batch") if log_predictions else 0
     return PredictResult(bundle.name or "", bundle.version or "", out.rows, path, out.request_id, logged,

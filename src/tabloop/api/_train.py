@@ -102,6 +102,7 @@ def train(
     worker: bool = False,
     progress: Progress | None = None,
     started: float | None = None,
+    data: str | Path | pd.DataFrame | None = None,
 ) -> TrainSummary | SearchSummary:
     """Split the spec's data, search the candidates on the training part, register the best.
 
@@ -112,16 +113,20 @@ def train(
     ``worker=True`` only adds trials to the (shared) study and registers nothing: run it on
     as many processes or machines as you like against one PostgreSQL ``storage``, then a
     plain ``train`` refits and registers the best of all their trials.
+
+    ``data`` (a DataFrame, or a file path or URL) is trained on in place of the spec's ``data.source``;
+    its content hash is the version's data lineage, as a file's is.
     """
     called = time.perf_counter()
     proj = Project.open(project)
-    df = proj.read_data()
+    df = proj.read_data(data)
     train_df, test_df = split_train_test(df, proj.spec)
     if worker:
         return _work(proj, train_df, df, budget=budget, trials=trials, storage=storage, progress=progress)
     return fit_and_register(
         proj, train_df, test_df, budget=budget, progress=progress, run_name="train",
         data_hash=frame_fingerprint(df), contract=_contract(proj, df), trials=trials, storage=storage,
+        tags={"tabloop.data_source": proj.data_name(data)},
         started=called if started is None else started, called=called, ends_process=started is not None,
     )
 
@@ -223,7 +228,8 @@ def _contract(proj: Project, df: pd.DataFrame) -> Contract:
         contract = Contract.load(path)
         if contract.target == proj.spec.data.target:
             return contract.with_policy(policy)
-    return infer_contract(df, target=proj.spec.data.target, ignored=ignored_columns(proj.spec)).with_policy(policy)
+    return infer_contract(df, target=proj.spec.data.target, ignored=ignored_columns(proj.spec),
+                          types=proj.spec.data.types).with_policy(policy)
 
 
 def fit_and_register(

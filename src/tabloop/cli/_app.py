@@ -37,12 +37,14 @@ def init(
     name: Annotated[str | None, typer.Option(help="Project name (default: the folder name).")] = None,
     exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Column never used as a feature (repeatable).")] = None,
     query: Annotated[str | None, typer.Option(help="SQL query when --data is a database URL.")] = None,
+    table: Annotated[str | None, typer.Option(help="Table to read whole when --data is a database URL.")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing tabloop.yaml.")] = False,
 ) -> Reply:
     """Write DIR/tabloop.yaml: the problem spec with every default written out and commented."""
     from tabloop.api import init as run
 
-    res = run(directory, data=data, target=target, task=task, name=name, exclude=exclude, query=query, force=force)
+    res = run(directory, data=data, target=target, task=task, name=name, exclude=exclude, query=query, table=table,
+              force=force)
     return Reply(res, lambda: (
         print(f"wrote {res.spec} ({res.task} task, target {res.target!r}, {res.rows} rows)"),
         print(f"JSON Schema for editors: {res.schema}"),
@@ -136,15 +138,65 @@ def evaluate(
 def promote(
     version: Annotated[str, typer.Argument(help="Version number (or an alias) to promote.")],
     alias: Annotated[str, typer.Option(help="Alias to move.")] = "champion",
+    force: Annotated[bool, typer.Option("--force", help="Skip the promotion gate (recorded as forced).")] = False,
+    reason: Annotated[str | None, typer.Option(help="Why, for the audit log ('tabloop history').")] = None,
+    holdout: Annotated[
+        str | None, typer.Option(help="Labelled table the gate compares on (default: the version's test part).")
+    ] = None,
     project: ProjectOpt = None,
 ) -> Reply:
-    """Move an alias (default: champion) to a model version."""
+    """Move an alias (default: champion) to a model version, through the promotion gate.
+
+    Replacing a champion, the version must beat it on the same labelled rows by retraining.min_improvement,
+    with a paired test (DeLong for roc_auc, McNemar for accuracy, a paired bootstrap otherwise) below
+    retraining.significance. A refusal exits 1 with the numbers; --force moves it anyway, recorded as forced.
+    """
     from tabloop.api import promote as run
 
-    res = run(version, alias=alias, project=project)
-    return Reply(res, lambda: print(
-        f"{res.model}@{res.alias} -> v{res.version}" + (f" (was v{res.previous})" if res.previous else "")
-    ))
+    res = run(version, alias=alias, project=project, force=force, reason=reason, holdout=holdout)
+
+    def human() -> None:
+        print(f"{res.model}@{res.alias} -> v{res.version}" + (f" (was v{res.previous})" if res.previous else "")
+              + (f" [{res.how}]" if res.how != "set" else ""))
+        for line in (res.gate or {}).get("reasons", []):
+            print(f"  gate: {line}")
+
+    return Reply(res, human)
+
+
+@command(app)
+def rollback(
+    alias: Annotated[str, typer.Option(help="Alias to move back.")] = "champion",
+    reason: Annotated[str | None, typer.Option(help="Why, for the audit log.")] = None,
+    project: ProjectOpt = None,
+) -> Reply:
+    """Move the champion (or --alias) back to the version it pointed at before its last move."""
+    from tabloop.api import rollback as run
+
+    res = run(alias, project=project, reason=reason)
+    return Reply(res, lambda: print(f"{res.model}@{res.alias} -> v{res.version} (rolled back from v{res.previous})"))
+
+
+@command(app)
+def history(
+    alias: Annotated[str | None, typer.Option(help="Only this alias (default: every alias).")] = None,
+    project: ProjectOpt = None,
+) -> Reply:
+    """Every recorded alias move: when, who, from, to, how (gated, forced, rollback, auto, approved) and why."""
+    from tabloop.api import history as run
+
+    res = run(alias, project=project)
+
+    def human() -> None:  # the listing is the command's result: stdout, so it pipes like --json
+        now = ", ".join(f"{a} = v{v}" for a, v in res.current.items() if v is not None) or "no aliases set"
+        lines = [f"{res.model}: {now}"] if res.moves else [f"{res.model}: {now}", "no recorded moves"]
+        for m in res.moves:
+            before = f"v{m['from_version']}" if m["from_version"] else "(none)"
+            why = f": {m['why']}" if m["why"] else ""
+            lines.append(f"  {m['at']}  {m['alias']}: {before} -> v{m['to_version']}  {m['how']} by {m['by']}{why}")
+        print_result("\n".join(lines))
+
+    return Reply(res, human)
 
 
 @command(app)
@@ -196,6 +248,10 @@ def monitor(
         help="Current table: a CSV/Parquet file or a database URL (default: the newest logged predictions).")] = None,
     reference_query: Annotated[str | None, typer.Option(help="SQL that reads the reference from --reference's database.")] = None,
     current_query: Annotated[str | None, typer.Option(help="SQL that reads the current window from --current's database.")] = None,
+    reference_table: Annotated[str | None, typer.Option(
+        help="Table of --reference's database to read whole (instead of --reference-query).")] = None,
+    current_table: Annotated[str | None, typer.Option(
+        help="Table of --current's database to read whole (instead of --current-query).")] = None,
     model: ModelOpt = None,
     last: Annotated[int | None, typer.Option(help="Newest logged rows to compare (default: monitoring.window_rows).")] = None,
     report_dir: Annotated[Path | None, typer.Option(help="Where to write the report.")] = None,
@@ -207,7 +263,8 @@ def monitor(
     from tabloop.api import monitor as run
 
     res = run(project, reference=reference, current=current, model=model, last=last, report_dir=report_dir,
-              reference_query=reference_query, current_query=current_query)
+              reference_query=reference_query, current_query=current_query, reference_table=reference_table,
+              current_table=current_table)
 
     def human() -> None:
         print(f"{res.current} ({res.current_rows} rows) vs {res.reference} ({res.reference_rows} rows)")

@@ -25,17 +25,34 @@ if TYPE_CHECKING:
     )
     from tabloop.data._findings import Finding, rank_findings
     from tabloop.data._profile import profile_frame, profile_report
-    from tabloop.data._read import frame_fingerprint, is_database_url, read_table, redact_url
+    from tabloop.data._read import (
+        DATAFRAME_SOURCE,
+        frame_fingerprint,
+        is_database_url,
+        read_table,
+        redact_url,
+        source_name,
+    )
     from tabloop.data._rows import RAGGED_MESSAGE, ragged_keys, same_keys
     from tabloop.data._split import describe_validation, make_folds, split_train_test, validation_scheme
     from tabloop.data._target import class_labels, encode_target, infer_task
+    from tabloop.data._types import (
+        SEMANTIC_TYPES,
+        apply_types,
+        check_overrides,
+        infer_semantic_types,
+        resolve_types,
+        type_findings,
+    )
 
 __getattr__, __dir__ = exports(__name__, __file__)
 
 __all__ = [
+    "DATAFRAME_SOURCE",
     "MISSING_LABEL",
     "MISSING_SENTINEL",
     "RAGGED_MESSAGE",
+    "SEMANTIC_TYPES",
     "UNKNOWN_CATEGORY",
     "ColumnContract",
     "Finding",
@@ -46,13 +63,16 @@ __all__ = [
     "Screened",
     "check_frame",
     "check_records",
+    "apply_types",
     "category_label",
+    "check_overrides",
     "class_labels",
     "describe_validation",
     "encode_target",
     "far_bounds",
     "frame_fingerprint",
     "infer_contract",
+    "infer_semantic_types",
     "infer_task",
     "is_categorical_dtype",
     "is_database_url",
@@ -65,9 +85,12 @@ __all__ = [
     "rank_findings",
     "read_table",
     "redact_url",
+    "resolve_types",
     "same_keys",
     "screen_frame",
     "screen_records",
+    "source_name",
     "split_train_test",
+    "type_findings",
     "validation_scheme",
 ]

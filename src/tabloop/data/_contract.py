@@ -207,22 +207,40 @@ def is_categorical_dtype(series: pd.Series) -> bool:
 
 
 def infer_contract(
-    df: pd.DataFrame, *, target: str | None = None, ignored: list[str] | tuple[str, ...] = ()
+    df: pd.DataFrame,
+    *,
+    target: str | None = None,
+    ignored: list[str] | tuple[str, ...] = (),
+    types: Mapping[str, str] | None = None,
 ) -> Contract:
-    """Learn the contract from training data: types, nullability, ranges, categories."""
+    """Learn the contract from training data: types, nullability, ranges, categories.
+
+    Each column's semantic type (``tabloop.data.resolve_types``: ``types``, the spec's
+    ``data.types``, where given, else inferred) decides its place: numeric columns become number
+    columns, categorical ones category columns, boolean ones stay as stored (0/1 numbers, or
+    true/false and yes/no categories); datetime, free-text and identifier columns are left out
+    of the features, listed as ignored (they may still be sent), each said in a warning.
+    """
+    from tabloop.data._types import apply_types, excluded_by_type, resolve_types, type_findings
+
     missing = [c for c in [target, *ignored] if c is not None and c not in df.columns]
     if missing:
         raise DataError(f"columns {missing} named in the spec are not in the data (columns: {list(df.columns)})")
+    resolved = resolve_types(df, types)
+    df = apply_types(df, resolved)
     empty = empty_columns(df, target=target, ignored=ignored)
     for name in empty:
         log.warning("%s", empty_column_warning(name, len(df)))
+    by_type = [c for c in excluded_by_type(resolved, target=target, ignored=ignored) if c not in empty]
+    for finding in type_findings(df, {c: resolved[c] for c in by_type}, overrides=types or {}):
+        log.warning("%s", finding)
     cols: list[ColumnContract] = []
     for name in df.columns:
-        if name == target or name in ignored or name in empty:
+        if name == target or name in ignored or name in empty or name in by_type:
             continue
         s = df[name]
         nullable = bool(s.isna().any())
-        if is_categorical_dtype(s):
+        if resolved[str(name)] == "categorical" or is_categorical_dtype(s):
             cats = sorted({category_label(v) for v in s.dropna()})
             cols.append(ColumnContract(name=str(name), kind="categorical", nullable=nullable, categories=cats))
         else:
@@ -234,9 +252,11 @@ def infer_contract(
             cols.append(ColumnContract(name=str(name), kind="numeric", nullable=nullable, integer=integer, min=lo, max=hi))
     if not cols:
         raise DataError("no feature columns are left after removing the target and ignored columns"
-                        + (f" and the columns without any value {empty}" if empty else ""))
+                        + (f" and the columns without any value {empty}" if empty else "")
+                        + (f" and the columns typed datetime, text or identifier {by_type}" if by_type else ""),
+                        hint="set data.types in tabloop.yaml to keep a column as a feature" if by_type else None)
     # an empty column may still be sent (the next export of the same table has it) and is dropped
-    return Contract(columns=cols, target=target, ignored=[c for c in ignored if c != target] + empty)
+    return Contract(columns=cols, target=target, ignored=[c for c in ignored if c != target] + empty + by_type)
 
 
 def empty_columns(

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from tabloop.data._contract import Contract, empty_column_warning, empty_columns, is_categorical_dtype
+from tabloop.data._findings import rank_findings
 from tabloop.report import Report
 from tabloop.report import profile_report as draw_profile_report
 
@@ -17,10 +18,21 @@ log = logging.getLogger("tabloop.data")
 
 
 def profile_frame(
-    df: pd.DataFrame, *, target: str | None = None, ignored: Sequence[str] = ()
+    df: pd.DataFrame, *, target: str | None = None, ignored: Sequence[str] = (),
+    types: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The numbers of a profile, JSON-ready, with ``warnings`` about columns the model cannot use as they are."""
+    """The numbers of a profile, JSON-ready, with ``warnings`` about columns the model cannot use as they are.
+
+    Each column's ``type`` is its semantic type (``types``, the spec's ``data.types``, where given, else
+    inferred); ``findings`` says which columns their type keeps out of the features, as ``infer_contract`` does.
+    """
+    from tabloop.data._types import excluded_by_type, resolve_types, type_findings
+
+    semantic = resolve_types(df, types)
     empty = empty_columns(df, target=target, ignored=ignored)
+    by_type = [c for c in excluded_by_type(semantic, target=target, ignored=ignored) if c not in empty]
+    ignored = [*ignored, *by_type]
+    found = rank_findings(type_findings(df, {c: semantic[c] for c in by_type}, overrides=types or {}))
     columns: list[dict[str, Any]] = []
     for name in df.columns:
         s = df[name]
@@ -29,6 +41,7 @@ def profile_frame(
             "name": str(name),
             "dtype": str(s.dtype),
             "kind": "categorical" if is_categorical_dtype(s) else "numeric",
+            "type": semantic[str(name)],
             "missing": missing,
             "missing_share": missing / len(df) if len(df) else 0.0,
             "unique": int(s.nunique(dropna=True)),
@@ -58,13 +71,14 @@ def profile_frame(
     said = _numbers_kept_as_text(df, features) + _identifiers(df, features) + _unlabelled(df, target)
     for warning in said:  # infer_contract says the empty columns' warnings, which it acts on
         log.warning("%s", warning)
-    warnings = [empty_column_warning(name, len(df)) for name in empty] + said
+    warnings = [empty_column_warning(name, len(df)) for name in empty] + said + [str(f) for f in found]
     out: dict[str, Any] = {
         "rows": int(len(df)),
         "columns": columns,
         "duplicate_rows": int(df.duplicated().sum()),
         "missing_cells": int(df.isna().sum().sum()),
         "warnings": warnings,
+        "findings": [f.to_dict() for f in found],
     }
     if target is not None and target in df.columns:
         counts = df[target].value_counts(dropna=False)

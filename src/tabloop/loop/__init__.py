@@ -21,6 +21,7 @@ if TYPE_CHECKING:
         shadow_answers,
         too_few_labels,
     )
+    from tabloop.loop._gate import Answers, GateVerdict, paired_gate
     from tabloop.loop._label_join import JoinedLabels, join_labels, normalise_labels
     from tabloop.loop._policy import Decision, decide_promotion, unjudgeable_holdout
     from tabloop.loop._realized import holdout_labelled_rows, performance_of, realized_performance
@@ -31,7 +32,9 @@ __getattr__, __dir__ = exports(__name__, __file__)
 
 __all__ = [
     "PENDING",
+    "Answers",
     "Decision",
+    "GateVerdict",
     "JoinedLabels",
     "Step",
     "Trigger",
@@ -47,6 +50,7 @@ __all__ = [
     "labels_since",
     "last_retrain",
     "normalise_labels",
+    "paired_gate",
     "pending_decision",
     "performance_of",
     "realized_performance",

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
         positive_probability,
         top_drift_features,
     )
-    from tabloop.monitoring._drift import DriftResult, FeatureDrift, compute_drift
+    from tabloop.monitoring._drift import DriftJob, DriftResult, FeatureDrift, compute_drift, start_drift
     from tabloop.monitoring._label_selection import batch_mask, holdout_mask, holdout_rows, label_selection_warning, shadow_mask
     from tabloop.monitoring._importance import permutation_importances
     from tabloop.monitoring._multivariate import MultivariateDrift, domain_classifier_drift
@@ -55,6 +55,7 @@ __all__ = [
     "compute_drift",
     "dashboard_data",
     "domain_classifier_drift",
+    "DriftJob",
     "drift_over_time",
     "drift_report",
     "out_of_contract_summary",
@@ -78,6 +79,7 @@ __all__ = [
     "positive_probability",
     "shadow_mask",
     "split_windows",
+    "start_drift",
     "top_drift_features",
     "VariantResult",
     "Window",

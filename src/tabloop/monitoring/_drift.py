@@ -40,7 +40,7 @@ from tabloop._plain import plain
 from tabloop.data import MISSING_LABEL, Contract
 from tabloop.errors import DataError
 from tabloop.monitoring._columns import Kind, as_float, category_counts
-from tabloop.monitoring._multivariate import MultivariateDrift, domain_classifier_drift
+from tabloop.monitoring._multivariate import MultivariateDrift, PendingDomainCheck, start_domain_check
 from tabloop.spec import DriftSpec
 from tabloop.stats import (
     cdf_distances,
@@ -56,6 +56,8 @@ __all__ = [
     "DriftResult",
     "FeatureDrift",
     "compute_drift",
+    "DriftJob",
+    "start_drift",
 ]
 
 #: how many categories the JSON keeps per feature (the most common on either side)
@@ -240,59 +242,111 @@ def compute_drift(
     (feature -> importance to the model) ranks the verdicts; ``multivariate``
     overrides ``policy.domain_classifier``; ``seed`` drives the domain classifier.
     """
+    return start_drift(
+        reference, current, policy=policy, contract=contract, columns=columns, prediction_column=prediction_column,
+        importances=importances, multivariate=multivariate, seed=seed, fork=False,
+    ).result()
+
+
+def start_drift(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    *,
+    policy: DriftSpec,
+    contract: Contract | None = None,
+    columns: list[str] | None = None,
+    prediction_column: str | None = None,
+    importances: dict[str, float] | None = None,
+    multivariate: bool | None = None,
+    seed: int = 0,
+    fork: bool = True,
+) -> DriftJob:
+    """``compute_drift`` with the domain classifier started now, in a child process where that is safe.
+
+    A command calls it as soon as its tables are read, does what it can meanwhile (loading
+    the report's plotting library), then takes ``.result()``; the numbers are those of
+    ``compute_drift``. ``fork=False`` keeps all the work in this process.
+    """
     plan = _plan(reference, current, contract=contract, columns=columns, prediction_column=prediction_column)
-    ref_rows, cur_rows = len(reference), len(current)
-    too_small = ref_rows < policy.min_rows or cur_rows < policy.min_rows
-
-    jobs: list[tuple[str, Kind]] = list(plan)
-    has_prediction = False
-    if prediction_column is not None and prediction_column in reference.columns and prediction_column in current.columns:
-        has_prediction = True
-        jobs.append((prediction_column, _infer_kind(reference[prediction_column])))
-
-    def one(job: tuple[str, Kind]) -> FeatureDrift:
-        name, kind = job
-        return _column_drift(name, kind, reference[name], current[name])
-
-    cells = (ref_rows + cur_rows) * len(jobs)
-    workers = min(len(jobs), _cpus(), 8)
-    if workers > 1 and cells >= _PARALLEL_MIN_CELLS:
-        # numpy's sorts, cumsum and pandas' hashing release the GIL, so threads do scale here
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            verdicts = list(pool.map(one, jobs))
-    else:
-        verdicts = [one(job) for job in jobs]
-
-    features = verdicts[: len(plan)]
-    prediction = verdicts[len(plan)] if has_prediction else None
-    if prediction is not None:
-        prediction.in_family = False
-
-    family = [f for f in features if f.in_family and not math.isnan(f.p_value)]
-    for f, adjusted in zip(family, holm_adjust([f.p_value for f in family]), strict=True):
-        f.p_value_adjusted = float(adjusted)
-    for f in [*features, *([prediction] if prediction is not None else [])]:
-        _set_effect(f, policy)
-        f.drifted = _decide(f, policy, too_small)
-    if importances:
-        total = sum(max(float(v), 0.0) for v in importances.values()) or 1.0
-        for f in features:
-            if f.column in importances:
-                f.importance = max(float(importances[f.column]), 0.0) / total
-
-    mv = None
+    too_small = len(reference) < policy.min_rows or len(current) < policy.min_rows
+    pending = None
     if policy.domain_classifier if multivariate is None else multivariate:
-        mv = domain_classifier_drift(reference, current, plan, policy=policy, seed=seed, too_small=too_small)
+        pending = start_domain_check(reference, current, plan, policy=policy, seed=seed, too_small=too_small, fork=fork)
+    return DriftJob(reference, current, plan, policy=policy, prediction_column=prediction_column,
+                    importances=importances, too_small=too_small, pending=pending)
 
-    return DriftResult(
-        features=features,
-        prediction=prediction,
-        too_small=too_small,
-        reference_rows=ref_rows,
-        current_rows=cur_rows,
-        policy=policy.model_dump(),
-        multivariate=mv,
-    )
+
+class DriftJob:
+    """A drift comparison under way (see ``start_drift``); ``result()`` finishes it."""
+
+    def __init__(
+        self,
+        reference: pd.DataFrame,
+        current: pd.DataFrame,
+        plan: list[tuple[str, Kind]],
+        *,
+        policy: DriftSpec,
+        prediction_column: str | None,
+        importances: dict[str, float] | None,
+        too_small: bool,
+        pending: PendingDomainCheck | None,
+    ) -> None:
+        self._args = (reference, current, plan)
+        self._policy, self._prediction_column, self._importances = policy, prediction_column, importances
+        self._too_small, self._pending = too_small, pending
+
+    def result(self) -> DriftResult:
+        reference, current, plan = self._args
+        policy, prediction_column, importances, too_small = (
+            self._policy, self._prediction_column, self._importances, self._too_small)
+        ref_rows, cur_rows = len(reference), len(current)
+
+        jobs: list[tuple[str, Kind]] = list(plan)
+        has_prediction = False
+        if (prediction_column is not None and prediction_column in reference.columns
+                and prediction_column in current.columns):
+            has_prediction = True
+            jobs.append((prediction_column, _infer_kind(reference[prediction_column])))
+
+        def one(job: tuple[str, Kind]) -> FeatureDrift:
+            name, kind = job
+            return _column_drift(name, kind, reference[name], current[name])
+
+        cells = (ref_rows + cur_rows) * len(jobs)
+        workers = min(len(jobs), _cpus(), 8)
+        if workers > 1 and cells >= _PARALLEL_MIN_CELLS:
+            # numpy's sorts, cumsum and pandas' hashing release the GIL, so threads do scale here
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                verdicts = list(pool.map(one, jobs))
+        else:
+            verdicts = [one(job) for job in jobs]
+
+        features = verdicts[: len(plan)]
+        prediction = verdicts[len(plan)] if has_prediction else None
+        if prediction is not None:
+            prediction.in_family = False
+
+        family = [f for f in features if f.in_family and not math.isnan(f.p_value)]
+        for f, adjusted in zip(family, holm_adjust([f.p_value for f in family]), strict=True):
+            f.p_value_adjusted = float(adjusted)
+        for f in [*features, *([prediction] if prediction is not None else [])]:
+            _set_effect(f, policy)
+            f.drifted = _decide(f, policy, too_small)
+        if importances:
+            total = sum(max(float(v), 0.0) for v in importances.values()) or 1.0
+            for f in features:
+                if f.column in importances:
+                    f.importance = max(float(importances[f.column]), 0.0) / total
+
+        return DriftResult(
+            features=features,
+            prediction=prediction,
+            too_small=too_small,
+            reference_rows=ref_rows,
+            current_rows=cur_rows,
+            policy=policy.model_dump(),
+            multivariate=None if self._pending is None else self._pending.result(),
+        )
 
 
 def _cpus() -> int:

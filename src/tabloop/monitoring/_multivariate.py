@@ -12,7 +12,11 @@ separates the windows.
 
 from __future__ import annotations
 
+import logging
 import os
+import pickle
+import sys
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -26,10 +30,14 @@ from tabloop.monitoring._columns import Kind, as_float, category_labels
 from tabloop.spec import DriftSpec
 from tabloop.stats import roc_auc
 
-__all__ = ["MultivariateDrift", "domain_classifier_drift"]
+__all__ = ["MultivariateDrift", "PendingDomainCheck", "domain_classifier_drift", "start_domain_check"]
+
+log = logging.getLogger(__name__)
 
 #: folds of the cross-validation; every row is scored by a model that never saw it
 FOLDS = 3
+#: boosting rounds of the domain classifier
+ROUNDS = 60
 #: a feature "separates" the windows when it carries at least this share of the importance
 SEPARATING_SHARE = 0.1
 #: how many features the verdict lists by importance
@@ -131,31 +139,31 @@ def _cross_validate(
     column is shuffled credits only what tells the windows apart on unseen rows.
     """
     import lightgbm as lgb
-    from sklearn.model_selection import StratifiedKFold
 
     rng = np.random.default_rng(seed)
-    splits = list(StratifiedKFold(n_splits=FOLDS, shuffle=True, random_state=seed).split(X, y))
+    splits = _stratified_folds(y, FOLDS, rng)
     # every shuffle drawn up front, fold by fold and column by column as a loop would draw them,
     # so that running the folds at once changes no number
     shuffles = [[rng.permutation(len(test)) for _ in range(X.shape[1])] for _, test in splits]
+    # LightGBM's core API, not LGBMClassifier: the same trees (these are LGBMClassifier's settings,
+    # its other defaults are the core's), without importing scikit-learn (see start_domain_check)
+    params = {"objective": "binary", "learning_rate": 0.1, "num_leaves": 15, "min_data_in_leaf": 40,
+              "num_threads": 1, "seed": seed, "verbosity": -1}
 
     def one_fold(k: int) -> tuple[np.ndarray, float, np.ndarray]:
         train, test = splits[k]
-        model = lgb.LGBMClassifier(
-            n_estimators=60, learning_rate=0.1, num_leaves=15, min_child_samples=40,
-            n_jobs=1, random_state=seed, verbose=-1,
-        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            model.fit(X[train], y[train], categorical_feature=categorical or "auto")
-            fold_proba = model.predict_proba(X[test])[:, 1]
+            data = lgb.Dataset(X[train], label=y[train], categorical_feature=categorical or "auto", params=params)
+            model = lgb.train(params, data, num_boost_round=ROUNDS)
+            fold_proba = model.predict(X[test])
             auc = roc_auc(y[test], fold_proba)
             held = X[test]
             lost = np.zeros(X.shape[1])
             for j, order in enumerate(shuffles[k]):
                 shuffled = held.copy()
                 shuffled[:, j] = shuffled[order, j]
-                lost[j] = max(auc - roc_auc(y[test], model.predict_proba(shuffled)[:, 1]), 0.0)
+                lost[j] = max(auc - roc_auc(y[test], model.predict(shuffled)), 0.0)
         return fold_proba, auc, lost
 
     # LightGBM lets go of the GIL while it fits and predicts: the folds share the cores
@@ -169,3 +177,115 @@ def _cross_validate(
         folds.append(auc)
         losses += lost
     return proba, losses, folds
+
+
+def _stratified_folds(y: np.ndarray, folds: int, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, test) row positions of ``folds`` folds, each class spread evenly over them, rows shuffled."""
+    fold_of = np.empty(len(y), dtype=np.int64)
+    for label in np.unique(y):
+        rows = np.flatnonzero(y == label)
+        fold_of[rng.permutation(rows)] = np.arange(rows.size) % folds
+    return [(np.flatnonzero(fold_of != k), np.flatnonzero(fold_of == k)) for k in range(folds)]
+
+
+# --------------------------------------------------------------------------- in a child process
+
+#: libraries whose thread pools (OpenMP) do not survive a fork: once one is loaded, no child is forked
+_NOT_FORK_SAFE = ("lightgbm", "xgboost", "catboost", "sklearn", "torch")
+
+
+class PendingDomainCheck:
+    """A domain check under way: in a forked child process where that is safe, else run on ``result()``.
+
+    A standalone ``tabloop monitor`` spends more on the domain classifier than on everything
+    else: importing LightGBM imports scikit-learn and with it ``scipy.stats`` (most of a
+    second), then three folds of boosting. A child forked after the tables are read does that
+    on the other core while this process tests each column and draws the report; the child
+    imports LightGBM without scikit-learn, which the core API does not need. The numbers are
+    the same either way (tests/monitoring/test_multivariate.py).
+    """
+
+    def __init__(self, run: Any) -> None:
+        self._run = run
+        self._pid: int | None = None
+        self._read: int | None = None
+        self._done: MultivariateDrift | None = None
+
+    def _fork(self) -> None:
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: compute, send, exit without running the parent's exit handlers
+            try:
+                os.close(read)
+                # the child only trains boosters through LightGBM's core API: keeping scikit-learn
+                # (and dask) out of its import saves most of a second, and nothing else runs here
+                for name in ("sklearn", "dask"):
+                    sys.modules.setdefault(name, None)  # type: ignore[arg-type]
+                try:
+                    payload = pickle.dumps(("ok", self._run()))
+                except BaseException as exc:  # noqa: BLE001 - handed to the parent, which runs it again
+                    payload = pickle.dumps(("error", repr(exc)))
+                with os.fdopen(write, "wb") as out:
+                    out.write(payload)
+            finally:
+                os._exit(0)
+        os.close(write)
+        self._pid, self._read = pid, read
+
+    def result(self) -> MultivariateDrift:
+        if self._done is None:
+            self._done = self._collect() if self._pid is not None else None
+            if self._done is None:
+                self._done = self._run()
+        return self._done
+
+    def _collect(self) -> MultivariateDrift | None:
+        assert self._pid is not None and self._read is not None
+        with os.fdopen(self._read, "rb") as pipe:
+            payload = pipe.read()
+        os.waitpid(self._pid, 0)
+        self._pid = self._read = None
+        try:
+            status, value = pickle.loads(payload)
+        except Exception:  # noqa: BLE001 - the child died (killed, out of memory) before it answered
+            status, value = "error", "no answer from the child process"
+        if status == "ok":
+            return value
+        log.debug("the domain classifier's child process failed (%s); running it here", value)
+        return None
+
+
+def _fork_is_safe() -> bool:
+    """Fork only a plain single-threaded process on Linux, before any OpenMP library is loaded.
+
+    A fork copies one thread: a lock held by another thread (an import, a logging handler)
+    stays held in the child forever, and OpenMP runtimes hang in a forked child once the
+    parent has used them. A notebook, a server or a test run keeps the work in-process.
+    """
+    return (
+        sys.platform.startswith("linux")
+        and hasattr(os, "fork")
+        and threading.active_count() == 1
+        and not any(name in sys.modules for name in _NOT_FORK_SAFE)
+        and (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1) > 1
+    )
+
+
+def start_domain_check(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    plan: list[tuple[str, Kind]],
+    *,
+    policy: DriftSpec,
+    seed: int = 0,
+    too_small: bool = False,
+    fork: bool = True,
+) -> PendingDomainCheck:
+    """``domain_classifier_drift`` started now and read with ``.result()``: in a child process when ``fork``
+    is allowed and safe (see ``_fork_is_safe``), else computed by ``.result()`` itself."""
+    pending = PendingDomainCheck(
+        lambda: domain_classifier_drift(reference, current, plan, policy=policy, seed=seed, too_small=too_small)
+    )
+    if fork and not too_small and plan and _fork_is_safe():
+        pending._fork()
+    return pending

@@ -23,6 +23,7 @@ ENV_ALIASES = {
     "TABLOOP_TRACKING_URI": ("tracking", "uri"),
     "TABLOOP_SEED": ("seed",),
     "TABLOOP_BUDGET": ("train", "budget_seconds"),
+    "TABLOOP_ALERTS_WEBHOOK": ("alerts", "webhook"),
 }
 
 

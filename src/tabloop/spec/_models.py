@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Task = Literal["binary", "multiclass", "regression"]
+#: what a column holds, as inferred from the data or set in data.types (see tabloop.data.infer_semantic_types)
+SemanticType = Literal["numeric", "categorical", "boolean", "datetime", "text", "identifier"]
 #: the families a spec tries unless it names its own: every family that tends to do well on some tables
 DEFAULT_CANDIDATES = ("dummy", "linear", "knn", "svm", "tree", "random_forest", "extra_trees", "lightgbm", "xgboost",
                       "catboost")
@@ -30,9 +32,14 @@ class _Strict(BaseModel):
 class DataSpec(_Strict):
     source: str = Field(
         description="Training table: a CSV or Parquet path (relative to this file) "
-        "or a SQLAlchemy database URL together with 'query'."
+        "or a SQLAlchemy database URL together with 'table' or 'query'."
     )
     query: str | None = Field(default=None, description="SQL query to run when 'source' is a database URL.")
+    table: str | None = Field(
+        default=None,
+        description="Table to read whole when 'source' is a database URL (schema.table for another schema); "
+        "instead of 'query'.",
+    )
     target: str = Field(description="The column to predict.")
     task: Task | None = Field(
         default=None, description="binary, multiclass or regression; inferred from the target when empty."
@@ -47,6 +54,18 @@ class DataSpec(_Strict):
     id_column: str | None = Field(
         default=None, description="A row identifier, copied to batch predictions and never used as a feature."
     )
+    types: dict[str, SemanticType] = Field(
+        default_factory=dict,
+        description="Column types that override the inferred ones: numeric, categorical, boolean, datetime, text "
+        "(free text) or identifier. numeric, categorical and boolean columns are features; datetime, text and "
+        "identifier columns are kept out of the features (tabloop profile says which and why).",
+    )
+
+    @model_validator(mode="after")
+    def _table_or_query(self) -> DataSpec:
+        if self.table is not None and self.query is not None:
+            raise ValueError("data.table and data.query are alternatives: set one")
+        return self
 
 
 class CostSpec(_Strict):
@@ -413,6 +432,29 @@ class MonitoringSpec(_Strict):
     )
 
 
+class AlertSpec(_Strict):
+    webhook: str | None = Field(
+        default=None,
+        description="URL that receives each alert as an HTTP POST of JSON (kind, title, subject, details, project, "
+        "at); e.g. a Slack or Teams incoming webhook, or your own service. TABLOOP_ALERTS_WEBHOOK overrides it.",
+    )
+    command: list[str] | None = Field(
+        default=None,
+        description="A command run for each alert with the same JSON on stdin, e.g. [\"/usr/local/bin/page-oncall\"]; "
+        "it is run directly, not through a shell.",
+    )
+    on: list[Literal["drift", "performance", "errors", "rollback"]] = Field(
+        default_factory=lambda: ["drift", "performance", "errors", "rollback"],
+        description="Which events alert: drift or performance past the monitoring policy (tabloop monitor, loop run), "
+        "server errors (a 5xx answer or a log that cannot be written), and champion rollbacks.",
+    )
+    repeat_minutes: float = Field(
+        default=60, ge=0,
+        description="The same alert (kind and subject, e.g. the same drifted columns) is sent again only after this "
+        "many minutes, however many processes find it.",
+    )
+
+
 class TriggerSpec(_Strict):
     drift: bool = Field(default=True, description="Retrain when drift crosses the monitoring policy.")
     performance_floor: float | None = Field(
@@ -441,6 +483,13 @@ class RetrainingSpec(_Strict):
     )
     min_improvement: float = Field(
         default=0.0, description="Promote only when the challenger beats the champion by at least this much."
+    )
+    significance: float = Field(
+        default=0.05, gt=0, le=1,
+        description="'tabloop promote' moves the champion only when a paired test on the same labelled rows "
+        "(DeLong for roc_auc, McNemar for accuracy, a paired bootstrap otherwise) gives a one-sided p-value below "
+        "this for the candidate beating the champion by min_improvement; 1 turns the test off (the margin alone "
+        "decides). --force skips the gate and is recorded as forced.",
     )
     approval: Literal["auto", "manual"] = Field(
         default="manual", description="auto: promote when the gate passes; manual: wait for 'tabloop approve'."
@@ -471,6 +520,7 @@ class Spec(_Strict):
     serving: ServingSpec = Field(default_factory=ServingSpec, description="Online serving.")
     monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec, description="Drift and performance monitoring.")
     retraining: RetrainingSpec = Field(default_factory=RetrainingSpec, description="Retraining and promotion policy.")
+    alerts: AlertSpec = Field(default_factory=AlertSpec, description="Where alerts go (a webhook, a command) and on what.")
 
     @model_validator(mode="after")
     def _metric_fits_task(self) -> Spec:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         psi,
         quantile_bin_counts,
     )
+    from tabloop.stats._paired import PairedTest, delong_test, mcnemar_test, paired_bootstrap
     from tabloop.stats._ranks import roc_auc
     from tabloop.stats._tests import EXACT_KS_MAX_ROWS, chi2_homogeneity, ks_2samp_sorted
 
@@ -29,11 +30,15 @@ __all__ = [
     "EXACT_KS_MAX_ROWS",
     "NUMERIC_BINS",
     "PSI_EPSILON",
+    "PairedTest",
     "cdf_distances",
     "chi2_homogeneity",
+    "delong_test",
     "holm_adjust",
     "jensen_shannon",
     "ks_2samp_sorted",
+    "mcnemar_test",
+    "paired_bootstrap",
     "psi",
     "quantile_bin_counts",
     "roc_auc",

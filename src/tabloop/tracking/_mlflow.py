@@ -17,6 +17,7 @@ from typing import Any
 
 from tabloop.errors import DataError, ModelNotFoundError, PromotionConflictError, TrackingError
 from tabloop.tracking._alias_lock import alias_lock
+from tabloop.tracking._audit import AliasMove, moves_from_tags, new_move
 from tabloop.tracking._relocate import owned_store, relocate_store
 from tabloop.bundle import MANIFEST_FILE, ModelBundle
 from tabloop.workspace import SigningKey, file_sha256
@@ -135,7 +136,8 @@ class Tracker:
         return VersionRef(model_name, version, run_id)
 
     def set_alias(
-        self, model_name: str, alias: str, version: str, *, expected_previous: str | None | EllipsisType = ...
+        self, model_name: str, alias: str, version: str, *, expected_previous: str | None | EllipsisType = ...,
+        how: str = "set", why: str = "",
     ) -> str | None:
         """Point ``alias`` at ``version``; returns the version it pointed at just before, if any.
 
@@ -144,6 +146,7 @@ class Tracker:
         ``PromotionConflictError`` names the version found. Read and move happen under the
         store's alias lock (``_alias_lock``); on a store without one (an http tracking server)
         the alias is re-read after the move and a lost race seen then is raised: best effort.
+        Every move is recorded in the audit log (``_audit``) with ``how`` and ``why``.
         """
         self.get_version(model_name, version)
         with alias_lock(self.uri, model_name, alias) as locked:
@@ -155,7 +158,18 @@ class Tracker:
                 now = self.alias_version(model_name, alias)
                 if now != str(version):
                     raise _conflict(alias, now, str(version))
+            moves = self.alias_history(model_name)
+            move = new_move(moves[-1].seq + 1 if moves else 1, alias, previous, str(version), how=how, why=why)
+            self.client.set_registered_model_tag(model_name, *move.tag())
         return previous
+
+    def alias_history(self, model_name: str, alias: str | None = None) -> list[AliasMove]:
+        """Every recorded move of ``alias`` (all aliases when None), oldest first."""
+        try:
+            tags = self.client.get_registered_model(model_name).tags or {}
+        except Exception:
+            return []
+        return [m for m in moves_from_tags(tags) if alias is None or m.alias == alias]
 
     def alias_version(self, model_name: str, alias: str) -> str | None:
         try:

@@ -1,0 +1,86 @@
+"""tabloop promote's gate, tabloop rollback and the audit log, on a real project and registry."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import tabloop
+from tabloop.cli import app
+from tabloop.errors import PromotionRefused
+
+from .._spec_edit import set_spec
+
+
+@pytest.fixture(scope="module")
+def two_versions(tmp_path_factory: pytest.TempPathFactory, hmda_csv: Path) -> Path:
+    """Version 1: the dummy baseline, champion. Version 2: logistic regression, clearly better on ROC AUC."""
+    root = tmp_path_factory.mktemp("gate") / "proj"
+    tabloop.init(root, data=str(hmda_csv), target="deny", exclude=["black"])
+    set_spec(root, **{"train.candidates": ["dummy"], "split.folds": 3, "train.ensemble": False})
+    assert tabloop.train(root).version == "1"
+    tabloop.promote("1", project=root, reason="first model")
+    set_spec(root, **{"train.candidates": ["linear"]})
+    assert tabloop.train(root).version == "2"
+    return root
+
+
+def test_a_worse_candidate_is_refused_with_the_numbers_and_force_is_recorded(two_versions: Path) -> None:
+    root = two_versions
+    tabloop.promote("2", project=root)  # the better one passes the gate
+    res = CliRunner().invoke(app, ["promote", "1", "-p", str(root), "--json"])
+    assert res.exit_code == 1, res.output
+    error = json.loads(res.stdout)["error"]
+    assert error["code"] == "promotion_refused"
+    assert "version 1 does not replace champion version 2" in error["message"]
+    assert "delong one-sided p = " in error["message"] and "does not reach the required margin" in error["message"]
+    assert "--force" in error["hint"]
+    assert tabloop.history(project=root).current["champion"] == "2"  # nothing moved
+
+    forced = tabloop.promote("1", project=root, force=True, reason="testing a forced move")
+    assert (forced.how, forced.previous, forced.gate) == ("forced", "2", None)
+    back = tabloop.rollback(project=root, reason="the forced move was a test")
+    assert (back.version, back.previous) == ("2", "1")
+
+    moves = tabloop.history("champion", project=root).moves
+    assert [(m["from_version"], m["to_version"], m["how"]) for m in moves[-4:]] == [
+        (None, "1", "set"), ("1", "2", "gated"), ("2", "1", "forced"), ("1", "2", "rollback")
+    ]
+    gated = moves[-3]
+    assert gated["why"].startswith("candidate roc_auc ") and "meets the margin" in gated["why"]
+    assert moves[-2]["why"] == "testing a forced move" and moves[-1]["why"] == "the forced move was a test"
+    assert all(m["by"] and m["at"] for m in moves)
+    assert [m["seq"] for m in moves] == sorted(m["seq"] for m in moves)
+
+
+def test_the_gate_uses_the_margin_and_significance_of_the_spec(two_versions: Path) -> None:
+    root = two_versions
+    tabloop.promote("1", project=root, force=True)
+    set_spec(root, **{"retraining.min_improvement": 0.5})  # no model gains half an AUC point
+    with pytest.raises(PromotionRefused, match="does not reach the required margin 0.5000"):
+        tabloop.promote("2", project=root)
+    set_spec(root, **{"retraining.min_improvement": 0.0})
+    res = tabloop.promote("2", project=root)
+    assert res.how == "gated" and res.gate is not None
+    test = res.gate["test"]
+    assert test["test"] == "delong" and test["score_b"] > test["score_a"] and test["p_value"] < 0.05
+
+
+def test_rollback_without_a_recorded_earlier_version_says_what_to_do(tmp_path: Path, hmda_csv: Path) -> None:
+    root = tmp_path / "fresh"
+    tabloop.init(root, data=str(hmda_csv), target="deny", exclude=["black"])
+    set_spec(root, **{"train.candidates": ["dummy"], "split.folds": 3})
+    tabloop.promote(tabloop.train(root).version, project=root)
+    res = CliRunner().invoke(app, ["rollback", "-p", str(root), "--json"])
+    assert res.exit_code == 1
+    error = json.loads(res.stdout)["error"]
+    assert error["code"] == "promotion_refused" and "no earlier version is recorded" in error["message"]
+    text = subprocess.run([sys.executable, "-m", "tabloop", "history", "-p", str(root)], capture_output=True,
+                          text=True, timeout=120)
+    assert text.returncode == 0, text.stderr
+    assert "fresh: champion = v1" in text.stdout and "champion: (none) -> v1  set by " in text.stdout

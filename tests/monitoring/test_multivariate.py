@@ -1,0 +1,104 @@
+"""The domain classifier gives the same verdict in a forked child as in this process, and falls back to it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+
+import numpy as np
+import pandas as pd
+
+from tabloop.monitoring import _multivariate
+from tabloop.monitoring._multivariate import PendingDomainCheck, _fork_is_safe, _stratified_folds
+from tabloop.spec import DriftSpec
+
+_CHILD = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np, pandas as pd
+    from tabloop.monitoring._multivariate import domain_classifier_drift, start_domain_check
+    from tabloop.spec import DriftSpec
+
+    rng = np.random.default_rng(0)
+    n = 1500
+    def frame(shift):
+        x = rng.normal(0, 1, n)
+        return pd.DataFrame({"x": x, "y": x * (1 + shift) + rng.normal(0, 0.3, n),
+                             "c": rng.choice(["a", "b", "c"], n, p=[0.5, 0.3, 0.2])})
+    ref, cur = frame(0.0), frame(0.8)
+    plan = [("x", "numeric"), ("y", "numeric"), ("c", "categorical")]
+    pending = start_domain_check(ref, cur, plan, policy=DriftSpec(), seed=3)
+    forked = pending._pid is not None
+    child = pending.result().to_dict()
+    sklearn_after_child = "sklearn" in sys.modules
+    here = domain_classifier_drift(ref, cur, plan, policy=DriftSpec(), seed=3).to_dict()
+    print(json.dumps({"forked": forked, "child": child, "here": here, "sklearn_after_child": sklearn_after_child}))
+    """
+)
+
+
+def test_a_forked_domain_check_gives_the_numbers_of_the_in_process_one() -> None:
+    # a fresh interpreter: the test process has scikit-learn and threads loaded, where no fork is made
+    out = subprocess.run([sys.executable, "-c", _CHILD], capture_output=True, text=True, timeout=300, check=True)
+    doc = json.loads(out.stdout)
+    assert doc["forked"] is True
+    assert doc["child"] == doc["here"]
+    assert doc["child"]["drifted"] is True and doc["child"]["separating"][0] == "y"
+    # the child kept scikit-learn out of its own import only; the parent never needed it
+    assert doc["sklearn_after_child"] is False
+
+
+def test_no_fork_once_a_thread_runs_or_an_openmp_library_is_loaded(monkeypatch) -> None:
+    stop = threading.Event()
+    worker = threading.Thread(target=stop.wait)
+    worker.start()
+    try:
+        assert not _fork_is_safe()  # the other thread's locks would stay held in the child
+    finally:
+        stop.set()
+        worker.join()
+    monkeypatch.setitem(sys.modules, "lightgbm", sys)  # loaded: its OpenMP pool does not survive a fork
+    assert not _fork_is_safe()
+
+
+def test_a_child_that_fails_or_dies_is_replaced_by_the_work_in_this_process() -> None:
+    parent = os.getpid()
+
+    def fails_in_child() -> str:
+        if os.getpid() != parent:
+            raise RuntimeError("broken in the child")
+        return "computed here"
+
+    def dies_in_child() -> str:
+        if os.getpid() != parent:
+            os._exit(9)  # killed before it answered
+        return "computed here"
+
+    for run in (fails_in_child, dies_in_child):
+        pending = PendingDomainCheck(run)
+        pending._fork()
+        assert pending._pid is not None
+        assert pending.result() == "computed here"
+        assert pending._pid is None  # the child was reaped
+
+
+def test_stratified_folds_cover_every_row_once_and_split_each_class_evenly() -> None:
+    y = np.array([0] * 100 + [1] * 31)
+    folds = _stratified_folds(y, 3, np.random.default_rng(0))
+    tested = np.concatenate([test for _, test in folds])
+    assert sorted(tested.tolist()) == list(range(len(y)))
+    for train, test in folds:
+        assert set(train).isdisjoint(test) and len(train) + len(test) == len(y)
+        assert 33 <= (y[test] == 0).sum() <= 34 and 10 <= (y[test] == 1).sum() <= 11
+
+
+def test_the_domain_check_is_not_forked_when_the_windows_are_too_small(monkeypatch) -> None:
+    monkeypatch.setattr(_multivariate, "_fork_is_safe", lambda: True)
+    frame = pd.DataFrame({"x": np.arange(10.0)})
+    pending = _multivariate.start_domain_check(frame, frame, [("x", "numeric")], policy=DriftSpec(), too_small=True)
+    assert pending._pid is None
+    assert pending.result().note == "too small to judge"
