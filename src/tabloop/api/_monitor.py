@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -348,9 +348,19 @@ def _logged_signal(bundle: ModelBundle, logged: pd.DataFrame) -> np.ndarray:
 
 
 def _with_signal(bundle: ModelBundle, df: pd.DataFrame, source: str) -> pd.DataFrame:
-    """Add the model's output on these rows: the positive-class probability, or the prediction."""
+    """Add the model's output on these rows: the positive-class probability, or the prediction.
+
+    Numbers outside the trained range that the contract refuses are clipped to it here: a
+    current table that drifted far is what the monitor is for, not a reason to stop it.
+    """
     features = df[[c for c in bundle.contract.feature_names if c in df.columns]]
-    preds = bundle.predict(features, source=source)
+    policy = bundle.contract.policy
+    clipping = {rule: "clip" for rule in ("range", "far_range") if policy.defaults[rule] == "reject"}
+    columns = {c: {r: "clip" if p == "reject" and r in ("range", "far_range") else p for r, p in rules.items()}
+               for c, rules in policy.columns.items()}
+    scoring = replace(bundle, contract=bundle.contract.with_policy(
+        replace(policy, defaults={**policy.defaults, **clipping}, columns=columns)))
+    preds = scoring.predict(features, source=source)
     frame = preds.to_frame()
     signal = frame[proba_column(bundle.classes[-1])] if bundle.task == "binary" else frame[PREDICTION_COLUMN]
     out = features.reset_index(drop=True).copy()
