@@ -220,3 +220,19 @@ def test_fast_path_answers_as_the_routed_endpoint(bundle: ModelBundle, make_rows
             }
         assert a.get("/predict").status_code == 405  # anything but POST falls through to FastAPI
         assert "/predict" in a.get("/openapi.json").json()["paths"]
+
+
+@pytest.mark.parametrize("kind", ["numeric", "categorical"])
+def test_a_gap_let_through_by_warn_is_answered_alike(bundle: ModelBundle, make_rows: Rows, kind: str) -> None:
+    """not_null: warn hands the gap to the model's imputer, on the graph as in the pipeline."""
+    contract = bundle.contract
+    column = next(c.name for c in contract.columns if not c.nullable and c.kind == kind)
+    warned = dataclasses.replace(bundle, contract=contract.with_policy(ContractPolicy(defaults={"not_null": "warn"})))
+    rows = _with(make_rows(3, start=60), 1, **{column: None})
+    onnx, sklearn = _pair(warned)
+    with onnx, sklearn:
+        a = onnx.post("/predict", json=rows, headers=RID)
+        b = sklearn.post("/predict", json=rows, headers=RID)
+    assert a.status_code == 200, a.text
+    _same_answer(a, b)
+    assert a.json()["predictions"][1]["contract"] == [{"column": column, "rule": "not_null", "policy": "warn"}]
