@@ -495,6 +495,9 @@ def _check_numeric_objects(
     errs: list[Violation] = []
     not_numbers: list[int] = []
     values = np.full(len(raw), np.nan)
+    lo = -math.inf if col.min is None else col.min
+    hi = math.inf if col.max is None else col.max
+    inside = True  # every number within the trained range: the range rules have nothing to look at
     for i, v in enumerate(raw):
         if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
             continue
@@ -504,19 +507,22 @@ def _check_numeric_objects(
                 errs.append(Violation(col.name, "type", f"expected a number, got {v!r}", row=i, value=v))
             continue
         try:
-            values[i] = float(v)
+            x = values[i] = float(v)
         except OverflowError:  # an integer beyond float range, e.g. 10**400
-            values[i] = math.inf if v > 0 else -math.inf
+            x = values[i] = math.inf if v > 0 else -math.inf
+        if inside and not lo <= x <= hi:
+            inside = False
     if len(not_numbers) > len(errs):
         errs.append(Violation(col.name, "type",
                               f"{len(not_numbers)} values in all are not numbers; the first {len(errs)} are listed"))
-    return _finish_numeric(values, col, errs, rules, factor, marks, not_numbers)
+    return _finish_numeric(values, col, errs, rules, factor, marks, not_numbers, ranged=not inside)
 
 
 def _finish_numeric(
     values: np.ndarray, col: ColumnContract, errs: list[Violation], rules: Mapping[str, str], factor: float,
-    marks: Marks, not_numbers: Sequence[int] = (),
+    marks: Marks, not_numbers: Sequence[int] = (), *, ranged: bool = True,
 ) -> tuple[np.ndarray, list[Violation]]:
+    """The rules on numbers; ``ranged`` False: the caller saw every number within the trained range."""
     nan = np.isnan(values)
     inf = np.isinf(values)
     for i in _positions(inf):
@@ -528,7 +534,7 @@ def _finish_numeric(
                 errs.append(Violation(col.name, "not_null", "value is missing; this column had no gaps in training", row=i))
         elif nan.any():
             _mark(marks, nan, col.name, "not_null", rules["not_null"])
-    if col.min is not None and col.max is not None:
+    if ranged and col.min is not None and col.max is not None:
         values = _range_rules(values, col, errs, rules, factor, marks)
     return values, errs
 
@@ -539,8 +545,10 @@ def _range_rules(
 ) -> np.ndarray:
     """``range`` and ``far_range`` on the finite numbers (NaN and infinity have rules of their own)."""
     lo, hi = float(col.min), float(col.max)  # type: ignore[arg-type]
-    with np.errstate(invalid="ignore"):
-        outside = ((values < lo) | (values > hi)) & np.isfinite(values)
+    outside = (values < lo) | (values > hi)  # NaN compares False; infinity is not_finite's, left out below
+    if not outside.any():  # the common case, kept cheap: it runs per column on every request
+        return values
+    outside &= np.isfinite(values)
     if not outside.any():
         return values
     flo, fhi = far_bounds(col, factor)
