@@ -84,3 +84,19 @@ def test_rollback_without_a_recorded_earlier_version_says_what_to_do(tmp_path: P
                           text=True, timeout=120)
     assert text.returncode == 0, text.stderr
     assert "fresh: champion = v1" in text.stdout and "champion: (none) -> v1  set by " in text.stdout
+
+
+def test_every_version_carries_its_lineage_in_the_registry(two_versions: Path) -> None:
+    from tabloop.api._project import Project
+
+    proj = Project.open(two_versions)
+    mv = proj.tracker.get_version(proj.spec.model_name, "2")
+    tags = mv.tags
+    bundle = proj.load_bundle("2")
+    assert tags["tabloop.run_id"] == mv.run_id
+    assert tags["tabloop.data_hash"] == bundle.manifest.data_hash
+    assert tags["tabloop.spec_hash"] == bundle.manifest.spec_hash
+    assert tags["tabloop.code_version"].startswith("tabloop ")
+    assert tags["tabloop.winner"] == "logistic" and tags["tabloop.cv_roc_auc"].split(" ± ")[0]
+    assert len(tags["tabloop.contract_sha256"]) == 64
+    assert int(tags["tabloop.train_rows"]) == bundle.manifest.train_rows

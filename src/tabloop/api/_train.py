@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import tempfile
 import time
 from collections.abc import Callable
@@ -12,12 +14,14 @@ from typing import Any
 
 import pandas as pd
 
+from tabloop.api._leakage import data_findings, findings_dicts, said
 from tabloop.api._profile import ignored_columns
 from tabloop.api._project import Project
 from tabloop.api._results import Result
 from tabloop.data import (
     Contract,
     ContractPolicy,
+    Finding,
     check_frame,
     class_labels,
     describe_validation,
@@ -63,8 +67,11 @@ class TrainSummary(Result):
     importance: dict[str, float] = field(default_factory=dict)
     validation: str = ""  # how candidates were scored, e.g. "5-fold (stratified); auto for 4,000 training rows"
     warnings: list[str] = field(default_factory=list)  # e.g. the winner is the constant baseline
+    # leaks in the training part and its shift from the test part (tabloop.data.Finding), most dangerous first
+    leakage: list[dict[str, Any]] = field(default_factory=list)
     # under a time budget: budget_seconds, wall_seconds (start to registered model), spent per phase, notes
     time: dict[str, Any] = field(default_factory=dict)
+    duplicates_dropped: int = 0  # preparation.dedupe: duplicate training rows left out before fitting
 
 
 @dataclass
@@ -128,6 +135,7 @@ def train(
         data_hash=frame_fingerprint(df), contract=_contract(proj, df), trials=trials, storage=storage,
         tags={"tabloop.data_source": proj.data_name(data)},
         started=called if started is None else started, called=called, ends_process=started is not None,
+        check_data=True,
     )
 
 
@@ -248,9 +256,14 @@ def fit_and_register(
     started: float | None = None,
     called: float | None = None,
     ends_process: bool = False,
+    check_data: bool = False,
 ) -> TrainSummary:
     """Train, export, register. Under a time budget the whole of it, from ``started`` (a perf_counter
-    reading, or now), ends with the registered model by the budget: see :func:`make_budget`."""
+    reading, or now), ends with the registered model by the budget: see :func:`make_budget`.
+
+    ``check_data`` looks for leaks in ``train_df`` and for its shift from ``test_df`` first, and says
+    what it finds before the search starts (``train`` does; a retraining set is a window of the log,
+    whose order and shift from its holdout are what it is)."""
     started = time.perf_counter() if started is None else started
     spec = proj.spec
     budget_seconds = setting(spec, "train.budget_seconds", budget)
@@ -265,6 +278,14 @@ def fit_and_register(
     tracker = proj.tracker
     # before the search, so an unusable key (a symlink, a file others can read) stops training at once, not at the end
     key = proj.workspace.signing_key(create=True)
+    leakage: list[Finding] = []
+    if check_data:
+        say("checking the training part for leaks and its shift from the test part")
+        leakage = data_findings(spec, contract.feature_names, excluded=contract.ignored, table=train_df,
+                                train=train_df, test=test_df)
+        for finding in leakage:
+            if finding.severity != "info":
+                say(said(finding))
     run_tags = {"tabloop.stage": run_name, "tabloop.data_hash": data_hash, "tabloop.spec_hash": spec_hash(spec),
                 "tabloop.version": library_versions().get("tabloop", "?"), **(tags or {})}
     with tracker.run(run_name, tags=run_tags) as run_id:
@@ -278,6 +299,8 @@ def fit_and_register(
         result = train_candidates(train_df, spec, contract, classes, budget=clock, trials=trials, storage=url,
                                   data_hash=data_hash, progress=say)
         tracker.log_params({"study": result.study})
+        if spec.preparation.dedupe:
+            tracker.log_metrics({"duplicates_dropped": result.duplicates_dropped})
         _log_trials(tracker, result, run_tags)
         if clock is not None:
             clock.lap("log")
@@ -321,8 +344,9 @@ def fit_and_register(
                 tracker.log_artifact(test_path, artifact_path=TEST_ARTIFACT)
         say("registering the winner")
         ref = tracker.register_bundle(bundle, spec.model_name, key=key,
-                                      tags={"tabloop.winner": result.winner, "tabloop.data_hash": data_hash})
+                                      tags=_lineage(proj, bundle, run_id, run_tags, result.winner))
         data = result.to_dict()
+        data["leakage"] = findings_dicts(leakage)
         if clock is not None:  # as known when the report is written: registration is still under way
             data["time"] = clock.to_dict()
         report = leaderboard_report(data, title=f"Training leaderboard: {spec.model_name} v{ref.version}")
@@ -341,8 +365,51 @@ def fit_and_register(
         train_rows=len(train_df), test_rows=0 if test_df is None else len(test_df), seconds=result.seconds,
         report_html=html_path, report_json=json_path, study=result.study, storage=redact_url(url),
         trials=len(result.trials), stopped_because=result.stopped_because, importance=result.importance,
-        validation=result.validation, warnings=list(result.warnings), time=time_spent,
+        validation=result.validation, warnings=list(result.warnings), leakage=findings_dicts(leakage),
+        time=time_spent, duplicates_dropped=result.duplicates_dropped,
     )
+
+
+def _lineage(proj: Project, bundle: ModelBundle, run_id: str, run_tags: dict[str, str], winner: str) -> dict[str, str]:
+    """The version's lineage as registry tags: what data, spec, code and run made it, and how it scored.
+
+    The signed manifest holds the same facts for the bundle itself; the tags make them visible in
+    the registry (``mlflow ui``, ``search_model_versions``) without downloading anything.
+    """
+    m = bundle.manifest
+    tags = {
+        "tabloop.winner": winner,
+        "tabloop.data_hash": run_tags["tabloop.data_hash"],
+        "tabloop.spec_hash": run_tags["tabloop.spec_hash"],
+        "tabloop.code_version": f"tabloop {run_tags['tabloop.version']}" + _project_commit(proj.workspace.root),
+        "tabloop.run_id": run_id,
+        "tabloop.contract_sha256": hashlib.sha256(
+            json.dumps(bundle.contract.to_dict(), sort_keys=True).encode()).hexdigest(),
+        "tabloop.train_rows": str(m.train_rows),
+    }
+    for key in ("tabloop.parent_version", "tabloop.data_source"):
+        if run_tags.get(key):
+            tags[key] = run_tags[key]
+    scores = (m.cv or {}).get(m.metric) if m.metric else None
+    if isinstance(scores, dict) and scores.get("mean") is not None:
+        tags[f"tabloop.cv_{m.metric}"] = f"{scores['mean']:.6g} ± {scores.get('std') or 0:.3g}"
+    return tags
+
+
+def _project_commit(root: Path) -> str:
+    """`` (git abc1234)`` when the project folder is in a git work tree (``+dirty`` with changes), else ''."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, timeout=5, check=False)
+        if head.returncode != 0:
+            return ""
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return f" (git {head.stdout.strip()}{'+dirty' if dirty.stdout.strip() else ''})"
 
 
 def _log_trials(tracker: Any, result: Any, parent_tags: dict[str, str]) -> None:

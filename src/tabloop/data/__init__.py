@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         screen_records,
     )
     from tabloop.data._findings import Finding, rank_findings
+    from tabloop.data._leakage import leakage_findings, shift_findings
     from tabloop.data._profile import profile_frame, profile_report
     from tabloop.data._read import (
         DATAFRAME_SOURCE,
@@ -77,6 +78,7 @@ __all__ = [
     "is_categorical_dtype",
     "is_database_url",
     "is_missing",
+    "leakage_findings",
     "make_folds",
     "parse_text_numbers",
     "profile_frame",
@@ -89,6 +91,7 @@ __all__ = [
     "same_keys",
     "screen_frame",
     "screen_records",
+    "shift_findings",
     "source_name",
     "split_train_test",
     "type_findings",
