@@ -15,8 +15,9 @@ The two missing markers mean different things and never meet:
 
 :data:`UNKNOWN_CATEGORY` is what the contract's ``unknown`` policy puts in place of a
 category never seen in training: one value no real category can be, which every encoder
-answers as "none of the known categories" (all zeros in a one-hot encoding), whatever the
-client sent, so both engines (pipeline and ONNX graph) see the same input.
+answers as "none of the known categories" (all zeros one-hot, the rare bucket, the ordinal
+code -1, the target mean), whatever the client sent, so both engines (pipeline and ONNX
+graph) see the same input.
 """
 
 from __future__ import annotations

@@ -291,7 +291,8 @@ class ContractSpec(_Strict):
     answers as sent but marks the row (in the answer, the prediction log and batch output)
     and counts it; ``clip`` moves a number onto the nearest end of the trained range, then
     marks; ``unknown`` answers an unseen category as the model's "none of the known
-    categories" (all zeros in its one-hot encoding), then marks. Saved with every model
+    categories" (what its encoder gives a value it never saw: all zeros one-hot, the rare bucket,
+    the ordinal code -1, the target mean), then marks. Saved with every model
     version (its contract.json), so a version keeps the policies it was trained with.
     """
 
