@@ -119,6 +119,7 @@ class Service:
         self.following = config.following
         self.log_sync = config.log.sync
         self.dashboard = config.dashboard
+        self.on_server_error = config.on_server_error
         self.models = models
         self.limits = config.limits
         self.rollout = config.rollout
@@ -509,8 +510,11 @@ class Service:
         return self.ready and not (sink is not None and sink.waits and not sink.ok)
 
     def on_error(self, request: Request, status: int, code: str) -> None:
-        """Count an error answered (the metrics' errors by dialect, status and code)."""
+        """Count an error answered (the metrics' errors by dialect, status and code); tell the server's own
+        failures (5xx) to ``config.on_server_error``."""
         self.metrics.errors.labels(dialect_of(request.url.path), str(status), code).inc()
+        if status >= 500 and self.on_server_error is not None:
+            self.on_server_error(status, code)
 
     def on_reject(self, request: Request, status: int, code: str) -> None:
         """Count a request refused before any route (Host, origin, API key)."""
