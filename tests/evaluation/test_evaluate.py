@@ -51,14 +51,15 @@ def test_multiclass_and_regression() -> None:
     assert r.confusion_matrix == [[1, 0, 0], [0, 1, 0], [1, 0, 1]]
     assert r.roc_curve is None
     reg = evaluate_predictions("regression", np.array([1.0, 2.0]), metric="mae", y_pred=np.array([1.5, 2.0]))
-    assert reg.metrics == {"mae": 0.25, "rmse": pytest.approx(np.sqrt(0.125)), "r2": pytest.approx(0.5)}
+    assert reg.metrics == {"mae": 0.25, "rmse": pytest.approx(np.sqrt(0.125)), "mape": 0.25, "r2": pytest.approx(0.5)}
     assert reg.confusion_matrix is None
 
 
 def test_report_has_sections_and_the_same_numbers(tmp_path: Path) -> None:
     r = evaluate_predictions("binary", Y, metric="roc_auc", classes=["no", "yes"], proba=PROBA, threshold=0.35, costs=(1.0, 5.0))
     report = evaluation_report(r, title="Evaluation", subtitle="v3 on test.parquet")
-    assert [h for h, _ in report.sections] == ["Metrics", "Cost of mistakes", "Confusion matrix", "ROC curve"]
+    assert [h for h, _ in report.sections] == ["Metrics", "Cost of mistakes", "Confusion matrix", "ROC curve",
+                                               "Precision-recall curve", "Calibration"]
     assert "decision threshold 0.350" in dict(report.sections)["Cost of mistakes"]
     html_path, json_path = report.write(tmp_path, "evaluate")
     assert "v3 on test.parquet" in html_path.read_text()
@@ -71,6 +72,9 @@ def test_report_with_costs_but_no_threshold() -> None:
     assert "decision threshold highest probability" in dict(report.sections)["Cost of mistakes"]
 
 
-def test_regression_report_has_only_metrics() -> None:
-    reg = evaluate_predictions("regression", np.array([1.0, 2.0]), metric="rmse", y_pred=np.array([1.5, 2.0]))
-    assert [h for h, _ in evaluation_report(reg, title="x").sections] == ["Metrics"]
+def test_regression_report_has_metrics_and_both_plots() -> None:
+    reg = evaluate_predictions("regression", np.array([1.0, 2.0, 4.0]), metric="rmse", y_pred=np.array([1.5, 2.0, 3.0]))
+    assert reg.predictions == {"actual": [1.0, 2.0, 4.0], "predicted": [1.5, 2.0, 3.0]}
+    sections = dict(evaluation_report(reg, title="x").sections)
+    assert list(sections) == ["Metrics", "Predicted against actual", "Residuals"]
+    assert "<img" in sections["Predicted against actual"] and "<img" in sections["Residuals"]

@@ -8,6 +8,7 @@ on the test rows reads those rows' rates at their best, which the decision says.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -104,9 +105,11 @@ def choose_threshold(
 
 
 def _about(count: float) -> str:
-    if 0 < count < 0.5:
+    if count == 0:
+        return "0"
+    if count < 0.5:
         return "fewer than one"
-    return f"about {round(count):,}"
+    return f"about {math.floor(count + 0.5):,}"  # half up: 0.5 a day is about 1, not 0
 
 
 def _rate(rate: float | None) -> str:
