@@ -9,6 +9,7 @@ has an interval too.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -18,6 +19,8 @@ from tabloop.stats import weighted_auc, weighted_average_precision
 __all__ = ["resampled_metrics"]
 
 _EPS = float(np.finfo("float64").eps)
+#: resamples x rows computed at once, at most (each metric makes a few temporaries of this size)
+CHUNK_CELLS = 2_000_000
 
 
 def _mean(weights: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -51,9 +54,15 @@ def resampled_metrics(
 
     ``y`` and ``y_pred`` are encoded labels (0..k-1) for classifiers and values for regression.
     """
-    w = np.atleast_2d(np.asarray(weights, dtype="float64"))
-    makers = _regression(y, y_pred, w) if task == "regression" else _classification(task, y, proba, y_pred, w)
-    return {name: makers[name]() for name in names if name in makers}
+    weights = np.atleast_2d(weights)
+    rows = max(weights.shape[1], 1)
+    step = max(1, CHUNK_CELLS // rows)
+    parts: list[dict[str, np.ndarray]] = []
+    for start in range(0, max(len(weights), 1), step):  # in chunks of resamples: memory stays bounded
+        w = np.asarray(weights[start:start + step], dtype="float64")
+        makers = _regression(y, y_pred, w) if task == "regression" else _classification(task, y, proba, y_pred, w)
+        parts.append({name: makers[name]() for name in names if name in makers})
+    return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
 
 
 def _regression(y: np.ndarray, y_pred: np.ndarray | None, w: np.ndarray) -> dict[str, Callable[[], np.ndarray]]:
@@ -92,7 +101,11 @@ def _classification(
     onehot = np.eye(k)[y] if y.size else np.zeros((0, k))
     truth = (y[:, None] == np.arange(k)).astype("float64")
     said = (pred[:, None] == np.arange(k)).astype("float64")
-    tp, fp, fn = w @ (truth * said), w @ ((1 - truth) * said), w @ (truth * (1 - said))  # (resamples, classes)
+
+    @functools.cache
+    def counts() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """True positives, false positives and false negatives per resample and class."""
+        return w @ (truth * said), w @ ((1 - truth) * said), w @ (truth * (1 - said))
 
     def log_loss() -> np.ndarray:
         p_true = np.clip(proba[np.arange(y.size), y], _EPS, 1 - _EPS) if y.size else np.zeros(0)
@@ -104,10 +117,12 @@ def _classification(
         return _mean(w, ((proba - onehot) ** 2).sum(axis=1))  # Brier (1950): summed over the classes
 
     def balanced_accuracy() -> np.ndarray:
+        tp, _, fn = counts()
         recall = _ratio(tp, tp + fn, np.nan)
         return _nanmean(recall)
 
     def macro(kind: str) -> np.ndarray:
+        tp, fp, fn = counts()
         present = (tp + fp + fn) > 0  # the labels scikit-learn averages over: seen in truth or prediction
         if kind == "precision":
             per = _ratio(tp, tp + fp, 0.0)
@@ -118,6 +133,7 @@ def _classification(
         return _ratio((per * present).sum(axis=1), present.sum(axis=1), np.nan)
 
     def binary(kind: str) -> np.ndarray:
+        tp, fp, fn = counts()
         t, f_pos, f_neg = tp[:, 1], fp[:, 1], fn[:, 1]
         if kind == "precision":
             return _ratio(t, t + f_pos, 0.0)

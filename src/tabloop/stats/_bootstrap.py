@@ -19,7 +19,10 @@ def bootstrap_counts(rows: int, resamples: int, *, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     if rows == 0 or resamples == 0:
         return np.zeros((resamples, rows), dtype=np.int32)
-    return rng.multinomial(rows, np.full(rows, 1.0 / rows), size=resamples).astype(np.int32)
+    drawn = rng.integers(0, rows, size=(resamples, rows))
+    # one bincount over all resamples at once: resample i's draws are offset by i * rows
+    drawn += np.arange(resamples)[:, None] * rows
+    return np.bincount(drawn.ravel(), minlength=resamples * rows).reshape(resamples, rows).astype(np.int32)
 
 
 def percentile_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float] | None:
@@ -40,10 +43,18 @@ def _groups(score: np.ndarray, descending: bool) -> tuple[np.ndarray, np.ndarray
     return order, np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
 
 
-def _group_sums(weights: np.ndarray, order: np.ndarray, starts: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Per resample and tie group, the summed weights of the rows in ``mask``: ``(resamples, groups)``."""
-    w = (weights[:, order] * mask[order]).astype("float64")
-    return np.add.reduceat(w, starts, axis=1)
+def _group_sums(weights: np.ndarray, order: np.ndarray, starts: np.ndarray,
+                positive: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per resample and tie group, the summed weights of the positive rows and of the others:
+    two ``(resamples, groups)`` matrices (one gather of the weights serves both)."""
+    w = weights[:, order].astype("float64", copy=False)
+    pos = w * positive[order]
+    if len(starts) == len(order):  # no ties (as with most models' probabilities): every row is its own group
+        return pos, w - pos
+    # summed along contiguous memory: reduceat across the columns of a row-major matrix is many times slower
+    pos = np.ascontiguousarray(np.add.reduceat(np.ascontiguousarray(pos.T), starts, axis=0).T)
+    total = np.ascontiguousarray(np.add.reduceat(np.ascontiguousarray(w.T), starts, axis=0).T)
+    return pos, total - pos
 
 
 def weighted_auc(positive: np.ndarray, score: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -54,8 +65,7 @@ def weighted_auc(positive: np.ndarray, score: np.ndarray, weights: np.ndarray) -
     if pos.size == 0:
         return np.full(weights.shape[0], np.nan)
     order, starts = _groups(np.asarray(score, dtype="float64"), descending=False)
-    p = _group_sums(weights, order, starts, pos)
-    n = _group_sums(weights, order, starts, ~pos)
+    p, n = _group_sums(weights, order, starts, pos)
     below = np.cumsum(n, axis=1) - n  # negatives scored strictly lower than each group
     total_p, total_n = p.sum(axis=1), n.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -71,8 +81,7 @@ def weighted_average_precision(positive: np.ndarray, score: np.ndarray, weights:
     if pos.size == 0:
         return np.full(weights.shape[0], np.nan)
     order, starts = _groups(np.asarray(score, dtype="float64"), descending=True)
-    p = _group_sums(weights, order, starts, pos)
-    n = _group_sums(weights, order, starts, ~pos)
+    p, n = _group_sums(weights, order, starts, pos)
     tp, fp = np.cumsum(p, axis=1), np.cumsum(n, axis=1)
     total_p = tp[:, -1]
     with np.errstate(invalid="ignore", divide="ignore"):
