@@ -153,14 +153,24 @@ def test_a_binary_bundle_gets_every_part(hmda: pd.DataFrame) -> None:
 def test_a_target_recall_moves_the_decision(hmda: pd.DataFrame) -> None:
     from sklearn.linear_model import LogisticRegression
 
+    from tabloop.errors import DataError
+
     from tabloop.evaluation import evaluate_bundle
 
     data = hmda.dropna().drop(columns=["black"])
     train, test = data.iloc[:1800], data.iloc[1800:].reset_index(drop=True)
     bundle = _bundle(_pipeline(LogisticRegression(max_iter=1000), train, "deny"), train, "deny", "binary",
                      ["no", "yes"], 0.5)
-    d = evaluate_bundle(bundle, test, _spec("deny", "binary", target_recall=0.9), explain=False).decision
+    r = evaluate_bundle(bundle, test, _spec("deny", "binary", target_recall=0.9, bootstrap_resamples=0,
+                                            slices=["self"]), explain=False)
+    d = r.decision
     assert d["rule"] == "target_recall" and d["recall"] >= 0.9 and d["threshold"] < 0.5
+    assert "chosen on the test part" in d["notes"][0]
+    # no resamples: no intervals anywhere, the rest as before
+    assert r.intervals == {} and d["intervals"] == {} and r.importance is None
+    assert r.slices[0]["worst"]["gap_interval"] is None and r.slices[0]["worst"]["gap"] is not None
+    with pytest.raises(DataError, match="no row has a value in the target column 'deny'"):
+        evaluate_bundle(bundle, test.assign(deny=None), _spec("deny", "binary"))
 
 
 def test_unknown_slice_columns_are_named() -> None:

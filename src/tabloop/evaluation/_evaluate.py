@@ -187,6 +187,9 @@ def evaluate_bundle(bundle: ModelBundle, df: pd.DataFrame, spec: Spec, *, source
                         f"{[str(c) for c in df.columns]})", hint="name columns of the training table in "
                         "evaluation.slices, or remove them")
     df = df[df[target].notna()].reset_index(drop=True)
+    if df.empty:
+        raise DataError(f"{source}: no row has a value in the target column {target!r}",
+                        hint="evaluation needs labelled rows")
     y = encode_target(df[target], bundle.classes)
     X = check_frame(df.drop(columns=[target]), bundle.contract, source=source)
     preds = bundle.predict(X, source=source, checked=True)
