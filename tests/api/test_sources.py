@@ -97,3 +97,16 @@ def test_the_spec_reads_a_table_from_a_sqlite_file_beside_it(tmp_path: Path, hmd
     (root / "tabloop.yaml").write_text(re.sub(r"(?m)^(  table:).*$", r"\1 loans", spec))
     prof = tabloop.profile(root)
     assert prof.rows == 300 and prof.source == "sqlite:///loans.db (table loans)"
+
+
+def test_a_spec_without_a_task_trains_with_the_task_inferred_from_the_target(tmp_path: Path, hmda_csv: Path) -> None:
+    import yaml
+
+    root = tmp_path / "no-task"
+    tabloop.init(root, data=str(hmda_csv), target="deny", exclude=["black"])
+    raw = yaml.safe_load((root / "tabloop.yaml").read_text())
+    raw["data"].pop("task")  # a hand-written spec often leaves it out
+    raw["train"]["candidates"] = ["dummy"]
+    (root / "tabloop.yaml").write_text(yaml.safe_dump(raw))
+    assert tabloop.train(root, trials=1).version == "1"
+    assert tabloop.load_model("1", project=root).bundle.task == "binary"

@@ -1,6 +1,8 @@
-"""make_preprocessor: one scikit-learn object built from the contract."""
+"""make_preprocessor: one scikit-learn object built from the contract and the spec's preparation."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -8,7 +10,9 @@ import pytest
 from sklearn.base import clone
 
 from tabloop.data import Contract, check_frame, infer_contract
+from tabloop.errors import SpecError
 from tabloop.preparation import make_preprocessor
+from tabloop.spec import PreparationSpec
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +78,101 @@ def test_is_a_plain_estimator_that_clones_and_ignores_other_columns(X: pd.DataFr
     a = fresh.fit(wider).transform(wider)
     b = prep.fit(X).transform(X)
     np.testing.assert_array_equal(a, b)
+
+
+# -- preparation: choices from the spec ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def gappy(X: pd.DataFrame) -> pd.DataFrame:
+    out = X.copy()
+    out.loc[out.index[::10], "dir"] = np.nan  # 10% gaps
+    out.loc[out.index[::3], "uria"] = np.nan  # a third
+    return out
+
+
+def _fit(contract: Contract, X: pd.DataFrame, y: Any = None, **prep: Any) -> Any:
+    return make_preprocessor(contract, preparation=PreparationSpec(**prep), task="binary").fit(X, y)
+
+
+def test_the_default_preparation_is_the_preprocessor_of_before(X: pd.DataFrame, contract: Contract) -> None:
+    a = make_preprocessor(contract).fit_transform(X)
+    b = make_preprocessor(contract, preparation=PreparationSpec()).fit_transform(X)
+    np.testing.assert_array_equal(a, b)
+    assert [name for name, _, _ in make_preprocessor(contract, preparation=PreparationSpec()).transformers] == [
+        "numeric", "categorical"]
+
+
+@pytest.mark.parametrize(("impute", "expected"), [("mean", "mean"), ("median", "median"), ("constant", -7.0)])
+def test_numeric_gaps_are_filled_as_chosen(impute: str, expected: Any, gappy: pd.DataFrame, contract: Contract) -> None:
+    prep = _fit(contract, gappy, impute=impute, impute_value=-7.0, scaling="none")
+    out = prep.transform(gappy.head(1))
+    want = expected if isinstance(expected, float) else getattr(gappy["dir"], expected)()
+    assert out[0, contract.numeric.index("dir")] == pytest.approx(want)
+
+
+def test_missing_indicator_adds_a_column_per_nullable_numeric_column(gappy: pd.DataFrame, hmda: pd.DataFrame) -> None:
+    contract = infer_contract(gappy.assign(deny=hmda["deny"]), target="deny")
+    prep = _fit(contract, gappy, missing_indicator=True)
+    names = list(prep.get_feature_names_out())
+    flags = [n for n in names if n.startswith("missingindicator_")]
+    assert flags == ["missingindicator_dir", "missingindicator_uria"]
+    out = prep.transform(gappy)
+    np.testing.assert_array_equal(out[:, names.index("missingindicator_dir")], gappy["dir"].isna().astype(float))
+
+
+def test_columns_too_empty_in_the_rows_fitted_are_dropped(gappy: pd.DataFrame, hmda: pd.DataFrame) -> None:
+    contract = infer_contract(gappy.assign(deny=hmda["deny"]), target="deny")
+    prep = _fit(contract, gappy, drop_missing_above=0.2)
+    assert prep.named_steps["drop"].dropped_ == ["uria"]
+    assert "uria" not in prep.get_feature_names_out() and "dir" in prep.get_feature_names_out()
+    # fitted on rows without gaps, it keeps the column: the choice is learned, not fixed
+    kept = _fit(contract, gappy.dropna(), drop_missing_above=0.2)
+    assert kept.named_steps["drop"].dropped_ == []
+    assert prep.transform(gappy).shape[1] == len(prep.get_feature_names_out())
+
+
+def test_outliers_log_bins_and_scaling(X: pd.DataFrame, contract: Contract) -> None:
+    clipped = _fit(contract, X, outliers="clip", scaling="none").transform(X)
+    j = contract.numeric.index("lvr")
+    q1, q3 = X["lvr"].quantile([0.25, 0.75])
+    assert clipped[:, j].max() <= q3 + 1.5 * (q3 - q1) + 1e-9 < X["lvr"].max()
+    flagged = _fit(contract, X, outliers="flag")
+    assert "lvr_outlier" in flagged.get_feature_names_out()
+    logged = _fit(contract, X, log_transform=["lvr"], scaling="none").transform(X)
+    names = list(_fit(contract, X, log_transform=["lvr"]).get_feature_names_out())
+    np.testing.assert_allclose(logged[:, names.index("lvr")], np.log1p(X["lvr"].to_numpy()))
+    binned = _fit(contract, X, bins={"lvr": 4})
+    assert [n for n in binned.get_feature_names_out() if n.startswith("lvr")] == [f"lvr_{i}.0" for i in range(4)]
+    robust = _fit(contract, X, scaling="robust").transform(X)[:, j]
+    assert np.median(robust) == pytest.approx(0.0, abs=1e-9)
+    minmax = _fit(contract, X, scaling="minmax").transform(X)[:, : len(contract.numeric)]
+    assert minmax.min() == pytest.approx(0.0) and minmax.max() == pytest.approx(1.0)
+    # families that take raw numbers are never scaled, whatever preparation.scaling says
+    raw = make_preprocessor(contract, scale=False, preparation=PreparationSpec(scaling="minmax")).fit_transform(X)
+    np.testing.assert_allclose(raw[:, j], X["lvr"].to_numpy())
+
+
+def test_categorical_encodings_and_the_rare_bucket(X: pd.DataFrame, contract: Contract, hmda: pd.DataFrame) -> None:
+    y = (hmda["deny"] == "yes").astype(int).to_numpy()
+    ordinal = _fit(contract, X, encoding="ordinal")
+    assert list(ordinal.get_feature_names_out())[-len(contract.categorical):] == contract.categorical
+    target = _fit(contract, X, y, encoding="target")
+    assert target.named_transformers_["categorical"].named_steps["target"].target_type_ == "binary"
+    out = target.transform(X)[:, -len(contract.categorical):]
+    assert 0.0 < out.min() and out.max() < 1.0  # smoothed shares of denials, not codes
+    rare = _fit(contract, X, rare_below=0.2)  # pbcr "yes" is about 7% of rows: into the bucket
+    names = list(rare.get_feature_names_out())
+    assert "pbcr_infrequent_sklearn" in names and "pbcr_yes" not in names
+    by_count = _fit(contract, X, rare_below=500)
+    assert "pbcr_infrequent_sklearn" in by_count.get_feature_names_out()
+
+
+@pytest.mark.parametrize(("prep", "message"), [
+    ({"bins": {"nope": 3}}, r"preparation\.bins names 'nope', which is not a feature column"),
+    ({"log_transform": ["dmi"]}, r"preparation\.log_transform names 'dmi', a categorical column"),
+])
+def test_columns_the_preparation_names_must_be_numeric_features(prep: dict[str, Any], message: str,
+                                                                contract: Contract) -> None:
+    with pytest.raises(SpecError, match=message):
+        make_preprocessor(contract, preparation=PreparationSpec(**prep))

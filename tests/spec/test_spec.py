@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,19 @@ def test_spec_hash_ignores_comments_but_not_values() -> None:
     b = validate_spec(yaml.safe_load(spec_to_yaml(a)))
     assert spec_hash(a) == spec_hash(b)
     assert spec_hash(a) != spec_hash(validate_spec({**MINIMAL, "seed": 1}))
+
+
+def test_preparation_defaults_are_the_preprocessing_of_before_and_values_are_checked(tmp_path: Path) -> None:
+    prep = validate_spec(MINIMAL).preparation
+    assert (prep.impute, prep.scaling, prep.encoding, prep.missing_indicator, prep.outliers) == (
+        "median", "standard", "onehot", False, "none")
+    assert prep.log_transform == "none" and prep.bins == {} and prep.search == [] and prep.dedupe is False
+    chosen = validate_spec({**MINIMAL, "preparation": {"log_transform": ["a"], "bins": {"b": 4}, "search": ["encoding"]}})
+    (tmp_path / "tabloop.yaml").write_text(spec_to_yaml(chosen))
+    assert load_spec(tmp_path / "tabloop.yaml", environ={}).preparation == chosen.preparation
+    for bad, where in [({"bins": {"b": 1}}, "preparation.bins.b: 1 bins"),
+                       ({"log_transform": ["b"], "bins": {"b": 3}}, "both in preparation.log_transform and preparation.bins"),
+                       ({"search": ["bins"]}, "preparation.search"),
+                       ({"drop_missing_above": 0}, "preparation.drop_missing_above")]:
+        with pytest.raises(SpecError, match=re.escape(where)):
+            validate_spec({**MINIMAL, "preparation": bad})

@@ -69,3 +69,48 @@ def test_lightgbm_may_search_extra_trees_and_its_defaults_do_not(contract: Contr
     assert space.asked["extra_trees"] == [False, True]
     assert lgbm.build(params).named_steps["model"].get_params()["extra_trees"] is True
     assert lgbm.build().named_steps["model"].get_params()["extra_trees"] is False
+
+
+def test_the_search_varies_only_the_preparation_choices_the_spec_names_where_they_matter(contract: Contract) -> None:
+    from dataclasses import replace
+
+    from sklearn.preprocessing import OrdinalEncoder, RobustScaler
+
+    from tabloop.spec import PreparationSpec
+    from tabloop.training import Options
+
+    prep = PreparationSpec(search=["impute", "encoding", "scaling"], encoding="ordinal", scaling="robust")
+    _, logistic, lgbm = make_candidates(["linear", "lightgbm"], "binary", contract, seed=0, preparation=prep)
+    # no numeric column of this contract has gaps: imputation cannot matter; trees are never scaled
+    assert logistic.prep_space() == {"scaling": ("robust", "standard", "minmax"),
+                                     "encoding": ("ordinal", "onehot", "target")}
+    assert lgbm.prep_space() == {"encoding": ("ordinal", "onehot", "target")}
+    # the first trial is the spec's own preparation
+    first = logistic.preset(Options())
+    assert first["prep.encoding"] == "ordinal" and first["prep.scaling"] == "robust"
+    branches = {name: t for name, t, _ in logistic.build(first).named_steps["prepare"].transformers}
+    assert isinstance(branches["categorical"].named_steps["ordinal"], OrdinalEncoder)
+    assert isinstance(branches["numeric"].named_steps["scale"], RobustScaler)
+    space = _FirstChoice()
+    params = logistic.suggest(space, Options())
+    assert space.asked["prep.encoding"] == ["ordinal", "onehot", "target"]
+    assert params["prep.encoding"] == "target" and params["prep.scaling"] == "minmax"
+    built = {name: t for name, t, _ in logistic.build(params).named_steps["prepare"].transformers}
+    assert "target" in built["categorical"].named_steps
+    assert "prep.encoding" not in logistic.build(params).named_steps["model"].get_params()
+    # on large data the search does not try k-NN imputation (the spec may still ask for it)
+    gappy = Contract([replace(contract.column(c), nullable=True) if c == "lvr" else contract.column(c)
+                      for c in contract.feature_names], target=contract.target)
+    (_, imputed) = make_candidates(["linear"], "binary", gappy, seed=0, preparation=PreparationSpec(search=["impute"]))
+    assert imputed.prep_space(Options())["impute"] == ("median", "mean", "most_frequent", "knn")
+    assert imputed.prep_space(Options(knn_impute=False))["impute"] == ("median", "mean", "most_frequent")
+    # without preparation.search nothing is offered, and the defaults are the preprocessing of before
+    (_, plain) = make_candidates(["linear"], "binary", contract, seed=0)
+    assert plain.prep_space() == {} and "prep.encoding" not in plain.preset(Options())
+
+
+def test_the_spec_says_the_knn_imputation_limit_the_search_keeps() -> None:
+    from tabloop.spec import PreparationSpec
+    from tabloop.training._candidates import KNN_MAX_ROWS
+
+    assert f"k-NN imputation up to {KNN_MAX_ROWS:,} training rows" in PreparationSpec.model_fields["search"].description

@@ -11,7 +11,7 @@ import pytest
 from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 
-from tabloop.data import Contract, split_train_test
+from tabloop.data import Contract, check_frame, split_train_test
 from tabloop.errors import TrainingError
 from tabloop.spec import HOLDOUT_PARTS, Spec
 from tabloop.training import CandidateResult, TrainResult, train_candidates
@@ -207,3 +207,46 @@ def test_the_validation_scheme_scores_every_candidate_and_is_reported(
     assert all(c.std("roc_auc") > 0 for c in ok if c.name != "dummy")
     assert "SE 0.0000" not in held.rule and "error (0.0000)" not in held.rule
     assert held.winner in {c.name for c in ok}
+
+
+def test_a_non_default_preparation_is_searched_deduped_and_refitted(
+    train_part: pd.DataFrame, contract: Contract, make_spec: MakeSpec
+) -> None:
+    from tabloop.training import study_name
+
+    small = train_part.head(300)
+    doubled = pd.concat([small, small.head(20)], ignore_index=True)
+    prep = {"impute": "mean", "outliers": "clip", "log_transform": "auto", "encoding": "target", "dedupe": True,
+            "search": ["encoding", "scaling", "outliers"]}
+    spec = _spec(make_spec, ["linear", "tree"], trials=8, preparation=prep, train={"ensemble": False})
+    res = train_candidates(doubled, spec, contract, CLASSES)
+    natural = int(small.duplicated(subset=[*contract.feature_names, "deny"]).sum())
+    assert res.duplicates_dropped == 20 + natural and res.to_dict()["duplicates_dropped"] == 20 + natural
+    linear = [t for t in res.trials if t.family == "linear"]
+    # the first trial of a family is the spec's own preparation; later ones may try others
+    assert linear[0].params["prep.encoding"] == "target" and linear[0].params["prep.outliers"] == "clip"
+    assert linear[0].params["prep.scaling"] == "standard"
+    tried = {(t.params["prep.encoding"], t.params["prep.scaling"], t.params["prep.outliers"]) for t in linear}
+    assert len(tried) > 1
+    assert all("prep.scaling" not in t.params for t in res.trials if t.family == "tree")  # trees are never scaled
+    # the refitted winner prepares its features as its trial did
+    best = res.winner_result()
+    branches = {name: t for name, t, _ in res.pipeline.named_steps["prepare"].transformers_}
+    if best.family != "dummy":
+        assert best.params["prep.encoding"] in branches["categorical"].named_steps
+    X = check_frame(small, contract)
+    assert res.pipeline.predict_proba(X).shape == (len(small), 2)
+    # another preparation is another study; the defaults keep the name studies had before
+    default = _spec(make_spec, ["linear", "tree"], trials=8)
+    assert study_name("h", spec) != study_name("h", default)
+    assert study_name("h", default) == study_name("h", _spec(make_spec, ["linear", "tree"], trials=8, preparation={}))
+
+
+def test_preparation_naming_a_column_that_is_not_numeric_stops_training(
+    train_part: pd.DataFrame, contract: Contract, make_spec: MakeSpec
+) -> None:
+    from tabloop.errors import SpecError
+
+    spec = _spec(make_spec, ["linear"], trials=1, preparation={"bins": {"dmi": 3}})
+    with pytest.raises(SpecError, match=r"preparation\.bins names 'dmi', a categorical column"):
+        train_candidates(train_part.head(100), spec, contract, CLASSES)

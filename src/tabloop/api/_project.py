@@ -70,7 +70,26 @@ class Project:
             path: Any = self.workspace.resolve_url(source) if is_database_url(source) else self.workspace.resolve(source)
             df = read_table(path, query=self.spec.data.query, table=self.spec.data.table)
         types = self.spec.data.types
-        return apply_types(df, check_overrides(df, types)) if types else df
+        df = apply_types(df, check_overrides(df, types)) if types else df
+        self._settle_task(df)
+        return df
+
+    def _settle_task(self, df: pd.DataFrame) -> None:
+        """A spec without ``data.task`` gets the task inferred from the target, as its description promises."""
+        from tabloop.data import infer_task
+
+        data = self.spec.data
+        if data.task is None and data.target in df.columns:
+            data.task = infer_task(df[data.target])
+            from tabloop.errors import SpecError
+            from tabloop.spec import METRICS
+
+            if self.spec.metric is not None and self.spec.metric not in METRICS[data.task]:
+                raise SpecError(f"{self.workspace.spec_path}: metric {self.spec.metric!r} does not apply to the "
+                                f"{data.task} task inferred from the target {data.target!r}",
+                                hint=f"use one of {list(METRICS[data.task])}, or set data.task")
+            log.info("data.task is empty in %s: inferred %r from the target %r", self.workspace.spec_path,
+                     data.task, data.target)
 
     def data_name(self, data: str | Path | pd.DataFrame | None = None) -> str:
         """How the training table is named in reports and results (a URL without its password)."""

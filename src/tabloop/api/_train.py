@@ -14,11 +14,13 @@ from typing import Any
 
 import pandas as pd
 
+from tabloop.api._leakage import data_findings, findings_dicts, said
 from tabloop.api._profile import ignored_columns
 from tabloop.api._project import Project
 from tabloop.api._results import Result
 from tabloop.data import (
     Contract,
+    Finding,
     check_frame,
     class_labels,
     describe_validation,
@@ -64,8 +66,11 @@ class TrainSummary(Result):
     importance: dict[str, float] = field(default_factory=dict)
     validation: str = ""  # how candidates were scored, e.g. "5-fold (stratified); auto for 4,000 training rows"
     warnings: list[str] = field(default_factory=list)  # e.g. the winner is the constant baseline
+    # leaks in the training part and its shift from the test part (tabloop.data.Finding), most dangerous first
+    leakage: list[dict[str, Any]] = field(default_factory=list)
     # under a time budget: budget_seconds, wall_seconds (start to registered model), spent per phase, notes
     time: dict[str, Any] = field(default_factory=dict)
+    duplicates_dropped: int = 0  # preparation.dedupe: duplicate training rows left out before fitting
 
 
 @dataclass
@@ -129,6 +134,7 @@ def train(
         data_hash=frame_fingerprint(df), contract=_contract(proj, df), trials=trials, storage=storage,
         tags={"tabloop.data_source": proj.data_name(data)},
         started=called if started is None else started, called=called, ends_process=started is not None,
+        check_data=True,
     )
 
 
@@ -247,9 +253,14 @@ def fit_and_register(
     started: float | None = None,
     called: float | None = None,
     ends_process: bool = False,
+    check_data: bool = False,
 ) -> TrainSummary:
     """Train, export, register. Under a time budget the whole of it, from ``started`` (a perf_counter
-    reading, or now), ends with the registered model by the budget: see :func:`make_budget`."""
+    reading, or now), ends with the registered model by the budget: see :func:`make_budget`.
+
+    ``check_data`` looks for leaks in ``train_df`` and for its shift from ``test_df`` first, and says
+    what it finds before the search starts (``train`` does; a retraining set is a window of the log,
+    whose order and shift from its holdout are what it is)."""
     started = time.perf_counter() if started is None else started
     spec = proj.spec
     budget_seconds = setting(spec, "train.budget_seconds", budget)
@@ -264,6 +275,14 @@ def fit_and_register(
     tracker = proj.tracker
     # before the search, so an unusable key (a symlink, a file others can read) stops training at once, not at the end
     key = proj.workspace.signing_key(create=True)
+    leakage: list[Finding] = []
+    if check_data:
+        say("checking the training part for leaks and its shift from the test part")
+        leakage = data_findings(spec, contract.feature_names, excluded=contract.ignored, table=train_df,
+                                train=train_df, test=test_df)
+        for finding in leakage:
+            if finding.severity != "info":
+                say(said(finding))
     run_tags = {"tabloop.stage": run_name, "tabloop.data_hash": data_hash, "tabloop.spec_hash": spec_hash(spec),
                 "tabloop.version": library_versions().get("tabloop", "?"), **(tags or {})}
     with tracker.run(run_name, tags=run_tags) as run_id:
@@ -277,6 +296,8 @@ def fit_and_register(
         result = train_candidates(train_df, spec, contract, classes, budget=clock, trials=trials, storage=url,
                                   data_hash=data_hash, progress=say)
         tracker.log_params({"study": result.study})
+        if spec.preparation.dedupe:
+            tracker.log_metrics({"duplicates_dropped": result.duplicates_dropped})
         _log_trials(tracker, result, run_tags)
         if clock is not None:
             clock.lap("log")
@@ -322,6 +343,7 @@ def fit_and_register(
         ref = tracker.register_bundle(bundle, spec.model_name, key=key,
                                       tags=_lineage(proj, bundle, run_id, run_tags, result.winner))
         data = result.to_dict()
+        data["leakage"] = findings_dicts(leakage)
         if clock is not None:  # as known when the report is written: registration is still under way
             data["time"] = clock.to_dict()
         report = leaderboard_report(data, title=f"Training leaderboard: {spec.model_name} v{ref.version}")
@@ -340,7 +362,8 @@ def fit_and_register(
         train_rows=len(train_df), test_rows=0 if test_df is None else len(test_df), seconds=result.seconds,
         report_html=html_path, report_json=json_path, study=result.study, storage=redact_url(url),
         trials=len(result.trials), stopped_because=result.stopped_because, importance=result.importance,
-        validation=result.validation, warnings=list(result.warnings), time=time_spent,
+        validation=result.validation, warnings=list(result.warnings), leakage=findings_dicts(leakage),
+        time=time_spent, duplicates_dropped=result.duplicates_dropped,
     )
 
 

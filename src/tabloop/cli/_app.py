@@ -62,7 +62,21 @@ def profile(project: ProjectOpt = None) -> Reply:
               f"{res.duplicate_rows} duplicate rows"),
         print(f"contract: {res.contract}"),
         print(f"report:   {res.report_html}"),
+        _say_findings(res.leakage),
     ))
+
+
+def _say_findings(findings: list[dict[str, Any]]) -> None:
+    """Leakage and shift findings a person must act on, one line each on stderr (info ones stay in the report)."""
+    from rich.markup import escape
+
+    for f in findings:
+        if f["severity"] == "info":
+            continue
+        edit = f" (tabloop.yaml: {f['spec_change']})" if f.get("spec_change") else ""
+        colour = "bold red" if f["severity"] == "critical" else "bold yellow"
+        err_console.print(f"[{colour}]{f['severity'].upper()}:[/{colour}] {escape(f['message'])}; "
+                          f"{escape(f['action'])}{escape(edit)}", soft_wrap=True)
 
 
 @command(app)
@@ -106,6 +120,8 @@ def train(
                           row["note"])
         Console().print(table)
         print(f"winner: {res.winner} ({res.rule})")
+        if res.duplicates_dropped:
+            print(f"dedupe: {res.duplicates_dropped} duplicate training rows left out before fitting")
         print(f"registered {res.model} version {res.version}; report: {res.report_html}")
         if res.time:
             phases = ", ".join(f"{k} {v:.1f}" for k, v in res.time["spent"].items())
@@ -114,6 +130,7 @@ def train(
                 print(f"  {note}")
         for warning in res.warnings:
             err_console.print(f"[bold red]WARNING:[/bold red] {warning}", soft_wrap=True)
+        _say_findings(res.leakage)
 
     return Reply(res, human)
 

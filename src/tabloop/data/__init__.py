@@ -17,6 +17,7 @@ if TYPE_CHECKING:
         parse_text_numbers,
     )
     from tabloop.data._findings import Finding, rank_findings
+    from tabloop.data._leakage import leakage_findings, shift_findings
     from tabloop.data._profile import profile_frame, profile_report
     from tabloop.data._read import (
         DATAFRAME_SOURCE,
@@ -64,6 +65,7 @@ __all__ = [
     "is_categorical_dtype",
     "is_database_url",
     "is_missing",
+    "leakage_findings",
     "make_folds",
     "parse_text_numbers",
     "profile_frame",
@@ -74,6 +76,7 @@ __all__ = [
     "redact_url",
     "resolve_types",
     "same_keys",
+    "shift_findings",
     "source_name",
     "split_train_test",
     "type_findings",

@@ -24,6 +24,7 @@ import pandas as pd
 from tabloop.data import MISSING_SENTINEL, Contract, check_frame
 from tabloop.errors import ContractViolation, NotConvertible
 from tabloop.export._runtime import make_session, onnx_feed, output_index
+from tabloop.export._steps import check_convertible, register_step_converters, walk, without_droppers
 from tabloop.bundle import ModelBundle
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 DEFAULT_TOLERANCE = 1e-4
 #: conservative opsets, so the graph also runs on runtimes a few years old
 TARGET_OPSET = {"": 17, "ai.onnx.ml": 3}
+#: skl2onnx's KNNImputer converter needs opset 18 (onnxruntime 1.14, 2023 and later): only such graphs use it
+KNN_IMPUTER_OPSET = {"": 18, "ai.onnx.ml": 3}
 #: rows the parity check scores at most (held-out rows first), and gap rows per nullable column
 PARITY_ROWS = 2000
 GAP_ROWS = 25
@@ -76,7 +79,7 @@ def export_onnx(
         "rows": 0,
         "gap_rows": 0,
         "reason": None,
-        "opset": dict(TARGET_OPSET),
+        "opset": opset_for(pipeline),
         "versions": _versions(),
     }
     try:
@@ -130,7 +133,8 @@ def to_onnx(pipeline: Any, contract: Contract, *, task: str) -> bytes:
     for col in contract.columns:
         if MISSING_SENTINEL in (col.categories or []):
             raise NotConvertible(f"column {col.name!r} has a category spelled like the internal gap marker")
-    model = _with_string_gap_marker(pipeline)
+    model = without_droppers(_with_string_gap_marker(pipeline))
+    check_convertible(model)
     inputs = [
         (col.name, FloatTensorType([None, 1]) if col.kind == "numeric" else StringTensorType([None, 1]))
         for col in contract.columns
@@ -142,8 +146,17 @@ def to_onnx(pipeline: Any, contract: Contract, *, task: str) -> bytes:
         # skl2onnx's SVC converter still reads probA_/probB_, which scikit-learn 1.9 deprecates (the
         # SVM candidate's SVC has none: a calibrator or a stacked logistic makes its probabilities): noise, not ours
         warnings.filterwarnings("ignore", message="Attribute `prob[AB]_` was deprecated", category=FutureWarning)
-        onx = convert_sklearn(model, initial_types=inputs, options=options or None, target_opset=TARGET_OPSET)
+        onx = convert_sklearn(model, initial_types=inputs, options=options or None, target_opset=opset_for(model))
     return bytes(onx.SerializeToString())
+
+
+def opset_for(pipeline: Any) -> dict[str, int]:
+    """The opsets a pipeline's graph targets: :data:`TARGET_OPSET`, unless a step's converter needs newer ones."""
+    from sklearn.impute import KNNImputer
+
+    if any(isinstance(est, KNNImputer) for est, _ in walk(pipeline, "pipeline")):
+        return dict(KNN_IMPUTER_OPSET)
+    return dict(TARGET_OPSET)
 
 
 _REGISTERED = False
@@ -189,6 +202,7 @@ def _register_converters() -> None:
     except ImportError:
         pass
     # CatBoost has no converter here: such a pipeline gets a clean "not convertible" report
+    register_step_converters()
     _REGISTERED = True
 
 
@@ -213,7 +227,8 @@ def _string_imputers(est: Any) -> list[Any]:
     found: list[Any] = []
     if isinstance(est, SimpleImputer):
         stats = getattr(est, "statistics_", None)
-        if stats is not None and stats.dtype == object:
+        # a constant imputer of numbers may keep its statistics as objects too: only strings mark a categorical one
+        if stats is not None and stats.dtype == object and any(isinstance(v, str) for v in stats):
             found.append(est)
     elif isinstance(est, Pipeline):
         for _, step in est.steps:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from tabloop.report._document import Report, table_html
     from tabloop.report._evaluation_report import evaluation_report
     from tabloop.report._figures import figure_to_html, plot_label, preload
+    from tabloop.report._findings_section import LEAKAGE_HEADING, findings_html
     from tabloop.report._model_card import model_card
     from tabloop.report._monitor_report import monitor_report
     from tabloop.report._profile_report import profile_report
@@ -27,9 +28,11 @@ if TYPE_CHECKING:
 __getattr__, __dir__ = exports(__name__, __file__)
 
 __all__ = [
+    "LEAKAGE_HEADING",
     "dashboard_html",
     "evaluation_report",
     "figure_to_html",
+    "findings_html",
     "leaderboard_report",
     "model_card",
     "monitor_report",

@@ -9,6 +9,7 @@ import numpy as np
 
 from tabloop.report._document import Report, table_html
 from tabloop.report._figures import figure_to_html, plot_label, subplots
+from tabloop.report._findings_section import LEAKAGE_HEADING, findings_html
 
 __all__ = ["leaderboard_report"]
 
@@ -20,6 +21,10 @@ def leaderboard_report(data: dict[str, Any], *, title: str) -> Report:
     report = Report(title=title, data=data, subtitle=f"winner: {data['winner']} ({data['rule']})")
     for warning in data.get("warnings") or []:
         report.add("Warning", f"<p class='bad'>{html.escape(str(warning))}</p>")
+    if "leakage" in data:  # absent when the checks did not run (a retraining set)
+        report.add(LEAKAGE_HEADING, findings_html(data["leakage"], none=(
+            "No column of the training part predicts the target too well alone (copies, identifiers, timestamps, "
+            "gaps, the row order) and no classifier tells the test part from it.")))
     rows = []
     for c in data["leaderboard"]:
         row = {"candidate": c["name"], "status": c["status"], "trials": c.get("trials", 0),

@@ -157,6 +157,87 @@ class SplitSpec(_Strict):
         return self
 
 
+#: what the search may vary in preparation.search, and the values it tries for each
+PreparationChoice = Literal["impute", "missing_indicator", "outliers", "log_transform", "scaling", "encoding"]
+
+
+class PreparationSpec(_Strict):
+    """How features are prepared; every step but dedupe runs inside the saved pipeline, fitted on each fold."""
+
+    impute: Literal["mean", "median", "most_frequent", "constant", "knn"] = Field(
+        default="median",
+        description="How gaps in numeric columns are filled: mean, median, most_frequent, constant (impute_value) "
+        "or knn (the mean of the knn_neighbors nearest rows). Categorical gaps always get the most frequent category.",
+    )
+    impute_value: float = Field(default=0.0, description="The number impute: constant fills gaps with.")
+    knn_neighbors: int = Field(default=5, ge=1, le=100, description="Neighbours impute: knn averages.")
+    missing_indicator: bool = Field(
+        default=False,
+        description="Add a 0/1 column per nullable numeric column saying the value was missing (before imputation).",
+    )
+    drop_missing_above: float | None = Field(
+        default=None, gt=0, le=1,
+        description="Drop feature columns whose share of missing values in the rows being fitted is above this "
+        "(learned at fit, inside each fold); empty: keep every column.",
+    )
+    outliers: Literal["none", "clip", "flag"] = Field(
+        default="none",
+        description="Numeric values outside [Q1 - k*IQR, Q3 + k*IQR] (k: iqr_factor, learned at fit): none; clip "
+        "them to the bounds; flag them with a 0/1 column per numeric column. A column whose IQR is 0 (a 0/1 column) "
+        "has no outliers.",
+    )
+    iqr_factor: float = Field(default=1.5, gt=0, description="The k of the outlier bounds Q1 - k*IQR, Q3 + k*IQR.")
+    log_transform: Literal["auto", "none"] | list[str] = Field(
+        default="none",
+        description="Apply sign(x)*log(1+|x|) to numeric columns: none; auto (columns with no negative value "
+        "and a skewness above 1 in the rows being fitted); or a list of column names.",
+    )
+    bins: dict[str, int] = Field(
+        default_factory=dict,
+        description="Numeric columns to replace by quantile bins, name: number of bins (2 to 100); each bin is "
+        "then encoded as categories are (one-hot, else its ordinal).",
+    )
+    scaling: Literal["standard", "robust", "minmax", "none"] = Field(
+        default="standard",
+        description="How numeric columns are scaled for the families that need it (linear, elastic_net, knn, "
+        "svm): standard (mean 0, sd 1), robust (median and IQR), minmax (0 to 1) or none. Tree families are "
+        "never scaled.",
+    )
+    encoding: Literal["onehot", "ordinal", "target"] = Field(
+        default="onehot",
+        description="How categorical columns become numbers: onehot, ordinal (one integer per category) or "
+        "target (the smoothed mean of the target per category, cross-fitted on the rows being fitted).",
+    )
+    rare_below: float = Field(
+        default=0, ge=0,
+        description="Categories seen less often than this in the rows being fitted share one 'rare' bucket "
+        "(below 1: a share of the rows; from 1: a count of rows); 0: off. One-hot also sends unseen categories to the "
+        "bucket. Target encoding does not use it: its smoothing already shrinks rare categories to the overall mean.",
+    )
+    dedupe: bool = Field(
+        default=False,
+        description="Drop exact duplicate rows (features and target) from the training part before fitting; "
+        "the number dropped is reported. Never applied to the test part or at serving time.",
+    )
+    search: list[PreparationChoice] = Field(
+        default_factory=list,
+        description="Which of these choices the search may vary per trial (impute, missing_indicator, outliers, "
+        "log_transform, scaling, encoding); the values above are each family's first trial, and a choice is only "
+        "varied where it can change the pipeline (no imputation without a nullable numeric column, no scaling for "
+        "trees; k-NN imputation up to 20,000 training rows). Empty: fixed.",
+    )
+
+    @model_validator(mode="after")
+    def _bins_in_range(self) -> PreparationSpec:
+        for name, n in self.bins.items():
+            if not 2 <= n <= 100:
+                raise ValueError(f"preparation.bins.{name}: {n} bins; use 2 to 100")
+        if isinstance(self.log_transform, list) and set(self.log_transform) & set(self.bins):
+            both = sorted(set(self.log_transform) & set(self.bins))
+            raise ValueError(f"columns {both} are both in preparation.log_transform and preparation.bins; pick one")
+        return self
+
+
 class TrainSpec(_Strict):
     budget_seconds: float = Field(default=120, gt=0, description=(
         "Wall-clock seconds for the whole train command, from its start to the registered model (at least 10): "
@@ -478,6 +559,9 @@ class Spec(_Strict):
         description="'tabloop evaluate': the decision threshold's terms, slices, intervals and the model card.",
     )
     split: SplitSpec = Field(default_factory=SplitSpec, description="Held-out test part and cross-validation.")
+    preparation: PreparationSpec = Field(
+        default_factory=PreparationSpec, description="Feature preparation inside the saved pipeline, and what the search varies."
+    )
     train: TrainSpec = Field(default_factory=TrainSpec, description="Training budget and candidates.")
     tracking: TrackingSpec = Field(default_factory=TrackingSpec, description="Experiment tracking and model registry.")
     serving: ServingSpec = Field(default_factory=ServingSpec, description="Online serving.")

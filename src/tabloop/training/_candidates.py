@@ -10,12 +10,16 @@ parameters. Two choices are shared by the families that can use them:
   rows of the fold being fitted);
 - ``select``: ``none``, ``model`` (SelectFromModel on a small extra-trees model) or
   ``mutual_info`` (the best share of features by mutual information with the target).
+
+And the preparation choices the spec's ``preparation.search`` names (``prep.impute``,
+``prep.encoding``, ...): the spec's own values are each family's first trial, and the search may
+try the others in :data:`PREP_CHOICES` where they can matter for the data's columns.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from sklearn.base import BaseEstimator
@@ -24,9 +28,24 @@ from sklearn.pipeline import Pipeline
 
 from tabloop.data import Contract
 from tabloop.preparation import make_preprocessor
+from tabloop.spec import PreparationSpec
 
 IMBALANCE = "imbalance"
 SELECT = "select"
+#: preparation choices are parameters named ``prep.<choice>`` (``linear.prep.impute`` in the study)
+PREP = "prep."
+#: the values the search may try for each choice of ``preparation.search`` (the spec's own value is added when
+#: it is not one of them); constant imputation is left out: its value is the spec's to choose
+PREP_CHOICES: dict[str, tuple[Any, ...]] = {
+    "impute": ("median", "mean", "most_frequent", "knn"),
+    "missing_indicator": (False, True),
+    "outliers": ("none", "clip", "flag"),
+    "log_transform": ("none", "auto"),
+    "scaling": ("standard", "robust", "minmax"),
+    "encoding": ("onehot", "ordinal", "target"),
+}
+#: how the spec's list of columns to log appears among the log_transform choices (a choice must be a scalar)
+LISTED = "listed"
 
 
 class Space(Protocol):
@@ -45,6 +64,9 @@ class Options:
 
     imbalance: tuple[str, ...] = ()  # subset of ("class_weight", "smote"); empty: not offered
     select: tuple[str, ...] = ()  # subset of ("model", "mutual_info"); empty: not offered
+    # the search may try k-NN imputation (not on large data: the imputer keeps every training row, and each
+    # row with a gap is compared with all of them, in the search's folds and at serving time)
+    knn_impute: bool = True
 
 
 @dataclass(frozen=True)
@@ -67,6 +89,7 @@ class Candidate:
     # known-good variants of the defaults (changes to them), tried in order as the family's next trials before the
     # search draws points of its own: a portfolio, as AutoGluon's LightGBM / LightGBMXT / LightGBMLarge
     portfolio: tuple[dict[str, Any], ...] = ()
+    preparation: PreparationSpec | None = None  # the spec's; None: the defaults
 
     def build(self, params: dict[str, Any] | None = None, *, threads: int = 1) -> Any:
         """A fresh, unfitted pipeline for ``params`` (default: the family's defaults).
@@ -78,11 +101,13 @@ class Candidate:
         p = dict(self.params if params is None else params)
         imbalance = p.pop(IMBALANCE, "none")
         select = p.pop(SELECT, "none")
+        chosen = {k[len(PREP):]: p.pop(k) for k in [k for k in p if k.startswith(PREP)]}
         if imbalance == "class_weight" and self.class_weight:
             p.update(_class_weight_params(self.family))
         steps: list[tuple[str, Any]] = []
         if self.contract is not None:
-            steps.append(("prepare", make_preprocessor(self.contract, scale=self.scale)))
+            steps.append(("prepare", make_preprocessor(self.contract, scale=self.scale, task=self.task, seed=self.seed,
+                                                       preparation=self._preparation(chosen))))
         if imbalance == "smote":
             from imblearn.over_sampling import SMOTE
 
@@ -104,7 +129,39 @@ class Candidate:
             params[IMBALANCE] = s.cat(IMBALANCE, imbalance)
         if options.select:
             params[SELECT] = s.cat(SELECT, ["none", *options.select])
+        for choice, values in self.prep_space(options).items():
+            params[PREP + choice] = s.cat(PREP + choice, list(values))
         return params
+
+    def prep_space(self, options: Options | None = None) -> dict[str, tuple[Any, ...]]:
+        """The preparation choices the search may vary for this family, each with its values (the spec's first).
+
+        A choice is left out where it cannot change this family's pipeline: imputation and missing indicators
+        without a nullable numeric column, outliers and logs without numbers, scaling for a family that is not
+        scaled, encoding without categories.
+        """
+        prep = self.preparation or PreparationSpec()
+        contract = self.contract
+        if contract is None:
+            return {}
+        numeric = bool(contract.numeric)
+        nullable = any(contract.column(c).nullable for c in contract.numeric)
+        matters = {"impute": nullable, "missing_indicator": nullable, "outliers": numeric, "log_transform": numeric,
+                   "scaling": numeric and self.scale, "encoding": bool(contract.categorical)}
+        out: dict[str, tuple[Any, ...]] = {}
+        knn = options is None or options.knn_impute
+        for choice in dict.fromkeys(prep.search):
+            if matters[choice]:
+                own = _spec_value(prep, choice)
+                out[choice] = (own, *[v for v in PREP_CHOICES[choice] if v != own and (knn or v != "knn")])
+        return out
+
+    def _preparation(self, chosen: dict[str, Any]) -> PreparationSpec:
+        prep = self.preparation or PreparationSpec()
+        if not chosen:
+            return prep
+        update = {k: (prep.log_transform if k == "log_transform" and v == LISTED else v) for k, v in chosen.items()}
+        return prep.model_copy(update=update)
 
     def preset(self, options: Options, n: int = 0) -> dict[str, Any]:
         """The ``n``-th preset as a point of the space (shared choices off): 0 the defaults, n > 0 the
@@ -114,7 +171,14 @@ class Candidate:
             params[IMBALANCE] = "none"
         if options.select:
             params[SELECT] = "none"
+        for choice, values in self.prep_space(options).items():
+            params[PREP + choice] = values[0]
         return params
+
+
+def _spec_value(prep: PreparationSpec, choice: str) -> Any:
+    value = getattr(prep, choice)
+    return LISTED if isinstance(value, list) else value
 
 
 THREAD_PARAMS = ("n_jobs", "thread_count")
@@ -211,10 +275,17 @@ def too_big(family: str, rows: int, features: int) -> str | None:
     return None
 
 
-def make_candidates(names: list[str], task: str, contract: Contract, seed: int) -> list[Candidate]:
-    """The spec's candidates in order of complexity; the dummy baseline is always included."""
+def make_candidates(names: list[str], task: str, contract: Contract, seed: int,
+                    preparation: PreparationSpec | None = None) -> list[Candidate]:
+    """The spec's candidates in order of complexity; the dummy baseline is always included.
+
+    ``preparation``: the spec's; every candidate prepares its features so (the search may vary the
+    choices it names), the dummy baseline included, so that it sees the same columns.
+    """
     wanted = ["dummy", *dict.fromkeys(n for n in names if n != "dummy")]
     out = [_CANDIDATES[n](task, contract, seed) for n in wanted]
+    if preparation is not None:
+        out = [replace(c, preparation=preparation) for c in out]
     return sorted(out, key=lambda c: c.complexity)
 
 

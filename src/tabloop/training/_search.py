@@ -29,7 +29,7 @@ import pandas as pd
 from tabloop.data import redact_url
 from tabloop.errors import TrainingError
 from tabloop.evaluation import greater_is_better
-from tabloop.spec import Spec
+from tabloop.spec import PreparationSpec, Spec
 from tabloop.training._candidates import FIRST_TRIAL_ORDER, Candidate, Options
 from tabloop.training._cv import Split, cross_validate
 
@@ -83,6 +83,8 @@ def study_name(data_hash: str, spec: Spec) -> str:
     """
     relevant = spec.model_dump(mode="json", include={"seed", "data", "metric", "split"})
     relevant["train"] = spec.train.model_dump(mode="json", exclude={"budget_seconds", "trials", "storage", "reference_rows", "threads"})
+    if spec.preparation != PreparationSpec():  # left out at its defaults: studies of before keep their names
+        relevant["preparation"] = spec.preparation.model_dump(mode="json")
     digest = hashlib.sha256(json.dumps(relevant, sort_keys=True).encode()).hexdigest()[:12]
     return f"tabloop-{data_hash[:12]}-{digest}"
 

@@ -28,9 +28,10 @@ from tabloop.data import (
 )
 from tabloop.errors import TrainingError
 from tabloop.evaluation import greater_is_better, metrics_for
+from tabloop.preparation import check_preparation
 from tabloop.spec import HOLDOUT_PARTS, Spec, setting
 from tabloop.training._budget import Budget
-from tabloop.training._candidates import Candidate, Options, make_candidates, serving_threads, too_big
+from tabloop.training._candidates import KNN_MAX_ROWS, Candidate, Options, make_candidates, serving_threads, too_big
 from tabloop.training._cv import Split, cross_validate, score_predictions
 from tabloop.training._ensemble import ROUNDS as ENSEMBLE_ROUNDS
 from tabloop.training._ensemble import evaluate_ensemble, make_ensemble
@@ -102,6 +103,7 @@ class TrainResult:
     validation: str = ""  # the scheme in words, e.g. "5-fold repeated 3 times (stratified); auto for 426 training rows"
     warnings: list[str] = field(default_factory=list)  # what a person must know before using the winner
     budget: Budget | None = None  # under a time budget: how the time was spent (the caller adds its phases)
+    duplicates_dropped: int = 0  # preparation.dedupe: exact duplicate training rows left out before fitting
 
     def winner_result(self) -> CandidateResult:
         return next(c for c in self.leaderboard if c.name == self.winner)
@@ -122,6 +124,7 @@ class TrainResult:
             "importance": self.importance,
             "warnings": self.warnings,
             "time": None if self.budget is None else self.budget.to_dict(),
+            "duplicates_dropped": self.duplicates_dropped,
         }
 
 
@@ -139,16 +142,32 @@ class _Prepared:
     study: str
     validation: str  # the scheme in words
     independent: int  # scores independent enough for a standard error (folds of one repeat; a holdout's parts)
+    duplicates_dropped: int = 0  # preparation.dedupe: exact duplicate training rows left out before fitting
+
+
+def dedupe_rows(train_df: pd.DataFrame, contract: Contract, target: str) -> tuple[pd.DataFrame, int]:
+    """``train_df`` without exact duplicates of an earlier row (features and target), and how many went.
+
+    A row operation, so it is no step of the saved pipeline: it runs on the training part only, before the
+    folds are drawn, and never on the test part or at serving time.
+    """
+    subset = [c for c in [*contract.feature_names, target] if c in train_df.columns]
+    keep = ~train_df.duplicated(subset=subset, keep="first")
+    return train_df[keep.to_numpy()].reset_index(drop=True), int((~keep).sum())
 
 
 def _prepare(train_df: pd.DataFrame, spec: Spec, contract: Contract, classes: list[Any], data_hash: str | None) -> _Prepared:
+    check_preparation(spec.preparation, contract)
+    dropped = 0
+    if spec.preparation.dedupe:
+        train_df, dropped = dedupe_rows(train_df, contract, spec.data.target)
     X = check_frame(train_df, contract, source="training data")
     y = encode_target(train_df[spec.data.target], classes)
     cv, groups = make_folds(train_df, spec)
     scheme = validation_scheme(len(train_df), spec)
     splits = [(np.asarray(tr), np.asarray(va)) for tr, va in cv.split(X, y if spec.task != "regression" else None, groups)]
     n_features = len(contract.feature_names)
-    candidates = make_candidates(list(spec.train.candidates), spec.task, contract, spec.seed)
+    candidates = make_candidates(list(spec.train.candidates), spec.task, contract, spec.seed, spec.preparation)
     searchable, skipped = [], []
     for c in candidates:
         if c.family == "dummy":
@@ -167,10 +186,11 @@ def _prepare(train_df: pd.DataFrame, spec: Spec, contract: Contract, classes: li
     return _Prepared(
         X=X, y=y, splits=splits, metrics=metrics_for(spec.task, spec.resolved_metric),
         n_classes=0 if spec.task == "regression" else len(classes), candidates=candidates, searchable=searchable,
-        skipped=skipped, options=Options(imbalance=imbalance, select=select),
+        skipped=skipped, options=Options(imbalance=imbalance, select=select, knn_impute=len(X) <= KNN_MAX_ROWS),
         study=study_name(data_hash or frame_fingerprint(train_df), spec),
         validation=describe_validation(len(train_df), spec),
         independent={"repeated_kfold": len(splits) // spec.split.repeats, "holdout": HOLDOUT_PARTS}.get(scheme, len(splits)),
+        duplicates_dropped=dropped,
     )
 
 
@@ -237,6 +257,8 @@ def train_candidates(
     results: list[CandidateResult] = []
     dummy = by_family["dummy"]
     say(f"validation: {prep.validation}")
+    if spec.preparation.dedupe:
+        say(f"dedupe: {prep.duplicates_dropped} duplicate training rows left out")
     say(f"cross-validating the {dummy.name} baseline ({len(prep.splits)} splits)")
     results.append(_evaluate_fixed(dummy, dummy.params, prep, task))
     results.extend(prep.skipped)
@@ -317,7 +339,8 @@ def train_candidates(
     ordered = sorted(results, key=lambda r: _sort_key(r, metric))
     return TrainResult(ordered, winner, rule, metric, pipeline, time.perf_counter() - start, trials=outcome.records,
                        study=outcome.study_name, stopped_because=outcome.stopped_because, importance=importance,
-                       folds=len(prep.splits), validation=prep.validation, warnings=alerts, budget=budget)
+                       folds=len(prep.splits), validation=prep.validation, warnings=alerts, budget=budget,
+                       duplicates_dropped=prep.duplicates_dropped)
 
 
 def refit_of(outcome: SearchOutcome, metric: str, folds: int, members: int) -> float:
