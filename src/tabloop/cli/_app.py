@@ -157,6 +157,8 @@ def evaluate(
         if res.decision:
             sentence = res.decision["sentence"]
             print(sentence[0].upper() + sentence[1:] + ".")
+            for note in res.decision.get("notes", []):
+                print(f"  ({note})")
         for group in res.slices:
             print(f"slices: {group['summary']}")
         for note in res.notes:
