@@ -158,7 +158,7 @@ def evaluate(
             sentence = res.decision["sentence"]
             print(sentence[0].upper() + sentence[1:] + ".")
             for note in res.decision.get("notes", []):
-                print(f"  ({note})")
+                print(f"  note: {note}")
         for group in res.slices:
             print(f"slices: {group['summary']}")
         for note in res.notes:
