@@ -24,6 +24,8 @@ def test_wrong_answers_given_most_surely_come_first() -> None:
     assert first["probability"] == pytest.approx(0.95) and first["probability_of_true"] == pytest.approx(0.05)
     assert first["features"] == {"x": 1.0, "colour": "red"}
     assert rows[1]["probability"] == pytest.approx(0.7)
+    third = confident_errors("binary", FEATURES, y, count=3, classes=["no", "yes"], proba=proba)[2]
+    assert third["row"] == 2 and third["features"]["x"] is None  # a gap is null in JSON, not NaN
     assert len(confident_errors("binary", FEATURES, y, count=10, classes=["no", "yes"], proba=proba)) == 3
     assert confident_errors("binary", FEATURES, y, count=0, classes=["no", "yes"], proba=proba) == []
 

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tabloop._plain import scalar
+from tabloop._plain import plain, scalar
 
 __all__ = ["confident_errors"]
 
@@ -30,7 +30,7 @@ def confident_errors(
     feats = features.reset_index(drop=True)
 
     def row_features(i: int) -> dict[str, Any]:
-        return {str(c): scalar(v) for c, v in feats.iloc[i].items()}
+        return plain({str(c): scalar(v) for c, v in feats.iloc[i].items()})  # a missing value as null, not NaN
 
     if task == "regression":
         assert y_pred is not None
