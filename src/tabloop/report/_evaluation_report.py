@@ -48,11 +48,11 @@ def _decision(data: Mapping[str, Any]) -> str:
     parts += [f"<p class='meta'>{html.escape(n)}</p>" for n in d.get("notes", [])]
     ci = d.get("intervals") or {}
     rows = [
-        {"": "flagged", "count": d["flagged"], "95% interval": interval_text(ci.get("flagged"))},
-        {"": "missed true cases", "count": d["missed"], "95% interval": interval_text(ci.get("missed"))},
-        {"": "false negative rate", "count": d["false_negative_rate"],
+        {"": "flagged", "value": d["flagged"], "95% interval": interval_text(ci.get("flagged"))},
+        {"": "missed true cases", "value": d["missed"], "95% interval": interval_text(ci.get("missed"))},
+        {"": "false negative rate", "value": d["false_negative_rate"],
          "95% interval": interval_text(ci.get("false_negative_rate"))},
-        {"": "false positive rate", "count": d["false_positive_rate"],
+        {"": "false positive rate", "value": d["false_positive_rate"],
          "95% interval": interval_text(ci.get("false_positive_rate"))},
     ]
     per = "a day" if d.get("daily_volume") is not None else f"per {d['per']:,.0f} cases"
@@ -87,7 +87,7 @@ def _confusion(data: Mapping[str, Any]) -> str:
     ax.set_xlabel("predicted")
     ax.set_ylabel("actual")
     for (i, j), n in np.ndenumerate(cm):
-        ax.text(j, i, str(n), ha="center", va="center", color="black")
+        ax.text(j, i, str(n), ha="center", va="center", color="white" if n > cm.max() / 2 else "black")
     return table_html(rows) + figure_to_html(fig, "confusion matrix")
 
 
@@ -149,8 +149,13 @@ def _slices(groups: list[dict[str, Any]]) -> str:
             rows.append(row)
         columns = list(dict.fromkeys(k for r in rows for k in r))
         parts.append(f"<h3>{html.escape(group['column'])} ({html.escape(group['cut'])})</h3>"
-                     f"<p>{html.escape(group['summary'])}</p>" + table_html(rows, columns))
+                     f"<p>{html.escape(group['summary'])}</p>" + _wide(table_html(rows, columns)))
     return "".join(parts)
+
+
+def _wide(table: str) -> str:
+    """A table with many columns scrolls sideways inside the page instead of widening it."""
+    return f"<div style='overflow-x:auto'>{table}</div>"
 
 
 def _errors(rows: list[dict[str, Any]]) -> str:
@@ -159,7 +164,7 @@ def _errors(rows: list[dict[str, Any]]) -> str:
         head = {k: v for k, v in r.items() if k != "features"}
         flat.append({**head, **{f"[{k}]" if k in head else k: v for k, v in r["features"].items()}})
     columns = list(dict.fromkeys(k for r in flat for k in r))
-    return table_html(flat, columns) + "<p class='meta'>row: position in the held-out test part</p>"
+    return _wide(table_html(flat, columns)) + "<p class='meta'>row: position in the held-out test part</p>"
 
 
 def _bars(names: list[str], values: list[float], *, xlabel: str, alt: str, errors: list[float] | None = None) -> str:
