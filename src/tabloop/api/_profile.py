@@ -13,6 +13,7 @@ from tabloop.api._project import Project
 from tabloop.api._results import Result
 from tabloop.data import (
     Contract,
+    ContractPolicy,
     Finding,
     frame_fingerprint,
     infer_contract,
@@ -53,7 +54,8 @@ def profile(project: str | Path | None = None, *, data: str | Path | pd.DataFram
     spec = proj.spec
     df = proj.read_data(data)
     ignored = ignored_columns(spec)
-    contract = infer_contract(df, target=spec.data.target, ignored=ignored, types=spec.data.types)
+    contract = infer_contract(df, target=spec.data.target, ignored=ignored, types=spec.data.types).with_policy(
+        ContractPolicy.from_spec(spec.contract))
     numbers = profile_frame(df, target=spec.data.target, ignored=ignored, types=spec.data.types)
     digest = frame_fingerprint(df)
     source = proj.data_name(data)

@@ -199,6 +199,8 @@ class PredictResult(Result):
     output: Path
     request_id: str
     logged: int
+    #: rows the contract let through out of it (warn, clip, unknown); the output's out_of_contract column names them
+    out_of_contract: int = 0
 
 
 def predict(
@@ -216,4 +218,5 @@ def predict(
     out = score_frame(bundle, df, source=source_name(input), id_column=proj.spec.data.id_column)
     path = write_table(out.frame, output)
     logged = log_batch(proj.predlog, bundle, df, out, variant="batch") if log_predictions else 0
-    return PredictResult(bundle.name or "", bundle.version or "", out.rows, path, out.request_id, logged)
+    return PredictResult(bundle.name or "", bundle.version or "", out.rows, path, out.request_id, logged,
+                         len(out.marks))

@@ -109,12 +109,14 @@ def train(
             return
         table = Table(title=f"leaderboard ({res.metric}, {res.train_rows} training rows, {res.validation}; "
                             f"{res.trials} trials)")
-        for col in ("candidate", "status", "mean", "std", "trials", "fit s", "ms/row", "KB", "note"):
+        for col in ("candidate", "status", "mean", "std", "95% CI", "trials", "fit s", "ms/row", "KB", "note"):
             table.add_column(col)
         for row in res.leaderboard:
             mean, std = row.get(f"{res.metric}_mean"), row.get(f"{res.metric}_std")
+            ci = row.get(f"{res.metric}_ci95")
             table.add_row(row["candidate"] + (" *" if row["candidate"] == res.winner else ""), row["status"],
                           "" if mean is None else f"{mean:.4f}", "" if std is None else f"{std:.4f}",
+                          "" if not ci else f"{ci[0]:.4f}-{ci[1]:.4f}",
                           str(row.get("trials", "")), f"{row['fit_seconds']:.2f}",
                           f"{row.get('predict_ms_per_row', 0.0):.3f}", f"{row.get('model_bytes', 0) / 1024:.0f}",
                           row["note"])
@@ -270,6 +272,7 @@ def predict(
     res = run(input, output, model=model, project=project, log_predictions=log)
     return Reply(res, lambda: print(
         f"scored {res.rows} rows with {res.model} v{res.version} -> {res.output} (request id {res.request_id})"
+        + (f"; {res.out_of_contract} out of contract (see its out_of_contract column)" if res.out_of_contract else "")
     ))
 
 

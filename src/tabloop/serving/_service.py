@@ -29,7 +29,7 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from tabloop._plain import scalar
-from tabloop.bundle import Predictions, RowPredictor
+from tabloop.bundle import CONTRACT_KEY, Predictions, RowPredictor
 from tabloop.errors import (
     ClientDisconnected,
     ContractViolation,
@@ -355,7 +355,7 @@ class Service:
         self.rows += len(rows)
         shadow = self.rollout.mode == "shadow" and self.models.challenger is not None
         background = BackgroundTask(self.shadow, request_id, rows) if shadow else None
-        return Answer(content, request_id, background)
+        return Answer(content, request_id, background, preds.out_of_contract)
 
     # -- the log ----------------------------------------------------------------------------
     def _log_rows(
@@ -385,6 +385,8 @@ class Service:
                 "latency_ms": latency_ms,
                 # the answer was the prior, not this prediction: monitoring measures the model on these apart
                 **({"holdout": True} if out.get("holdout") else {}),
+                # answered out of contract (warn, clip, unknown): monitoring counts these
+                **({CONTRACT_KEY: out[CONTRACT_KEY]} if CONTRACT_KEY in out else {}),
             }
             for i, (row, out) in enumerate(zip(rows, outputs, strict=True))
         ]

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
         psi,
         quantile_bin_counts,
     )
+    from tabloop.stats._intervals import score_interval
     from tabloop.stats._paired import PairedTest, delong_test, mcnemar_test, paired_bootstrap
     from tabloop.stats._ranks import roc_auc
     from tabloop.stats._tests import EXACT_KS_MAX_ROWS, chi2_homogeneity, ks_2samp_sorted
@@ -50,6 +51,7 @@ __all__ = [
     "psi",
     "quantile_bin_counts",
     "roc_auc",
+    "score_interval",
     "weighted_auc",
     "weighted_average_precision",
 ]
