@@ -201,3 +201,21 @@ def test_regression_with_a_true_zero_has_no_mape_and_says_why() -> None:
     assert r.confident_errors[0]["error"] ** 2 == max(e["error"] ** 2 for e in r.confident_errors)
     sections = [h for h, _ in evaluation_report(r, title="e").sections]
     assert "Predicted against actual" in sections and "Residuals" in sections and "Test rows: largest errors" in sections
+
+
+def test_calibration_bins_binary_and_top_label_multiclass() -> None:
+    r = evaluate_predictions("binary", Y, metric="roc_auc", proba=PROBA)
+    cal = r.calibration
+    assert cal["of"] == "positive class" and sum(cal["rows"]) == len(Y)
+    assert len(cal["rows"]) == len(cal["predicted"]) == len(cal["observed"])
+    # bins closed on the right, as calibration_curve draws them: [0, 0.1] holds 0.1, (0.1, 0.2] 0.15 and 0.2
+    assert cal["rows"][:2] == [1, 2] and cal["predicted"][:2] == pytest.approx([0.1, 0.175])
+    assert cal["observed"][:2] == [0.0, 0.0]
+    y = np.array([0, 1, 2, 2])
+    proba = np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6], [0.5, 0.3, 0.2]])
+    mc = evaluate_predictions("multiclass", y, metric="log_loss", proba=proba).calibration
+    # answers: right at 0.8, 0.8, 0.6; wrong at 0.5
+    assert mc["of"] == "top class" and mc["rows"] == [1, 1, 2]
+    assert mc["observed"] == [0.0, 1.0, 1.0] and mc["predicted"] == pytest.approx([0.5, 0.6, 0.8])
+    assert "Calibration" in dict(evaluation_report(evaluate_predictions("multiclass", y, metric="log_loss",
+                                                                        proba=proba), title="x").sections)

@@ -49,8 +49,9 @@ class EvaluationResult:
     baseline: dict[str, float | None] = field(default_factory=dict)
     resamples: int = 0
     pr_curve: dict[str, list[float]] | None = None
-    #: binary: observed share of positives against the mean predicted probability, per bin
-    calibration: dict[str, list[float]] | None = None
+    #: observed share against the mean predicted probability, per bin: of the positive class (binary) or of
+    #: the model's answer (multiclass, top-label)
+    calibration: dict[str, Any] | None = None
     #: regression: actual and predicted values (a sample of at most PLOT_POINTS rows) for the plots
     predictions: dict[str, list[float]] | None = None
     #: binary: the decision threshold and what it means per day (see Decision)
@@ -137,20 +138,32 @@ def evaluate_predictions(
         result.baseline = compute_metrics(task, y_true, proba=constant, y_pred=np.full(len(y_true), shares.argmax()),
                                           metrics=names)
     if task == "binary" and len(np.unique(y_true)) == 2:
-        from sklearn.calibration import calibration_curve
-
         fpr, tpr, _ = skm.roc_curve(y_true, proba[:, 1])
         result.roc_curve = {"fpr": fpr.tolist(), "tpr": tpr.tolist()}
         precision, recall, _ = skm.precision_recall_curve(y_true, proba[:, 1])
         result.pr_curve = {"precision": precision.tolist(), "recall": recall.tolist()}
-        observed, predicted = calibration_curve(y_true, proba[:, 1], n_bins=10, strategy="uniform")
-        counts = np.bincount(np.clip((proba[:, 1] * 10).astype(int), 0, 9), minlength=10)
-        result.calibration = {"predicted": predicted.tolist(), "observed": observed.tolist(),
-                              "rows": counts[counts > 0].tolist()}
+        result.calibration = _calibration(np.asarray(y_true) == 1, proba[:, 1], "positive class")
+    elif task == "multiclass":
+        # top-label calibration: is the model right as often as the probability it gives its answer says?
+        result.calibration = _calibration(np.asarray(y_pred) == np.asarray(y_true), proba.max(axis=1), "top class")
     if task == "binary" and costs is not None:  # mistakes cost the same whether or not both classes showed up
         result.cost = expected_cost(y_true, y_pred, *costs)
     _intervals(result, names, y_true, weights, proba=proba, y_pred=y_pred)
     return result
+
+
+def _calibration(hit: np.ndarray, p: np.ndarray, of: str, bins: int = 10) -> dict[str, Any] | None:
+    """Observed share of ``hit`` against the mean predicted ``p``, per bin of equal width (empty bins left
+    out), with each bin's rows; None when ``hit`` is all one value."""
+    from sklearn.calibration import calibration_curve
+
+    if len(np.unique(hit)) < 2:
+        return None
+    observed, predicted = calibration_curve(hit.astype(int), p, n_bins=bins, strategy="uniform")
+    # the bins as calibration_curve draws them (np.searchsorted on the inner edges), for the row counts
+    rows = np.bincount(np.searchsorted(np.linspace(0.0, 1.0, bins + 1)[1:-1], p), minlength=bins)
+    return {"of": of, "predicted": predicted.tolist(), "observed": observed.tolist(),
+            "rows": rows[rows > 0].tolist()}
 
 
 def _intervals(result: EvaluationResult, names: list[str], y: np.ndarray, weights: np.ndarray | None,

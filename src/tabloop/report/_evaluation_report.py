@@ -219,11 +219,15 @@ def evaluation_report(result: Mapping[str, Any], *, title: str, subtitle: str = 
             label=f"average precision {metrics.get('average_precision') or 0:.3f}", alt="precision-recall curve"))
     calibration = data.get("calibration")
     if calibration is not None:
+        top = calibration.get("of") == "top class"
         report.add("Calibration", _curve(
-            calibration["predicted"], calibration["observed"], xlabel="mean predicted probability",
-            ylabel="observed share of positives", diagonal=True, label=f"Brier {metrics.get('brier') or 0:.3f}",
-            alt="calibration curve") + "<p class='meta'>10 bins of the predicted probability; on the diagonal, a "
-            "predicted 30% comes true 30% of the time</p>")
+            calibration["predicted"], calibration["observed"],
+            xlabel="probability of the model's answer" if top else "mean predicted probability",
+            ylabel="share of answers right" if top else "observed share of positives", diagonal=True,
+            label=f"Brier {metrics.get('brier') or 0:.3f}", alt="calibration curve")
+            + "<p class='meta'>10 bins of the predicted probability" + (" of the class the model answers" if top else "")
+            + f" (rows per bin: {', '.join(str(n) for n in calibration.get('rows', []))}); on the diagonal, a predicted "
+            "30% comes true 30% of the time</p>")
     if data.get("predictions") is not None:
         _regression_plots(report, data)
     if data.get("slices"):
