@@ -142,15 +142,33 @@ def evaluate(
     version: Annotated[str | None, typer.Argument(help="Version or alias (default: the latest version).")] = None,
     project: ProjectOpt = None,
 ) -> Reply:
-    """Score a model version on the held-out test part: metrics, confusion matrix, ROC."""
+    """Score a model version on the held-out test part and write its report and model card.
+
+    Metrics with 95% bootstrap intervals beside a no-feature baseline; the decision threshold as counts per
+    day (evaluation.daily_volume); curves; slices (evaluation.slices); the most confidently wrong rows;
+    permutation importance and SHAP values.
+    """
     from tabloop.api import evaluate as run
 
     res = run(project, version=version)
-    return Reply(res, lambda: (
-        print(f"{res.model} v{res.version} on {res.rows} held-out rows:"),
-        [print(f"  {k}: {'n/a' if v is None else f'{v:.4f}'}") for k, v in res.metrics.items()],
-        print(f"report: {res.report_html}"),
-    ))
+
+    def human() -> None:
+        print(f"{res.model} v{res.version} on {res.rows} held-out rows (95% intervals, baseline without features):")
+        for line in res.summary():
+            print(f"  {line}")
+        if res.decision:
+            sentence = res.decision["sentence"]
+            print(sentence[0].upper() + sentence[1:] + ".")
+            for note in res.decision.get("notes", []):
+                print(f"  note: {note}")
+        for group in res.slices:
+            print(f"slices: {group['summary']}")
+        for note in res.notes:
+            print(f"note: {note}")
+        print(f"report: {res.report_html}")
+        print(f"model card: {res.model_card_md}")
+
+    return Reply(res, human)
 
 
 @command(app)
