@@ -7,6 +7,7 @@ import shutil
 import socket
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -114,3 +115,23 @@ def test_monitor_alerts_on_drift_once_across_runs(receiver, tmp_path: Path, trai
     second = tabloop.monitor(root, current=tmp_path / "drifted.csv")
     assert [a["status"] for a in second.alerts] == ["deduplicated"]
     assert len(handler.received) == 1
+
+
+def test_server_errors_alert_once_off_the_request_thread(receiver, tmp_path: Path, trained_project: Path) -> None:
+    from tabloop.api._project import Project
+    from tabloop.api._serve import ServerErrorAlerts
+
+    url, handler = receiver
+    root = tmp_path / "proj"
+    shutil.copytree(trained_project, root, symlinks=True)
+    set_spec(root, **{"alerts.webhook": url})
+    alerts = ServerErrorAlerts(Project.open(root))
+    for _ in range(50):  # a failing disk: every request answers 503
+        alerts(503, "prediction_log_unavailable")
+    deadline = time.monotonic() + 10
+    while not handler.received and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    assert len(handler.received) == 1
+    body = handler.received[0]["body"]
+    assert body["kind"] == "errors" and body["subject"] == "503:prediction_log_unavailable"

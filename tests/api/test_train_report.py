@@ -15,6 +15,12 @@ def test_the_leaderboard_says_which_validation_scored_the_candidates(trained_pro
     assert all(len(c["fold_scores"]["roc_auc"]) == 5 for c in data["leaderboard"] if c["status"] == "ok")
     assert "validation on the training part: 5-fold (stratified); auto for 1,904 training rows" in \
         (reports / "train-v1.html").read_text()
+    for c in (c for c in data["leaderboard"] if c["status"] == "ok"):
+        low, high = c["ci95"]["roc_auc"]
+        scores = c["fold_scores"]["roc_auc"]
+        assert low < c["metrics"]["roc_auc"]["mean"] < high or min(scores) == max(scores)
+        # wider than the plain interval: the folds share training rows (Nadeau-Bengio, 5-fold: ratio 1/4)
+        assert high - low >= 2 * 2.776 * c["metrics"]["roc_auc"]["std"] / 5 ** 0.5 - 1e-12
 
 
 def test_a_baseline_winner_is_a_warning_in_the_output_json_and_report(tmp_path: Path) -> None:

@@ -19,7 +19,8 @@ def test_one_output_row_per_input_row_in_input_order(bundle: ModelBundle, hmda: 
     shuffled = hmda.sample(frac=1.0, random_state=3)
     out = score_frame(bundle, shuffled, source="in.csv")
     assert out.rows == len(shuffled) == len(out.frame)
-    assert list(out.frame.columns) == ["request_id", "row", "prediction", "proba_no", "proba_yes"]
+    assert list(out.frame.columns) == ["request_id", "row", "prediction", "proba_no", "proba_yes", "out_of_contract"]
+    assert out.frame["out_of_contract"].isna().all() and out.marks == {}
     assert out.frame["row"].tolist() == list(range(len(shuffled)))
     assert (out.frame["request_id"] == out.request_id).all() and out.request_id.startswith("batch-")
     expected = bundle.predict(shuffled).proba
@@ -49,6 +50,30 @@ def test_bad_rows_fail_the_batch_naming_source_column_and_row(bundle: ModelBundl
     df = hmda.head(10).reset_index(drop=True)
     df.loc[6, "ccs"] = np.inf
     with pytest.raises(ContractViolation, match=r"^in\.csv breaks the data contract in 1 place\(s\): column 'ccs', row 6"):
+        score_frame(bundle, df, source="in.csv")
+
+
+def test_rows_out_of_contract_are_named_in_the_output_and_the_log(
+    bundle: ModelBundle, hmda: pd.DataFrame, tmp_path: Path
+) -> None:
+    df = hmda.head(5).reset_index(drop=True).copy()
+    df["dmi"] = df["dmi"].astype(object)
+    df.loc[1, "dmi"] = "maybe"
+    df.loc[3, "dir"] = bundle.contract.column("dir").max + 0.5
+    out = score_frame(bundle, df, source="in.csv")
+    assert out.frame["out_of_contract"].fillna("").tolist() == ["", "dmi:unseen_category:unknown", "", "dir:range:warn", ""]
+    log = PredictionLog(tmp_path)
+    log_batch(log, bundle, df, out, variant="champion")
+    marks = log.read_predictions()["contract"].tolist()
+    assert marks[1] == [{"column": "dmi", "rule": "unseen_category", "policy": "unknown"}]
+    assert marks[3] == [{"column": "dir", "rule": "range", "policy": "warn"}]
+    assert not isinstance(marks[0], list)
+
+
+def test_a_far_value_fails_the_batch_naming_its_row(bundle: ModelBundle, hmda: pd.DataFrame) -> None:
+    df = hmda.head(10).reset_index(drop=True)
+    df.loc[4, "dir"] = 1000.0
+    with pytest.raises(ContractViolation, match=r"column 'dir', row 4: 1000\.0 is far outside .* \[far_range\]"):
         score_frame(bundle, df, source="in.csv")
 
 

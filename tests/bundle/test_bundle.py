@@ -102,8 +102,17 @@ def test_threshold_decides_binary_labels(bundle: ModelBundle, hmda: pd.DataFrame
 
 
 def test_rows_are_checked_against_the_contract(bundle: ModelBundle, hmda: pd.DataFrame) -> None:
-    with pytest.raises(ContractViolation, match=r"^upload\.csv breaks the data contract.*column 'dmi', row 0"):
-        bundle.predict(hmda.head(1).assign(dmi="maybe"), source="upload.csv")
+    with pytest.raises(ContractViolation, match=r"^upload\.csv breaks the data contract.*column 'lvr', row 0.*far_range"):
+        bundle.predict(hmda.head(1).assign(lvr=1000.0), source="upload.csv")
+
+
+def test_rows_let_through_out_of_contract_carry_their_marks(bundle: ModelBundle, hmda: pd.DataFrame) -> None:
+    rows = hmda.head(3).assign(dmi=["no", "maybe", "yes"])
+    preds = bundle.predict(rows)
+    assert preds.out_of_contract == [1]
+    assert [m.to_dict() for m in preds.marks[1]] == [{"column": "dmi", "rule": "unseen_category", "policy": "unknown"}]
+    records = preds.records()
+    assert "contract" not in records[0] and records[1]["contract"] == [m.to_dict() for m in preds.marks[1]]
 
 
 def test_regression_bundle_has_values_and_no_probabilities(contract: Contract, hmda: pd.DataFrame) -> None:

@@ -98,14 +98,14 @@ def test_batch_rows_that_break_the_contract_name_column_and_row(trained_project:
     bad = hmda.head(10).copy()
     bad["lvr"] = bad["lvr"].astype(object)
     bad.loc[3, "lvr"] = "high"
-    bad.loc[7, "pbcr"] = "maybe"
+    bad.loc[7, "dir"] = 1000.0
     bad.to_csv(tmp_path / "bad.csv", index=False)
     code, out, _ = run("predict", "-p", str(trained_project), "-i", str(tmp_path / "bad.csv"), "-o",
                        str(tmp_path / "o.csv"), "--json")
     assert code == 1
     err = json.loads(out)["error"]
     found = {(v["column"], v.get("row"), v["rule"]) for v in err["violations"]}
-    assert ("pbcr", 7, "unseen_category") in found
+    assert ("dir", 7, "far_range") in found
     assert any(c == "lvr" and r == 3 and rule == "type" for c, r, rule in found) or ("lvr", 3, "type") in found
     assert not (tmp_path / "o.csv").exists(), "no half-written output on failure"
 
@@ -173,13 +173,12 @@ def test_ui_prints_its_command_on_stdout(tmp_path: Path) -> None:
 def test_printed_errors_keep_their_rule_tags(trained_project: Path, tmp_path: Path, hmda: pd.DataFrame) -> None:
     # rich read "[type]" in the message as markup and printed nothing for it
     bad = hmda.head(5).copy()
-    bad["pbcr"] = bad["pbcr"].astype(object)
-    bad.loc[2, "pbcr"] = "maybe"
+    bad.loc[2, "dir"] = 1000.0
     bad.to_csv(tmp_path / "bad.csv", index=False)
     code, _, err = run("predict", "-p", str(trained_project), "-i", str(tmp_path / "bad.csv"), "-o",
                        str(tmp_path / "o.csv"))
     assert code == 1
-    assert "[unseen_category]" in err, err
+    assert "[far_range]" in err, err
 
 
 def test_retrain_lines_say_when_there_is_no_challenger_or_no_score() -> None:

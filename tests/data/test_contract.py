@@ -9,7 +9,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tabloop.data import Contract, check_frame, infer_contract
+from tabloop.data import (
+    UNKNOWN_CATEGORY,
+    ColumnContract,
+    Contract,
+    ContractPolicy,
+    Screened,
+    check_frame,
+    far_bounds,
+    infer_contract,
+    screen_frame,
+)
 from tabloop.errors import ContractViolation, DataError
 
 FEATURES = ["dir", "hir", "lvr", "ccs", "mcs", "pbcr", "dmi", "self", "single", "uria", "condominium"]
@@ -18,6 +28,12 @@ FEATURES = ["dir", "hir", "lvr", "ccs", "mcs", "pbcr", "dmi", "self", "single", 
 @pytest.fixture(scope="module")
 def contract(hmda: pd.DataFrame) -> Contract:
     return infer_contract(hmda, target="deny", ignored=["black"])
+
+
+@pytest.fixture(scope="module")
+def strict(contract: Contract) -> Contract:
+    """The contract refusing unseen categories (its default answers them as unknown)."""
+    return contract.with_policy(ContractPolicy(defaults={"unseen_category": "reject"}))
 
 
 def _rules(err: pytest.ExceptionInfo[ContractViolation]) -> set[tuple[str | None, str, int | None]]:
@@ -109,7 +125,7 @@ def test_ignored_and_target_columns_are_accepted_unless_target_disallowed(hmda: 
 
 
 # -- check_frame: violations ----------------------------------------------------
-def test_all_violations_are_reported_at_once_with_column_row_and_rule(hmda: pd.DataFrame, contract: Contract) -> None:
+def test_all_violations_are_reported_at_once_with_column_row_and_rule(hmda: pd.DataFrame, strict: Contract) -> None:
     bad = hmda.drop(columns=["deny", "black"]).head(6).astype(object).reset_index(drop=True)
     bad = bad.drop(columns=["uria"])  # missing_column
     bad["extra"] = 1  # unexpected_column
@@ -120,7 +136,7 @@ def test_all_violations_are_reported_at_once_with_column_row_and_rule(hmda: pd.D
     bad.loc[5, "single"] = None  # not_null (categorical)
     bad.loc[0, "self"] = ["a"]  # type (categorical)
     with pytest.raises(ContractViolation) as err:
-        check_frame(bad, contract, source="req-17")
+        check_frame(bad, strict, source="req-17")
     assert _rules(err) == {
         ("extra", "unexpected_column", None),
         ("uria", "missing_column", None),
@@ -162,11 +178,11 @@ def test_boolean_column_where_a_number_is_expected(contract: Contract, hmda: pd.
     assert _rules(err) == {("lvr", "type", None)}
 
 
-def test_rows_are_positions_not_index_labels(contract: Contract, hmda: pd.DataFrame) -> None:
+def test_rows_are_positions_not_index_labels(strict: Contract, hmda: pd.DataFrame) -> None:
     bad = hmda.head(3).set_axis([100, 200, 300]).copy()
     bad.loc[300, "dmi"] = "unknown"
     with pytest.raises(ContractViolation) as err:
-        check_frame(bad, contract)
+        check_frame(bad, strict)
     assert _rules(err) == {("dmi", "unseen_category", 2)}
     assert "column 'dmi', row 2:" in str(err.value)
 
@@ -178,13 +194,13 @@ def test_empty_frame(contract: Contract, hmda: pd.DataFrame) -> None:
     assert str(err.value).startswith("batch.csv breaks the data contract in 1 place(s): input: no rows to check [empty]")
 
 
-def test_max_violations_caps_the_list(contract: Contract, hmda: pd.DataFrame) -> None:
+def test_max_violations_caps_the_list(strict: Contract, hmda: pd.DataFrame) -> None:
     bad = hmda.head(30).assign(dmi="nope", single="nope")
     with pytest.raises(ContractViolation) as err:
-        check_frame(bad, contract, max_violations=7)
+        check_frame(bad, strict, max_violations=7)
     assert len(err.value.violations) == 7
     with pytest.raises(ContractViolation) as err:
-        check_frame(bad, contract)
+        check_frame(bad, strict)
     assert len(err.value.violations) == 60
 
 
@@ -204,7 +220,7 @@ def test_save_load_round_trip(tmp_path: Path, contract: Contract) -> None:
     assert [p.name for p in path.parent.iterdir()] == ["contract.json"]  # no temp file left behind
     again = Contract.load(path)
     assert again == contract
-    assert json.loads(path.read_text())["version"] == 1
+    assert json.loads(path.read_text())["version"] == 2
 
 
 def test_load_errors_name_the_file(tmp_path: Path, contract: Contract) -> None:
@@ -222,3 +238,134 @@ def test_load_errors_name_the_file(tmp_path: Path, contract: Contract) -> None:
     future.write_text(json.dumps({**contract.to_dict(), "version": 99}))
     with pytest.raises(DataError, match=r"future\.json: contract format version 99 is not supported"):
         Contract.load(future)
+
+
+# -- policies: each rule x each policy it allows ------------------------------------
+def _small() -> Contract:
+    train = pd.DataFrame({"x": [0.0, 1.0, 2.0, 4.0], "c": ["a", "b", "a", "b"], "n": [1.0, np.nan, 2.0, 3.0]})
+    return infer_contract(train)
+
+
+def _with(contract: Contract, **defaults: str) -> Contract:
+    return contract.with_policy(ContractPolicy(defaults=defaults))
+
+
+def _marks(screened: Screened[pd.DataFrame]) -> dict[int, list[tuple[str, str, str]]]:
+    return {i: [tuple(m) for m in marks] for i, marks in screened.marks.items()}
+
+
+def test_the_defaults_warn_a_little_outside_refuse_far_outside_and_answer_unseen_as_unknown() -> None:
+    c = _small()  # x trained in [0, 4]: far_range beyond [-4, 8]
+    assert c.policy.defaults == {"not_null": "reject", "range": "warn", "far_range": "reject",
+                                 "unseen_category": "unknown"}
+    got = screen_frame(pd.DataFrame({"x": [1.0, 5.0, -3.0], "c": ["a", "z", "b"], "n": [1.0, 2.0, 3.5]}), c)
+    assert _marks(got) == {1: [("x", "range", "warn"), ("c", "unseen_category", "unknown")],
+                           2: [("x", "range", "warn"), ("n", "range", "warn")]}
+    assert got.values["x"].tolist() == [1.0, 5.0, -3.0]  # warn: as sent
+    assert got.values["c"].tolist() == ["a", UNKNOWN_CATEGORY, "b"]
+    with pytest.raises(ContractViolation) as err:
+        screen_frame(pd.DataFrame({"x": [1.0, 1000.0, 1.8e19], "c": ["a", "a", "b"], "n": [1.0, 2.0, 2.0]}), c)
+    assert _rules(err) == {("x", "far_range", 1), ("x", "far_range", 2)}
+    assert "1000.0 is far outside the trained range [0.0, 4.0] (beyond [-4, 8])" in str(err.value)
+
+
+@pytest.mark.parametrize("rule", ["range", "far_range"])
+@pytest.mark.parametrize("policy", ["reject", "warn", "clip"])
+def test_range_rules_by_policy(rule: str, policy: str) -> None:
+    c = _with(_small(), **{rule: policy, "range" if rule == "far_range" else "far_range": "reject"})
+    value = 5.0 if rule == "range" else 100.0
+    low = -1.0 if rule == "range" else -100.0
+    df = pd.DataFrame({"x": [2.0, value, low], "c": ["a", "a", "b"], "n": [1.0, 1.0, 1.0]})
+    if policy == "reject":
+        with pytest.raises(ContractViolation) as err:
+            screen_frame(df, c)
+        assert _rules(err) == {("x", rule, 1), ("x", rule, 2)}
+        return
+    got = screen_frame(df, c)
+    assert _marks(got) == {1: [("x", rule, policy)], 2: [("x", rule, policy)]}
+    assert got.values["x"].tolist() == ([2.0, 4.0, 0.0] if policy == "clip" else [2.0, value, low])
+    assert df["x"].tolist() == [2.0, value, low]  # the caller's frame is never written
+
+
+@pytest.mark.parametrize("policy", ["reject", "warn", "unknown"])
+def test_unseen_category_by_policy(policy: str) -> None:
+    c = _with(_small(), unseen_category=policy)
+    df = pd.DataFrame({"x": [1.0, 1.0], "c": ["a", "zz"], "n": [1.0, 1.0]})
+    if policy == "reject":
+        with pytest.raises(ContractViolation) as err:
+            screen_frame(df, c)
+        assert _rules(err) == {("c", "unseen_category", 1)}
+        return
+    got = screen_frame(df, c)
+    assert _marks(got) == {1: [("c", "unseen_category", policy)]}
+    assert got.values["c"].tolist() == ["a", UNKNOWN_CATEGORY if policy == "unknown" else "zz"]
+
+
+@pytest.mark.parametrize("policy", ["reject", "warn"])
+def test_not_null_by_policy(policy: str) -> None:
+    c = _with(_small(), not_null=policy)
+    df = pd.DataFrame({"x": [np.nan, 1.0], "c": ["a", None], "n": [np.nan, np.nan]})  # n had gaps: no rule
+    if policy == "reject":
+        with pytest.raises(ContractViolation) as err:
+            screen_frame(df, c)
+        assert _rules(err) == {("x", "not_null", 0), ("c", "not_null", 1)}
+        return
+    got = screen_frame(df, c)
+    assert _marks(got) == {0: [("x", "not_null", "warn")], 1: [("c", "not_null", "warn")]}
+    assert got.values["x"].isna().tolist() == [True, False]
+
+
+def test_rules_without_a_policy_always_refuse() -> None:
+    c = _with(_small(), not_null="warn", range="warn", far_range="warn", unseen_category="warn")
+    bad = pd.DataFrame({"x": [np.inf, "a"], "c": ["a", ["b"]], "n": [1.0, 1.0]})
+    with pytest.raises(ContractViolation) as err:
+        screen_frame(bad, c)
+    assert _rules(err) == {("x", "not_finite", 0), ("x", "type", 1), ("c", "type", 1)}
+
+
+def test_a_column_override_beats_the_default() -> None:
+    c = _small().with_policy(ContractPolicy(columns={"x": {"far_range": "clip"}}))
+    got = screen_frame(pd.DataFrame({"x": [1000.0], "c": ["a"], "n": [1000.0]}).assign(n=2.0), c)
+    assert got.values["x"].tolist() == [4.0] and _marks(got) == {0: [("x", "far_range", "clip")]}
+    with pytest.raises(ContractViolation) as err:
+        screen_frame(pd.DataFrame({"x": [1.0], "c": ["a"], "n": [1000.0]}), c)
+    assert _rules(err) == {("n", "far_range", 0)}
+
+
+def test_far_range_starts_factor_spans_beyond_the_range() -> None:
+    col = _small().column("x")
+    assert far_bounds(col, 1.0) == (-4.0, 8.0)
+    assert far_bounds(col, 0.5) == (-2.0, 6.0)
+    constant = ColumnContract("k", "numeric", nullable=False, min=5.0, max=5.0)
+    assert far_bounds(constant, 1.0) == (0.0, 10.0)
+    zero = ColumnContract("z", "numeric", nullable=False, min=0.0, max=0.0)
+    assert far_bounds(zero, 1.0) == (-1.0, 1.0)
+    wide = _small().with_policy(ContractPolicy(far_range_factor=10.0))
+    got = screen_frame(pd.DataFrame({"x": [30.0], "c": ["a"], "n": [1.0]}), wide)
+    assert _marks(got) == {0: [("x", "range", "warn")]}
+
+
+def test_a_policy_a_rule_does_not_allow_is_refused_naming_the_key() -> None:
+    with pytest.raises(DataError, match=r"contract\.columns\.x\.range: 'unknown' is not a policy for range"):
+        ContractPolicy(columns={"x": {"range": "unknown"}})
+    with pytest.raises(DataError, match=r"contract\.unseen_category: 'clip' is not a policy for unseen_category"):
+        ContractPolicy(defaults={"unseen_category": "clip"})
+    with pytest.raises(DataError, match=r"contract\.columns\.x\.type: unknown rule"):
+        ContractPolicy(columns={"x": {"type": "warn"}})
+    with pytest.raises(DataError, match=r"contract\.columns names \['nope'\]"):
+        _small().with_policy(ContractPolicy(columns={"nope": {"range": "clip"}}))
+
+
+def test_policies_are_saved_with_the_contract(tmp_path: Path) -> None:
+    c = _small().with_policy(ContractPolicy(defaults={"range": "clip"}, columns={"c": {"unseen_category": "reject"}},
+                                            far_range_factor=2.5))
+    again = Contract.load(c.save(tmp_path / "contract.json"))
+    assert again == c and again.policy.of("c")["unseen_category"] == "reject" and again.policy.far_range_factor == 2.5
+
+
+def test_a_version_1_contract_acts_by_the_default_policies(tmp_path: Path, contract: Contract) -> None:
+    old = {k: v for k, v in contract.to_dict().items() if k != "policy"} | {"version": 1}
+    path = tmp_path / "v1.json"
+    path.write_text(json.dumps(old))
+    again = Contract.load(path)
+    assert again.columns == contract.columns and again.policy == ContractPolicy()

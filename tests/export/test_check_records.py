@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tabloop.data import Contract, check_frame, check_records
+from tabloop.data import Contract, ContractPolicy, check_frame, check_records, screen_frame, screen_records
 from tabloop.errors import ContractViolation
 
 Rows = list[dict[str, Any]]
@@ -64,6 +64,10 @@ BAD_INPUTS: list[tuple[str, int, Callable[[Rows], Rows], set[str]]] = [
     ("a number for a category", 2, _set("dmi", 1), {"unseen_category"}),
     ("an object for a category", 2, _set("self", {"x": 1}), {"type"}),
     ("a list for a category", 2, _set("self", ["no"]), {"type"}),
+    ("a number a little outside the trained range", 3, _set("dir", 3.5, slice(1, 2)), {"range"}),
+    ("a number far outside the trained range", 3, _set("dir", 1000.0), {"far_range"}),
+    ("an enormous finite number", 2, _set("dir", 1.8e19, slice(1, 2)), {"far_range"}),
+    ("an enormous integer", 2, _set("dir", 2**64), {"far_range"}),
     ("a type error and a gap in one column", 4, _then(_set("lvr", "x"), _set("lvr", None, slice(2, 4))), {"type", "not_null"}),
     ("many problems at once", 3,
      _then(_drop("uria"), _set("zzz", 0, slice(None)), _set("hir", "a"), _set("pbcr", "maybe", slice(1, 3))),
@@ -81,11 +85,20 @@ def _frame_error(rows: Rows, contract: Contract) -> ContractViolation:
     return info.value
 
 
+#: every policy reject: each rule raises
+STRICT = ContractPolicy(defaults={"not_null": "reject", "range": "reject", "far_range": "reject",
+                                  "unseen_category": "reject"})
+#: no policy rejects: each rule with a policy marks the row
+LENIENT = ContractPolicy(defaults={"not_null": "warn", "range": "clip", "far_range": "warn",
+                                   "unseen_category": "unknown"})
+
+
 @pytest.mark.parametrize(("name", "n", "edit", "rules"), BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
 def test_every_rule_is_raised_identically(
     name: str, n: int, edit: Callable[[Rows], Rows], rules: set[str], contract: Contract,
     make_rows: Callable[..., Rows],
 ) -> None:
+    contract = contract.with_policy(STRICT)
     rows = edit(make_rows(n))
     want = _frame_error(rows, contract)
     with pytest.raises(ContractViolation) as info:
@@ -113,6 +126,36 @@ def test_clean_rows_give_the_values_check_frame_gives(contract: Contract, make_r
         assert got[name].dtype == object
         assert [v if isinstance(v, str) else None for v in got[name]] == [
             v if isinstance(v, str) else None for v in want[name]
+        ]
+
+
+MARKED: list[tuple[str, Callable[[Rows], Rows], set[tuple[str, str, str]]]] = [
+    ("a gap", _set("lvr", None, slice(0, 2)), {("lvr", "not_null", "warn")}),
+    ("a category gap", _set("dmi", None), {("dmi", "not_null", "warn")}),
+    ("a little outside", _set("dir", 3.5, slice(1, 2)), {("dir", "range", "clip")}),
+    ("far outside", _set("dir", -1e6), {("dir", "far_range", "warn")}),
+    ("an unseen category", _set("pbcr", "maybe", slice(2, 3)), {("pbcr", "unseen_category", "unknown")}),
+    ("all at once", _then(_set("dir", 3.5), _set("dmi", 7), _set("hir", 99.0, slice(1, 3))),
+     {("dir", "range", "clip"), ("dmi", "unseen_category", "unknown"), ("hir", "far_range", "warn")}),
+]
+
+
+@pytest.mark.parametrize(("name", "edit", "marks"), MARKED, ids=[m[0] for m in MARKED])
+def test_rows_let_through_are_marked_identically(
+    name: str, edit: Callable[[Rows], Rows], marks: set[tuple[str, str, str]], contract: Contract,
+    make_rows: Callable[..., Rows],
+) -> None:
+    contract = contract.with_policy(LENIENT)
+    rows = edit(make_rows(4))
+    want = screen_frame(pd.DataFrame.from_records(rows), contract)
+    got = screen_records(rows, contract)
+    assert got.marks == want.marks
+    assert {tuple(m) for row in got.marks.values() for m in row} == marks
+    for name in contract.numeric:
+        np.testing.assert_array_equal(got.values[name], want.values[name].to_numpy())
+    for name in contract.categorical:
+        assert [v if isinstance(v, str) else None for v in got.values[name]] == [
+            v if isinstance(v, str) else None for v in want.values[name]
         ]
 
 

@@ -47,13 +47,14 @@ def test_clean_rows_get_the_checked_paths_feed(contract: Contract, make_rows: Ca
         lambda r, c: r.update({c.numeric[0]: True}),            # booleans are not numbers
         lambda r, c: r.update({c.numeric[0]: 1e300}),           # beyond float32: the pipeline answers
         lambda r, c: r.update({c.numeric[0]: float("inf")}),    # not finite
+        lambda r, c: r.update({c.numeric[0]: c.column(c.numeric[0]).max + 1.0}),  # outside the trained range: marked
         lambda r, c: r.update({c.categorical[0]: "never-seen"}),
         lambda r, c: r.update({c.categorical[0]: 1}),           # a number as a category: canonicalized by the full check
         lambda r, c: r.update({"surprise": 1}),                 # unknown key
         lambda r, c: r.pop(c.feature_names[0]),                 # missing key
         lambda r, c: r.update({next(x.name for x in c.columns if not x.nullable): None}),  # gap where none is allowed
     ],
-    ids=["type", "bool", "float32", "inf", "unseen", "numeric-category", "unknown", "missing", "not-null"],
+    ids=["type", "bool", "float32", "inf", "out-of-range", "unseen", "numeric-category", "unknown", "missing", "not-null"],
 )
 def test_anything_unusual_goes_to_the_full_check(
     contract: Contract, make_rows: Callable[..., Rows], spoil: Callable[[dict[str, Any], Contract], None]

@@ -101,13 +101,13 @@ def test_invocations_errors_are_mlflow_shaped_4xx(client: TestClient, body: byte
 
 def test_invocations_contract_violation_is_400_naming_column(client: TestClient, make_rows: Rows) -> None:
     rows = make_rows(2)
-    rows[1]["dmi"] = "maybe"
+    rows[1]["dir"] = 1000.0
     r = client.post("/invocations", json={"dataframe_records": rows})
     assert r.status_code == 400
     body = r.json()
     assert body["error_code"] == "BAD_REQUEST"
-    assert "dmi" in body["message"] and "unseen_category" in body["message"]
-    assert [(v["column"], v["row"], v["rule"]) for v in body["violations"]] == [("dmi", 1, "unseen_category")]
+    assert "dir" in body["message"] and "far_range" in body["message"]
+    assert [(v["column"], v["row"], v["rule"]) for v in body["violations"]] == [("dir", 1, "far_range")]
 
 
 def test_invocations_too_many_rows(client: TestClient, make_rows: Rows) -> None:
@@ -224,9 +224,9 @@ def test_v2_contract_violation_names_column(client: TestClient, bundle: ModelBun
     assert r.json()["violations"][0]["column"] == "uria"
 
 
-def test_finite_but_enormous_number_is_422_out_of_range(client: TestClient, make_rows: Rows) -> None:
+def test_finite_but_enormous_number_is_422_far_range(client: TestClient, make_rows: Rows) -> None:
     rows = make_rows(2)
-    rows[1]["dir"] = 1.7e308  # finite, but scaling overflows it
+    rows[1]["dir"] = 1.7e308  # finite, but far outside the trained range (and scaling would overflow it)
     r = client.post("/predict", json=rows)
     assert r.status_code == 422, r.text
-    assert [(v["column"], v["row"], v["rule"]) for v in r.json()["error"]["violations"]] == [("dir", 1, "out_of_range")]
+    assert [(v["column"], v["row"], v["rule"]) for v in r.json()["error"]["violations"]] == [("dir", 1, "far_range")]

@@ -9,6 +9,7 @@ probabilities within float32's reach, identical 4xx bodies.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -16,6 +17,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
+from tabloop.data import ContractPolicy
 from tabloop.serving._predictor import BundlePredictor
 from tabloop.bundle import ModelBundle
 
@@ -25,12 +27,27 @@ Rows = Callable[..., list[dict[str, Any]]]
 RID = {"X-Request-ID": "same-id-for-both", "content-type": "application/json"}
 
 
+#: the contract refusing unseen categories and letting far numbers through, so that the float32 fallback
+#: and the overflow on the pipeline are reached; ``default_clients`` serve the default policies
+EDGES = ContractPolicy(defaults={"far_range": "warn", "unseen_category": "reject"})
+
+
+def _pair(bundle: ModelBundle) -> tuple[TestClient, TestClient]:
+    assert bundle.onnx is not None and bundle.manifest.onnx["used"]
+    return TestClient(app_for(bundle, max_rows=50)), TestClient(app_for(bundle, max_rows=50, predictor=BundlePredictor))
+
+
 @pytest.fixture(scope="module")
 def clients(bundle: ModelBundle) -> Iterator[tuple[TestClient, TestClient]]:
-    assert bundle.onnx is not None and bundle.manifest.onnx["used"]
-    with TestClient(app_for(bundle, max_rows=50)) as onnx, TestClient(
-        app_for(bundle, max_rows=50, predictor=BundlePredictor)
-    ) as sklearn:
+    onnx, sklearn = _pair(dataclasses.replace(bundle, contract=bundle.contract.with_policy(EDGES)))
+    with onnx, sklearn:
+        yield onnx, sklearn
+
+
+@pytest.fixture(scope="module")
+def default_clients(bundle: ModelBundle) -> Iterator[tuple[TestClient, TestClient]]:
+    onnx, sklearn = _pair(bundle)
+    with onnx, sklearn:
         yield onnx, sklearn
 
 
@@ -72,7 +89,10 @@ def _same_answer(a: Any, b: Any) -> None:
     assert ja.keys() == jb.keys()
     assert ja["request_id"] == jb["request_id"] and ja["model"] == jb["model"] and ja["variant"] == jb["variant"]
     assert len(ja["predictions"]) == len(jb["predictions"])
+    assert ja.get("out_of_contract") == jb.get("out_of_contract")
+    assert a.headers.get("x-out-of-contract-rows") == b.headers.get("x-out-of-contract-rows")
     for pa, pb in zip(ja["predictions"], jb["predictions"], strict=True):
+        assert pa.get("contract") == pb.get("contract")
         assert pa["prediction"] == pb["prediction"]
         assert pa["probabilities"].keys() == pb["probabilities"].keys()
         for label, p in pb["probabilities"].items():
@@ -133,6 +153,41 @@ def test_same_errors(clients: tuple[TestClient, TestClient], make_rows: Rows, bu
     _same_answer(a, b)
 
 
+def _marked_cases(make_rows: Rows, bundle: ModelBundle) -> dict[str, list[dict[str, Any]]]:
+    contract = bundle.contract
+    cat = next(c.name for c in contract.columns if c.kind == "categorical")
+    num = contract.column(contract.numeric[0])
+    one, many = make_rows(1, start=11), make_rows(12, start=120)
+    above = num.max + 0.1 * (num.max - num.min)
+    return {
+        "unseen_category": _with(one, 0, **{cat: "never-seen"}),
+        "unseen_category_in_batch": _with(many, 4, **{cat: "never-seen"}),
+        "a_little_out_of_range": _with(one, 0, **{num.name: above}),
+        "out_of_range_and_unseen_in_batch": _with(_with(many, 2, **{num.name: above}), 7, **{cat: 3}),
+        "far_out_of_range": _with(one, 0, **{num.name: 1000.0}),
+        "enormous_in_batch": _with(many, 9, **{num.name: 1.8e19}),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["unseen_category", "unseen_category_in_batch", "a_little_out_of_range", "out_of_range_and_unseen_in_batch",
+     "far_out_of_range", "enormous_in_batch"],
+)
+def test_default_policies_answer_the_same(
+    default_clients: tuple[TestClient, TestClient], make_rows: Rows, bundle: ModelBundle, case: str
+) -> None:
+    """Marked rows (unseen categories as unknown, numbers a little outside) and refused ones alike."""
+    rows = _marked_cases(make_rows, bundle)[case]
+    onnx, sklearn = default_clients
+    a = onnx.post("/predict", json=rows, headers=RID)
+    b = sklearn.post("/predict", json=rows, headers=RID)
+    assert a.status_code == (422 if case in ("far_out_of_range", "enormous_in_batch") else 200), a.text
+    _same_answer(a, b)
+    if a.status_code == 200:
+        assert a.json()["out_of_contract"]
+
+
 def test_overflow_on_onnx_is_named_by_column(clients: tuple[TestClient, TestClient], make_rows: Rows) -> None:
     r = clients[0].post("/predict", json=_with(make_rows(1), 0, dir=1.7e308))
     assert r.status_code == 422, r.text
@@ -165,3 +220,19 @@ def test_fast_path_answers_as_the_routed_endpoint(bundle: ModelBundle, make_rows
             }
         assert a.get("/predict").status_code == 405  # anything but POST falls through to FastAPI
         assert "/predict" in a.get("/openapi.json").json()["paths"]
+
+
+@pytest.mark.parametrize("kind", ["numeric", "categorical"])
+def test_a_gap_let_through_by_warn_is_answered_alike(bundle: ModelBundle, make_rows: Rows, kind: str) -> None:
+    """not_null: warn hands the gap to the model's imputer, on the graph as in the pipeline."""
+    contract = bundle.contract
+    column = next(c.name for c in contract.columns if not c.nullable and c.kind == kind)
+    warned = dataclasses.replace(bundle, contract=contract.with_policy(ContractPolicy(defaults={"not_null": "warn"})))
+    rows = _with(make_rows(3, start=60), 1, **{column: None})
+    onnx, sklearn = _pair(warned)
+    with onnx, sklearn:
+        a = onnx.post("/predict", json=rows, headers=RID)
+        b = sklearn.post("/predict", json=rows, headers=RID)
+    assert a.status_code == 200, a.text
+    _same_answer(a, b)
+    assert a.json()["predictions"][1]["contract"] == [{"column": column, "rule": "not_null", "policy": "warn"}]

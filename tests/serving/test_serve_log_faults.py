@@ -83,3 +83,16 @@ def test_a_version_that_fails_to_load_is_reported_without_its_path(
         failure = health.json()["models"]["failures"]["champion"]
         assert "bundle.pkl" in failure["error"]  # the file's name says enough; the server log has the path
         _no_path(health.text, tmp_path)
+
+
+def test_the_servers_own_failures_are_told_to_on_server_error_and_client_mistakes_are_not(
+    bundle: ModelBundle, make_rows: Rows, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    told: list[tuple[int, str]] = []
+    app = app_for(bundle, predlog=PredictionLog(tmp_path / "predlog"), on_server_error=lambda s, c: told.append((s, c)))
+    with TestClient(app) as client:
+        assert client.post("/predict", json={"rows": [{"nope": 1}]}).status_code == 422
+        assert told == []
+        broken_log_disk(monkeypatch, errno.ENOSPC)
+        assert client.post("/predict", json=make_rows(1)).status_code == 503
+    assert told == [(503, "prediction_log_unavailable")]

@@ -136,14 +136,15 @@ def _edit(rows: list[dict[str, Any]], i: int, **changes: Any) -> list[dict[str, 
         (lambda rows: _edit(rows, 0, dmi={"a": 1}), "dmi", 0, "type"),
         (lambda rows: _edit(rows, 2, dir=None), "dir", 2, "not_null"),
         (lambda rows: _edit(rows, 0, single=None), "single", 0, "not_null"),
-        (lambda rows: _edit(rows, 1, dmi="maybe"), "dmi", 1, "unseen_category"),
+        (lambda rows: _edit(rows, 1, dir=1000.0), "dir", 1, "far_range"),
+        (lambda rows: _edit(rows, 2, hir=1.8e19), "hir", 2, "far_range"),
         (lambda rows: _edit(rows, 0, dir="NaN"), "dir", 0, "type"),
         # nullable column left out of one row: not a silent null, a missing value
         (lambda rows: [rows[0], {k: v for k, v in rows[1].items() if k != "pbcr"}, rows[2]], "pbcr", 1, "missing_column"),
     ],
     ids=[
         "missing-column", "extra-column", "string-for-number", "list-for-number", "object-for-category",
-        "null-number", "null-category", "unseen-category", "nan-string", "key-left-out-of-one-row",
+        "null-number", "null-category", "far-out-of-range", "enormous-number", "nan-string", "key-left-out-of-one-row",
     ],
 )
 def test_contract_violations_are_422_naming_column_and_rule(
@@ -160,11 +161,12 @@ def test_contract_violations_are_422_naming_column_and_rule(
 def test_every_violation_in_a_request_is_listed(client: TestClient, make_rows: Rows) -> None:
     rows = make_rows(4)
     rows[0]["dir"] = "abc"
-    rows[3]["dmi"] = "maybe"
+    rows[3]["lvr"] = 1000.0
+    rows[2]["dmi"] = "maybe"  # answered as unknown by default: not a violation
     r = client.post("/predict", json=rows)
     assert r.status_code == 422
     found = {(v["column"], v.get("row"), v["rule"]) for v in _violations(r)}
-    assert found == {("dir", 0, "type"), ("dmi", 3, "unseen_category")}
+    assert found == {("dir", 0, "type"), ("lvr", 3, "far_range")}
 
 
 @pytest.mark.parametrize("body", [[], {"rows": []}], ids=["list", "object"])

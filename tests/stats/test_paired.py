@@ -100,3 +100,19 @@ def test_paired_bootstrap_finds_a_real_gain_and_not_a_null_one() -> None:
     assert same.p_value == 1.0
     # a margin larger than the gain is not met
     assert paired_bootstrap(rmse(bad), rmse(good), n, greater_is_better=False, margin=1.0, resamples=200).p_value == 1.0
+
+
+def test_score_interval_is_the_corrected_t_interval() -> None:
+    from scipy import stats as st
+
+    from tabloop.stats import score_interval
+
+    scores = [0.80, 0.82, 0.78, 0.85, 0.81]
+    plain = st.t.interval(0.95, 4, loc=np.mean(scores), scale=np.std(scores, ddof=1) / math.sqrt(5))
+    assert score_interval(scores) == pytest.approx(plain)
+    low, high = score_interval(scores, test_to_train=0.25)  # 5-fold: a test fold is a quarter of its training part
+    half = (high - low) / 2
+    assert half == pytest.approx((plain[1] - plain[0]) / 2 * math.sqrt((1 / 5 + 0.25) / (1 / 5)))
+    assert low < np.mean(scores) < high
+    assert all(math.isnan(v) for v in score_interval([0.8]))
+    assert all(math.isnan(v) for v in score_interval([0.8, float("nan")]))

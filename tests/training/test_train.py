@@ -184,8 +184,8 @@ def test_training_data_is_checked_against_the_contract(
 ) -> None:
     from tabloop.errors import ContractViolation
 
-    bad = train_part.head(100).assign(dmi="maybe")
-    with pytest.raises(ContractViolation, match="^training data breaks the data contract"):
+    bad = train_part.head(100).assign(dir=1000.0)  # far outside the trained range: refused by default
+    with pytest.raises(ContractViolation, match="^training data breaks the data contract.*far_range"):
         train_candidates(bad, _spec(make_spec, []), contract, CLASSES)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +56,8 @@ class MonitorResult(Result):
     skipped_lines: int = 0
     #: what became of each alert the policy raised (spec: alerts): sent, deduplicated, failed or off
     alerts: list[dict[str, Any]] = field(default_factory=list)
+    #: rows of the window answered out of contract (warn, clip, unknown), per column:rule:policy (log windows only)
+    out_of_contract: dict[str, Any] | None = None
 
 
 def monitor(
@@ -84,10 +86,10 @@ def monitor(
     reference = _source(reference)
     current = _source(current)
     proj = _maybe_project(project, standalone=reference is not None and current is not None)
-    from tabloop.monitoring import drift_report, shadow_mask, start_drift
+    from tabloop.monitoring import drift_report, out_of_contract_summary, shadow_mask, start_drift
 
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
-    timeline = performance = ab = None
+    timeline = performance = ab = marked = None
     skipped: list[SkippedLine] = []
     if proj is None:
         assert reference is not None and current is not None
@@ -120,6 +122,7 @@ def monitor(
             # --last 0 means the default window, as not giving it does
             newest = logged[~shadow_mask(logged)].iloc[-setting(spec, "monitoring.window_rows", last or None):]
             cur_df = proj.predlog.inputs_frame(newest).reset_index(drop=True)
+            marked = out_of_contract_summary(newest)
             cur_name = f"prediction log (newest {len(cur_df)} rows)"
         importances = _importances(bundle, ref_raw, spec.seed)
         ref_df = _with_signal(bundle, ref_raw, "reference")
@@ -154,6 +157,7 @@ def monitor(
         ab=None if ab is None else ab.to_dict(),
         skipped_lines=len(skipped),
         alerts=alerts,
+        out_of_contract=marked,
     )
 
 
@@ -344,9 +348,19 @@ def _logged_signal(bundle: ModelBundle, logged: pd.DataFrame) -> np.ndarray:
 
 
 def _with_signal(bundle: ModelBundle, df: pd.DataFrame, source: str) -> pd.DataFrame:
-    """Add the model's output on these rows: the positive-class probability, or the prediction."""
+    """Add the model's output on these rows: the positive-class probability, or the prediction.
+
+    Numbers outside the trained range that the contract refuses are clipped to it here: a
+    current table that drifted far is what the monitor is for, not a reason to stop it.
+    """
     features = df[[c for c in bundle.contract.feature_names if c in df.columns]]
-    preds = bundle.predict(features, source=source)
+    policy = bundle.contract.policy
+    clipping = {rule: "clip" for rule in ("range", "far_range") if policy.defaults[rule] == "reject"}
+    columns = {c: {r: "clip" if p == "reject" and r in ("range", "far_range") else p for r, p in rules.items()}
+               for c, rules in policy.columns.items()}
+    scoring = replace(bundle, contract=bundle.contract.with_policy(
+        replace(policy, defaults={**policy.defaults, **clipping}, columns=columns)))
+    preds = scoring.predict(features, source=source)
     frame = preds.to_frame()
     signal = frame[proba_column(bundle.classes[-1])] if bundle.task == "binary" else frame[PREDICTION_COLUMN]
     out = features.reset_index(drop=True).copy()

@@ -16,6 +16,7 @@ from tabloop.api._project import Project
 from tabloop.api._results import Result
 from tabloop.data import (
     Contract,
+    ContractPolicy,
     Finding,
     infer_contract,
     profile_frame,
@@ -58,7 +59,8 @@ def profile(project: str | Path | None = None, *, data: str | Path | pd.DataFram
 
     def learn() -> tuple[Contract, list[Finding]]:
         with said_as_findings():
-            contract = infer_contract(df, target=spec.data.target, ignored=ignored, types=spec.data.types)
+            contract = infer_contract(df, target=spec.data.target, ignored=ignored, types=spec.data.types).with_policy(
+                ContractPolicy.from_spec(spec.contract))
         return contract, _leakage(spec, df, contract)
 
     # the contract and the leak checks run beside the profile, on a second core where there is one

@@ -6,6 +6,8 @@ import json
 import logging
 import os
 import sys
+import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,9 +188,45 @@ def _build(
         source=source, aliases=aliases, api_keys=keys,
         # /dashboard: the monitor's own timelines over the whole log (every worker's segment)
         dashboard=DashboardSource(proj),
+        on_server_error=ServerErrorAlerts(proj) if proj.spec.alerts.webhook or proj.spec.alerts.command else None,
     )
     app = create_app(config)
     return app, bundle, challenger, keys
+
+
+class ServerErrorAlerts:
+    """The server's 5xx answers as ``errors`` alerts (spec: alerts), sent off the request's thread.
+
+    A failing disk answers every request with a 503: at most one delivery per status and code is
+    attempted every ``MIN_GAP_S`` seconds in this process, and the alerts' own de-duplication
+    keeps every worker together to one alert per ``alerts.repeat_minutes``.
+    """
+
+    MIN_GAP_S = 30.0
+
+    def __init__(self, proj: Project) -> None:
+        self._spec, self._name = proj.spec.alerts, proj.spec.name
+        self._state = proj.workspace.home / "alerts"
+        self._tried: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, status: int, code: str) -> None:
+        key = f"{status}:{code}"
+        now = time.monotonic()
+        with self._lock:
+            if now - self._tried.get(key, -self.MIN_GAP_S) < self.MIN_GAP_S:
+                return
+            self._tried[key] = now
+        threading.Thread(target=self._send, args=(status, code), name="tabloop-alert", daemon=True).start()
+
+    def _send(self, status: int, code: str) -> None:
+        from tabloop.alerts import Alert, send_alert
+
+        try:
+            send_alert(Alert("errors", f"{self._name}: the server answered {status} ({code})", self._name,
+                             f"{status}:{code}", {"status": status, "code": code}), self._spec, self._state)
+        except Exception:  # noqa: BLE001 - an alert must never hurt the server that raised it
+            log.exception("the errors alert could not be sent")
 
 
 @dataclass
@@ -199,6 +237,8 @@ class PredictResult(Result):
     output: Path
     request_id: str
     logged: int
+    #: rows the contract let through out of it (warn, clip, unknown); the output's out_of_contract column names them
+    out_of_contract: int = 0
 
 
 def predict(
@@ -216,4 +256,5 @@ def predict(
     out = score_frame(bundle, df, source=source_name(input), id_column=proj.spec.data.id_column)
     path = write_table(out.frame, output)
     logged = log_batch(proj.predlog, bundle, df, out, variant="batch") if log_predictions else 0
-    return PredictResult(bundle.name or "", bundle.version or "", out.rows, path, out.request_id, logged)
+    return PredictResult(bundle.name or "", bundle.version or "", out.rows, path, out.request_id, logged,
+                         len(out.marks))

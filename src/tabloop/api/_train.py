@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -20,6 +21,7 @@ from tabloop.api._project import Project
 from tabloop.api._results import Result
 from tabloop.data import (
     Contract,
+    ContractPolicy,
     Finding,
     check_frame,
     class_labels,
@@ -244,14 +246,16 @@ def _work(proj: Project, train_df: pd.DataFrame, df: pd.DataFrame, *, budget: fl
 
 
 def _contract(proj: Project, df: pd.DataFrame) -> Contract:
-    """The saved contract when profile ran, else one learned now from the same data."""
+    """The saved contract when profile ran, else one learned now from the same data; acting by the spec's
+    ``contract:`` policies as they are now (the version saves them with its contract)."""
+    policy = ContractPolicy.from_spec(proj.spec.contract)
     path = proj.workspace.contract_path
     if path.exists():
         contract = Contract.load(path)
         if contract.target == proj.spec.data.target:
-            return contract
+            return contract.with_policy(policy)
     return infer_contract(df, target=proj.spec.data.target, ignored=ignored_columns(proj.spec),
-                          types=proj.spec.data.types)
+                          types=proj.spec.data.types).with_policy(policy)
 
 
 def fit_and_register(
@@ -377,7 +381,7 @@ def fit_and_register(
     return TrainSummary(
         model=ref.name, version=ref.version, run_id=run_id, winner=result.winner, rule=result.rule,
         metric=result.metric, cv_mean=best.mean(result.metric), cv_std=best.std(result.metric),
-        leaderboard=[_row(c, result.metric) for c in result.leaderboard],
+        leaderboard=[_row(c, result.metric, result.interval(c, result.metric)) for c in result.leaderboard],
         train_rows=len(train_df), test_rows=0 if test_df is None else len(test_df), seconds=result.seconds,
         report_html=html_path, report_json=json_path, study=result.study, storage=redact_url(url),
         trials=len(result.trials), stopped_because=result.stopped_because, importance=result.importance,
@@ -473,10 +477,12 @@ def _with_predictions(bundle: ModelBundle) -> pd.DataFrame:
     return pd.concat([ref, preds], axis=1)
 
 
-def _row(c: Any, metric: str) -> dict[str, Any]:
+def _row(c: Any, metric: str, interval: tuple[float, float]) -> dict[str, Any]:
     stats = c.metrics.get(metric, {})
+    low, high = interval
     return {"candidate": c.name, "status": c.status, f"{metric}_mean": stats.get("mean"),
-            f"{metric}_std": stats.get("std"), "fit_seconds": round(c.fit_seconds, 3),
+            f"{metric}_std": stats.get("std"),
+            f"{metric}_ci95": None if math.isnan(low) else [low, high], "fit_seconds": round(c.fit_seconds, 3),
             "predict_ms_per_row": round(c.predict_seconds_per_row * 1000, 4), "model_bytes": c.model_bytes,
             "trials": c.trials, "note": c.note}
 

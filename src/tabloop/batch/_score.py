@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from tabloop.data import read_table
+from tabloop.data import Marks, read_table
 from tabloop.errors import DataError
 from tabloop.predlog import PredictionLog, utc_now
-from tabloop.bundle import ModelBundle
+from tabloop.bundle import CONTRACT_KEY, ModelBundle
 
 
 @dataclass
@@ -21,18 +21,30 @@ class BatchOutput:
     frame: pd.DataFrame
     request_id: str
     rows: int
+    #: row -> the contract marks of that row (rows within the contract are absent)
+    marks: Marks = field(default_factory=dict)
+
+
+#: the batch output's column naming, per row, the contract rules it was let through with
+#: ("column:rule:policy", several joined by "; "; empty (null) within the contract)
+OUT_OF_CONTRACT_COLUMN = "out_of_contract"
 
 
 def score_frame(bundle: ModelBundle, df: pd.DataFrame, *, source: str, id_column: str | None = None) -> BatchOutput:
-    """Predict every row; the output keeps the input order and adds ``request_id`` and ``row``."""
+    """Predict every row; the output keeps the input order and adds ``request_id``, ``row`` and
+    ``out_of_contract`` (the rules a row broke that the contract's policy let through)."""
     request_id = f"batch-{uuid.uuid4().hex}"
     preds = bundle.predict(df, source=source)
     out = preds.to_frame()
+    marked: list[Any] = [np.nan] * len(out)
+    for i, marks in preds.marks.items():
+        marked[i] = "; ".join(map(str, marks))
+    out[OUT_OF_CONTRACT_COLUMN] = pd.Series(marked, dtype="str")  # missing within the contract, as files read it back
     out.insert(0, "row", np.arange(len(df)))
     out.insert(0, "request_id", request_id)
     if id_column and id_column in df.columns:
         out.insert(0, id_column, df[id_column].to_numpy())
-    return BatchOutput(out, request_id, len(out))
+    return BatchOutput(out, request_id, len(out), preds.marks)
 
 
 def log_batch(log: PredictionLog, bundle: ModelBundle, df: pd.DataFrame, output: BatchOutput, *, variant: str) -> int:
@@ -44,11 +56,14 @@ def log_batch(log: PredictionLog, bundle: ModelBundle, df: pd.DataFrame, output:
     records: list[dict[str, Any]] = []
     for i, row in enumerate(inputs):
         probs = {c[len("proba_"):]: float(output.frame[c].iat[i]) for c in proba_cols} or None
-        records.append({
+        record = {
             "request_id": output.request_id, "row": i, "ts": ts, "source": "batch",
             "model": bundle.name, "version": bundle.version, "variant": variant, "inputs": row,
             "prediction": output.frame["prediction"].iat[i], "probabilities": probs, "latency_ms": None,
-        })
+        }
+        if i in output.marks:  # as the HTTP app logs them: monitoring counts rows answered out of contract
+            record[CONTRACT_KEY] = [m.to_dict() for m in output.marks[i]]
+        records.append(record)
     return log.append(records)
 
 
@@ -71,4 +86,4 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
-__all__ = ["BatchOutput", "log_batch", "read_table", "score_frame", "write_table"]
+__all__ = ["OUT_OF_CONTRACT_COLUMN", "BatchOutput", "log_batch", "read_table", "score_frame", "write_table"]

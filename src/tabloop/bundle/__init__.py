@@ -20,7 +20,7 @@ from tabloop._lazy import exports
 if TYPE_CHECKING:
     from tabloop.bundle._bundle import ModelBundle, library_versions, training_prior
     from tabloop.bundle._manifest import Label, Manifest
-    from tabloop.bundle._predictions import PREDICTION_COLUMN, Predictions, proba_column
+    from tabloop.bundle._predictions import CONTRACT_KEY, PREDICTION_COLUMN, Predictions, proba_column
     from tabloop.bundle._predictor import RowPredictor, Rows
     from tabloop.bundle._signature import MANIFEST_FILE, SIGNATURE_FILE
 
@@ -28,6 +28,7 @@ __getattr__, __dir__ = exports(__name__, __file__)
 
 __all__ = [
     "MANIFEST_FILE",
+    "CONTRACT_KEY",
     "PREDICTION_COLUMN",
     "SIGNATURE_FILE",
     "Label",

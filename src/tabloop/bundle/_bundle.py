@@ -19,7 +19,7 @@ import pandas as pd
 from tabloop.bundle._manifest import Manifest
 from tabloop.bundle._predictions import Predictions
 from tabloop.bundle._signature import MANIFEST_FILE, verify_signature, write_signature
-from tabloop.data import Contract, check_frame
+from tabloop.data import Contract, screen_frame
 from tabloop.errors import DataError
 from tabloop.workspace import SigningKey, atomic_write_bytes, atomic_write_json, file_sha256
 
@@ -108,11 +108,19 @@ class ModelBundle:
         return Predictions(labels=[prior["prediction"]] * n, proba=proba, classes=self.classes)
 
     def predict(self, df: pd.DataFrame, *, source: str = "input", checked: bool = False) -> Predictions:
-        """Check ``df`` against the contract (unless ``checked``) and predict."""
-        X = df if checked else check_frame(df, self.contract, source=source)
+        """Check ``df`` against the contract (unless ``checked``) and predict; rows the contract let
+        through out of contract carry their marks (``Predictions.marks``)."""
+        if checked:
+            X, marks = df, {}
+        else:
+            screened = screen_frame(df, self.contract, source=source)
+            X, marks = screened.values, screened.marks
         if self.task == "regression":
-            return self.predictions_from(self.pipeline.predict(X))
-        return self.predictions_from(self.pipeline.predict_proba(X))
+            preds = self.predictions_from(self.pipeline.predict(X))
+        else:
+            preds = self.predictions_from(self.pipeline.predict_proba(X))
+        preds.marks = marks
+        return preds
 
     def predictions_from(self, output: Any) -> Predictions:
         """Predictions from the model's raw output: values (regression) or probabilities in ``classes`` order.

@@ -2,7 +2,8 @@
 
 A predictor gets the rows exactly as a client sent them (JSON-safe mappings) and
 returns ``Predictions``; it must apply the rules of ``check_frame`` and raise
-``ContractViolation`` naming column, row and rule. tabloop.export holds the pipeline
+``ContractViolation`` naming column, row and rule, and should set ``Predictions.marks``
+for the rows the contract's policies let through (``screen_records`` gives them). tabloop.export holds the pipeline
 and ONNX implementations; serving wraps them and accepts any other object with this
 method (``create_app(predictor=...)``), so the protocol asks for nothing more.
 """

@@ -110,12 +110,14 @@ def train(
             return
         table = Table(title=f"leaderboard ({res.metric}, {res.train_rows} training rows, {res.validation}; "
                             f"{res.trials} trials)")
-        for col in ("candidate", "status", "mean", "std", "trials", "fit s", "ms/row", "KB", "note"):
+        for col in ("candidate", "status", "mean", "std", "95% CI", "trials", "fit s", "ms/row", "KB", "note"):
             table.add_column(col)
         for row in res.leaderboard:
             mean, std = row.get(f"{res.metric}_mean"), row.get(f"{res.metric}_std")
+            ci = row.get(f"{res.metric}_ci95")
             table.add_row(row["candidate"] + (" *" if row["candidate"] == res.winner else ""), row["status"],
                           "" if mean is None else f"{mean:.4f}", "" if std is None else f"{std:.4f}",
+                          "" if not ci else f"{ci[0]:.4f}-{ci[1]:.4f}",
                           str(row.get("trials", "")), f"{row['fit_seconds']:.2f}",
                           f"{row.get('predict_ms_per_row', 0.0):.3f}", f"{row.get('model_bytes', 0) / 1024:.0f}",
                           row["note"])
@@ -141,15 +143,33 @@ def evaluate(
     version: Annotated[str | None, typer.Argument(help="Version or alias (default: the latest version).")] = None,
     project: ProjectOpt = None,
 ) -> Reply:
-    """Score a model version on the held-out test part: metrics, confusion matrix, ROC."""
+    """Score a model version on the held-out test part and write its report and model card.
+
+    Metrics with 95% bootstrap intervals beside a no-feature baseline; the decision threshold as counts per
+    day (evaluation.daily_volume); curves; slices (evaluation.slices); the most confidently wrong rows;
+    permutation importance and SHAP values.
+    """
     from tabloop.api import evaluate as run
 
     res = run(project, version=version)
-    return Reply(res, lambda: (
-        print(f"{res.model} v{res.version} on {res.rows} held-out rows:"),
-        [print(f"  {k}: {'n/a' if v is None else f'{v:.4f}'}") for k, v in res.metrics.items()],
-        print(f"report: {res.report_html}"),
-    ))
+
+    def human() -> None:
+        print(f"{res.model} v{res.version} on {res.rows} held-out rows (95% intervals, baseline without features):")
+        for line in res.summary():
+            print(f"  {line}")
+        if res.decision:
+            sentence = res.decision["sentence"]
+            print(sentence[0].upper() + sentence[1:] + ".")
+            for note in res.decision.get("notes", []):
+                print(f"  note: {note}")
+        for group in res.slices:
+            print(f"slices: {group['summary']}")
+        for note in res.notes:
+            print(f"note: {note}")
+        print(f"report: {res.report_html}")
+        print(f"model card: {res.model_card_md}")
+
+    return Reply(res, human)
 
 
 @command(app)
@@ -253,6 +273,7 @@ def predict(
     res = run(input, output, model=model, project=project, log_predictions=log)
     return Reply(res, lambda: print(
         f"scored {res.rows} rows with {res.model} v{res.version} -> {res.output} (request id {res.request_id})"
+        + (f"; {res.out_of_contract} out of contract (see its out_of_contract column)" if res.out_of_contract else "")
     ))
 
 

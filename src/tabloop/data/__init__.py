@@ -6,15 +6,22 @@ from tabloop._lazy import exports
 
 # imported on first use (see tabloop._lazy): a command pays only for the libraries it needs
 if TYPE_CHECKING:
-    from tabloop.data._categories import MISSING_LABEL, MISSING_SENTINEL, category_label, is_missing
+    from tabloop.data._categories import MISSING_LABEL, MISSING_SENTINEL, UNKNOWN_CATEGORY, category_label, is_missing
     from tabloop.data._contract import (
         ColumnContract,
         Contract,
+        ContractPolicy,
+        Mark,
+        Marks,
+        Screened,
         check_frame,
         check_records,
+        far_bounds,
         infer_contract,
         is_categorical_dtype,
         parse_text_numbers,
+        screen_frame,
+        screen_records,
     )
     from tabloop.data._findings import Finding, rank_findings
     from tabloop.data._leakage import leakage_findings, shift_findings
@@ -47,9 +54,14 @@ __all__ = [
     "MISSING_SENTINEL",
     "RAGGED_MESSAGE",
     "SEMANTIC_TYPES",
+    "UNKNOWN_CATEGORY",
     "ColumnContract",
     "Finding",
     "Contract",
+    "ContractPolicy",
+    "Mark",
+    "Marks",
+    "Screened",
     "check_frame",
     "check_records",
     "apply_types",
@@ -58,6 +70,7 @@ __all__ = [
     "class_labels",
     "describe_validation",
     "encode_target",
+    "far_bounds",
     "frame_fingerprint",
     "infer_contract",
     "infer_semantic_types",
@@ -77,6 +90,8 @@ __all__ = [
     "redact_url",
     "resolve_types",
     "same_keys",
+    "screen_frame",
+    "screen_records",
     "shift_findings",
     "source_name",
     "split_train_test",

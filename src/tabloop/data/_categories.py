@@ -12,6 +12,12 @@ The two missing markers mean different things and never meet:
 - :data:`MISSING_SENTINEL` travels inside an ONNX graph's string inputs, where a string
   has no NaN: a value no real category can be (the NUL byte), so that a gap is never
   confused with data. Export refuses a contract whose categories contain it.
+
+:data:`UNKNOWN_CATEGORY` is what the contract's ``unknown`` policy puts in place of a
+category never seen in training: one value no real category can be, which every encoder
+answers as "none of the known categories" (all zeros one-hot, the rare bucket, the ordinal
+code -1, the target mean), whatever the client sent, so both engines (pipeline and ONNX
+graph) see the same input.
 """
 
 from __future__ import annotations
@@ -21,12 +27,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["MISSING_LABEL", "MISSING_SENTINEL", "category_label", "is_missing"]
+__all__ = ["MISSING_LABEL", "MISSING_SENTINEL", "UNKNOWN_CATEGORY", "category_label", "is_missing"]
 
 #: the label missing values are counted and shown under (drift, reports)
 MISSING_LABEL = "<missing>"
 #: a categorical gap inside ONNX string inputs (ONNX strings have no NaN); never shown to a person
 MISSING_SENTINEL = "\x00tabloop:missing"
+#: an unseen category under the contract's ``unknown`` policy; never one of the trained categories
+UNKNOWN_CATEGORY = "\x00tabloop:unknown"
 
 
 def category_label(value: Any) -> str:

@@ -1,6 +1,6 @@
 """Row predictors for the request path: JSON rows in, ``Predictions`` out, no pandas on the fast one.
 
-Both check every row with ``check_records`` (the rules and messages of ``check_frame``)
+Both check every row with ``screen_records`` (the rules and messages of ``check_frame``)
 and decide labels with ``ModelBundle.predictions_from`` (the bundle's threshold and
 argmax rules), so which one answers changes nothing but the speed.
 
@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tabloop.data import MISSING_SENTINEL, Contract, check_records, same_keys
+from tabloop.data import MISSING_SENTINEL, ColumnContract, Contract, same_keys, screen_records
 from tabloop.errors import ServingError
 from tabloop.export._fold import FoldedGraph, fold_categoricals
 from tabloop.export._runtime import make_session, onnx_feed, output_index
@@ -41,10 +41,10 @@ class SklearnRowPredictor:
 
     def predict_rows(self, rows: Rows, *, source: str = "input") -> Predictions:
         """Check ``rows`` against the contract (raising ``ContractViolation``) and predict them."""
-        return self.predict_columns(check_records(rows, self.bundle.contract, source=source))
+        return _predict_screened(self, rows, source)
 
     def predict_columns(self, columns: dict[str, np.ndarray]) -> Predictions:
-        """Predict columns that ``check_records`` already passed."""
+        """Predict columns that ``screen_records`` already passed."""
         df = pd.DataFrame({name: pd.Series(columns[name], dtype=dtype) for name, dtype in self._dtypes.items()})
         return self.bundle.predict(df, checked=True)
 
@@ -110,10 +110,10 @@ class OnnxRowPredictor:
             if feed is not None:
                 (output,) = self._small_session.run([self._output], feed)
                 return self.bundle.predictions_from(output)
-        return self.predict_columns(check_records(rows, self.bundle.contract, source=source))
+        return _predict_screened(self, rows, source)
 
     def predict_columns(self, columns: dict[str, np.ndarray]) -> Predictions:
-        """Predict columns that ``check_records`` already passed."""
+        """Predict columns that ``screen_records`` already passed."""
         feed = onnx_feed(columns, self.bundle.contract)
         for name in self._numeric:
             if np.isinf(feed[name]).any():  # finite in float64, too large for float32
@@ -122,13 +122,22 @@ class OnnxRowPredictor:
         return self.bundle.predictions_from(output)
 
 
+def _predict_screened(predictor: SklearnRowPredictor | OnnxRowPredictor, rows: Rows, source: str) -> Predictions:
+    """The full check, then the model on what it passed; the rows let through out of contract keep their marks."""
+    screened = screen_records(rows, predictor.bundle.contract, source=source)
+    preds = predictor.predict_columns(screened.values)
+    preds.marks = screened.marks
+    return preds
+
+
 class _SmallFeed:
     """The session's feed for a few clean rows in plain Python, or None to take the checked path.
 
     On one row, ``check_records`` + ``onnx_feed`` spend most of their time setting up
     NumPy per column. This accepts only rows that plainly pass every rule (the same keys
-    in every row, every feature present, no unknown key, finite numbers within float32,
-    known category strings, gaps only where the contract allows them) and builds the
+    in every row, every feature present, no unknown key, numbers within the trained range
+    (and float32), known category strings, gaps only where the contract allows them: rows
+    no policy marks) and builds the
     feed those two would build. Anything else returns None, and the full check answers,
     with its violations and messages; so the rules keep one home, ``check_records``.
     With ``folded``, categorical values are looked up into the folded graph's inputs.
@@ -137,7 +146,8 @@ class _SmallFeed:
     def __init__(self, contract: Contract, folded: FoldedGraph | None = None) -> None:
         self.folded = folded
         self.features = [
-            (c.name, c.kind == "numeric", c.nullable, frozenset(c.categories or ())) for c in contract.columns
+            (c.name, c.kind == "numeric", c.nullable, frozenset(c.categories or ()), *_bounds(c))
+            for c in contract.columns
         ]
         self.names = frozenset(contract.feature_names)
         allowed = set(self.names) | set(contract.ignored)
@@ -155,7 +165,7 @@ class _SmallFeed:
         feed: dict[str, np.ndarray] = {}
         values: dict[str, list[str]] = {}
         numbers: list[list[float]] = []  # one list per numeric column: one NumPy array for them all, below
-        for name, numeric, nullable, categories in self.features:
+        for name, numeric, nullable, categories, lo, hi in self.features:
             if numeric:
                 nums: list[float] = []
                 for r in rows:
@@ -163,7 +173,7 @@ class _SmallFeed:
                     t = type(v)
                     if t is float or t is int:
                         x = float(v)
-                        if not -_FLOAT32_MAX <= x <= _FLOAT32_MAX:  # NaN, inf, beyond float32: the full check
+                        if not lo <= x <= hi:  # NaN, inf, out of the trained range: the full check
                             return None
                         nums.append(x)
                     elif v is None and nullable:
@@ -204,6 +214,13 @@ class _SmallFeed:
         if self.folded is not None:
             return self.folded.feed(feed, values, n)
         return feed
+
+
+def _bounds(col: ColumnContract) -> tuple[float, float]:
+    """The numbers a clean row may hold in a column: its trained range, within float32."""
+    lo = -_FLOAT32_MAX if col.min is None else max(float(col.min), -_FLOAT32_MAX)
+    hi = _FLOAT32_MAX if col.max is None else min(float(col.max), _FLOAT32_MAX)
+    return lo, hi
 
 
 #: a numeric column's place in the feed, kept in contract order until its array is made

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from tabloop.monitoring._label_selection import batch_mask, holdout_mask, holdout_rows, label_selection_warning, shadow_mask
     from tabloop.monitoring._importance import permutation_importances
     from tabloop.monitoring._multivariate import MultivariateDrift, domain_classifier_drift
+    from tabloop.monitoring._out_of_contract import out_of_contract_summary
     from tabloop.monitoring._performance import (
         Calibration,
         GroupOps,
@@ -57,6 +58,7 @@ __all__ = [
     "DriftJob",
     "drift_over_time",
     "drift_report",
+    "out_of_contract_summary",
     "DriftResult",
     "DriftTimeline",
     "estimate_performance",

@@ -7,6 +7,12 @@ need (status, code, a truncated message, latency, how many rows it carried). A
 *feedback record* is one label that came back for a logged row (``FEEDBACK_COLUMNS``).
 Readers keep them apart with ``is_log_record`` and ``is_feedback_record``; ``encode``
 turns records into the lines the store appends.
+
+A prediction record may carry ``holdout: true`` (answered with the prior) and
+``contract``: the rules the row broke that the contract's policy let through, as
+``[{"column", "rule", "policy"}, ...]`` (``tabloop.bundle.CONTRACT_KEY``); a row within the
+contract, and every row logged before the field existed, has none, so old logs read as
+rows within the contract.
 """
 
 from __future__ import annotations

@@ -40,8 +40,10 @@ def make_preprocessor(
 
     The same object runs inside every CV fold, in the registered model and at serving time, so
     training and serving cannot disagree, and every statistic (medians, bounds, bins, which columns
-    to drop or log, target means) is learned from the rows being fitted. Unseen categories are
-    stopped earlier by the contract; the encoders' handling of unknown values is the safety net.
+    to drop or log, target means) is learned from the rows being fitted. An unseen category reaches
+    the encoders as the contract's ``UNKNOWN_CATEGORY`` marker under its default ``unknown`` policy
+    (or not at all under ``reject``): their handling of unknown values is the intended path, the
+    same in scikit-learn and in the ONNX graph.
     ``scale``: whether the model needs scaled numbers (linear models, k-NN, SVM); ``task`` sets
     what target encoding learns.
     """

@@ -34,11 +34,15 @@ def leaderboard_report(data: dict[str, Any], *, title: str) -> Report:
                "predict ms/row": round(c.get("predict_seconds_per_row", 0.0) * 1000, 4),
                "size KB": round(c.get("model_bytes", 0) / 1024, 1)}
         for m, s in c["metrics"].items():
-            row[m] = f"{s['mean']:.4f} ± {s['std']:.4f}"
+            low, high = (c.get("ci95") or {}).get(m) or (None, None)
+            shown = f"{s['mean']:.4f} ± {s['std']:.4f}"
+            row[m] = shown if low is None or low != low else f"{shown} [{low:.4f}, {high:.4f}]"
         row["note"] = c["note"]
         rows.append(row)
     validation = data.get("validation") or f"{data.get('folds', '?')} folds"
-    report.add(f"Leaderboard (validation on the training part: {validation}; mean ± sd over its folds, or a holdout's parts)", table_html(rows))
+    report.add(f"Leaderboard (validation on the training part: {validation}; mean ± sd over its folds, or a "
+               "holdout's parts, and a 95% interval of the mean: a t interval whose variance is corrected for the "
+               "training rows the folds share, Nadeau and Bengio 2003)", table_html(rows))
     report.add("How the winner was chosen", (
         f"<p>Rule: <b>the simplest candidate whose mean {html.escape(metric)} is within one standard error of "
         f"the best mean, the standard error of the paired per-fold differences between the two</b> (both are "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -108,6 +108,8 @@ class ServeConfig:
     following: Following = field(default_factory=Following)
     access: Access = field(default_factory=Access)
     dashboard: DashboardProvider | None = None
+    #: told of every 5xx the server answers (status, error code), e.g. to raise an alert; it must not block
+    on_server_error: Callable[[int, str], None] | None = None
 
     def __post_init__(self) -> None:
         if not self.variant:
@@ -127,6 +129,7 @@ class ServeConfig:
         aliases: Mapping[str, str] | None = None,
         api_keys: ApiKeys | None = None,
         dashboard: DashboardProvider | None = None,
+        on_server_error: Callable[[int, str], None] | None = None,
     ) -> ServeConfig:
         """The config ``serving:`` describes; what the spec cannot hold (the log, models, keys) is passed in.
 
@@ -152,4 +155,5 @@ class ServeConfig:
                 allowed_hosts(bind_host or serving.host, check_allowed_hosts(serving.allowed_hosts)),
             ),
             dashboard=dashboard,
+            on_server_error=on_server_error,
         )

@@ -68,6 +68,8 @@ __all__ = [
 logger = logging.getLogger("tabloop.serving")
 
 REQUEST_ID_HEADER = "X-Request-ID"
+#: the rows of a 200 answered out of contract (the contract's warn, clip and unknown policies), comma-separated
+OUT_OF_CONTRACT_HEADER = "X-Out-Of-Contract-Rows"
 MLFLOW_PATHS = frozenset({"/invocations", "/ping", "/version"})
 #: nginx's status for a request whose client closed the connection first
 CLIENT_CLOSED_REQUEST = 499

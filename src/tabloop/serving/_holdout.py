@@ -115,7 +115,7 @@ def apply_holdout(holdout: Holdout, bundle: ModelBundle, request_id: str, rows: 
     proba = None
     if preds.proba is not None and prior.proba is not None:
         proba = np.where(np.asarray(mask)[:, None], prior.proba, preds.proba)
-    return HeldOut(labels=labels, proba=proba, classes=preds.classes, model=preds, mask=mask)
+    return HeldOut(labels=labels, proba=proba, classes=preds.classes, model=preds, mask=mask, marks=preds.marks)
 
 
 def logged_records(preds: Predictions, records: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:

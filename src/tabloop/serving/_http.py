@@ -15,7 +15,7 @@ from starlette.background import BackgroundTask
 from starlette.requests import ClientDisconnect
 
 from tabloop.errors import ClientDisconnected, MalformedRequest, PayloadTooLarge
-from tabloop.serving._errors import REQUEST_ID_HEADER, without_paths
+from tabloop.serving._errors import OUT_OF_CONTRACT_HEADER, REQUEST_ID_HEADER, without_paths
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
 JSON = "application/json"
@@ -28,6 +28,7 @@ PREDICTING = re.compile(r"/predict|/invocations|/v2/models/[^/]+(?:/versions/[^/
 _ID_PREFIX = uuid.uuid4().hex[:16]
 _ID_COUNTER = itertools.count()
 _REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode("latin-1")
+_OUT_OF_CONTRACT_KEY = OUT_OF_CONTRACT_HEADER.lower().encode("latin-1")
 
 
 def dumps(payload: Any) -> bytes:
@@ -53,7 +54,10 @@ class Answer(Response):
 
     media_type = JSON
 
-    def __init__(self, content: bytes, request_id: str, background: BackgroundTask | None = None) -> None:
+    def __init__(
+        self, content: bytes, request_id: str, background: BackgroundTask | None = None,
+        out_of_contract: list[int] | None = None,
+    ) -> None:
         self.status_code = 200
         self.background = background
         self.body = content
@@ -62,6 +66,9 @@ class Answer(Response):
             (b"content-length", str(len(content)).encode("latin-1")),
             (b"content-type", b"application/json"),
         ]
+        if out_of_contract:
+            # every dialect, MLflow's and V2's bodies included, can say it here without leaving its protocol
+            self.raw_headers.append((_OUT_OF_CONTRACT_KEY, ",".join(map(str, out_of_contract)).encode("latin-1")))
 
 
 def new_request_id() -> str:

@@ -40,6 +40,10 @@ class Metrics:
         self.values = Histogram(
             "tabloop_prediction_value", "Predicted values (regression) per row", ["variant", "model_version"], registry=r
         )
+        self.out_of_contract = Counter(
+            "tabloop_out_of_contract", "Contract marks on rows answered out of contract (one per column and rule)",
+            ["variant", "model_version", "column", "rule", "policy"], registry=r,
+        )
         self.shadow = Counter(
             "tabloop_shadow", "Shadow scoring by the challenger", ["outcome"], registry=r
         )
@@ -70,6 +74,10 @@ class Metrics:
             )
         rows, values, scores = children
         rows.inc(len(preds.labels))
+        if preds.marks:
+            for marks in preds.marks.values():
+                for m in marks:
+                    self.out_of_contract.labels(variant, version, m.column, m.rule, m.policy).inc()
         if preds.proba is None:
             for value in preds.labels:
                 values.observe(float(value))

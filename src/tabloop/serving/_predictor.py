@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tabloop.bundle import ModelBundle, Predictions, RowPredictor, Rows
-from tabloop.data import Contract, check_frame
+from tabloop.data import Contract, screen_frame
 from tabloop.errors import ContractViolation, Violation
 from tabloop.export import make_row_predictor
 from tabloop.serving._parse import SOURCE, rows_to_frame
@@ -27,7 +27,7 @@ PredictorFactory = Callable[[ModelBundle], RowPredictor]
 
 
 class BundlePredictor:
-    """Today's path: the rows as a DataFrame, checked by ``check_frame``, through the pipeline."""
+    """Today's path: the rows as a DataFrame, checked by ``screen_frame``, through the pipeline."""
 
     engine = "sklearn"
 
@@ -36,9 +36,11 @@ class BundlePredictor:
 
     def predict_rows(self, rows: Rows) -> Predictions:
         df = rows_to_frame(rows, self.bundle.contract)
-        X = check_frame(df, self.bundle.contract, source=SOURCE)
+        screened = screen_frame(df, self.bundle.contract, source=SOURCE)
         try:
-            return self.bundle.predict(X, source=SOURCE, checked=True)
+            preds = self.bundle.predict(screened.values, source=SOURCE, checked=True)
+            preds.marks = screened.marks
+            return preds
         except (ValueError, FloatingPointError, OverflowError):
             # finite but enormous numbers (1e300) overflow inside the pipeline: the client's values, not our bug
             found = overflow_violations(rows, self.bundle.contract)

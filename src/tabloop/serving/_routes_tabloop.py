@@ -32,10 +32,12 @@ def tabloop_router(service: Service, router: APIRouter | None = None) -> APIRout
 
     def render(request_id: str, served: Served, preds: Predictions) -> tuple[bytes, list[dict[str, Any]]]:
         records = preds.records()  # once: the answer and the log share them
-        content = dumps(
-            {"request_id": request_id, "model": served.model, "variant": served.variant, "predictions": records}
-        )
-        return content, records
+        body: dict[str, Any] = {
+            "request_id": request_id, "model": served.model, "variant": served.variant, "predictions": records,
+        }
+        if preds.marks:  # each of these rows says which rules it broke in its own "contract" list
+            body["out_of_contract"] = preds.out_of_contract
+        return dumps(body), records
 
     @router.post(
         "/predict",

@@ -99,6 +99,8 @@ def v2_router(service: Service, router: APIRouter | None = None) -> APIRouter:
                 "outputs": v2_outputs(preds, parsed.get("outputs")),
                 "parameters": {"request_id": rid, "variant": served.variant},
             }
+            if preds.marks:  # a parameter is a scalar in the protocol: the rows as in the header
+                out["parameters"]["out_of_contract"] = ",".join(map(str, preds.out_of_contract))
             if isinstance(parsed.get("id"), str):
                 out["id"] = parsed["id"]
             return dumps(out), None

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from tabloop.serving._errors import REQUEST_ID_HEADER
+from tabloop.serving._errors import OUT_OF_CONTRACT_HEADER, REQUEST_ID_HEADER
 from tabloop.bundle import ModelBundle
 
 
@@ -124,6 +124,16 @@ def predict_openapi(bundle: ModelBundle, *, max_rows: int) -> tuple[dict[str, An
         "properties": {
             "prediction": {},
             "probabilities": {"type": "object", "additionalProperties": {"type": "number"}},
+            "contract": {
+                "description": "Only on a row answered out of contract: each rule it broke that the contract's "
+                "policy let through (warn: as sent; clip: to the trained range; unknown: an unseen category).",
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"column": {"type": "string"}, "rule": {"type": "string"}, "policy": {"type": "string"}},
+                    "required": ["column", "rule", "policy"],
+                },
+            },
         },
         "required": ["prediction"],
     }
@@ -137,11 +147,22 @@ def predict_openapi(bundle: ModelBundle, *, max_rows: int) -> tuple[dict[str, An
             },
             "variant": {"type": "string"},
             "predictions": {"type": "array", "items": prediction},
+            "out_of_contract": {
+                "description": "Only when some rows were answered out of contract: those rows, from 0.",
+                "type": "array", "items": {"type": "integer"},
+            },
         },
         "required": ["request_id", "model", "variant", "predictions"],
     }
     responses: dict[int | str, dict[str, Any]] = {
-        200: {"description": "One prediction per row, in order.", "content": {"application/json": {"schema": ok}}},
+        200: {
+            "description": "One prediction per row, in order.",
+            "headers": {OUT_OF_CONTRACT_HEADER: {
+                "description": "Only when some rows were answered out of contract: those rows, comma-separated.",
+                "schema": {"type": "string"},
+            }},
+            "content": {"application/json": {"schema": ok}},
+        },
         400: _error("Not JSON, the wrong shape, rows that are not objects, or a bad X-Request-ID."),
         413: _error(f"Body over the byte limit, or more than {max_rows} rows."),
         422: _error("Rows break the data contract; every violation names its column, row and rule."),

@@ -29,7 +29,7 @@ from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from tabloop._plain import scalar
-from tabloop.bundle import Predictions, RowPredictor
+from tabloop.bundle import CONTRACT_KEY, Predictions, RowPredictor
 from tabloop.errors import (
     ClientDisconnected,
     ContractViolation,
@@ -119,6 +119,7 @@ class Service:
         self.following = config.following
         self.log_sync = config.log.sync
         self.dashboard = config.dashboard
+        self.on_server_error = config.on_server_error
         self.models = models
         self.limits = config.limits
         self.rollout = config.rollout
@@ -355,7 +356,7 @@ class Service:
         self.rows += len(rows)
         shadow = self.rollout.mode == "shadow" and self.models.challenger is not None
         background = BackgroundTask(self.shadow, request_id, rows) if shadow else None
-        return Answer(content, request_id, background)
+        return Answer(content, request_id, background, preds.out_of_contract)
 
     # -- the log ----------------------------------------------------------------------------
     def _log_rows(
@@ -385,6 +386,8 @@ class Service:
                 "latency_ms": latency_ms,
                 # the answer was the prior, not this prediction: monitoring measures the model on these apart
                 **({"holdout": True} if out.get("holdout") else {}),
+                # answered out of contract (warn, clip, unknown): monitoring counts these
+                **({CONTRACT_KEY: out[CONTRACT_KEY]} if CONTRACT_KEY in out else {}),
             }
             for i, (row, out) in enumerate(zip(rows, outputs, strict=True))
         ]
@@ -507,8 +510,11 @@ class Service:
         return self.ready and not (sink is not None and sink.waits and not sink.ok)
 
     def on_error(self, request: Request, status: int, code: str) -> None:
-        """Count an error answered (the metrics' errors by dialect, status and code)."""
+        """Count an error answered (the metrics' errors by dialect, status and code); tell the server's own
+        failures (5xx) to ``config.on_server_error``."""
         self.metrics.errors.labels(dialect_of(request.url.path), str(status), code).inc()
+        if status >= 500 and self.on_server_error is not None:
+            self.on_server_error(status, code)
 
     def on_reject(self, request: Request, status: int, code: str) -> None:
         """Count a request refused before any route (Host, origin, API key)."""

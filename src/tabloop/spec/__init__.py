@@ -11,15 +11,19 @@ from tabloop.spec._io import (
     validate_spec,
 )
 from tabloop.spec._models import (
+    CONTRACT_POLICIES,
+    FAR_RANGE_FACTOR,
     HOLDOUT_FROM_ROWS,
     HOLDOUT_PARTS,
     METRICS,
     REPEATED_BELOW_ROWS,
     ABTestSpec,
     AlertSpec,
+    ContractSpec,
     CostSpec,
     DataSpec,
     DriftSpec,
+    EvaluationSpec,
     FeedbackHoldoutSpec,
     MonitoringSpec,
     PerformanceSpec,
@@ -38,6 +42,8 @@ from tabloop.spec._models import (
 from tabloop.spec._settings import env_names, setting
 
 __all__ = [
+    "CONTRACT_POLICIES",
+    "FAR_RANGE_FACTOR",
     "HOLDOUT_FROM_ROWS",
     "HOLDOUT_PARTS",
     "METRICS",
@@ -46,9 +52,11 @@ __all__ = [
     "SPEC_FILENAME",
     "ABTestSpec",
     "AlertSpec",
+    "ContractSpec",
     "CostSpec",
     "DataSpec",
     "DriftSpec",
+    "EvaluationSpec",
     "FeedbackHoldoutSpec",
     "MonitoringSpec",
     "PerformanceSpec",

@@ -73,6 +73,47 @@ class CostSpec(_Strict):
     false_negative: float = Field(default=1.0, ge=0, description="Cost of predicting negative when it is positive.")
 
 
+class EvaluationSpec(_Strict):
+    intended_use: str | None = Field(
+        default=None,
+        description="What the model is for and who acts on it, in a sentence or two; opens the model card "
+        "('tabloop evaluate' writes reports/model-card-vN.md and .html).",
+    )
+    daily_volume: float | None = Field(
+        default=None, gt=0,
+        description="Expected cases a day: the decision threshold's sentence counts flagged and missed cases "
+        "per day from it (unset: per 1,000 cases).",
+    )
+    target_recall: float | None = Field(
+        default=None, gt=0, le=1,
+        description="Binary: report the highest threshold that still finds this share of the true cases on the "
+        "test part, instead of the cost threshold (costs). Not with target_precision.",
+    )
+    target_precision: float | None = Field(
+        default=None, gt=0, le=1,
+        description="Binary: report the lowest threshold whose flagged cases are true at least this often on the "
+        "test part, instead of the cost threshold (costs). Not with target_recall.",
+    )
+    slices: list[str] = Field(
+        default_factory=list,
+        description="Columns to report metrics for, value by value (the most frequent categories; numbers in "
+        "quartiles): the fairness view. Excluded columns (data.exclude) may be named, as long as the data has them.",
+    )
+    bootstrap_resamples: int = Field(
+        default=1000, ge=0, le=100_000,
+        description="Bootstrap resamples behind every metric's 95% interval (0: no intervals).",
+    )
+    confident_errors: int = Field(
+        default=10, ge=0, description="How many of the test rows the model got most confidently wrong to show."
+    )
+
+    @model_validator(mode="after")
+    def _one_target(self) -> EvaluationSpec:
+        if self.target_recall is not None and self.target_precision is not None:
+            raise ValueError("evaluation.target_recall and evaluation.target_precision are alternatives: set one")
+        return self
+
+
 #: split.validation auto: repeated k-fold below this many training rows (small data: scores vary most
 #: with the fold draw, and each trial is cheap), a holdout from the second (large data: one fit says enough).
 #: Not lower: at 10,000 a 60 s budget got more trials on diamonds (40,455 training rows) and HI (16,704),
@@ -270,6 +311,85 @@ class FeedbackHoldoutSpec(_Strict):
         description="Column whose value keeps an entity in or out of the holdout, row by row; "
         "empty: by a hash of the request id.",
     )
+
+
+#: the contract rules a policy can be set for, and the policies each allows. The other rules (a value
+#: of the wrong type, an infinite number, a column missing or not in the contract) always refuse
+CONTRACT_POLICIES: dict[str, tuple[str, ...]] = {
+    "not_null": ("reject", "warn"),
+    "range": ("reject", "warn", "clip"),
+    "far_range": ("reject", "warn", "clip"),
+    "unseen_category": ("reject", "warn", "unknown"),
+}
+#: far_range starts this many trained spans (max - min) beyond the trained range
+FAR_RANGE_FACTOR = 1.0
+
+
+class ContractSpec(_Strict):
+    """What the data contract does with each kind of row it was not trained on.
+
+    ``reject`` refuses the request or table (422, naming column, row and rule); ``warn``
+    answers as sent but marks the row (in the answer, the prediction log and batch output)
+    and counts it; ``clip`` moves a number onto the nearest end of the trained range, then
+    marks; ``unknown`` answers an unseen category as the model's "none of the known
+    categories" (what its encoder gives a value it never saw: all zeros one-hot, the rare bucket,
+    the ordinal code -1, the target mean), then marks. Saved with every model
+    version (its contract.json), so a version keeps the policies it was trained with.
+    """
+
+    not_null: Literal["reject", "warn"] = Field(
+        default="reject",
+        description="A gap in a column that had none in training: reject, or warn (the model imputes it "
+        "as in training). Reject by default: a column that was always filled is usually a required field, "
+        "and a gap there is a broken caller.",
+    )
+    range: Literal["reject", "warn", "clip"] = Field(
+        default="warn",
+        description="A number a little outside the trained [min, max] (less than far_range_factor spans beyond "
+        "it): reject, warn, or clip to the range. Warn by default: new data is always a little wider than "
+        "the training sample, and the model still answers sensibly there; the marks show how often.",
+    )
+    far_range: Literal["reject", "warn", "clip"] = Field(
+        default="reject",
+        description="A number far outside the trained range: beyond min - k*span or max + k*span, span = max - min "
+        "(or max(|min|, 1) for a constant column), k = far_range_factor. Reject by default: that far out the "
+        "model extrapolates (trees saturate silently at their last split, linear models grow without bound, "
+        "e.g. a probability of 1.0), and such values are usually unit or entry errors (1000 for 1.0, 1.8e19 "
+        "for an unset integer).",
+    )
+    far_range_factor: float = Field(
+        default=FAR_RANGE_FACTOR, gt=0,
+        description="k of far_range: how many trained spans beyond the range a number is far outside it.",
+    )
+    unseen_category: Literal["reject", "warn", "unknown"] = Field(
+        default="unknown",
+        description="A category never seen in training: reject, warn (sent to the model as is), or unknown (answered "
+        "as none of the known categories). Unknown by default: new categories (a new product, a new branch) are "
+        "routine in production, refusing them takes a service down for a value the model has a neutral answer "
+        "for, and every such row is marked and counted.",
+    )
+    columns: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Per-column overrides of the policies above: {column: {rule: policy}}, "
+        "e.g. {dir: {range: clip, far_range: clip}}.",
+    )
+
+    @model_validator(mode="after")
+    def _policies_fit_rules(self) -> ContractSpec:
+        for column, rules in self.columns.items():
+            for rule, policy in rules.items():
+                where = f"contract.columns.{column}.{rule}"
+                if rule not in CONTRACT_POLICIES:
+                    raise ValueError(f"{where}: unknown rule; rules with a policy: {', '.join(CONTRACT_POLICIES)}")
+                if policy not in CONTRACT_POLICIES[rule]:
+                    raise ValueError(
+                        f"{where}: {policy!r} is not a policy for {rule}; use one of {', '.join(CONTRACT_POLICIES[rule])}"
+                    )
+        return self
+
+    def policies(self) -> dict[str, str]:
+        """The default policy of each rule."""
+        return {rule: getattr(self, rule) for rule in CONTRACT_POLICIES}
 
 
 class ApiKeySpec(_Strict):
@@ -513,12 +633,20 @@ class Spec(_Strict):
         default=None, description="Metric that picks the model (default: roc_auc, log_loss or rmse by task)."
     )
     costs: CostSpec = Field(default_factory=CostSpec, description="What mistakes cost; sets the decision threshold.")
+    evaluation: EvaluationSpec = Field(
+        default_factory=EvaluationSpec,
+        description="'tabloop evaluate': the decision threshold's terms, slices, intervals and the model card.",
+    )
     split: SplitSpec = Field(default_factory=SplitSpec, description="Held-out test part and cross-validation.")
     preparation: PreparationSpec = Field(
         default_factory=PreparationSpec, description="Feature preparation inside the saved pipeline, and what the search varies."
     )
     train: TrainSpec = Field(default_factory=TrainSpec, description="Training budget and candidates.")
     tracking: TrackingSpec = Field(default_factory=TrackingSpec, description="Experiment tracking and model registry.")
+    contract: ContractSpec = Field(
+        default_factory=ContractSpec,
+        description="What the data contract does with rows outside it, per rule and column (saved with each version).",
+    )
     serving: ServingSpec = Field(default_factory=ServingSpec, description="Online serving.")
     monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec, description="Drift and performance monitoring.")
     retraining: RetrainingSpec = Field(default_factory=RetrainingSpec, description="Retraining and promotion policy.")

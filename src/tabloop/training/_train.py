@@ -30,6 +30,7 @@ from tabloop.errors import TrainingError
 from tabloop.evaluation import greater_is_better, metrics_for
 from tabloop.preparation import check_preparation
 from tabloop.spec import HOLDOUT_PARTS, Spec, setting
+from tabloop.stats import score_interval
 from tabloop.training._budget import Budget
 from tabloop.training._candidates import KNN_MAX_ROWS, Candidate, Options, make_candidates, serving_threads, too_big
 from tabloop.training._cv import Split, cross_validate, score_predictions
@@ -104,9 +105,21 @@ class TrainResult:
     warnings: list[str] = field(default_factory=list)  # what a person must know before using the winner
     budget: Budget | None = None  # under a time budget: how the time was spent (the caller adds its phases)
     duplicates_dropped: int = 0  # preparation.dedupe: exact duplicate training rows left out before fitting
+    #: validation rows per training row of a split (Nadeau-Bengio's correction of the CV interval); 0 for a
+    #: holdout, whose parts are disjoint rows scored by one fitted model
+    test_to_train: float = 0.0
 
     def winner_result(self) -> CandidateResult:
         return next(c for c in self.leaderboard if c.name == self.winner)
+
+    def interval(self, candidate: CandidateResult, metric: str) -> tuple[float, float]:
+        """The 95% interval of ``candidate``'s mean ``metric`` over the validation splits."""
+        return score_interval(candidate.fold_scores.get(metric, []), test_to_train=self.test_to_train)
+
+    def _with_interval(self, row: dict[str, Any]) -> dict[str, Any]:
+        row["ci95"] = {m: list(score_interval(s, test_to_train=self.test_to_train))
+                       for m, s in row.get("fold_scores", {}).items()}
+        return row
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -119,7 +132,7 @@ class TrainResult:
             "validation": self.validation,
             "study": self.study,
             "stopped_because": self.stopped_because,
-            "leaderboard": [c.to_dict() for c in self.leaderboard],
+            "leaderboard": [self._with_interval(c.to_dict()) for c in self.leaderboard],
             "trials": [t.to_dict() for t in self.trials],
             "importance": self.importance,
             "warnings": self.warnings,
@@ -340,7 +353,14 @@ def train_candidates(
     return TrainResult(ordered, winner, rule, metric, pipeline, time.perf_counter() - start, trials=outcome.records,
                        study=outcome.study_name, stopped_because=outcome.stopped_because, importance=importance,
                        folds=len(prep.splits), validation=prep.validation, warnings=alerts, budget=budget,
-                       duplicates_dropped=prep.duplicates_dropped)
+                       duplicates_dropped=prep.duplicates_dropped, test_to_train=_test_to_train(prep))
+
+
+def _test_to_train(prep: _Prepared) -> float:
+    """Validation rows per training row, averaged over the splits; 0 for a holdout (one fit, disjoint parts)."""
+    if prep.validation.startswith("holdout") or not prep.splits:
+        return 0.0
+    return float(np.mean([len(test) / max(len(train), 1) for train, test in prep.splits]))
 
 
 def refit_of(outcome: SearchOutcome, metric: str, folds: int, members: int) -> float:
