@@ -130,7 +130,8 @@ def train(
     its content hash is the version's data lineage, as a file's is.
 
     What the data checks find (duplicates, imbalance, empty or constant columns, ...) is handed to
-    ``on_findings`` before training starts, most important first, and returned with the summary.
+    ``on_findings`` before training starts, most important first, and returned with the summary; it is
+    called again with the leak and shift checks' findings once the split is made, before the search.
     """
     called = time.perf_counter()
     proj = Project.open(project)
@@ -154,6 +155,7 @@ def train(
         started=called if started is None else started, called=called, ends_process=started is not None,
         findings=findings,
         check_data=True,
+        on_findings=on_findings,
     )
 
 
@@ -276,6 +278,7 @@ def fit_and_register(
     ends_process: bool = False,
     findings: Sequence[Finding] = (),
     check_data: bool = False,
+    on_findings: Callable[[list[Finding]], None] | None = None,
 ) -> TrainSummary:
     """Train, export, register. Under a time budget the whole of it, from ``started`` (a perf_counter
     reading, or now), ends with the registered model by the budget: see :func:`make_budget`.
@@ -302,9 +305,12 @@ def fit_and_register(
         say("checking the training part for leaks and its shift from the test part")
         leakage = data_findings(spec, contract.feature_names, excluded=contract.ignored, table=train_df,
                                 train=train_df, test=test_df)
-        for finding in leakage:
-            if finding.severity != "info":
-                say(said(finding))
+        if on_findings is not None:
+            on_findings(leakage)  # said as the data's findings were, before the search starts
+        else:
+            for finding in leakage:
+                if finding.severity != "info":
+                    say(said(finding))
     run_tags = {"tabloop.stage": run_name, "tabloop.data_hash": data_hash, "tabloop.spec_hash": spec_hash(spec),
                 "tabloop.version": library_versions().get("tabloop", "?"), **(tags or {})}
     with tracker.run(run_name, tags=run_tags) as run_id:

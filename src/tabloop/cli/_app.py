@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
@@ -60,24 +61,20 @@ def profile(project: ProjectOpt = None) -> Reply:
     return Reply(res, lambda: (
         print(f"{res.rows:,} rows, {res.columns} columns, {res.missing_cells:,} missing cells, "
               f"{res.duplicate_rows:,} duplicate rows ({res.duplicate_share:.1%})"),
-        say_findings(res.findings),
+        say_findings([*res.findings, *res.leakage]),  # one ranked list: the profile's and the leak checks'
         print(f"contract: {res.contract}"),
         print(f"report:   {res.report_html}"),
-        _say_findings(res.leakage),
     ))
 
 
-def _say_findings(findings: list[dict[str, Any]]) -> None:
-    """Leakage and shift findings a person must act on, one line each on stderr (info ones stay in the report)."""
-    from rich.markup import escape
+def _findings_sayer() -> Callable[[list[Any]], None]:
+    """Train's findings as they come: first about the whole table, then about leaks and the test part's shift."""
+    about = iter(("about the data", "about leaks and the test part's shift"))
 
-    for f in findings:
-        if f["severity"] == "info":
-            continue
-        edit = f" (tabloop.yaml: {f['spec_change']})" if f.get("spec_change") else ""
-        colour = "bold red" if f["severity"] == "critical" else "bold yellow"
-        err_console.print(f"[{colour}]{f['severity'].upper()}:[/{colour}] {escape(f['message'])}; "
-                          f"{escape(f['action'])}{escape(edit)}", soft_wrap=True)
+    def say(findings: list[Any]) -> None:
+        say_findings(findings, next(about, "about the data"))
+
+    return say
 
 
 @command(app)
@@ -98,7 +95,7 @@ def train(
     from tabloop.api import train as run
 
     res = run(project, budget=budget, trials=trials, storage=storage, worker=worker, progress=progress(),
-              started=started, on_findings=say_findings)
+              started=started, on_findings=_findings_sayer())
 
     def human() -> None:
         from rich.console import Console
@@ -133,7 +130,6 @@ def train(
                 print(f"  {note}")
         for warning in res.warnings:
             err_console.print(f"[bold red]WARNING:[/bold red] {warning}", soft_wrap=True)
-        _say_findings(res.leakage)
 
     return Reply(res, human)
 

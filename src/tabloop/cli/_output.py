@@ -69,14 +69,17 @@ def progress() -> Callable[[str], None]:
 SEVERITY_STYLE = {"critical": "bold red", "warning": "bold yellow", "info": "dim"}
 
 
-def say_findings(findings: Sequence[Any]) -> None:
-    """Findings about the data (``Finding`` objects or their dicts), most important first, on stderr:
-    severity, what was found, then what to do."""
+def say_findings(findings: Sequence[Any], about: str = "about the data") -> None:
+    """Findings (``Finding`` objects or their dicts) on stderr, most important first: severity, what was
+    found, then what to do and the edit of tabloop.yaml. One format for every check of the data."""
     if not findings:
         return
-    err_console.print(f"{len(findings)} finding(s) about the data, most important first:")
-    for f in findings:
-        f = f if isinstance(f, dict) else f.to_dict()
+    from tabloop.data._findings import SEVERITY_ORDER
+
+    found = [f if isinstance(f, dict) else f.to_dict() for f in findings]
+    found.sort(key=lambda f: (SEVERITY_ORDER.get(f["severity"], 9), -float(f.get("score") or 0.0)))
+    err_console.print(f"{len(found)} finding(s) {about}, most important first:")
+    for f in found:
         style = SEVERITY_STYLE.get(f["severity"], "")
         change = f"\n      [dim]in tabloop.yaml:[/dim] {escape(f['spec_change'])}" if f.get("spec_change") else ""
         err_console.print(f"  [{style}]{f['severity'].upper()}[/{style}] {escape(f['message'])}\n"
