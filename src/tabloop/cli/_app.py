@@ -306,6 +306,9 @@ def monitor(
             print("too small to judge")
         else:
             print(f"drifted features: {', '.join(res.drifted_features) or 'none'}")
+            if res.not_compared:
+                print("not compared (no feature by their type): "
+                      + ", ".join(f"{c} ({t})" for c, t in res.not_compared.items()))
             if res.prediction_drifted is not None:
                 print(f"prediction drift: {'yes' if res.prediction_drifted else 'no'}")
             mv = res.multivariate
