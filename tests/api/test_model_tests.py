@@ -13,7 +13,7 @@ import tabloop
 from tabloop.api import generate_model_tests, run_model_tests
 from tabloop.api._model_tests import is_unedited, parse_junit, render
 from tabloop.cli import app
-from tabloop.errors import ModelTestsFailed
+from tabloop.errors import ModelTestsFailed, PromotionRefused
 
 from .._spec_edit import set_spec
 
@@ -74,6 +74,19 @@ def test_a_failing_version_exits_1_naming_each_test_and_its_numbers(project: Pat
     for name, message in failed.items():
         assert f"{name}: {message}" in error["message"]
     assert all({"name", "module", "outcome", "seconds", "message"} <= set(t) for t in error["tests"])
+
+    # promote: version 1 beats the dummy in the paired gate, then fails its model tests, naming them
+    assert tabloop.promote("2", project=project, force=True).how == "forced"
+    with pytest.raises(PromotionRefused) as refused:
+        tabloop.promote("1", project=project)
+    assert "version 1 does not replace champion version 2: its model tests failed: " in refused.value.message
+    assert "test_metric_meets_the_minimum: roc_auc 0.7" in refused.value.message
+    assert "--force" in (refused.value.hint or "")
+    assert tabloop.history(project=project).current["champion"] == "2"
+    set_spec(project, **{"model_tests.min_metric": None, "model_tests.latency_ms": 10_000})
+    # min_metric unset: skipped; the regression test ran against champion version 2, and passed
+    assert tabloop.promote("1", project=project).gate["model_tests"] == {"passed": 7, "failed": 0, "error": 0,
+                                                                         "skipped": 1}
 
 
 def test_edits_are_kept_and_regenerate_saves_them_as_bak(project: Path) -> None:

@@ -169,7 +169,7 @@ def run_model_tests(
     # the child must import this very tabloop (a source checkout on a relative PYTHONPATH included)
     here = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join([here, *filter(None, env.get("PYTHONPATH", "").split(os.pathsep))])
-    cmd = [sys.executable, "-m", "pytest", str(MODEL_TESTS_DIR), "-q", "-p", "no:cacheprovider",
+    cmd = [sys.executable, "-m", "pytest", str(MODEL_TESTS_DIR), "-q", "--tb=short", "-p", "no:cacheprovider",
            "--import-mode=importlib", f"--junitxml={xml}", "-o", "junit_family=xunit1", "--rootdir", str(root)]
     started = time.monotonic()
     lines: list[str] = []

@@ -203,7 +203,8 @@ def promote(
 
     Replacing a champion, the version must beat it on the same labelled rows by retraining.min_improvement,
     with a paired test (DeLong for roc_auc, McNemar for accuracy, a paired bootstrap otherwise) below
-    retraining.significance. A refusal exits 1 with the numbers; --force moves it anyway, recorded as forced.
+    retraining.significance, then pass its model tests ('tabloop test'; model_tests.gate). A refusal exits 1
+    with the numbers; --force moves it anyway, recorded as forced.
     """
     from tabloop.api import promote as run
 

@@ -606,6 +606,11 @@ class ModelTestsSpec(_Strict):
         default=50, ge=1, le=10_000,
         description="Held-out rows predicted one by one and compared with the same rows predicted as one batch.",
     )
+    gate: bool = Field(
+        default=True,
+        description="'tabloop promote' replaces the champion only with a version that passes its model tests "
+        "(after the paired gate; --force skips both).",
+    )
 
 
 class Spec(_Strict):
