@@ -23,6 +23,7 @@ from tabloop.api._model_test_template import FILES
 from tabloop.api._project import Project
 from tabloop.api._results import Result
 from tabloop.errors import ModelTestsFailed, WorkspaceError
+from tabloop.workspace import Workspace, atomic_write_text
 
 log = logging.getLogger("tabloop")
 
@@ -72,8 +73,6 @@ def generate_model_tests(project: str | Path | None = None, *, regenerate: bool 
 
     An edited file is kept; ``regenerate`` replaces it, copying the edited one to ``<name>.bak``.
     """
-    from tabloop.workspace import Workspace
-
     root = Workspace.open(project).root
     folder = root / MODEL_TESTS_DIR
     try:
@@ -96,12 +95,12 @@ def generate_model_tests(project: str | Path | None = None, *, regenerate: bool 
                 action = "updated"
             elif regenerate:
                 action, backup = "regenerated", path.with_name(name + ".bak")
-                backup.write_text(old, encoding="utf-8")
+                atomic_write_text(backup, old)
             else:
                 log.info("%s was edited: kept as it is (tabloop test --regenerate replaces it)", path)
                 done.append(GeneratedFile(path, "kept"))
                 continue
-        path.write_text(text, encoding="utf-8")
+        atomic_write_text(path, text)
         done.append(GeneratedFile(path, action, backup))
     return done
 
