@@ -95,10 +95,15 @@ def test_edits_are_kept_and_regenerate_saves_them_as_bak(project: Path) -> None:
     edited = suite.read_text() + "\n\ndef test_my_own_check(model):\n    assert model.version == '1'\n"
     suite.write_text(edited)
 
-    report = run_model_tests(project)
+    res = CliRunner().invoke(app, ["test", "-p", str(project), "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
     assert suite.read_text() == edited
-    assert [f["action"] for f in report.files] == ["unchanged", "kept"]
-    assert "test_my_own_check" in {t["name"] for t in report.tests} and report.passed
+    assert (doc["ok"], doc["passed"], doc["version"]) == (True, True, "1")
+    assert [f["action"] for f in doc["files"]] == ["unchanged", "kept"]
+    mine = [t for t in doc["tests"] if t["name"] == "test_my_own_check"]
+    assert [(t["outcome"], t["message"]) for t in mine] == [("passed", "")]
+    assert set(doc["counts"]) == {"passed", "failed", "error", "skipped"} and doc["junit_xml"].endswith(".xml")
 
     files = generate_model_tests(project, regenerate=True)
     assert [f.action for f in files] == ["unchanged", "regenerated"]
