@@ -51,7 +51,7 @@ def test_profile_and_train_name_the_leak_in_json_text_and_reports(tmp_path: Path
     assert "Leakage and shift" in html and "data.exclude: [decision]" in html
 
     text = runner.invoke(app, ["profile", "-p", str(root)])
-    assert text.exit_code == 0 and "CRITICAL: column 'decision' is a copy of the target" in text.output
+    assert text.exit_code == 0 and "CRITICAL column 'decision' is a copy of the target" in text.output
 
     res = runner.invoke(app, ["train", "-p", str(root), "--json"])
     assert res.exit_code == 0, res.output
@@ -62,7 +62,7 @@ def test_profile_and_train_name_the_leak_in_json_text_and_reports(tmp_path: Path
     assert report["leakage"] == doc["leakage"]
     assert "Leakage and shift" in Path(doc["report_html"]).read_text()
     # said before the search starts, not only in the result
-    assert "CRITICAL: column 'decision' is a copy of the target" in res.stderr
+    assert "CRITICAL column 'decision' is a copy of the target" in res.stderr
 
 
 def test_a_clean_table_says_the_checks_ran_and_found_nothing(tmp_path: Path, hmda_csv: Path) -> None:

@@ -50,3 +50,38 @@ def test_a_baseline_winner_is_a_warning_in_the_output_json_and_report(tmp_path: 
     assert "no better than predicting the mean" in Path(doc["report_html"]).read_text()
     text = CliRunner().invoke(app, ["train", "-p", str(root)])
     assert text.exit_code == 0 and "WARNING: the best model is no better than predicting the mean" in text.output
+
+
+def test_train_says_the_data_findings_before_it_trains_and_keeps_them(tmp_path: Path) -> None:
+    import numpy as np
+    import pandas as pd
+    import yaml
+    from typer.testing import CliRunner
+
+    import tabloop
+    from tabloop.cli import app
+
+    rng = np.random.default_rng(5)
+    table = pd.DataFrame({"a": rng.normal(size=340), "b": rng.normal(size=340)})
+    table["y"] = np.where(table["a"] > 0, "yes", "no")
+    table = pd.concat([table, table.sample(60, random_state=1)], ignore_index=True).assign(notes=np.nan)
+    data = tmp_path / "dupes.csv"
+    table.to_csv(data, index=False)
+    root = tmp_path / "p"
+    tabloop.init(root, data=str(data), target="y")
+    raw = yaml.safe_load((root / "tabloop.yaml").read_text())
+    raw["train"].update(candidates=["dummy", "linear"], trials=1, ensemble=False)
+    (root / "tabloop.yaml").write_text(yaml.safe_dump(raw))
+    res = CliRunner().invoke(app, ["train", "-p", str(root), "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert [f["code"] for f in doc["findings"]][:2] == ["duplicate_rows", "empty_column"]
+    assert doc["findings"][0]["message"].startswith("60 rows (15.0%) repeat an earlier row")
+    report = json.loads(Path(doc["report_json"]).read_text())
+    assert report["findings"] == doc["findings"]
+    assert "Findings about the data" in Path(doc["report_html"]).read_text()
+    text = CliRunner().invoke(app, ["train", "-p", str(root)])
+    assert text.exit_code == 0, text.output
+    out = text.output
+    assert "WARNING 60 rows (15.0%) repeat an earlier row" in out and "what to do: dedupe" in out
+    assert out.index("finding(s) about the data") < out.index("registering the winner")  # before training ends

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,10 +32,38 @@ class EvaluateResult(Result):
     cost: dict[str, Any] | None
     report_html: Path
     report_json: Path
+    #: metric -> 95% bootstrap interval [low, high]
+    intervals: dict[str, list[float] | None] = field(default_factory=dict)
+    #: metric -> the dummy baseline's value (the training part's class shares or mean)
+    baseline: dict[str, float | None] = field(default_factory=dict)
+    #: binary: the decision threshold, its counts and rates, and the sentence
+    decision: dict[str, Any] | None = None
+    slices: list[dict[str, Any]] = field(default_factory=list)
+    confident_errors: list[dict[str, Any]] = field(default_factory=list)
+    importance: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+    model_card_md: Path | None = None
+    model_card_html: Path | None = None
+    #: the whole evaluation, as the report's JSON holds it (curves included)
+    _evaluation: EvaluationResult | None = None
+
+    def summary(self) -> list[str]:
+        """Key metrics with their intervals and baseline, one line each (the text output)."""
+        return self._evaluation.summary() if self._evaluation is not None else [
+            f"{k}: {'n/a' if v is None else f'{v:.4f}'}" for k, v in self.metrics.items()]
 
 
 def evaluate(project: str | Path | None = None, *, version: str | None = None) -> EvaluateResult:
-    """Score a version (default: the latest) on the test part kept aside when it was trained."""
+    """Score a version (default: the latest) on the test part kept aside when it was trained.
+
+    Writes the evaluation report (HTML + JSON) and the model card (Markdown + HTML + JSON) under
+    the project's reports; the spec's ``evaluation`` section sets the threshold's terms, the slices,
+    the bootstrap and how many confidently wrong rows to show.
+    """
+    from tabloop.evaluation import evaluate_bundle, model_card_data
+    from tabloop.report import model_card
+    from tabloop.workspace import atomic_write_text
+
     proj = Project.open(project)
     ref = proj.resolve(version or "latest")
     if not ref.run_id:
@@ -44,12 +72,22 @@ def evaluate(project: str | Path | None = None, *, version: str | None = None) -
     with tempfile.TemporaryDirectory(prefix="tabloop-eval-") as tmp:
         path = proj.tracker.download_run_artifact(ref.run_id, f"{TEST_ARTIFACT}/{TEST_FILE}", Path(tmp))
         test_df = pd.read_parquet(path)
-    result = score_bundle(bundle, test_df, proj)
+    result = evaluate_bundle(bundle, test_df, proj.spec, source=f"the held-out test part of version {ref.version}")
     proj.tracker.log_metrics({f"test_{k}": v for k, v in result.metrics.items()}, run_id=ref.run_id)
     report = evaluation_report(result, title=f"Evaluation: {ref.name} v{ref.version}", subtitle=f"held-out test part, {result.rows} rows")
     html_path, json_path = report.write(proj.report_dir(), f"evaluate-v{ref.version}")
+    tags = dict(getattr(proj.tracker.get_version(ref.name, ref.version), "tags", None) or {})
+    card = model_card_data(result, bundle, proj.spec, name=ref.name, version=ref.version, tags=tags,
+                           source=tags.get("tabloop.data_source") or proj.data_name())
+    markdown, card_report = model_card(card)
+    card_html, _ = card_report.write(proj.report_dir(), f"model-card-v{ref.version}")
+    card_md = atomic_write_text(proj.report_dir() / f"model-card-v{ref.version}.md", markdown)
     return EvaluateResult(ref.name, ref.version, result.rows, result.metric, result.metrics,
-                          result.confusion_matrix, result.cost, html_path, json_path)
+                          result.confusion_matrix, result.cost, html_path, json_path,
+                          intervals=result.intervals, baseline=result.baseline, decision=result.decision,
+                          slices=result.slices, confident_errors=result.confident_errors,
+                          importance=result.importance, notes=result.notes, model_card_md=card_md,
+                          model_card_html=card_html, _evaluation=result)
 
 
 def score_bundle(bundle: ModelBundle, df: pd.DataFrame, proj: Project) -> EvaluationResult:

@@ -56,6 +56,8 @@ class MonitorResult(Result):
     skipped_lines: int = 0
     #: what became of each alert the policy raised (spec: alerts): sent, deduplicated, failed or off
     alerts: list[dict[str, Any]] = field(default_factory=list)
+    #: standalone: columns left out of the comparison by their semantic type (identifier, text, datetime)
+    not_compared: dict[str, str] = field(default_factory=dict)
     #: rows of the window answered out of contract (warn, clip, unknown), per column:rule:policy (log windows only)
     out_of_contract: dict[str, Any] | None = None
 
@@ -91,14 +93,17 @@ def monitor(
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
     timeline = performance = ab = marked = None
     skipped: list[SkippedLine] = []
+    left_out: dict[str, str] = {}
     if proj is None:
         assert reference is not None and current is not None
         ref_df = read_table(reference, query=reference_query, table=reference_table)
         cur_df = read_table(current, query=current_query, table=current_table)
         policy = DriftSpec()
+        left_out = _not_compared(ref_df)
         # the domain classifier starts in a child process (where that is safe) before anything else
         # starts a thread; then the report's matplotlib loads while the columns are tested
-        job = start_drift(ref_df, cur_df, policy=policy)
+        job = start_drift(ref_df, cur_df, policy=policy,
+                          columns=[str(c) for c in ref_df.columns if str(c) not in left_out])
         preload()
         result = job.result()
         out_dir = Path(report_dir) if report_dir else Path.cwd() / "tabloop-reports"
@@ -156,9 +161,23 @@ def monitor(
         performance=None if performance is None else _performance_summary(performance),
         ab=None if ab is None else ab.to_dict(),
         skipped_lines=len(skipped),
+        not_compared=left_out,
         alerts=alerts,
         out_of_contract=marked,
     )
+
+
+def _not_compared(reference: pd.DataFrame) -> dict[str, str]:
+    """Standalone, with no contract to say which columns are features: the columns whose semantic type
+    is no feature (a row number or key, free text, a timestamp), by name, with that type.
+
+    A row number or a timestamp differs between any two windows by construction: compared, it is
+    "drift" every time and buries the columns that did change.
+    """
+    from tabloop.data import infer_semantic_types
+
+    return {name: kind for name, kind in infer_semantic_types(reference).items()
+            if kind in ("identifier", "text", "datetime")}
 
 
 def _alerts(proj: Project, result: Any, performance: Any, *, report_name: str) -> list[dict[str, Any]]:

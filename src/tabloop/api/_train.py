@@ -8,7 +8,7 @@ import json
 import math
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from tabloop.api._leakage import data_findings, findings_dicts, said
-from tabloop.api._profile import ignored_columns
+from tabloop.api._profile import ignored_columns, said_as_findings
 from tabloop.api._project import Project
 from tabloop.api._results import Result
 from tabloop.data import (
@@ -25,6 +25,7 @@ from tabloop.data import (
     Finding,
     check_frame,
     class_labels,
+    profile_findings,
     describe_validation,
     frame_fingerprint,
     infer_contract,
@@ -68,6 +69,8 @@ class TrainSummary(Result):
     importance: dict[str, float] = field(default_factory=dict)
     validation: str = ""  # how candidates were scored, e.g. "5-fold (stratified); auto for 4,000 training rows"
     warnings: list[str] = field(default_factory=list)  # e.g. the winner is the constant baseline
+    # what the data checks said before training (Finding.to_dict()), most important first
+    findings: list[dict[str, Any]] = field(default_factory=list)
     # leaks in the training part and its shift from the test part (tabloop.data.Finding), most dangerous first
     leakage: list[dict[str, Any]] = field(default_factory=list)
     # under a time budget: budget_seconds, wall_seconds (start to registered model), spent per phase, notes
@@ -111,6 +114,7 @@ def train(
     progress: Progress | None = None,
     started: float | None = None,
     data: str | Path | pd.DataFrame | None = None,
+    on_findings: Callable[[list[Finding]], None] | None = None,
 ) -> TrainSummary | SearchSummary:
     """Split the spec's data, search the candidates on the training part, register the best.
 
@@ -124,19 +128,34 @@ def train(
 
     ``data`` (a DataFrame, or a file path or URL) is trained on in place of the spec's ``data.source``;
     its content hash is the version's data lineage, as a file's is.
+
+    What the data checks find (duplicates, imbalance, empty or constant columns, ...) is handed to
+    ``on_findings`` before training starts, most important first, and returned with the summary; it is
+    called again with the leak and shift checks' findings once the split is made, before the search.
     """
     called = time.perf_counter()
     proj = Project.open(project)
+    spec = proj.spec
     df = proj.read_data(data)
-    train_df, test_df = split_train_test(df, proj.spec)
+    findings: list[Finding] = []
+    if not worker:  # said once, by the command that registers; workers only add trials
+        findings = profile_findings(df, target=spec.data.target, ignored=ignored_columns(spec),
+                                    types=spec.data.types, id_column=spec.data.id_column, task=spec.data.task)
+        if on_findings is not None:
+            on_findings(findings)
+    train_df, test_df = split_train_test(df, spec)
     if worker:
         return _work(proj, train_df, df, budget=budget, trials=trials, storage=storage, progress=progress)
+    with said_as_findings():  # the findings above said what the contract leaves out
+        contract = _contract(proj, df)
     return fit_and_register(
         proj, train_df, test_df, budget=budget, progress=progress, run_name="train",
-        data_hash=frame_fingerprint(df), contract=_contract(proj, df), trials=trials, storage=storage,
+        data_hash=frame_fingerprint(df), contract=contract, trials=trials, storage=storage,
         tags={"tabloop.data_source": proj.data_name(data)},
         started=called if started is None else started, called=called, ends_process=started is not None,
+        findings=findings,
         check_data=True,
+        on_findings=on_findings,
     )
 
 
@@ -257,7 +276,9 @@ def fit_and_register(
     started: float | None = None,
     called: float | None = None,
     ends_process: bool = False,
+    findings: Sequence[Finding] = (),
     check_data: bool = False,
+    on_findings: Callable[[list[Finding]], None] | None = None,
 ) -> TrainSummary:
     """Train, export, register. Under a time budget the whole of it, from ``started`` (a perf_counter
     reading, or now), ends with the registered model by the budget: see :func:`make_budget`.
@@ -284,9 +305,12 @@ def fit_and_register(
         say("checking the training part for leaks and its shift from the test part")
         leakage = data_findings(spec, contract.feature_names, excluded=contract.ignored, table=train_df,
                                 train=train_df, test=test_df)
-        for finding in leakage:
-            if finding.severity != "info":
-                say(said(finding))
+        if on_findings is not None:
+            on_findings(leakage)  # said as the data's findings were, before the search starts
+        else:
+            for finding in leakage:
+                if finding.severity != "info":
+                    say(said(finding))
     run_tags = {"tabloop.stage": run_name, "tabloop.data_hash": data_hash, "tabloop.spec_hash": spec_hash(spec),
                 "tabloop.version": library_versions().get("tabloop", "?"), **(tags or {})}
     with tracker.run(run_name, tags=run_tags) as run_id:
@@ -347,6 +371,7 @@ def fit_and_register(
         ref = tracker.register_bundle(bundle, spec.model_name, key=key,
                                       tags=_lineage(proj, bundle, run_id, run_tags, result.winner))
         data = result.to_dict()
+        data["findings"] = [f.to_dict() for f in findings]
         data["leakage"] = findings_dicts(leakage)
         if clock is not None:  # as known when the report is written: registration is still under way
             data["time"] = clock.to_dict()
@@ -367,7 +392,7 @@ def fit_and_register(
         report_html=html_path, report_json=json_path, study=result.study, storage=redact_url(url),
         trials=len(result.trials), stopped_because=result.stopped_because, importance=result.importance,
         validation=result.validation, warnings=list(result.warnings), leakage=findings_dicts(leakage),
-        time=time_spent, duplicates_dropped=result.duplicates_dropped,
+        time=time_spent, duplicates_dropped=result.duplicates_dropped, findings=[f.to_dict() for f in findings],
     )
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
 
 from tabloop.cli._command import JsonOpt, Reply, command
-from tabloop.cli._output import EXIT_POLICY, err_console, print_result, progress
+from tabloop.cli._output import EXIT_POLICY, err_console, print_result, progress, say_findings
 
 app = typer.Typer(
     name="tabloop",
@@ -58,25 +59,22 @@ def profile(project: ProjectOpt = None) -> Reply:
 
     res = run(project)
     return Reply(res, lambda: (
-        print(f"{res.rows} rows, {res.columns} columns, {res.missing_cells} missing cells, "
-              f"{res.duplicate_rows} duplicate rows"),
+        print(f"{res.rows:,} rows, {res.columns} columns, {res.missing_cells:,} missing cells, "
+              f"{res.duplicate_rows:,} duplicate rows ({res.duplicate_share:.1%})"),
+        say_findings([*res.findings, *res.leakage]),  # one ranked list: the profile's and the leak checks'
         print(f"contract: {res.contract}"),
         print(f"report:   {res.report_html}"),
-        _say_findings(res.leakage),
     ))
 
 
-def _say_findings(findings: list[dict[str, Any]]) -> None:
-    """Leakage and shift findings a person must act on, one line each on stderr (info ones stay in the report)."""
-    from rich.markup import escape
+def _findings_sayer() -> Callable[[list[Any]], None]:
+    """Train's findings as they come: first about the whole table, then about leaks and the test part's shift."""
+    about = iter(("about the data", "about leaks and the test part's shift"))
 
-    for f in findings:
-        if f["severity"] == "info":
-            continue
-        edit = f" (tabloop.yaml: {f['spec_change']})" if f.get("spec_change") else ""
-        colour = "bold red" if f["severity"] == "critical" else "bold yellow"
-        err_console.print(f"[{colour}]{f['severity'].upper()}:[/{colour}] {escape(f['message'])}; "
-                          f"{escape(f['action'])}{escape(edit)}", soft_wrap=True)
+    def say(findings: list[Any]) -> None:
+        say_findings(findings, next(about, "about the data"))
+
+    return say
 
 
 @command(app)
@@ -97,7 +95,7 @@ def train(
     from tabloop.api import train as run
 
     res = run(project, budget=budget, trials=trials, storage=storage, worker=worker, progress=progress(),
-              started=started)
+              started=started, on_findings=_findings_sayer())
 
     def human() -> None:
         from rich.console import Console
@@ -132,7 +130,6 @@ def train(
                 print(f"  {note}")
         for warning in res.warnings:
             err_console.print(f"[bold red]WARNING:[/bold red] {warning}", soft_wrap=True)
-        _say_findings(res.leakage)
 
     return Reply(res, human)
 
@@ -142,15 +139,33 @@ def evaluate(
     version: Annotated[str | None, typer.Argument(help="Version or alias (default: the latest version).")] = None,
     project: ProjectOpt = None,
 ) -> Reply:
-    """Score a model version on the held-out test part: metrics, confusion matrix, ROC."""
+    """Score a model version on the held-out test part and write its report and model card.
+
+    Metrics with 95% bootstrap intervals beside a no-feature baseline; the decision threshold as counts per
+    day (evaluation.daily_volume); curves; slices (evaluation.slices); the most confidently wrong rows;
+    permutation importance and SHAP values.
+    """
     from tabloop.api import evaluate as run
 
     res = run(project, version=version)
-    return Reply(res, lambda: (
-        print(f"{res.model} v{res.version} on {res.rows} held-out rows:"),
-        [print(f"  {k}: {'n/a' if v is None else f'{v:.4f}'}") for k, v in res.metrics.items()],
-        print(f"report: {res.report_html}"),
-    ))
+
+    def human() -> None:
+        print(f"{res.model} v{res.version} on {res.rows} held-out rows (95% intervals, baseline without features):")
+        for line in res.summary():
+            print(f"  {line}")
+        if res.decision:
+            sentence = res.decision["sentence"]
+            print(sentence[0].upper() + sentence[1:] + ".")
+            for note in res.decision.get("notes", []):
+                print(f"  note: {note}")
+        for group in res.slices:
+            print(f"slices: {group['summary']}")
+        for note in res.notes:
+            print(f"note: {note}")
+        print(f"report: {res.report_html}")
+        print(f"model card: {res.model_card_md}")
+
+    return Reply(res, human)
 
 
 @command(app, "test")
@@ -327,6 +342,9 @@ def monitor(
             print("too small to judge")
         else:
             print(f"drifted features: {', '.join(res.drifted_features) or 'none'}")
+            if res.not_compared:
+                print("not compared (no feature by their type): "
+                      + ", ".join(f"{c} ({t})" for c, t in res.not_compared.items()))
             if res.prediction_drifted is not None:
                 print(f"prediction drift: {'yes' if res.prediction_drifted else 'no'}")
             mv = res.multivariate

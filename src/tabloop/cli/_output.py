@@ -7,7 +7,7 @@ import json
 import logging
 import sys
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn
 
 import typer
@@ -64,6 +64,26 @@ def progress() -> Callable[[str], None]:
         err_console.print(f"[dim]…[/dim] {message}")
 
     return say
+
+
+SEVERITY_STYLE = {"critical": "bold red", "warning": "bold yellow", "info": "dim"}
+
+
+def say_findings(findings: Sequence[Any], about: str = "about the data") -> None:
+    """Findings (``Finding`` objects or their dicts) on stderr, most important first: severity, what was
+    found, then what to do and the edit of tabloop.yaml. One format for every check of the data."""
+    if not findings:
+        return
+    from tabloop.data._findings import SEVERITY_ORDER
+
+    found = [f if isinstance(f, dict) else f.to_dict() for f in findings]
+    found.sort(key=lambda f: (SEVERITY_ORDER.get(f["severity"], 9), -float(f.get("score") or 0.0)))
+    err_console.print(f"{len(found)} finding(s) {about}, most important first:")
+    for f in found:
+        style = SEVERITY_STYLE.get(f["severity"], "")
+        change = f"\n      [dim]in tabloop.yaml:[/dim] {escape(f['spec_change'])}" if f.get("spec_change") else ""
+        err_console.print(f"  [{style}]{f['severity'].upper()}[/{style}] {escape(f['message'])}\n"
+                          f"      [dim]what to do:[/dim] {escape(f['action'])}{change}", soft_wrap=True)
 
 
 def print_result(text: str) -> None:

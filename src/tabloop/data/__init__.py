@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     )
     from tabloop.data._findings import Finding, rank_findings
     from tabloop.data._leakage import leakage_findings, shift_findings
-    from tabloop.data._profile import profile_frame, profile_report
+    from tabloop.data._profile import profile_findings, profile_frame, profile_report
     from tabloop.data._read import (
         DATAFRAME_SOURCE,
         frame_fingerprint,
@@ -81,6 +81,7 @@ __all__ = [
     "leakage_findings",
     "make_folds",
     "parse_text_numbers",
+    "profile_findings",
     "profile_frame",
     "profile_report",
     "ragged_keys",

@@ -241,7 +241,7 @@ def infer_contract(
         s = df[name]
         nullable = bool(s.isna().any())
         if resolved[str(name)] == "categorical" or is_categorical_dtype(s):
-            cats = sorted({category_label(v) for v in s.dropna()})
+            cats = sorted({category_label(v) for v in s.dropna().unique()})  # labelled once per value, not per cell
             cols.append(ColumnContract(name=str(name), kind="categorical", nullable=nullable, categories=cats))
         else:
             values = s.dropna().to_numpy(dtype="float64")

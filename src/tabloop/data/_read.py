@@ -249,9 +249,14 @@ def _first_line(exc: BaseException) -> str:
     return text[:300]
 
 
-def frame_fingerprint(df: pd.DataFrame) -> str:
-    """Content hash of a table (values, column names and order)."""
+def frame_fingerprint(df: pd.DataFrame, *, row_hashes: Any = None) -> str:
+    """Content hash of a table (values, column names and order).
+
+    ``row_hashes``: ``pd.util.hash_pandas_object(df, index=False)`` as an array, when a caller has
+    it already (the profile builds it column by column), so the table is not hashed twice.
+    """
     digest = hashlib.sha256()
     digest.update("\x1f".join(map(str, df.columns)).encode())
-    digest.update(pd.util.hash_pandas_object(df, index=False).to_numpy().tobytes())
+    rows = pd.util.hash_pandas_object(df, index=False).to_numpy() if row_hashes is None else row_hashes
+    digest.update(rows.tobytes())
     return digest.hexdigest()

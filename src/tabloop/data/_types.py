@@ -19,6 +19,7 @@ when the evidence is plain, and ``data.types`` overrides any inference.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, get_args
@@ -96,16 +97,20 @@ def _infer(s: pd.Series, name: str) -> SemanticType:
         if present.empty:
             return "numeric"
         values = present.to_numpy(dtype="float64")
-        distinct = np.unique(values)
-        if distinct.size == 2 and distinct[0] == 0 and distinct[1] == 1:
+        # linear passes only: a sort or a hash of every value costs a second per ten numeric columns of a
+        # million rows, and this runs for the contract and the profile alike
+        low, high = float(values.min()), float(values.max())
+        if low == 0 and high == 1 and bool(np.all((values == 0) | (values == 1))):
             return "boolean"
-        if _unique_per_row(s) and bool(np.all(np.mod(values[np.isfinite(values)], 1) == 0)) and np.isfinite(values).all():
+        if len(values) == len(s) >= MIN_ROWS_FOR_IDENTIFIER and math.isfinite(low) and math.isfinite(high):
             # row numbers count from 0 or 1 in row order; a run of years (1920..1941) is a time axis and
-            # shuffled 1..n is a rank (a measurement), neither a key
-            row_numbers = (distinct[0] in (0, 1) and distinct[-1] - distinct[0] + 1 == distinct.size
-                           and s.is_monotonic_increasing)
-            if row_numbers or _ID_NAME.search(name):
-                return "identifier"
+            # shuffled 1..n is a rank (a measurement), neither a key. Whole numbers rising strictly from 0 or 1
+            # over len(s) values are 0 (or 1), 1, 2, ...: a different one in every row, without counting them
+            spans_rows = low in (0, 1) and high - low + 1 == len(values)
+            named = _ID_NAME.search(name) is not None
+            if (spans_rows or named) and bool(np.all(np.mod(values, 1) == 0)):
+                if (spans_rows and bool(np.all(np.diff(values) > 0))) or (named and _unique_per_row(s)):
+                    return "identifier"
         return "numeric"
     if present.empty:
         return "categorical"
@@ -133,6 +138,10 @@ def _unique_per_row(s: pd.Series) -> bool:
 
 def _all_text(values: pd.Series) -> bool:
     """Text or Python booleans (a JSON column with gaps): other objects that merely print so stay categories."""
+    if pd.api.types.is_string_dtype(values.dtype) and not pd.api.types.is_object_dtype(values.dtype):
+        return True  # a string dtype holds text only
+    if pd.api.types.infer_dtype(values, skipna=True) in ("string", "boolean"):  # one C pass, not one call a value
+        return True
     return bool(values.map(lambda v: isinstance(v, (str, bool, np.bool_))).all())
 
 

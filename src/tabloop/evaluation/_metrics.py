@@ -32,12 +32,33 @@ TASK_METRICS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: the metrics 'tabloop evaluate' reports for each task (a superset of TASK_METRICS, which training scores)
+REPORT_METRICS: dict[str, tuple[str, ...]] = {
+    "binary": ("roc_auc", "average_precision", "log_loss", "brier", "accuracy", "balanced_accuracy", "precision",
+               "recall", "f1"),
+    "multiclass": ("log_loss", "roc_auc_ovr", "average_precision_macro", "brier", "accuracy", "balanced_accuracy",
+                   "precision_macro", "recall_macro", "f1_macro"),
+    "regression": ("rmse", "mae", "mape", "r2"),
+}
+
+#: the direction of the reported metrics that no training scorer names
+_REPORT_ONLY: dict[str, bool] = {
+    "brier": False, "precision": True, "recall": True, "average_precision_macro": True, "precision_macro": True,
+    "recall_macro": True, "mape": False,
+}
+
+
 def greater_is_better(metric: str) -> bool:
-    return SCORERS[metric][1]
+    return SCORERS[metric][1] if metric in SCORERS else _REPORT_ONLY[metric]
 
 
 def metrics_for(task: str, primary: str) -> list[str]:
     return [primary] + [m for m in TASK_METRICS[task] if m != primary]
+
+
+def report_metrics_for(task: str, primary: str) -> list[str]:
+    """Every metric the evaluation reports for ``task``, the spec's metric first."""
+    return [primary] + [m for m in REPORT_METRICS[task] if m != primary]
 
 
 def compute_metrics(
@@ -73,6 +94,8 @@ def _one(name: str, task: str, y: np.ndarray, proba: np.ndarray | None, y_pred: 
             return float(np.sqrt(skm.mean_squared_error(y, y_pred)))
         if name == "mae":
             return skm.mean_absolute_error(y, y_pred)
+        if name == "mape":
+            return _resampled(name, task, y, None, y_pred)
         return skm.r2_score(y, y_pred)
     assert proba is not None
     labels = np.arange(proba.shape[1])
@@ -95,7 +118,26 @@ def _one(name: str, task: str, y: np.ndarray, proba: np.ndarray | None, y_pred: 
         return skm.f1_score(y, pred, zero_division=0)
     if name == "f1_macro":
         return skm.f1_score(y, pred, average="macro", zero_division=0)
+    if name == "precision":
+        return skm.precision_score(y, pred, zero_division=0)
+    if name == "recall":
+        return skm.recall_score(y, pred, zero_division=0)
+    if name == "precision_macro":
+        return skm.precision_score(y, pred, average="macro", zero_division=0)
+    if name == "recall_macro":
+        return skm.recall_score(y, pred, average="macro", zero_division=0)
+    if name == "brier" and proba.shape[1] == 2:
+        return skm.brier_score_loss(y, proba[:, 1], pos_label=1)
+    if name in ("brier", "average_precision_macro"):  # multi-class Brier, macro AP: no scikit-learn function
+        return _resampled(name, task, y, proba, pred)
     raise ValueError(f"unknown metric {name}")
+
+
+def _resampled(name: str, task: str, y: np.ndarray, proba: np.ndarray | None, pred: np.ndarray | None) -> float:
+    """``name`` on all rows once, by the bootstrap's own formula (NaN, i.e. None, where undefined)."""
+    from tabloop.evaluation._resampled import resampled_metrics
+
+    return float(resampled_metrics(task, [name], y, np.ones((1, len(y))), proba=proba, y_pred=pred)[name][0])
 
 
 def cost_threshold(false_positive: float, false_negative: float) -> float:

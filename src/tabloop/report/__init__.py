@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from tabloop.report._evaluation_report import evaluation_report
     from tabloop.report._figures import figure_to_html, plot_label, preload
     from tabloop.report._findings_section import LEAKAGE_HEADING, findings_html
+    from tabloop.report._model_card import model_card
     from tabloop.report._monitor_report import monitor_report
     from tabloop.report._profile_report import profile_report
     from tabloop.report._training_report import leaderboard_report
@@ -33,6 +34,7 @@ __all__ = [
     "figure_to_html",
     "findings_html",
     "leaderboard_report",
+    "model_card",
     "monitor_report",
     "plot_label",
     "preload",

@@ -21,6 +21,8 @@ def leaderboard_report(data: dict[str, Any], *, title: str) -> Report:
     report = Report(title=title, data=data, subtitle=f"winner: {data['winner']} ({data['rule']})")
     for warning in data.get("warnings") or []:
         report.add("Warning", f"<p class='bad'>{html.escape(str(warning))}</p>")
+    if data.get("findings"):
+        report.add("Findings about the data", findings_html(data["findings"], none="Nothing found that needs acting on."))
     if "leakage" in data:  # absent when the checks did not run (a retraining set)
         report.add(LEAKAGE_HEADING, findings_html(data["leakage"], none=(
             "No column of the training part predicts the target too well alone (copies, identifiers, timestamps, "

@@ -73,6 +73,47 @@ class CostSpec(_Strict):
     false_negative: float = Field(default=1.0, ge=0, description="Cost of predicting negative when it is positive.")
 
 
+class EvaluationSpec(_Strict):
+    intended_use: str | None = Field(
+        default=None,
+        description="What the model is for and who acts on it, in a sentence or two; opens the model card "
+        "('tabloop evaluate' writes reports/model-card-vN.md and .html).",
+    )
+    daily_volume: float | None = Field(
+        default=None, gt=0,
+        description="Expected cases a day: the decision threshold's sentence counts flagged and missed cases "
+        "per day from it (unset: per 1,000 cases).",
+    )
+    target_recall: float | None = Field(
+        default=None, gt=0, le=1,
+        description="Binary: report the highest threshold that still finds this share of the true cases on the "
+        "test part, instead of the cost threshold (costs). Not with target_precision.",
+    )
+    target_precision: float | None = Field(
+        default=None, gt=0, le=1,
+        description="Binary: report the lowest threshold whose flagged cases are true at least this often on the "
+        "test part, instead of the cost threshold (costs). Not with target_recall.",
+    )
+    slices: list[str] = Field(
+        default_factory=list,
+        description="Columns to report metrics for, value by value (the most frequent categories; numbers in "
+        "quartiles): the fairness view. Excluded columns (data.exclude) may be named, as long as the data has them.",
+    )
+    bootstrap_resamples: int = Field(
+        default=1000, ge=0, le=100_000,
+        description="Bootstrap resamples behind every metric's 95% interval (0: no intervals).",
+    )
+    confident_errors: int = Field(
+        default=10, ge=0, description="How many of the test rows the model got most confidently wrong to show."
+    )
+
+    @model_validator(mode="after")
+    def _one_target(self) -> EvaluationSpec:
+        if self.target_recall is not None and self.target_precision is not None:
+            raise ValueError("evaluation.target_recall and evaluation.target_precision are alternatives: set one")
+        return self
+
+
 #: split.validation auto: repeated k-fold below this many training rows (small data: scores vary most
 #: with the fold draw, and each trial is cheap), a holdout from the second (large data: one fit says enough).
 #: Not lower: at 10,000 a 60 s budget got more trials on diamonds (40,455 training rows) and HI (16,704),
@@ -624,6 +665,10 @@ class Spec(_Strict):
         default=None, description="Metric that picks the model (default: roc_auc, log_loss or rmse by task)."
     )
     costs: CostSpec = Field(default_factory=CostSpec, description="What mistakes cost; sets the decision threshold.")
+    evaluation: EvaluationSpec = Field(
+        default_factory=EvaluationSpec,
+        description="'tabloop evaluate': the decision threshold's terms, slices, intervals and the model card.",
+    )
     split: SplitSpec = Field(default_factory=SplitSpec, description="Held-out test part and cross-validation.")
     preparation: PreparationSpec = Field(
         default_factory=PreparationSpec, description="Feature preparation inside the saved pipeline, and what the search varies."

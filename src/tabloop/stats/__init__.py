@@ -12,6 +12,12 @@ from tabloop._lazy import exports
 # imported on first use (see tabloop._lazy): SciPy is loaded only by a command that tests something
 if TYPE_CHECKING:
     from tabloop.stats._adjust import holm_adjust
+    from tabloop.stats._bootstrap import (
+        bootstrap_counts,
+        percentile_interval,
+        weighted_auc,
+        weighted_average_precision,
+    )
     from tabloop.stats._distances import (
         NUMERIC_BINS,
         PSI_EPSILON,
@@ -32,6 +38,7 @@ __all__ = [
     "NUMERIC_BINS",
     "PSI_EPSILON",
     "PairedTest",
+    "bootstrap_counts",
     "cdf_distances",
     "chi2_homogeneity",
     "delong_test",
@@ -40,8 +47,11 @@ __all__ = [
     "ks_2samp_sorted",
     "mcnemar_test",
     "paired_bootstrap",
+    "percentile_interval",
     "psi",
     "quantile_bin_counts",
     "roc_auc",
     "score_interval",
+    "weighted_auc",
+    "weighted_average_precision",
 ]
