@@ -120,7 +120,8 @@ class PromoteResult(Result):
     previous: str | None
     #: gated (the paired gate passed), forced (--force), set (no gate applies: another alias, or no champion yet)
     how: str = "set"
-    #: the paired gate's numbers (metric, rows, the test, its p-value, reasons) when it ran
+    #: the paired gate's numbers (metric, rows, the test, its p-value, reasons) when it ran, and ``model_tests``:
+    #: how many of the candidate's model tests passed, failed, errored and were skipped
     gate: dict[str, Any] | None = None
 
 

@@ -230,6 +230,9 @@ def promote(
               + (f" [{res.how}]" if res.how != "set" else ""))
         for line in (res.gate or {}).get("reasons", []):
             print(f"  gate: {line}")
+        tested = (res.gate or {}).get("model_tests")
+        if tested:
+            print("  model tests: " + ", ".join(f"{n} {k}" for k, n in tested.items() if n))
 
     return Reply(res, human)
 
