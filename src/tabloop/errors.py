@@ -22,6 +22,7 @@ line and exits non-zero; the HTTP app maps it to a 4xx in one place.
     ├── ServingClosed             records handed to a prediction log writer that has stopped
     ├── SignatureError            a model version is unsigned or signed with another key, or no key is usable
     ├── PolicyError               a policy cannot be applied to these inputs
+    ├── ModelTestsFailed          a model version failed its model tests (tabloop test), each outcome listed
     ├── NotConvertible            a pipeline has a part ONNX cannot express (export falls back to the pipeline)
     │
     │   the HTTP request path (tabloop.serving maps each to one status, serving/_errors.py)
@@ -63,6 +64,7 @@ __all__ = [
     "MalformedRequest",
     "MisdirectedRequest",
     "ModelNotFoundError",
+    "ModelTestsFailed",
     "NotConvertible",
     "NotFound",
     "NotReady",
@@ -251,6 +253,19 @@ class UnloggableRecords(DataError):
 
 class PolicyError(TabloopError):
     code = "policy_error"
+
+
+class ModelTestsFailed(TabloopError):
+    """A model version failed tests of its generated suite (``tabloop test``); ``tests`` holds every test's outcome."""
+
+    code = "model_tests_failed"
+
+    def __init__(self, message: str, *, tests: list[dict[str, Any]] | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.tests = list(tests or [])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "tests": self.tests}
 
 
 class NotConvertible(TabloopError):

@@ -22,7 +22,9 @@ def two_versions(tmp_path_factory: pytest.TempPathFactory, hmda_csv: Path) -> Pa
     """Version 1: the dummy baseline, champion. Version 2: logistic regression, clearly better on ROC AUC."""
     root = tmp_path_factory.mktemp("gate") / "proj"
     tabloop.init(root, data=str(hmda_csv), target="deny", exclude=["black"])
-    set_spec(root, **{"train.candidates": ["dummy"], "split.folds": 3, "train.ensemble": False})
+    # the gate runs the model tests too: a generous latency budget, as tests never judge this machine's speed
+    set_spec(root, **{"train.candidates": ["dummy"], "split.folds": 3, "train.ensemble": False,
+                      "model_tests.latency_ms": 10_000, "model_tests.latency_calls": 20})
     assert tabloop.train(root).version == "1"
     tabloop.promote("1", project=root, reason="first model")
     set_spec(root, **{"train.candidates": ["linear"]})

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     )
     from tabloop.api._init import InitResult, init
     from tabloop.api._loop import FeedbackResult, RetrainResult, feedback, retrain
-    from tabloop.api._model import LoadedModel, load_model
+    from tabloop.api._model import LoadedModel, MetricScore, held_out_rows, load_model, metric_on
+    from tabloop.api._model_tests import GeneratedFile, ModelTestReport, generate_model_tests, run_model_tests
     from tabloop.api._monitor import MonitorResult, monitor
     from tabloop.api._profile import ProfileResult, profile
     from tabloop.api._project import Project
@@ -38,7 +39,10 @@ __all__ = [
     "FeedbackResult",
     "HistoryResult",
     "InitResult",
+    "GeneratedFile",
     "LoadedModel",
+    "MetricScore",
+    "ModelTestReport",
     "MonitorResult",
     "PredictResult",
     "ProfileResult",
@@ -49,15 +53,19 @@ __all__ = [
     "TrainSummary",
     "evaluate",
     "feedback",
+    "generate_model_tests",
+    "held_out_rows",
     "history",
     "init",
     "load_model",
+    "metric_on",
     "monitor",
     "predict",
     "profile",
     "promote",
     "retrain",
     "rollback",
+    "run_model_tests",
     "serve",
     "train",
 ]

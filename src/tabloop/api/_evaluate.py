@@ -120,7 +120,8 @@ class PromoteResult(Result):
     previous: str | None
     #: gated (the paired gate passed), forced (--force), set (no gate applies: another alias, or no champion yet)
     how: str = "set"
-    #: the paired gate's numbers (metric, rows, the test, its p-value, reasons) when it ran
+    #: the paired gate's numbers (metric, rows, the test, its p-value, reasons) when it ran, and ``model_tests``:
+    #: how many of the candidate's model tests passed, failed, errored and were skipped
     gate: dict[str, Any] | None = None
 
 
@@ -137,7 +138,8 @@ def promote(
 
     Replacing a champion, the candidate must beat it on the same labelled rows (``holdout``, a
     labelled table; default the candidate's held-out test part) by ``retraining.min_improvement``
-    with a paired test's one-sided p-value below ``retraining.significance``; a refusal raises
+    with a paired test's one-sided p-value below ``retraining.significance``, then pass its model
+    tests (``tabloop test``, unless ``model_tests.gate`` is false); a refusal raises
     ``PromotionRefused`` with the numbers. ``force`` skips the gate. Every move is recorded in
     the audit log (``tabloop history``) with ``reason``. The move is a compare-and-set against
     the alias as read here: when another process moves it in between, this one raises
@@ -159,10 +161,27 @@ def promote(
                     hint="improve the candidate, pass --holdout with more labelled rows, or --force to promote "
                     "it anyway (recorded as forced in 'tabloop history')",
                 )
+            if proj.spec.model_tests.gate:
+                gate["model_tests"] = _model_tests_gate(proj, ref.version, seen)
             how = "gated"
     why = reason or ("; ".join(gate["reasons"]) if gate else "")
     previous = proj.tracker.set_alias(ref.name, alias, ref.version, expected_previous=seen, how=how, why=why)
     return PromoteResult(ref.name, ref.version, alias, previous, how, gate)
+
+
+def _model_tests_gate(proj: Project, version: str, champion: str) -> dict[str, int]:
+    """Run ``version``'s model tests (``tabloop test``); refuse the promotion naming each failing test."""
+    from tabloop.api._model_tests import run_model_tests
+
+    report = run_model_tests(proj.workspace.root, version)
+    if not report.passed:
+        raise PromotionRefused(
+            f"version {version} does not replace champion version {champion}: its model tests failed: "
+            f"{report.describe_failures()}",
+            hint=f"'tabloop test {version}' shows the details; thresholds are under model_tests: in tabloop.yaml "
+            "(model_tests.gate: false turns this check off), or --force promotes it anyway",
+        )
+    return report.counts
 
 
 def _gate(proj: Project, version: str, champion: str, holdout: str | Path | None) -> GateVerdict:

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from tabloop.bundle import ModelBundle
+    from tabloop.data import Contract
 
 
 @dataclass
@@ -32,6 +33,19 @@ class LoadedModel:
     def classes(self) -> list[Any]:
         return self.bundle.classes
 
+    @property
+    def task(self) -> str:
+        return self.bundle.task
+
+    @property
+    def target(self) -> str | None:
+        return self.bundle.target
+
+    @property
+    def contract(self) -> Contract:
+        """The data contract every input is checked against (its columns, and the policies of its rules)."""
+        return self.bundle.contract
+
     def predict(self, df: pd.DataFrame) -> pd.DataFrame:
         """Rows checked against the model's data contract, then a ``prediction`` column and, for classifiers,
         one ``proba_<class>`` column per class, in the input's order (``ContractViolation`` names bad cells)."""
@@ -42,3 +56,51 @@ def load_model(model: str | None = None, *, project: str | Path | None = None) -
     """Load ``model`` (a version number or alias; default: the champion) from ``project``'s registry."""
     proj = Project.open(project)
     return LoadedModel(proj.load_bundle(model))
+
+
+def held_out_rows(model: str | None = None, *, project: str | Path | None = None) -> pd.DataFrame:
+    """The test part kept aside when ``model`` (a version or alias; default: the champion) was trained, target
+    included: the rows ``tabloop evaluate`` scores, which no step of its training saw."""
+    import tempfile
+
+    import pandas as pd
+
+    from tabloop.api._train import TEST_ARTIFACT, TEST_FILE
+    from tabloop.errors import DataError
+
+    proj = Project.open(project)
+    ref = proj.resolve(model or "champion")
+    if not ref.run_id:
+        raise DataError(f"model {ref.name!r} version {ref.version} has no training run to take its test part from",
+                        hint="test a version trained by 'tabloop train' or 'tabloop retrain'")
+    with tempfile.TemporaryDirectory(prefix="tabloop-held-out-") as tmp:
+        path = proj.tracker.download_run_artifact(ref.run_id, f"{TEST_ARTIFACT}/{TEST_FILE}", Path(tmp))
+        return pd.read_parquet(path)
+
+
+@dataclass
+class MetricScore:
+    """The spec's metric of one model on labelled rows, and which way is better."""
+
+    metric: str
+    value: float | None
+    rows: int
+    greater_is_better: bool
+
+    def at_least_as_good(self, bound: float, *, tolerance: float = 1e-9) -> bool:
+        """Whether ``value`` is at or above ``bound`` (at or below it for a loss), within ``tolerance``."""
+        if self.value is None:
+            return False
+        return self.value >= bound - tolerance if self.greater_is_better else self.value <= bound + tolerance
+
+
+def metric_on(model: LoadedModel, rows: pd.DataFrame, *, project: str | Path | None = None) -> MetricScore:
+    """The spec's metric (``metric:``, or the task's default) of ``model`` on ``rows``, which carry the target."""
+    from tabloop.api._evaluate import score_bundle
+    from tabloop.evaluation import greater_is_better
+
+    proj = Project.open(project)
+    result = score_bundle(model.bundle, rows, proj)
+    value = result.metrics.get(result.metric)
+    return MetricScore(result.metric, None if value is None else float(value), result.rows,
+                       greater_is_better(result.metric))

@@ -168,6 +168,41 @@ def evaluate(
     return Reply(res, human)
 
 
+@command(app, "test")
+def model_tests(
+    version: Annotated[str | None, typer.Argument(help="Version or alias to test (default: the champion).")] = None,
+    regenerate: Annotated[bool, typer.Option(
+        "--regenerate", help="Rewrite tests/model/ files you edited too (your version is kept as a .bak).")] = False,
+    project: ProjectOpt = None,
+) -> Reply:
+    """Write the model tests into tests/model/ (yours to extend; edited files are kept) and run them with pytest.
+
+    Checks: outputs of the right shape and range, probabilities summing to one, predictions unchanged by
+    column order, missing values handled as the contract says, single-row and batch predictions equal,
+    one-row latency within model_tests.latency_ms, the metric at or above model_tests.min_metric on the
+    held-out part, no regression against the champion. Exits 1 naming each failing test and its numbers.
+    """
+    from tabloop.api import run_model_tests as run
+
+    import sys
+
+    # pytest's own lines, as they come, on stderr: its brackets are not rich markup
+    res = run(project, version, regenerate=regenerate, progress=lambda line: print(line, file=sys.stderr))
+    res.raise_for_failures()
+
+    def human() -> None:
+        for f in res.files:
+            if f["action"] != "unchanged":
+                print(f"{f['action']}: {f['path']}" + (f" (your edit saved as {f['backup']})" if f["backup"] else ""))
+        for t in res.tests:
+            why = f": {t['message']}" if t["message"] and t["outcome"] != "passed" else ""
+            print(f"  {t['outcome']:<7} {t['name']} ({t['seconds']:.2f}s){why}")
+        shown = ", ".join(f"{n} {k}" for k, n in res.counts.items() if n)
+        print(f"{res.model} v{res.version}: {shown} in {res.seconds:.1f}s; JUnit XML: {res.junit_xml}")
+
+    return Reply(res, human)
+
+
 @command(app)
 def promote(
     version: Annotated[str, typer.Argument(help="Version number (or an alias) to promote.")],
@@ -183,7 +218,8 @@ def promote(
 
     Replacing a champion, the version must beat it on the same labelled rows by retraining.min_improvement,
     with a paired test (DeLong for roc_auc, McNemar for accuracy, a paired bootstrap otherwise) below
-    retraining.significance. A refusal exits 1 with the numbers; --force moves it anyway, recorded as forced.
+    retraining.significance, then pass its model tests ('tabloop test'; model_tests.gate). A refusal exits 1
+    with the numbers; --force moves it anyway, recorded as forced.
     """
     from tabloop.api import promote as run
 
@@ -194,6 +230,9 @@ def promote(
               + (f" [{res.how}]" if res.how != "set" else ""))
         for line in (res.gate or {}).get("reasons", []):
             print(f"  gate: {line}")
+        tested = (res.gate or {}).get("model_tests")
+        if tested:
+            print("  model tests: " + ", ".join(f"{n} {k}" for k, n in tested.items() if n))
 
     return Reply(res, human)
 

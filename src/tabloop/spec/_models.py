@@ -622,6 +622,38 @@ class RetrainingSpec(_Strict):
     )
 
 
+class ModelTestsSpec(_Strict):
+    """The checks of the generated model tests (``tabloop test``, tests/model/test_model.py)."""
+
+    latency_ms: float = Field(
+        default=50.0, gt=0,
+        description="Budget for the 95th percentile of a one-row prediction in this process "
+        "(tabloop.load_model's predict, the contract check included), in milliseconds.",
+    )
+    latency_calls: int = Field(
+        default=200, ge=20, le=100_000, description="One-row predictions timed for the latency test (after 5 warm-up calls)."
+    )
+    min_metric: float | None = Field(
+        default=None,
+        description="The spec's metric on the held-out test part must be at or above this (at or below it for "
+        "losses: log_loss, rmse, mae); empty: no minimum.",
+    )
+    max_regression: float = Field(
+        default=0.0, ge=0,
+        description="How much worse than the champion the tested version may score on the same held-out rows "
+        "(in the metric's units; a difference within 1e-9 counts as equal). A test of the champion itself skips it.",
+    )
+    single_rows: int = Field(
+        default=50, ge=1, le=10_000,
+        description="Held-out rows predicted one by one and compared with the same rows predicted as one batch.",
+    )
+    gate: bool = Field(
+        default=True,
+        description="'tabloop promote' replaces the champion only with a version that passes its model tests "
+        "(after the paired gate; --force skips both).",
+    )
+
+
 class Spec(_Strict):
     version: Literal[1] = Field(default=1, description="Spec format version.")
     name: str = Field(
@@ -650,6 +682,10 @@ class Spec(_Strict):
     serving: ServingSpec = Field(default_factory=ServingSpec, description="Online serving.")
     monitoring: MonitoringSpec = Field(default_factory=MonitoringSpec, description="Drift and performance monitoring.")
     retraining: RetrainingSpec = Field(default_factory=RetrainingSpec, description="Retraining and promotion policy.")
+    model_tests: ModelTestsSpec = Field(
+        default_factory=ModelTestsSpec,
+        description="What 'tabloop test' checks: one-row latency, a minimum metric, no regression against the champion.",
+    )
     alerts: AlertSpec = Field(default_factory=AlertSpec, description="Where alerts go (a webhook, a command) and on what.")
 
     @model_validator(mode="after")
