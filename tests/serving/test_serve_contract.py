@@ -65,7 +65,7 @@ def test_rows_let_through_are_answered_and_say_so(client: TestClient, bundle: Mo
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["out_of_contract"] == [1, 3]
-    assert r.headers[HEADER] == "1,3"
+    assert r.headers[HEADER] == "1,3" and r.headers["x-out-of-contract-count"] == "2"
     preds = body["predictions"]
     assert "contract" not in preds[0] and "contract" not in preds[2]
     assert preds[1]["contract"] == [{"column": "dir", "rule": "range", "policy": "warn"}]
@@ -122,3 +122,16 @@ def test_the_log_and_the_metrics_count_the_marks(bundle: ModelBundle, make_rows:
     assert all(not isinstance(v, list) for v in logged["contract"].tolist()[1:])
     assert 'tabloop_out_of_contract_total{column="pbcr",model_version="1",policy="unknown",rule="unseen_category"' \
         in metrics
+
+
+def test_the_out_of_contract_header_stays_short_however_many_rows_it_marks() -> None:
+    from tabloop.serving._http import OUT_OF_CONTRACT_HEADER_BYTES, out_of_contract_header
+
+    assert out_of_contract_header([1, 3]) == "1,3"
+    assert out_of_contract_header(list(range(1000))) == "0-999"  # 3,889 bytes as a plain list
+    scattered = list(range(0, 20000, 2))
+    cut = out_of_contract_header(scattered)
+    assert len(cut) <= OUT_OF_CONTRACT_HEADER_BYTES and cut.endswith(",...")
+    assert [int(x) for x in cut[:-4].split(",")] == scattered[: cut.count(",")]  # whole numbers, in order
+    mixed = out_of_contract_header([*range(0, 300), *range(301, 1200, 3)])
+    assert mixed.startswith("0-299,301,304,") and len(mixed) <= OUT_OF_CONTRACT_HEADER_BYTES

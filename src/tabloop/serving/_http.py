@@ -29,6 +29,7 @@ _ID_PREFIX = uuid.uuid4().hex[:16]
 _ID_COUNTER = itertools.count()
 _REQUEST_ID_KEY = REQUEST_ID_HEADER.lower().encode("latin-1")
 _OUT_OF_CONTRACT_KEY = OUT_OF_CONTRACT_HEADER.lower().encode("latin-1")
+_OUT_OF_CONTRACT_COUNT_KEY = b"x-out-of-contract-count"
 
 
 def dumps(payload: Any) -> bytes:
@@ -68,7 +69,36 @@ class Answer(Response):
         ]
         if out_of_contract:
             # every dialect, MLflow's and V2's bodies included, can say it here without leaving its protocol
-            self.raw_headers.append((_OUT_OF_CONTRACT_KEY, ",".join(map(str, out_of_contract)).encode("latin-1")))
+            self.raw_headers.append((_OUT_OF_CONTRACT_KEY, out_of_contract_header(out_of_contract).encode("latin-1")))
+            self.raw_headers.append((_OUT_OF_CONTRACT_COUNT_KEY, str(len(out_of_contract)).encode("latin-1")))
+
+
+#: the longest X-Out-Of-Contract-Rows value: proxies refuse long response headers (nginx's default
+#: buffer for all of them is 4-8 KB) and would turn a marked answer into a 502
+OUT_OF_CONTRACT_HEADER_BYTES = 1024
+
+
+def out_of_contract_header(rows: list[int]) -> str:
+    """The rows as ``X-Out-Of-Contract-Rows`` says them: ``1,3``; runs as ranges (``0-999``) when the plain
+    list is too long; cut after a whole item and ended with ``...`` when even that is. The body (tabloop's
+    dialect, V2's parameter) and ``X-Out-Of-Contract-Count`` always have them all."""
+    plain = ",".join(map(str, rows))
+    if len(plain) <= OUT_OF_CONTRACT_HEADER_BYTES:
+        return plain
+    items, start, prev = [], rows[0], rows[0]
+    for r in [*rows[1:], None]:
+        if r is not None and r == prev + 1:
+            prev = r
+            continue
+        items.append(str(start) if start == prev else f"{start}-{prev}")
+        if r is not None:
+            start = prev = r
+    out = ""
+    for item in items:
+        if len(out) + len(item) + 5 > OUT_OF_CONTRACT_HEADER_BYTES:
+            return out + ",..."
+        out = f"{out},{item}" if out else item
+    return out
 
 
 def new_request_id() -> str:

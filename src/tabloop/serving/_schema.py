@@ -157,10 +157,17 @@ def predict_openapi(bundle: ModelBundle, *, max_rows: int) -> tuple[dict[str, An
     responses: dict[int | str, dict[str, Any]] = {
         200: {
             "description": "One prediction per row, in order.",
-            "headers": {OUT_OF_CONTRACT_HEADER: {
-                "description": "Only when some rows were answered out of contract: those rows, comma-separated.",
-                "schema": {"type": "string"},
-            }},
+            "headers": {
+                OUT_OF_CONTRACT_HEADER: {
+                    "description": "Only when some rows were answered out of contract: those rows, comma-separated "
+                    "(runs as ranges such as 0-999, and cut with '...' past 1 KB; the body has them all).",
+                    "schema": {"type": "string"},
+                },
+                "X-Out-Of-Contract-Count": {
+                    "description": "Only when some rows were answered out of contract: how many.",
+                    "schema": {"type": "integer"},
+                },
+            },
             "content": {"application/json": {"schema": ok}},
         },
         400: _error("Not JSON, the wrong shape, rows that are not objects, or a bad X-Request-ID."),
