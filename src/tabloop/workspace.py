@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import hmac
@@ -10,12 +11,13 @@ import os
 import secrets
 import stat
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tabloop._plain import json_default
-from tabloop.errors import SignatureError, WorkspaceError
+from tabloop.errors import SignatureError, TabloopError, WorkspaceError
 from tabloop.spec import SPEC_FILENAME, Spec, load_spec
 
 __all__ = [
@@ -262,6 +264,37 @@ def _create_key_file(path: Path) -> SigningKey:
     finally:
         Path(tmp).unlink(missing_ok=True)
     return _read_key_file(path)
+
+
+@contextlib.contextmanager
+def file_lock(path: str | Path, *, timeout_s: float | None = None, busy: str = "",
+              error: type[TabloopError] = WorkspaceError) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created, never followed through a link) across processes.
+
+    With ``timeout_s`` the wait is bounded: past it ``error`` says ``busy`` (what held it). The lock
+    goes with the process: a killed holder never leaves it taken.
+    """
+    import fcntl
+    import time
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    try:
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (fcntl.LOCK_NB if deadline is not None else 0))
+                break
+            except BlockingIOError:
+                if deadline is not None and time.monotonic() > deadline:
+                    raise error(f"{path}: {busy or 'another process'} has held this lock for {timeout_s:.0f} s",
+                                hint="check for a stuck tabloop process, then try again") from None
+                time.sleep(0.01)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:

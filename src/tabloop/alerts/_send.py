@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import json
 import logging
-import os
 import subprocess
 import time
 import urllib.error
@@ -17,6 +15,7 @@ from typing import Any
 
 from tabloop._plain import json_default
 from tabloop.spec import AlertSpec
+from tabloop.workspace import atomic_write_json, file_lock
 
 __all__ = ["Alert", "AlertOutcome", "send_alert"]
 
@@ -71,7 +70,7 @@ def send_alert(alert: Alert, spec: AlertSpec, state_dir: Path) -> AlertOutcome:
         return AlertOutcome(alert.kind, "off")
     state_dir.mkdir(parents=True, exist_ok=True)
     # one sender at a time per project: two monitors finding the same drift send one alert
-    with _locked(state_dir / (STATE_FILE + ".lock")):
+    with file_lock(state_dir / (STATE_FILE + ".lock")):
         sent = _read_state(state_dir / STATE_FILE)
         now = time.time()
         last = sent.get(alert.key)
@@ -127,19 +126,6 @@ def _shown(url: str) -> str:
     return f"{scheme}://{host}/…" if rest.count("/") else f"{scheme}://{host}"
 
 
-class _locked:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __enter__(self) -> None:
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-        fcntl.flock(self.fd, fcntl.LOCK_EX)
-
-    def __exit__(self, *exc: object) -> None:
-        fcntl.flock(self.fd, fcntl.LOCK_UN)
-        os.close(self.fd)
-
-
 def _read_state(path: Path) -> dict[str, float]:
     try:
         raw = json.loads(path.read_text())
@@ -152,7 +138,4 @@ def _read_state(path: Path) -> dict[str, float]:
 
 
 def _write_state(path: Path, sent: dict[str, float], *, keep_s: float, now: float) -> None:
-    fresh = {k: v for k, v in sent.items() if now - v < keep_s}
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(fresh))
-    os.replace(tmp, path)
+    atomic_write_json(path, {k: v for k, v in sent.items() if now - v < keep_s})

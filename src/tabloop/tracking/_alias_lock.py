@@ -15,15 +15,12 @@ Writers that are not tabloop (the MLflow UI, another MLflow client) do not take 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
-import os
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 from tabloop.errors import TrackingError
 from tabloop.tracking._relocate import sqlite_file
+from tabloop.workspace import file_lock
 
 #: how long a move waits for another one to finish before giving up
 LOCK_TIMEOUT_S = 60.0
@@ -35,37 +32,14 @@ def alias_lock(uri: str, model: str, alias: str) -> Iterator[bool]:
     scheme = uri.split(":", 1)[0].split("+", 1)[0].lower()
     db = sqlite_file(uri) if scheme == "sqlite" else None
     if db is not None:
-        with _file_lock(db.with_name(db.name + ".alias-lock")):
+        with file_lock(db.with_name(db.name + ".alias-lock"), timeout_s=LOCK_TIMEOUT_S, busy="another alias move",
+                       error=TrackingError):
             yield True
     elif scheme in ("postgresql", "postgres"):
         with _pg_lock(uri, f"tabloop.alias\0{model}\0{alias}"):
             yield True
     else:
         yield False
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline = time.monotonic() + LOCK_TIMEOUT_S
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise TrackingError(
-                        f"{path}: another alias move has held this lock for {LOCK_TIMEOUT_S:.0f} s",
-                        hint="check for a stuck tabloop process, then try again",
-                    ) from None
-                time.sleep(0.01)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager
