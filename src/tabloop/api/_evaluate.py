@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,7 +10,7 @@ import pandas as pd
 
 from tabloop.api._project import Project
 from tabloop.api._results import Result
-from tabloop.api._train import TEST_ARTIFACT, TEST_FILE
+from tabloop.api._model import download_test_part
 from tabloop.data import encode_target
 from tabloop.errors import DataError, ModelNotFoundError, PromotionRefused
 from tabloop.evaluation import EvaluationResult, evaluate_predictions, evaluation_report
@@ -69,9 +68,7 @@ def evaluate(project: str | Path | None = None, *, version: str | None = None) -
     if not ref.run_id:
         raise DataError(f"model {ref.name!r} version {ref.version} has no training run to take its test part from")
     bundle = proj.load_bundle(ref.version)
-    with tempfile.TemporaryDirectory(prefix="tabloop-eval-") as tmp:
-        path = proj.tracker.download_run_artifact(ref.run_id, f"{TEST_ARTIFACT}/{TEST_FILE}", Path(tmp))
-        test_df = pd.read_parquet(path)
+    test_df = download_test_part(proj, ref.run_id)
     result = evaluate_bundle(bundle, test_df, proj.spec, source=f"the held-out test part of version {ref.version}")
     proj.tracker.log_metrics({f"test_{k}": v for k, v in result.metrics.items()}, run_id=ref.run_id)
     report = evaluation_report(result, title=f"Evaluation: {ref.name} v{ref.version}", subtitle=f"held-out test part, {result.rows} rows")
@@ -200,9 +197,7 @@ def _gate(proj: Project, version: str, champion: str, holdout: str | Path | None
         if not ref.run_id:
             raise DataError(f"version {version} has no training run to take its test part from",
                             hint="pass --holdout PATH, a labelled table, to compare it with the champion")
-        with tempfile.TemporaryDirectory(prefix="tabloop-gate-") as tmp:
-            rows = pd.read_parquet(proj.tracker.download_run_artifact(ref.run_id, f"{TEST_ARTIFACT}/{TEST_FILE}",
-                                                                     Path(tmp)))
+        rows = download_test_part(proj, ref.run_id)
         source = f"the held-out test part of version {version}"
     target = spec.data.target
     if target not in rows.columns:

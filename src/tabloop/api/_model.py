@@ -61,11 +61,6 @@ def load_model(model: str | None = None, *, project: str | Path | None = None) -
 def held_out_rows(model: str | None = None, *, project: str | Path | None = None) -> pd.DataFrame:
     """The test part kept aside when ``model`` (a version or alias; default: the champion) was trained, target
     included: the rows ``tabloop evaluate`` scores, which no step of its training saw."""
-    import tempfile
-
-    import pandas as pd
-
-    from tabloop.api._train import TEST_ARTIFACT, TEST_FILE
     from tabloop.errors import DataError
 
     proj = Project.open(project)
@@ -73,9 +68,19 @@ def held_out_rows(model: str | None = None, *, project: str | Path | None = None
     if not ref.run_id:
         raise DataError(f"model {ref.name!r} version {ref.version} has no training run to take its test part from",
                         hint="test a version trained by 'tabloop train' or 'tabloop retrain'")
-    with tempfile.TemporaryDirectory(prefix="tabloop-held-out-") as tmp:
-        path = proj.tracker.download_run_artifact(ref.run_id, f"{TEST_ARTIFACT}/{TEST_FILE}", Path(tmp))
-        return pd.read_parquet(path)
+    return download_test_part(proj, ref.run_id)
+
+
+def download_test_part(proj: Project, run_id: str) -> pd.DataFrame:
+    """The test part the training run ``run_id`` kept aside (its ``test`` artifact), as a DataFrame."""
+    import tempfile
+
+    import pandas as pd
+
+    from tabloop.api._train import TEST_ARTIFACT, TEST_FILE
+
+    with tempfile.TemporaryDirectory(prefix="tabloop-test-part-") as tmp:
+        return pd.read_parquet(proj.tracker.download_run_artifact(run_id, f"{TEST_ARTIFACT}/{TEST_FILE}", Path(tmp)))
 
 
 @dataclass
