@@ -21,6 +21,7 @@ from tabloop.data import (
     infer_contract,
     profile_frame,
     profile_report,
+    resolve_types,
 )
 from tabloop.errors import DataError
 from tabloop.report import LEAKAGE_HEADING, findings_html
@@ -56,18 +57,21 @@ def profile(project: str | Path | None = None, *, data: str | Path | pd.DataFram
     spec = proj.spec
     df = proj.read_data(data)
     ignored = ignored_columns(spec)
+    # resolved once for the contract and the profile: inferring them reads every column
+    semantic = resolve_types(df, spec.data.types)
 
     def learn() -> tuple[Contract, list[Finding]]:
         with said_as_findings():
-            contract = infer_contract(df, target=spec.data.target, ignored=ignored, types=spec.data.types).with_policy(
-                ContractPolicy.from_spec(spec.contract))
+            contract = infer_contract(df, target=spec.data.target, ignored=ignored, types=spec.data.types,
+                                      semantic=semantic).with_policy(ContractPolicy.from_spec(spec.contract))
         return contract, _leakage(spec, df, contract)
 
     # the contract and the leak checks run beside the profile, on a second core where there is one
     with ThreadPoolExecutor(max_workers=1) as pool:
         learning = pool.submit(learn)
         numbers = profile_frame(df, target=spec.data.target, ignored=ignored, types=spec.data.types,
-                                id_column=spec.data.id_column, task=spec.data.task, seed=spec.seed)
+                                id_column=spec.data.id_column, task=spec.data.task, seed=spec.seed,
+                                semantic=semantic)
         contract, leakage = learning.result()
     digest = numbers["data_hash"]  # frame_fingerprint(df), from the hashes the profile made anyway
     source = proj.data_name(data)
@@ -122,12 +126,14 @@ def _leakage(spec: Any, df: pd.DataFrame, contract: Contract) -> list[Finding]:
     """Leakage on the whole table; shift between the parts the spec's split would make, when it can make them
     and when they can differ: a random or stratified split draws both parts from the same shuffled rows, so a
     classifier telling them apart could only find chance (and would cost seconds on a large table)."""
-    # scikit-learn and SciPy are imported here, in the thread beside the profile, not before it starts
     from tabloop.api._leakage import data_findings
-    from tabloop.data import split_train_test
 
     train = test = None
     if spec.split.strategy not in ("random", "stratified"):
+        # scikit-learn (the split, and the shift check's classifier) only where the shift is checked: importing it
+        # cost more than every leak check together
+        from tabloop.data import split_train_test
+
         part = df if len(df) <= SHIFT_SPLIT_ROWS else (
             df.sample(n=SHIFT_SPLIT_ROWS, random_state=spec.seed).sort_index().reset_index(drop=True))
         try:

@@ -212,6 +212,7 @@ def infer_contract(
     target: str | None = None,
     ignored: list[str] | tuple[str, ...] = (),
     types: Mapping[str, str] | None = None,
+    semantic: Mapping[str, str] | None = None,
 ) -> Contract:
     """Learn the contract from training data: types, nullability, ranges, categories.
 
@@ -219,14 +220,16 @@ def infer_contract(
     ``data.types``, where given, else inferred) decides its place: numeric columns become number
     columns, categorical ones category columns, boolean ones stay as stored (0/1 numbers, or
     true/false and yes/no categories); datetime, free-text and identifier columns are left out
-    of the features, listed as ignored (they may still be sent), each said in a warning.
+    of the features, listed as ignored (they may still be sent), each said in a warning. ``semantic``:
+    ``resolve_types(df, types)`` when the caller has it already (``tabloop profile`` resolves them once for the
+    profile and the contract).
     """
     from tabloop.data._types import apply_types, excluded_by_type, resolve_types, type_findings
 
     missing = [c for c in [target, *ignored] if c is not None and c not in df.columns]
     if missing:
         raise DataError(f"columns {missing} named in the spec are not in the data (columns: {list(df.columns)})")
-    resolved = resolve_types(df, types)
+    resolved = dict(semantic) if semantic is not None else resolve_types(df, types)
     df = apply_types(df, resolved)
     empty = empty_columns(df, target=target, ignored=ignored)
     for name in empty:

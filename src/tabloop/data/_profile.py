@@ -72,6 +72,7 @@ def profile_frame(
     extra_findings: Iterable[Finding] = (),
     sample_rows: int = SAMPLE_ROWS,
     seed: int = 0,
+    semantic: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The numbers of a profile, JSON-ready, with ``findings``: what a person should act on, most important first.
 
@@ -81,12 +82,13 @@ def profile_frame(
     does; ``id_column`` is checked for repeated ids; ``task`` (binary, multiclass,
     regression; else guessed from the target) decides between class balance and a distribution.
     ``extra_findings`` (leakage, shift: checks that live elsewhere) are ranked together with
-    the profile's own. Associations use a random sample of ``sample_rows`` rows (``seed``).
+    the profile's own. Associations use a random sample of ``sample_rows`` rows (``seed``). ``semantic``:
+    ``resolve_types(df, types)`` when the caller has it already (it costs a pass over every column).
     """
     from tabloop.data._types import excluded_by_type, resolve_types, type_findings
 
     n = len(df)
-    semantic = resolve_types(df, types)
+    semantic = dict(semantic) if semantic is not None else resolve_types(df, types)
     empty = set(empty_columns(df, target=target, ignored=ignored))
     by_type = [c for c in excluded_by_type(semantic, target=target, ignored=ignored) if c not in empty]
     ignored = [*ignored, *by_type]
@@ -100,8 +102,8 @@ def profile_frame(
 
     def describe(item: tuple[Any, str]) -> tuple[dict[str, Any], list[Finding], np.ndarray]:
         s = df[item[0]]
-        entry, said = _column(s, n, role=item[1], semantic=semantic[str(item[0])])
-        return entry, said, pd.util.hash_pandas_object(s, index=False).to_numpy()
+        entry, said, levels = _column(s, n, role=item[1], semantic=semantic[str(item[0])])
+        return entry, said, column_hashes(s, None if levels is None else levels[:2])
 
     # columns in parallel threads: sorting, hashing and arrow's kernels release the GIL
     with ThreadPoolExecutor(max_workers=min(WORKERS, os.cpu_count() or 1)) as pool:
@@ -164,8 +166,11 @@ def profile_findings(
 
 
 # -- one column ------------------------------------------------------------------------------------
-def _column(s: pd.Series, n: int, *, role: str, semantic: str) -> tuple[dict[str, Any], list[Finding]]:
-    """A column's numbers and what they say; ``semantic`` is its semantic type."""
+def _column(
+    s: pd.Series, n: int, *, role: str, semantic: str
+) -> tuple[dict[str, Any], list[Finding], tuple[np.ndarray, Any, np.ndarray] | None]:
+    """A column's numbers and what they say; ``semantic`` is its semantic type. Also a category column's
+    levels (codes, uniques, counts: its factorization), which its row hashes reuse."""
     name = str(s.name)
     categorical = is_categorical_dtype(s)
     entry: dict[str, Any] = {"name": name, "dtype": str(s.dtype), "kind": "categorical" if categorical else "numeric",
@@ -188,7 +193,21 @@ def _column(s: pd.Series, n: int, *, role: str, semantic: str) -> tuple[dict[str
         missing = int(absent.sum())
         entry.update(missing=missing, missing_share=missing / n if n else 0.0)
         entry.update(_numbers(v, absent, integral=pd.api.types.is_integer_dtype(s.dtype)))
-    return entry, _column_findings(s, entry, n, levels) if role == "feature" else []
+    return entry, _column_findings(s, entry, n, levels) if role == "feature" else [], levels
+
+
+def column_hashes(s: pd.Series, levels: tuple[np.ndarray, Any] | None = None) -> np.ndarray:
+    """``pd.util.hash_pandas_object(s, index=False)`` as an array. ``levels``: ``pd.factorize(s)``'s codes and
+    uniques, when the caller has them: pandas hashes an object column by factorizing it and hashing each distinct
+    value once, so the same numbers come from the codes without factorizing a second time (a tenth of a second
+    per million rows of text; tests/data/test_profile.py pins the two to each other)."""
+    if levels is None or s.dtype != object:
+        return pd.util.hash_pandas_object(s, index=False).to_numpy()
+    codes, uniques = levels
+    hashed = pd.util.hash_array(np.asarray(uniques, dtype=object), categorize=False)
+    out = hashed.take(codes) if len(hashed) else np.zeros(len(codes), dtype=np.uint64)
+    out[codes < 0] = np.iinfo(np.uint64).max  # what pandas gives a missing cell
+    return out
 
 
 def _top(counts: np.ndarray, k: int) -> np.ndarray:

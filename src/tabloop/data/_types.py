@@ -88,37 +88,44 @@ def infer_semantic_types(df: pd.DataFrame) -> dict[str, SemanticType]:
 
 def _infer(s: pd.Series, name: str) -> SemanticType:
     dtype = s.dtype
-    present = s.dropna()
     if pd.api.types.is_bool_dtype(dtype):
         return "boolean"
     if pd.api.types.is_datetime64_any_dtype(dtype):
         return "datetime"
-    if pd.api.types.is_numeric_dtype(dtype):
-        if present.empty:
-            return "numeric"
-        values = present.to_numpy(dtype="float64")
-        # linear passes only: a sort or a hash of every value costs a second per ten numeric columns of a
-        # million rows, and this runs for the contract and the profile alike
-        low, high = float(values.min()), float(values.max())
-        if low == 0 and high == 1 and bool(np.all((values == 0) | (values == 1))):
-            return "boolean"
-        if len(values) == len(s) >= MIN_ROWS_FOR_IDENTIFIER and math.isfinite(low) and math.isfinite(high):
-            # row numbers count from 0 or 1 in row order; a run of years (1920..1941) is a time axis and
-            # shuffled 1..n is a rank (a measurement), neither a key. Whole numbers rising strictly from 0 or 1
-            # over len(s) values are 0 (or 1), 1, 2, ...: a different one in every row, without counting them
-            spans_rows = low in (0, 1) and high - low + 1 == len(values)
-            named = _ID_NAME.search(name) is not None
-            if (spans_rows or named) and bool(np.all(np.mod(values, 1) == 0)):
-                if (spans_rows and bool(np.all(np.diff(values) > 0))) or (named and _unique_per_row(s)):
-                    return "identifier"
-        return "numeric"
+    if not pd.api.types.is_numeric_dtype(dtype):
+        return _infer_text(s)
+    present = s.dropna()
     if present.empty:
+        return "numeric"
+    values = present.to_numpy(dtype="float64")
+    # linear passes only: a sort or a hash of every value costs a second per ten numeric columns of a
+    # million rows, and this runs for the contract and the profile alike
+    low, high = float(values.min()), float(values.max())
+    if low == 0 and high == 1 and bool(np.all((values == 0) | (values == 1))):
+        return "boolean"
+    if len(values) == len(s) >= MIN_ROWS_FOR_IDENTIFIER and math.isfinite(low) and math.isfinite(high):
+        # row numbers count from 0 or 1 in row order; a run of years (1920..1941) is a time axis and
+        # shuffled 1..n is a rank (a measurement), neither a key. Whole numbers rising strictly from 0 or 1
+        # over len(s) values are 0 (or 1), 1, 2, ...: a different one in every row, without counting them
+        spans_rows = low in (0, 1) and high - low + 1 == len(values)
+        named = _ID_NAME.search(name) is not None
+        if (spans_rows or named) and bool(np.all(np.mod(values, 1) == 0)):
+            if (spans_rows and bool(np.all(np.diff(values) > 0))) or (named and _unique_per_row(s)):
+                return "identifier"
+    return "numeric"
+
+
+def _infer_text(s: pd.Series) -> SemanticType:
+    """``_infer`` of a column that is not numbers, reading the whole column only where a rule needs it: dropping
+    the gaps of a million cells of text (``isna`` plus a copy) cost as much as all the rules together."""
+    head = _first_present(s, SAMPLE)
+    if head.empty:
         return "categorical"
-    if isinstance(dtype, pd.CategoricalDtype):
+    if isinstance(s.dtype, pd.CategoricalDtype):
         return "categorical"
-    text = present.iloc[:SAMPLE].map(str)
+    text = head.map(str)
     lowered = set(text.str.strip().str.lower().unique())
-    if len(lowered) <= 2 and any(lowered <= pair for pair in _BOOLEAN_PAIRS) and _all_text(present):
+    if len(lowered) <= 2 and any(lowered <= pair for pair in _BOOLEAN_PAIRS) and _all_text(s):
         return "boolean"
     if _share(text.str.match(_DATE)) >= DATETIME_MIN_SHARE and _share(_parses_as_dates(text)) >= DATETIME_MIN_SHARE:
         return "datetime"
@@ -127,9 +134,25 @@ def _infer(s: pd.Series, name: str) -> SemanticType:
     if (text.str.len().mean() >= TEXT_MIN_MEAN_LENGTH and _share(text.str.strip().str.contains(r"\s"))
             >= TEXT_MIN_SPACE_SHARE and text.nunique() / len(text) >= TEXT_MIN_UNIQUE_SHARE):
         return "text"
-    if len(present) >= MIN_ROWS_FOR_IDENTIFIER and present.nunique() >= NEAR_UNIQUE_SHARE * len(present):
+    distinct = s.nunique()  # of the present values
+    # at least as many values are present as in the head: fewer distinct values than NEAR_UNIQUE_SHARE of the
+    # head settles it without counting the gaps of the whole column
+    if distinct < NEAR_UNIQUE_SHARE * len(head):
+        return "categorical"
+    present = len(s) - int(s.isna().sum())
+    if present >= MIN_ROWS_FOR_IDENTIFIER and distinct >= NEAR_UNIQUE_SHARE * present:
         return "identifier"
     return "categorical"
+
+
+def _first_present(s: pd.Series, k: int) -> pd.Series:
+    """``s.dropna().iloc[:k]`` without dropping the gaps of the whole column: growing slices from the top."""
+    size = k
+    while True:
+        head = s.iloc[:size].dropna()
+        if len(head) >= k or size >= len(s):
+            return head.iloc[:k]
+        size *= 4
 
 
 def _unique_per_row(s: pd.Series) -> bool:
@@ -137,12 +160,13 @@ def _unique_per_row(s: pd.Series) -> bool:
 
 
 def _all_text(values: pd.Series) -> bool:
-    """Text or Python booleans (a JSON column with gaps): other objects that merely print so stay categories."""
+    """Text or Python booleans (a JSON column with gaps) in the present values: other objects that merely print
+    so stay categories."""
     if pd.api.types.is_string_dtype(values.dtype) and not pd.api.types.is_object_dtype(values.dtype):
         return True  # a string dtype holds text only
     if pd.api.types.infer_dtype(values, skipna=True) in ("string", "boolean"):  # one C pass, not one call a value
         return True
-    return bool(values.map(lambda v: isinstance(v, (str, bool, np.bool_))).all())
+    return bool(values.dropna().map(lambda v: isinstance(v, (str, bool, np.bool_))).all())
 
 
 def _share(mask: pd.Series | np.ndarray) -> float:
