@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from tabloop.data._csv import read_csv
 from tabloop.errors import DataError
 
 if TYPE_CHECKING:
@@ -77,7 +78,7 @@ def read_table(source: Source, *, query: str | None = None, table: str | None = 
     _check_file(path, suffix)
     try:
         if suffix in _CSV_SUFFIXES:
-            df = pd.read_csv(path, low_memory=False)
+            df = read_csv(path)  # pyarrow's reader where it makes pandas' frame, else pandas'
             # pandas renames a repeated header ('a', 'a.1'); read the header as written to catch it
             header = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False).iloc[0].tolist()
         else:
