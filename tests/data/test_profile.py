@@ -367,3 +367,26 @@ def test_names_and_labels_from_the_data_are_text_not_markup() -> None:
     page = report.to_html()
     assert "$price$" in page and "$5$" in page
     assert "<b>unit</b>" not in page and "&lt;b&gt;unit&lt;/b&gt;" in page and "&lt;10&gt;" in page
+
+
+def test_category_hashes_from_the_profiles_factorization_are_pandas_own(hmda: pd.DataFrame) -> None:
+    from tabloop.data._profile import column_hashes
+
+    odd = [pd.Series(["a", None, np.nan, "b", 1, 2.5, True, "a"], dtype=object), pd.Series([1, 2, 3], dtype=object),
+           pd.Series([None, None], dtype=object), pd.Series([True, False, None], dtype=object),
+           pd.Series(["x", pd.NA, pd.NaT, "x"], dtype=object), pd.Series(["a", "b"], dtype="category"),
+           pd.Series([1.5, np.nan]), pd.Series([True, False])]
+    for s in [hmda[c] for c in hmda.columns] + odd:
+        want = pd.util.hash_pandas_object(s, index=False).to_numpy()
+        assert np.array_equal(column_hashes(s, pd.factorize(s, use_na_sentinel=True)), want)
+        assert np.array_equal(column_hashes(s), want)
+
+
+def test_types_resolved_by_the_caller_give_the_same_profile_and_contract(hmda: pd.DataFrame) -> None:
+    from tabloop.data import resolve_types
+
+    semantic = resolve_types(hmda, {"dir": "numeric"})
+    given = profile_frame(hmda, target="deny", types={"dir": "numeric"}, semantic=semantic)
+    assert given == profile_frame(hmda, target="deny", types={"dir": "numeric"})
+    assert (infer_contract(hmda, target="deny", types={"dir": "numeric"}, semantic=semantic).to_dict()
+            == infer_contract(hmda, target="deny", types={"dir": "numeric"}).to_dict())

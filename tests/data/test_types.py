@@ -215,3 +215,21 @@ def test_profile_reports_the_type_of_each_column(mixed: pd.DataFrame) -> None:
     assert any(f["message"].startswith("column 'note' holds free text") for f in profile["findings"])
     # a column its type leaves out is not a feature, so no feature finding names it again
     assert [f["code"] for f in profile["findings"] if f["column"] == "row"] == ["identifier_column"]
+
+
+def test_text_typed_from_its_first_present_values_and_its_distinct_count() -> None:
+    # the text rules read the first present values (gaps at the top are skipped, however many) and the distinct
+    # count; gaps are counted only when the distinct values could make an identifier
+    n = 6_000
+    gaps_first = pd.Series([None] * 5_000 + [f"name {i}" for i in range(1_000)], dtype=object)
+    yes_no = pd.Series([np.nan] * 3_000 + ["yes", "no"] * 1_500, dtype=object)
+    mostly_gaps = pd.Series([None] * (n - 30) + [f"k{i}" for i in range(30)], dtype=object)
+    labels = pd.Series(np.random.default_rng(0).choice(["a", "b", "c"], n), dtype=object)
+    near_unique = pd.Series([f"u{i}" for i in range(n - 100)] + ["u1"] * 100, dtype=object)
+    half_gaps = pd.Series([f"v{i % 2_000}" if i % 2 else None for i in range(n)], dtype=object)
+    all_gaps = pd.Series([None] * n, dtype=object)
+    df = pd.DataFrame({"gaps_first": gaps_first, "yes_no": yes_no, "mostly_gaps": mostly_gaps, "labels": labels,
+                       "near_unique": near_unique, "half_gaps": half_gaps, "all_gaps": all_gaps})
+    assert infer_semantic_types(df) == {
+        "gaps_first": "identifier", "yes_no": "boolean", "mostly_gaps": "identifier", "labels": "categorical",
+        "near_unique": "identifier", "half_gaps": "categorical", "all_gaps": "categorical"}

@@ -1,0 +1,104 @@
+"""The CSV reader: pyarrow's frame where it is pandas' frame, pandas' (round-trip numbers) everywhere else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tabloop.data import _csv, read_table
+from tabloop.data._csv import NA_VALUES, read_csv, read_csv_arrow
+
+
+def _pandas(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, low_memory=False, float_precision="round_trip")
+
+
+@pytest.fixture
+def always_arrow(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_csv, "ARROW_MIN_BYTES", 0)
+
+
+def test_the_missing_markers_are_pandas_own() -> None:
+    from pandas._libs.parsers import STR_NA_VALUES
+
+    assert set(NA_VALUES) == set(STR_NA_VALUES)
+
+
+def test_the_bundled_table_reads_the_same_by_arrow_and_by_pandas(hmda_csv: Path) -> None:
+    fast = read_csv_arrow(hmda_csv)
+    assert fast is not None  # the fast path is taken, not skipped
+    pd.testing.assert_frame_equal(fast, _pandas(hmda_csv), check_exact=True)
+    # and, but for the last digit of a few numbers, what pandas' default parser made of it before
+    pd.testing.assert_frame_equal(fast, pd.read_csv(hmda_csv, low_memory=False), rtol=1e-15)
+
+
+# each: file text, whether arrow's reader takes it (False: pandas reads it, as it would have)
+UGLY = {
+    "quoted line breaks and commas": ('id,note,x\n1,"two\nlines",1.5\n2,"a, b",2.5\n3,plain,\n', True),
+    "thousands separators stay text": ('n,label\n"1,000",a\n"2,500",b\n"12",c\n', False),
+    "every missing marker": ("a,b,c\n1,NA,x\n2,null,None\n3,<NA>,n/a\n4,#N/A,\n5,NaN,y\n6,2.5,nan\n", True),
+    "text among numbers": ("a,b\n1,x\n2,3\n3,y\n", False),
+    "numbers among text": ("a,b\n1,3\n2,x\n3,4\n", False),
+    "text": ("a,b\n1,x\n2,y\n3,z\n", True),
+    "booleans with a gap": ("a,b\n1,True\n2,\n3,false\n", True),
+    "booleans as text": ("a,b\nTrue,1\nmaybe,2\n", False),
+    "empty column": ("a,b,c\n1,,x\n2,,y\n", True),
+    "whole numbers with gaps": ("a,b\n1,7\n2,\n3,-9\n", True),
+    "whole numbers past 2**53 with gaps": ("a,b\n1,9007199254740993\n2,\n", False),
+    "whole numbers past 2**63": ("a,b\n1,18446744073709551615\n2,3\n", False),
+    "dates and times stay text": ("d,t,ts,y\n2024-01-02,10:30:00,2024-01-02 10:30:00,1\n2024-02-03,11:00:00,"
+                                  "2024-02-03T11:00:00Z,0\n", True),
+    "unnamed index (R's row names)": ('"",x,y\n"1",1.5,a\n"2",2.5,b\n', True),
+    "byte order mark": ("\ufeffa,b\n1,x\n2,y\n", True),
+    "spaces around numbers": ("a,b\n 1.5 ,x\n2.5,y\n", True),
+    "spaces around numbers among text": ("a,b\nx, 1.5 \n2.5,y\n", False),
+    "infinities": ("a,b\ninf,x\n-inf,y\n1.0,z\n", True),
+    "blank lines": ("a,b\n1,x\n\n2,y\n", True),
+    "too few fields in a row": ("a,b,c\n1,2,3\n4,5\n", False),
+    "17 significant digits": ("a\n1.5193001324895903\n0.23994308264252015\n-3.4854173847750802e-07\n", True),
+}
+
+
+@pytest.mark.parametrize("name", list(UGLY))
+def test_an_ugly_file_reads_as_pandas_reads_it(name: str, tmp_path: Path, always_arrow: None) -> None:
+    text, arrow_takes_it = UGLY[name]
+    path = tmp_path / "t.csv"
+    path.write_bytes(text.encode("utf-8"))
+    fast = read_csv_arrow(path)
+    assert (fast is not None) == arrow_takes_it
+    pd.testing.assert_frame_equal(read_csv(path), _pandas(path), check_exact=True)
+
+
+def test_a_repeated_or_empty_header_and_bad_bytes_are_left_to_pandas(tmp_path: Path) -> None:
+    for body in (b"a,a\n1,2\n", b"a,b\n", b"a,b\n1,\xff\xfe\n"):
+        path = tmp_path / "t.csv"
+        path.write_bytes(body)
+        assert read_csv_arrow(path) is None
+
+
+def test_numbers_read_as_the_double_nearest_their_text_on_either_path(tmp_path: Path, always_arrow: None,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    values = np.random.default_rng(3).normal(50.0, 10.0, 2_000)
+    path = tmp_path / "t.csv"
+    pd.DataFrame({"x": values}).to_csv(path, index=False)  # repr: the shortest text that reads back exactly
+    assert np.array_equal(read_table(path)["x"].to_numpy(), values)
+    monkeypatch.setattr(_csv, "ARROW_MIN_BYTES", 1 << 60)  # pandas' path
+    assert np.array_equal(read_table(path)["x"].to_numpy(), values)
+
+
+def test_read_table_takes_arrows_frame_from_the_size_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "t.csv"
+    pd.DataFrame({"x": np.arange(50) / 7, "c": ["a", None] * 25}).to_csv(path, index=False)
+    taken: list[bool] = []
+    real = _csv.read_csv_arrow
+    monkeypatch.setattr(_csv, "read_csv_arrow", lambda p: taken.append(True) or real(p))
+    small = read_table(path)
+    assert taken == []
+    monkeypatch.setattr(_csv, "ARROW_MIN_BYTES", 0)
+    big = read_table(path)
+    assert taken == [True]
+    pd.testing.assert_frame_equal(small, big, check_exact=True)
+    assert big["c"].iloc[1] is not None and np.isnan(big["c"].iloc[1])  # a gap in text is NaN, as pandas has it
