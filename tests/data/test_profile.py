@@ -385,8 +385,16 @@ def test_category_hashes_from_the_profiles_factorization_are_pandas_own(hmda: pd
 def test_types_resolved_by_the_caller_give_the_same_profile_and_contract(hmda: pd.DataFrame) -> None:
     from tabloop.data import resolve_types
 
-    semantic = resolve_types(hmda, {"dir": "numeric"})
-    given = profile_frame(hmda, target="deny", types={"dir": "numeric"}, semantic=semantic)
-    assert given == profile_frame(hmda, target="deny", types={"dir": "numeric"})
-    assert (infer_contract(hmda, target="deny", types={"dir": "numeric"}, semantic=semantic).to_dict()
-            == infer_contract(hmda, target="deny", types={"dir": "numeric"}).to_dict())
+    from tabloop.data import text_levels
+
+    odd = hmda.assign(mixed=pd.Series(["a", None, np.nan, 1, 2.5, True, pd.NA, "a"] * (len(hmda) // 8 + 1),
+                                      dtype=object)[: len(hmda)].to_numpy(),
+                      gaps=[None] * len(hmda))
+    levels = text_levels(odd)
+    assert set(levels) == {c for c in odd.columns if odd[c].dtype == object}
+    semantic = resolve_types(odd, {"dir": "numeric"}, levels=levels)
+    assert semantic == resolve_types(odd, {"dir": "numeric"})
+    given = profile_frame(odd, target="deny", types={"dir": "numeric"}, semantic=semantic, levels=levels)
+    assert given == profile_frame(odd, target="deny", types={"dir": "numeric"})
+    assert (infer_contract(odd, target="deny", types={"dir": "numeric"}, semantic=semantic, levels=levels).to_dict()
+            == infer_contract(odd, target="deny", types={"dir": "numeric"}).to_dict())

@@ -22,6 +22,7 @@ from tabloop.data import (
     profile_frame,
     profile_report,
     resolve_types,
+    text_levels,
 )
 from tabloop.errors import DataError
 from tabloop.report import LEAKAGE_HEADING, findings_html
@@ -57,13 +58,15 @@ def profile(project: str | Path | None = None, *, data: str | Path | pd.DataFram
     spec = proj.spec
     df = proj.read_data(data)
     ignored = ignored_columns(spec)
-    # resolved once for the contract and the profile: inferring them reads every column
-    semantic = resolve_types(df, spec.data.types)
+    # resolved once for the contract and the profile, and each text column factorized once for the three: each
+    # read every column
+    levels = text_levels(df)
+    semantic = resolve_types(df, spec.data.types, levels=levels)
 
     def learn() -> tuple[Contract, list[Finding]]:
         with said_as_findings():
             contract = infer_contract(df, target=spec.data.target, ignored=ignored, types=spec.data.types,
-                                      semantic=semantic).with_policy(ContractPolicy.from_spec(spec.contract))
+                                      semantic=semantic, levels=levels).with_policy(ContractPolicy.from_spec(spec.contract))
         return contract, _leakage(spec, df, contract)
 
     # the contract and the leak checks run beside the profile, on a second core where there is one
@@ -71,7 +74,7 @@ def profile(project: str | Path | None = None, *, data: str | Path | pd.DataFram
         learning = pool.submit(learn)
         numbers = profile_frame(df, target=spec.data.target, ignored=ignored, types=spec.data.types,
                                 id_column=spec.data.id_column, task=spec.data.task, seed=spec.seed,
-                                semantic=semantic)
+                                semantic=semantic, levels=levels)
         contract, leakage = learning.result()
     digest = numbers["data_hash"]  # frame_fingerprint(df), from the hashes the profile made anyway
     source = proj.data_name(data)

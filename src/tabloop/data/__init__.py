@@ -43,6 +43,7 @@ if TYPE_CHECKING:
         check_overrides,
         infer_semantic_types,
         resolve_types,
+        text_levels,
         type_findings,
     )
 
@@ -95,6 +96,7 @@ __all__ = [
     "shift_findings",
     "source_name",
     "split_train_test",
+    "text_levels",
     "type_findings",
     "validation_scheme",
 ]

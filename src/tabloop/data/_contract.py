@@ -213,6 +213,7 @@ def infer_contract(
     ignored: list[str] | tuple[str, ...] = (),
     types: Mapping[str, str] | None = None,
     semantic: Mapping[str, str] | None = None,
+    levels: Mapping[str, tuple[np.ndarray, Any]] | None = None,
 ) -> Contract:
     """Learn the contract from training data: types, nullability, ranges, categories.
 
@@ -222,7 +223,7 @@ def infer_contract(
     true/false and yes/no categories); datetime, free-text and identifier columns are left out
     of the features, listed as ignored (they may still be sent), each said in a warning. ``semantic``:
     ``resolve_types(df, types)`` when the caller has it already (``tabloop profile`` resolves them once for the
-    profile and the contract).
+    profile and the contract); ``levels``: ``tabloop.data._types.text_levels(df)``, likewise.
     """
     from tabloop.data._types import apply_types, excluded_by_type, resolve_types, type_findings
 
@@ -245,10 +246,14 @@ def infer_contract(
         if resolved[str(name)] == "categorical" or is_categorical_dtype(s):
             # one pass over the cells: the distinct values, gaps among them (finding the gaps of a million cells of
             # text, then dropping them, cost three times the unique)
-            distinct = pd.Series(s.unique())
-            gaps = distinct.isna().to_numpy()
-            nullable = bool(gaps.any())
-            cats = sorted({category_label(v) for v in distinct[~gaps]})  # labelled once per value, not per cell
+            level = (levels or {}).get(str(name)) if s.dtype == object else None
+            if level is not None:
+                nullable, present = bool((level[0] < 0).any()), level[1]
+            else:
+                distinct = pd.Series(s.unique())
+                gaps = distinct.isna().to_numpy()
+                nullable, present = bool(gaps.any()), distinct[~gaps]
+            cats = sorted({category_label(v) for v in present})  # labelled once per value, not per cell
             cols.append(ColumnContract(name=str(name), kind="categorical", nullable=nullable, categories=cats))
         else:
             nullable = bool(s.isna().any())

@@ -73,6 +73,7 @@ def profile_frame(
     sample_rows: int = SAMPLE_ROWS,
     seed: int = 0,
     semantic: Mapping[str, str] | None = None,
+    levels: Mapping[str, tuple[np.ndarray, Any]] | None = None,
 ) -> dict[str, Any]:
     """The numbers of a profile, JSON-ready, with ``findings``: what a person should act on, most important first.
 
@@ -83,7 +84,8 @@ def profile_frame(
     regression; else guessed from the target) decides between class balance and a distribution.
     ``extra_findings`` (leakage, shift: checks that live elsewhere) are ranked together with
     the profile's own. Associations use a random sample of ``sample_rows`` rows (``seed``). ``semantic``:
-    ``resolve_types(df, types)`` when the caller has it already (it costs a pass over every column).
+    ``resolve_types(df, types)`` when the caller has it already (it costs a pass over every column); ``levels``:
+    ``tabloop.data._types.text_levels(df)``, likewise.
     """
     from tabloop.data._types import excluded_by_type, resolve_types, type_findings
 
@@ -99,11 +101,13 @@ def profile_frame(
              for name in df.columns}
     used = [name for name, role in roles.items() if role != "excluded"]
     every_row, used_row = _RowHashes(n, len(df.columns)), _RowHashes(n, len(used))
+    given = dict(levels or {})
 
     def describe(item: tuple[Any, str]) -> tuple[dict[str, Any], list[Finding], np.ndarray]:
         s = df[item[0]]
-        entry, said, levels = _column(s, n, role=item[1], semantic=semantic[str(item[0])])
-        return entry, said, column_hashes(s, None if levels is None else levels[:2])
+        entry, said, found = _column(s, n, role=item[1], semantic=semantic[str(item[0])],
+                                     factorized=given.get(str(item[0])))
+        return entry, said, column_hashes(s, None if found is None else found[:2])
 
     # columns in parallel threads: sorting, hashing and arrow's kernels release the GIL
     with ThreadPoolExecutor(max_workers=min(WORKERS, os.cpu_count() or 1)) as pool:
@@ -167,7 +171,7 @@ def profile_findings(
 
 # -- one column ------------------------------------------------------------------------------------
 def _column(
-    s: pd.Series, n: int, *, role: str, semantic: str
+    s: pd.Series, n: int, *, role: str, semantic: str, factorized: tuple[np.ndarray, Any] | None = None
 ) -> tuple[dict[str, Any], list[Finding], tuple[np.ndarray, Any, np.ndarray] | None]:
     """A column's numbers and what they say; ``semantic`` is its semantic type. Also a category column's
     levels (codes, uniques, counts: its factorization), which its row hashes reuse."""
@@ -177,7 +181,8 @@ def _column(
                              "type": semantic, "role": role}
     levels = None
     if categorical:
-        codes, uniques = pd.factorize(s, use_na_sentinel=True)
+        codes, uniques = (pd.factorize(s, use_na_sentinel=True) if factorized is None or s.dtype != object
+                          else factorized)
         with_missing = np.bincount(codes + 1, minlength=len(uniques) + 1)
         missing, counts = int(with_missing[0]), with_missing[1:]
         present = n - missing
