@@ -100,7 +100,9 @@ def profile_frame(
     roles = {name: "target" if name == target else "excluded" if name in ignored or name in empty else "feature"
              for name in df.columns}
     used = [name for name, role in roles.items() if role != "excluded"]
-    every_row, used_row = _RowHashes(n, len(df.columns)), _RowHashes(n, len(used))
+    every_row = _RowHashes(n, len(df.columns))
+    # the model reads every column (nothing excluded): its rows' hashes are the table's, combined once
+    used_row = every_row if len(used) == len(df.columns) else _RowHashes(n, len(used))
     given = dict(levels or {})
 
     def describe(item: tuple[Any, str]) -> tuple[dict[str, Any], list[Finding], np.ndarray]:
@@ -115,7 +117,7 @@ def profile_frame(
             columns.append(entry)
             findings += said
             every_row.add(hashes)
-            if role != "excluded":
+            if role != "excluded" and used_row is not every_row:
                 used_row.add(hashes)
             del hashes
     for name in empty:  # said here with what to do; the contract leaves these columns out on its own
