@@ -58,6 +58,9 @@ UGLY = {
     "infinities": ("a,b\ninf,x\n-inf,y\n1.0,z\n", True),
     "blank lines": ("a,b\n1,x\n\n2,y\n", True),
     "too few fields in a row": ("a,b,c\n1,2,3\n4,5\n", False),
+    "windows line ends": ("a,b\r\n1,x\r\n2,\"y\r\nz\"\r\n", True),
+    "old mac line ends": ("a,b\r1,x\r2,y\r", True),
+    "no final line end": ("a,b\n1,x\n2,y", True),
     "17 significant digits": ("a\n1.5193001324895903\n0.23994308264252015\n-3.4854173847750802e-07\n", True),
 }
 
