@@ -98,7 +98,7 @@ def overlay_panel_svg(
                 cx = x0 + i * slot + slot / 2
                 parts.append(f"<text x='{cx:.1f}' y='{y1 + 8:.1f}' {FONT} font-size='8' text-anchor='end' "
                              f"transform='rotate(-45 {cx:.1f} {y1 + 8:.1f})'><title>{_e(name)}</title>"
-                             f"{_e(_short(str(name), 12))}</text>")
+                             f"{_e(_short(str(name), 9))}</text>")
         parts.append(_axes(0.0, top, y_ticks=True))
         parts.append(f"<text x='10' y='{y0 + ph / 2:.0f}' {FONT} font-size='8' fill='#444' "
                      f"transform='rotate(-90 10 {y0 + ph / 2:.0f})' text-anchor='middle'>share</text>")
