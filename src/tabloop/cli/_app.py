@@ -295,6 +295,33 @@ def serve(
 
 
 @command(app)
+def package(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the build context into (new or empty).")],
+    version: Annotated[str | None, typer.Argument(help="Version number or alias to package (default: the champion).")] = None,
+    mode: Annotated[str, typer.Option(
+        help="baked: the version goes into the image; pull: the server downloads what the alias names at start.")] = "baked",
+    image: Annotated[str | None, typer.Option(help="Image reference name:tag (default: <model>:v<version>).")] = None,
+    base_image: Annotated[str | None, typer.Option(
+        help="Base image (default: python:<this Python's version>-slim-bookworm; add @sha256:... to pin it).")] = None,
+    namespace: Annotated[str, typer.Option(help="Kubernetes namespace the Service's names are allowed in.")] = "default",
+    force: Annotated[bool, typer.Option("--force", help="Replace a non-empty --out.")] = False,
+    project: ProjectOpt = None,
+) -> Reply:
+    """Write a deployment build context: Dockerfile, Kubernetes Deployment and Service, KServe InferenceService,
+    a GitHub Actions workflow (retrain, test, gate, build, deploy) and a README. No secret goes into it."""
+    from tabloop.api import package as run
+
+    res = run(version, out=out, project=project, mode=mode, image=image, base_image=base_image, namespace=namespace,
+              force=force)
+    return Reply(res, lambda: (
+        print(f"{res.model} v{res.version} ({res.mode}"
+              + (f", following @{res.alias}" if res.alias else "") + f") -> {res.out}"),
+        print(f"image {res.image} from {res.base_image}; server: {' '.join(res.command)}"),
+        print(f"next: docker build -t {res.image} {res.out}  (README.md there says the rest)"),
+    ))
+
+
+@command(app)
 def predict(
     input: Annotated[Path, typer.Option("--input", "-i", help="CSV or Parquet file to score.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write predictions (.csv or .parquet).")],
