@@ -140,6 +140,10 @@ def test_a_full_folder_is_refused_unless_forced(baked: PackageResult, trained_pr
     with pytest.raises(PackagingError, match="unknown mode"):
         package(None, out=baked.out.parent / "other", project=trained_project, mode="docker")
     assert not (baked.out.parent / "other").exists()
+    for unsafe in (trained_project, trained_project.parent, trained_project / ".tabloop" / "deploy"):
+        with pytest.raises(PackagingError, match="would replace the project"):
+            package(None, out=unsafe, project=trained_project, force=True)
+    assert (trained_project / "tabloop.yaml").is_file()
 
 
 @pytest.mark.integration

@@ -71,6 +71,11 @@ def package(
     target = Path(out).expanduser().resolve()
     _check_target(target, force)
     proj = Project.open(project)
+    root = proj.workspace.root.resolve()
+    if target == root or root.is_relative_to(target) or target.is_relative_to(proj.workspace.home.resolve()):
+        # --force replaces the folder: never the project itself, a folder holding it, or its workspace
+        raise PackagingError(f"{target}: would replace the project or its workspace",
+                             hint="choose a new folder, e.g. --out deploy inside the project")
     ref = proj.resolve(model)  # names a version that exists, or says which do
     bundle = proj.load_bundle(ref.version)  # verified with the key now: a model the server could not load is refused here
     alias = None if mode == BAKED else (model or "champion")

@@ -14,7 +14,7 @@ from tabloop.cli._output import EXIT_POLICY, err_console, print_result, progress
 app = typer.Typer(
     name="tabloop",
     help="The whole machine-learning lifecycle for tabular data: init, profile, train, evaluate, promote, "
-    "serve, predict, monitor, feedback, retrain.",
+    "serve, predict, monitor, feedback, retrain, package.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
