@@ -100,13 +100,18 @@ def test_the_dockerfiles_server_command_serves_the_baked_model(
     baked: PackageResult, trained_project: Path, hmda: pd.DataFrame, start_server: Any,
 ) -> None:
     before_files = {p: p.stat().st_mtime_ns for p in (baked.out / "model").rglob("*") if p.is_file()}
-    url, model_dir = start_server(baked.out, {"TABLOOP_SIGNING_KEY": _key(trained_project)})
+    # the Secret's api-key as the manifests pass it: the probes stay open (start_server polls without a key)
+    api_key = {"Authorization": "Bearer packaged-test-key-0123456789"}
+    url, model_dir = start_server(baked.out, {"TABLOOP_SIGNING_KEY": _key(trained_project),
+                                              "TABLOOP_API_KEY": api_key["Authorization"].split()[1]})
+    assert httpx.get(f"{url}/v2/health/live", timeout=10).status_code == 200
     health = httpx.get(f"{url}/health", timeout=10).json()
     assert health["status"] == "ok" and health["model"]["version"] == baked.version
-    answer = httpx.post(f"{url}/predict", json={"rows": _rows(hmda)}, timeout=30)
+    assert httpx.post(f"{url}/predict", json={"rows": _rows(hmda)}, timeout=30).status_code == 401
+    answer = httpx.post(f"{url}/predict", json={"rows": _rows(hmda)}, headers=api_key, timeout=30)
     assert answer.status_code == 200, answer.text
     assert len(answer.json()["predictions"]) == 2
-    v2 = httpx.get(f"{url}/v2/models/{baked.model}", timeout=10).json()
+    v2 = httpx.get(f"{url}/v2/models/{baked.model}", headers=api_key, timeout=10).json()
     assert v2["versions"] == [baked.version]
     # the image's root filesystem may be read-only: the server wrote only where the manifests mount volumes
     written = {p.relative_to(model_dir).as_posix() for p in model_dir.rglob("*") if p.is_file()
