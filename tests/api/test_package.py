@@ -22,7 +22,7 @@ from tabloop.api import PackageResult, package
 from tabloop.deploy import PROJECT_DIR
 from tabloop.errors import PackagingError
 
-from tests.deploy._checks import actionlint, dockerfile_cmd, dockerfile_env, hadolint, validate_manifest, yaml_docs
+from ..deploy._checks import actionlint, dockerfile_cmd, dockerfile_env, hadolint, validate_manifest, yaml_docs
 
 
 @pytest.fixture(scope="module")

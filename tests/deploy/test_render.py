@@ -10,7 +10,7 @@ import yaml
 
 from tabloop.deploy import BAKED, PORT, PROJECT_DIR, PULL, UID, Deployment, k8s_name, render
 
-from tests.deploy._checks import (
+from ._checks import (
     SECRET_NAME,
     actionlint,
     dockerfile_cmd,
