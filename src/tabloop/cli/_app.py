@@ -179,7 +179,7 @@ def export_(
     tolerance: Annotated[float | None, typer.Option(
         help="Largest difference of probabilities (values, scaled) allowed against the pipeline [default: 1e-4].")] = None,
     int8_tolerance: Annotated[float | None, typer.Option(
-        help="The same for an int8 graph, which is lossy by design [default: 0.02].")] = None,
+        help="The same for an int8 graph, which is lossy by design [default: 0.05].")] = None,
     project: ProjectOpt = None,
 ) -> Reply:
     """Write a model version as one ONNX file (preparation + model, one named input per column) that runs with
