@@ -91,6 +91,16 @@ def test_catboost_regressor_and_multiclass_compose(table: pd.DataFrame, split: S
                                                            allow_writing_files=False)), reg_contract, split[0],
                   "regression")
     assert export_file(reg, split[1]).parity["ok"]
+    from sklearn.ensemble import VotingRegressor
+    from sklearn.linear_model import Ridge
+
+    # tabloop's regression ensemble: whole pipelines, list weights, CatBoost among them
+    blend = VotingRegressor([("ridge", _pipe(reg_contract, Ridge(), scale=True)),
+                             ("catboost", _pipe(reg_contract, cb.CatBoostRegressor(
+                                 iterations=30, depth=4, verbose=False, thread_count=1, allow_writing_files=False)))],
+                            weights=[0.3, 0.7])
+    blended = _bundle(blend, reg_contract, split[0], "regression")
+    assert export_file(blended, split[1]).parity["ok"]
     three = table.assign(band=pd.cut(table["lvr"], [-np.inf, 0.7, 0.85, np.inf], labels=["low", "mid", "high"]).astype(str))
     contract = infer_contract(three, target="band", ignored=["black", "deny", "lvr"])
     train, test = three.iloc[:1800], three.iloc[1800:]
