@@ -114,6 +114,14 @@ def test_mistakes_are_one_line(args: list[str], message: str, trained_project: P
     assert not out.exists()
 
 
+def test_an_unwritable_path_is_refused_before_the_work(trained_project: Path, tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    code, stdout, stderr = run("export", "--out", str(tmp_path / "file" / "m.onnx"), "--project", str(trained_project))
+    assert code == 1 and "is a file, not a folder" in stderr and "internal" not in stderr
+    code, stdout, stderr = run("export", "--out", str(tmp_path), "--project", str(trained_project))
+    assert code == 1 and "is a folder" in stderr
+
+
 def test_an_unknown_version_is_refused(trained_project: Path, tmp_path: Path) -> None:
     code, stdout, _ = run("export", "99", "--out", str(tmp_path / "x.onnx"), "--project", str(trained_project), "--json")
     assert code == 1 and json.loads(stdout)["error"]["code"] == "model_not_found"

@@ -179,3 +179,17 @@ def test_a_step_without_converter_is_named(contract: Contract, split: Split) -> 
 def test_no_held_out_rows_is_refused(logistic: ModelBundle) -> None:
     with pytest.raises(ExportError, match="parity cannot be checked"):
         export_file(logistic, None)
+
+
+def test_integer_classes_come_out_as_int64_labels(logistic: ModelBundle, split: Split) -> None:
+    bundle = ModelBundle(logistic.pipeline, logistic.contract, manifest={"task": "binary", "classes": [0, 1],
+                                                                           "threshold": 0.5},
+                         reference=logistic.reference, spec_yaml="x: 1")
+    result = export_file(bundle, split[1])
+    session = make_session(result.onnx)
+    assert session.get_outputs()[0].type == "tensor(int64)"
+    X = check_frame(split[1].head(30), bundle.contract)
+    from tabloop.export._standalone import run_graph
+
+    _, labels = run_graph(session, bundle, X)
+    assert [int(v) for v in labels] == bundle.predict(X, checked=True).labels

@@ -68,8 +68,7 @@ def export_model(
         if value is not None and not value > 0:
             raise ExportError(f"the {name} must be a positive number, not {value}")
     path = Path(out)
-    if path.is_dir():
-        raise ExportError(f"{path} is a folder", hint="give the file to write, e.g. --out model.onnx")
+    _check_writable(path)
     proj = Project.open(project)
     ref = proj.resolve(version or "champion")
     if not ref.run_id:
@@ -86,8 +85,24 @@ def export_model(
         tolerance=DEFAULT_TOLERANCE if tolerance is None else tolerance,
         int8_tolerance=INT8_TOLERANCE if int8_tolerance is None else int8_tolerance, seed=proj.spec.seed,
     )
-    atomic_write_bytes(path, artifact.onnx)
+    try:
+        atomic_write_bytes(path, artifact.onnx)
+    except OSError as exc:
+        raise ExportError(f"cannot write {path}: {exc.strerror or exc}", hint="choose another --out") from exc
     r = artifact.report
     return ExportResult(ref.name, ref.version, format, path.resolve(), len(artifact.onnx), r["written"], r["metric"],
                         r["parity"], r["float"], r["inputs"], r["outputs"], r.get("int8"), r.get("distill"),
                         r["held_out_rows"])
+
+
+def _check_writable(path: Path) -> None:
+    """Refuse a path that cannot become a file before the minutes of conversion and measurement, not after."""
+    from tabloop.errors import ExportError
+
+    if path.is_dir():
+        raise ExportError(f"{path} is a folder", hint="give the file to write, e.g. --out model.onnx")
+    for parent in path.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ExportError(f"cannot write {path}: {parent} is a file, not a folder", hint="choose another --out")
+            break
