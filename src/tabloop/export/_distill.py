@@ -60,7 +60,7 @@ def distill(teacher: ModelBundle, rows: pd.DataFrame, *, student: str = "trees",
         weights = proba.T.reshape(-1)  # class 0's weight for every row, then class 1's, ...
         pipe = Pipeline([("prepare", prepare), ("model", _model(task, linear, seed))])
         pipe.fit(soft, labels, model__sample_weight=weights)
-    manifest = {"task": task, "classes": teacher.classes, "threshold": teacher.threshold,
+    manifest: Any = {"task": task, "classes": teacher.classes, "threshold": teacher.threshold,
                 "target": teacher.target}
     return ModelBundle(pipe, contract, manifest=manifest, reference=teacher.reference, spec_yaml=teacher.spec_yaml,
                        name=teacher.name, version=teacher.version)
@@ -79,6 +79,6 @@ def _model(task: str, linear: bool, seed: int) -> Any:
         return Ridge(alpha=1.0) if task == "regression" else LogisticRegression(max_iter=2000, C=1.0)
     import lightgbm as lgb
 
-    params = {"n_estimators": TREES, "num_leaves": LEAVES, "max_depth": DEPTH, "learning_rate": 0.1,
+    params: dict[str, Any] = {"n_estimators": TREES, "num_leaves": LEAVES, "max_depth": DEPTH, "learning_rate": 0.1,
               "min_child_samples": 10, "random_state": seed, "n_jobs": 1, "verbose": -1}
     return lgb.LGBMRegressor(**params) if task == "regression" else lgb.LGBMClassifier(**params)

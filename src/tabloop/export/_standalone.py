@@ -269,7 +269,8 @@ def _class_tensor(classes: list[Any]) -> tuple[Any, int]:
     if all(isinstance(c, int) and not isinstance(c, bool) for c in plain):
         return helper.make_tensor("tabloop_classes", TensorProto.INT64, [len(plain)], plain), TensorProto.INT64
     text = [str(c).encode() for c in plain]
-    return helper.make_tensor("tabloop_classes", TensorProto.STRING, [len(text)], text), TensorProto.STRING
+    return (helper.make_tensor("tabloop_classes", TensorProto.STRING, [len(text)], text),  # type: ignore[arg-type]
+            TensorProto.STRING)
 
 
 def _plain_class(c: Any) -> Any:
