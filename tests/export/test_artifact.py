@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pandas as pd
 import pytest
 from sklearn.neural_network import MLPClassifier
@@ -19,11 +21,23 @@ from .conftest import _bundle
 Split = tuple[pd.DataFrame, pd.DataFrame]
 
 
+@pytest.fixture(autouse=True)
+def fewer_timing_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Latency is reported, never asserted on: a few runs are enough here."""
+    from tabloop.export import _standalone
+
+    monkeypatch.setattr(_standalone, "ONE_ROW_RUNS", 10)
+    monkeypatch.setattr(_standalone, "BATCH_RUNS", 2)
+
+
 @pytest.fixture(scope="module")
 def mlp(contract: Contract, split: Split) -> ModelBundle:
     """A model whose graph has MatMul nodes, the kind int8 dynamic quantization rewrites."""
-    model = MLPClassifier(hidden_layer_sizes=(16,), max_iter=300, random_state=0)
-    return _bundle(Pipeline([("prepare", make_preprocessor(contract)), ("model", model)]), contract, split[0], "binary")
+    model = MLPClassifier(hidden_layer_sizes=(16,), max_iter=150, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # not converged after 150 iterations: good enough to quantize
+        return _bundle(Pipeline([("prepare", make_preprocessor(contract)), ("model", model)]), contract, split[0],
+                       "binary")
 
 
 def test_int8_quantizes_matmuls_and_reports_beside_the_float_graph(mlp: ModelBundle, split: Split) -> None:
@@ -56,10 +70,9 @@ def test_tree_graphs_do_not_quantize_and_say_so(lightgbm: ModelBundle, split: Sp
     assert quantize_int8(art.onnx).onnx == art.onnx  # the float graph, not a file that only claims to be int8
 
 
-@pytest.mark.parametrize("student", ["trees", "linear"])
-def test_distill_fits_a_student_on_the_teachers_answers(student: str, lightgbm: ModelBundle, split: Split) -> None:
+def test_distill_fits_a_student_on_the_teachers_answers(lightgbm: ModelBundle, split: Split) -> None:
     art = build_artifact(lightgbm, split[1], target="deny", metric="roc_auc", train_rows=split[0],
-                         distill_student=student)
+                         distill_student="trees")
     d = art.report["distill"]
     assert art.report["written"] == "student" and art.report["parity"]["ok"]  # the student's file is its pipeline
     teacher, small = d["teacher"], d["student_model"]
@@ -71,9 +84,13 @@ def test_distill_fits_a_student_on_the_teachers_answers(student: str, lightgbm: 
     assert abs(d["metric_change"]) < 0.1
 
 
-def test_distill_works_for_a_regressor(ridge: ModelBundle, split: Split) -> None:
-    art = build_artifact(ridge, split[1], target="hir", metric="rmse", train_rows=split[0], distill_student="trees")
-    assert art.report["distill"]["vs_teacher"]["max_scaled_diff"] >= 0
+@pytest.mark.parametrize("student", ["trees", "linear"])
+def test_distill_works_for_a_regressor(student: str, ridge: ModelBundle, split: Split) -> None:
+    art = build_artifact(ridge, split[1], target="hir", metric="rmse", train_rows=split[0], distill_student=student)
+    d = art.report["distill"]
+    assert d["student"] == student and art.report["parity"]["ok"]
+    assert d["vs_teacher"]["mean_abs_diff"] < 1.0  # the ridge teacher's values (about 25) learned, not noise
+    assert abs(d["metric_change"]) < 0.5
     assert art.report["outputs"] == ["value"]
 
 
