@@ -25,6 +25,15 @@ runner = CliRunner()
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
+@pytest.fixture(autouse=True)
+def fewer_timing_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Latency is reported, never asserted on: a few runs are enough here."""
+    from tabloop.export import _standalone
+
+    monkeypatch.setattr(_standalone, "ONE_ROW_RUNS", 10)
+    monkeypatch.setattr(_standalone, "BATCH_RUNS", 2)
+
+
 def run(*args: str) -> tuple[int, str, str]:
     res = runner.invoke(app, list(args))
     return res.exit_code, res.stdout, res.stderr
