@@ -97,3 +97,29 @@ def test_distill_works_for_a_regressor(student: str, ridge: ModelBundle, split: 
 def test_unknown_quantization_is_refused(logistic: ModelBundle, split: Split) -> None:
     with pytest.raises(ExportError, match="unknown quantization 'int4'"):
         build_artifact(logistic, split[1], target="deny", metric="roc_auc", quantize="int4")
+
+
+def test_a_teacher_that_does_not_convert_still_gets_a_student(contract: Contract, split: Split) -> None:
+    from sklearn.base import BaseEstimator, TransformerMixin
+    from sklearn.linear_model import LogisticRegression
+
+    class Halver(TransformerMixin, BaseEstimator):
+        def fit(self, X: object, y: object = None) -> Halver:
+            return self
+
+        def transform(self, X: object) -> object:
+            import numpy as np
+
+            return np.asarray(X) / 2
+
+    pipe = Pipeline([("prepare", make_preprocessor(contract)), ("halve", Halver()),
+                     ("model", LogisticRegression(max_iter=500))])
+    teacher = _bundle(pipe, contract, split[0], "binary")
+    with pytest.raises(ExportError, match=r"step pipeline\.halve \(Halver\) has no ONNX converter"):
+        build_artifact(teacher, split[1], target="deny", metric="roc_auc")
+    art = build_artifact(teacher, split[1], target="deny", metric="roc_auc", train_rows=split[0],
+                         distill_student="linear")
+    d = art.report["distill"]
+    assert d["teacher"]["onnx"].startswith("not exported: step pipeline.halve (Halver)")
+    assert d["teacher"]["metric"] is not None and "bytes" not in d["teacher"]
+    assert art.report["written"] == "student" and d["vs_teacher"]["class_agreement"] > 0.9
