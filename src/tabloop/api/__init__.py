@@ -17,6 +17,7 @@ if TYPE_CHECKING:
         promote,
         rollback,
     )
+    from tabloop.api._export import ExportResult, export_model
     from tabloop.api._init import InitResult, init
     from tabloop.api._loop import FeedbackResult, RetrainResult, feedback, retrain
     from tabloop.api._model import LoadedModel, MetricScore, held_out_rows, load_model, metric_on
@@ -37,6 +38,7 @@ __all__ = [
     "loop_run",
     "loop_watch",
     "EvaluateResult",
+    "ExportResult",
     "FeedbackResult",
     "HistoryResult",
     "InitResult",
@@ -54,6 +56,7 @@ __all__ = [
     "RollbackResult",
     "TrainSummary",
     "evaluate",
+    "export_model",
     "feedback",
     "generate_model_tests",
     "held_out_rows",
