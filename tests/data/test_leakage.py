@@ -336,21 +336,3 @@ def test_a_wide_table_names_the_shifted_column_among_many() -> None:
     findings = shift_findings(train, test, features=list(df.columns))
     assert [f.column for f in findings] == ["x37"]
     assert shift_findings(train, df.iloc[900:], features=list(df.columns)) == []
-
-
-def test_the_missingness_p_value_is_scipys_chi_square_without_scipy() -> None:
-    from scipy import special
-
-    from tabloop.data._leakage import _chi2_homogeneity_p, _chi2_sf
-    from tabloop.stats import chi2_homogeneity
-
-    for dof in range(1, 60):
-        for x in np.concatenate([np.linspace(0.0, 5.0, 21), np.geomspace(1e-6, 2_000.0, 60)]):
-            want = float(special.chdtrc(dof, x))
-            assert _chi2_sf(dof, float(x)) == pytest.approx(want, rel=1e-10, abs=1e-300)
-    rng = np.random.default_rng(0)
-    for k in (2, 3, 7):
-        for _ in range(20):
-            a, b = rng.integers(1, 500, k), rng.integers(1, 500, k)
-            assert _chi2_homogeneity_p(a, b) == pytest.approx(chi2_homogeneity(a, b)[1], rel=1e-10, abs=1e-300)
-    assert _chi2_homogeneity_p(np.array([7]), np.array([9])) == 1.0

@@ -14,7 +14,8 @@ from tabloop.errors import TabloopError
 from tabloop.spec import Spec
 from tabloop.workspace import Workspace
 
-if TYPE_CHECKING:  # imported where used: tabloop profile and init never track (joblib and MLflow's glue cost ~0.3 s)
+if TYPE_CHECKING:
+    # imported where used: a standalone 'tabloop monitor' opens no registry, no log and no bundle
     from tabloop.bundle import ModelBundle
     from tabloop.predlog import PredictionLog
     from tabloop.tracking import Tracker, VersionRef

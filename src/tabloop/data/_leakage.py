@@ -35,7 +35,7 @@ import pandas as pd
 
 from tabloop.data._contract import is_categorical_dtype
 from tabloop.data._findings import Finding, Severity, rank_findings
-from tabloop.stats import roc_auc
+from tabloop.stats import chi2_homogeneity, roc_auc
 
 __all__ = ["SAMPLE_ROWS", "SHIFT_SAMPLE_ROWS", "leakage_findings", "shift_findings"]
 
@@ -387,7 +387,7 @@ def _missingness(name: str, s: pd.Series, tgt: _Target) -> Finding | None:
         rate = in_missing / np.maximum(per_class, 1)  # share missing within class c
         rest = (n_missing - in_missing) / np.maximum(missing.size - per_class, 1)  # and outside it
         auc = float(0.5 + np.max(np.abs(rate - rest)[per_class > 0]) / 2)
-        p = _chi2_homogeneity_p(in_missing, in_present)
+        p = chi2_homogeneity(in_missing, in_present)[1]
     if auc < CARRIES_AUC or p >= P_VALUE:
         return None
     severity: Severity = "critical" if auc >= MISSING_CRITICAL_AUC else "warning"
@@ -696,40 +696,6 @@ def _auc_p(auc: float, n_pos: int, n_neg: int) -> float:
         return 1.0
     se = math.sqrt((n_pos + n_neg + 1) / (12.0 * n_pos * n_neg))
     return 0.5 * math.erfc((auc - 0.5) / se / math.sqrt(2))
-
-
-def _chi2_homogeneity_p(ref_counts: np.ndarray, cur_counts: np.ndarray) -> float:
-    """The p-value of ``tabloop.stats.chi2_homogeneity`` (scipy's ``chi2_contingency`` on the 2 x k table, Yates'
-    correction at one degree of freedom), without SciPy: importing ``scipy.special`` cost the profile half a
-    second, more than every leak check together. Its survival function has a closed form at whole degrees of
-    freedom (:func:`_chi2_sf`); tests/data/test_leakage.py pins the two to each other."""
-    if len(ref_counts) < 2:
-        return 1.0
-    observed = np.vstack([ref_counts, cur_counts]).astype("float64")
-    expected = observed.sum(axis=1, keepdims=True) * observed.sum(axis=0, keepdims=True) / observed.sum()
-    if not np.all(expected > 0):
-        raise ValueError("chi-square of homogeneity needs counts on both sides in every category")
-    dof = observed.shape[1] - 1
-    if dof == 1:
-        diff = expected - observed
-        observed = observed + np.sign(diff) * np.minimum(0.5, np.abs(diff))
-    return _chi2_sf(dof, float(np.sum((observed - expected) ** 2 / expected)))
-
-
-def _chi2_sf(dof: int, x: float) -> float:
-    """P(chi-square with ``dof`` (whole) degrees of freedom > ``x``): the regularized upper incomplete gamma
-    Q(dof/2, x/2) summed in closed form, each term in logs so that neither a large ``x`` nor many degrees of
-    freedom overflow (all terms are positive: no cancellation)."""
-    if x <= 0:
-        return 1.0
-    h = x / 2.0
-    log_h = math.log(h)
-    if dof % 2 == 0:  # Q(m, h) = exp(-h) sum_{i<m} h^i / i!
-        total = sum(math.exp(i * log_h - h - math.lgamma(i + 1)) for i in range(dof // 2))
-    else:  # Q(m + 1/2, h) = erfc(sqrt h) + exp(-h) sum_{1<=i<=m} h^(i-1/2) / Gamma(i+1/2)
-        total = math.erfc(math.sqrt(h)) + sum(math.exp((i - 0.5) * log_h - h - math.lgamma(i + 0.5))
-                                              for i in range(1, (dof - 1) // 2 + 1))
-    return min(max(total, 0.0), 1.0)
 
 
 def _corr_p(r: float, n: int) -> float:
