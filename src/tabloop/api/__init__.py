@@ -17,6 +17,13 @@ if TYPE_CHECKING:
         promote,
         rollback,
     )
+    from tabloop.api._features import (
+        FeaturesApplyResult,
+        FeaturesMaterializeResult,
+        feature_repo,
+        features_apply,
+        features_materialize,
+    )
     from tabloop.api._init import InitResult, init
     from tabloop.api._loop import FeedbackResult, RetrainResult, feedback, retrain
     from tabloop.api._model import LoadedModel, MetricScore, held_out_rows, load_model, metric_on
@@ -36,6 +43,8 @@ __all__ = [
     "loop_run",
     "loop_watch",
     "EvaluateResult",
+    "FeaturesApplyResult",
+    "FeaturesMaterializeResult",
     "FeedbackResult",
     "HistoryResult",
     "InitResult",
@@ -52,6 +61,9 @@ __all__ = [
     "RollbackResult",
     "TrainSummary",
     "evaluate",
+    "feature_repo",
+    "features_apply",
+    "features_materialize",
     "feedback",
     "generate_model_tests",
     "held_out_rows",
