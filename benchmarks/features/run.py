@@ -46,6 +46,7 @@ config = ServeConfig(bundle)
 if mode != "direct":
     spec, project, base, root, online = repo_args[mode]
     lookup = Lookup(FeatureRepo(spec, project, base, root, online_store=online))
+    lookup.warm()  # as tabloop serve does (api/_features.py: online_lookup)
     config = ServeConfig(bundle, predictor=with_online_features(FastPredictor, lookup, "reject"))
 run_server(create_app(config), host="127.0.0.1", port=port)
 """
@@ -127,7 +128,7 @@ def _serve_and_load(mode: str, payload: Path, bodies: list[dict], seconds: float
     run_args = payload.with_suffix(f".{mode}.pkl")
     run_args.write_bytes(pickle.dumps((args[0], args[1], mode, port)))
     proc = subprocess.Popen([sys.executable, "-c", SERVER, str(run_args)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=os.environ)
+                            stderr=open(run_args.with_suffix('.err'), 'wb'), env=os.environ)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -138,12 +139,15 @@ def _serve_and_load(mode: str, payload: Path, bodies: list[dict], seconds: float
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline or proc.poll() is not None:
-                raise SystemExit(f"{mode}: the server did not start")
+                raise SystemExit(f"{mode}: the server did not start: {run_args.with_suffix('.err').read_text()}")
             time.sleep(0.2)
         asyncio.run(_load(url, bodies[:50], 1.0, concurrency))  # warm-up
         return asyncio.run(_load(url, bodies, seconds, concurrency))
+    except BaseException:
+        sys.stderr.write(run_args.with_suffix(".err").read_text()[-4000:])
+        raise
     finally:
-        proc.terminate()
+        proc.kill()  # the figures are taken; a graceful drain is not what is measured
         proc.wait(30)
 
 

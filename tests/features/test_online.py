@@ -54,3 +54,10 @@ def test_the_lookup_asks_only_for_the_features_the_model_uses(applied) -> None:
     assert lookup.fill([{"customer_id": 2}], now=T.timestamp()).rows == [{"customer_id": 2, "spend": 1002.0}]
     assert not Lookup(applied, wanted=["channel"])
 
+
+
+def test_a_join_key_of_the_wrong_type_is_refused_not_coerced(applied) -> None:
+    with pytest.raises(ContractViolation) as caught:
+        Lookup(applied).fill([{"customer_id": "1"}, {"customer_id": True}, {"customer_id": 2}])
+    assert [(v.column, v.rule, v.row) for v in caught.value.violations] == [("customer_id", "type", 0),
+                                                                          ("customer_id", "type", 1)]

@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tabloop.bundle import ModelBundle
+from tabloop.errors import FeatureStoreError
 from tabloop.features import OnlineRows
 from tabloop.features._online import EXPIRED, MISSING_ENTITY, Gap
 from tabloop.serving import FastPredictor, with_online_features
@@ -96,3 +97,17 @@ def test_impute_leaves_the_contract_strict_for_features_the_store_does_not_give(
         r = client.post("/predict", json={"rows": keyed})
     assert r.status_code == 422
     assert [(v["column"], v["rule"]) for v in r.json()["error"]["violations"]] == [("hir", "not_null")]
+
+
+class DownFiller:
+    features = FETCHED
+
+    def fill(self, rows: list[dict[str, Any]]) -> OnlineRows:
+        raise FeatureStoreError("the online store redis://127.0.0.1:1/0 could not be read: connection refused")
+
+
+def test_an_online_store_that_is_down_answers_503_not_500(bundle, rows) -> None:
+    with _client(bundle, DownFiller(), "reject") as client:  # type: ignore[arg-type]
+        r = client.post("/predict", json={"rows": _keyed(rows, [0])})
+    assert r.status_code == 503
+    assert r.json()["error"]["code"] == "feature_store_error"

@@ -98,5 +98,6 @@ def online_lookup(proj: Project, bundle: ModelBundle) -> Lookup | None:
     except Exception as exc:
         raise FeatureStoreError(f"the feature store in {lookup.repo.root} is not applied: {exc}",
                                 hint="run 'tabloop features apply' and 'tabloop features materialize'") from exc
+    lookup.warm()
     return lookup
 

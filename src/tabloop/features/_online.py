@@ -73,9 +73,16 @@ class Lookup:
                 self.views[view] = (keep, repo.view_keys(spec), spec.ttl_seconds)
         self.features = [f for feats, _, _ in self.views.values() for f in feats]
         self.keys = sorted({k for _, keys, _ in self.views.values() for k in keys})
+        self.key_types = {k: t for e in repo.spec.entities for k, t in e.join_keys.items() if k in self.keys}
 
     def __bool__(self) -> bool:
         return bool(self.views)
+
+    def warm(self) -> None:
+        """Open the store and read it once (registry, connection), so that a server's first requests do not,
+        and an online store that cannot be reached is said at start-up."""
+        probe = {k: {"string": "", "bool": False}.get(t, 0) for k, t in self.key_types.items()}
+        self.fill([probe])
 
     def fill(self, rows: Sequence[dict[str, Any]], *, now: float | None = None,
              source: str = "request body") -> OnlineRows:
@@ -92,6 +99,9 @@ class Lookup:
             return result
         absent = [Violation(k, MISSING_KEY, "the join key is needed to look the row's features up", row=i)
                   for i in need for k in self.keys if out[i].get(k) is None]
+        absent += [Violation(k, "type", f"{out[i][k]!r} is not a {self.key_types[k]} join key", row=i, value=out[i][k])
+                   for i in need for k in self.keys
+                   if out[i].get(k) is not None and not _fits(out[i][k], self.key_types[k])]
         if absent:
             from tabloop.errors import ContractViolation
 
@@ -126,3 +136,16 @@ class Lookup:
                     if f not in row:
                         row[f] = values[f][pos]
         return result
+
+
+def _fits(value: Any, kind: str) -> bool:
+    """Whether a JSON value is a join key of ``kind`` as sent (no coercion: "7" is not the integer 7)."""
+    if isinstance(value, bool):
+        return kind == "bool"
+    if kind in ("int64", "int32"):
+        return isinstance(value, int)
+    if kind in ("float64", "float32"):
+        return isinstance(value, (int, float))
+    if kind == "string":
+        return isinstance(value, str)
+    return False

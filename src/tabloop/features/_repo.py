@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -88,6 +89,7 @@ class FeatureRepo:
     root: Path
     online_store: str | None = None
     _store: Any = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     # -- the repository ---------------------------------------------------------------------------
     @property
@@ -125,13 +127,15 @@ class FeatureRepo:
     @property
     def store(self) -> FeatureStore:
         """The Feast store (built once; importing Feast costs seconds)."""
-        if self._store is None:
-            from feast import FeatureStore, RepoConfig
+        # a server's first requests arrive together, each in its own thread: one of them builds it
+        with self._lock:
+            if self._store is None:
+                from feast import FeatureStore, RepoConfig
 
-            try:
-                self._store = FeatureStore(config=RepoConfig(repo_path=self.root, **self.config_dict()))
-            except Exception as exc:
-                raise FeatureStoreError(f"the feature store in {self.root} cannot be opened: {exc}") from exc
+                try:
+                    self._store = FeatureStore(config=RepoConfig(repo_path=self.root, **self.config_dict()))
+                except Exception as exc:
+                    raise FeatureStoreError(f"the feature store in {self.root} cannot be opened: {exc}") from exc
         return self._store
 
     def write_config(self) -> Path:
