@@ -76,3 +76,16 @@ def test_reading_before_apply_says_to_apply(tmp_path) -> None:
     repo = make_repo(tmp_path)
     with pytest.raises(FeatureStoreError, match="tabloop features apply"):
         repo.historical(entity_table(), "label_time")
+
+
+def test_materialize_remembers_where_it_stopped_per_online_store(tmp_path) -> None:
+    repo = make_repo(tmp_path)
+    repo.apply()
+    repo.materialize(T.to_pydatetime())
+    # the same registry, another online store: its first run loads from the start, not from the first store's end
+    other = make_repo(tmp_path, project=repo.project, online_store=str(tmp_path / "other.db"))
+    first = other.materialize(T.to_pydatetime())
+    assert pd.Timestamp(first["stats"]["start"]) == T - pd.Timedelta(days=30)
+    from tabloop.features import Lookup
+
+    assert Lookup(other).fill([{"customer_id": 1}], now=T.timestamp()).rows[0]["spend"] == 1001.0

@@ -479,7 +479,7 @@ def features_materialize(
     project: ProjectOpt = None,
     end: Annotated[str | None, typer.Option(help="Load values up to this time (ISO 8601, UTC when naive; default: now).")] = None,
 ) -> Reply:
-    """Load the online store with each view's newest values, from where the last run stopped."""
+    """Apply the spec, then load the online store with each view's newest values, from where the last run stopped."""
     from datetime import datetime
 
     from tabloop.api import features_materialize as run

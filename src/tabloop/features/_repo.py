@@ -12,6 +12,7 @@ drops a row whose only values fell outside the ttl) and says how many rows got n
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import sys
 import threading
@@ -258,18 +259,28 @@ class FeatureRepo:
 
     def materialize(self, end: datetime | None = None) -> dict[str, dict[str, str]]:
         """Load the online store with each view's newest values up to ``end`` (default now), from where the last
-        run stopped (first run: ``end - ttl``, or the view's whole history when it has no ttl)."""
+        run into this online store stopped (first run: ``end - ttl``, or the view's whole history without a ttl).
+        The spec is applied first, so a changed spec or a new online store needs no separate ``apply``.
+
+        Where each run stopped is kept per online store in ``materialized.json``, not taken from Feast's
+        registry: the registry has one end per view, and a project that moves from SQLite to Redis would
+        otherwise load nothing older than its last SQLite run into Redis.
+        """
         end = _utc(end or datetime.now(timezone.utc))
-        self.refresh_sources()
-        self._registered()
+        # applied first (it is idempotent): the spec may have changed, and a new online store needs its tables
+        self.apply()
+        state_path = self.root / "materialized.json"
+        state = json.loads(state_path.read_text()) if state_path.exists() else {}
+        ends: dict[str, str] = state.setdefault(self.online_name, {})
         done: dict[str, dict[str, str]] = {}
         with feast_quiet():
             for view in self.spec.views:
-                fv = self.store.get_feature_view(view.name)
-                start = fv.most_recent_end_time
-                if start is None:
-                    start = (end - timedelta(seconds=view.ttl_seconds) if view.ttl_seconds
-                             else _earliest(self.source_path(view), view.timestamp_field))
+                if view.name in ends:
+                    start = datetime.fromisoformat(ends[view.name])
+                elif view.ttl_seconds:
+                    start = end - timedelta(seconds=view.ttl_seconds)
+                else:
+                    start = _earliest(self.source_path(view), view.timestamp_field)
                 start = _utc(start)
                 if start >= end:
                     done[view.name] = {"start": start.isoformat(), "end": end.isoformat(), "skipped": "up to date"}
@@ -278,6 +289,8 @@ class FeatureRepo:
                     self.store.materialize(start_date=start, end_date=end, feature_views=[view.name])
                 except Exception as exc:
                     raise FeatureStoreError(f"materializing {view.name} into {self.online_name} failed: {exc}") from exc
+                ends[view.name] = end.isoformat()
+                atomic_write_text(state_path, json.dumps(state, indent=2) + "\n")
                 done[view.name] = {"start": start.isoformat(), "end": end.isoformat()}
         return done
 
