@@ -111,3 +111,16 @@ def test_an_online_store_that_is_down_answers_503_not_500(bundle, rows) -> None:
         r = client.post("/predict", json={"rows": _keyed(rows, [0])})
     assert r.status_code == 503
     assert r.json()["error"]["code"] == "feature_store_error"
+
+
+def test_the_prediction_log_holds_the_looked_up_features_the_model_used(bundle, rows, tmp_path) -> None:
+    from tabloop.predlog import PredictionLog
+
+    log = PredictionLog(tmp_path / "predlog")
+    filler = StoreFiller(rows)
+    app = app_for(bundle, predlog=log, predictor=with_online_features(FastPredictor, filler, "impute"))
+    with TestClient(app) as client:
+        assert client.post("/predict", json={"rows": _keyed(rows, [0, 7])}).status_code == 200
+    inputs = log.read_predictions()["inputs"].tolist()
+    assert inputs[0]["dir"] == pytest.approx(rows[0]["dir"]) and inputs[0]["customer_id"] == 0
+    assert inputs[1]["dir"] is None

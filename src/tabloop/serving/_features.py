@@ -6,7 +6,8 @@ does not hold, a value older than its view's ttl) follows ``features.on_missing`
 answers 422 naming the join key, entity and rule (``missing_entity`` or ``expired``);
 ``impute`` sends those features as gaps, which the model fills as it was trained to (the
 contract's ``not_null`` check is relaxed for them alone) and marks the row with the rule and
-policy ``impute``, in the answer, the log and the metrics, as any out-of-contract row.
+policy ``impute``, in the answer, the log and the metrics, as any out-of-contract row. The
+request's rows are completed in place, so the prediction log holds the features the model used.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class OnlineFeaturesPredictor:
 
     def predict_rows(self, rows: Rows) -> Predictions:
         filled = self.lookup.fill(rows)
+        self._log_as_used(rows, filled.rows)
         if not filled.gaps:
             return self._inner.predict_rows(filled.rows)
         if self.on_missing != IMPUTE or self._imputing is None:
@@ -62,6 +64,7 @@ class OnlineFeaturesPredictor:
                 for name in gap.features:
                     filled.rows[i].setdefault(name, None)
                     imputed.setdefault(i, {})[name] = gap.rule
+        self._log_as_used(rows, filled.rows)
         preds = self._imputing.predict_rows(filled.rows)
         for i, columns in imputed.items():
             # the relaxed not_null mark says less than why the value is missing: that one replaces it
@@ -69,6 +72,14 @@ class OnlineFeaturesPredictor:
             preds.marks[i] = kept + [Mark(column, rule, IMPUTE) for column, rule in columns.items()]
         preds.marks = dict(sorted(preds.marks.items()))
         return preds
+
+    @staticmethod
+    def _log_as_used(rows: Rows, filled: list[dict[str, Any]]) -> None:
+        """The request's own row dicts get the looked-up values: the prediction log (and monitoring's drift
+        per feature) then sees the features the model used, and a shadow challenger gets complete rows."""
+        for sent, used in zip(rows, filled, strict=True):
+            if isinstance(sent, dict):
+                sent.update(used)
 
 
 def with_online_features(factory: PredictorFactory, lookup: RowFiller,
