@@ -58,8 +58,8 @@ def _project(root: Path) -> None:
     spend = rng.normal(50, 20, n)
     hist = pd.DataFrame({
         "customer_id": np.r_[ids, ids],
-        # the value at the label's time decides the label; the one after it (the latest) is its mirror image
-        "spend": np.r_[spend, 100 - spend],
+        # the value at the label's time decides the label; the one after it (the latest) is noise
+        "spend": np.r_[spend, rng.normal(50, 20, n)],
         "visits": rng.integers(0, 9, 2 * n).astype(float),
         "event_timestamp": np.r_[label_at - pd.Timedelta(days=2), label_at + pd.Timedelta(days=3)],
     })
@@ -92,8 +92,13 @@ def test_keys_only_requests_are_answered_from_the_online_store_and_unknown_entit
     bundle = tabloop.load_model(result.version, project=root).bundle
     assert sorted(bundle.contract.feature_names) == ["channel", "spend", "visits"]
     assert {"customer_id", "label_time"} <= set(bundle.contract.ignored)
-    # the point-in-time rows carry the signal; the latest values would have inverted it
+    # the point-in-time rows carry the signal; the latest values (after the labels) would carry none
     assert result.cv_mean > 0.8
+    from tabloop.api._project import Project
+
+    trained_on = Project.open(root).read_data()
+    history = pd.read_parquet(root / "stats.parquet")
+    assert trained_on["spend"].tolist() == history["spend"].tolist()[:160]
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -104,7 +109,6 @@ def test_keys_only_requests_are_answered_from_the_online_store_and_unknown_entit
     try:
         wait_until_answering(proc, url, stderr)
         from tabloop.api import feature_repo
-        from tabloop.api._project import Project
         from tabloop.features import Lookup
 
         online = Lookup(feature_repo(Project.open(root))).fill([{"customer_id": 3}, {"customer_id": 4}]).rows
