@@ -237,7 +237,7 @@ class FeatureRepo:
             try:
                 store = self.store
                 # views and entities the spec no longer names leave the registry too
-                stale = [fv for fv in store.list_feature_views() if fv.name not in names]
+                stale: list[Any] = [fv for fv in store.list_feature_views() if fv.name not in names]
                 stale += [e for e in store.list_entities() if e.name not in names]
                 store.apply(objects, objects_to_delete=stale, partial=False)
             except FeatureStoreError:
