@@ -17,6 +17,7 @@ if TYPE_CHECKING:
         promote,
         rollback,
     )
+    from tabloop.api._export import ExportResult, export_model
     from tabloop.api._features import (
         FeaturesApplyResult,
         FeaturesMaterializeResult,
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from tabloop.api._model import LoadedModel, MetricScore, held_out_rows, load_model, metric_on
     from tabloop.api._model_tests import GeneratedFile, ModelTestReport, generate_model_tests, run_model_tests
     from tabloop.api._monitor import MonitorResult, monitor
+    from tabloop.api._package import PackageResult, package
     from tabloop.api._profile import ProfileResult, profile
     from tabloop.api._project import Project
     from tabloop.api._serve import PredictResult, predict, serve
@@ -43,6 +45,7 @@ __all__ = [
     "loop_run",
     "loop_watch",
     "EvaluateResult",
+    "ExportResult",
     "FeaturesApplyResult",
     "FeaturesMaterializeResult",
     "FeedbackResult",
@@ -53,6 +56,7 @@ __all__ = [
     "MetricScore",
     "ModelTestReport",
     "MonitorResult",
+    "PackageResult",
     "PredictResult",
     "ProfileResult",
     "Project",
@@ -61,6 +65,7 @@ __all__ = [
     "RollbackResult",
     "TrainSummary",
     "evaluate",
+    "export_model",
     "feature_repo",
     "features_apply",
     "features_materialize",
@@ -72,6 +77,7 @@ __all__ = [
     "load_model",
     "metric_on",
     "monitor",
+    "package",
     "predict",
     "profile",
     "promote",
