@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 UV_VERSION := 0.13.9
 
-.PHONY: demo test lint-imports bench bench-serving bench-drift bench-automl bench-budget bench-startup bench-profile lock clean
+.PHONY: demo test lint-imports bench bench-serving bench-drift bench-automl bench-budget bench-startup bench-profile bench-features lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ lint-imports: $(VENV)/.dev-installed
 
 # each writes its figures to benchmarks/results/; run them on a quiet machine (see each README)
 bench: bench-serving bench-drift bench-automl bench-budget bench-startup bench-profile
+
+# needs Redis on 127.0.0.1:6379; one-row requests with online lookups (Redis, SQLite) vs all features sent
+bench-features: $(VENV)/.dev-installed
+	$(BIN)/python benchmarks/features/run.py
 
 # needs wrk (apt-get install -y wrk); tabloop vs mlflow models serve vs BentoML vs a do-nothing FastAPI app
 bench-serving: $(VENV)/.dev-installed benchmarks/serving/.venv-bentoml/bin/bentoml

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ("sklearn", "mlflow", "optuna", "lightgbm", "xgboost", "catboost", "matplotlib")
+HEAVY = ("sklearn", "mlflow", "optuna", "lightgbm", "xgboost", "catboost", "matplotlib", "feast")
 #: libraries no drift computation needs: training, tracking and ONNX
 NOT_FOR_MONITOR = ("mlflow", "optuna", "xgboost", "catboost", "onnxruntime", "skl2onnx", "fastapi")
-LAZY_PACKAGES = ("alerts", "api", "bundle", "data", "deploy", "evaluation", "export", "loop", "monitoring", "predlog", "report", "serving", "stats", "training")
+LAZY_PACKAGES = ("alerts", "api", "bundle", "data", "deploy", "evaluation", "export", "features", "loop", "monitoring", "predlog", "report", "serving", "stats", "training")
 
 
 def _imported_after(code: str, watched: tuple[str, ...]) -> list[str]:

@@ -18,6 +18,7 @@ line and exits non-zero; the HTTP app maps it to a 4xx in one place.
     │   ├── PromotionConflictError  an alias moved while it was being moved
     │   └── PromotionRefused      the promotion gate (or a rollback) refused the move, with the numbers
     ├── ServingError              the server cannot start or load a model
+    ├── FeatureStoreError         the feature store (Feast) cannot be built, loaded or read
     ├── PredictionLogError        the prediction log cannot be written (disk full, read-only, unsafe file)
     ├── ServingClosed             records handed to a prediction log writer that has stopped
     ├── SignatureError            a model version is unsigned or signed with another key, or no key is usable
@@ -61,6 +62,7 @@ __all__ = [
     "CrossOrigin",
     "DataError",
     "ExportError",
+    "FeatureStoreError",
     "Forbidden",
     "InternalError",
     "LogUnavailable",
@@ -205,6 +207,12 @@ class PromotionRefused(TrackingError):
 
 class ServingError(TabloopError):
     code = "serving_error"
+
+
+class FeatureStoreError(TabloopError):
+    """The spec's feature store (Feast: its sources, registry, online or offline store) failed or is not applied."""
+
+    code = "feature_store_error"
 
 
 class PackagingError(TabloopError):

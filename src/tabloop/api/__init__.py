@@ -18,6 +18,13 @@ if TYPE_CHECKING:
         rollback,
     )
     from tabloop.api._export import ExportResult, export_model
+    from tabloop.api._features import (
+        FeaturesApplyResult,
+        FeaturesMaterializeResult,
+        feature_repo,
+        features_apply,
+        features_materialize,
+    )
     from tabloop.api._init import InitResult, init
     from tabloop.api._loop import FeedbackResult, RetrainResult, feedback, retrain
     from tabloop.api._model import LoadedModel, MetricScore, held_out_rows, load_model, metric_on
@@ -39,6 +46,8 @@ __all__ = [
     "loop_watch",
     "EvaluateResult",
     "ExportResult",
+    "FeaturesApplyResult",
+    "FeaturesMaterializeResult",
     "FeedbackResult",
     "HistoryResult",
     "InitResult",
@@ -57,6 +66,9 @@ __all__ = [
     "TrainSummary",
     "evaluate",
     "export_model",
+    "feature_repo",
+    "features_apply",
+    "features_materialize",
     "feedback",
     "generate_model_tests",
     "held_out_rows",

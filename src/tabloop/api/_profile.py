@@ -148,7 +148,10 @@ def _leakage(spec: Any, df: pd.DataFrame, contract: Contract) -> list[Finding]:
 
 def ignored_columns(spec: Any) -> list[str]:
     cols = list(spec.data.exclude)
-    for extra in (spec.data.id_column, spec.split.group_column, spec.split.time_column):
+    features = spec.features
+    # an entity table's join keys and label times find the features; they are not features themselves
+    entity = [*features.join_keys(), features.entity_timestamp] if features.entity_timestamp else []
+    for extra in (spec.data.id_column, spec.split.group_column, spec.split.time_column, *entity):
         if extra and extra not in cols and extra != spec.data.target:
             cols.append(extra)
     return cols

@@ -64,6 +64,9 @@ class Project:
         """The training table: ``data`` when given (a DataFrame, or a path or URL used as given), else the spec's
         ``data.source`` (a path relative to the project, or a database URL with ``data.table`` or ``data.query``).
 
+        With ``features.entity_timestamp`` the table is an entity table, joined point in time with the feature
+        store's features (``api/_features.py``).
+
         Columns ``data.types`` calls numeric but that are stored as text come back as numbers, once
         every value is checked to be one.
         """
@@ -76,6 +79,11 @@ class Project:
             # a SQLite file named in the spec is relative to the project folder, as a CSV path is
             path: Any = self.workspace.resolve_url(source) if is_database_url(source) else self.workspace.resolve(source)
             df = read_table(path, query=self.spec.data.query, table=self.spec.data.table)
+        if self.spec.features.entity_timestamp is not None:
+            # data.source is an entity table: its rows get the features as they were at each label's time
+            from tabloop.api._features import training_frame
+
+            df = training_frame(self, df, self.data_name(data))
         types = self.spec.data.types
         df = apply_types(df, check_overrides(df, types)) if types else df
         self._settle_task(df)

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from fastapi import FastAPI
 
-    from tabloop.serving import ApiKeys
+    from tabloop.serving import ApiKeys, ServeConfig
 
 log = logging.getLogger("tabloop.serving")
 
@@ -190,8 +190,26 @@ def _build(
         dashboard=DashboardSource(proj),
         on_server_error=ServerErrorAlerts(proj) if proj.spec.alerts.webhook or proj.spec.alerts.command else None,
     )
+    config = _with_features(proj, config)
     app = create_app(config)
     return app, bundle, challenger, keys
+
+
+def _with_features(proj: Project, config: ServeConfig) -> ServeConfig:
+    """``config`` whose predictors complete rows from the online store, when the model uses stored features."""
+    from tabloop.api._features import online_lookup
+
+    lookup = online_lookup(proj, config.bundle)
+    if lookup is None:
+        return config
+    import dataclasses
+
+    from tabloop.serving import FastPredictor, with_online_features
+
+    log.info("features %s come from the online store %s when a request sends only %s",
+             lookup.features, lookup.repo.online_name, lookup.keys)
+    return dataclasses.replace(config, predictor=with_online_features(FastPredictor, lookup,
+                                                                       proj.spec.features.on_missing))
 
 
 class ServerErrorAlerts:

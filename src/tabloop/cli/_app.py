@@ -540,6 +540,45 @@ def loop_watch(
     return Reply({"passes": [p.to_dict() for p in passes]})
 
 
+features_app = typer.Typer(help="The feature store (Feast) the spec's features: section describes.", no_args_is_help=True)
+app.add_typer(features_app, name="features")
+
+
+@command(features_app, "apply")
+def features_apply(project: ProjectOpt = None) -> Reply:
+    """Write .tabloop/feast/feature_store.yaml and register the spec's entities and feature views."""
+    from tabloop.api import features_apply as run
+
+    res = run(project)
+    return Reply(res, lambda: print(
+        f"applied {len(res.views)} feature view(s) ({', '.join(res.views)}) of project {res.project} in {res.repo}; "
+        f"online store {res.online_store}"))
+
+
+@command(features_app, "materialize")
+def features_materialize(
+    project: ProjectOpt = None,
+    end: Annotated[str | None, typer.Option(help="Load values up to this time (ISO 8601, UTC when naive; default: now).")] = None,
+) -> Reply:
+    """Apply the spec, then load the online store with each view's newest values, from where the last run stopped."""
+    from datetime import datetime
+
+    from tabloop.api import features_materialize as run
+    from tabloop.errors import SpecError
+
+    try:
+        until = datetime.fromisoformat(end) if end else None
+    except ValueError:
+        raise SpecError(f"--end {end!r} is not an ISO 8601 time", hint="e.g. --end 2026-01-31T00:00:00") from None
+    res = run(project, end=until)
+
+    def human() -> None:
+        for view, window in res.views.items():
+            print(f"{view}: {window.get('skipped') or 'loaded'} {window['start']} .. {window['end']}")
+        print(f"online store: {res.online_store}")
+    return Reply(res, human)
+
+
 @command(app)
 def approve(
     version: Annotated[str, typer.Argument(help="The challenger version waiting for approval.")],

@@ -17,6 +17,7 @@ from tabloop._lazy import exports
 if TYPE_CHECKING:
     from tabloop.serving._app import create_app
     from tabloop.serving._auth import ApiKeys, hash_key
+    from tabloop.serving._features import OnlineFeaturesPredictor, with_online_features
     from tabloop.serving._config import Access, Following, Limits, LogConfig, ServeConfig
     from tabloop.serving._guard import allowed_hosts, check_allowed_hosts
     from tabloop.serving._holdout import Holdout
@@ -37,6 +38,7 @@ __all__ = [
     "Limits",
     "LogConfig",
     "ModelSource",
+    "OnlineFeaturesPredictor",
     "PredictorFactory",
     "Rollout",
     "RowPredictor",
@@ -46,4 +48,5 @@ __all__ = [
     "create_app",
     "hash_key",
     "run_server",
+    "with_online_features",
 ]

@@ -34,6 +34,7 @@ from tabloop.errors import (
     ClientDisconnected,
     ContractViolation,
     CrossOrigin,
+    FeatureStoreError,
     Forbidden,
     InternalError,
     LogUnavailable,
@@ -94,6 +95,8 @@ _STATUS: tuple[tuple[type[BaseException], int], ...] = (
     (MalformedRequest, 400),
     (RequestRejected, 400),
     (ServingError, 503),
+    # the online store is down or not materialized: the server's dependency, not the client's request
+    (FeatureStoreError, 503),
 )
 
 # MLflow's own error codes (mlflow.protos.databricks_pb2), by HTTP status

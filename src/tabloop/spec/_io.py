@@ -123,6 +123,9 @@ def _emit(model: BaseModel, indent: int) -> list[str]:
             out.append(f"{pad}{name}:\n")
             out.extend(_emit(value, indent + 1))
         else:
+            if isinstance(value, list) and any(isinstance(v, BaseModel) for v in value):
+                # a list of sections (features.entities, features.views) is written as plain mappings
+                value = [v.model_dump(mode="json") if isinstance(v, BaseModel) else v for v in value]
             dumped = yaml.safe_dump({name: value}, default_flow_style=True, sort_keys=False, width=10_000)
             dumped = dumped.strip()
             if dumped.startswith("{") and dumped.endswith("}"):

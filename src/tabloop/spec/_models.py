@@ -395,6 +395,128 @@ class ContractSpec(_Strict):
         return {rule: getattr(self, rule) for rule in CONTRACT_POLICIES}
 
 
+#: the value types a feature or an entity's join key may have (Feast's types of the same names)
+FeatureType = Literal["float64", "float32", "int64", "int32", "string", "bool"]
+_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+_TTL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class FeatureEntitySpec(_Strict):
+    name: str = Field(pattern=_NAME, description="The entity's name (customer, driver), as views name it.")
+    join_keys: dict[str, FeatureType] = Field(
+        min_length=1,
+        description="The columns that identify one entity, with their types: {customer_id: int64}. Requests and "
+        "the entity table carry them; they are kept out of the model's features.",
+    )
+
+
+class FeatureViewSpec(_Strict):
+    name: str = Field(pattern=_NAME, description="The view's name; features are named view:feature in features.use.")
+    entities: list[str] = Field(min_length=1, description="The entities (by name) whose join keys find a row.")
+    source: str = Field(
+        description="Where the feature history is: a Parquet file (relative to this file) or a SQLAlchemy database "
+        "URL (PostgreSQL: postgresql+psycopg://...) together with 'table' or 'query'. A database source is read "
+        "into .tabloop/feast/sources/<view>.parquet by 'tabloop features apply' and 'materialize' (and before a "
+        "point-in-time join).",
+    )
+    table: str | None = Field(default=None, description="Table to read when 'source' is a database URL.")
+    query: str | None = Field(default=None, description="SQL query to run when 'source' is a database URL.")
+    timestamp_field: str = Field(
+        default="event_timestamp", description="The column saying when each value became true (UTC when naive)."
+    )
+    ttl: str | None = Field(
+        default=None, pattern=r"^\d+(\.\d+)?[smhd]$",
+        description="How long a value stays valid after its timestamp, e.g. 30d, 12h, 90m, 45s: a training row "
+        "gets no value older than this (the model imputes it), and at serving time an older value is expired "
+        "(features.on_missing). Empty: values never expire.",
+    )
+    features: dict[str, FeatureType] = Field(min_length=1, description="The features and their types: {spend_30d: float64}.")
+
+    @model_validator(mode="after")
+    def _table_or_query(self) -> FeatureViewSpec:
+        if self.table is not None and self.query is not None:
+            raise ValueError(f"features.views.{self.name}: table and query are alternatives: set one")
+        return self
+
+    @property
+    def ttl_seconds(self) -> float | None:
+        """The ttl in seconds; None when values never expire."""
+        if self.ttl is None:
+            return None
+        return float(self.ttl[:-1]) * _TTL_UNITS[self.ttl[-1]]
+
+
+class FeaturesSpec(_Strict):
+    """Features kept in a Feast feature store: point-in-time training sets, online lookups when serving."""
+
+    project: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9_]+$",
+        description="The Feast project name (default: the spec's name with other characters as _); it also "
+        "prefixes the online store's keys, so two projects can share one Redis.",
+    )
+    entities: list[FeatureEntitySpec] = Field(default_factory=list, description="The entities features belong to.")
+    views: list[FeatureViewSpec] = Field(default_factory=list, description="Feature views over offline sources.")
+    use: list[str] = Field(
+        default_factory=list,
+        description="The features the model uses, as view:feature (empty: every feature of every view).",
+    )
+    entity_timestamp: str | None = Field(
+        default=None,
+        description="When set, data.source is an entity table (the join keys, this column saying when each label "
+        "was known, and the target) and the training rows are its rows joined point-in-time with the features: "
+        "each row gets the newest value at or before its timestamp (within the view's ttl), never a later one.",
+    )
+    online_store: str | None = Field(
+        default=None,
+        description="Where served features are looked up: a redis:// URL (redis://host:6379/0), or a SQLite "
+        "file path (default: .tabloop/feast/online.db). Also TABLOOP_FEATURES__ONLINE_STORE.",
+    )
+    on_missing: Literal["reject", "impute"] = Field(
+        default="reject",
+        description="At serving time, a request's entity the online store does not hold, or a value older than "
+        "its view's ttl: reject (422 naming the entity) or impute (the model imputes the feature as in training; "
+        "the answer marks the row with rule missing_entity or expired).",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FeaturesSpec:
+        entities = {e.name: e for e in self.entities}
+        if len(entities) != len(self.entities):
+            raise ValueError("features.entities: two entities have the same name")
+        views = {v.name: v for v in self.views}
+        if len(views) != len(self.views):
+            raise ValueError("features.views: two views have the same name")
+        keys = {k for e in self.entities for k in e.join_keys}
+        for view in self.views:
+            for name in view.entities:
+                if name not in entities:
+                    raise ValueError(f"features.views.{view.name}.entities: {name!r} is not an entity of "
+                                     f"features.entities ({sorted(entities)})")
+            clash = sorted(set(view.features) & (keys | {view.timestamp_field}))
+            if clash:
+                raise ValueError(f"features.views.{view.name}.features: {clash} are join keys or the timestamp")
+        for ref in self.use:
+            view_name, _, feature = ref.partition(":")
+            if view_name not in views or feature not in views[view_name].features:
+                raise ValueError(f"features.use: {ref!r} is not view:feature of a view in features.views")
+        names = [ref.partition(":")[2] for ref in self.feature_refs()]
+        doubled = sorted({n for n in names if names.count(n) > 1})
+        if doubled:
+            raise ValueError(f"features: {doubled} come from more than one view; name them apart or list "
+                             "one in features.use")
+        if self.entity_timestamp is not None and not self.views:
+            raise ValueError("features.entity_timestamp is set but features.views is empty")
+        return self
+
+    def feature_refs(self) -> list[str]:
+        """The features the model uses, as view:feature."""
+        return list(self.use) or [f"{v.name}:{f}" for v in self.views for f in v.features]
+
+    def join_keys(self) -> list[str]:
+        """Every entity's join keys, in order."""
+        return [k for e in self.entities for k in e.join_keys]
+
+
 class ApiKeySpec(_Strict):
     sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$", description="sha256 hex digest of the key (never the key).")
     scopes: list[Literal["predict", "control"]] = Field(
@@ -690,6 +812,11 @@ class Spec(_Strict):
         description="What 'tabloop test' checks: one-row latency, a minimum metric, no regression against the champion.",
     )
     alerts: AlertSpec = Field(default_factory=AlertSpec, description="Where alerts go (a webhook, a command) and on what.")
+    features: FeaturesSpec = Field(
+        default_factory=FeaturesSpec,
+        description="Features from a Feast feature store: entities, views over Parquet or database tables, the "
+        "point-in-time training set and online lookups when serving ('tabloop features apply|materialize').",
+    )
 
     @model_validator(mode="after")
     def _metric_fits_task(self) -> Spec:
@@ -697,6 +824,20 @@ class Spec(_Strict):
         if self.metric is not None and task is not None and self.metric not in METRICS[task]:
             raise ValueError(f"metric {self.metric!r} does not apply to a {task} task; use one of {list(METRICS[task])}")
         return self
+
+    @model_validator(mode="after")
+    def _features_fit_data(self) -> Spec:
+        features = self.features
+        if features.entity_timestamp is not None:
+            clash = {features.entity_timestamp, *features.join_keys()} & {self.data.target}
+            if clash:
+                raise ValueError(f"features: {sorted(clash)} is data.target; the target cannot be a join key or the timestamp")
+        return self
+
+    @property
+    def features_project(self) -> str:
+        """The Feast project's name."""
+        return self.features.project or "".join(c if c.isalnum() else "_" for c in self.name)
 
     @property
     def task(self) -> Task:

@@ -1,0 +1,394 @@
+"""The spec's ``features:`` section as a Feast repository under ``.tabloop/feast/``.
+
+The repository is written as ``feature_store.yaml`` (so Feast's own CLI can open it) and
+filled from Feast objects built here (``store.apply``), never from generated code. Offline
+sources are Parquet files; a database source (PostgreSQL, or any SQLAlchemy URL) is read with
+``tabloop.data.read_table`` into ``sources/<view>.parquet`` first, because Feast's own
+PostgreSQL source needs ``psycopg_pool``, which tabloop does not ship. The point-in-time join
+is Feast's ``get_historical_features``; tabloop keeps every entity row (Feast's file store
+drops a row whose only values fell outside the ttl) and says how many rows got no value.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
+
+import pandas as pd
+
+from tabloop.data import is_database_url, read_table, redact_url
+from tabloop.errors import DataError, FeatureStoreError
+from tabloop.spec import FeaturesSpec, FeatureViewSpec
+from tabloop.workspace import atomic_write_bytes, atomic_write_text
+
+if TYPE_CHECKING:
+    from feast import FeatureStore
+
+log = logging.getLogger("tabloop.features")
+
+#: the column the entity table's rows are numbered by on their way through Feast (it reorders and drops rows)
+ROW = "__tabloop_row"
+#: the entity timestamp's name inside Feast's join (Feast finds it by this name)
+EVENT_TS = "event_timestamp"
+
+
+@contextlib.contextmanager
+def feast_quiet() -> Iterator[None]:
+    """Feast prints progress on stdout; a command's stdout holds exactly one JSON document, so it goes to stderr."""
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
+
+
+def redis_connection_string(url: str) -> str:
+    """Feast's ``host:port,db=N,password=...`` from a ``redis://[:password@]host:port/N`` URL."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss"):
+        raise FeatureStoreError(f"features.online_store: {redact_url(url)!r} is not a redis:// URL")
+    out = f"{parts.hostname or 'localhost'}:{parts.port or 6379}"
+    db = parts.path.strip("/")
+    if db:
+        if not db.isdigit():
+            raise FeatureStoreError(f"features.online_store: the database in {redact_url(url)!r} must be a number")
+        out += f",db={db}"
+    if parts.password:
+        out += f",password={unquote(parts.password)}"
+    if parts.scheme == "rediss":
+        out += ",ssl=true"
+    return out
+
+
+@dataclass
+class Joined:
+    """The entity table with the features joined point in time; ``missing`` rows got no value for some feature."""
+
+    frame: pd.DataFrame
+    features: list[str]
+    missing: int
+
+
+@dataclass
+class FeatureRepo:
+    """One project's feature store: the spec's section, where the repository lives, the online store's address.
+
+    ``base`` is the folder relative source paths are read from (the project's); ``root`` is
+    ``.tabloop/feast``; ``online_store`` is a ``redis://`` URL or a SQLite path (None: ``root/online.db``).
+    """
+
+    spec: FeaturesSpec
+    project: str
+    base: Path
+    root: Path
+    online_store: str | None = None
+    _store: Any = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    # -- the repository ---------------------------------------------------------------------------
+    @property
+    def online_name(self) -> str:
+        """The online store as results and messages name it (no password)."""
+        target = self.online_store
+        if target and target.startswith(("redis://", "rediss://")):
+            return redact_url(target)
+        return str(self._sqlite_path())
+
+    def _sqlite_path(self) -> Path:
+        target = self.online_store
+        if not target:
+            return self.root / "online.db"
+        path = Path(target).expanduser()
+        return path if path.is_absolute() else self.base / path
+
+    def config_dict(self) -> dict[str, Any]:
+        """The content of ``feature_store.yaml``."""
+        target = self.online_store
+        online: dict[str, Any]
+        if target and target.startswith(("redis://", "rediss://")):
+            online = {"type": "redis", "connection_string": redis_connection_string(target)}
+        else:
+            online = {"type": "sqlite", "path": str(self._sqlite_path())}
+        return {
+            "project": self.project,
+            "registry": str(self.root / "registry.db"),
+            "provider": "local",
+            "online_store": online,
+            "offline_store": {"type": "file"},
+            "entity_key_serialization_version": 3,
+        }
+
+    @property
+    def store(self) -> FeatureStore:
+        """The Feast store (built once; importing Feast costs seconds)."""
+        # a server's first requests arrive together, each in its own thread: one of them builds it
+        with self._lock:
+            if self._store is None:
+                from feast import FeatureStore, RepoConfig
+
+                try:
+                    self._store = FeatureStore(config=RepoConfig(repo_path=self.root, **self.config_dict()))
+                except Exception as exc:
+                    raise FeatureStoreError(f"the feature store in {self.root} cannot be opened: {exc}") from exc
+        return self._store
+
+    def write_config(self) -> Path:
+        import yaml
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        return atomic_write_text(self.root / "feature_store.yaml", yaml.safe_dump(self.config_dict(), sort_keys=False))
+
+    @cached_property
+    def views(self) -> dict[str, FeatureViewSpec]:
+        return {v.name: v for v in self.spec.views}
+
+    def used(self) -> dict[str, list[str]]:
+        """view -> the features of it the model uses, in the spec's order."""
+        out: dict[str, list[str]] = {}
+        for ref in self.spec.feature_refs():
+            view, _, feature = ref.partition(":")
+            out.setdefault(view, []).append(feature)
+        return out
+
+    def feature_names(self) -> list[str]:
+        return [ref.partition(":")[2] for ref in self.spec.feature_refs()]
+
+    def view_keys(self, view: FeatureViewSpec) -> list[str]:
+        entities = {e.name: e for e in self.spec.entities}
+        return [k for name in view.entities for k in entities[name].join_keys]
+
+    # -- sources ------------------------------------------------------------------------------------
+    def source_path(self, view: FeatureViewSpec) -> Path:
+        """Where Feast reads ``view``'s history: its Parquet file, or the snapshot of its database table."""
+        if is_database_url(view.source):
+            return self.root / "sources" / f"{view.name}.parquet"
+        return _resolve(self.base, view.source)
+
+    def refresh_sources(self) -> dict[str, int]:
+        """Check every view's source (columns, timestamps) and snapshot database ones; rows per view."""
+        rows: dict[str, int] = {}
+        for view in self.spec.views:
+            if is_database_url(view.source):
+                url = view.source
+                if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+                    url = "sqlite:///" + str(_resolve(self.base, url[len("sqlite:///"):]))
+                if view.table is None and view.query is None:
+                    raise FeatureStoreError(f"features.views.{view.name}: a database source needs 'table' or 'query'")
+                df = read_table(url, table=view.table, query=view.query)
+                name = redact_url(view.source)
+            else:
+                path = self.source_path(view)
+                if view.table is not None or view.query is not None:
+                    raise FeatureStoreError(f"features.views.{view.name}: 'table' and 'query' are for database URLs, "
+                                            f"and {view.source!r} is a file")
+                if path.suffix.lower() not in (".parquet", ".pq"):
+                    raise FeatureStoreError(f"features.views.{view.name}: {path} is not a Parquet file",
+                                            hint="write the feature history as Parquet, or name a database table")
+                df = read_table(path)
+                name = str(path)
+            _check_source(df, view, self.view_keys(view), name)
+            if is_database_url(view.source):
+                df = df.copy()
+                df[view.timestamp_field] = pd.to_datetime(df[view.timestamp_field], utc=True)
+                target = self.source_path(view)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_bytes(target, _parquet_bytes(df))
+            rows[view.name] = len(df)
+        return rows
+
+    # -- apply, materialize -------------------------------------------------------------------------
+    def objects(self) -> list[Any]:
+        """The Feast entities and feature views of the spec."""
+        from feast import Entity, FeatureView, Field, FileSource
+
+        entities = {}
+        for e in self.spec.entities:
+            entities[e.name] = Entity(name=e.name, join_keys=list(e.join_keys),
+                                      value_type=_value_type(next(iter(e.join_keys.values()))))
+        key_types = {k: t for e in self.spec.entities for k, t in e.join_keys.items()}
+        out: list[Any] = list(entities.values())
+        for v in self.spec.views:
+            schema = [Field(name=k, dtype=_feast_type(key_types[k])) for k in self.view_keys(v)]
+            schema += [Field(name=f, dtype=_feast_type(t)) for f, t in v.features.items()]
+            source = FileSource(name=f"{v.name}_source", path=str(self.source_path(v)),
+                                timestamp_field=v.timestamp_field)
+            ttl = timedelta(seconds=v.ttl_seconds) if v.ttl_seconds else timedelta(0)
+            out.append(FeatureView(name=v.name, entities=[entities[n] for n in v.entities], ttl=ttl, schema=schema,
+                                   source=source, online=True))
+        return out
+
+    def apply(self) -> dict[str, int]:
+        """Write ``feature_store.yaml`` and register the spec's entities and views; rows per view's source."""
+        if not self.spec.views:
+            raise FeatureStoreError("the spec has no features.views to apply",
+                                    hint="add features.entities and features.views to tabloop.yaml")
+        rows = self.refresh_sources()
+        self.write_config()
+        objects = self.objects()
+        names = {o.name for o in objects}
+        with feast_quiet():
+            try:
+                store = self.store
+                # views and entities the spec no longer names leave the registry too
+                stale: list[Any] = [fv for fv in store.list_feature_views() if fv.name not in names]
+                stale += [e for e in store.list_entities() if e.name not in names]
+                store.apply(objects, objects_to_delete=stale, partial=False)
+            except FeatureStoreError:
+                raise
+            except Exception as exc:
+                raise FeatureStoreError(f"Feast could not apply the features in {self.root}: {exc}") from exc
+        return rows
+
+    def _registered(self) -> None:
+        try:
+            known = {fv.name for fv in self.store.list_feature_views()}
+        except Exception as exc:
+            raise FeatureStoreError(f"the feature store in {self.root} cannot be read: {exc}",
+                                    hint="run 'tabloop features apply'") from exc
+        missing = sorted(set(self.views) - known)
+        if missing:
+            raise FeatureStoreError(f"the feature views {missing} are not applied in {self.root}",
+                                    hint="run 'tabloop features apply' after changing features: in tabloop.yaml")
+
+    def materialize(self, end: datetime | None = None) -> dict[str, dict[str, str]]:
+        """Load the online store with each view's newest values up to ``end`` (default now), from where the last
+        run into this online store stopped (first run: ``end - ttl``, or the view's whole history without a ttl).
+        The spec is applied first, so a changed spec or a new online store needs no separate ``apply``.
+
+        Where each run stopped is kept per online store in ``materialized.json``, not taken from Feast's
+        registry: the registry has one end per view, and a project that moves from SQLite to Redis would
+        otherwise load nothing older than its last SQLite run into Redis.
+        """
+        end = _utc(end or datetime.now(timezone.utc))
+        # applied first (it is idempotent): the spec may have changed, and a new online store needs its tables
+        self.apply()
+        state_path = self.root / "materialized.json"
+        state = json.loads(state_path.read_text()) if state_path.exists() else {}
+        ends: dict[str, str] = state.setdefault(self.online_name, {})
+        done: dict[str, dict[str, str]] = {}
+        with feast_quiet():
+            for view in self.spec.views:
+                if view.name in ends:
+                    start = datetime.fromisoformat(ends[view.name])
+                elif view.ttl_seconds:
+                    start = end - timedelta(seconds=view.ttl_seconds)
+                else:
+                    start = _earliest(self.source_path(view), view.timestamp_field)
+                start = _utc(start)
+                if start >= end:
+                    done[view.name] = {"start": start.isoformat(), "end": end.isoformat(), "skipped": "up to date"}
+                    continue
+                try:
+                    self.store.materialize(start_date=start, end_date=end, feature_views=[view.name])
+                except Exception as exc:
+                    raise FeatureStoreError(f"materializing {view.name} into {self.online_name} failed: {exc}") from exc
+                ends[view.name] = end.isoformat()
+                atomic_write_text(state_path, json.dumps(state, indent=2) + "\n")
+                done[view.name] = {"start": start.isoformat(), "end": end.isoformat()}
+        return done
+
+    # -- reading --------------------------------------------------------------------------------------
+    def historical(self, entity_df: pd.DataFrame, timestamp: str, *, source: str = "the entity table") -> Joined:
+        """``entity_df`` with each used feature joined point in time: for a row at time t, the newest value at or
+        before t (and within the view's ttl), never a later one. Rows keep their order; none is dropped."""
+        keys = sorted({k for v in self.used() for k in self.view_keys(self.views[v])})
+        missing = [c for c in [*keys, timestamp] if c not in entity_df.columns]
+        if missing:
+            raise DataError(f"{source}: column(s) {missing} are missing; the entity table needs the join keys "
+                            f"{keys} and the timestamp {timestamp!r} (features.entity_timestamp)")
+        features = self.feature_names()
+        clash = sorted(set(features) & set(entity_df.columns))
+        if clash:
+            raise DataError(f"{source}: column(s) {clash} are also features of the feature store",
+                            hint="drop them from the entity table, or from features.use")
+        try:
+            when = pd.to_datetime(entity_df[timestamp], utc=True)
+        except (ValueError, TypeError) as exc:
+            raise DataError(f"{source}: column {timestamp!r} (features.entity_timestamp) is not a timestamp: {exc}") from exc
+        if when.isna().any():
+            row = int(when.isna().to_numpy().nonzero()[0][0])
+            raise DataError(f"{source}: column {timestamp!r} is empty in row {row}; every label needs its time")
+        for k in keys:
+            if entity_df[k].isna().any():
+                row = int(entity_df[k].isna().to_numpy().nonzero()[0][0])
+                raise DataError(f"{source}: join key {k!r} is empty in row {row}")
+        query = entity_df[keys].reset_index(drop=True).copy()
+        query[EVENT_TS] = when.reset_index(drop=True)
+        query[ROW] = range(len(query))
+        self.refresh_sources()
+        self._registered()
+        with feast_quiet():
+            try:
+                out = self.store.get_historical_features(entity_df=query, features=self.spec.feature_refs()).to_df()
+            except Exception as exc:
+                raise FeatureStoreError(f"the point-in-time join of {source} failed: {exc}") from exc
+        out = out.set_index(ROW).reindex(range(len(query)))
+        frame = entity_df.reset_index(drop=True).copy()
+        for name in features:
+            frame[name] = out[name].to_numpy()
+        return Joined(frame, features, int(frame[features].isna().any(axis=1).sum()))
+
+
+def _resolve(base: Path, path: str) -> Path:
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else base / p
+
+
+def _utc(when: datetime) -> datetime:
+    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+
+
+def _earliest(path: Path, column: str) -> datetime:
+    import pyarrow.parquet as pq
+
+    col = pd.to_datetime(pq.read_table(path, columns=[column]).column(0).to_pandas(), utc=True)
+    if col.empty or col.isna().all():
+        return datetime.now(timezone.utc)
+    # one second before: Feast's window is (start, end]
+    return col.min().to_pydatetime() - timedelta(seconds=1)
+
+
+def _parquet_bytes(df: pd.DataFrame) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    return buf.getvalue()
+
+
+def _check_source(df: pd.DataFrame, view: FeatureViewSpec, keys: list[str], name: str) -> None:
+    where = f"features.views.{view.name} ({name})"
+    missing = [c for c in [*keys, view.timestamp_field, *view.features] if c not in df.columns]
+    if missing:
+        raise FeatureStoreError(f"{where}: column(s) {missing} are missing (columns: {list(df.columns)})",
+                                hint="name the source's columns in features.views, or add them to the source")
+    ts = df[view.timestamp_field]
+    if not pd.api.types.is_datetime64_any_dtype(ts):
+        try:
+            pd.to_datetime(ts, utc=True)
+        except (ValueError, TypeError) as exc:
+            raise FeatureStoreError(f"{where}: column {view.timestamp_field!r} is not a timestamp: {exc}") from exc
+
+
+_TYPES = {"float64": "Float64", "float32": "Float32", "int64": "Int64", "int32": "Int32", "string": "String",
+          "bool": "Bool"}
+
+
+def _feast_type(name: str) -> Any:
+    import feast.types
+
+    return getattr(feast.types, _TYPES[name])
+
+
+def _value_type(name: str) -> Any:
+    from feast.value_type import ValueType
+
+    return getattr(ValueType, {"float64": "DOUBLE", "float32": "FLOAT", "int64": "INT64", "int32": "INT32",
+                               "string": "STRING", "bool": "BOOL"}[name])

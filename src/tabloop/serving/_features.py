@@ -1,0 +1,105 @@
+"""Requests that carry entity keys instead of features: the rest comes from the online store, then the contract.
+
+``with_online_features`` wraps the app's predictor factory, so every version swapped in
+later completes its rows the same way. A row the online store cannot complete (an entity it
+does not hold, a value older than its view's ttl) follows ``features.on_missing``: ``reject``
+answers 422 naming the join key, entity and rule (``missing_entity`` or ``expired``);
+``impute`` sends those features as gaps, which the model fills as it was trained to (the
+contract's ``not_null`` check is relaxed for them alone) and marks the row with the rule and
+policy ``impute``, in the answer, the log and the metrics, as any out-of-contract row. The
+request's rows are completed in place, so the prediction log holds the features the model used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from tabloop.bundle import ModelBundle, Predictions, RowPredictor, Rows
+from tabloop.data import ContractPolicy, Mark
+from tabloop.errors import ContractViolation
+from tabloop.serving._parse import SOURCE
+from tabloop.serving._predictor import PredictorFactory
+
+if TYPE_CHECKING:
+    from tabloop.features import OnlineRows
+
+#: the policy of a mark on a feature the online store could not give and the model imputed
+IMPUTE = "impute"
+
+
+class RowFiller(Protocol):
+    """What the online lookup offers (``tabloop.features.Lookup``): the features it gives, and rows filled."""
+
+    features: list[str]
+
+    def fill(self, rows: Rows) -> OnlineRows: ...
+
+
+class OnlineFeaturesPredictor:
+    """A predictor whose rows are completed from the online store before the contract check."""
+
+    def __init__(self, bundle: ModelBundle, factory: PredictorFactory, lookup: RowFiller,
+                 on_missing: Literal["reject", "impute"]) -> None:
+        self.bundle = bundle
+        self.lookup = lookup
+        self.on_missing = on_missing
+        self._inner = factory(bundle)
+        # not "onnx": a lookup is I/O, so the service keeps it off the event loop
+        self.engine = f"{getattr(self._inner, 'engine', 'model')}+features"
+        self._imputing: RowPredictor | None = None
+        if on_missing == IMPUTE:
+            self._imputing = factory(_gaps_allowed(bundle, lookup.features))
+
+    def predict_rows(self, rows: Rows) -> Predictions:
+        filled = self.lookup.fill(rows)
+        self._log_as_used(rows, filled.rows)
+        if not filled.gaps:
+            return self._inner.predict_rows(filled.rows)
+        if self.on_missing != IMPUTE or self._imputing is None:
+            raise ContractViolation(filled.violations(), source=SOURCE)
+        imputed: dict[int, dict[str, str]] = {}
+        for i, gaps in filled.gaps.items():
+            for gap in gaps:
+                for name in gap.features:
+                    filled.rows[i].setdefault(name, None)
+                    imputed.setdefault(i, {})[name] = gap.rule
+        self._log_as_used(rows, filled.rows)
+        preds = self._imputing.predict_rows(filled.rows)
+        for i, columns in imputed.items():
+            # the relaxed not_null mark says less than why the value is missing: that one replaces it
+            kept = [m for m in preds.marks.get(i, []) if not (m.column in columns and m.rule == "not_null")]
+            preds.marks[i] = kept + [Mark(column, rule, IMPUTE) for column, rule in columns.items()]
+        preds.marks = dict(sorted(preds.marks.items()))
+        return preds
+
+    @staticmethod
+    def _log_as_used(rows: Rows, filled: list[dict[str, Any]]) -> None:
+        """The request's own row dicts get the looked-up values: the prediction log (and monitoring's drift
+        per feature) then sees the features the model used, and a shadow challenger gets complete rows."""
+        for sent, used in zip(rows, filled, strict=True):
+            if isinstance(sent, dict):
+                sent.update(used)
+
+
+def with_online_features(factory: PredictorFactory, lookup: RowFiller,
+                         on_missing: Literal["reject", "impute"]) -> PredictorFactory:
+    """``factory``, with every predictor it makes completing its rows from ``lookup`` first."""
+
+    def make(bundle: ModelBundle) -> RowPredictor:
+        return OnlineFeaturesPredictor(bundle, factory, lookup, on_missing)
+
+    return make
+
+
+def _gaps_allowed(bundle: ModelBundle, features: list[str]) -> ModelBundle:
+    """``bundle`` whose contract lets a gap through (marked) in the looked-up features."""
+    contract = bundle.contract
+    policy = contract.policy
+    names = set(contract.feature_names)
+    columns: dict[str, dict[str, Any]] = {c: dict(r) for c, r in policy.columns.items()}
+    for name in features:
+        if name in names:
+            columns.setdefault(name, {})["not_null"] = "warn"
+    relaxed = ContractPolicy(defaults=dict(policy.defaults), columns=columns, far_range_factor=policy.far_range_factor)
+    return dataclasses.replace(bundle, contract=contract.with_policy(relaxed))

@@ -1,0 +1,63 @@
+"""Online lookups by entity key: what is found, what is missing or expired, and that online agrees with offline."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from tabloop.errors import ContractViolation
+from tabloop.features import Lookup
+from ._store import T
+
+
+def test_online_values_agree_with_the_point_in_time_join_for_the_same_entities_and_time(applied) -> None:
+    at_t = pd.DataFrame({"customer_id": [1, 2], "label_time": [T, T]})
+    offline = applied.historical(at_t, "label_time").frame
+    online = Lookup(applied).fill([{"customer_id": 1}, {"customer_id": 2}], now=T.timestamp())
+    assert not online.gaps
+    for i, row in enumerate(online.rows):
+        assert row["spend"] == offline["spend"].iloc[i]
+        assert row["visits"] == offline["visits"].iloc[i]
+    assert [r["spend"] for r in online.rows] == [1001.0, 1002.0]
+
+
+def test_a_row_that_sends_its_features_is_not_looked_up_and_a_sent_value_wins(applied) -> None:
+    lookup = Lookup(applied)
+    out = lookup.fill([{"customer_id": 1, "spend": 5.0, "visits": 7}, {"customer_id": 2, "spend": 6.0}], now=T.timestamp())
+    assert out.looked_up == 1
+    assert out.rows == [{"customer_id": 1, "spend": 5.0, "visits": 7}, {"customer_id": 2, "spend": 6.0, "visits": 102}]
+
+
+def test_missing_entities_and_expired_values_are_said_per_row(applied) -> None:
+    lookup = Lookup(applied)
+    # customer 3's only value was outside the ttl when materialized, customer 4 never had one
+    out = lookup.fill([{"customer_id": 1}, {"customer_id": 3}, {"customer_id": 4}], now=T.timestamp())
+    assert sorted(out.gaps) == [1, 2]
+    assert {g.rule for i in (1, 2) for g in out.gaps[i]} == {"missing_entity"}
+    assert "spend" not in out.rows[2]
+    later = lookup.fill([{"customer_id": 1}], now=(T + pd.Timedelta(days=29)).timestamp())
+    (gap,) = later.gaps[0]
+    assert (gap.rule, gap.entity, gap.features) == ("expired", "customer_id=1", ("spend", "visits"))
+    (violation,) = later.violations()
+    assert (violation.column, violation.rule, violation.row) == ("customer_id", "expired", 0)
+
+
+def test_a_row_without_its_join_key_is_refused_naming_the_key(applied) -> None:
+    with pytest.raises(ContractViolation, match="customer_id") as caught:
+        Lookup(applied).fill([{"customer_id": 1}, {"other": 2}])
+    assert [(v.column, v.rule, v.row) for v in caught.value.violations] == [("customer_id", "missing_column", 1)]
+
+
+def test_the_lookup_asks_only_for_the_features_the_model_uses(applied) -> None:
+    lookup = Lookup(applied, wanted=["spend", "channel"])
+    assert lookup.features == ["spend"]
+    assert lookup.fill([{"customer_id": 2}], now=T.timestamp()).rows == [{"customer_id": 2, "spend": 1002.0}]
+    assert not Lookup(applied, wanted=["channel"])
+
+
+
+def test_a_join_key_of_the_wrong_type_is_refused_not_coerced(applied) -> None:
+    with pytest.raises(ContractViolation) as caught:
+        Lookup(applied).fill([{"customer_id": "1"}, {"customer_id": True}, {"customer_id": 2}])
+    assert [(v.column, v.rule, v.row) for v in caught.value.violations] == [("customer_id", "type", 0),
+                                                                          ("customer_id", "type", 1)]
