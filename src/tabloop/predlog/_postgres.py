@@ -339,9 +339,11 @@ class LogShipper:
                     # under the lock no append is half done, and no failed one is half cut back
                     size = os.fstat(fd).st_size
                     if size < shipped:
+                        resume = _still_held(conn, self.project, name, head, fd, size)
                         logger.error("prediction log: %s is shorter (%d bytes) than what was shipped from it (%d): it "
-                                     "was truncated outside tabloop; shipping goes on from its end", path, size, shipped)
-                        epoch, shipped = epoch + 1, size
+                                     "was truncated outside tabloop; its lines from byte %d on are shipped anew",
+                                     path, size, shipped, resume)
+                        epoch, shipped = epoch + 1, resume
                     # what is shipped must be on disk: a machine crash then cannot take back what the table holds
                     os.fdatasync(fd)
                     data = os.pread(fd, min(self.batch_bytes, size - shipped), shipped) if size > shipped else b""
@@ -369,6 +371,35 @@ class LogShipper:
             return end > 0 and new < size
         finally:
             os.close(fd)
+
+
+def _still_held(conn: Any, project: str, name: str, head: str, fd: int, size: int) -> int:
+    """Where a truncated file stops matching what the table holds of it: the lines before are shipped already.
+
+    Lines that are not records (never shipped) count as matching; the first record line the table
+    does not hold, at its offset and to the byte, is where shipping resumes.
+    """
+    held: dict[int, set[str]] = {}
+    for offset, text in conn.execute(
+        "SELECT byte_offset, record::text FROM tabloop_predlog WHERE project = %s AND name = %s "
+        "AND starts_with(file, %s) AND byte_offset < %s", (project, name, f"{name}:{head}:", size),
+    ):
+        held.setdefault(int(offset), set()).add(text)
+    data = os.pread(fd, size, 0)
+    offset = 0
+    for line in data.splitlines(keepends=True):
+        if not line.endswith(b"\n"):
+            break
+        text = line.rstrip(b"\r\n").decode("utf-8", "replace")
+        if text.strip() and text not in held.get(offset, ()):
+            try:
+                orjson.loads(line)
+            except orjson.JSONDecodeError:
+                pass  # not a record: never shipped, nothing to resume for
+            else:
+                return offset
+        offset += len(line)
+    return offset
 
 
 def _log_files(directory: Path) -> list[Path]:
