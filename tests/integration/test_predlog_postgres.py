@@ -9,9 +9,12 @@ killed with SIGKILL mid-load while the database is cut off mid-transaction.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +24,7 @@ import pytest
 from tabloop.predlog import LogShipper, PostgresLog, PredictionLog
 
 from ._private_pg import PrivatePostgres, private_pg  # noqa: F401 - the fixture
-from .test_serve_durability import _Load, _serving, bundle_dir, hmda, one_row, stop_later  # noqa: F401 - fixtures
+from .test_serve_durability import _Load, _serving, bundle_dir, one_row, stop_later  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.integration
 
@@ -126,3 +129,51 @@ def test_a_server_killed_mid_load_while_postgres_is_cut_off_loses_and_repeats_no
     remote = _ids(PostgresLog(private_pg.url, "hmda").read_predictions())
     assert len(remote) == len(set(remote)), "a row was shipped twice"
     assert remote == local
+
+
+@pytest.fixture()
+def pg_database() -> Iterator[str]:
+    """A database of the test's own on the shared server (never stopped), dropped afterwards."""
+    psycopg = pytest.importorskip("psycopg")
+    name = f"tabloop_test_{uuid.uuid4().hex[:10]}"
+    try:
+        admin = psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc}); .ci/run starts it")
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def test_the_commands_log_to_and_read_from_the_database_when_the_url_is_set(
+    pg_database: str, trained_project: Path, hmda_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """predict ships its rows; feedback and monitor read the database (another machine's rows included)."""
+    import pandas as pd
+
+    import tabloop
+
+    root = tmp_path / "proj"
+    shutil.copytree(trained_project, root)  # the shared project's own log stays as it is
+    monkeypatch.setenv("TABLOOP_PREDLOG_URL", pg_database)
+    scored = tabloop.predict(hmda_csv, tmp_path / "out.csv", project=root)
+    project = tabloop.api._project.Project.open(root).spec.model_name
+    assert PostgresLog(pg_database, project).count() == {"prediction": scored.logged}
+    # another machine's server logged (and shipped) rows of the same project
+    other = tmp_path / "other-machine"
+    logged = PredictionLog(root / ".tabloop" / "predlog").read_predictions().iloc[0].to_dict()
+    PredictionLog(other, segment="1").append([{**logged, "request_id": "elsewhere", "row": 0}])
+    LogShipper(other, pg_database, project).ship()
+    labels = pd.DataFrame({"request_id": [scored.request_id, "elsewhere"], "row": [0, 0], "label": ["no", "yes"]})
+    result = tabloop.feedback(labels, project=root)
+    assert result.matched == 2 and result.unmatched == 0  # the other machine's row was found in the database
+    assert PostgresLog(pg_database, project).count()["feedback"] == 2
+    drift = tabloop.monitor(root)
+    assert "read from postgresql+psycopg://***@127.0.0.1:5432/" in drift.current, drift.current
+
+    monkeypatch.setenv("TABLOOP_PREDLOG_URL", "postgresql://postgres@127.0.0.1:1/gone")
+    drift = tabloop.monitor(root)
+    assert "read from the local files" in drift.current and "cannot connect" in drift.current
