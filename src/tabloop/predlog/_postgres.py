@@ -164,6 +164,8 @@ class _Known:
 
     head: str
     shipped: int
+    #: the file's size when it was last read: unchanged, it has nothing new (an unfinished last line included)
+    size: int
 
 
 class LogShipper:
@@ -296,7 +298,7 @@ class LogShipper:
             except OSError:
                 continue
             known = self._known.get(path.name)
-            if known is None or size != known.shipped:
+            if known is None or size not in (known.shipped, known.size):
                 todo.append(path)
         if not todo:
             return stats
@@ -335,6 +337,7 @@ class LogShipper:
                 epoch, shipped = conn.execute(
                     "SELECT epoch, shipped FROM tabloop_predlog_files WHERE project = %s AND name = %s "
                     "AND head = %s FOR UPDATE", (self.project, name, head)).fetchone()
+                before = epoch
                 with _shared_lock(fd):
                     # under the lock no append is half done, and no failed one is half cut back
                     size = os.fstat(fd).st_size
@@ -361,14 +364,16 @@ class LogShipper:
                         "records": [r[4] for r in rows],
                     })
                 new = shipped + end
-                conn.execute("UPDATE tabloop_predlog_files SET shipped = %s, epoch = %s, updated_at = now() "
-                             "WHERE project = %s AND name = %s AND head = %s",
-                             (new, epoch, self.project, name, head))
+                if new != shipped or epoch != before:
+                    conn.execute("UPDATE tabloop_predlog_files SET shipped = %s, epoch = %s, updated_at = now() "
+                                 "WHERE project = %s AND name = %s AND head = %s",
+                                 (new, epoch, self.project, name, head))
+            more = end > 0 and new < size
             # only once committed: a failed commit ships the batch again next round
-            self._known[name] = _Known(head, new)
+            self._known[name] = _Known(head, new, -1 if more else size)
             stats.rows += len(rows)
             stats.batches += 1 if end else 0
-            return end > 0 and new < size
+            return more
         finally:
             os.close(fd)
 
