@@ -200,7 +200,7 @@ def test_the_project_log_reads_the_database_and_falls_back_to_the_files(
     assert len(shipped.read_predictions()) == 6
     gone = ShippedLog(tmp_path, "postgresql://postgres:secret@127.0.0.1:1/none", project)
     assert len(gone.read_predictions()) == 4
-    assert gone.read_from.startswith("the local files") and "cannot connect" in gone.read_from
+    assert gone.read_from.startswith("the local files") and "cannot be reached: connection failed" in gone.read_from
     assert "secret" not in gone.read_from and "secret" not in caplog.text
 
 
@@ -209,7 +209,7 @@ def test_a_url_that_is_not_postgres_is_refused_naming_the_key(tmp_path: Path) ->
     from tabloop.spec import load_spec
 
     (tmp_path / "tabloop.yaml").write_text("name: p\ndata: {source: d.csv, target: y}\nserving: {log_url: 'mysql://u:pw@h/db'}\n")
-    with pytest.raises(SpecError, match="serving.log_url must be a PostgreSQL URL") as caught:
+    with pytest.raises(SpecError, match=r"serving.log_url \(TABLOOP_PREDLOG_URL\) must be a PostgreSQL URL") as caught:
         load_spec(tmp_path / "tabloop.yaml")
     assert "pw" not in str(caught.value)
     with pytest.raises(LogDatabaseError, match="not a PostgreSQL URL"):

@@ -268,9 +268,10 @@ class LogShipper:
 
     def _failed(self, exc: BaseException) -> None:
         self.failures += 1
-        self.last_error = _first_line(exc)
+        self.last_error = _first_line(exc.__cause__ or exc)
         now = time.monotonic()
-        if self.ok or now - self._last_report >= 10.0:
+        # a caller shipping once (a command's catch-up) reports the failure its own way; the thread says it here
+        if self._thread is not None and (self.ok or now - self._last_report >= 10.0):
             self._last_report = now
             logger.error("prediction log: cannot ship to %s (%s); the local log keeps every record and shipping "
                          "catches up once it works", _shown(self.url), self.last_error)
@@ -565,17 +566,20 @@ class ShippedLog(PredictionLog):
         self.remote = PostgresLog(url, project)
         #: where the latest read came from, in words
         self.read_from = f"{_shown(url)} (table tabloop_predlog, project {project!r})"
+        # once the database could not be reached, this log (one command's) reads the files without trying again
+        self._down = False
 
     def _remote(self, read: Any, local: Any) -> Any:
-        try:
-            self.shipper.ship()
-            out = read()
-        except LogDatabaseError as exc:
-            self.read_from = f"the local files in {self.directory} (the database cannot be reached: {exc.message})"
-            logger.warning("prediction log: reading %s", self.read_from)
-            return local()
-        self.read_from = f"{_shown(self.shipper.url)} (table tabloop_predlog, project {self.shipper.project!r})"
-        return out
+        if not self._down:
+            try:
+                self.shipper.ship()
+                return read()
+            except LogDatabaseError as exc:
+                self._down = True
+                self.read_from = (f"the local files in {self.directory} (the database {_shown(self.shipper.url)} "
+                                  f"cannot be reached: {_first_line(exc.__cause__ or exc)})")
+                logger.warning("prediction log: reading %s", self.read_from)
+        return local()
 
     def read_log(self, *, last: int | None = None,
                  skipped: list[SkippedLine] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -587,7 +591,12 @@ class ShippedLog(PredictionLog):
 
     def ship(self) -> ShipStats | None:
         """Ship what the local files gained; None (and a warning) when the database cannot be reached."""
+        if self._down:
+            return None
         try:
             return self.shipper.ship()
-        except LogDatabaseError:
+        except LogDatabaseError as exc:
+            self._down = True
+            logger.warning("prediction log: not shipped to %s now (%s); the local files keep it, and the next "
+                           "shipper catches up", _shown(self.shipper.url), _first_line(exc.__cause__ or exc))
             return None

@@ -452,7 +452,8 @@ class ServingSpec(_Strict):
         url = self.log_url
         if url and url.split("://", 1)[0].split("+", 1)[0].lower() not in ("postgresql", "postgres"):
             shown = url.split("://", 1)[0] + "://..." if "://" in url else url[:40]
-            raise ValueError(f"serving.log_url must be a PostgreSQL URL (postgresql://user@host/db), got {shown!r}")
+            raise ValueError(f"serving.log_url (TABLOOP_PREDLOG_URL) must be a PostgreSQL URL (postgresql://user@host/db), "
+                             f"got {shown!r}")
         return self
     challenger_alias: str | None = Field(
         default="challenger", description="Alias of the challenger served beside the champion; null for none."
