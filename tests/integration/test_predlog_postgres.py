@@ -174,6 +174,13 @@ def test_the_commands_log_to_and_read_from_the_database_when_the_url_is_set(
     drift = tabloop.monitor(root)
     assert "read from postgresql+psycopg://***@127.0.0.1:5432/" in drift.current, drift.current
 
+    # tabloop serve starts a shipper over the project's log folder, under the model's name
+    from tabloop.api._serve import _build
+
+    service = _build(tabloop.api._project.Project.open(root), None)[0].state.tabloop
+    assert isinstance(service.shipper, LogShipper) and service.shipper.project == project
+    assert service.shipper.directory == root / ".tabloop" / "predlog"
+
     monkeypatch.setenv("TABLOOP_PREDLOG_URL", "postgresql://postgres@127.0.0.1:1/gone")
     drift = tabloop.monitor(root)
     assert "read from the local files" in drift.current and "cannot be reached" in drift.current

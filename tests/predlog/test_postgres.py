@@ -214,3 +214,21 @@ def test_a_url_that_is_not_postgres_is_refused_naming_the_key(tmp_path: Path) ->
     assert "pw" not in str(caught.value)
     with pytest.raises(LogDatabaseError, match="not a PostgreSQL URL"):
         LogShipper(tmp_path, "sqlite:///x.db", "p")
+
+
+def test_a_stalled_database_does_not_hold_the_shipper_s_close(tmp_path: Path) -> None:
+    """A server that accepts connections and never answers: close() gives up on the last round and says so."""
+    import socket
+
+    mute = socket.socket()
+    mute.bind(("127.0.0.1", 0))
+    mute.listen(8)
+    try:
+        PredictionLog(tmp_path, segment="w1").append(_rows("r", 3))
+        shipper = LogShipper(tmp_path, f"postgresql://postgres@127.0.0.1:{mute.getsockname()[1]}/x", "p",
+                             interval_s=0.01)
+        shipper.start()
+        assert shipper.close(timeout=0.2) is False  # the thread is still waiting on the database: not joined
+        assert shipper._thread is not None and shipper._thread.is_alive()
+    finally:
+        mute.close()

@@ -201,6 +201,7 @@ class LogShipper:
         self._lock = threading.Lock()  # one round at a time per shipper (the thread, close, a reader's catch-up)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._caught_up = False
         self._last_report = 0.0
 
     # -- the thread ---------------------------------------------------------------------
@@ -218,21 +219,34 @@ class LogShipper:
                 wait = self.interval_s
             except Exception:  # counted and reported by ship(); the local log keeps everything meanwhile
                 wait = min(max(wait * 2, self.interval_s), RETRY_MAX_S)
+        try:  # one last round, here: a stalled database then holds this thread, not whoever stops it
+            self.ship()
+            self._caught_up = True
+        except Exception:
+            pass
 
     def close(self, timeout: float = 10.0) -> bool:
-        """Stop the thread after one last round; True when everything in the files was shipped."""
+        """Stop after one last round, waiting at most ``timeout`` s; True when the files were shipped to their end.
+
+        What is not shipped stays in the local files, where the next shipper (a restarted server,
+        a command's catch-up) finds it.
+        """
         self._stop.set()
-        if self._thread is not None:
+        if self._thread is None:
+            try:
+                self.ship(wait_s=timeout)
+                self._caught_up = True
+            except Exception:
+                pass
+        else:
             self._thread.join(timeout)
-        caught_up = False
-        try:
-            self.ship(wait_s=timeout)
-            caught_up = True
-        except Exception:
-            logger.warning("prediction log: not all of %s could be shipped to %s before stopping (%s); the next "
-                           "shipper catches up from the local files", self.directory, _shown(self.url), self.last_error)
-        self._disconnect()
-        return caught_up
+        if not self._caught_up:
+            logger.warning("prediction log: not all of %s was shipped to %s before stopping (%s); the next shipper "
+                           "catches up from the local files", self.directory, _shown(self.url),
+                           self.last_error or f"still shipping after {timeout:g} s")
+        if self._thread is None or not self._thread.is_alive():
+            self._disconnect()
+        return self._caught_up
 
     def status(self) -> dict[str, Any]:
         """For /health and /metrics: whether the latest round worked, rows shipped, failed rounds, the last error."""

@@ -66,6 +66,9 @@ SHADOW_BACKLOG = 256
 #: on shutdown, how long the prediction log writer may take to drain what was handed to it (as
 #: run_server's default graceful timeout); rows still queued after that are counted lost, with an ERROR
 LOG_DRAIN_S = 30.0
+#: on shutdown, how long the log's last round of shipping to its database may take: what it leaves is in the
+#: local files, which the next shipper catches up from, so a stalled database does not hold the stop
+SHIP_DRAIN_S = 5.0
 #: bodies up to this size are parsed and, on the ONNX engine, predicted on the event loop
 INLINE_BODY_BYTES = 4096
 
@@ -219,7 +222,7 @@ class Service:
         if self.shipper is not None:
             # one last round for what the writer just drained; what it cannot ship stays in the local files,
             # where the next shipper (a restarted server, tabloop monitor) finds it
-            await run_in_threadpool(self.shipper.close, LOG_DRAIN_S)
+            await run_in_threadpool(self.shipper.close, SHIP_DRAIN_S)
 
     # -- the scoring core ------------------------------------------------------------------
     async def answer(
