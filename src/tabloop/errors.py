@@ -20,6 +20,7 @@ line and exits non-zero; the HTTP app maps it to a 4xx in one place.
     ├── ServingError              the server cannot start or load a model
     ├── FeatureStoreError         the feature store (Feast) cannot be built, loaded or read
     ├── PredictionLogError        the prediction log cannot be written (disk full, read-only, unsafe file)
+    ├── LogDatabaseError          the prediction log's PostgreSQL database cannot be reached or refused a statement
     ├── ServingClosed             records handed to a prediction log writer that has stopped
     ├── SignatureError            a model version is unsigned or signed with another key, or no key is usable
     ├── PolicyError               a policy cannot be applied to these inputs
@@ -65,6 +66,7 @@ __all__ = [
     "FeatureStoreError",
     "Forbidden",
     "InternalError",
+    "LogDatabaseError",
     "LogUnavailable",
     "MalformedRequest",
     "MisdirectedRequest",
@@ -252,6 +254,15 @@ class PredictionLogError(TabloopError):
         else:
             hint = "check disk space and permissions of the log folder"
         super().__init__(f"{path}: cannot write the prediction log: {reason} ({cause})", hint=hint)
+
+
+class LogDatabaseError(TabloopError):
+    """The prediction log's database (``serving.log_url``) cannot be reached or refused a statement.
+
+    Nothing is lost by it: the local log keeps every record, and shipping catches up once the database is back.
+    """
+
+    code = "prediction_log_database"
 
 
 class ServingClosed(TabloopError):

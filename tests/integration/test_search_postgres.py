@@ -55,6 +55,7 @@ def test_two_workers_share_one_study_and_train_uses_all_their_trials(pg_url: str
     import optuna
 
     study = optuna.load_study(study_name=docs[0]["study"], storage=pg_url.replace("postgresql://", "postgresql+psycopg://"))
+    assert sorted(t.number for t in study.trials) == list(range(len(study.trials)))  # one numbering, no repeats
     finished = [t for t in study.trials if t.state.is_finished() and t.state.name != "FAIL"]
     assert len({t.user_attrs["worker"] for t in finished}) == 2
 

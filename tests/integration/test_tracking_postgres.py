@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,6 +53,27 @@ def test_train_promote_and_predict_against_postgres(
     assert scored.rows == 2381 and scored.version == trained.version
     assert any((root / ".tabloop" / "artifacts").iterdir()), "artifacts stay in the workspace, not in ./mlruns"
     assert not Path("mlruns").exists()
+
+    # the other registry commands, through the CLI, on the same PostgreSQL registry
+    from typer.testing import CliRunner
+
+    from tabloop.cli import app
+
+    def cli(*args: str) -> dict[str, Any]:
+        res = CliRunner().invoke(app, [*args, "--project", str(root), "--json"])
+        assert res.exit_code == 0, res.stdout + res.stderr
+        return json.loads(res.stdout)
+
+    evaluated = cli("evaluate", trained.version)
+    assert evaluated["version"] == trained.version and evaluated["metrics"]
+    client.create_model_version(root.name, source=(root / ".tabloop" / "artifacts").as_uri())  # a version 2
+    assert cli("promote", "2", "--force", "--reason", "test")["previous"] == trained.version
+    assert cli("rollback")["version"] == trained.version
+    history = cli("history", "--alias", "champion")
+    assert [(m["from_version"], m["to_version"]) for m in history["moves"]] == [
+        (None, trained.version), (trained.version, "2"), ("2", trained.version)]
+    assert [m["how"] for m in history["moves"]][1:] == ["forced", "rollback"]
+    assert str(client.get_model_version_by_alias(root.name, "champion").version) == trained.version
 
 
 def test_two_processes_promoting_at_once_never_both_win_on_postgres(

@@ -130,7 +130,9 @@ def monitor(
             newest = logged[~shadow_mask(logged)].iloc[-setting(spec, "monitoring.window_rows", last or None):]
             cur_df = proj.predlog.inputs_frame(newest).reset_index(drop=True)
             marked = out_of_contract_summary(newest)
-            cur_name = f"prediction log (newest {len(cur_df)} rows)"
+            # with serving.log_url: the database, or the local files when it could not be reached
+            where = getattr(proj.predlog, "read_from", None)
+            cur_name = f"prediction log (newest {len(cur_df)} rows" + (f", read from {where})" if where else ")")
         importances = _importances(bundle, ref_raw, spec.seed)
         ref_df = _with_signal(bundle, ref_raw, "reference")
         cur_df = _with_signal(bundle, cur_df, cur_name)

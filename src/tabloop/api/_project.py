@@ -32,6 +32,7 @@ class Project:
     workspace: Workspace
     spec: Spec
     _tracker: Tracker | None = field(default=None, repr=False)
+    _predlog: PredictionLog | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, project: str | Path | None = None) -> Project:
@@ -56,9 +57,26 @@ class Project:
 
     @property
     def predlog(self) -> PredictionLog:
-        from tabloop.predlog import PredictionLog
+        """The project's log: the local files, or, with ``serving.log_url``, the files shipped to and read from
+        PostgreSQL (``ShippedLog``; its ``read_from`` says which a read used)."""
+        if self._predlog is None:
+            url = self.spec.serving.log_url
+            if url:
+                from tabloop.predlog import ShippedLog
 
-        return PredictionLog(self.workspace.predlog)
+                self._predlog = ShippedLog(self.workspace.predlog, url, self.spec.model_name)
+            else:
+                from tabloop.predlog import PredictionLog
+
+                self._predlog = PredictionLog(self.workspace.predlog)
+        return self._predlog
+
+    def ship_log(self) -> None:
+        """With ``serving.log_url``, ship what the local log files gained (a warning, never an error, if it cannot)."""
+        log = self.predlog
+        ship = getattr(log, "ship", None)
+        if ship is not None:
+            ship()
 
     def read_data(self, data: str | Path | pd.DataFrame | None = None) -> pd.DataFrame:
         """The training table: ``data`` when given (a DataFrame, or a path or URL used as given), else the spec's

@@ -159,7 +159,7 @@ def _build(
     ``serving.allowed_hosts`` it decides which ``Host`` headers are answered.
     """
     from tabloop.api._dashboard_source import DashboardSource  # here, so that 'tabloop predict' skips the monitor
-    from tabloop.predlog import PredictionLog
+    from tabloop.predlog import LogShipper, PredictionLog
     from tabloop.serving import ServeConfig, check_allowed_hosts, create_app
 
     serving = proj.spec.serving
@@ -183,8 +183,12 @@ def _build(
                 log.error("challenger v%s could not be loaded (%s); serving the champion alone", version, exc)
     keys = api_keys(serving)
     predlog = PredictionLog(proj.workspace.predlog, segment=segment) if serving.log_predictions else None
+    # each worker ships the whole folder (its own segment, the others', feedback): the database's row locks
+    # let them share the work, and the log reaches the database while any one worker runs
+    shipper = (LogShipper(proj.workspace.predlog, serving.log_url, proj.spec.model_name)
+               if serving.log_url and predlog is not None else None)
     config = ServeConfig.from_spec(
-        serving, bundle, bind_host=bind_host, predlog=predlog, variant=variant, challenger=challenger,
+        serving, bundle, bind_host=bind_host, predlog=predlog, shipper=shipper, variant=variant, challenger=challenger,
         source=source, aliases=aliases, api_keys=keys,
         # /dashboard: the monitor's own timelines over the whole log (every worker's segment)
         dashboard=DashboardSource(proj),
@@ -274,5 +278,7 @@ def predict(
     out = score_frame(bundle, df, source=source_name(input), id_column=proj.spec.data.id_column)
     path = write_table(out.frame, output)
     logged = log_batch(proj.predlog, bundle, df, out, variant="batch") if log_predictions else 0
+    if logged:
+        proj.ship_log()  # with serving.log_url: in the database now, or by whichever shipper runs next
     return PredictResult(bundle.name or "", bundle.version or "", out.rows, path, out.request_id, logged,
                          len(out.marks))

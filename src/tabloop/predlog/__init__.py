@@ -6,7 +6,9 @@
 (``BackgroundLogWriter``), ``_sink`` the ``serving.log_sync`` policy chosen once
 (``make_sink``: ack, write or background), ``_window`` the newest windows of the log read
 from the files' ends (``LogWindow``, for the live dashboard) and ``_row_counts`` the
-per-file row counts it keeps beside the log. The exceptions live in
+per-file row counts it keeps beside the log; ``_postgres`` ships the files to PostgreSQL
+and reads them back from there (``LogShipper``, ``PostgresLog``, ``ShippedLog``), for
+``serving.log_url``. The exceptions live in
 ``tabloop.errors`` and are importable from here too.
 """
 
@@ -16,7 +18,8 @@ from tabloop._lazy import exports
 
 # imported on first use (see tabloop._lazy): ``utc_now`` or an error class costs no pandas
 if TYPE_CHECKING:
-    from tabloop.errors import PredictionLogError, ServingClosed, UnloggableRecords
+    from tabloop.errors import LogDatabaseError, PredictionLogError, ServingClosed, UnloggableRecords
+    from tabloop.predlog._postgres import LogShipper, PostgresLog, ShippedLog, ShipStats, is_log_url
     from tabloop.predlog._records import (
         ERROR_COLUMNS,
         ERROR_KIND,
@@ -52,18 +55,24 @@ __all__ = [
     "BackgroundLogWriter",
     "BackgroundSink",
     "BatchHook",
+    "LogDatabaseError",
+    "LogShipper",
     "LogSink",
     "LogSync",
     "LogWindow",
+    "PostgresLog",
     "PredictionLog",
     "PredictionLogError",
     "ReadStats",
     "ServingClosed",
+    "ShipStats",
+    "ShippedLog",
     "SkippedLine",
     "UnloggableRecords",
     "WriteSink",
     "check_log_policy",
     "error_record",
+    "is_log_url",
     "make_sink",
     "prediction_rows",
     "utc_now",

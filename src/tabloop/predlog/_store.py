@@ -100,6 +100,46 @@ def _check_own_file(fd: int, path: Path) -> None:
     raise PredictionLogError(path, OSError(errno.EPERM, problem), unsafe=problem)
 
 
+def log_frames(
+    days: dict[str, list[list[dict[str, Any]]]], *, last: int | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Prediction rows and error records in the log's order, from each day's files' records (in file-name order).
+
+    The one ordering every reader of the log uses (the files here, PostgreSQL in ``_postgres``): days
+    in order; one file's records as written; a day of several files (server workers) merged by time.
+    """
+    records: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    for day in sorted(days):
+        files = days[day]
+        part = [r for file in files for r in file]
+        if len(files) > 1:
+            # one day's segments (server workers) interleave in time; a stable sort keeps each
+            # request's rows, and rows written in the same millisecond, in their file order
+            part.sort(key=lambda r: str(r.get("ts") or ""))
+        for r in part:
+            (errors if r.get(KIND) == ERROR_KIND else records).append(r)
+    df = pd.DataFrame.from_records(records) if records else pd.DataFrame(columns=LOG_COLUMNS)
+    if last is not None and len(df) > last:
+        df = df.iloc[-last:]
+    err = pd.DataFrame.from_records(errors) if errors else pd.DataFrame(columns=ERROR_COLUMNS)
+    return df.reset_index(drop=True), err.reset_index(drop=True)
+
+
+def feedback_frame(files: list[list[dict[str, Any]]]) -> pd.DataFrame:
+    """Feedback labels from each feedback file's records; a later label for the same (request_id, row) wins.
+
+    Labels of several files (several machines' logs) are merged by time, each file's in its own order.
+    """
+    records = [r for file in files for r in file]
+    if len(files) > 1:
+        records.sort(key=lambda r: str(r.get("ts") or ""))
+    df = pd.DataFrame.from_records(records) if records else pd.DataFrame(columns=FEEDBACK_COLUMNS)
+    if len(df):
+        df = df.drop_duplicates(subset=["request_id", "row"], keep="last").reset_index(drop=True)
+    return df
+
+
 @dataclass(frozen=True)
 class SkippedLine:
     """A line of a log file that was not one whole record, so the readers left it out."""
@@ -255,30 +295,14 @@ class PredictionLog:
         for path in sorted(self.directory.glob(PREDICTIONS_GLOB)):
             if path.is_file():  # a folder (or anything else) under a log file's name holds no records
                 days.setdefault(path.name[len("predictions-"):][:8], []).append(path)
-        records: list[dict[str, Any]] = []
-        errors: list[dict[str, Any]] = []
-        for day in sorted(days):
-            part = self._read_lines(days[day], is_log_record, skipped)
-            if len(days[day]) > 1:
-                # one day's segments (server workers) interleave in time; a stable sort keeps each
-                # request's rows, and rows written in the same millisecond, in their file order
-                part.sort(key=lambda r: str(r.get("ts") or ""))
-            for r in part:
-                (errors if r.get(KIND) == ERROR_KIND else records).append(r)
-        df = pd.DataFrame.from_records(records) if records else pd.DataFrame(columns=LOG_COLUMNS)
-        if last is not None and len(df) > last:
-            df = df.iloc[-last:]
-        err = pd.DataFrame.from_records(errors) if errors else pd.DataFrame(columns=ERROR_COLUMNS)
-        return df.reset_index(drop=True), err.reset_index(drop=True)
+        files = {day: [self._read_lines([p], is_log_record, skipped) for p in paths] for day, paths in days.items()}
+        return log_frames(files, last=last)
 
     def read_feedback(self, *, skipped: list[SkippedLine] | None = None) -> pd.DataFrame:
         """Feedback labels; a later label for the same (request_id, row) wins."""
         path = self.directory / FEEDBACK_FILE
         records = self._read_lines([path], is_feedback_record, skipped) if path.is_file() else []
-        df = pd.DataFrame.from_records(records) if records else pd.DataFrame(columns=FEEDBACK_COLUMNS)
-        if len(df):
-            df = df.drop_duplicates(subset=["request_id", "row"], keep="last").reset_index(drop=True)
-        return df
+        return feedback_frame([records])
 
     @staticmethod
     def _read_lines(

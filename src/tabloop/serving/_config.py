@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from tabloop.errors import ServingError
-from tabloop.predlog import RETRY_S, SYNC_INTERVAL_S, LogSync, PredictionLog, check_log_policy
+from tabloop.predlog import RETRY_S, SYNC_INTERVAL_S, LogShipper, LogSync, PredictionLog, check_log_policy
 from tabloop.serving._auth import ApiKeys
 from tabloop.serving._dashboard import DashboardProvider
 from tabloop.serving._guard import allowed_hosts, check_allowed_hosts
@@ -46,12 +46,16 @@ class LogConfig:
     ``sync_interval_s``), ``"ack"`` (answer once they are fsynced) or ``"background"``
     (answer at once; failures only counted). ``retry_s``: while the log cannot be written,
     how often the writer probes it by itself, so readiness comes back without traffic.
+    ``shipper``: started and stopped with the server; never on the request path, so a
+    database that goes away costs no answer (the local files buffer until it is back).
     """
 
     predlog: PredictionLog | None = None
     sync: LogSync = "write"
     retry_s: float = RETRY_S
     sync_interval_s: float = SYNC_INTERVAL_S
+    #: copies the log folder's new lines to PostgreSQL in the background (``serving.log_url``); None: none
+    shipper: LogShipper | None = None
 
     def __post_init__(self) -> None:
         check_log_policy(self.sync, retry_s=self.retry_s, sync_interval_s=self.sync_interval_s)
@@ -123,6 +127,7 @@ class ServeConfig:
         *,
         bind_host: str | None = None,
         predlog: PredictionLog | None = None,
+        shipper: LogShipper | None = None,
         variant: str = "champion",
         challenger: ModelBundle | None = None,
         source: ModelSource | None = None,
@@ -148,7 +153,7 @@ class ServeConfig:
                 max_concurrency=serving.max_concurrency,
                 timeout_s=serving.timeout_s,
             ),
-            log=LogConfig(predlog, sync=serving.log_sync, sync_interval_s=serving.log_sync_interval_s),
+            log=LogConfig(predlog, sync=serving.log_sync, sync_interval_s=serving.log_sync_interval_s, shipper=shipper),
             following=Following(source, dict(aliases or {}), serving.poll_interval_s),
             access=Access(
                 api_keys if api_keys is not None else ApiKeys(),

@@ -132,3 +132,11 @@ class _LogCollector:
                                   value=s.get("failed_writes", 0))
         yield GaugeMetricFamily("tabloop_prediction_log_ok", "1 while the latest prediction log write succeeded",
                                 value=1.0 if s.get("ok", True) else 0.0)
+        shipping = s.get("shipping")
+        if shipping is not None:
+            yield CounterMetricFamily("tabloop_prediction_log_rows_shipped",
+                                      "Rows this process shipped from the local log to its database (serving.log_url)",
+                                      value=shipping["shipped"])
+            yield GaugeMetricFamily("tabloop_prediction_log_shipping_ok",
+                                    "1 while the latest round of shipping the log to its database succeeded",
+                                    value=1.0 if shipping["ok"] else 0.0)

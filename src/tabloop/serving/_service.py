@@ -66,6 +66,9 @@ SHADOW_BACKLOG = 256
 #: on shutdown, how long the prediction log writer may take to drain what was handed to it (as
 #: run_server's default graceful timeout); rows still queued after that are counted lost, with an ERROR
 LOG_DRAIN_S = 30.0
+#: on shutdown, how long the log's last round of shipping to its database may take: what it leaves is in the
+#: local files, which the next shipper catches up from, so a stalled database does not hold the stop
+SHIP_DRAIN_S = 5.0
 #: bodies up to this size are parsed and, on the ONNX engine, predicted on the event loop
 INLINE_BODY_BYTES = 4096
 
@@ -125,6 +128,7 @@ class Service:
         self.rollout = config.rollout
         self.holdout = config.holdout
         self.predlog: PredictionLog | None = config.log.predlog
+        self.shipper = config.log.shipper
         self.sink: LogSink | None = None
         if self.predlog is not None:
             self.sink = make_sink(config.log.sync, self.predlog, retry_s=config.log.retry_s,
@@ -182,6 +186,8 @@ class Service:
         if self.sink is not None:
             self.sink.open()
             self.accepting = True
+        if self.shipper is not None:
+            self.shipper.start()
         _unready_on_sigterm(self)
         self.shadow_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tabloop-shadow")
         following = self.following
@@ -213,6 +219,10 @@ class Service:
                 logger.warning(
                     "prediction log: %d row(s) could not be written; last error: %s", writer.failed, writer.last_error
                 )
+        if self.shipper is not None:
+            # one last round for what the writer just drained; what it cannot ship stays in the local files,
+            # where the next shipper (a restarted server, tabloop monitor) finds it
+            await run_in_threadpool(self.shipper.close, SHIP_DRAIN_S)
 
     # -- the scoring core ------------------------------------------------------------------
     async def answer(
@@ -464,8 +474,11 @@ class Service:
             "sync": self.log_sync, "ok": True, "written": 0, "failed": 0, "failed_writes": 0, "last_error": None,
         }
         last_error = status["last_error"]
-        return {"enabled": self.predlog is not None, **status,
-                "last_error": without_paths(last_error) if last_error else None}
+        out = {"enabled": self.predlog is not None, **status,
+               "last_error": without_paths(last_error) if last_error else None}
+        if self.shipper is not None:
+            out["shipping"] = self.shipper.status()
+        return out
 
     # -- shadow -----------------------------------------------------------------------------
     def shadow(self, request_id: str, rows: list[dict[str, Any]]) -> None:

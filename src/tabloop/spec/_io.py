@@ -21,6 +21,7 @@ ENV_PREFIX = "TABLOOP_"
 #: short environment names for the settings people change most
 ENV_ALIASES = {
     "TABLOOP_TRACKING_URI": ("tracking", "uri"),
+    "TABLOOP_PREDLOG_URL": ("serving", "log_url"),
     "TABLOOP_SEED": ("seed",),
     "TABLOOP_BUDGET": ("train", "budget_seconds"),
     "TABLOOP_ALERTS_WEBHOOK": ("alerts", "webhook"),

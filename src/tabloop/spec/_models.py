@@ -556,12 +556,30 @@ class ServingSpec(_Strict):
         "timeout_s), at about two thirds of write's throughput. "
         "background: answer at once, log failures are only counted.",
     )
+    log_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL (postgresql://user@host/db; env TABLOOP_PREDLOG_URL) the prediction log and "
+        "feedback labels are shipped to, for a team or several machines: the local files stay the durable "
+        "buffer (an answer waits for them, never for the database), a background thread copies new lines in "
+        "batches, exactly once, and catches up after an outage; monitor, retrain and loop then read the "
+        "database (every machine's log), or the local files with a warning when it cannot be reached. "
+        "Empty: the local files only.",
+    )
     log_sync_interval_s: float = Field(
         default=0.1, gt=0, le=60,
         description="Under log_sync: write, how often the rows written are fsynced (each fsync costs the "
         "server CPU: every 10 ms costs about a fifth of its throughput on 2 cores, every 100 ms little).",
     )
     workers: int = Field(default=1, ge=1, description="Server processes sharing the port, each with its own log segment.")
+
+    @model_validator(mode="after")
+    def _log_url_is_postgres(self) -> ServingSpec:
+        url = self.log_url
+        if url and url.split("://", 1)[0].split("+", 1)[0].lower() not in ("postgresql", "postgres"):
+            shown = url.split("://", 1)[0] + "://..." if "://" in url else url[:40]
+            raise ValueError(f"serving.log_url (TABLOOP_PREDLOG_URL) must be a PostgreSQL URL (postgresql://user@host/db), "
+                             f"got {shown!r}")
+        return self
     challenger_alias: str | None = Field(
         default="challenger", description="Alias of the challenger served beside the champion; null for none."
     )
