@@ -155,7 +155,10 @@ def test_labels_move_the_bandit_share_and_it_survives_a_restart(bundle: ModelBun
             right = answer if body["variant"] == "challenger" else ("no" if answer == "yes" else "yes")
             labels.append({"request_id": body["request_id"], "label": right})
         assert client.post("/feedback", json=labels).json()["accepted"] == 120
+        # the same labels again (a retry): logged, but each answered row is rewarded once
+        assert client.post("/feedback", json=labels[:60]).json()["accepted"] == 60
         bandit = client.get("/control/rollout").json()["bandit"]
+        assert bandit["arms"]["challenger"]["n"] + bandit["arms"]["champion"]["n"] == 120
         assert bandit["share"] == pytest.approx(0.8)  # capped: the champion keeps its floor
         assert bandit["arms"]["challenger"]["mean"] == 1.0 and bandit["arms"]["champion"]["mean"] == 0.0
         late = [client.post("/predict", json=make_rows(1, start=i)).json()["variant"] for i in range(200, 400)]

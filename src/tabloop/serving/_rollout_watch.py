@@ -139,6 +139,9 @@ class RolloutWatch:
                 value = _reward(predictions[row], record.get("label"), self.classifier)
                 if value is None:
                     continue
+                # one reward per answered row: a label sent again (a client's retry, or someone repeating
+                # it on purpose) must not weigh twice in the guard or the bandit
+                predictions[row] = None
                 self.arms.setdefault(version, Arm()).reward.add(value)
                 rewards.append((role, value if self.classifier else -value))
         if rewards and self.bandit is not None:
@@ -185,7 +188,11 @@ class RolloutWatch:
             return
         self.bandit = Bandit("binary" if self.classifier else "gaussian", floor=rollout.floor, seed=rollout.seed)
         if saved and saved.get("pair") == [self.baseline, self.candidate] and isinstance(saved.get("bandit"), dict):
-            self.bandit.restore(saved["bandit"])
+            try:
+                self.bandit.restore(saved["bandit"])
+            except (TypeError, ValueError, AttributeError):
+                logger.warning("the bandit's saved sums in %s are unreadable; it starts afresh", STATE_FILE)
+                self.bandit = Bandit(self.bandit.kind, floor=rollout.floor, seed=rollout.seed)
 
     def clear(self) -> None:
         """An operator set the rollout by hand: the rollback no longer holds the challenger back."""
