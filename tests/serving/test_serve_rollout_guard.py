@@ -166,3 +166,19 @@ def test_labels_move_the_bandit_share_and_it_survives_a_restart(bundle: ModelBun
     with TestClient(app()) as client:
         restored = client.get("/control/rollout").json()["bandit"]
         assert restored["arms"] == bandit["arms"] and restored["share"] == pytest.approx(0.8)
+
+
+def test_a_worker_follows_the_rollback_another_worker_saved(bundle: ModelBundle, make_rows: Any,
+                                                            tmp_path: Path) -> None:
+    told: list[dict[str, Any]] = []
+    first, second = _app(bundle, tmp_path), _app(bundle, tmp_path, on_rollback=told.append)
+    with TestClient(first, raise_server_exceptions=False) as a, TestClient(second) as b:
+        for i in range(80):
+            a.post("/predict", json=make_rows(1, start=i))
+        assert b.get("/control/rollout").json()["mode"] == "canary"
+        assert first.state.tabloop.check_rollout() is not None
+        assert second.state.tabloop.check_rollout() is None  # adopted, not decided again: no second alert
+        state = b.get("/control/rollout").json()
+        assert state["mode"] == "off" and state["guard"]["rolled_back"]["candidate"] == "2"
+        assert {b.post("/predict", json=make_rows(1, start=i)).json()["variant"] for i in range(30)} == {"champion"}
+    assert told == []

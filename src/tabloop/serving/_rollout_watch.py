@@ -161,6 +161,18 @@ class RolloutWatch:
         self.last_verdict = verdict
         return verdict
 
+    def adopt(self) -> dict[str, Any] | None:
+        """A rollback of this candidate another process saved (several workers share the file); None when none."""
+        if self.state_dir is None or self.candidate is None or self.blocked(self.candidate):
+            return None
+        saved = read_rollout_state(self.state_dir) or {}
+        back = saved.get("rolled_back")
+        if not isinstance(back, dict) or back.get("candidate") != self.candidate:
+            return None
+        self.rolled_back = back
+        self.history = [h for h in saved.get("history") or [] if isinstance(h, dict)][-HISTORY:]
+        return back
+
     def roll_back(self, verdict: Verdict, rollout_before: Rollout) -> dict[str, Any]:
         """Record the rollback of the candidate (kept in the state file); the event, for the log and the alert."""
         event = {

@@ -544,7 +544,8 @@ class Service:
         self.metrics.errors.labels(dialect_of(request.url.path), str(status), code).inc()
         if status >= 500:
             probe: Probe | None = getattr(request.state, "probe", None)
-            if probe is not None and probe.served is not None and self.watch.watching:
+            # a log that cannot be written fails both versions alike: not the model's error
+            if probe is not None and probe.served is not None and self.watch.watching and code != LogUnavailable.code:
                 self.watch.failed(probe.served.version)
             if self.on_server_error is not None:
                 self.on_server_error(status, code)
@@ -558,6 +559,13 @@ class Service:
 
     def check_rollout(self) -> dict[str, Any] | None:
         """Judge the challenger now; roll the rollout back when it regressed. The rollback's event, if any."""
+        adopted = self.watch.adopt()
+        if adopted is not None:
+            # another worker of this server rolled this challenger back (and alerted): follow it
+            self.rollout = Rollout("off")
+            logger.warning("rollout rolled back by another worker: challenger v%s (%s)", adopted.get("candidate"),
+                           adopted.get("why"))
+            return None
         verdict = self.watch.check()
         if verdict is None or not verdict.regressed:
             return None
