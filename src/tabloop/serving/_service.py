@@ -568,6 +568,8 @@ class Service:
             return None
         verdict = self.watch.check()
         if verdict is None or not verdict.regressed:
+            if verdict is not None:
+                self.watch.save(force=False)  # the guard's numbers, for 'tabloop monitor' (at most every 2 s)
             return None
         event = self.watch.roll_back(verdict, self.rollout)
         self.rollout = Rollout("off")
