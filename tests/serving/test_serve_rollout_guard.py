@@ -182,3 +182,18 @@ def test_a_worker_follows_the_rollback_another_worker_saved(bundle: ModelBundle,
         assert state["mode"] == "off" and state["guard"]["rolled_back"]["candidate"] == "2"
         assert {b.post("/predict", json=make_rows(1, start=i)).json()["variant"] for i in range(30)} == {"champion"}
     assert told == []
+
+
+@pytest.mark.parametrize("text", ["not json", "[]", '{"history": 5, "rolled_back": "x", "pair": ["1", "2"], '
+                                  '"bandit": {"kind": "binary", "arms": {"champion": {"n": "many"}}}}'])
+def test_an_unreadable_state_file_starts_the_rollout_as_configured(bundle: ModelBundle, make_rows: Any,
+                                                                   tmp_path: Path, text: str) -> None:
+    (tmp_path / "serving").mkdir()
+    (tmp_path / "serving" / "rollout.json").write_text(text)
+    app = app_for(bundle, challenger=_copy(bundle, "2"), rollout=Rollout("bandit", seed=1), guard=ERRORS_ONLY,
+                  state_dir=tmp_path / "serving")
+    with TestClient(app) as client:
+        state = client.get("/control/rollout").json()
+        assert state["mode"] == "bandit" and state["guard"]["rolled_back"] is None
+        assert state["bandit"]["arms"]["champion"]["n"] == 0
+        assert client.post("/predict", json=make_rows(1)).status_code == 200

@@ -80,7 +80,7 @@ class RolloutWatch:
         self._saved_at = 0.0
         saved = read_rollout_state(state_dir) if state_dir is not None else None
         if saved is not None:
-            self.history = [h for h in saved.get("history") or [] if isinstance(h, dict)][-HISTORY:]
+            self.history = _history(saved)
             back = saved.get("rolled_back")
             if isinstance(back, dict) and back.get("candidate") is not None and back.get("candidate") == challenger:
                 self.rolled_back = back
@@ -170,7 +170,7 @@ class RolloutWatch:
         if not isinstance(back, dict) or back.get("candidate") != self.candidate:
             return None
         self.rolled_back = back
-        self.history = [h for h in saved.get("history") or [] if isinstance(h, dict)][-HISTORY:]
+        self.history = _history(saved)
         return back
 
     def roll_back(self, verdict: Verdict, rollout_before: Rollout) -> dict[str, Any]:
@@ -277,12 +277,17 @@ class RolloutWatch:
                 # another worker's rollbacks are kept: the history is the union of both
                 on_disk = read_rollout_state(self.state_dir) or {}
                 seen = {(h.get("at"), h.get("candidate")) for h in state["history"]}
-                extra = [h for h in on_disk.get("history") or [] if isinstance(h, dict)
-                         and (h.get("at"), h.get("candidate")) not in seen]
+                extra = [h for h in _history(on_disk) if (h.get("at"), h.get("candidate")) not in seen]
                 state["history"] = sorted(extra + state["history"], key=lambda h: str(h.get("at")))[-HISTORY:]
                 atomic_write_json(self.state_dir / STATE_FILE, state)
         except Exception:  # the rollout goes on (and a rollback holds in memory) even if the disk does not
             logger.exception("could not write the rollout state to %s", self.state_dir / STATE_FILE)
+
+
+def _history(saved: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rollbacks a saved state lists (what is not a list of records, e.g. a hand edit, is left out)."""
+    history = saved.get("history")
+    return [h for h in history if isinstance(h, dict)][-HISTORY:] if isinstance(history, list) else []
 
 
 def _copy_arm(arm: Arm) -> Arm:
