@@ -262,7 +262,7 @@ class RolloutWatch:
         if not force and now - self._saved_at < SAVE_EVERY_S:
             return
         self._saved_at = now
-        state = {
+        state: dict[str, Any] = {
             "format": 1,
             "pair": [self.baseline, self.candidate],
             "promoted": self.promoted,
