@@ -7,11 +7,11 @@ import inspect
 import tabloop
 
 EXPECTED = {
-    "Contract", "ContractViolation", "DataError", "EvaluateResult", "FeedbackResult", "HistoryResult", "InitResult",
+    "Contract", "ContractViolation", "DataError", "EvaluateResult", "ExportError", "ExportResult", "FeedbackResult", "HistoryResult", "InitResult",
     "ModelNotFoundError", "MonitorResult", "PolicyError", "PredictResult", "ProfileResult", "PromoteResult",
     "PromotionConflictError", "PromotionRefused", "RetrainResult", "RollbackResult", "ServingError", "SignatureError",
     "Spec", "SpecError", "TabloopError", "TrackingError", "TrainSummary", "TrainingError", "WorkspaceError",
-    "__version__", "check_frame", "evaluate", "feedback", "history", "init", "load_model", "load_spec", "monitor",
+    "__version__", "check_frame", "evaluate", "export_model", "feedback", "history", "init", "load_model", "load_spec", "monitor",
     "predict", "profile", "promote", "retrain", "rollback", "serve", "train",
 }
 

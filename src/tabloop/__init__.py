@@ -2,7 +2,7 @@
 
 The Python API mirrors the CLI: ``tabloop.init``, ``tabloop.profile``,
 ``tabloop.train``, ``tabloop.evaluate``, ``tabloop.promote``, ``tabloop.serve``,
-``tabloop.predict``, ``tabloop.monitor``, ``tabloop.feedback``, ``tabloop.retrain``;
+``tabloop.predict``, ``tabloop.monitor``, ``tabloop.feedback``, ``tabloop.retrain``, ``tabloop.export_model``;
 ``tabloop.load_model`` gives a registered version to predict with in this process.
 """
 
@@ -12,15 +12,15 @@ from typing import TYPE_CHECKING, Any
 # Names resolve on first use, so 'tabloop --help' does not pay for MLflow and scikit-learn.
 _EXPORTS: dict[str, str] = {
     **dict.fromkeys(
-        ["EvaluateResult", "FeedbackResult", "HistoryResult", "InitResult", "MonitorResult", "PredictResult",
-         "ProfileResult", "PromoteResult", "RetrainResult", "RollbackResult", "TrainSummary", "evaluate", "feedback",
+        ["EvaluateResult", "ExportResult", "FeedbackResult", "HistoryResult", "InitResult", "MonitorResult", "PredictResult",
+         "ProfileResult", "PromoteResult", "RetrainResult", "RollbackResult", "TrainSummary", "evaluate", "export_model", "feedback",
          "history", "init", "load_model", "monitor", "predict", "profile", "promote", "retrain", "rollback", "serve",
          "train"],
         "tabloop.api",
     ),
     **dict.fromkeys(["Contract", "check_frame"], "tabloop.data"),
     **dict.fromkeys(
-        ["ContractViolation", "DataError", "ModelNotFoundError", "PolicyError", "PromotionConflictError", "PromotionRefused",
+        ["ContractViolation", "DataError", "ExportError", "ModelNotFoundError", "PolicyError", "PromotionConflictError", "PromotionRefused",
          "ServingError",
          "SignatureError", "SpecError", "TabloopError", "TrackingError", "TrainingError", "WorkspaceError"],
         "tabloop.errors",
@@ -45,6 +45,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from tabloop.api import (
         EvaluateResult,
+        ExportResult,
         FeedbackResult,
         HistoryResult,
         InitResult,
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
         RollbackResult,
         TrainSummary,
         evaluate,
+        export_model,
         feedback,
         history,
         init,
@@ -73,6 +75,7 @@ if TYPE_CHECKING:
     from tabloop.errors import (
         ContractViolation,
         DataError,
+        ExportError,
         ModelNotFoundError,
         PolicyError,
         PromotionConflictError,
@@ -94,6 +97,8 @@ __all__ = [
     "ContractViolation",
     "DataError",
     "EvaluateResult",
+    "ExportError",
+    "ExportResult",
     "FeedbackResult",
     "HistoryResult",
     "InitResult",
@@ -119,6 +124,7 @@ __all__ = [
     "__version__",
     "check_frame",
     "evaluate",
+    "export_model",
     "feedback",
     "history",
     "init",

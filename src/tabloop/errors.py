@@ -23,7 +23,9 @@ line and exits non-zero; the HTTP app maps it to a 4xx in one place.
     ├── SignatureError            a model version is unsigned or signed with another key, or no key is usable
     ├── PolicyError               a policy cannot be applied to these inputs
     ├── ModelTestsFailed          a model version failed its model tests (tabloop test), each outcome listed
-    ├── NotConvertible            a pipeline has a part ONNX cannot express (export falls back to the pipeline)
+    ├── ExportError               tabloop export refused: a step without a converter, or parity broken (with the numbers)
+    │   └── NotConvertible        a pipeline has a part ONNX cannot express (serving falls back to the pipeline)
+    ├── PackagingError            a deployment build context cannot be written (tabloop package)
     │
     │   the HTTP request path (tabloop.serving maps each to one status, serving/_errors.py)
     ├── RequestRejected           the request itself (not its rows' values) is unusable: 400
@@ -58,6 +60,7 @@ __all__ = [
     "ContractViolation",
     "CrossOrigin",
     "DataError",
+    "ExportError",
     "Forbidden",
     "InternalError",
     "LogUnavailable",
@@ -68,6 +71,7 @@ __all__ = [
     "NotConvertible",
     "NotFound",
     "NotReady",
+    "PackagingError",
     "PayloadTooLarge",
     "PolicyError",
     "PredictionLogError",
@@ -203,6 +207,12 @@ class ServingError(TabloopError):
     code = "serving_error"
 
 
+class PackagingError(TabloopError):
+    """A deployment build context cannot be written: the folder is taken, tabloop's files cannot be found."""
+
+    code = "packaging_error"
+
+
 class SignatureError(TabloopError):
     """A model version cannot be trusted: unsigned, wrongly signed, or no usable signing key (docs/trust.md)."""
 
@@ -268,8 +278,26 @@ class ModelTestsFailed(TabloopError):
         return {**super().to_dict(), "tests": self.tests}
 
 
-class NotConvertible(TabloopError):
-    """A pipeline has a part no registered ONNX converter handles; export serves the pipeline instead."""
+class ExportError(TabloopError):
+    """``tabloop export`` refused to write the file: a step has no converter (named), or the exported graph does
+    not answer as the pipeline does on the held-out rows (``report`` holds the numbers: max difference, tolerance,
+    class agreement)."""
+
+    code = "export_refused"
+
+    def __init__(self, message: str, *, report: dict[str, Any] | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.report = dict(report or {})
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        if self.report:
+            out["report"] = self.report
+        return out
+
+
+class NotConvertible(ExportError):
+    """A pipeline has a part no registered ONNX converter handles; the server serves the pipeline instead."""
 
     code = "not_convertible"
 

@@ -17,11 +17,13 @@ if TYPE_CHECKING:
         promote,
         rollback,
     )
+    from tabloop.api._export import ExportResult, export_model
     from tabloop.api._init import InitResult, init
     from tabloop.api._loop import FeedbackResult, RetrainResult, feedback, retrain
     from tabloop.api._model import LoadedModel, MetricScore, held_out_rows, load_model, metric_on
     from tabloop.api._model_tests import GeneratedFile, ModelTestReport, generate_model_tests, run_model_tests
     from tabloop.api._monitor import MonitorResult, monitor
+    from tabloop.api._package import PackageResult, package
     from tabloop.api._profile import ProfileResult, profile
     from tabloop.api._project import Project
     from tabloop.api._serve import PredictResult, predict, serve
@@ -36,6 +38,7 @@ __all__ = [
     "loop_run",
     "loop_watch",
     "EvaluateResult",
+    "ExportResult",
     "FeedbackResult",
     "HistoryResult",
     "InitResult",
@@ -44,6 +47,7 @@ __all__ = [
     "MetricScore",
     "ModelTestReport",
     "MonitorResult",
+    "PackageResult",
     "PredictResult",
     "ProfileResult",
     "Project",
@@ -52,6 +56,7 @@ __all__ = [
     "RollbackResult",
     "TrainSummary",
     "evaluate",
+    "export_model",
     "feedback",
     "generate_model_tests",
     "held_out_rows",
@@ -60,6 +65,7 @@ __all__ = [
     "load_model",
     "metric_on",
     "monitor",
+    "package",
     "predict",
     "profile",
     "promote",

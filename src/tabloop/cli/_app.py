@@ -14,7 +14,7 @@ from tabloop.cli._output import EXIT_POLICY, err_console, print_result, progress
 app = typer.Typer(
     name="tabloop",
     help="The whole machine-learning lifecycle for tabular data: init, profile, train, evaluate, promote, "
-    "serve, predict, monitor, feedback, retrain.",
+    "serve, predict, monitor, feedback, retrain, package.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -168,6 +168,60 @@ def evaluate(
     return Reply(res, human)
 
 
+@command(app, "export")
+def export_(
+    out: Annotated[Path, typer.Option("--out", "-o", help="The file to write (e.g. model.onnx).")],
+    version: Annotated[str | None, typer.Argument(help="Version or alias (default: the champion).")] = None,
+    format_: Annotated[str, typer.Option("--format", help="Export format: onnx.")] = "onnx",
+    quantize: Annotated[str | None, typer.Option(help="int8: dynamic quantization, measured beside the float graph.")] = None,
+    distill: Annotated[bool, typer.Option("--distill", help="Write a small student fitted on the model's answers.")] = False,
+    student: Annotated[str, typer.Option(help="The --distill student: trees (shallow LightGBM) or linear.")] = "trees",
+    tolerance: Annotated[float | None, typer.Option(
+        help="Largest difference of probabilities (values, scaled) allowed against the pipeline [default: 1e-4].")] = None,
+    int8_tolerance: Annotated[float | None, typer.Option(
+        help="The same for an int8 graph, which is lossy by design [default: 0.05].")] = None,
+    project: ProjectOpt = None,
+) -> Reply:
+    """Write a model version as one ONNX file (preparation + model, one named input per column) that runs with
+    onnxruntime alone.
+
+    Nothing is written unless the file answers as the version's pipeline does on its held-out test part (largest
+    difference within --tolerance, the same labels). --quantize int8 and --distill report size, latency and the
+    metric next to the float model (the teacher).
+    """
+    from tabloop.api import export_model as run
+
+    res = run(version, out=out, format=format_, quantize=quantize, distill=distill, student=student,
+              tolerance=tolerance, int8_tolerance=int8_tolerance, project=project)
+
+    def human() -> None:
+        p = res.parity
+        agree = f", class agreement {p['class_agreement']:.4f}" if "class_agreement" in p else ""
+        print(f"wrote {res.path} ({res.written}, {res.bytes:,} bytes) from {res.model} v{res.version}")
+        print(f"parity on {p['rows']} held-out rows + {p['gap_rows']} with gaps: max difference "
+              f"{p.get('max_scaled_diff', p['max_abs_diff']):.3g} <= {p['tolerance']:g}{agree}")
+        rows = [("float" if not res.distill else "student", res.float)]
+        if res.distill:
+            rows.insert(0, ("teacher", res.distill["teacher"]))
+        if res.int8:
+            rows.append(("int8", res.int8))
+        print(f"{'':10}{'bytes':>12}{'1 row ms':>10}{'batch ms':>10}  {res.metric}")
+        for label, m in rows:
+            if "bytes" not in m:
+                print(f"{label:10}{m.get('onnx', '')}  {res.metric} {_score(m.get('metric'))}")
+                continue
+            print(f"{label:10}{m['bytes']:>12,}{m['p50_one_row_ms']:>10.3f}{m['p50_batch_ms']:>10.3f}  "
+                  f"{_score(m.get('metric'))}")
+        if res.int8:
+            print(f"int8: {res.int8['note']}")
+        if res.distill:
+            vs = res.distill["vs_teacher"]
+            print(f"student: {res.distill['what']}; against the teacher: max difference {vs.get('max_abs_diff', 0):.3g}"
+                  + (f", class agreement {vs['class_agreement']:.4f}" if "class_agreement" in vs else ""))
+
+    return Reply(res, human)
+
+
 @command(app, "test")
 def model_tests(
     version: Annotated[str | None, typer.Argument(help="Version or alias to test (default: the champion).")] = None,
@@ -292,6 +346,33 @@ def serve(
 
     run(project, model=model, host=host, port=port, workers=workers)
     return Reply({"stopped": True})
+
+
+@command(app)
+def package(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the build context into (new or empty).")],
+    version: Annotated[str | None, typer.Argument(help="Version number or alias to package (default: the champion).")] = None,
+    mode: Annotated[str, typer.Option(
+        help="baked: the version goes into the image; pull: the server downloads what the alias names at start.")] = "baked",
+    image: Annotated[str | None, typer.Option(help="Image reference name:tag (default: <model>:v<version>).")] = None,
+    base_image: Annotated[str | None, typer.Option(
+        help="Base image (default: python:<this Python's version>-slim-bookworm; add @sha256:... to pin it).")] = None,
+    namespace: Annotated[str, typer.Option(help="Kubernetes namespace the Service's names are allowed in.")] = "default",
+    force: Annotated[bool, typer.Option("--force", help="Replace a non-empty --out.")] = False,
+    project: ProjectOpt = None,
+) -> Reply:
+    """Write a deployment build context: Dockerfile, Kubernetes Deployment and Service, KServe InferenceService,
+    a GitHub Actions workflow (retrain, test, gate, build, deploy) and a README. No secret goes into it."""
+    from tabloop.api import package as run
+
+    res = run(version, out=out, project=project, mode=mode, image=image, base_image=base_image, namespace=namespace,
+              force=force)
+    return Reply(res, lambda: (
+        print(f"{res.model} v{res.version} ({res.mode}"
+              + (f", following @{res.alias}" if res.alias else "") + f") -> {res.out}"),
+        print(f"image {res.image} from {res.base_image}; server: {' '.join(res.command)}"),
+        print(f"next: docker build -t {res.image} {res.out}  (README.md there says the rest)"),
+    ))
 
 
 @command(app)

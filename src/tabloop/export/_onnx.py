@@ -23,6 +23,7 @@ import pandas as pd
 
 from tabloop.data import MISSING_SENTINEL, Contract, check_frame
 from tabloop.errors import ContractViolation, NotConvertible
+from tabloop.export._catboost import register_catboost
 from tabloop.export._runtime import make_session, onnx_feed, output_index
 from tabloop.export._steps import check_convertible, register_step_converters, walk, without_droppers
 from tabloop.bundle import ModelBundle
@@ -133,7 +134,7 @@ def to_onnx(pipeline: Any, contract: Contract, *, task: str) -> bytes:
     for col in contract.columns:
         if MISSING_SENTINEL in (col.categories or []):
             raise NotConvertible(f"column {col.name!r} has a category spelled like the internal gap marker")
-    model = without_droppers(_with_string_gap_marker(pipeline))
+    model = without_droppers(_convertible_ensembles(_with_string_gap_marker(pipeline)))
     check_convertible(model)
     inputs = [
         (col.name, FloatTensorType([None, 1]) if col.kind == "numeric" else StringTensorType([None, 1]))
@@ -201,7 +202,7 @@ def _register_converters() -> None:
         )
     except ImportError:
         pass
-    # CatBoost has no converter here: such a pipeline gets a clean "not convertible" report
+    register_catboost()
     register_step_converters()
     _REGISTERED = True
 
@@ -220,27 +221,32 @@ def _with_string_gap_marker(pipeline: Any) -> Any:
 
 
 def _string_imputers(est: Any) -> list[Any]:
-    from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
-    from sklearn.pipeline import FeatureUnion, Pipeline
 
     found: list[Any] = []
-    if isinstance(est, SimpleImputer):
-        stats = getattr(est, "statistics_", None)
+    for step, _ in walk(est, "pipeline"):  # pipelines, column transformers and an ensemble's members
+        stats = getattr(step, "statistics_", None) if isinstance(step, SimpleImputer) else None
         # a constant imputer of numbers may keep its statistics as objects too: only strings mark a categorical one
         if stats is not None and stats.dtype == object and any(isinstance(v, str) for v in stats):
-            found.append(est)
-    elif isinstance(est, Pipeline):
-        for _, step in est.steps:
-            found += _string_imputers(step)
-    elif isinstance(est, ColumnTransformer):
-        for _, trans, _ in getattr(est, "transformers_", []):
-            if not isinstance(trans, str):
-                found += _string_imputers(trans)
-    elif isinstance(est, FeatureUnion):
-        for _, trans in est.transformer_list:
-            found += _string_imputers(trans)
+            found.append(step)
     return found
+
+
+def _convertible_ensembles(model: Any) -> Any:
+    """``model`` (a copy the caller owns) with its voting ensembles as skl2onnx's converters read them.
+
+    The converters divide by ``weights.sum()`` (tabloop's ensemble keeps a list) and refuse
+    ``flatten_transform``, which only shapes ``transform``'s output, never the probabilities.
+    """
+    from sklearn.ensemble import VotingClassifier, VotingRegressor
+
+    for est, _ in walk(model, "pipeline"):
+        if isinstance(est, (VotingClassifier, VotingRegressor)):
+            if est.weights is not None:
+                est.weights = np.asarray(est.weights, dtype=float)
+            if isinstance(est, VotingClassifier):
+                est.flatten_transform = False
+    return model
 
 
 def _final_estimator(model: Any) -> Any:
