@@ -64,6 +64,8 @@ class MonitorResult(Result):
     not_compared: dict[str, str] = field(default_factory=dict)
     #: rows of the window answered out of contract (warn, clip, unknown), per column:rule:policy (log windows only)
     out_of_contract: dict[str, Any] | None = None
+    #: the server's rollout as it last saved it (project mode): the guard's numbers, the bandit, rollbacks
+    rollout: dict[str, Any] | None = None
 
 
 def monitor(
@@ -166,6 +168,7 @@ def monitor(
         skipped_lines=len(skipped),
         not_compared=left_out,
         alerts=alerts,
+        rollout=_rollout_state(proj),
         out_of_contract=marked,
     )
 
@@ -388,3 +391,12 @@ def _with_signal(bundle: ModelBundle, df: pd.DataFrame, source: str) -> pd.DataF
     out = features.reset_index(drop=True).copy()
     out[PREDICTION_SIGNAL] = signal.to_numpy()
     return out
+
+
+def _rollout_state(proj: Any) -> dict[str, Any] | None:
+    """What the server saved of its rollout (``.tabloop/serving/rollout.json``): the guard, the bandit, rollbacks."""
+    if proj is None:
+        return None
+    from tabloop.serving import read_rollout_state
+
+    return read_rollout_state(proj.workspace.home / "serving")

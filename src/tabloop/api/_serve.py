@@ -193,6 +193,7 @@ def _build(
         # /dashboard: the monitor's own timelines over the whole log (every worker's segment)
         dashboard=DashboardSource(proj),
         on_server_error=ServerErrorAlerts(proj) if proj.spec.alerts.webhook or proj.spec.alerts.command else None,
+        state_dir=proj.workspace.home / "serving", on_rollback=RolloutRollbacks(proj),
     )
     config = _with_features(proj, config)
     app = create_app(config)
@@ -249,6 +250,42 @@ class ServerErrorAlerts:
                              f"{status}:{code}", {"status": status, "code": code}), self._spec, self._state)
         except Exception:  # noqa: BLE001 - an alert must never hurt the server that raised it
             log.exception("the errors alert could not be sent")
+
+
+class RolloutRollbacks:
+    """What the server's rollout guard does beyond its own routing when it rolls a challenger back.
+
+    When the loop had promoted the challenger meanwhile (the champion alias names it), the alias
+    moves back to the version it was judged against, by ``tabloop``, with the numbers as the reason:
+    a compare-and-set, recorded in the registry's audit log as ``how: rollback`` (as ``tabloop
+    rollback`` does). Either way a ``rollback`` alert goes out (spec: alerts). Runs in the server's
+    rollback thread; returns what it did, for tests and the log.
+    """
+
+    def __init__(self, proj: Project) -> None:
+        self.proj = proj
+
+    def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
+        from tabloop.alerts import Alert, send_alert
+
+        proj = self.proj
+        name = proj.spec.model_name
+        bad, back = event.get("candidate"), event.get("baseline")
+        moved = None
+        why = f"automatic rollback of v{bad} on live traffic: {event.get('why')}"
+        if bad is not None and back is not None and proj.tracker.alias_version(name, "champion") == str(bad):
+            try:
+                proj.tracker.set_alias(name, "champion", str(back), expected_previous=str(bad), how="rollback",
+                                       why=why, by="tabloop")
+                moved = {"alias": "champion", "from": bad, "to": back}
+            except Exception:  # noqa: BLE001 - someone moved it meanwhile: their move stands, the alert still goes
+                log.exception("the champion alias could not be moved back from v%s to v%s", bad, back)
+        alert = Alert("rollback", f"{name}: challenger v{bad} rolled back on live traffic ({event.get('why')})",
+                      proj.spec.name, f"rollout:{bad}", {**event, "alias_moved": moved})
+        outcome = send_alert(alert, proj.spec.alerts, proj.workspace.home / "alerts")
+        log.warning("rollback of v%s: alert %s%s", bad, outcome.status,
+                    f", champion alias moved back to v{back}" if moved else "")
+        return {"alias_moved": moved, "alert": outcome.to_dict()}
 
 
 @dataclass

@@ -23,7 +23,10 @@ if TYPE_CHECKING:
     from tabloop.serving._holdout import Holdout
     from tabloop.serving._models import ModelSource
     from tabloop.serving._predictor import BundlePredictor, FastPredictor, PredictorFactory, RowPredictor
+    from tabloop.serving._bandit import Bandit
+    from tabloop.serving._rollback import GuardLimits
     from tabloop.serving._rollout import Rollout
+    from tabloop.serving._rollout_watch import read_rollout_state
     from tabloop.serving._server import run_server
 
 __getattr__, __dir__ = exports(__name__, __file__)
@@ -31,9 +34,11 @@ __getattr__, __dir__ = exports(__name__, __file__)
 __all__ = [
     "Access",
     "ApiKeys",
+    "Bandit",
     "BundlePredictor",
     "FastPredictor",
     "Following",
+    "GuardLimits",
     "Holdout",
     "Limits",
     "LogConfig",
@@ -47,6 +52,7 @@ __all__ = [
     "check_allowed_hosts",
     "create_app",
     "hash_key",
+    "read_rollout_state",
     "run_server",
     "with_online_features",
 ]

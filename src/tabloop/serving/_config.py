@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from tabloop.errors import ServingError
 from tabloop.predlog import RETRY_S, SYNC_INTERVAL_S, LogShipper, LogSync, PredictionLog, check_log_policy
@@ -15,6 +16,7 @@ from tabloop.serving._holdout import Holdout
 from tabloop.serving._http import MAX_BODY_BYTES
 from tabloop.serving._models import ModelSource
 from tabloop.serving._predictor import PredictorFactory
+from tabloop.serving._rollback import GuardLimits
 from tabloop.serving._rollout import Rollout
 
 if TYPE_CHECKING:
@@ -114,6 +116,13 @@ class ServeConfig:
     dashboard: DashboardProvider | None = None
     #: told of every 5xx the server answers (status, error code), e.g. to raise an alert; it must not block
     on_server_error: Callable[[int, str], None] | None = None
+    #: the rollout guard's limits (None: a regressing challenger is not rolled back automatically)
+    guard: GuardLimits | None = None
+    #: where the rollout's state (a rollback, the bandit's sums) is kept across restarts (None: in memory only)
+    state_dir: Path | None = None
+    #: told of every automatic rollback (the event: versions, numbers, why), in a thread of its own: the
+    #: facade moves the champion alias back when the challenger was promoted meanwhile, and alerts
+    on_rollback: Callable[[dict[str, Any]], None] | None = None
 
     def __post_init__(self) -> None:
         if not self.variant:
@@ -135,6 +144,8 @@ class ServeConfig:
         api_keys: ApiKeys | None = None,
         dashboard: DashboardProvider | None = None,
         on_server_error: Callable[[int, str], None] | None = None,
+        state_dir: Path | None = None,
+        on_rollback: Callable[[dict[str, Any]], None] | None = None,
     ) -> ServeConfig:
         """The config ``serving:`` describes; what the spec cannot hold (the log, models, keys) is passed in.
 
@@ -145,7 +156,8 @@ class ServeConfig:
             bundle,
             variant=variant,
             challenger=challenger,
-            rollout=Rollout(mode=serving.rollout.mode, share=serving.rollout.share, key=serving.rollout.key),
+            rollout=Rollout(mode=serving.rollout.mode, share=serving.rollout.share, key=serving.rollout.key,
+                            floor=serving.rollout.floor, seed=serving.rollout.seed),
             holdout=Holdout(share=serving.feedback_holdout.share, key=serving.feedback_holdout.key),
             limits=Limits(
                 max_rows=serving.max_rows_per_request,
@@ -161,4 +173,19 @@ class ServeConfig:
             ),
             dashboard=dashboard,
             on_server_error=on_server_error,
+            guard=guard_limits(serving),
+            state_dir=state_dir,
+            on_rollback=on_rollback,
         )
+
+
+def guard_limits(serving: ServingSpec) -> GuardLimits | None:
+    """The rollout guard ``serving.rollout.guard`` asks for; None when it is not enabled."""
+    g = serving.rollout.guard
+    if not g.enabled:
+        return None
+    return GuardLimits(
+        max_error_rate_increase=g.max_error_rate_increase, max_latency_ratio=g.max_latency_ratio,
+        max_metric_drop=g.max_metric_drop, min_requests=g.min_requests, min_labels=g.min_labels, alpha=g.alpha,
+        interval_s=g.interval_s,
+    )

@@ -46,20 +46,23 @@ def control_router(service: Service, router: APIRouter | None = None) -> APIRout
         body = await read_body(request, service.limits.max_body_bytes)
         records = feedback_records(body, classes=service.models.champion.bundle.classes)
         written = await run_in_threadpool(predlog.append_feedback, records)
+        if service.watch.watching:
+            # the labels of requests this server answered become rewards (the guard's metric, the bandit)
+            await run_in_threadpool(service.watch.labelled, records)
         return json_response({"accepted": written})
 
     @router.get("/control/rollout", summary="How champion and challenger share traffic")
     async def get_rollout() -> Response:
-        return json_response(service.rollout.to_dict())
+        return json_response(service.rollout_status())
 
     @router.post("/control/rollout", summary="Set how champion and challenger share traffic", response_class=Response,
                  openapi_extra=control_openapi())
     async def set_rollout(request: Request) -> Response:
         require_json(request)
         body = await read_body(request, MAX_CONTROL_BYTES)
-        service.rollout = parse_rollout(body, service.rollout)
+        service.set_rollout(parse_rollout(body, service.rollout))
         logger.info("rollout set to %s", service.rollout.to_dict())
-        return json_response(service.rollout.to_dict())
+        return json_response(service.rollout_status())
 
     @router.post("/control/reload", summary="Follow the model aliases now (hot swap)")
     async def reload(request: Request) -> Response:
@@ -77,19 +80,27 @@ def parse_rollout(body: bytes, current: Rollout) -> Rollout:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise MalformedRequest(f"rollout body is not valid JSON: {exc}") from None
-    if not isinstance(payload, dict) or set(payload) - {"mode", "share", "key"}:
-        raise MalformedRequest('expected {"mode": "off|shadow|ab|canary", "share": 0..1, "key": "column"}')
+    if not isinstance(payload, dict) or set(payload) - {"mode", "share", "key", "floor", "seed"}:
+        raise MalformedRequest('expected {"mode": "off|shadow|ab|canary|bandit", "share": 0..1, "key": "column", '
+                               '"floor": 0..1, "seed": integer}')
     mode = payload.get("mode", current.mode)
     share = payload.get("share", current.share)
     key = payload.get("key", current.key)
-    if not isinstance(mode, str) or isinstance(share, bool) or not isinstance(share, (int, float)) or (
+    floor = payload.get("floor", current.floor)
+    seed = payload.get("seed", current.seed)
+    if not isinstance(mode, str) or not _number(share) or not _number(floor) or (
         key is not None and not isinstance(key, str)
-    ):
-        raise MalformedRequest("mode must be a string, share a number, key a column name or null")
+    ) or (seed is not None and (isinstance(seed, bool) or not isinstance(seed, int))):
+        raise MalformedRequest("mode must be a string, share and floor numbers, key a column name or null, "
+                               "seed an integer or null")
     try:
-        return Rollout(mode=mode, share=float(share), key=key)  # type: ignore[arg-type]
+        return Rollout(mode=mode, share=float(share), key=key, floor=float(floor), seed=seed)  # type: ignore[arg-type]
     except ServingError as exc:
         raise MalformedRequest(exc.message) from None
+
+def _number(value: object) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float))
+
 
 def feedback_records(body: bytes, classes: Sequence[Any] = ()) -> list[dict[str, Any]]:
     """The labels in a ``POST /feedback`` body, checked, with the time they came.

@@ -256,9 +256,11 @@ def control_openapi() -> dict[str, Any]:
     return _body({
         "type": "object",
         "properties": {
-            "mode": {"enum": ["off", "shadow", "ab", "canary"]},
+            "mode": {"enum": ["off", "shadow", "ab", "canary", "bandit"]},
             "share": {"type": "number", "minimum": 0, "maximum": 1},
             "key": {"type": ["string", "null"]},
+            "floor": {"type": "number", "minimum": 0, "maximum": 1},
+            "seed": {"type": ["integer", "null"]},
         },
         "additionalProperties": False,
     })

@@ -58,7 +58,8 @@ from tabloop.serving._http import PREDICTING, Answer, new_request_id, read_body,
 from tabloop.serving._metrics import Metrics
 from tabloop.serving._models import ModelSet, check_servable
 from tabloop.serving._predictor import FastPredictor, PredictorFactory, Served
-from tabloop.serving._rollout import CHALLENGER, CHAMPION
+from tabloop.serving._rollout import CHALLENGER, CHAMPION, Rollout
+from tabloop.serving._rollout_watch import RolloutWatch
 
 logger = logging.getLogger("tabloop.serving")
 
@@ -123,10 +124,24 @@ class Service:
         self.log_sync = config.log.sync
         self.dashboard = config.dashboard
         self.on_server_error = config.on_server_error
+        self.on_rollback = config.on_rollback
         self.models = models
         self.limits = config.limits
         self.rollout = config.rollout
         self.holdout = config.holdout
+        challenger = models.challenger
+        self.watch = RolloutWatch(
+            limits=config.guard, classifier=bool(bundle.classes), state_dir=config.state_dir,
+            champion=champion.version, challenger=challenger.version if challenger is not None else None,
+            rollout=config.rollout,
+        )
+        if self.watch.rolled_back is not None and self.rollout.live:
+            # this challenger was rolled back before the restart: the champion answers alone
+            logger.warning("rollout %s not resumed: challenger v%s was rolled back at %s (%s)", self.rollout.mode,
+                           self.watch.rolled_back.get("candidate"), self.watch.rolled_back.get("at"),
+                           self.watch.rolled_back.get("why"))
+            self.rollout = Rollout("off")
+        self._guard_task: asyncio.Task[None] | None = None
         self.predlog: PredictionLog | None = config.log.predlog
         self.shipper = config.log.shipper
         self.sink: LogSink | None = None
@@ -174,6 +189,13 @@ class Service:
             metrics.set_served(new.variant, new.name, new.version)
         if which == CHAMPION and new is not None and self.on_champion is not None:
             self.on_champion(new)
+        if which in (CHAMPION, CHALLENGER) and self.watch.swapped(which, new.version if new is not None else None):
+            before = (self.watch.history[-1].get("rollout_before") if self.watch.history else None) or {}
+            try:
+                self.rollout = Rollout(**before)
+            except (TypeError, TabloopError):
+                pass
+            logger.info("new challenger v%s: rollout %s resumes", new.version if new else None, self.rollout.mode)
 
     @property
     def writer(self) -> BackgroundLogWriter | None:
@@ -193,18 +215,21 @@ class Service:
         following = self.following
         if following.polls:
             self._poller = asyncio.create_task(_poll(self.models, following.poll_interval_s or 0.0))
+        if self.watch.limits is not None:
+            self._guard_task = asyncio.create_task(_guard(self, self.watch.limits.interval_s))
         self.ready = True
 
     async def stop(self) -> None:
         """At shutdown: unready, the poller stopped, shadow rows logged, then the log drained."""
         self.ready = False
-        poller, self._poller = self._poller, None
-        if poller is not None:
-            poller.cancel()
-            try:
-                await poller
-            except asyncio.CancelledError:
-                pass
+        for task in (self._poller, self._guard_task):
+            if task is not None:
+                task.cancel()
+                try:
+                    await task
+                except asyncio.CancelledError:
+                    pass
+        self._poller = self._guard_task = None
         pool = self.shadow_pool
         if pool is not None:
             # shadow rows of answered requests are logged before the writer stops
@@ -266,9 +291,9 @@ class Service:
 
     def pick(self, request_id: str, rows: list[dict[str, Any]]) -> Served:
         """The version the rollout routes this request to."""
-        if self.rollout.route(request_id, rows) == CHALLENGER:
+        if self.rollout.route(request_id, rows, self.watch.bandit_share()) == CHALLENGER:
             challenger = self.models.challenger
-            if challenger is not None:
+            if challenger is not None and not self.watch.blocked(challenger.version):
                 return challenger
         return self.models.champion
 
@@ -334,9 +359,13 @@ class Service:
                 "the server is shutting down and its prediction log takes no more rows, so this prediction "
                 "is not answered", hint="retry; another replica (or this one, restarted) answers",
             )
+        outputs = logged_records(preds, records)
+        if self.watch.watching:
+            self.watch.answered(CHALLENGER if served.variant == CHALLENGER else CHAMPION, served.version,
+                                request_id, seconds * 1000.0, [out["prediction"] for out in outputs])
         try:
             logged = self._log_rows(
-                served, request_id, utc_now(), rows, logged_records(preds, records), seconds * 1000.0,
+                served, request_id, utc_now(), rows, outputs, seconds * 1000.0,
                 loop=asyncio.get_running_loop(),
             )
         except TabloopError as exc:  # a record the log cannot encode, or the writer closed meanwhile
@@ -526,8 +555,50 @@ class Service:
         """Count an error answered (the metrics' errors by dialect, status and code); tell the server's own
         failures (5xx) to ``config.on_server_error``."""
         self.metrics.errors.labels(dialect_of(request.url.path), str(status), code).inc()
-        if status >= 500 and self.on_server_error is not None:
-            self.on_server_error(status, code)
+        if status >= 500:
+            probe: Probe | None = getattr(request.state, "probe", None)
+            # a log that cannot be written fails both versions alike: not the model's error
+            if probe is not None and probe.served is not None and self.watch.watching and code != LogUnavailable.code:
+                self.watch.failed(probe.served.version)
+            if self.on_server_error is not None:
+                self.on_server_error(status, code)
+
+    # -- the rollout ---------------------------------------------------------------------------
+    def set_rollout(self, rollout: Rollout) -> None:
+        """A rollout set by an operator: it replaces the one running, and lifts an automatic rollback."""
+        self.watch.clear()
+        self.watch.set_rollout(rollout)
+        self.rollout = rollout
+
+    def check_rollout(self) -> dict[str, Any] | None:
+        """Judge the challenger now; roll the rollout back when it regressed. The rollback's event, if any."""
+        adopted = self.watch.adopt()
+        if adopted is not None:
+            # another worker of this server rolled this challenger back (and alerted): follow it
+            self.rollout = Rollout("off")
+            logger.warning("rollout rolled back by another worker: challenger v%s (%s)", adopted.get("candidate"),
+                           adopted.get("why"))
+            return None
+        verdict = self.watch.check()
+        if verdict is None or not verdict.regressed:
+            if verdict is not None:
+                self.watch.save(force=False)  # the guard's numbers, for 'tabloop monitor' (at most every 2 s)
+            return None
+        event = self.watch.roll_back(verdict, self.rollout)
+        self.rollout = Rollout("off")
+        self.metrics.swaps.labels(CHALLENGER, "rolled_back").inc()
+        logger.warning("rollout rolled back: challenger v%s regressed against v%s on live traffic: %s; "
+                       "the champion answers every request", event["candidate"], event["baseline"], event["why"])
+        hook = self.on_rollback
+        if hook is not None:
+            threading.Thread(target=_tell, args=(hook, event), name="tabloop-rollback", daemon=True).start()
+        return event
+
+    def rollout_status(self) -> dict[str, Any]:
+        """The rollout, the guard's numbers and the bandit's state, for ``GET /control/rollout``."""
+        bandit = self.watch.bandit
+        return {**self.rollout.to_dict(), "guard": self.watch.status(),
+                "bandit": bandit.to_dict() if bandit is not None else None}
 
     def on_reject(self, request: Request, status: int, code: str) -> None:
         """Count a request refused before any route (Host, origin, API key)."""
@@ -555,6 +626,23 @@ def _unready_on_sigterm(service: Service) -> None:
 
     handler._tabloop_unready = True  # type: ignore[attr-defined]
     signal.signal(signal.SIGTERM, handler)
+
+
+def _tell(hook: Callable[[dict[str, Any]], None], event: dict[str, Any]) -> None:
+    try:
+        hook(event)
+    except Exception:  # the rollback has happened whatever its hook does
+        logger.exception("the rollback hook failed")
+
+
+async def _guard(service: Service, interval: float) -> None:
+    """Judge the rollout every ``interval`` seconds, off the event loop."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await run_in_threadpool(service.check_rollout)
+        except Exception:  # the guard must outlive any one failure
+            logger.exception("checking the rollout failed")
 
 
 async def _poll(models: ModelSet, interval: float) -> None:

@@ -292,14 +292,59 @@ class TrackingSpec(_Strict):
     model_name: str | None = Field(default=None, description="Registered model name (default: the project name).")
 
 
+class RolloutGuardSpec(_Strict):
+    """When a challenger that answers live traffic (ab, canary, bandit) is rolled back by the server itself.
+
+    Every ``interval_s`` the server compares the challenger with the champion on the traffic each
+    answered: its error rate (5xx answers; one-sided Fisher exact test), its mean latency (one-sided
+    Welch test) and its realized metric on the rows labelled through ``POST /feedback`` (accuracy for
+    a classifier, Fisher exact; mean absolute error for a regressor, Welch). A check fires only when
+    the difference is past its limit and significant at ``alpha``; then the rollout turns off (the
+    champion answers everything), the decision is kept in ``.tabloop/serving/rollout.json`` so a
+    restart does not resume it, and a ``rollback`` alert goes out. A challenger the loop promoted to
+    champion meanwhile has the champion alias moved back (recorded in the registry's audit log).
+    """
+
+    enabled: bool = Field(default=False, description="Watch the rollout and roll it back on a live regression.")
+    max_error_rate_increase: float | None = Field(
+        default=0.01, ge=0, le=1,
+        description="Largest increase of the challenger's error rate (5xx answers per request) over the "
+        "champion's, in absolute terms (0.01: one point); null: not checked.",
+    )
+    max_latency_ratio: float | None = Field(
+        default=2.0, gt=0,
+        description="Largest ratio of the challenger's mean latency to the champion's; null: not checked.",
+    )
+    max_metric_drop: float | None = Field(
+        default=0.02, ge=0,
+        description="Largest drop of the realized metric on labelled rows: accuracy points for a classifier "
+        "(0.02: two points), the relative increase of the mean absolute error for a regressor (0.02: 2%); "
+        "null: not checked.",
+    )
+    min_requests: int = Field(default=200, ge=1, description="Requests each variant must have answered before "
+                              "errors and latency are judged.")
+    min_labels: int = Field(default=100, ge=1, description="Labelled rows each variant needs before the realized "
+                            "metric is judged.")
+    alpha: float = Field(default=0.01, gt=0, lt=1, description="Significance level of each check (one-sided).")
+    interval_s: float = Field(default=10.0, gt=0, description="Seconds between two checks.")
+
+
 class RolloutSpec(_Strict):
-    mode: Literal["off", "shadow", "ab", "canary"] = Field(
+    mode: Literal["off", "shadow", "ab", "canary", "bandit"] = Field(
         default="off",
         description="How the challenger gets traffic: off; shadow (scored on a copy, logged, never returned); "
-        "ab (a sticky share); canary (a share by request).",
+        "ab (a sticky share); canary (a share by request); bandit (Thompson sampling on the realized reward "
+        "of labelled rows: the share moves to the version that answers better, the champion keeps floor).",
     )
     share: float = Field(default=0.0, ge=0, le=1, description="Share of requests the challenger answers (ab, canary).")
     key: str | None = Field(default=None, description="ab: column whose value keeps a caller on one variant.")
+    floor: float = Field(
+        default=0.1, ge=0, le=1,
+        description="bandit: smallest share of requests the champion keeps, whatever the posteriors say.",
+    )
+    seed: int | None = Field(default=None, description="bandit: seed of the posterior draws (null: random).")
+    guard: RolloutGuardSpec = Field(default_factory=RolloutGuardSpec,
+                                    description="Automatic rollback on a live regression of the challenger.")
 
 
 class FeedbackHoldoutSpec(_Strict):

@@ -63,9 +63,10 @@ def mover() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-def new_move(seq: int, alias: str, previous: str | None, version: str, *, how: str, why: str) -> AliasMove:
+def new_move(seq: int, alias: str, previous: str | None, version: str, *, how: str, why: str,
+             by: str | None = None) -> AliasMove:
     return AliasMove(seq=seq, alias=alias, from_version=previous, to_version=str(version),
-                     at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), by=mover(), how=how,
+                     at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), by=by or mover(), how=how,
                      why=why[:_WHY_CHARS])
 
 

@@ -146,7 +146,7 @@ class Tracker:
 
     def set_alias(
         self, model_name: str, alias: str, version: str, *, expected_previous: str | None | EllipsisType = ...,
-        how: str = "set", why: str = "",
+        how: str = "set", why: str = "", by: str | None = None,
     ) -> str | None:
         """Point ``alias`` at ``version``; returns the version it pointed at just before, if any.
 
@@ -155,7 +155,8 @@ class Tracker:
         ``PromotionConflictError`` names the version found. Read and move happen under the
         store's alias lock (``_alias_lock``); on a store without one (an http tracking server)
         the alias is re-read after the move and a lost race seen then is raised: best effort.
-        Every move is recorded in the audit log (``_audit``) with ``how`` and ``why``.
+        Every move is recorded in the audit log (``_audit``) with ``how`` and ``why``, and ``by``
+        (default: ``TABLOOP_USER``, else user@host; the server's rollout guard says ``tabloop``).
         """
         self.get_version(model_name, version)
         with alias_lock(self.uri, model_name, alias) as locked:
@@ -168,7 +169,8 @@ class Tracker:
                 if now != str(version):
                     raise _conflict(alias, now, str(version))
             moves = self.alias_history(model_name)
-            move = new_move(moves[-1].seq + 1 if moves else 1, alias, previous, str(version), how=how, why=why)
+            move = new_move(moves[-1].seq + 1 if moves else 1, alias, previous, str(version), how=how, why=why,
+                            by=by)
             self.client.set_registered_model_tag(model_name, *move.tag())
         return previous
 
