@@ -21,7 +21,7 @@ if TYPE_CHECKING:
         shadow_answers,
         too_few_labels,
     )
-    from tabloop.loop._gate import Answers, GateVerdict, paired_gate
+    from tabloop.loop._gate import Answers, GateVerdict, paired_gate, with_model_tests
     from tabloop.loop._label_join import JoinedLabels, join_labels, normalise_labels
     from tabloop.loop._policy import Decision, decide_promotion, unjudgeable_holdout
     from tabloop.loop._realized import holdout_labelled_rows, performance_of, realized_performance
@@ -62,4 +62,5 @@ __all__ = [
     "too_few_labels",
     "unjudgeable_holdout",
     "uses_older_data",
+    "with_model_tests",
 ]
