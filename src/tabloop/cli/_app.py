@@ -362,6 +362,10 @@ def monitor(
                 print(f"warning: {perf['label_bias']}")
         for comparison in (res.ab or {}).get("comparisons", []):
             print(f"A/B {comparison['variant']} vs {comparison['baseline']}: {comparison['detail']}")
+        if res.shadow is not None and res.shadow["rows"]:
+            sh = res.shadow
+            print(f"shadow v{sh['challenger_version']} vs champion: {sh['rows']} rows compared, agreement "
+                  f"{sh['agreement']:.1%}; {sh['detail']}")
         print(f"report: {res.report_html}")
         if res.policy_crossed:
             print(f"act (exit code 3): {'; '.join(res.reasons)}")
