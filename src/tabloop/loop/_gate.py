@@ -1,11 +1,13 @@
 """The paired promotion gate: does a candidate beat the champion on the same labelled rows, for real?
 
-``decide_promotion`` compares two numbers; a holdout of a few hundred rows moves either by
-more than most improvements. The gate here pairs the two models' answers row by row and
+Comparing two scores is not enough: a holdout of a few hundred rows moves either by more
+than most improvements. The gate here pairs the two models' answers row by row and
 asks a significance test suited to the metric: DeLong for ROC AUC, McNemar for accuracy,
 a paired bootstrap for everything else. A candidate is promoted when its gain reaches the
 spec's margin (``retraining.min_improvement``) and the one-sided p-value for "better by at
-least the margin" is below ``retraining.significance``.
+least the margin" is below ``retraining.significance``. ``tabloop promote``, ``tabloop retrain`` and
+``tabloop loop run`` all judge through it (``api/_gate.py``, the model tests after it); the loop
+also on the live rows a shadowing challenger answered beside the champion (``monitoring/_shadow.py``).
 """
 
 from __future__ import annotations
