@@ -23,7 +23,8 @@ def _project(tmp_path: Path, hmda: pd.DataFrame, champion_candidates: list[str])
     history.to_csv(tmp_path / "history.csv", index=False)
     root = tmp_path / "proj"
     tabloop.init(root, data=str(tmp_path / "history.csv"), target="deny", exclude=["black"])
-    set_spec(root, **{"train.candidates": champion_candidates, "split.folds": 3})
+    # the model tests after the gate have tests of their own (tests/api/test_model_tests.py); here one test runs them
+    set_spec(root, **{"train.candidates": champion_candidates, "split.folds": 3, "model_tests.gate": False})
     v = tabloop.train(root).version
     tabloop.promote(v, project=root)
     return root, production
@@ -250,7 +251,8 @@ def test_a_shadowing_challenger_waits_for_live_labels_then_the_paired_test_on_th
     tmp_path: Path, hmda: pd.DataFrame
 ) -> None:
     # the gate runs the model tests too: a generous latency budget, as tests never judge this machine's speed
-    root, production, first = _shadowing_project(tmp_path, hmda, **{"model_tests.latency_ms": 10_000,
+    root, production, first = _shadowing_project(tmp_path, hmda, **{"model_tests.gate": True,
+                                                                     "model_tests.latency_ms": 10_000,
                                                                      "model_tests.latency_calls": 20})
     champion, challenger = first.champion_version, first.challenger_version
     assert challenger is not None

@@ -60,6 +60,9 @@ class ShadowPairs:
     challenger: Answers
     #: shadow rows whose request has no champion answer in the window (its answer fell out of the window)
     unpaired: int = 0
+    #: answered rows since the challenger's first shadow copy that have no copy: dropped under the shadow
+    #: backlog, refused by the challenger's contract, failed, or still being scored
+    unshadowed: int = 0
 
     @property
     def rows(self) -> int:
@@ -114,8 +117,12 @@ def shadow_pairs(log: pd.DataFrame, *, task: str, classes: list[Any], challenger
     answered = _keyed(answered)
     merged = answered.merge(copies, on=_KEYS, how="inner", suffixes=("", "_shadow"))
     unpaired = len(copies) - len(merged)
+    unshadowed = 0
+    if "ts" in answered.columns and len(copies):
+        since = answered["ts"].astype(str) >= str(copies["ts"].astype(str).min())
+        unshadowed = int(since.sum()) - len(merged)
     if merged.empty:
-        empty.unpaired = unpaired
+        empty.unpaired, empty.unshadowed = unpaired, max(unshadowed, 0)
         return empty
     label = merged["label"] if "label" in merged.columns else pd.Series([None] * len(merged), dtype=object)
     if "label_shadow" in merged.columns:  # either side carries the label: they share the request's keys
@@ -131,7 +138,7 @@ def shadow_pairs(log: pd.DataFrame, *, task: str, classes: list[Any], challenger
     challenger_side = challenger_side.rename(columns=lambda c: c.removesuffix("_shadow"))
     return ShadowPairs(task, list(classes), sorted(set(frame["champion_version"])), str(challenger), frame,
                        _answers(champion_side, task, classes), _answers(challenger_side, task, classes),
-                       unpaired=unpaired)
+                       unpaired=unpaired, unshadowed=max(unshadowed, 0))
 
 
 def _keyed(part: pd.DataFrame) -> pd.DataFrame:
@@ -162,6 +169,8 @@ class ShadowComparison:
     requests: int
     #: shadow rows with no champion answer in the window to pair with
     unpaired: int
+    #: answered rows since the challenger's first copy that it did not score (see ``ShadowPairs.unshadowed``)
+    unshadowed: int
     #: share of pairs that agree (same class, or values within ``tolerance``); None without pairs
     agreement: float | None
     #: what agreeing means here, in words
@@ -192,7 +201,7 @@ def shadow_comparison(pairs: ShadowPairs, *, metric: str, spec: ShadowSpec | Non
     out = ShadowComparison(task=task, metric=metric, champion_versions=list(pairs.champion_versions),
                            challenger_version=pairs.challenger_version, rows=pairs.rows,
                            requests=int(pairs.frame["request_id"].nunique()) if pairs.rows else 0,
-                           unpaired=pairs.unpaired, agreement=None, agreement_basis="", tolerance=None,
+                           unpaired=pairs.unpaired, unshadowed=pairs.unshadowed, agreement=None, agreement_basis="", tolerance=None,
                            min_labels=spec.min_labels)
     if task == "regression":
         diff = b.labels - a.labels

@@ -464,6 +464,9 @@ def _shadow_html(shadow: Any) -> str:
     out += f"<p class='{css}'>{html.escape(shadow.detail)}.</p>"
     if shadow.unpaired:
         out += f"<p class='meta'>{shadow.unpaired:,} shadow rows had no champion answer in the log to pair with.</p>"
+    if shadow.unshadowed:
+        out += (f"<p class='meta'>{shadow.unshadowed:,} rows answered since the challenger's first shadow copy have "
+                "none (dropped under load, refused by its contract, or failed: tabloop_shadow_total counts why).</p>")
     return out
 
 
