@@ -116,19 +116,20 @@ def test_manual_approval_and_shadow_requirement(tmp_path: Path, hmda: pd.DataFra
     assert first.action == "shadowing"
     with pytest.raises(PolicyError, match="not waiting for approval"):
         approve(first.challenger_version, project=root)
-    # five shadow answers from the challenger arrive in the log (as the server writes them)
-    proj = Project.open(root)
-    rows = json.loads(production.drop(columns=["deny"]).head(5).to_json(orient="records"))
-    proj.predlog.append({"request_id": f"s{i}", "row": 0, "ts": "2026-01-01T00:00:00+00:00", "source": "http",
-                         "model": proj.spec.model_name, "version": first.challenger_version, "variant": "challenger",
-                         "inputs": r, "prediction": "no", "probabilities": {"no": 0.9, "yes": 0.1}, "latency_ms": 1.0}
-                        for i, r in enumerate(rows))
+    # the challenger shadows live traffic (as the server logs it) and the labels of those rows come back
+    labels = _shadow_traffic(root, production, champion=first.champion_version, challenger=first.challenger_version,
+                             answers_from=first.challenger_version)
+    pd.DataFrame(labels).to_csv(tmp_path / "live-labels.csv", index=False)
+    tabloop.feedback(tmp_path / "live-labels.csv", project=root)
     second = loop_run(root)
     assert second.action == "awaiting_approval", second.reasons
     done = approve(first.challenger_version, project=root)
     assert done.version == first.challenger_version
     assert Project.open(root).resolve("champion").version == first.challenger_version
     assert read_decisions(Project.open(root))[-1]["action"] == "approved"
+    move = tabloop.history("champion", project=root).moves[-1]
+    assert move["how"] == "approved" and move["why"].startswith("approved after the loop's gate; ")
+    assert "live shadow rows: candidate roc_auc " in move["why"]
 
 
 def test_labels_only_for_one_kind_of_prediction_raise_a_warning(tmp_path: Path, hmda: pd.DataFrame) -> None:
