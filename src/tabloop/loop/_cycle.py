@@ -78,6 +78,10 @@ def settle(action: str, version: str, *, shadowed: int, shadow_requests: int, ap
                                 "and the shadow challenger that the live paired test needs (monitoring.shadow."
                                 "min_labels): waiting for feedback labels")
             return step
+        if live.test is None:  # the metric is undefined on these labels (one class): more labels may settle it
+            step.reasons.extend(f"live shadow rows: {r}" for r in live.reasons)
+            step.reasons.append("waiting for more feedback labels")
+            return step
         if not live.promote:
             step.action = "rejected"
             step.reasons.extend(f"live shadow rows: {r}" for r in live.reasons)
