@@ -41,12 +41,16 @@ def test_pairs_by_request_and_row_with_hand_computed_agreement_and_differences()
     rows.append(_record("gone", 0, "shadow", "2", 0.9))  # its champion answer is not in the log
     rows.append(_record("r9", 0, "batch", "1", 0.9))  # batch scoring answered nobody: never paired
     rows.append(_record("r3", 0, "http", "1", 0.9))  # the challenger refused this row's copy (its contract)
+    # a client reused the id r4: the copy holds other inputs than the answer kept, so the two are not a pair
+    rows += [_record("r4", 0, "http", "1", 0.9), _record("r4", 0, "shadow", "2", 0.1)]
     log = pd.DataFrame(rows)
+    log["inputs"] = [{"x": 1} for _ in range(len(log))]
+    log.at[len(log) - 1, "inputs"] = {"x": 2}
     pairs = shadow_pairs(log, task="binary", classes=CLASSES)
-    assert (pairs.rows, pairs.unpaired, pairs.challenger_version, pairs.champion_versions) == (4, 1, "2", ["1"])
-    assert pairs.unshadowed == 1
+    assert (pairs.rows, pairs.unpaired, pairs.challenger_version, pairs.champion_versions) == (4, 2, "2", ["1"])
+    assert pairs.unshadowed == 2
     res = shadow_comparison(pairs, metric="roc_auc")
-    assert (res.rows, res.requests, res.unshadowed) == (4, 2, 1)
+    assert (res.rows, res.requests, res.unshadowed) == (4, 2, 2)
     # classes at each model's threshold: no/no, yes/no, yes/yes, no/no: three of four agree
     assert res.agreement == pytest.approx(0.75)
     assert res.disagreements == [{"champion": "yes", "challenger": "no", "rows": 1}]

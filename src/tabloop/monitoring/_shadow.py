@@ -58,7 +58,8 @@ class ShadowPairs:
     frame: pd.DataFrame
     champion: Answers
     challenger: Answers
-    #: shadow rows whose request has no champion answer in the window (its answer fell out of the window)
+    #: shadow rows with no champion answer to the same inputs under their request id and row in the window (its
+    #: answer fell out of the window, or a client reused a request id)
     unpaired: int = 0
     #: answered rows since the challenger's first shadow copy that have no copy: dropped under the shadow
     #: backlog, refused by the challenger's contract, failed, or still being scored
@@ -116,6 +117,10 @@ def shadow_pairs(log: pd.DataFrame, *, task: str, classes: list[Any], challenger
     copies = _keyed(copies)
     answered = _keyed(answered)
     merged = answered.merge(copies, on=_KEYS, how="inner", suffixes=("", "_shadow"))
+    if "inputs" in merged.columns and "inputs_shadow" in merged.columns:
+        # a client may send one X-Request-ID twice: a copy pairs only with the answer to the same inputs
+        same = [a == b for a, b in zip(merged["inputs"], merged["inputs_shadow"], strict=True)]
+        merged = merged[np.asarray(same, dtype=bool)] if len(merged) else merged
     unpaired = len(copies) - len(merged)
     unshadowed = 0
     if "ts" in answered.columns and len(copies):
