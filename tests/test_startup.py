@@ -13,7 +13,7 @@ import pytest
 HEAVY = ("sklearn", "mlflow", "optuna", "lightgbm", "xgboost", "catboost", "matplotlib")
 #: libraries no drift computation needs: training, tracking and ONNX
 NOT_FOR_MONITOR = ("mlflow", "optuna", "xgboost", "catboost", "onnxruntime", "skl2onnx", "fastapi")
-LAZY_PACKAGES = ("alerts", "api", "bundle", "data", "evaluation", "export", "loop", "monitoring", "predlog", "report", "serving", "stats", "training")
+LAZY_PACKAGES = ("alerts", "api", "bundle", "data", "deploy", "evaluation", "export", "loop", "monitoring", "predlog", "report", "serving", "stats", "training")
 
 
 def _imported_after(code: str, watched: tuple[str, ...]) -> list[str]:

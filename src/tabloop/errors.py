@@ -24,6 +24,7 @@ line and exits non-zero; the HTTP app maps it to a 4xx in one place.
     ├── PolicyError               a policy cannot be applied to these inputs
     ├── ModelTestsFailed          a model version failed its model tests (tabloop test), each outcome listed
     ├── NotConvertible            a pipeline has a part ONNX cannot express (export falls back to the pipeline)
+    ├── PackagingError            a deployment build context cannot be written (tabloop package)
     │
     │   the HTTP request path (tabloop.serving maps each to one status, serving/_errors.py)
     ├── RequestRejected           the request itself (not its rows' values) is unusable: 400
@@ -68,6 +69,7 @@ __all__ = [
     "NotConvertible",
     "NotFound",
     "NotReady",
+    "PackagingError",
     "PayloadTooLarge",
     "PolicyError",
     "PredictionLogError",
@@ -201,6 +203,12 @@ class PromotionRefused(TrackingError):
 
 class ServingError(TabloopError):
     code = "serving_error"
+
+
+class PackagingError(TabloopError):
+    """A deployment build context cannot be written: the folder is taken, tabloop's files cannot be found."""
+
+    code = "packaging_error"
 
 
 class SignatureError(TabloopError):

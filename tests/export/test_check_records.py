@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tabloop.data import Contract, ContractPolicy, check_frame, check_records, screen_frame, screen_records
+from tabloop.data import Contract, ContractPolicy, check_frame, check_records, frame_from_records, screen_frame, screen_records
 from tabloop.errors import ContractViolation
 
 Rows = list[dict[str, Any]]
@@ -81,7 +81,7 @@ BAD_INPUTS: list[tuple[str, int, Callable[[Rows], Rows], set[str]]] = [
 
 def _frame_error(rows: Rows, contract: Contract) -> ContractViolation:
     with pytest.raises(ContractViolation) as info:
-        check_frame(pd.DataFrame.from_records(rows), contract, source="request body")
+        check_frame(frame_from_records(rows), contract, source="request body")
     return info.value
 
 
@@ -116,7 +116,7 @@ def test_clean_rows_give_the_values_check_frame_gives(contract: Contract, make_r
     rows[3]["pbcr"] = None
     rows[4]["dir"] = None
     rows[5]["dmi"] = "yes"
-    want = check_frame(pd.DataFrame.from_records(rows), contract)
+    want = check_frame(frame_from_records(rows), contract)
     got = check_records(rows, contract)
     assert list(got) == contract.feature_names
     for name in contract.numeric:
@@ -147,7 +147,7 @@ def test_rows_let_through_are_marked_identically(
 ) -> None:
     contract = contract.with_policy(LENIENT)
     rows = edit(make_rows(4))
-    want = screen_frame(pd.DataFrame.from_records(rows), contract)
+    want = screen_frame(frame_from_records(rows), contract)
     got = screen_records(rows, contract)
     assert got.marks == want.marks
     assert {tuple(m) for row in got.marks.values() for m in row} == marks

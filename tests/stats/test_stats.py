@@ -116,3 +116,41 @@ def test_rank_auc_is_sklearns_roc_auc_with_ties_and_nan_without_both_classes() -
         score = np.round(rng.normal(size=n) + 0.4 * y, 1)  # rounded: many ties
         assert roc_auc(y, score) == pytest.approx(roc_auc_score(y, score), abs=1e-12)
     assert np.isnan(roc_auc(np.ones(5), np.arange(5.0)))
+
+
+def test_the_written_out_p_value_functions_match_scipy_special() -> None:
+    # the monitor's p-values come from these rather than from scipy.special (0.2 s of start-up)
+    from scipy import special
+
+    from tabloop.stats._tests import chi2_sf, kolmogorov_sf
+
+    for y in [*np.linspace(0.01, 6.0, 600), 0.999999, 1.0, 1.000001, 8.0]:
+        expected = float(special.kolmogorov(y))
+        assert kolmogorov_sf(float(y)) == pytest.approx(expected, rel=1e-12, abs=1e-300), y
+    for dof in [1, 2, 3, 4, 9, 10, 51, 400, 1001]:
+        for x in np.geomspace(1e-6, 4_000.0, 120):
+            expected = float(special.chdtrc(dof, x))
+            assert chi2_sf(dof, float(x)) == pytest.approx(expected, rel=1e-11, abs=1e-300), (dof, x)
+    assert kolmogorov_sf(0.0) == 1.0 and chi2_sf(3, 0.0) == 1.0
+    with pytest.raises(ValueError, match="whole degrees of freedom"):
+        chi2_sf(0, 1.0)
+
+
+def test_a_standalone_drift_check_imports_no_scipy() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np, pandas as pd\n"
+        "from tabloop.monitoring import compute_drift\n"
+        "from tabloop.spec import DriftSpec\n"
+        "rng = np.random.default_rng(0)\n"
+        "ref = pd.DataFrame({'x': rng.normal(size=3000), 'c': rng.choice(list('abc'), 3000)})\n"
+        "cur = pd.DataFrame({'x': rng.normal(0.3, 1, 3000), 'c': rng.choice(list('abd'), 3000)})\n"
+        "r = compute_drift(ref, cur, policy=DriftSpec(domain_classifier=False))\n"
+        "assert r.drifted_features, r.summary\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('scipy', 'matplotlib', 'sklearn')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

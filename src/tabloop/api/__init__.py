@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from tabloop.api._model import LoadedModel, MetricScore, held_out_rows, load_model, metric_on
     from tabloop.api._model_tests import GeneratedFile, ModelTestReport, generate_model_tests, run_model_tests
     from tabloop.api._monitor import MonitorResult, monitor
+    from tabloop.api._package import PackageResult, package
     from tabloop.api._profile import ProfileResult, profile
     from tabloop.api._project import Project
     from tabloop.api._serve import PredictResult, predict, serve
@@ -44,6 +45,7 @@ __all__ = [
     "MetricScore",
     "ModelTestReport",
     "MonitorResult",
+    "PackageResult",
     "PredictResult",
     "ProfileResult",
     "Project",
@@ -60,6 +62,7 @@ __all__ = [
     "load_model",
     "metric_on",
     "monitor",
+    "package",
     "predict",
     "profile",
     "promote",

@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -20,10 +20,14 @@ from tabloop.api._project import Project
 from tabloop.api._results import Result
 from tabloop.data import encode_target, is_database_url, read_table, source_name
 from tabloop.errors import DataError, TabloopError, WorkspaceError
-from tabloop.predlog import SkippedLine
 from tabloop.spec import DriftSpec, setting
-from tabloop.bundle import PREDICTION_COLUMN, ModelBundle, proba_column
+from tabloop.bundle import PREDICTION_COLUMN, proba_column
 from tabloop.workspace import Workspace
+
+if TYPE_CHECKING:
+    # a standalone monitor loads no model: the bundle module's joblib and the log's reader stay out
+    from tabloop.bundle import ModelBundle
+    from tabloop.predlog import SkippedLine
 
 PREDICTION_SIGNAL = "__prediction__"
 
@@ -84,7 +88,6 @@ def monitor(
     ``reference_table`` / ``current_table`` (a whole table) or ``reference_query`` / ``current_query``.
     With both and no project, it runs standalone: no spec, no model, default policy.
     """
-    from tabloop.report import preload
 
     _check_queries(reference, reference_query, reference_table, "reference")
     _check_queries(current, current_query, current_table, "current")
@@ -104,10 +107,9 @@ def monitor(
         policy = DriftSpec()
         left_out = _not_compared(ref_df)
         # the domain classifier starts in a child process (where that is safe) before anything else
-        # starts a thread; then the report's matplotlib loads while the columns are tested
+        # starts a thread; the columns are tested meanwhile
         job = start_drift(ref_df, cur_df, policy=policy,
                           columns=[str(c) for c in ref_df.columns if str(c) not in left_out])
-        preload()
         result = job.result()
         out_dir = Path(report_dir) if report_dir else Path.cwd() / "tabloop-reports"
         ref_name = source_name(reference, query=reference_query, table=reference_table)
@@ -137,7 +139,6 @@ def monitor(
         cur_df = _with_signal(bundle, cur_df, cur_name)
         job = start_drift(ref_df, cur_df, policy=policy, contract=bundle.contract,
                           prediction_column=PREDICTION_SIGNAL, importances=importances, seed=spec.seed)
-        preload()
         result = job.result()
         if not logged.empty:
             timeline, performance = _over_time(proj, bundle, ref_df, ref_raw, logged, errors)

@@ -5,17 +5,20 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from tabloop.data import read_table
 from tabloop.errors import TabloopError
-from tabloop.predlog import PredictionLog
 from tabloop.spec import Spec
-from tabloop.tracking import Tracker, VersionRef, cached_version
-from tabloop.bundle import ModelBundle
 from tabloop.workspace import Workspace
+
+if TYPE_CHECKING:
+    # imported where used: a standalone 'tabloop monitor' opens no registry, no log and no bundle
+    from tabloop.bundle import ModelBundle
+    from tabloop.predlog import PredictionLog
+    from tabloop.tracking import Tracker, VersionRef
 
 log = logging.getLogger("tabloop")
 
@@ -38,6 +41,8 @@ class Project:
     @property
     def tracker(self) -> Tracker:
         if self._tracker is None:
+            from tabloop.tracking import Tracker
+
             uri = self.workspace.tracking_uri(self.spec)
             local = not _is_server(uri)
             self._tracker = Tracker(
@@ -51,6 +56,8 @@ class Project:
 
     @property
     def predlog(self) -> PredictionLog:
+        from tabloop.predlog import PredictionLog
+
         return PredictionLog(self.workspace.predlog)
 
     def read_data(self, data: str | Path | pd.DataFrame | None = None) -> pd.DataFrame:
@@ -102,6 +109,9 @@ class Project:
         return self.tracker.resolve(self.spec.model_name, ref)
 
     def load_bundle(self, ref: str | None) -> ModelBundle:
+        from tabloop.bundle import ModelBundle
+        from tabloop.tracking import cached_version
+
         # a version already cached, found through the SQLite registry without importing MLflow (seconds saved)
         found = cached_version(self.workspace.tracking_uri(self.spec), self.spec.model_name, ref,
                                cache=self.workspace.home / "cache")

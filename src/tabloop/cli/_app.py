@@ -14,7 +14,7 @@ from tabloop.cli._output import EXIT_POLICY, err_console, print_result, progress
 app = typer.Typer(
     name="tabloop",
     help="The whole machine-learning lifecycle for tabular data: init, profile, train, evaluate, promote, "
-    "serve, predict, monitor, feedback, retrain.",
+    "serve, predict, monitor, feedback, retrain, package.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -292,6 +292,33 @@ def serve(
 
     run(project, model=model, host=host, port=port, workers=workers)
     return Reply({"stopped": True})
+
+
+@command(app)
+def package(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write the build context into (new or empty).")],
+    version: Annotated[str | None, typer.Argument(help="Version number or alias to package (default: the champion).")] = None,
+    mode: Annotated[str, typer.Option(
+        help="baked: the version goes into the image; pull: the server downloads what the alias names at start.")] = "baked",
+    image: Annotated[str | None, typer.Option(help="Image reference name:tag (default: <model>:v<version>).")] = None,
+    base_image: Annotated[str | None, typer.Option(
+        help="Base image (default: python:<this Python's version>-slim-bookworm; add @sha256:... to pin it).")] = None,
+    namespace: Annotated[str, typer.Option(help="Kubernetes namespace the Service's names are allowed in.")] = "default",
+    force: Annotated[bool, typer.Option("--force", help="Replace a non-empty --out.")] = False,
+    project: ProjectOpt = None,
+) -> Reply:
+    """Write a deployment build context: Dockerfile, Kubernetes Deployment and Service, KServe InferenceService,
+    a GitHub Actions workflow (retrain, test, gate, build, deploy) and a README. No secret goes into it."""
+    from tabloop.api import package as run
+
+    res = run(version, out=out, project=project, mode=mode, image=image, base_image=base_image, namespace=namespace,
+              force=force)
+    return Reply(res, lambda: (
+        print(f"{res.model} v{res.version} ({res.mode}"
+              + (f", following @{res.alias}" if res.alias else "") + f") -> {res.out}"),
+        print(f"image {res.image} from {res.base_image}; server: {' '.join(res.command)}"),
+        print(f"next: docker build -t {res.image} {res.out}  (README.md there says the rest)"),
+    ))
 
 
 @command(app)

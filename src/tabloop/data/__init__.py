@@ -34,7 +34,7 @@ if TYPE_CHECKING:
         redact_url,
         source_name,
     )
-    from tabloop.data._rows import RAGGED_MESSAGE, ragged_keys, same_keys
+    from tabloop.data._rows import RAGGED_MESSAGE, frame_from_records, ragged_keys, same_keys
     from tabloop.data._split import describe_validation, make_folds, split_train_test, validation_scheme
     from tabloop.data._target import class_labels, encode_target, infer_task
     from tabloop.data._types import (
@@ -84,6 +84,7 @@ __all__ = [
     "profile_findings",
     "profile_frame",
     "profile_report",
+    "frame_from_records",
     "ragged_keys",
     "rank_findings",
     "read_table",

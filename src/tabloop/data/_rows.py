@@ -9,9 +9,12 @@ here and, where it reports, says the same :data:`RAGGED_MESSAGE`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["RAGGED_MESSAGE", "ragged_keys", "same_keys"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["RAGGED_MESSAGE", "frame_from_records", "ragged_keys", "same_keys"]
 
 #: what a row that leaves out a key other rows send is told, as a ``missing_column`` violation
 RAGGED_MESSAGE = "row leaves out this key, which other rows send; send null if unknown"
@@ -38,3 +41,26 @@ def ragged_keys(rows: Sequence[Mapping[str, Any]]) -> tuple[list[Any], dict[Any,
             seen.setdefault(k, None)
     names = list(seen)
     return names, {k: [i for i, r in enumerate(rows) if k not in r] for k in names}
+
+
+def frame_from_records(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """``pd.DataFrame.from_records(rows)``, except that a column holding an integer too large for a float
+    stays a column of objects, for the contract to refuse by its cell, instead of failing the whole frame.
+
+    pandas 2 raises ``OverflowError`` for such a column (pandas 3 keeps it as objects): one JSON
+    number like 1e400 written as an integer turned a client's mistake into a 500.
+    """
+    import pandas as pd
+
+    try:
+        return pd.DataFrame.from_records(rows)
+    except OverflowError:
+        pass
+    df = pd.DataFrame(list(rows), dtype=object)
+    out = {}
+    for name in df.columns:
+        try:
+            out[name] = df[name].infer_objects()
+        except OverflowError:
+            out[name] = df[name]
+    return pd.DataFrame(out, index=df.index)

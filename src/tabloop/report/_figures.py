@@ -13,7 +13,7 @@ import html
 import io
 from typing import Any
 
-__all__ = ["color_patch", "figure_to_html", "new_figure", "plot_label", "preload", "subplots"]
+__all__ = ["color_patch", "figure_to_html", "new_figure", "plot_label", "subplots"]
 
 
 def plot_label(value: Any) -> str:
@@ -24,28 +24,6 @@ def plot_label(value: Any) -> str:
     and ``$price_$`` raised a parse error that sank the whole report.
     """
     return str(value).replace("$", r"\$")
-
-
-def preload() -> None:
-    """Import matplotlib's figure machinery in a background thread, for a command that will draw.
-
-    A command that computes for a while before its report (``tabloop monitor``: the drift
-    tests, the domain classifier fitting LightGBM without the GIL) hides most of the
-    quarter second this import takes; the first figure waits for it if it is not done.
-    """
-    import threading
-
-    def load() -> None:
-        try:
-            import matplotlib.backends.backend_agg  # noqa: F401
-            import matplotlib.figure  # noqa: F401
-            import matplotlib.patches  # noqa: F401
-        except Exception:  # pragma: no cover - the first figure imports it again and reports
-            pass
-
-    # not a daemon: a command that fails after this waits for the import to end rather than
-    # tearing the interpreter down under it
-    threading.Thread(target=load, name="tabloop-preload-matplotlib").start()
 
 
 def new_figure(figsize: tuple[float, float]) -> Any:

@@ -14,19 +14,15 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 
 from tabloop.report._document import Report, table_html
-from tabloop.report._figures import color_patch, figure_to_html, new_figure, plot_label
+from tabloop.report._svg_panels import Series, legend_html, lines_panel_svg, overlay_panel_svg, panels_html
 
 __all__ = ["monitor_report"]
 
 _REF_COLOR = "#4c72b0"
 _CUR_COLOR = "#dd8452"
 _BAD_COLOR = "#b00020"
-#: panels per figure; more would make one PNG too large to open comfortably
-_PANELS_PER_FIGURE = 24
-_COLS = 4
 
 
 def monitor_report(
@@ -188,51 +184,20 @@ def _method_html(result: Any, exact_ks_max_rows: int, numeric_bins: int) -> str:
 
 
 def _figures(features: list[Any], panels: Mapping[str, Mapping[str, Any]]) -> str:
-    parts = []
-    for start in range(0, len(features), _PANELS_PER_FIGURE):
-        chunk = features[start : start + _PANELS_PER_FIGURE]
-        ncols = min(_COLS, len(chunk))
-        nrows = math.ceil(len(chunk) / ncols)
-        fig = new_figure((3.2 * ncols, 2.5 * nrows))
-        axes = fig.subplots(nrows, ncols, squeeze=False)
-        for ax, f in zip(axes.flat, chunk, strict=False):
-            if f.kind == "numeric":
-                _numeric_panel(ax, f, panels[f.column])
-            else:
-                _categorical_panel(ax, f, panels[f.column])
-            ax.set_title(
-                plot_label(f"{f.column} — drifted" if f.drifted else f.column),
-                fontsize=9,
-                color=_BAD_COLOR if f.drifted else "black",
-                fontweight="bold" if f.drifted else "normal",
-            )
-            ax.tick_params(labelsize=7)
-        for ax in list(axes.flat)[len(chunk) :]:
-            ax.set_visible(False)
-        handles = [color_patch(_REF_COLOR, 0.5), color_patch(_CUR_COLOR, 0.8)]
-        fig.legend(handles, ["reference", "current"], loc="upper right", fontsize=8, ncols=2)
-        # fixed margins in inches: tight_layout measured every tick label and took half the
-        # run time of a standalone 'tabloop monitor' (0.45 of 2.9 s)
-        width, height = 3.2 * ncols, 2.5 * nrows
-        fig.subplots_adjust(left=0.5 / width, right=1 - 0.15 / width, bottom=0.55 / height,
-                            top=1 - 0.65 / height, wspace=0.45, hspace=0.75)
-        names = ", ".join(f.column for f in chunk)
-        # the margins above are fixed, so cropping would only draw the whole grid a second time
-        parts.append(figure_to_html(fig, f"reference and current distributions of {names}", tight=False))
-    return "".join(parts)
-
-
-def _numeric_panel(ax: Any, f: Any, panel: Mapping[str, Any]) -> None:
-    edges = panel["edges"]
-    if edges is None:
-        ax.text(0.5, 0.5, "no values", ha="center", va="center", transform=ax.transAxes, fontsize=8)
-        return
-    if panel["reference"] is not None:
-        ax.stairs(panel["reference"], edges, fill=True, color=_REF_COLOR, alpha=0.5)
-    if panel["current"] is not None:
-        ax.stairs(panel["current"], edges, color=_CUR_COLOR, linewidth=1.6)
-    ax.set_yticks([])
-    ax.set_xlabel(_effect_label(f), fontsize=7)
+    charts = []
+    for f in features:
+        panel = panels[f.column]
+        title = f"{f.column} — drifted" if f.drifted else str(f.column)
+        if f.kind == "numeric":
+            charts.append(overlay_panel_svg(title, reference=panel["reference"], current=panel["current"],
+                                            edges=panel["edges"], bad=f.drifted, xlabel=_effect_label(f),
+                                            colors=(_REF_COLOR, _CUR_COLOR)))
+        else:
+            charts.append(overlay_panel_svg(title, reference=list(panel["reference"]), current=list(panel["current"]),
+                                            labels=[str(v) for v in panel["labels"]], bad=f.drifted,
+                                            xlabel=_effect_label(f), colors=(_REF_COLOR, _CUR_COLOR)))
+    legend = legend_html([("reference", _REF_COLOR, 0.5), ("current", _CUR_COLOR, 0.85)])
+    return legend + panels_html(charts)
 
 
 _EFFECT_NAMES = {"psi": "PSI", "wasserstein": "Wasserstein (sd)", "jensen_shannon": "Jensen-Shannon"}
@@ -244,18 +209,6 @@ def _effect_label(f: Any) -> str:
     if math.isnan(f.effect_value):
         return f"{name} n/a"
     return f"{name} {f.effect_value:.3g} (drift from {f.effect_threshold:g})"
-
-
-def _categorical_panel(ax: Any, f: Any, panel: Mapping[str, Any]) -> None:
-    labels = list(panel["labels"])
-    ref_vals = list(panel["reference"])
-    cur_vals = list(panel["current"])
-    x = np.arange(len(labels))
-    ax.bar(x - 0.2, ref_vals, width=0.4, color=_REF_COLOR, alpha=0.5)
-    ax.bar(x + 0.2, cur_vals, width=0.4, color=_CUR_COLOR, alpha=0.8)
-    ax.set_xticks(x, [plot_label(lbl if len(lbl) <= 12 else lbl[:11] + "…") for lbl in labels], rotation=45, ha="right")
-    ax.set_ylabel("share", fontsize=7)
-    ax.set_xlabel(_effect_label(f), fontsize=7)
 
 
 _LINE_COLOR = "#4c72b0"
@@ -279,35 +232,15 @@ def _multivariate_html(result: Any) -> str:
     return head + table_html(rows, ["feature", "share of importance"])
 
 
-def _grid(n: int) -> tuple[Any, Any]:
-    ncols = min(_COLS, max(n, 1))
-    nrows = math.ceil(n / ncols)
-    fig = new_figure((3.2 * ncols, 2.4 * nrows))
-    return fig, fig.subplots(nrows, ncols, squeeze=False)
-
-
 def _drift_timeline_html(timeline: Any) -> str:
-    labels = [w["label"] for w in timeline.windows]
-    x = np.arange(len(labels))
-    columns = list(timeline.values)
-    parts = []
-    for start in range(0, len(columns), _PANELS_PER_FIGURE):
-        chunk = columns[start : start + _PANELS_PER_FIGURE]
-        fig, axes = _grid(len(chunk))
-        for ax, col in zip(axes.flat, chunk, strict=False):
-            y = np.array([np.nan if v is None else v for v in timeline.values[col]], dtype=float)
-            bad = np.array(timeline.drifted[col], dtype=bool)
-            ax.plot(x, y, marker="o", markersize=3, color=_LINE_COLOR, linewidth=1.2)
-            if bad.any():
-                ax.scatter(x[bad], y[bad], color=_BAD_COLOR, zorder=3, s=18)
-            ax.axhline(timeline.thresholds[col], color=_BAD_COLOR, linestyle="--", linewidth=0.9)
-            ax.set_title(plot_label(col), fontsize=9, color=_BAD_COLOR if bad.any() else "black")
-            ax.set_ylabel(timeline.effects[col], fontsize=7)
-            _time_axis(ax, x, labels)
-        for ax in list(axes.flat)[len(chunk) :]:
-            ax.set_visible(False)
-        fig.tight_layout()
-        parts.append(figure_to_html(fig, f"drift statistic per window for {', '.join(chunk)}; dashed: threshold"))
+    labels = [str(w["label"]) for w in timeline.windows]
+    charts = []
+    for col in timeline.values:
+        flagged = [bool(b) for b in timeline.drifted[col]]
+        charts.append(lines_panel_svg(
+            str(col), labels,
+            [Series(timeline.effects[col], list(timeline.values[col]), color=_LINE_COLOR, flagged=flagged)],
+            threshold=timeline.thresholds[col], ylabel=timeline.effects[col], bad=any(flagged)))
     rows = [
         {"window": w["label"], "rows": w["rows"],
          "drifted": "too small to judge" if w["too_small"] else (", ".join(w["drifted_features"]) or "none")}
@@ -315,50 +248,32 @@ def _drift_timeline_html(timeline: Any) -> str:
     ]
     note = ("<p class='meta'>One point per window of the prediction log: the effect size that decides drift for "
             "that feature (red: drifted in that window). Dashed line: the policy's threshold.</p>")
-    return note + "".join(parts) + table_html(rows, ["window", "rows", "drifted"])
+    return note + panels_html(charts) + table_html(rows, ["window", "rows", "drifted"])
 
 
 def _performance_html(perf: Any) -> str:
     windows = perf.windows
     labels = [w.label for w in windows]
-    x = np.arange(len(labels))
     metrics = list(dict.fromkeys([perf.metric, *perf.estimable]))
     with_errors = any(w.error_rate is not None for w in windows)
-    panels = [*metrics, "__volume__", "__latency__", *(["__errors__"] if with_errors else [])]
-    fig, axes = _grid(len(panels))
-    for ax, name in zip(axes.flat, panels, strict=False):
-        if name == "__volume__":
-            ax.bar(x, [w.rows for w in windows], color=_LINE_COLOR, alpha=0.5, label="rows")
-            ax.bar(x, [w.labelled for w in windows], color=_EST_COLOR, alpha=0.9, label="labelled")
-            ax.set_title("volume and labels", fontsize=9)
-            ax.legend(fontsize=7)
-        elif name == "__latency__":
-            for q, style in (("p50", "-"), ("p99", "--")):
-                y = [np.nan if w.latency_ms.get(q) is None else w.latency_ms[q] for w in windows]
-                ax.plot(x, y, style, marker="o", markersize=3, color=_LINE_COLOR, label=q)
-            ax.set_title("latency (ms)", fontsize=9)
-            ax.legend(fontsize=7)
-        elif name == "__errors__":
-            y = [np.nan if w.error_rate is None else w.error_rate for w in windows]
-            ax.plot(x, y, marker="o", markersize=3, color=_BAD_COLOR, label="error rate")
-            ax.set_ylim(bottom=0.0)
-            ax.set_title("error rate (refused / all requests)", fontsize=9)
-            ax.legend(fontsize=7)
-        else:
-            real = [np.nan if w.realized.get(name) is None else w.realized[name] for w in windows]
-            est = [np.nan if w.estimated.get(name) is None else w.estimated[name] for w in windows]
-            ax.plot(x, real, marker="o", markersize=3, color=_LINE_COLOR, label="realized")
-            if name in perf.estimable:
-                ax.plot(x, est, "--", marker="s", markersize=3, color=_EST_COLOR, label="estimated (CBPE)")
-            if name == perf.metric and perf.threshold is not None:
-                ax.axhline(perf.threshold, color=_BAD_COLOR, linestyle=":", linewidth=1.0, label="threshold")
-            ax.set_title(name, fontsize=9)
-            ax.legend(fontsize=7)
-        _time_axis(ax, x, labels)
-    for ax in list(axes.flat)[len(panels) :]:
-        ax.set_visible(False)
-    fig.tight_layout()
-    body = figure_to_html(fig, "realized and estimated performance, volume, latency and error rate per window")
+    charts = []
+    for name in metrics:
+        series = [Series("realized", [w.realized.get(name) for w in windows], color=_LINE_COLOR)]
+        if name in perf.estimable:
+            series.append(Series("estimated (CBPE)", [w.estimated.get(name) for w in windows], color=_EST_COLOR,
+                                 dashed=True))
+        threshold = perf.threshold if name == perf.metric else None
+        charts.append(lines_panel_svg(name, labels, series, threshold=threshold))
+    charts.append(lines_panel_svg("volume and labels", labels, [
+        Series("rows", [w.rows for w in windows], color=_LINE_COLOR, bars=True, opacity=0.5),
+        Series("labelled", [w.labelled for w in windows], color=_EST_COLOR, bars=True, opacity=0.9)]))
+    charts.append(lines_panel_svg("latency (ms)", labels, [
+        Series("p50", [w.latency_ms.get("p50") for w in windows], color=_LINE_COLOR),
+        Series("p99", [w.latency_ms.get("p99") for w in windows], color=_LINE_COLOR, dashed=True)]))
+    if with_errors:
+        charts.append(lines_panel_svg("error rate (refused / all requests)", labels, [
+            Series("error rate", [w.error_rate for w in windows], color=_BAD_COLOR)], from_zero=True))
+    body = panels_html(charts)
     calib = (f"calibrated on {perf.calibration_rows:,} reference rows (isotonic)" if perf.calibrated
              else "the model's own probabilities, uncalibrated")
     body = (
@@ -468,9 +383,3 @@ def _shadow_html(shadow: Any) -> str:
         out += (f"<p class='meta'>{shadow.unshadowed:,} rows answered since the challenger's first shadow copy have "
                 "none (dropped under load, refused by its contract, or failed: tabloop_shadow_total counts why).</p>")
     return out
-
-
-def _time_axis(ax: Any, x: np.ndarray, labels: list[str]) -> None:
-    step = max(1, math.ceil(len(labels) / 6))
-    ax.set_xticks(x[::step], [plot_label(labels[i]) for i in range(0, len(labels), step)], rotation=30, ha="right")
-    ax.tick_params(labelsize=6)

@@ -8,7 +8,7 @@ import orjson
 import pandas as pd
 
 from tabloop.bundle import Rows
-from tabloop.data import RAGGED_MESSAGE, Contract, check_frame, ragged_keys
+from tabloop.data import RAGGED_MESSAGE, Contract, check_frame, frame_from_records, ragged_keys
 from tabloop.errors import ContractViolation, MalformedRequest, PayloadTooLarge, Violation
 
 SOURCE = "request body"
@@ -82,7 +82,7 @@ def rows_to_frame(rows: Rows, contract: Contract) -> pd.DataFrame:
     accept: that is a silent guess, so it is reported as ``missing_column`` for that
     row, together with whatever else the contract finds.
     """
-    df = pd.DataFrame.from_records(rows)
+    df = frame_from_records(rows)
     _, ragged = ragged_keys(rows)
     if not ragged:
         return df

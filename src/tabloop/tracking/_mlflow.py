@@ -115,12 +115,21 @@ class Tracker:
         """Log the bundle, its manifest signed with ``key``, as an MLflow pyfunc model and register a new version."""
         from tabloop.tracking._pyfunc import BUNDLE_ARTIFACT
 
-        with tempfile.TemporaryDirectory(prefix="tabloop-bundle-") as tmp, warnings.catch_warnings():
+        with tempfile.TemporaryDirectory(prefix="tabloop-bundle-") as tmp:
+            bundle_dir = Path(tmp) / BUNDLE_ARTIFACT
+            bundle.save(bundle_dir, key=key)
+            return self.register_bundle_dir(bundle_dir, bundle, model_name, tags=tags)
+
+    def register_bundle_dir(self, bundle_dir: Path, bundle: ModelBundle, model_name: str, *,
+                            tags: dict[str, str] | None = None) -> VersionRef:
+        """Register the saved, signed bundle in ``bundle_dir`` (``bundle`` is what was loaded from it) as it is:
+        the very bytes, so that the new version's manifest hash and signature are the folder's."""
+        from tabloop.tracking._pyfunc import BUNDLE_ARTIFACT
+
+        sha = file_sha256(bundle_dir / MANIFEST_FILE)
+        with warnings.catch_warnings():
             # the signature comes from the contract, so MLflow's advice to add an input example does not apply
             warnings.filterwarnings("ignore", message=".*input example.*")
-            bundle_dir = Path(tmp) / BUNDLE_ARTIFACT
-            paths = bundle.save(bundle_dir, key=key)
-            sha = file_sha256(paths["manifest"])
             info = self._mlflow.pyfunc.log_model(
                 name=MODEL_ARTIFACT,
                 python_model=str(Path(__file__).with_name("_pyfunc_entry.py")),
@@ -228,7 +237,7 @@ class Tracker:
         if not expected:
             raise TrackingError(f"model {ref.name!r} version {ref.version} was not registered by tabloop; refusing to load")
         target = cache / _safe(ref.name) / ref.version
-        bundle_dir = target / "artifacts" / "bundle"
+        bundle_dir = cached_bundle_dir(cache, ref)
         fresh = False
         if not (bundle_dir / MANIFEST_FILE).exists() or file_sha256(bundle_dir / MANIFEST_FILE) != expected:
             self._download(ref, target, cache)
@@ -261,6 +270,11 @@ class Tracker:
         except Exception as exc:
             shutil.rmtree(tmp, ignore_errors=True)
             raise TrackingError(f"model {ref.name!r} version {ref.version}: cannot download: {exc}") from exc
+
+
+def cached_bundle_dir(cache: Path, ref: VersionRef) -> Path:
+    """Where ``load_bundle`` keeps a version's bundle under ``cache``."""
+    return cache / _safe(ref.name) / ref.version / "artifacts" / "bundle"
 
 
 def _signature(bundle: ModelBundle) -> Any:
