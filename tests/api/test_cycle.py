@@ -10,7 +10,7 @@ import pytest
 
 import tabloop
 from tabloop.api import approve, loop_run
-from tabloop.api._cycle import read_decisions
+from tabloop.api._cycle import LoopPassResult, read_decisions
 from tabloop.api._project import Project
 from tabloop.errors import PolicyError
 
@@ -23,7 +23,8 @@ def _project(tmp_path: Path, hmda: pd.DataFrame, champion_candidates: list[str])
     history.to_csv(tmp_path / "history.csv", index=False)
     root = tmp_path / "proj"
     tabloop.init(root, data=str(tmp_path / "history.csv"), target="deny", exclude=["black"])
-    set_spec(root, **{"train.candidates": champion_candidates, "split.folds": 3})
+    # the model tests after the gate have tests of their own (tests/api/test_model_tests.py); here one test runs them
+    set_spec(root, **{"train.candidates": champion_candidates, "split.folds": 3, "model_tests.gate": False})
     v = tabloop.train(root).version
     tabloop.promote(v, project=root)
     return root, production
@@ -115,19 +116,20 @@ def test_manual_approval_and_shadow_requirement(tmp_path: Path, hmda: pd.DataFra
     assert first.action == "shadowing"
     with pytest.raises(PolicyError, match="not waiting for approval"):
         approve(first.challenger_version, project=root)
-    # five shadow answers from the challenger arrive in the log (as the server writes them)
-    proj = Project.open(root)
-    rows = json.loads(production.drop(columns=["deny"]).head(5).to_json(orient="records"))
-    proj.predlog.append({"request_id": f"s{i}", "row": 0, "ts": "2026-01-01T00:00:00+00:00", "source": "http",
-                         "model": proj.spec.model_name, "version": first.challenger_version, "variant": "challenger",
-                         "inputs": r, "prediction": "no", "probabilities": {"no": 0.9, "yes": 0.1}, "latency_ms": 1.0}
-                        for i, r in enumerate(rows))
+    # the challenger shadows live traffic (as the server logs it) and the labels of those rows come back
+    labels = _shadow_traffic(root, production, champion=first.champion_version, challenger=first.challenger_version,
+                             answers_from=first.challenger_version)
+    pd.DataFrame(labels).to_csv(tmp_path / "live-labels.csv", index=False)
+    tabloop.feedback(tmp_path / "live-labels.csv", project=root)
     second = loop_run(root)
     assert second.action == "awaiting_approval", second.reasons
     done = approve(first.challenger_version, project=root)
     assert done.version == first.challenger_version
     assert Project.open(root).resolve("champion").version == first.challenger_version
     assert read_decisions(Project.open(root))[-1]["action"] == "approved"
+    move = tabloop.history("champion", project=root).moves[-1]
+    assert move["how"] == "approved" and move["why"].startswith("approved after the loop's gate; ")
+    assert "live shadow rows: candidate roc_auc " in move["why"]
 
 
 def test_labels_only_for_one_kind_of_prediction_raise_a_warning(tmp_path: Path, hmda: pd.DataFrame) -> None:
@@ -211,3 +213,98 @@ def test_loop_run_prints_a_fired_drift_trigger_once(tmp_path: Path, hmda: pd.Dat
     drift = [line for line in lines if "drifted:" in line]
     assert len(drift) == 1 and "trigger drift: FIRED" in drift[0], res.output
     assert lines[0].startswith("waiting_for_labels") and any("only 0 labelled rows" in line for line in lines)
+
+
+def _shadow_traffic(root: Path, production: pd.DataFrame, *, champion: str, challenger: str,
+                    answers_from: str) -> list[dict[str, object]]:
+    """Live requests as the server logs them in shadow mode: the champion's answer and the challenger's shadow copy
+    of every row under the same request id and row; ``answers_from`` is the version whose answers the copies hold.
+    Returns the labels that will come back for those rows."""
+    proj = Project.open(root)
+    live = production.head(200).reset_index(drop=True)
+    features = live.drop(columns=["deny"])
+    answered = proj.load_bundle(champion).predict(features, source="test").records()
+    copied = proj.load_bundle(answers_from).predict(features, source="test").records()
+    inputs = json.loads(features.to_json(orient="records"))
+    common = {"ts": "2026-01-01T00:00:00.000+00:00", "model": proj.spec.model_name, "latency_ms": 1.0}
+    records = []
+    for i, row in enumerate(inputs):
+        rid = f"live-{i // 2}"  # two rows a request
+        records.append({"request_id": rid, "row": i % 2, "source": "http", "version": champion,
+                        "variant": "champion", "inputs": row, **answered[i], **common})
+        records.append({"request_id": rid, "row": i % 2, "source": "shadow", "version": challenger,
+                        "variant": "challenger", "inputs": row, **copied[i], **common})
+    proj.predlog.append(records)
+    return [{"request_id": f"live-{i // 2}", "row": i % 2, "label": live["deny"][i]} for i in range(len(live))]
+
+
+def _shadowing_project(tmp_path: Path, hmda: pd.DataFrame, **spec: object) -> tuple[Path, pd.DataFrame, LoopPassResult]:
+    root, production = _project(tmp_path, hmda, ["dummy"])  # a weak champion: the prior
+    _score_and_label(root, production, tmp_path)
+    set_spec(root, **{"train.candidates": ["linear"], "retraining.approval": "auto", "retraining.shadow_requests": 5,
+                      "retraining.triggers.new_labels": 100, "retraining.triggers.drift": False, **spec})
+    first = loop_run(root)
+    assert first.action == "shadowing", first.reasons
+    return root, production, first
+
+
+def test_a_shadowing_challenger_waits_for_live_labels_then_the_paired_test_on_them_promotes_it(
+    tmp_path: Path, hmda: pd.DataFrame
+) -> None:
+    # the gate runs the model tests too: a generous latency budget, as tests never judge this machine's speed
+    root, production, first = _shadowing_project(tmp_path, hmda, **{"model_tests.gate": True,
+                                                                     "model_tests.latency_ms": 10_000,
+                                                                     "model_tests.latency_calls": 20})
+    champion, challenger = first.champion_version, first.challenger_version
+    assert challenger is not None
+    # retrain's gate is promote's: the paired test on the recent holdout, then the model tests
+    gate = first.retrain["gate"]
+    assert gate["test"]["test"] == "delong" and gate["promote"] and gate["model_tests"]["failed"] == 0
+    assert first.gate == gate and first.reasons[0].startswith("candidate roc_auc ")
+
+    labels = _shadow_traffic(root, production, champion=champion, challenger=challenger, answers_from=challenger)
+    waiting = loop_run(root)  # 200 rows shadowed, none labelled yet
+    assert waiting.action == "shadowing", waiting.reasons
+    assert waiting.reasons[-1].startswith("0 of the 30 labelled rows answered by both")
+    assert waiting.shadow["rows"] == 200 and waiting.shadow["agreement"] is not None and waiting.gate is None
+
+    pd.DataFrame(labels).to_csv(tmp_path / "live-labels.csv", index=False)
+    tabloop.feedback(tmp_path / "live-labels.csv", project=root)
+    done = loop_run(root)
+    assert done.action == "promoted", done.reasons
+    assert done.gate is not None and done.gate["promote"] and done.gate["rows"] == 200
+    assert done.gate["source"] == f"200 labelled rows v{champion} answered and v{challenger} shadowed"
+    assert done.shadow["labelled"] == 200 and done.shadow["verdict"] == "challenger_better"
+    assert done.shadow["realized"]["challenger"] > done.shadow["realized"]["champion"]
+    proj = Project.open(root)
+    assert proj.resolve("champion").version == challenger
+    record = read_decisions(proj)[-1]
+    assert record["action"] == "promoted" and record["gate"]["test"]["test"] == "delong"
+    # the audit log says why, with the live numbers, as promote's gate does
+    move = tabloop.history("champion", project=root).moves[-1]
+    assert (move["to_version"], move["how"]) == (challenger, "auto")
+    assert "live shadow rows: candidate roc_auc " in move["why"] and "meets the margin" in move["why"]
+
+
+def test_a_shadowing_challenger_no_better_on_the_live_rows_is_refused_with_the_numbers(
+    tmp_path: Path, hmda: pd.DataFrame
+) -> None:
+    root, production, first = _shadowing_project(tmp_path, hmda, **{"model_tests.gate": False})
+    champion, challenger = first.champion_version, first.challenger_version
+    assert challenger is not None and "model_tests" not in first.retrain["gate"]
+    # live, the challenger answers exactly as the champion does: no gain at all
+    labels = _shadow_traffic(root, production, champion=champion, challenger=challenger, answers_from=champion)
+    pd.DataFrame(labels).to_csv(tmp_path / "live-labels.csv", index=False)
+    tabloop.feedback(tmp_path / "live-labels.csv", project=root)
+    res = loop_run(root)
+    assert res.action == "rejected", res.reasons
+    assert res.shadow["agreement"] == 1.0 and res.shadow["differences"]["mean_abs"] == 0.0
+    assert res.gate is not None and not res.gate["promote"] and res.gate["refused_by"] == "paired"
+    assert any(r.startswith("live shadow rows: candidate roc_auc ") and "gain +0.0000" in r
+               and "does not reach the required margin" in r for r in res.reasons), res.reasons
+    proj = Project.open(root)
+    assert proj.resolve("champion").version == champion
+    assert read_decisions(proj)[-1]["action"] == "rejected"
+    tags = proj.tracker.get_version(proj.spec.model_name, challenger).tags
+    assert tags["tabloop.decision"] == "reject" and "live shadow rows" in tags["tabloop.decision_reason"]
+    assert loop_run(root).action != "promoted"  # a refused challenger is not settled again

@@ -6,7 +6,9 @@ import pandas as pd
 import pytest
 
 from tabloop.errors import PolicyError
+from tabloop.stats import PairedTest
 from tabloop.loop import (
+    GateVerdict,
     Trigger,
     after_gate,
     before_retraining,
@@ -37,13 +39,39 @@ def test_a_pending_challenger_is_settled_only_while_the_alias_names_it() -> None
     assert not settles_pending(pending, "4") and not settles_pending(pending, None) and not settles_pending(None, "3")
 
 
-def test_settling_counts_shadow_answers_then_asks_for_approval_or_promotes() -> None:
+def _live(promote: bool) -> GateVerdict:
+    reason = "candidate roc_auc 0.8000 vs champion 0.7000 on 60 rows"
+    test = PairedTest("delong", 0.7, 0.8, 0.1, 2.0, 0.01 if promote else 0.3)
+    return GateVerdict(promote, "roc_auc", 60, 0.0, 0.05, test, [reason], refused_by=None if promote else "paired")
+
+
+def test_settling_counts_shadow_answers_then_judges_the_live_rows_then_asks_for_approval_or_promotes() -> None:
     waiting = settle("shadowing", "3", shadowed=2, shadow_requests=5, approval="auto")
     assert (waiting.action, waiting.promote) == ("shadowing", False)
     assert waiting.reasons == ["challenger v3 passed the gate earlier", "2 of 5 shadow requests answered"]
-    manual = settle("shadowing", "3", shadowed=5, shadow_requests=5, approval="manual")
+    # enough shadow answers, too few of them labelled: it keeps shadowing, and says how many labels it waits for
+    unlabelled = settle("shadowing", "3", shadowed=5, shadow_requests=5, approval="auto", live=None,
+                        labelled_pairs=12, min_labels=30)
+    assert (unlabelled.action, unlabelled.promote) == ("shadowing", False)
+    assert unlabelled.reasons[-1].startswith("12 of the 30 labelled rows answered by both")
+    manual = settle("shadowing", "3", shadowed=5, shadow_requests=5, approval="manual", live=_live(True),
+                    labelled_pairs=60, min_labels=30)
     assert (manual.action, manual.promote) == ("awaiting_approval", False)
+    assert "live shadow rows: candidate roc_auc 0.8000 vs champion 0.7000 on 60 rows" in manual.reasons
     assert manual.reasons[-1] == "waiting for 'tabloop approve 3'"
+    promoted = settle("shadowing", "3", shadowed=5, shadow_requests=5, approval="auto", live=_live(True),
+                      labelled_pairs=60, min_labels=30)
+    assert (promoted.action, promoted.promote) == ("awaiting_approval", True)
+    refused = settle("shadowing", "3", shadowed=5, shadow_requests=5, approval="auto", live=_live(False),
+                     labelled_pairs=60, min_labels=30)
+    assert (refused.action, refused.promote) == ("rejected", False)
+    assert refused.reasons[-1].startswith("live shadow rows: candidate roc_auc")
+    one_class = GateVerdict(False, "roc_auc", 40, 0.0, 0.05, None, ["roc_auc cannot be compared on these 40 rows"])
+    undefined = settle("shadowing", "3", shadowed=5, shadow_requests=5, approval="auto", live=one_class,
+                       labelled_pairs=40, min_labels=30)
+    assert (undefined.action, undefined.promote) == ("shadowing", False)
+    assert undefined.reasons[-2:] == ["live shadow rows: roc_auc cannot be compared on these 40 rows",
+                                      "waiting for more feedback labels"]
     auto = settle("awaiting_approval", "3", shadowed=0, shadow_requests=5, approval="auto")
     assert (auto.action, auto.promote) == ("awaiting_approval", True)
 

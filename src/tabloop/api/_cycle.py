@@ -61,6 +61,11 @@ class LoopPassResult(Result):
     #: the champion's realized performance on feedback-holdout rows only (labels the model did not shape)
     holdout: dict[str, Any] | None = None
     record: Path | None = None
+    #: the gate's verdict this pass: the retrained challenger's (paired test on the recent holdout, model tests)
+    #: or, settling a shadowing challenger, the paired test on the live rows both versions answered
+    gate: dict[str, Any] | None = None
+    #: settling a shadowing challenger: the shadow comparison (agreement, differences, realized metrics)
+    shadow: dict[str, Any] | None = None
 
 
 def loop_run(
@@ -111,24 +116,59 @@ def loop_run(
                                             retrain=result.to_dict(), reasons=list(result.reasons), **base))
     step = after_gate(result.promote, shadow_requests=policy.shadow_requests, approval=policy.approval)
     out = LoopPassResult(action=step.action, challenger_version=result.challenger_version, triggers=trig,
-                         retrain=result.to_dict(), reasons=list(result.reasons), **base)
+                         retrain=result.to_dict(), reasons=list(result.reasons), gate=result.gate, **base)
     if step.promote:
         _promote(proj, result.challenger_version or "", out)
     return _record(proj, out)
 
 
 def _settle(proj: Project, pending: dict[str, Any], base: dict[str, Any], logged: pd.DataFrame) -> LoopPassResult:
-    """A challenger that passed the gate earlier: count its shadow answers, then promote or keep waiting."""
-    policy = proj.spec.retraining
+    """A challenger that passed the gate earlier: count its shadow answers, judge it on the live rows it shadowed
+    (the paired test, on their labels), then promote, refuse or keep waiting."""
+    spec = proj.spec
+    policy = spec.retraining
     version = pending["challenger_version"]
-    shadowed = shadow_answers(logged, version) if pending["action"] == "shadowing" else 0
+    shadowing = pending["action"] == "shadowing"
+    shadowed = shadow_answers(logged, version) if shadowing else 0
+    comparison = live = None
+    if shadowing and shadowed >= policy.shadow_requests:
+        comparison, live = _shadow_gate(proj, version, base["champion_version"], logged)
     step = settle(pending["action"], version, shadowed=shadowed, shadow_requests=policy.shadow_requests,
-                  approval=policy.approval)
+                  approval=policy.approval, live=live,
+                  labelled_pairs=0 if comparison is None else comparison.labelled,
+                  min_labels=spec.monitoring.shadow.min_labels)
     out = LoopPassResult(action=step.action, challenger_version=version, triggers=[], retrain=None,
-                         reasons=step.reasons, **base)
+                         reasons=step.reasons, gate=None if live is None else live.to_dict(),
+                         shadow=None if comparison is None else comparison.to_dict(), **base)
+    if live is not None and step.action != "shadowing":  # the version's own record of the decision, as retrain's
+        for key, value in {"tabloop.decision": "promote" if live.promote else "reject",
+                           "tabloop.decision_reason": "; ".join(step.reasons)[:5000]}.items():
+            proj.tracker.client.set_model_version_tag(spec.model_name, version, key, value)
     if step.promote:
         _promote(proj, version, out)
     return out
+
+
+def _shadow_gate(proj: Project, version: str, champion: str, logged: pd.DataFrame) -> tuple[Any, Any]:
+    """The shadow comparison of ``version`` against ``champion`` over the log, and the paired gate on its labelled
+    pairs (None below ``monitoring.shadow.min_labels``)."""
+    from tabloop.api._monitor import _join_labels
+    from tabloop.loop import paired_gate
+    from tabloop.monitoring import shadow_comparison, shadow_pairs
+
+    spec = proj.spec
+    policy, task, metric = spec.retraining, spec.task, spec.resolved_metric
+    labelled = _join_labels(logged, proj.predlog.read_feedback())
+    pairs = shadow_pairs(labelled, task=task, classes=_classes(proj), challenger=version, champion=champion)
+    comparison = shadow_comparison(pairs, metric=metric, spec=spec.monitoring.shadow, margin=policy.min_improvement,
+                                   significance=policy.significance, seed=spec.seed)
+    y, a, b = pairs.labelled()
+    if y.size < spec.monitoring.shadow.min_labels:
+        return comparison, None
+    live = paired_gate(task, metric, y, a, b, margin=policy.min_improvement, significance=policy.significance,
+                       seed=spec.seed, source=f"{y.size} labelled rows v{champion} answered and v{version} shadowed",
+                       noise="noise on these live rows")
+    return comparison, live
 
 
 def _promote(proj: Project, version: str, out: LoopPassResult) -> None:
@@ -166,11 +206,14 @@ class ApproveResult(Result):
 def approve(version: str, *, project: str | Path | None = None) -> ApproveResult:
     """Promote a challenger that the loop left waiting for approval."""
     proj = Project.open(project)
-    check_awaiting_approval(read_decisions(proj), str(version))
+    history = read_decisions(proj)
+    check_awaiting_approval(history, str(version))
     ref = proj.resolve(str(version))
     seen = proj.tracker.alias_version(ref.name, "champion")
+    waiting = next(r for r in reversed(history) if r.get("challenger_version") == str(version))
+    why = "; ".join(["approved after the loop's gate", *waiting.get("reasons", [])])
     previous = proj.tracker.set_alias(ref.name, "champion", ref.version, expected_previous=seen, how="approved",
-                                      why="approved after the loop's gate")
+                                      why=why)
     record = _append(proj, {"action": "approved", "challenger_version": ref.version, "previous_champion": previous,
                             "at": utc_now()})
     return ApproveResult(ref.name, ref.version, previous, record)

@@ -153,43 +153,27 @@ def promote(
             verdict = _gate(proj, ref.version, seen, holdout)
             gate = verdict.to_dict()
             if not verdict.promote:
+                tests = verdict.refused_by == "model_tests"
                 raise PromotionRefused(
-                    f"version {ref.version} does not replace champion version {seen}: {'; '.join(verdict.reasons)}",
-                    hint="improve the candidate, pass --holdout with more labelled rows, or --force to promote "
-                    "it anyway (recorded as forced in 'tabloop history')",
+                    f"version {ref.version} does not replace champion version {seen}: "
+                    + (verdict.reasons[-1] if tests else "; ".join(verdict.reasons)),
+                    hint=(f"'tabloop test {ref.version}' shows the details; thresholds are under model_tests: in "
+                          "tabloop.yaml (model_tests.gate: false turns this check off), or --force promotes it anyway"
+                          if tests else "improve the candidate, pass --holdout with more labelled rows, or --force "
+                          "to promote it anyway (recorded as forced in 'tabloop history')"),
                 )
-            if proj.spec.model_tests.gate:
-                gate["model_tests"] = _model_tests_gate(proj, ref.version, seen)
             how = "gated"
     why = reason or ("; ".join(gate["reasons"]) if gate else "")
     previous = proj.tracker.set_alias(ref.name, alias, ref.version, expected_previous=seen, how=how, why=why)
     return PromoteResult(ref.name, ref.version, alias, previous, how, gate)
 
 
-def _model_tests_gate(proj: Project, version: str, champion: str) -> dict[str, int]:
-    """Run ``version``'s model tests (``tabloop test``); refuse the promotion naming each failing test."""
-    from tabloop.api._model_tests import run_model_tests
-
-    report = run_model_tests(proj.workspace.root, version)
-    if not report.passed:
-        raise PromotionRefused(
-            f"version {version} does not replace champion version {champion}: its model tests failed: "
-            f"{report.describe_failures()}",
-            hint=f"'tabloop test {version}' shows the details; thresholds are under model_tests: in tabloop.yaml "
-            "(model_tests.gate: false turns this check off), or --force promotes it anyway",
-        )
-    return report.counts
-
-
 def _gate(proj: Project, version: str, champion: str, holdout: str | Path | None) -> GateVerdict:
-    """The paired gate of ``version`` against ``champion`` on ``holdout`` (default: ``version``'s test part)."""
-    import numpy as np
-
+    """The gate (``api/_gate.py``) of ``version`` against ``champion`` on ``holdout`` (default: ``version``'s test
+    part)."""
+    from tabloop.api._gate import judge
     from tabloop.data import read_table
-    from tabloop.loop import Answers, paired_gate
 
-    spec = proj.spec
-    candidate, current = proj.load_bundle(version), proj.load_bundle(champion)
     if holdout is not None:
         rows, source = read_table(holdout), str(holdout)
     else:
@@ -199,30 +183,7 @@ def _gate(proj: Project, version: str, champion: str, holdout: str | Path | None
                             hint="pass --holdout PATH, a labelled table, to compare it with the champion")
         rows = download_test_part(proj, ref.run_id)
         source = f"the held-out test part of version {version}"
-    target = spec.data.target
-    if target not in rows.columns:
-        raise DataError(f"{source}: no target column {target!r}", hint="the gate needs labelled rows")
-    rows = rows[rows[target].notna()]
-    features = rows.drop(columns=[target])
-
-    def answers(bundle: ModelBundle) -> Answers:
-        preds = bundle.predict(features, source=source)
-        if bundle.task == "regression":
-            return Answers(np.asarray(preds.labels, dtype="float64"))
-        lookup = {str(c): i for i, c in enumerate(bundle.classes)}
-        return Answers(np.array([lookup[str(p)] for p in preds.labels]), np.asarray(preds.proba))
-
-    if candidate.task == "regression":
-        y = rows[target].to_numpy(dtype="float64")
-    else:
-        if [str(c) for c in candidate.classes] != [str(c) for c in current.classes]:
-            raise DataError(f"version {version} predicts classes {list(candidate.classes)} and the champion "
-                            f"{list(current.classes)}: they cannot be compared row by row",
-                            hint="use --force if the change of classes is intended")
-        y = encode_target(rows[target], candidate.classes)
-    return paired_gate(candidate.task, spec.resolved_metric, y, answers(current), answers(candidate),
-                       margin=spec.retraining.min_improvement, significance=spec.retraining.significance,
-                       seed=spec.seed)
+    return judge(proj, proj.load_bundle(version), proj.load_bundle(champion), rows, source=source)
 
 
 @dataclass

@@ -12,13 +12,12 @@ from typing import Any
 import pandas as pd
 
 from tabloop.api._evaluate import score_bundle
+from tabloop.api._gate import judge
 from tabloop.api._project import Project
 from tabloop.api._results import Result
 from tabloop.api._train import fit_and_register
 from tabloop.data import check_frame, frame_fingerprint, read_table, source_name
-from tabloop.evaluation import greater_is_better
 from tabloop.loop import (
-    decide_promotion,
     join_labels,
     labelled_window,
     normalise_labels,
@@ -95,6 +94,9 @@ class RetrainResult(Result):
     promote: bool
     reasons: list[str] = field(default_factory=list)
     record: Path | None = None
+    #: the promotion gate's verdict (``api/_gate.py``, the one ``tabloop promote`` applies): the paired test on the
+    #: recent holdout, its numbers, and the model tests' counts when they ran
+    gate: dict[str, Any] | None = None
 
 
 def retrain(
@@ -105,6 +107,8 @@ def retrain(
 ) -> RetrainResult:
     """Train on the newer labelled data, judge against the champion on the same recent holdout.
 
+    The judgement is ``tabloop promote``'s gate (``api/_gate.py``): the paired test on the holdout's
+    rows, then the challenger's model tests when ``model_tests.gate`` is on.
     The new version gets the alias ``challenger``; the decision (and why) is recorded,
     and the champion alias is left for 'tabloop promote' to move. ``budget`` covers the
     whole command: reading the log and the labels before training counts against it, and
@@ -154,15 +158,15 @@ def retrain(
     proj.tracker.set_alias(spec.model_name, "challenger", summary.version, why="registered by retrain")
     challenger = proj.load_bundle(summary.version)
     chall_score = score_bundle(challenger, holdout, proj).metrics.get(metric)
-    decision = decide_promotion(metric=metric, greater_is_better=greater_is_better(metric), champion=champ_score,
-                                challenger=chall_score, min_improvement=policy.min_improvement)
-    for key, value in {"tabloop.decision": "promote" if decision.promote else "reject",
-                       "tabloop.decision_reason": "; ".join(decision.reasons)[:5000]}.items():
+    verdict = judge(proj, challenger, champion, holdout,
+                    source=f"the newest labelled rows' holdout ({len(holdout)} rows, labels joined by request id)")
+    for key, value in {"tabloop.decision": "promote" if verdict.promote else "reject",
+                       "tabloop.decision_reason": "; ".join(verdict.reasons)[:5000]}.items():
         proj.tracker.client.set_model_version_tag(spec.model_name, summary.version, key, value)
     return _record(proj, RetrainResult(
         status="retrained", challenger_version=summary.version, holdout_rows=len(holdout), train_rows=len(train_df),
-        champion_score=champ_score, challenger_score=chall_score, promote=decision.promote, reasons=decision.reasons,
-        **base,
+        champion_score=champ_score, challenger_score=chall_score, promote=verdict.promote,
+        reasons=list(verdict.reasons), gate=verdict.to_dict(), **base,
     ))
 
 

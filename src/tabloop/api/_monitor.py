@@ -56,6 +56,9 @@ class MonitorResult(Result):
     performance: dict[str, Any] | None = None
     #: champion against challenger on the rows each answered, when more than one variant answered
     ab: dict[str, Any] | None = None
+    #: the shadow challenger's answers beside the champion's on the same rows (rollout shadow): agreement,
+    #: differences and, once labels arrive, each one's metric and the paired test
+    shadow: dict[str, Any] | None = None
     #: lines of the prediction log and feedback files that were not whole records and were left out
     skipped_lines: int = 0
     #: what became of each alert the policy raised (spec: alerts): sent, deduplicated, failed or off
@@ -96,7 +99,7 @@ def monitor(
     from tabloop.monitoring import drift_report, out_of_contract_summary, shadow_mask, start_drift
 
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
-    timeline = performance = ab = marked = None
+    timeline = performance = ab = marked = shadow = None
     skipped: list[SkippedLine] = []
     left_out: dict[str, str] = {}
     if proj is None:
@@ -144,6 +147,7 @@ def monitor(
         if not logged.empty:
             timeline, performance = _over_time(proj, bundle, ref_df, ref_raw, logged, errors)
             ab = _ab(proj, bundle, logged)
+            shadow = _shadow(proj, bundle, logged)
         out_dir = Path(report_dir) if report_dir else proj.report_dir()
         ref_name = ("reference sample" if reference is None
                     else source_name(reference, query=reference_query, table=reference_table))
@@ -152,7 +156,8 @@ def monitor(
     alerts = _alerts(proj, result, performance, report_name=f"monitor-{stamp}") if proj is not None else []
     decision = {"act": bool(reasons), "reasons": reasons}
     report = drift_report(result, ref_df, cur_df, title="Monitoring report", subtitle=f"{ref_name} vs {cur_name}",
-                          timeline=timeline, performance=performance, decision=decision, ab=ab)
+                          timeline=timeline, performance=performance, decision=decision, ab=ab,
+                          shadow=shadow)
     html_path, json_path = report.write(out_dir, f"monitor-{stamp}")
     data = result.to_dict()
     return MonitorResult(
@@ -165,6 +170,7 @@ def monitor(
         multivariate=data["multivariate"],
         performance=None if performance is None else _performance_summary(performance),
         ab=None if ab is None else ab.to_dict(),
+        shadow=None if shadow is None else shadow.to_dict(),
         skipped_lines=len(skipped),
         not_compared=left_out,
         alerts=alerts,
@@ -235,6 +241,19 @@ def _ab(proj: Project, bundle: ModelBundle, logged: pd.DataFrame) -> Any:
         return None
     metric = bundle.manifest.metric or proj.spec.resolved_metric
     return ab_summary(logged, task=bundle.task, classes=bundle.classes, metric=metric, spec=proj.spec.monitoring.ab)
+
+
+def _shadow(proj: Project, bundle: ModelBundle, logged: pd.DataFrame) -> Any:
+    """The shadow comparison of the newest shadow challenger, when the log holds shadow copies."""
+    from tabloop.monitoring import shadow_comparison, shadow_mask, shadow_pairs
+
+    if not shadow_mask(logged).any():
+        return None
+    spec = proj.spec
+    pairs = shadow_pairs(logged, task=bundle.task, classes=bundle.classes)
+    return shadow_comparison(pairs, metric=bundle.manifest.metric or spec.resolved_metric, spec=spec.monitoring.shadow,
+                             margin=spec.retraining.min_improvement, significance=spec.retraining.significance,
+                             seed=spec.seed)
 
 
 def _maybe_project(project: str | Path | None, *, standalone: bool) -> Project | None:

@@ -443,6 +443,10 @@ def monitor(
                 print(f"warning: {perf['label_bias']}")
         for comparison in (res.ab or {}).get("comparisons", []):
             print(f"A/B {comparison['variant']} vs {comparison['baseline']}: {comparison['detail']}")
+        if res.shadow is not None and res.shadow["rows"]:
+            sh = res.shadow
+            print(f"shadow v{sh['challenger_version']} vs champion: {sh['rows']} rows compared, agreement "
+                  f"{sh['agreement']:.1%}; {sh['detail']}")
         print(f"report: {res.report_html}")
         if res.policy_crossed:
             print(f"act (exit code 3): {'; '.join(res.reasons)}")
@@ -475,7 +479,8 @@ def retrain(
     project: ProjectOpt = None,
     budget: Annotated[float | None, typer.Option(help="Seconds to spend training.")] = None,
 ) -> Reply:
-    """Train on the newer labelled data, compare with the champion on a recent holdout, register a challenger."""
+    """Train on the newer labelled data, judge it against the champion on a recent holdout with the promotion gate
+    (the paired test, then the model tests when model_tests.gate), register a challenger."""
     from tabloop.api import retrain as run
 
     res = run(project, budget=budget, progress=progress())
@@ -506,6 +511,9 @@ def _print_pass(res: Any) -> None:
           + (f", challenger v{res.challenger_version}" if res.challenger_version else ""))
     for t in res.triggers:
         print(f"  trigger {t['name']}: {'FIRED' if t['fired'] else 'no'} ({t['detail']})")
+    if res.shadow is not None and res.shadow["rows"]:
+        sh = res.shadow
+        print(f"  shadow: {sh['rows']} rows compared, agreement {sh['agreement']:.1%}, {sh['labelled']} labelled")
     for reason in res.reasons:
         print(f"  {reason}")
     for warning in res.warnings:

@@ -21,9 +21,9 @@ if TYPE_CHECKING:
         shadow_answers,
         too_few_labels,
     )
-    from tabloop.loop._gate import Answers, GateVerdict, paired_gate
+    from tabloop.loop._gate import Answers, GateVerdict, paired_gate, with_model_tests
     from tabloop.loop._label_join import JoinedLabels, join_labels, normalise_labels
-    from tabloop.loop._policy import Decision, decide_promotion, unjudgeable_holdout
+    from tabloop.loop._policy import unjudgeable_holdout
     from tabloop.loop._realized import holdout_labelled_rows, performance_of, realized_performance
     from tabloop.loop._retraining_set import labelled_window, retraining_frame, split_recent, uses_older_data
     from tabloop.loop._triggers import Trigger, evaluate_triggers, label_bias_warning
@@ -33,7 +33,6 @@ __getattr__, __dir__ = exports(__name__, __file__)
 __all__ = [
     "PENDING",
     "Answers",
-    "Decision",
     "GateVerdict",
     "JoinedLabels",
     "Step",
@@ -41,7 +40,6 @@ __all__ = [
     "after_gate",
     "before_retraining",
     "check_awaiting_approval",
-    "decide_promotion",
     "evaluate_triggers",
     "holdout_labelled_rows",
     "join_labels",
@@ -62,4 +60,5 @@ __all__ = [
     "too_few_labels",
     "unjudgeable_holdout",
     "uses_older_data",
+    "with_model_tests",
 ]

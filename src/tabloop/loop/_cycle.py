@@ -1,8 +1,9 @@
 """The decisions of one pass of the loop, given its numbers: what the facade reads, these judge.
 
-A pass either settles a challenger that passed the gate earlier (shadow answers counted,
-then approval), or looks at the triggers and, when one fires and enough labels came back,
-retrains; a challenger that passes the gate then shadows, waits for approval, or is promoted.
+A pass either settles a challenger that passed the gate earlier (shadow answers counted, then
+the paired test on the live rows both models answered, then approval), or looks at the triggers
+and, when one fires and enough labels came back, retrains; a challenger that passes the gate then
+shadows, waits for approval, or is promoted.
 Every function here takes values and returns values; reading the log and the decisions
 file, training and moving aliases are ``tabloop.api``'s business.
 """
@@ -15,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from tabloop.errors import PolicyError
+from tabloop.loop._gate import GateVerdict
 from tabloop.loop._triggers import Trigger
 
 #: decisions that leave a challenger waiting for a later pass (or a person)
@@ -57,14 +59,34 @@ def shadow_answers(predictions: pd.DataFrame, version: str) -> int:
     return int(((predictions["variant"] == "challenger") & (predictions["version"].astype(str) == str(version))).sum())
 
 
-def settle(action: str, version: str, *, shadowed: int, shadow_requests: int, approval: str) -> Step:
-    """A challenger that passed the gate earlier: enough shadow answers yet, and may it be promoted alone?"""
+def settle(action: str, version: str, *, shadowed: int, shadow_requests: int, approval: str,
+           live: GateVerdict | None = None, labelled_pairs: int = 0, min_labels: int = 0) -> Step:
+    """A challenger that passed the gate earlier: enough shadow answers yet, did it beat the champion on the live
+    rows both answered, and may it be promoted alone?
+
+    ``live`` is the paired gate on the labelled pairs (``labelled_pairs`` of them; judged from ``min_labels``):
+    after the shadow answers, a challenger waits for that many labels, and is refused when it is not better there.
+    """
     step = Step(action, [f"challenger v{version} passed the gate earlier"])
     if action == "shadowing":
         if shadowed < shadow_requests:
             step.reasons.append(f"{shadowed} of {shadow_requests} shadow requests answered")
             return step
         step.reasons.append(f"{shadowed} shadow requests answered (needed {shadow_requests})")
+        if live is None or labelled_pairs < min_labels:
+            step.reasons.append(f"{labelled_pairs} of the {min_labels} labelled rows answered by both the champion "
+                                "and the shadow challenger that the live paired test needs (monitoring.shadow."
+                                "min_labels): waiting for feedback labels")
+            return step
+        if live.test is None:  # the metric is undefined on these labels (one class): more labels may settle it
+            step.reasons.extend(f"live shadow rows: {r}" for r in live.reasons)
+            step.reasons.append("waiting for more feedback labels")
+            return step
+        if not live.promote:
+            step.action = "rejected"
+            step.reasons.extend(f"live shadow rows: {r}" for r in live.reasons)
+            return step
+        step.reasons.extend(f"live shadow rows: {r}" for r in live.reasons)
         step.action = "awaiting_approval"
     if approval == "auto":
         step.promote = True

@@ -1,11 +1,13 @@
 """The paired promotion gate: does a candidate beat the champion on the same labelled rows, for real?
 
-``decide_promotion`` compares two numbers; a holdout of a few hundred rows moves either by
-more than most improvements. The gate here pairs the two models' answers row by row and
+Comparing two scores is not enough: a holdout of a few hundred rows moves either by more
+than most improvements. The gate here pairs the two models' answers row by row and
 asks a significance test suited to the metric: DeLong for ROC AUC, McNemar for accuracy,
 a paired bootstrap for everything else. A candidate is promoted when its gain reaches the
 spec's margin (``retraining.min_improvement``) and the one-sided p-value for "better by at
-least the margin" is below ``retraining.significance``.
+least the margin" is below ``retraining.significance``. ``tabloop promote``, ``tabloop retrain`` and
+``tabloop loop run`` all judge through it (``api/_gate.py``, the model tests after it); the loop
+also on the live rows a shadowing challenger answered beside the champion (``monitoring/_shadow.py``).
 """
 
 from __future__ import annotations
@@ -16,13 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from tabloop.evaluation import compute_metrics, greater_is_better
-from tabloop.stats import PairedTest, delong_test, mcnemar_test, paired_bootstrap
+from tabloop.evaluation import greater_is_better
+from tabloop.monitoring import Answers, paired_test
+from tabloop.stats import PairedTest
 
-__all__ = ["Answers", "GateVerdict", "paired_gate"]
-
-#: resamples of the paired bootstrap: the p-value's resolution is 1 / (RESAMPLES + 1)
-RESAMPLES = 1000
+__all__ = ["Answers", "GateVerdict", "paired_gate", "with_model_tests"]
 
 
 @dataclass
@@ -34,20 +34,20 @@ class GateVerdict:
     significance: float
     test: PairedTest | None
     reasons: list[str] = field(default_factory=list)
+    #: which rows judged: the candidate's held-out test part, a given table, the loop's recent holdout, live shadow rows
+    source: str = ""
+    #: the model tests' counts (passed, failed, error, skipped) when they ran after the paired test
+    model_tests: dict[str, int] | None = None
+    #: what refused the candidate: ``paired`` (the test or its margin) or ``model_tests``; None when promoted
+    refused_by: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"promote": self.promote, "metric": self.metric, "rows": self.rows, "margin": self.margin,
-                "significance": self.significance, "test": None if self.test is None else self.test.to_dict(),
-                "reasons": list(self.reasons)}
-
-
-@dataclass(frozen=True)
-class Answers:
-    """One model's answers on the gate's rows: encoded predicted labels and class probabilities (classification)
-    or predicted values (regression, ``labels``)."""
-
-    labels: np.ndarray
-    proba: np.ndarray | None = None
+        out = {"promote": self.promote, "metric": self.metric, "rows": self.rows, "margin": self.margin,
+               "significance": self.significance, "test": None if self.test is None else self.test.to_dict(),
+               "reasons": list(self.reasons), "source": self.source, "refused_by": self.refused_by}
+        if self.model_tests is not None:
+            out["model_tests"] = dict(self.model_tests)
+        return out
 
 
 def paired_gate(
@@ -60,13 +60,18 @@ def paired_gate(
     margin: float,
     significance: float,
     seed: int = 0,
+    source: str = "",
+    noise: str = "the holdout's noise",
 ) -> GateVerdict:
-    """Judge ``candidate`` against ``champion`` on the labelled rows ``y`` (encoded labels, or values)."""
+    """Judge ``candidate`` against ``champion`` on the labelled rows ``y`` (encoded labels, or values).
+
+    ``source`` names the rows in the verdict; ``noise`` is what a gain that is not significant may be.
+    """
     y = np.asarray(y)
-    verdict = GateVerdict(False, metric, int(y.size), margin, significance, None)
+    verdict = GateVerdict(False, metric, int(y.size), margin, significance, None, source=source, refused_by="paired")
     higher = greater_is_better(metric)
     try:
-        test = _test(task, metric, y, champion, candidate, margin=margin, higher=higher, seed=seed)
+        test = paired_test(task, metric, y, champion, candidate, margin=margin, seed=seed)
     except ValueError as exc:
         verdict.reasons.append(f"{metric} cannot be compared on these {y.size} rows: {exc}")
         return verdict
@@ -81,31 +86,19 @@ def paired_gate(
     if gain < margin - 1e-12 or gain <= 0:
         verdict.reasons.append(f"{numbers}; the gain does not reach the required margin {max(margin, 0):.4f}")
     elif significance < 1 and test.p_value >= significance:
-        verdict.reasons.append(f"{numbers}; not significant at {significance:g}: the gain may be the holdout's noise")
+        verdict.reasons.append(f"{numbers}; not significant at {significance:g}: the gain may be {noise}")
     else:
-        verdict.promote = True
+        verdict.promote, verdict.refused_by = True, None
         verdict.reasons.append(f"{numbers}; meets the margin {margin:.4f} at significance {significance:g}")
     return verdict
 
 
-def _test(task: str, metric: str, y: np.ndarray, a: Answers, b: Answers, *, margin: float, higher: bool,
-          seed: int) -> PairedTest:
-    if task == "binary" and metric == "roc_auc":
-        assert a.proba is not None and b.proba is not None
-        return delong_test(y, a.proba[:, 1], b.proba[:, 1], margin=margin)
-    if metric == "accuracy" and margin <= 0:
-        # McNemar asks "is B right more often", which is a margin of zero; a positive margin needs the bootstrap
-        return mcnemar_test(a.labels == y, b.labels == y)
 
-    def scorer(answers: Answers):  # noqa: ANN202 - a closure over one model's answers
-        def score(index: np.ndarray) -> float:
-            proba = None if answers.proba is None else answers.proba[index]
-            value = compute_metrics(task, y[index], proba=proba, y_pred=answers.labels[index], metrics=[metric])[metric]
-            return math.nan if value is None else value
-        return score
-
-    test = paired_bootstrap(scorer(a), scorer(b), int(y.size), greater_is_better=higher, margin=margin,
-                            resamples=RESAMPLES, seed=seed)
-    if not (math.isfinite(test.score_a) and math.isfinite(test.score_b)):
-        raise ValueError(f"{metric} is undefined for one of the models")
-    return test
+def with_model_tests(verdict: GateVerdict, *, version: str, passed: bool, counts: dict[str, int],
+                     failures: str) -> GateVerdict:
+    """The paired verdict with the candidate's model tests after it: a failing test refuses, naming each failure."""
+    verdict.model_tests = dict(counts)
+    if not passed:
+        verdict.promote, verdict.refused_by = False, "model_tests"
+        verdict.reasons.append(f"its model tests failed: {failures}")
+    return verdict

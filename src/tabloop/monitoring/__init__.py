@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from tabloop.monitoring._importance import permutation_importances
     from tabloop.monitoring._multivariate import MultivariateDrift, domain_classifier_drift
     from tabloop.monitoring._out_of_contract import out_of_contract_summary
+    from tabloop.monitoring._paired import Answers, paired_test
+    from tabloop.monitoring._shadow import ShadowComparison, ShadowPairs, shadow_comparison, shadow_pairs
     from tabloop.monitoring._performance import (
         Calibration,
         GroupOps,
@@ -47,6 +49,7 @@ __getattr__, __dir__ = exports(__name__, __file__)
 
 __all__ = [
     "ab_summary",
+    "Answers",
     "ABComparison",
     "ABSummary",
     "answered_variants",
@@ -72,12 +75,17 @@ __all__ = [
     "label_selection_warning",
     "MultivariateDrift",
     "outputs_over_time",
+    "paired_test",
     "OutputsTimeline",
     "performance_over_time",
     "PerformanceTimeline",
     "permutation_importances",
     "positive_probability",
+    "shadow_comparison",
+    "ShadowComparison",
     "shadow_mask",
+    "shadow_pairs",
+    "ShadowPairs",
     "split_windows",
     "start_drift",
     "top_drift_features",

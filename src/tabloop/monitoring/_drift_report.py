@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     # annotations only: the A/B and performance modules import scikit-learn's metrics, which a
     # standalone drift report never uses
     from tabloop.monitoring._ab import ABSummary
+    from tabloop.monitoring._shadow import ShadowComparison
     from tabloop.monitoring._performance import PerformanceTimeline
     from tabloop.monitoring._timeline import DriftTimeline
 
@@ -44,13 +45,15 @@ def drift_report(
     performance: PerformanceTimeline | None = None,
     decision: dict[str, Any] | None = None,
     ab: ABSummary | None = None,
+    shadow: ShadowComparison | None = None,
 ) -> Report:
     """Build the HTML + JSON report of ``result``; the frames are the ones it was computed on.
 
     ``timeline`` (drift per window) and ``performance`` (realized, estimated and
     operational figures per window) add line graphs over time; ``decision`` (``act``
     and its ``reasons``) is the policy's verdict; ``ab`` compares the variants that
-    answered traffic. Each lands in the JSON under its name.
+    answered traffic; ``shadow`` the shadow challenger beside the champion. Each lands in the
+    JSON under its name.
     """
     shown = [*result.features, *([result.prediction] if result.prediction is not None else [])]
     return monitor_report(
@@ -64,6 +67,7 @@ def drift_report(
         performance=performance,
         decision=decision,
         ab=ab,
+        shadow=shadow,
     )
 
 

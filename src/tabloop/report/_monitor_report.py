@@ -37,6 +37,7 @@ def monitor_report(
     performance: Any = None,
     decision: dict[str, Any] | None = None,
     ab: Any = None,
+    shadow: Any = None,
 ) -> Report:
     """Draw the HTML + JSON report of ``result`` (a ``DriftResult``).
 
@@ -45,7 +46,8 @@ def monitor_report(
     constants the method section states. ``timeline`` (a ``DriftTimeline``) and
     ``performance`` (a ``PerformanceTimeline``) add line graphs over time; ``decision``
     (``act`` and its ``reasons``) is the policy's verdict; ``ab`` (an ``ABSummary``)
-    compares the variants that answered traffic. Each lands in the JSON under its name.
+    compares the variants that answered traffic; ``shadow`` (a ``ShadowComparison``) sets the shadow
+    challenger's answers beside the champion's. Each lands in the JSON under its name.
     """
     data = result.to_dict()
     if decision is not None:
@@ -56,6 +58,8 @@ def monitor_report(
         data["performance"] = performance.to_dict()
     if ab is not None:
         data["ab"] = ab.to_dict()
+    if shadow is not None:
+        data["shadow"] = shadow.to_dict()
     report = Report(title=title, data=data, subtitle=subtitle)
     report.add("Summary", _summary_html(result, decision))
     ordered = _ordered(result.features) if not any(f.importance for f in result.features) else result.ranked
@@ -68,6 +72,8 @@ def monitor_report(
         report.add("Performance over time", _performance_html(performance))
     if ab is not None:
         report.add("A/B test", _ab_html(ab))
+    if shadow is not None:
+        report.add("Shadow comparison", _shadow_html(shadow))
     if result.prediction is not None:
         pred = result.prediction
         body = table_html([_row(pred, result.too_small)], _TABLE_COLUMNS)
@@ -344,4 +350,36 @@ def _ab_html(ab: Any) -> str:
     if ab.excluded.get("shadow") or ab.excluded.get("holdout"):
         out += (f"<p class='meta'>Left out: {ab.excluded.get('shadow', 0):,} shadow rows (never returned) and "
                 f"{ab.excluded.get('holdout', 0):,} holdout rows (answered with the prior).</p>")
+    return out
+
+
+def _shadow_html(shadow: Any) -> str:
+    from tabloop.report._svg import histogram_svg
+
+    agreement = None if shadow.agreement is None else round(shadow.agreement, 4)
+    row: dict[str, Any] = {"champion": ", ".join(f"v{v}" for v in shadow.champion_versions),
+                           "challenger": f"v{shadow.challenger_version}", "rows compared": shadow.rows,
+                           "requests": shadow.requests, "agreement": agreement, "labelled": shadow.labelled}
+    if shadow.realized is not None:
+        row[f"{shadow.metric} champion"] = round(shadow.realized["champion"], 4)
+        row[f"{shadow.metric} challenger"] = round(shadow.realized["challenger"], 4)
+        row["p"] = shadow.realized["test"]["p_value"]
+    out = table_html([row])
+    out += f"<p class='meta'>Agreement: {html.escape(shadow.agreement_basis)}.</p>"
+    diff = shadow.differences
+    if diff.get("rows"):
+        q = diff["quantiles"]
+        out += (f"<p>Challenger minus champion, {html.escape(str(diff['of']))}: mean {diff['mean']:+.4g}, mean absolute "
+                f"{diff['mean_abs']:.4g}, median {q['p50']:+.4g}, 5-95% {q['p5']:+.4g} to {q['p95']:+.4g}.</p>")
+        out += histogram_svg(diff["histogram"]["edges"], diff["histogram"]["counts"],
+                             label=f"challenger minus champion: {diff['of']}")
+    if shadow.disagreements:
+        out += table_html(shadow.disagreements[:10])
+    css = "ok" if shadow.verdict == "challenger_better" else "meta"
+    out += f"<p class='{css}'>{html.escape(shadow.detail)}.</p>"
+    if shadow.unpaired:
+        out += f"<p class='meta'>{shadow.unpaired:,} shadow rows had no champion answer in the log to pair with.</p>"
+    if shadow.unshadowed:
+        out += (f"<p class='meta'>{shadow.unshadowed:,} rows answered since the challenger's first shadow copy have "
+                "none (dropped under load, refused by its contract, or failed: tabloop_shadow_total counts why).</p>")
     return out

@@ -730,6 +730,21 @@ class ABTestSpec(_Strict):
     )
 
 
+class ShadowSpec(_Strict):
+    tolerance: float | None = Field(
+        default=None, ge=0,
+        description="Regression: the challenger's shadow answer agrees with the champion's when they differ by at most "
+        "this (in the target's units); empty: a tenth of the standard deviation of the champion's answers on the "
+        "compared rows. Classification agrees on the class.",
+    )
+    min_labels: int = Field(
+        default=30, ge=2,
+        description="Labelled paired rows (champion and shadow challenger on the same request row) needed before the "
+        "shadow comparison's paired test is judged, in 'tabloop monitor' and in the loop's gate after "
+        "retraining.shadow_requests.",
+    )
+
+
 class MonitoringSpec(_Strict):
     window_rows: int = Field(default=5000, ge=1, description="Newest logged rows compared with the reference.")
     drift: DriftSpec = Field(default_factory=DriftSpec, description="When a feature counts as drifted.")
@@ -740,6 +755,11 @@ class MonitoringSpec(_Strict):
     ab: ABTestSpec = Field(
         default_factory=ABTestSpec,
         description="The A/B summary of variants that answered traffic (rollout ab or canary), once labels arrive.",
+    )
+    shadow: ShadowSpec = Field(
+        default_factory=ShadowSpec,
+        description="The shadow comparison (rollout shadow): the challenger's answers beside the champion's on the "
+        "same rows, and the paired test once labels arrive.",
     )
 
 
@@ -806,7 +826,10 @@ class RetrainingSpec(_Strict):
         default="manual", description="auto: promote when the gate passes; manual: wait for 'tabloop approve'."
     )
     shadow_requests: int = Field(
-        default=0, ge=0, description="Requests the challenger must answer in shadow before it can be promoted."
+        default=0, ge=0,
+        description="Requests the challenger must answer in shadow before it can be promoted; then the loop's gate also "
+        "asks the paired test on the live rows both answered, once monitoring.shadow.min_labels of them are labelled "
+        "(it waits for them, and refuses a challenger that is not better there).",
     )
 
 
