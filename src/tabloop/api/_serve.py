@@ -9,14 +9,10 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tabloop.api._project import Project
-from tabloop.api._results import Result
-from tabloop.batch import log_batch, score_frame, write_table
-from tabloop.data import read_table, source_name
 from tabloop.errors import ServingError
 from tabloop.spec import ServingSpec, setting
 from tabloop.tracking import VersionRef
@@ -227,34 +223,3 @@ class ServerErrorAlerts:
                              f"{status}:{code}", {"status": status, "code": code}), self._spec, self._state)
         except Exception:  # noqa: BLE001 - an alert must never hurt the server that raised it
             log.exception("the errors alert could not be sent")
-
-
-@dataclass
-class PredictResult(Result):
-    model: str
-    version: str
-    rows: int
-    output: Path
-    request_id: str
-    logged: int
-    #: rows the contract let through out of it (warn, clip, unknown); the output's out_of_contract column names them
-    out_of_contract: int = 0
-
-
-def predict(
-    input: str | Path | pd.DataFrame,
-    output: str | Path,
-    *,
-    model: str | None = None,
-    project: str | Path | None = None,
-    log_predictions: bool = True,
-) -> PredictResult:
-    """Score a CSV/Parquet file or a DataFrame with ``model`` (default: the champion): one output row per input row."""
-    proj = Project.open(project)
-    bundle = proj.load_bundle(model)
-    df = read_table(input)
-    out = score_frame(bundle, df, source=source_name(input), id_column=proj.spec.data.id_column)
-    path = write_table(out.frame, output)
-    logged = log_batch(proj.predlog, bundle, df, out, variant="batch") if log_predictions else 0
-    return PredictResult(bundle.name or "", bundle.version or "", out.rows, path, out.request_id, logged,
-                         len(out.marks))
