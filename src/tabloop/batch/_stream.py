@@ -140,20 +140,21 @@ class ChunkScorer:
         predictor = self._row_predictor()
         columns = {name: X[name].to_numpy() for name in X.columns}
         if predictor.engine != "onnx":
-            return predictor.predict_columns(columns)  # type: ignore[no-any-return]
+            return _rows(predictor, columns)
         wide = np.zeros(len(X), dtype=bool)
         for name in self.bundle.contract.numeric:
             with np.errstate(invalid="ignore"):
                 wide |= np.abs(columns[name]) > _FLOAT32_MAX
         if not wide.any():
-            return predictor.predict_columns(columns)  # type: ignore[no-any-return]
+            return _rows(predictor, columns)
         narrow = ~wide
         parts = [(self._exact, wide)] + ([(predictor, narrow)] if narrow.any() else [])
         labels: list[Any] = [None] * len(X)
         proba = None
         classes: list[Any] = []
         for part_predictor, mask in parts:
-            got = part_predictor.predict_columns({k: v[mask] for k, v in columns.items()})
+            part = {k: v[mask] for k, v in columns.items()}
+            got = _rows(part_predictor, part)
             for i, label in zip(np.flatnonzero(mask), got.labels):
                 labels[i] = label
             if got.proba is not None:
@@ -162,6 +163,17 @@ class ChunkScorer:
                 proba[mask] = got.proba
             classes = got.classes
         return Predictions(labels=labels, proba=proba, classes=classes)
+
+
+def _rows(predictor: Any, columns: dict[str, np.ndarray]) -> Predictions:
+    """The model's answer for these rows, the same whichever rows share the call: a single row is sent twice,
+    because for one row ONNX Runtime and BLAS take another kernel (a matrix-vector product) whose sums differ
+    from the batched one's in the last bit (measured with ONNX: 473 of 2,000 rows, by up to 1.2e-7; with the
+    float64 pipeline by 1e-16), and a chunk of one row would answer otherwise than the same row in a larger one."""
+    if len(next(iter(columns.values()))) != 1:
+        return predictor.predict_columns(columns)  # type: ignore[no-any-return]
+    got = predictor.predict_columns({k: np.concatenate([v, v]) for k, v in columns.items()})
+    return Predictions(labels=got.labels[:1], proba=None if got.proba is None else got.proba[:1], classes=got.classes)
 
 
 def _bad_rows(exc: ContractViolation, source: str, first_row: int, positions: np.ndarray) -> list[int]:
