@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -22,7 +22,7 @@ import pandas as pd
 from tabloop._plain import shown
 from tabloop.batch._sinks import Sink
 from tabloop.bundle import ModelBundle, Predictions
-from tabloop.data import TEXT_SOURCE, Marks, screen_frame
+from tabloop.data import TEXT_SOURCE, Marks, Screened, screen_frame
 from tabloop.errors import ContractViolation, DataError, Violation
 
 #: the batch output's column naming, per row, the contract rules it was let through with
@@ -104,8 +104,7 @@ class ChunkScorer:
         text = TEXT_SOURCE in chunk.attrs
         while True:
             try:
-                screened = screen_frame(kept, self.bundle.contract, source=self.source, max_violations=sys.maxsize,
-                                        text=text)
+                screened = self._screen(kept, text)
                 break
             except ContractViolation as exc:
                 bad = _bad_rows(exc, self.source, first_row, positions)
@@ -133,6 +132,38 @@ class ChunkScorer:
         if self.add_version:
             out[VERSION_COLUMN] = str(self.bundle.version or "")
         return ScoredChunk(out, _rejects_frame(rejected), n, kept if self.keep_inputs else None, screened.marks)
+
+    def _screen(self, frame: pd.DataFrame, text: bool) -> Screened[pd.DataFrame]:
+        """``screen_frame`` on ``frame``, without its value-by-value pass over a categorical column whose every cell
+        is plainly clean: a known category string, or a gap where the contract allows one (as the request
+        path's small feed does). Those columns can break no rule and mark no row; every other column, and every
+        column rule, is checked by ``screen_frame`` itself, so the rules and messages keep their one home.
+        Measured on 100,000 rows of HMDA: that pass was 2.5 of the chunk's 4.5 seconds."""
+        contract = self.bundle.contract
+        clean: dict[str, np.ndarray] = {}
+        for col in contract.columns:
+            if col.kind != "categorical" or col.name not in frame.columns or not col.categories:
+                continue
+            s = frame[col.name]
+            if s.dtype != object and not isinstance(s.dtype, pd.CategoricalDtype):
+                continue
+            missing = s.isna().to_numpy()
+            known = s.isin(col.categories).to_numpy()
+            if (known | (missing & bool(col.nullable))).all():
+                values = s.to_numpy(dtype=object)
+                if missing.any():
+                    values = values.copy()
+                    values[missing] = np.nan
+                clean[col.name] = values
+        if not clean:
+            return screen_frame(frame, contract, source=self.source, max_violations=sys.maxsize, text=text)
+        rest = replace(contract, columns=[c for c in contract.columns if c.name not in clean],
+                       ignored=[*contract.ignored, *clean])
+        screened = screen_frame(frame, rest, source=self.source, max_violations=sys.maxsize, text=text)
+        values = screened.values
+        for name, column in clean.items():
+            values[name] = pd.Series(column, index=values.index, dtype=object)
+        return Screened(values[contract.feature_names], screened.marks)
 
     def _predict(self, X: pd.DataFrame) -> Predictions:
         """The model on checked rows; a row with a number beyond float32 goes to the float64 pipeline on its own,
