@@ -20,6 +20,7 @@ Targets: whole-process rows/s at least 3x MLflow's; peak RSS flat in the row cou
 
     python benchmarks/batch/run.py                      # 1M (both) and 10M (tabloop), writes benchmarks/results/batch.*
     python benchmarks/batch/run.py --rows 100000 --big 0 --out /tmp/bb   # a smoke run
+    python benchmarks/batch/run.py --dask-only          # tabloop predict --engine dask, 1 and 2 workers: batch-dask.*
     make bench-batch
 """
 
@@ -50,6 +51,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/tabloop-bench-batch"), help="project and data")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results", help="folder for batch.json/.md")
     parser.add_argument("--mlflow-10m", action="store_true", help="also run MLflow on the big input")
+    parser.add_argument("--dask-only", action="store_true", help="scoring throughput on Dask with 1 and 2 workers")
     args = parser.parse_args()
 
     work = args.work.resolve()
@@ -62,6 +64,9 @@ def main() -> None:
 
     csv = work / f"in-{args.rows}.csv"
     make_csv(csv, args.rows)
+    if args.dask_only:
+        dask_runs(py, project, csv, work, env, args)
+        return
     runs: dict[str, list[dict]] = {"tabloop": [], "mlflow": [], "tabloop_inner": []}
     for r in range(args.repeat):
         order = ["tabloop", "mlflow"] if r % 2 == 0 else ["mlflow", "tabloop"]
@@ -94,6 +99,32 @@ def main() -> None:
             (work / "out-big.parquet").unlink(missing_ok=True)
             (work / "out-big-mlflow.parquet").unlink(missing_ok=True)
     write_results(args, runs, memory, mlflow_big, agreement)
+
+
+def dask_runs(py: str, project: Path, csv: Path, work: Path, env: dict[str, str], args: argparse.Namespace) -> None:
+    """``tabloop predict --engine dask`` on a local cluster of 1, then 2 worker processes (and the local engine
+    beside them): whole-process seconds, cluster start-up included."""
+    rows_out = []
+    for engine, workers in (("local", 1), ("dask", 1), ("dask", 2)):
+        argv = [py, "-m", "tabloop", "predict", "-p", str(project), "-i", str(csv), "-o",
+                str(work / "out-dask.parquet"), "--no-log", "--json", "--engine", engine, "--workers", str(workers)]
+        run = measured(argv, env)
+        rows_out.append({"engine": engine, "workers": workers if engine == "dask" else None, "wall_s": run["wall_s"],
+                         "scoring_s": run["doc"]["seconds"], "rows_per_s": args.rows / run["wall_s"],
+                         "scoring_rows_per_s": run["doc"]["rows_per_second"]})
+    doc = {"benchmark": "batch-dask", "when": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+           "machine": {"cpus": os.cpu_count(), "load_1m": os.getloadavg()[0]}, "rows": args.rows, "runs": rows_out}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "batch-dask.json").write_text(json.dumps(doc, indent=2) + "\n")
+    lines = ["# Batch scoring on Dask: 1 and 2 workers", "",
+             f"{doc['when']}, {os.cpu_count()} CPUs (1-minute load {doc['machine']['load_1m']:.1f} at the end); "
+             f"{args.rows:,} rows of CSV to Parquet; `python benchmarks/batch/run.py --dask-only`. Scoring seconds are "
+             "the command's own (--json `seconds`: reading, scoring, writing; the cluster's start included for Dask).",
+             "", "| engine | workers | whole process, s | scoring, s | scoring rows/s |", "|---|---|---|---|---|",
+             *[f"| {r['engine']} | {r['workers'] or ''} | {r['wall_s']:.1f} | {r['scoring_s']:.1f} | "
+               f"{r['scoring_rows_per_s']:,.0f} |" for r in rows_out]]
+    (args.out / "batch-dask.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
 
 
 def make_project(work: Path, family: str, env: dict[str, str]) -> Path:

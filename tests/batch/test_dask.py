@@ -18,7 +18,7 @@ from tabloop.errors import DataError
 def scheduler() -> Iterator[str]:
     """A cluster of two single-threaded worker processes, reached by its address as a user's own cluster is."""
     distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0")
     try:
         yield cluster.scheduler_address
     finally:

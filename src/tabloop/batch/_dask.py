@@ -10,6 +10,7 @@ engine's, row for row (``tests/batch/test_dask.py``).
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from collections.abc import Collection, Iterator
 from pathlib import Path
@@ -58,11 +59,14 @@ def dask_results(
             raise DataError(f"{path}: cannot be read as a table: {str(exc).splitlines()[0][:300]}") from exc
         parts = ddf.to_delayed()
     cluster = None
+    # the scheduler's and nannies' INFO lines (a dozen per run) are not the user's business; warnings still show
+    logging.getLogger("distributed").setLevel(logging.WARNING)
     try:
         if scheduler:
             client = Client(scheduler, timeout="30s")
         else:
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+                                   silence_logs=logging.WARNING)
             client = Client(cluster)
     except Exception as exc:
         if cluster is not None:
