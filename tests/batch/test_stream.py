@@ -176,3 +176,27 @@ def test_the_scorer_travels_to_another_process_without_its_runtime(onnx_bundle: 
     copy = pickle.loads(pickle.dumps(scorer))
     assert copy._predictor is None
     pd.testing.assert_frame_equal(copy(hmda.head(5), 0).frame, first)
+
+
+def test_a_line_with_the_wrong_number_of_fields_is_rejected_alone(bundle: ModelBundle, hmda: pd.DataFrame,
+                                                                  tmp_path: Path) -> None:
+    head = hmda.head(12).copy()
+    head.loc[2, "dmi"] = "no\nreally"  # a quoted value across two lines is one row, as pandas reads it
+    head.to_csv(tmp_path / "in.csv", index=False)
+    lines = (tmp_path / "in.csv").read_text().splitlines(keepends=True)
+    # after the header and rows 0-4 (row 2 spans two lines): a short line, rows 5-11, then a long line
+    lines.insert(7, "0.2,0.3\n")
+    lines.append(lines[-1].rstrip("\n") + ",extra\n")
+    (tmp_path / "in.csv").write_text("".join(lines))
+    summary = _run(bundle, tmp_path / "in.csv", tmp_path / "o.csv", tmp_path / "r.csv", rows=4)
+    assert (summary.rows_in, summary.rows_rejected) == (14, 2)
+    rejects = pd.read_csv(tmp_path / "r.csv")
+    assert list(zip(rejects["row"], rejects["rule"])) == [(5, "malformed_row"), (13, "malformed_row")]
+    assert rejects.loc[0, "value"] == "0.2,0.3" and rejects.loc[0, "reason"] == "the line has 2 field(s), the header 13"
+    out = pd.read_csv(tmp_path / "o.csv")
+    assert out["row"].tolist() == [0, 1, 2, 3, 4, *range(6, 13)]
+    assert out.loc[2, "out_of_contract"] == "dmi:unseen_category:unknown"  # the two-line value, one row
+    # each row keeps its own number: row 6 of the file is hmda's row 5
+    expected = bundle.predict(hmda.head(12).iloc[[5]]).proba[0]
+    np.testing.assert_allclose(out.loc[out["row"] == 6, ["proba_no", "proba_yes"]].to_numpy(float)[0], expected,
+                               rtol=0, atol=1e-12)

@@ -22,7 +22,7 @@ import pandas as pd
 from tabloop._plain import shown
 from tabloop.batch._sinks import Sink
 from tabloop.bundle import ModelBundle, Predictions
-from tabloop.data import TEXT_SOURCE, Marks, Screened, screen_frame
+from tabloop.data import MALFORMED_ATTR, ROWS_ATTR, TEXT_SOURCE, Marks, Screened, screen_frame
 from tabloop.errors import ContractViolation, DataError, Violation
 
 #: the batch output's column naming, per row, the contract rules it was let through with
@@ -96,21 +96,31 @@ class ChunkScorer:
 
     def __call__(self, chunk: pd.DataFrame, first_row: int) -> ScoredChunk:
         """Score ``chunk``, whose first row is row ``first_row`` of the input (counted from 0)."""
+        numbers = chunk.attrs.get(ROWS_ATTR)
+        malformed = chunk.attrs.get(MALFORMED_ATTR, ())
         chunk = chunk.reset_index(drop=True)
+        chunk.attrs.pop(ROWS_ATTR, None)  # pandas copies attrs into every frame made from this one
+        chunk.attrs.pop(MALFORMED_ATTR, None)
         n = len(chunk)
+        rows = np.asarray(numbers, dtype="int64") if numbers is not None else np.arange(first_row, first_row + n)
         positions = np.arange(n)
         kept = chunk
-        rejected: list[dict[str, Any]] = []
+        rejected: list[dict[str, Any]] = [
+            {"row": row, "column": None, "value": line, "rule": "malformed_row",
+             "reason": f"the line has {got} field(s), the header {expected}"} for row, expected, got, line in malformed]
+        n += len(malformed)
+        if not len(chunk):
+            return ScoredChunk(_empty_frame(), _rejects_frame(rejected), n)
         text = TEXT_SOURCE in chunk.attrs
         while True:
             try:
                 screened = self._screen(kept, text)
                 break
             except ContractViolation as exc:
-                bad = _bad_rows(exc, self.source, first_row, positions)
+                bad = _bad_rows(exc, self.source)
                 for v in exc.violations:
                     if v.row is not None:
-                        rejected.append(_reject(v, first_row + int(positions[v.row])))
+                        rejected.append(_reject(v, int(rows[positions[v.row]])))
                 keep = np.ones(len(kept), dtype=bool)
                 keep[bad] = False
                 positions = positions[keep]
@@ -125,7 +135,7 @@ class ChunkScorer:
         for i, marks in screened.marks.items():
             marked[i] = "; ".join(map(str, marks))
         out[OUT_OF_CONTRACT_COLUMN] = pd.Series(marked, dtype=object)
-        out.insert(0, "row", (positions + first_row).astype("int64"))
+        out.insert(0, "row", rows[positions])
         out.insert(0, "request_id", self.request_id)
         if self.id_column and self.id_column in kept.columns:
             out.insert(0, self.id_column, kept[self.id_column].to_numpy())
@@ -207,7 +217,7 @@ def _rows(predictor: Any, columns: dict[str, np.ndarray]) -> Predictions:
     return Predictions(labels=got.labels[:1], proba=None if got.proba is None else got.proba[:1], classes=got.classes)
 
 
-def _bad_rows(exc: ContractViolation, source: str, first_row: int, positions: np.ndarray) -> list[int]:
+def _bad_rows(exc: ContractViolation, source: str) -> list[int]:
     """The chunk positions of the rows to reject, or raise when a rule concerns a whole column."""
     by_row = [v for v in exc.violations if v.row is not None]
     fatal = [v for v in exc.violations if v.row is None and (v.rule in _COLUMN_RULES

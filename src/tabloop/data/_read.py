@@ -315,7 +315,7 @@ def read_chunks(
         else _parquet_chunks(path, rows, bytes_)
     seen = 0
     for chunk in chunks:
-        seen += len(chunk)
+        seen += len(chunk) + len(chunk.attrs.get(MALFORMED_ATTR, ()))
         yield chunk
     if not seen:
         raise DataError(f"{path}: the table has no rows")
@@ -371,7 +371,15 @@ def csv_header(path: Path, suffix: str) -> list[str]:
     return header
 
 
+#: ``DataFrame.attrs`` keys of a streamed CSV chunk: the input row number of each row (when a malformed line was
+#: skipped before it, the rows are no longer counted by position), and the malformed lines skipped since the
+#: last chunk, as (row, expected fields, fields, text): rows to reject, not to lose
+ROWS_ATTR = "tabloop.rows"
+MALFORMED_ATTR = "tabloop.malformed"
+
+
 def _csv_chunks(path: Path, suffix: str, rows: int, bytes_: int, numbers: Collection[str]) -> Iterator[pd.DataFrame]:
+    import numpy as np
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -380,23 +388,56 @@ def _csv_chunks(path: Path, suffix: str, rows: int, bytes_: int, numbers: Collec
     # that disagrees; text lets the contract judge each cell, and rejects only the row that holds a bad one
     convert = pacsv.ConvertOptions(column_types={name: pa.string() for name in header}, null_values=list(CSV_NULLS),
                                    strings_can_be_null=True, quoted_strings_can_be_null=True)
-    read = pacsv.ReadOptions(block_size=max(1 << 16, min(bytes_, 1 << 30)), use_threads=True)
+    skipped: list[tuple[int, int, int, str]] = []
+
+    def malformed(row: Any) -> str:
+        # ``number`` counts records from the header's (1), a quoted value across lines included
+        skipped.append((-1 if row.number is None else row.number - 2, row.expected_columns, row.actual_columns,
+                        str(row.text)[:200]))
+        return "skip"
+
+    # one thread: Arrow then numbers every malformed record; newlines inside quoted values, as pandas reads them
+    read = pacsv.ReadOptions(block_size=max(1 << 16, min(bytes_, 1 << 30)), use_threads=False)
+    parse = pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=malformed)
     try:
         stream = pa.input_stream(str(path), compression="detect")
-        reader = pacsv.open_csv(stream, read_options=read, convert_options=convert)
+        reader = pacsv.open_csv(stream, read_options=read, parse_options=parse, convert_options=convert)
     except (pa.ArrowInvalid, OSError) as exc:
         raise DataError(f"{path}: cannot be read as a table: {_first_line(exc)}") from exc
+    next_row, reported = 0, 0
+    gaps: set[int] = set()
     with reader:
         while True:
             try:
                 batch = reader.read_next_batch()
             except StopIteration:
-                return
+                break
             except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
                 raise DataError(f"{path}: cannot be read as a table: {_first_line(exc)}",
-                                hint="every line needs as many fields as the header, in UTF-8") from exc
+                                hint="save the table as UTF-8 CSV") from exc
+            gaps.update(r for r, *_ in skipped[reported:])
             for start in range(0, batch.num_rows, rows):
-                yield text_frame(pa.Table.from_batches([batch.slice(start, rows)]), numbers)
+                part = batch.slice(start, rows)
+                frame = text_frame(pa.Table.from_batches([part]), numbers)
+                if gaps and max(gaps) >= next_row:  # a skipped line among these rows: number them one by one
+                    numbered = []
+                    for _ in range(part.num_rows):
+                        while next_row in gaps:
+                            next_row += 1
+                        numbered.append(next_row)
+                        next_row += 1
+                    frame.attrs[ROWS_ATTR] = np.asarray(numbered, dtype="int64")
+                else:
+                    frame.attrs[ROWS_ATTR] = np.arange(next_row, next_row + part.num_rows, dtype="int64")
+                    next_row += part.num_rows
+                frame.attrs[MALFORMED_ATTR] = skipped[reported:]
+                reported = len(skipped)
+                yield frame
+    if reported < len(skipped):  # malformed lines after the last good row: a chunk without rows carries them
+        frame = text_frame(pa.table({name: pa.array([], pa.string()) for name in header}), numbers)
+        frame.attrs[ROWS_ATTR] = np.empty(0, dtype="int64")
+        frame.attrs[MALFORMED_ATTR] = skipped[reported:]
+        yield frame
 
 
 def _parquet_chunks(path: Path, rows: int, bytes_: int) -> Iterator[pd.DataFrame]:
