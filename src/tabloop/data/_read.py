@@ -379,7 +379,6 @@ MALFORMED_ATTR = "tabloop.malformed"
 
 
 def _csv_chunks(path: Path, suffix: str, rows: int, bytes_: int, numbers: Collection[str]) -> Iterator[pd.DataFrame]:
-    import numpy as np
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -426,16 +425,16 @@ def _csv_chunks(path: Path, suffix: str, rows: int, bytes_: int, numbers: Collec
                             next_row += 1
                         numbered.append(next_row)
                         next_row += 1
-                    frame.attrs[ROWS_ATTR] = np.asarray(numbered, dtype="int64")
-                else:
-                    frame.attrs[ROWS_ATTR] = np.arange(next_row, next_row + part.num_rows, dtype="int64")
+                    frame.attrs[ROWS_ATTR] = tuple(numbered)
+                else:  # a range, not an array: pandas copies and compares attrs (pd.concat of chunks does)
+                    frame.attrs[ROWS_ATTR] = range(next_row, next_row + part.num_rows)
                     next_row += part.num_rows
                 frame.attrs[MALFORMED_ATTR] = skipped[reported:]
                 reported = len(skipped)
                 yield frame
     if reported < len(skipped):  # malformed lines after the last good row: a chunk without rows carries them
         frame = text_frame(pa.table({name: pa.array([], pa.string()) for name in header}), numbers)
-        frame.attrs[ROWS_ATTR] = np.empty(0, dtype="int64")
+        frame.attrs[ROWS_ATTR] = range(0)
         frame.attrs[MALFORMED_ATTR] = skipped[reported:]
         yield frame
 
