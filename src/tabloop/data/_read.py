@@ -398,14 +398,23 @@ def _csv_chunks(path: Path, suffix: str, rows: int, bytes_: int, numbers: Collec
     # one thread: Arrow then numbers every malformed record; newlines inside quoted values, as pandas reads them
     read = pacsv.ReadOptions(block_size=max(1 << 16, min(bytes_, 1 << 30)), use_threads=False)
     parse = pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=malformed)
+    import gzip
+
+    # a Python file object, not a path or an Arrow stream: given those, Arrow reads ahead as fast as the disk
+    # allows, and a reader faster than the model held most of the file in memory (measured: 182 MB of a 185 MB
+    # CSV after six 8 MB batches; 22 MB from a Python file; peak RSS 570 MB at 1M rows, 1,170 MB at 10M)
     try:
-        stream = pa.input_stream(str(path), compression="detect")
-        reader = pacsv.open_csv(stream, read_options=read, parse_options=parse, convert_options=convert)
+        fh = gzip.open(path, "rb") if suffix.endswith(".gz") else open(path, "rb")  # noqa: SIM115
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be opened ({exc.strerror})") from exc
+    try:
+        reader = pacsv.open_csv(fh, read_options=read, parse_options=parse, convert_options=convert)
     except (pa.ArrowInvalid, OSError) as exc:
+        fh.close()
         raise DataError(f"{path}: cannot be read as a table: {_first_line(exc)}") from exc
     next_row, reported = 0, 0
     gaps: set[int] = set()
-    with reader:
+    with fh, reader:
         while True:
             try:
                 batch = reader.read_next_batch()
