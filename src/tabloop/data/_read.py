@@ -414,6 +414,30 @@ def _csv_chunks(path: Path, suffix: str, rows: int, bytes_: int, numbers: Collec
         raise DataError(f"{path}: cannot be read as a table: {_first_line(exc)}") from exc
     next_row, reported = 0, 0
     gaps: set[int] = set()
+
+    def emit(part: Any) -> pd.DataFrame:
+        nonlocal next_row, reported
+        gaps.update(r for r, *_ in skipped[reported:])
+        frame = text_frame(part, numbers)
+        if gaps and max(gaps) >= next_row:  # a skipped line among these rows: number them one by one
+            numbered = []
+            for _ in range(part.num_rows):
+                while next_row in gaps:
+                    next_row += 1
+                numbered.append(next_row)
+                next_row += 1
+            frame.attrs[ROWS_ATTR] = tuple(numbered)
+        else:  # a range, not an array: pandas copies and compares attrs (pd.concat of chunks does)
+            frame.attrs[ROWS_ATTR] = range(next_row, next_row + part.num_rows)
+            next_row += part.num_rows
+        frame.attrs[MALFORMED_ATTR] = skipped[reported:]
+        reported = len(skipped)
+        return frame
+
+    # chunks of exactly ``rows`` rows (the last excepted), whatever Arrow's blocks hold, so the bound the caller
+    # set is the size every chunk has (a block's remainder no longer makes a chunk of its own)
+    pending: list[Any] = []
+    held = 0
     with fh, reader:
         while True:
             try:
@@ -423,24 +447,15 @@ def _csv_chunks(path: Path, suffix: str, rows: int, bytes_: int, numbers: Collec
             except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
                 raise DataError(f"{path}: cannot be read as a table: {_first_line(exc)}",
                                 hint="save the table as UTF-8 CSV") from exc
-            gaps.update(r for r, *_ in skipped[reported:])
-            for start in range(0, batch.num_rows, rows):
-                part = batch.slice(start, rows)
-                frame = text_frame(pa.Table.from_batches([part]), numbers)
-                if gaps and max(gaps) >= next_row:  # a skipped line among these rows: number them one by one
-                    numbered = []
-                    for _ in range(part.num_rows):
-                        while next_row in gaps:
-                            next_row += 1
-                        numbered.append(next_row)
-                        next_row += 1
-                    frame.attrs[ROWS_ATTR] = tuple(numbered)
-                else:  # a range, not an array: pandas copies and compares attrs (pd.concat of chunks does)
-                    frame.attrs[ROWS_ATTR] = range(next_row, next_row + part.num_rows)
-                    next_row += part.num_rows
-                frame.attrs[MALFORMED_ATTR] = skipped[reported:]
-                reported = len(skipped)
-                yield frame
+            pending.append(batch)
+            held += batch.num_rows
+            while held >= rows:
+                table = pa.Table.from_batches(pending)
+                yield emit(table.slice(0, rows))
+                rest = table.slice(rows)
+                pending, held = rest.to_batches(), rest.num_rows
+        if held:
+            yield emit(pa.Table.from_batches(pending))
     if reported < len(skipped):  # malformed lines after the last good row: a chunk without rows carries them
         frame = text_frame(pa.table({name: pa.array([], pa.string()) for name in header}), numbers)
         frame.attrs[ROWS_ATTR] = range(0)
