@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 UV_VERSION := 0.13.9
 
-.PHONY: demo test lint-imports bench bench-serving bench-drift bench-automl bench-budget bench-startup bench-profile bench-features lock clean
+.PHONY: demo test lint-imports bench bench-serving bench-drift bench-automl bench-budget bench-startup bench-profile bench-features bench-batch lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +38,7 @@ lint-imports: $(VENV)/.dev-installed
 	$(BIN)/lint-imports
 
 # each writes its figures to benchmarks/results/; run them on a quiet machine (see each README)
-bench: bench-serving bench-drift bench-automl bench-budget bench-startup bench-profile
+bench: bench-serving bench-drift bench-automl bench-budget bench-startup bench-profile bench-batch bench-features
 
 # needs Redis on 127.0.0.1:6379; one-row requests with online lookups (Redis, SQLite) vs all features sent
 bench-features: $(VENV)/.dev-installed
@@ -64,6 +64,11 @@ bench-budget: $(VENV)/.runtime-installed
 # whole-process time of --help, of monitor on 10,000 rows and of predict of 1,000 rows
 bench-startup: $(VENV)/.dev-installed
 	$(BIN)/python benchmarks/startup/run.py
+
+# tabloop predict vs mlflow.pyfunc predict on the same registered model, 1,000,000 rows; peak RSS at 1M and 10M
+# (the 10M-row CSV, about 1 GB, is written to /tmp and deleted after)
+bench-batch: $(VENV)/.dev-installed
+	$(BIN)/python benchmarks/batch/run.py
 
 # tabloop profile vs ydata-profiling (minimal mode) on 1,000,000 rows x 20 columns, whole processes
 bench-profile: $(VENV)/.dev-installed benchmarks/profile/.venv-ydata/bin/python

@@ -94,20 +94,63 @@ def test_json_output_is_exactly_one_document_even_when_mlflow_talks(trained_proj
     assert len(out) == 30 and list(out.columns[:2]) == ["request_id", "row"]
 
 
-def test_batch_rows_that_break_the_contract_name_column_and_row(trained_project: Path, tmp_path: Path, hmda: pd.DataFrame) -> None:
+def test_batch_rows_that_break_the_contract_are_rejected_naming_column_and_row(
+    trained_project: Path, tmp_path: Path, hmda: pd.DataFrame
+) -> None:
     bad = hmda.head(10).copy()
     bad["lvr"] = bad["lvr"].astype(object)
     bad.loc[3, "lvr"] = "high"
     bad.loc[7, "dir"] = 1000.0
     bad.to_csv(tmp_path / "bad.csv", index=False)
     code, out, _ = run("predict", "-p", str(trained_project), "-i", str(tmp_path / "bad.csv"), "-o",
-                       str(tmp_path / "o.csv"), "--json")
+                       str(tmp_path / "o.csv"), "--no-log", "--chunk-rows", "4", "--json")
+    assert code == 3, out  # some rows rejected: the output and the rejects are written
+    doc = json.loads(out)
+    assert (doc["rows_scored"], doc["rows_rejected"], doc["rejects"]) == (8, 2, str(tmp_path / "o.rejects.csv"))
+    assert {"seconds", "rows_per_second", "version", "output"} <= set(doc)
+    rejects = pd.read_csv(tmp_path / "o.rejects.csv")
+    assert list(zip(rejects["row"], rejects["column"], rejects["value"], rejects["rule"])) == [
+        (3, "lvr", "high", "type"), (7, "dir", "1000.0", "far_range")]
+    assert pd.read_csv(tmp_path / "o.csv")["row"].tolist() == [0, 1, 2, 4, 5, 6, 8, 9]
+
+
+def test_predict_every_row_rejected_is_an_error_and_writes_no_output(
+    trained_project: Path, tmp_path: Path, hmda: pd.DataFrame
+) -> None:
+    bad = hmda.head(3).copy()
+    bad["dir"] = 1000.0
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    code, out, _ = run("predict", "-p", str(trained_project), "-i", str(tmp_path / "bad.csv"), "-o",
+                       str(tmp_path / "o.parquet"), "--rejects", str(tmp_path / "why.parquet"), "--no-log", "--json")
     assert code == 1
     err = json.loads(out)["error"]
-    found = {(v["column"], v.get("row"), v["rule"]) for v in err["violations"]}
-    assert ("dir", 7, "far_range") in found
-    assert any(c == "lvr" and r == 3 and rule == "type" for c, r, rule in found) or ("lvr", 3, "type") in found
-    assert not (tmp_path / "o.csv").exists(), "no half-written output on failure"
+    assert "every one of the 3 rows broke the data contract" in err["message"]
+    assert str(tmp_path / "why.parquet") in err["hint"]
+    assert not (tmp_path / "o.parquet").exists() and len(pd.read_parquet(tmp_path / "why.parquet")) == 3
+
+
+def test_predict_prints_no_progress_bar_into_a_pipe(trained_project: Path, tmp_path: Path, hmda: pd.DataFrame) -> None:
+    hmda.head(20).to_csv(tmp_path / "in.csv", index=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tabloop", "predict", "-p", str(trained_project), "-i", str(tmp_path / "in.csv"),
+         "-o", str(tmp_path / "o.parquet"), "--no-log", "--chunk-rows", "5", "--add-version", "--row-id", "black"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "\r" not in proc.stderr and "scored 20 rows" in proc.stdout + proc.stderr
+    out = pd.read_parquet(tmp_path / "o.parquet")
+    assert out["black"].tolist() == hmda.head(20)["black"].tolist() and set(out["model_version"]) == {"1"}
+
+
+def test_predict_refuses_a_bad_output_before_scoring(trained_project: Path, tmp_path: Path, hmda: pd.DataFrame) -> None:
+    hmda.head(5).to_csv(tmp_path / "in.csv", index=False)
+    code, out, _ = run("predict", "-p", str(trained_project), "-i", str(tmp_path / "in.csv"), "-o",
+                       str(tmp_path / "o.xlsx"), "--json")
+    assert code == 1 and "unknown output format '.xlsx'" in json.loads(out)["error"]["message"]
+    code, out, _ = run("predict", "-p", str(trained_project), "-i", str(tmp_path / "in.csv"), "-o",
+                       str(tmp_path / "o.csv"), "--rejects", str(tmp_path / "o.csv"), "--json")
+    assert code == 1 and "cannot be the same" in json.loads(out)["error"]["message"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
 
 
 def test_standalone_drift_needs_no_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -172,13 +215,12 @@ def test_ui_prints_its_command_on_stdout(tmp_path: Path) -> None:
 
 def test_printed_errors_keep_their_rule_tags(trained_project: Path, tmp_path: Path, hmda: pd.DataFrame) -> None:
     # rich read "[type]" in the message as markup and printed nothing for it
-    bad = hmda.head(5).copy()
-    bad.loc[2, "dir"] = 1000.0
+    bad = hmda.head(5).drop(columns=["dir"])  # a missing column fails the run: no row can be scored
     bad.to_csv(tmp_path / "bad.csv", index=False)
     code, _, err = run("predict", "-p", str(trained_project), "-i", str(tmp_path / "bad.csv"), "-o",
                        str(tmp_path / "o.csv"))
     assert code == 1
-    assert "[far_range]" in err, err
+    assert "[missing_column]" in err, err
 
 
 def test_retrain_lines_say_when_there_is_no_challenger_or_no_score() -> None:

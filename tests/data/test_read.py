@@ -294,3 +294,64 @@ def test_a_file_without_suffix_is_an_unknown_format(tmp_path: Path) -> None:
     path.write_text("a,b\n1,2\n")
     with pytest.raises(DataError, match=r"table: unknown table format ''"):
         read_table(path)
+
+
+# -- read_chunks: the same table, a bounded number of rows and bytes at a time ---------------------------------
+
+def test_chunks_of_a_csv_hold_the_table_in_order(hmda: pd.DataFrame, hmda_csv: Path) -> None:
+    from tabloop.data import TEXT_SOURCE, read_chunks
+
+    chunks = list(read_chunks(hmda_csv, rows=1000, numbers=["dir", "lvr"]))
+    assert [len(c) for c in chunks] == [1000, 1000, 381]
+    whole = pd.concat(chunks, ignore_index=True)
+    assert whole["dir"].dtype == "float64" and whole["dir"].tolist() == hmda["dir"].tolist()
+    assert whole["ccs"].dtype == object and whole["ccs"].iloc[0] == "5.0"  # text unless asked: the contract parses it
+    assert whole["deny"].tolist() == hmda["deny"].tolist() and all(TEXT_SOURCE in c.attrs for c in chunks)
+
+
+def test_a_number_column_with_a_bad_cell_stays_text_in_that_chunk_only(tmp_path: Path) -> None:
+    from tabloop.data import read_chunks
+
+    (tmp_path / "t.csv").write_text("a,b\n1,x\n2,y\nlots,z\n4,w\n,v\n")
+    first, second, third = read_chunks(tmp_path / "t.csv", rows=2, numbers=["a"])
+    assert first["a"].dtype == "float64" and second["a"].tolist() == ["lots", "4"]
+    assert third["a"].isna().all() and third["a"].dtype == "float64"
+
+
+def test_the_byte_bound_caps_parquet_batches(tmp_path: Path, hmda: pd.DataFrame) -> None:
+    from tabloop.data import read_chunks
+
+    hmda.to_parquet(tmp_path / "t.parquet")
+    chunks = list(read_chunks(tmp_path / "t.parquet", rows=10_000, bytes_=5_000))
+    assert len(chunks) >= 4 and max(len(c) for c in chunks) < len(hmda) / 3
+    pd.testing.assert_frame_equal(pd.concat(chunks, ignore_index=True), hmda, check_dtype=False)
+
+
+def test_sql_chunks_and_their_errors(tmp_path: Path, hmda: pd.DataFrame) -> None:
+    from tabloop.data import read_chunks
+
+    db = tmp_path / "t.db"
+    with sqlite3.connect(db) as conn:
+        hmda.head(25).to_sql("loans", conn, index=False)
+        conn.execute("CREATE TABLE empty_one (a int)")
+    chunks = list(read_chunks(f"sqlite:///{db}", rows=10, table="loans"))
+    assert [len(c) for c in chunks] == [10, 10, 5]
+    with pytest.raises(DataError, match="table .empty_one. has no rows"):
+        list(read_chunks(f"sqlite:///{db}", table="empty_one"))
+    with pytest.raises(DataError, match="query failed"):
+        list(read_chunks(f"sqlite:///{db}", query="SELECT * FROM gone"))
+
+
+def test_chunks_refuse_what_read_table_refuses(tmp_path: Path) -> None:
+    from tabloop.data import read_chunks
+
+    (tmp_path / "dup.csv").write_text("a,a\n1,2\n")
+    with pytest.raises(DataError, match=r"duplicate column names \['a'\]"):
+        list(read_chunks(tmp_path / "dup.csv"))
+    (tmp_path / "empty.csv").write_text("a,b\n")
+    with pytest.raises(DataError, match="the table has no rows"):
+        list(read_chunks(tmp_path / "empty.csv"))
+    with pytest.raises(DataError, match="no such file"):
+        list(read_chunks(tmp_path / "gone.parquet"))
+    with pytest.raises(DataError, match="at least one row"):
+        list(read_chunks(tmp_path / "empty.csv", rows=0))

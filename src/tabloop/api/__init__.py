@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from tabloop.api._package import PackageResult, package
     from tabloop.api._profile import ProfileResult, profile
     from tabloop.api._project import Project
-    from tabloop.api._serve import PredictResult, predict, serve
+    from tabloop.api._batch import PredictResult, predict
+    from tabloop.api._serve import serve
     from tabloop.api._train import TrainSummary, train
 
 __getattr__, __dir__ = exports(__name__, __file__)

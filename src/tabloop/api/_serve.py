@@ -9,21 +9,16 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tabloop.api._project import Project
-from tabloop.api._results import Result
-from tabloop.batch import log_batch, score_frame, write_table
-from tabloop.data import read_table, source_name
 from tabloop.errors import ServingError
 from tabloop.spec import ServingSpec, setting
 from tabloop.tracking import VersionRef
 from tabloop.bundle import ModelBundle
 
 if TYPE_CHECKING:
-    import pandas as pd
     from fastapi import FastAPI
 
     from tabloop.serving import ApiKeys, ServeConfig
@@ -286,36 +281,3 @@ class RolloutRollbacks:
         log.warning("rollback of v%s: alert %s%s", bad, outcome.status,
                     f", champion alias moved back to v{back}" if moved else "")
         return {"alias_moved": moved, "alert": outcome.to_dict()}
-
-
-@dataclass
-class PredictResult(Result):
-    model: str
-    version: str
-    rows: int
-    output: Path
-    request_id: str
-    logged: int
-    #: rows the contract let through out of it (warn, clip, unknown); the output's out_of_contract column names them
-    out_of_contract: int = 0
-
-
-def predict(
-    input: str | Path | pd.DataFrame,
-    output: str | Path,
-    *,
-    model: str | None = None,
-    project: str | Path | None = None,
-    log_predictions: bool = True,
-) -> PredictResult:
-    """Score a CSV/Parquet file or a DataFrame with ``model`` (default: the champion): one output row per input row."""
-    proj = Project.open(project)
-    bundle = proj.load_bundle(model)
-    df = read_table(input)
-    out = score_frame(bundle, df, source=source_name(input), id_column=proj.spec.data.id_column)
-    path = write_table(out.frame, output)
-    logged = log_batch(proj.predlog, bundle, df, out, variant="batch") if log_predictions else 0
-    if logged:
-        proj.ship_log()  # with serving.log_url: in the database now, or by whichever shipper runs next
-    return PredictResult(bundle.name or "", bundle.version or "", out.rows, path, out.request_id, logged,
-                         len(out.marks))

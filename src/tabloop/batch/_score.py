@@ -14,6 +14,7 @@ from tabloop.data import Marks, read_table
 from tabloop.errors import DataError
 from tabloop.predlog import PredictionLog, utc_now
 from tabloop.bundle import CONTRACT_KEY, ModelBundle
+from tabloop.batch._stream import OUT_OF_CONTRACT_COLUMN
 
 
 @dataclass
@@ -25,9 +26,6 @@ class BatchOutput:
     marks: Marks = field(default_factory=dict)
 
 
-#: the batch output's column naming, per row, the contract rules it was let through with
-#: ("column:rule:policy", several joined by "; "; empty (null) within the contract)
-OUT_OF_CONTRACT_COLUMN = "out_of_contract"
 
 
 def score_frame(bundle: ModelBundle, df: pd.DataFrame, *, source: str, id_column: str | None = None) -> BatchOutput:
@@ -49,22 +47,36 @@ def score_frame(bundle: ModelBundle, df: pd.DataFrame, *, source: str, id_column
 
 def log_batch(log: PredictionLog, bundle: ModelBundle, df: pd.DataFrame, output: BatchOutput, *, variant: str) -> int:
     """Append one record per scored row to the prediction log, as the HTTP app does."""
+    return log.append(_records(bundle, df, output.frame, output.marks, output.request_id, variant))
+
+
+def log_chunk(log: PredictionLog, bundle: ModelBundle, request_id: str, chunk: Any, *, variant: str) -> int:
+    """Append one record per scored row of a streamed chunk (a ``ScoredChunk`` with its inputs kept); each
+    record's ``row`` is the row's number in the whole input."""
+    if chunk.inputs is None:
+        return 0
+    return log.append(_records(bundle, chunk.inputs, chunk.frame, chunk.marks, request_id, variant))
+
+
+def _records(bundle: ModelBundle, df: pd.DataFrame, frame: pd.DataFrame, marks: Marks, request_id: str,
+             variant: str) -> list[dict[str, Any]]:
     features = [c for c in bundle.contract.feature_names if c in df.columns]
     inputs = df[features].astype(object).where(df[features].notna(), None).to_dict(orient="records")
     ts = utc_now()
-    proba_cols = [c for c in output.frame.columns if c.startswith("proba_")]
+    proba_cols = [c for c in frame.columns if c.startswith("proba_")]
+    rows = frame["row"].tolist() if "row" in frame.columns else list(range(len(frame)))
     records: list[dict[str, Any]] = []
     for i, row in enumerate(inputs):
-        probs = {c[len("proba_"):]: float(output.frame[c].iat[i]) for c in proba_cols} or None
+        probs = {c[len("proba_"):]: float(frame[c].iat[i]) for c in proba_cols} or None
         record = {
-            "request_id": output.request_id, "row": i, "ts": ts, "source": "batch",
+            "request_id": request_id, "row": int(rows[i]), "ts": ts, "source": "batch",
             "model": bundle.name, "version": bundle.version, "variant": variant, "inputs": row,
-            "prediction": output.frame["prediction"].iat[i], "probabilities": probs, "latency_ms": None,
+            "prediction": frame["prediction"].iat[i], "probabilities": probs, "latency_ms": None,
         }
-        if i in output.marks:  # as the HTTP app logs them: monitoring counts rows answered out of contract
-            record[CONTRACT_KEY] = [m.to_dict() for m in output.marks[i]]
+        if i in marks:  # as the HTTP app logs them: monitoring counts rows answered out of contract
+            record[CONTRACT_KEY] = [m.to_dict() for m in marks[i]]
         records.append(record)
-    return log.append(records)
+    return records
 
 
 def write_table(df: pd.DataFrame, path: str | Path) -> Path:
@@ -86,4 +98,4 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
-__all__ = ["OUT_OF_CONTRACT_COLUMN", "BatchOutput", "log_batch", "read_table", "score_frame", "write_table"]
+__all__ = ["OUT_OF_CONTRACT_COLUMN", "BatchOutput", "log_batch", "log_chunk", "read_table", "score_frame", "write_table"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -377,20 +378,91 @@ def package(
 
 @command(app)
 def predict(
-    input: Annotated[Path, typer.Option("--input", "-i", help="CSV or Parquet file to score.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write predictions (.csv or .parquet).")],
+    input: Annotated[str, typer.Option("--input", "-i", help="What to score: a CSV or Parquet file, or a database URL "
+                                       "with --input-table or --input-query.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Where to write predictions: a .csv or .parquet file, "
+                                        "or a database URL with --output-table.")],
     model: ModelOpt = None,
+    rejects: Annotated[str | None, typer.Option(help="Where rows that break the contract go, one line per broken rule "
+                                                "(row, column, value, rule, reason): .csv, .parquet or a database URL "
+                                                "with --rejects-table [default: beside the output, OUT.rejects.csv for "
+                                                "OUT.csv; the table OUTPUT_TABLE_rejects]")] = None,
+    input_table: Annotated[str | None, typer.Option(help="Table of --input's database to score.")] = None,
+    input_query: Annotated[str | None, typer.Option(help="SQL whose rows --input's database scores.")] = None,
+    output_table: Annotated[str | None, typer.Option(help="Table of --output's database to write (replaced whole at "
+                                                     "the end of the run).")] = None,
+    rejects_table: Annotated[str | None, typer.Option(help="Table of --rejects' database for the rejects.")] = None,
+    add_version: Annotated[bool, typer.Option("--add-version", help="Add a model_version column.")] = False,
+    row_id: Annotated[str | None, typer.Option(help="Input column copied to each output row as its id "
+                                               "[default: data.id_column].")] = None,
+    chunk_rows: Annotated[int, typer.Option(min=1, help="Rows per chunk: memory is bounded by the chunk, whatever "
+                                            "the input's size.")] = 50_000,
+    chunk_mb: Annotated[float, typer.Option(min=0.01, help="Input megabytes per chunk, at most.")] = 32.0,
+    engine: Annotated[str, typer.Option(help="local, or dask: score on a Dask cluster (--scheduler, or a local "
+                                        "cluster of --workers processes); same output.")] = "local",
+    scheduler: Annotated[str | None, typer.Option(help="Address of a running Dask scheduler, e.g. "
+                                                  "tcp://10.0.0.5:8786 (with --engine dask).")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Workers of the local Dask cluster (with --engine dask and no "
+                                         "--scheduler).")] = 2,
     log: Annotated[bool, typer.Option("--log/--no-log", help="Append the predictions to the prediction log.")] = True,
     project: ProjectOpt = None,
+    json_: JsonOpt = False,
 ) -> Reply:
-    """Score a file in batch: one output row per input row, a prediction and class probabilities."""
+    """Score a table in batch, a chunk at a time: per row a prediction and class probabilities.
+
+    Rows that break a rule the contract refuses are not scored; each goes to --rejects with its
+    row number, column, value, rule and reason, and every other row is scored. Output and rejects
+    are written under temporary names and renamed at the end: a failed run leaves neither half
+    written. Exit codes: 0 every row scored; 3 some rows rejected (output and rejects written);
+    1 an error, or every row rejected (rejects written, output not).
+    """
     from tabloop.api import predict as run
 
-    res = run(input, output, model=model, project=project, log_predictions=log)
-    return Reply(res, lambda: print(
-        f"scored {res.rows} rows with {res.model} v{res.version} -> {res.output} (request id {res.request_id})"
-        + (f"; {res.out_of_contract} out of contract (see its out_of_contract column)" if res.out_of_contract else "")
-    ))
+    bar = _progress_bar() if not json_ else None
+    try:
+        res = run(input, output, model=model, project=project, log_predictions=log, rejects=rejects,
+                  input_table=input_table, input_query=input_query, output_table=output_table,
+                  rejects_table=rejects_table, add_version=add_version, row_id=row_id, chunk_rows=chunk_rows,
+                  chunk_bytes=max(1, int(chunk_mb * (1 << 20))), engine=engine, scheduler=scheduler, workers=workers,
+                  on_progress=bar.update if bar is not None else None)
+    finally:
+        if bar is not None:
+            bar.close()
+
+    def human() -> None:
+        print(f"scored {res.rows_scored} rows with {res.model} v{res.version} -> {res.output} "
+              f"({res.seconds:.1f} s, {res.rows_per_second:,.0f} rows/s; request id {res.request_id})")
+        if res.out_of_contract:
+            print(f"{res.out_of_contract} rows scored out of contract (see the output's out_of_contract column)")
+        if res.rows_rejected:
+            print(f"{res.rows_rejected} rows rejected, reasons in {res.rejects}")
+
+    return Reply(res, human, exit_code=EXIT_POLICY if res.rows_rejected else 0)
+
+
+class _Bar:
+    """A progress bar on stderr (tqdm), fed the running counts."""
+
+    def __init__(self) -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(unit=" rows", unit_scale=True, file=sys.stderr, dynamic_ncols=True, leave=False)
+        self._seen = 0
+
+    def update(self, scored: int, rejected: int) -> None:
+        total = scored + rejected
+        self._bar.update(total - self._seen)
+        self._seen = total
+        if rejected:
+            self._bar.set_postfix(rejected=rejected, refresh=False)
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def _progress_bar() -> _Bar | None:
+    """A bar only for a person at a terminal: never in a pipe, a log file or --json's output."""
+    return _Bar() if sys.stderr.isatty() else None
 
 
 @command(app)

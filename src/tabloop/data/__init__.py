@@ -27,12 +27,22 @@ if TYPE_CHECKING:
     from tabloop.data._leakage import leakage_findings, shift_findings
     from tabloop.data._profile import profile_findings, profile_frame, profile_report
     from tabloop.data._read import (
+        CHUNK_BYTES,
+        CHUNK_ROWS,
+        CSV_NULLS,
         DATAFRAME_SOURCE,
+        MALFORMED_ATTR,
+        ROWS_ATTR,
+        TEXT_SOURCE,
+        csv_header,
         frame_fingerprint,
         is_database_url,
+        read_chunks,
         read_table,
         redact_url,
         source_name,
+        table_suffix,
+        text_frame,
     )
     from tabloop.data._rows import RAGGED_MESSAGE, frame_from_records, ragged_keys, same_keys
     from tabloop.data._split import describe_validation, make_folds, split_train_test, validation_scheme
@@ -50,7 +60,13 @@ if TYPE_CHECKING:
 __getattr__, __dir__ = exports(__name__, __file__)
 
 __all__ = [
+    "CHUNK_BYTES",
+    "CHUNK_ROWS",
+    "CSV_NULLS",
     "DATAFRAME_SOURCE",
+    "TEXT_SOURCE",
+    "MALFORMED_ATTR",
+    "ROWS_ATTR",
     "MISSING_LABEL",
     "MISSING_SENTINEL",
     "RAGGED_MESSAGE",
@@ -73,6 +89,10 @@ __all__ = [
     "encode_target",
     "far_bounds",
     "frame_fingerprint",
+    "text_frame",
+    "table_suffix",
+    "read_chunks",
+    "csv_header",
     "infer_contract",
     "infer_semantic_types",
     "infer_task",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -261,3 +262,275 @@ def frame_fingerprint(df: pd.DataFrame, *, row_hashes: Any = None) -> str:
     rows = pd.util.hash_pandas_object(df, index=False).to_numpy() if row_hashes is None else row_hashes
     digest.update(rows.tobytes())
     return digest.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Chunked reading: a table of any size, a bounded number of rows and bytes at a time (batch scoring)
+
+#: what a CSV cell reads as missing: pandas' own list, so a streamed CSV has the gaps ``read_table`` finds
+CSV_NULLS: tuple[str, ...] = tuple(sorted(
+    {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A",
+     "NA", "NULL", "NaN", "None", "n/a", "nan", "null"}))
+#: chunk bounds when a caller gives none: about 50,000 rows or 32 MB of input, whichever comes first
+CHUNK_ROWS = 50_000
+CHUNK_BYTES = 32 << 20
+
+
+def read_chunks(
+    source: Source,
+    *,
+    rows: int = CHUNK_ROWS,
+    bytes_: int = CHUNK_BYTES,
+    numbers: Collection[str] = (),
+    query: str | None = None,
+    table: str | None = None,
+) -> Iterator[pd.DataFrame]:
+    """The table ``read_table`` would read, as DataFrames of at most ``rows`` rows (and about ``bytes_`` bytes of
+    input), in order; memory stays bounded whatever the table's size.
+
+    A CSV's cells stay text (``attrs[TEXT_SOURCE]`` is set, so the contract check parses number columns cell
+    by cell and one bad cell is reported alone), except the ``numbers`` columns of a chunk whose every cell is
+    a number or a gap: those come as float64, read at Arrow's speed. Parquet and SQL keep their types. The
+    errors are ``read_table``'s, naming the source; a source without rows raises as it does.
+    """
+    if rows < 1 or bytes_ < 1:
+        raise DataError(f"chunks need at least one row and one byte (got rows={rows}, bytes={bytes_})")
+    if isinstance(source, pd.DataFrame):
+        if query is not None or table is not None:
+            raise DataError("a DataFrame source takes no query or table", hint="pass the DataFrame alone")
+        frame = _checked_frame(source, DATAFRAME_SOURCE, [str(c) for c in source.columns])
+        for start in range(0, len(frame), rows):
+            yield frame.iloc[start:start + rows].reset_index(drop=True)
+        return
+    text = str(source)
+    if is_database_url(text):
+        yield from _sql_chunks(text, query, table, rows)
+        return
+    if query is not None or table is not None:
+        raise DataError(f"{text}: a query or table needs a database URL as the source, not a file",
+                        hint="pass a SQLAlchemy URL such as postgresql+psycopg://user@host:5432/db")
+    path = Path(source)
+    suffix = table_suffix(path)
+    _check_file(path, suffix)
+    chunks = _csv_chunks(path, suffix, rows, bytes_, numbers) if suffix in _CSV_SUFFIXES \
+        else _parquet_chunks(path, rows, bytes_)
+    seen = 0
+    for chunk in chunks:
+        seen += len(chunk) + len(chunk.attrs.get(MALFORMED_ATTR, ()))
+        yield chunk
+    if not seen:
+        raise DataError(f"{path}: the table has no rows")
+
+
+def table_suffix(path: Path) -> str:
+    """A table file's format suffix: ``.csv.gz`` counts as one."""
+    return "".join(path.suffixes[-2:]).lower() if path.suffix.lower() == ".gz" else path.suffix.lower()
+
+
+def text_frame(table: Any, numbers: Collection[str] = ()) -> pd.DataFrame:
+    """A DataFrame from an Arrow table of CSV text: the ``numbers`` columns whose every cell reads as a number
+    (or a gap) become float64; every other column stays text (str, NaN for gaps), marked as read from text.
+
+    The one conversion of CSV cells, whoever read them (this module's chunks, a Dask partition), so both give
+    the same frame.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns: dict[str, Any] = {}
+    for name, column in zip(table.column_names, table.columns):
+        if name in numbers and pa.types.is_string(column.type):
+            try:
+                columns[name] = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+                continue
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # a cell that is not a number: checked cell by cell
+                pass
+        # text as str objects, gaps as None: what the contract check takes from JSON rows and CSV bodies alike
+        columns[name] = pd.Series(column.to_numpy(zero_copy_only=False), dtype=object)
+    df = pd.DataFrame(columns)
+    df.attrs[TEXT_SOURCE] = {"rows": len(df)}
+    return df
+
+
+def csv_header(path: Path, suffix: str) -> list[str]:
+    """The CSV file's column names as written (a repeated name is refused, naming it)."""
+    import csv
+    import gzip
+
+    opener = gzip.open if suffix.endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as fh:  # type: ignore[operator]
+            header = next(csv.reader(fh), None)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: cannot be read as a table: not text in UTF-8 ({exc.reason} at byte {exc.start})",
+                        hint="save the table as UTF-8 CSV, or as Parquet") from exc
+    except (OSError, EOFError, csv.Error) as exc:
+        raise DataError(f"{path}: cannot be read as a table: {_first_line(exc)}") from exc
+    if not header:
+        raise DataError(f"{path}: cannot be read as a table: no header line")
+    _checked_frame(pd.DataFrame({"x": [0]}), str(path), header)  # the duplicate-name check, on the header alone
+    return header
+
+
+#: ``DataFrame.attrs`` keys of a streamed CSV chunk: the input row number of each row (when a malformed line was
+#: skipped before it, the rows are no longer counted by position), and the malformed lines skipped since the
+#: last chunk, as (row, expected fields, fields, text): rows to reject, not to lose
+ROWS_ATTR = "tabloop.rows"
+MALFORMED_ATTR = "tabloop.malformed"
+
+
+def _csv_chunks(path: Path, suffix: str, rows: int, bytes_: int, numbers: Collection[str]) -> Iterator[pd.DataFrame]:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    header = csv_header(path, suffix)
+    # every column as text: Arrow infers types from the first block and fails the whole read on a later block
+    # that disagrees; text lets the contract judge each cell, and rejects only the row that holds a bad one
+    convert = pacsv.ConvertOptions(column_types={name: pa.string() for name in header}, null_values=list(CSV_NULLS),
+                                   strings_can_be_null=True, quoted_strings_can_be_null=True)
+    skipped: list[tuple[int, int, int, str]] = []
+
+    def malformed(row: Any) -> str:
+        # ``number`` counts records from the header's (1), a quoted value across lines included
+        skipped.append((-1 if row.number is None else row.number - 2, row.expected_columns, row.actual_columns,
+                        str(row.text)[:200]))
+        return "skip"
+
+    # one thread: Arrow then numbers every malformed record; newlines inside quoted values, as pandas reads them
+    read = pacsv.ReadOptions(block_size=max(1 << 16, min(bytes_, 1 << 30)), use_threads=False)
+    parse = pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=malformed)
+    import gzip
+
+    # a Python file object, not a path or an Arrow stream: given those, Arrow reads ahead as fast as the disk
+    # allows, and a reader faster than the model held most of the file in memory (measured: 182 MB of a 185 MB
+    # CSV after six 8 MB batches; 22 MB from a Python file; peak RSS 570 MB at 1M rows, 1,170 MB at 10M)
+    try:
+        fh = gzip.open(path, "rb") if suffix.endswith(".gz") else open(path, "rb")  # noqa: SIM115
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be opened ({exc.strerror})") from exc
+    try:
+        reader = pacsv.open_csv(fh, read_options=read, parse_options=parse, convert_options=convert)
+    except (pa.ArrowInvalid, OSError) as exc:
+        fh.close()
+        raise DataError(f"{path}: cannot be read as a table: {_first_line(exc)}") from exc
+    next_row, reported = 0, 0
+    gaps: set[int] = set()
+
+    def emit(part: Any) -> pd.DataFrame:
+        nonlocal next_row, reported
+        gaps.update(r for r, *_ in skipped[reported:])
+        frame = text_frame(part, numbers)
+        if gaps and max(gaps) >= next_row:  # a skipped line among these rows: number them one by one
+            numbered = []
+            for _ in range(part.num_rows):
+                while next_row in gaps:
+                    next_row += 1
+                numbered.append(next_row)
+                next_row += 1
+            frame.attrs[ROWS_ATTR] = tuple(numbered)
+        else:  # a range, not an array: pandas copies and compares attrs (pd.concat of chunks does)
+            frame.attrs[ROWS_ATTR] = range(next_row, next_row + part.num_rows)
+            next_row += part.num_rows
+        frame.attrs[MALFORMED_ATTR] = skipped[reported:]
+        reported = len(skipped)
+        return frame
+
+    # chunks of exactly ``rows`` rows (the last excepted), whatever Arrow's blocks hold, so the bound the caller
+    # set is the size every chunk has (a block's remainder no longer makes a chunk of its own)
+    pending: list[Any] = []
+    held = 0
+    with fh, reader:
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
+                raise DataError(f"{path}: cannot be read as a table: {_first_line(exc)}",
+                                hint="save the table as UTF-8 CSV") from exc
+            pending.append(batch)
+            held += batch.num_rows
+            while held >= rows:
+                table = pa.Table.from_batches(pending)
+                yield emit(table.slice(0, rows))
+                rest = table.slice(rows)
+                pending, held = rest.to_batches(), rest.num_rows
+        if held:
+            yield emit(pa.Table.from_batches(pending))
+    if reported < len(skipped):  # malformed lines after the last good row: a chunk without rows carries them
+        frame = text_frame(pa.table({name: pa.array([], pa.string()) for name in header}), numbers)
+        frame.attrs[ROWS_ATTR] = range(0)
+        frame.attrs[MALFORMED_ATTR] = skipped[reported:]
+        yield frame
+
+
+def _parquet_chunks(path: Path, rows: int, bytes_: int) -> Iterator[pd.DataFrame]:
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    try:
+        dataset = ds.dataset(str(path), format="parquet")
+        fragments = list(dataset.get_fragments())
+        total_rows, total_bytes = 0, 0
+        for fragment in fragments:
+            meta = fragment.metadata
+            total_rows += meta.num_rows
+            total_bytes += sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        per_row = max(1, total_bytes // max(1, total_rows))
+        batch_rows = max(1, min(rows, bytes_ // per_row))
+        header = dataset.schema.names
+        _checked_frame(pd.DataFrame({"x": [0]}), str(path), header)
+        batches = dataset.to_batches(batch_size=batch_rows, batch_readahead=1, fragment_readahead=1)
+        for batch in batches:
+            if batch.num_rows:
+                yield pa.Table.from_batches([batch]).to_pandas()
+    except DataError:
+        raise
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataError(f"{path}: cannot be read as a table: {_first_line(exc)}") from exc
+
+
+def _sql_chunks(url: str, query: str | None, table: str | None, rows: int) -> Iterator[pd.DataFrame]:
+    shown = redact_url(url)
+    if query is not None and table is not None:
+        raise DataError(f"{shown}: give a table or a query, not both", hint="pass a table or a query, not both")
+    if not query and not table:
+        raise DataError(f"{shown}: a database source needs a query or a table", hint="name a table or give a query")
+    import sqlalchemy
+
+    try:
+        engine = sqlalchemy.create_engine(url)
+    except Exception as exc:
+        raise DataError(f"{shown}: not a usable database URL: {_first_line(exc)}",
+                        hint="a SQLAlchemy URL such as postgresql+psycopg://user@host:5432/db, with its driver "
+                             "installed") from exc
+    what = f"table {table!r}" if table is not None else "query"
+    seen = 0
+    try:
+        try:
+            conn = engine.connect()
+        except Exception as exc:
+            raise DataError(f"{shown}: cannot connect: {_reason(exc)}",
+                            hint="is the server running, and are the host, port, database and user right?") from exc
+        with conn:
+            # a server-side cursor: the server hands over ``rows`` rows at a time, not the whole result
+            conn = conn.execution_options(stream_results=True, max_row_buffer=rows)
+            try:
+                statement = _table_select(conn, table, shown) if table is not None else sqlalchemy.text(query or "")
+                chunks = pd.read_sql(statement, conn, chunksize=rows)
+                for chunk in chunks:
+                    if len(chunk):
+                        if not seen:
+                            _checked_frame(chunk, f"{shown} ({what})", list(chunk.columns))
+                        seen += len(chunk)
+                        yield chunk
+            except DataError:
+                raise
+            except GeneratorExit:
+                raise
+            except Exception as exc:
+                raise DataError(f"{shown}: {what} failed: {_reason(exc)}") from exc
+    finally:
+        engine.dispose()
+    if not seen:
+        raise DataError(f"{shown}: the {what} returned no rows" if table is None else f"{shown}: {what} has no rows")
