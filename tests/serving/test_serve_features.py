@@ -113,6 +113,20 @@ def test_an_online_store_that_is_down_answers_503_not_500(bundle, rows) -> None:
     assert r.json()["error"]["code"] == "feature_store_error"
 
 
+def test_an_online_store_that_is_down_is_imputed_and_marked_under_impute(bundle, rows) -> None:
+    # Redis away while the server runs: predictions continue by the contract's policy, every looked-up
+    # feature marked store_unavailable; a row that sent its features is answered as it was
+    keyed = [{k: v for k, v in r.items() if k != "customer_id"} for r in _keyed(rows, [0, 1])]
+    with _client(bundle, DownFiller(), "impute") as client:  # type: ignore[arg-type]
+        r = client.post("/predict", json={"rows": [*keyed, rows[2]]})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["out_of_contract"] == [0, 1]
+    assert body["predictions"][0]["contract"] == [{"column": "dir", "rule": "store_unavailable", "policy": "impute"},
+                                                  {"column": "lvr", "rule": "store_unavailable", "policy": "impute"}]
+    assert "contract" not in body["predictions"][2]
+
+
 def test_the_prediction_log_holds_the_looked_up_features_the_model_used(bundle, rows, tmp_path) -> None:
     from tabloop.predlog import PredictionLog
 

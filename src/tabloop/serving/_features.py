@@ -8,16 +8,22 @@ answers 422 naming the join key, entity and rule (``missing_entity`` or ``expire
 contract's ``not_null`` check is relaxed for them alone) and marks the row with the rule and
 policy ``impute``, in the answer, the log and the metrics, as any out-of-contract row. The
 request's rows are completed in place, so the prediction log holds the features the model used.
+
+An online store that cannot be read at all (Redis down) is the same gap for every row that needed
+it: ``impute`` answers on, each looked-up feature marked ``store_unavailable``, so predictions
+continue while the store is away; ``reject`` answers 503 (the server's fault, not the caller's).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
+import time
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from tabloop.bundle import ModelBundle, Predictions, RowPredictor, Rows
 from tabloop.data import ContractPolicy, Mark
-from tabloop.errors import ContractViolation
+from tabloop.errors import ContractViolation, FeatureStoreError
 from tabloop.serving._parse import SOURCE
 from tabloop.serving._predictor import PredictorFactory
 
@@ -26,6 +32,12 @@ if TYPE_CHECKING:
 
 #: the policy of a mark on a feature the online store could not give and the model imputed
 IMPUTE = "impute"
+#: the rule of a mark on a feature imputed because the online store could not be read at all
+STORE_UNAVAILABLE = "store_unavailable"
+#: seconds between two warnings that the online store is away (each answer carries its marks anyway)
+_WARN_EVERY_S = 60.0
+
+log = logging.getLogger("tabloop.serving")
 
 
 class RowFiller(Protocol):
@@ -52,7 +64,12 @@ class OnlineFeaturesPredictor:
             self._imputing = factory(_gaps_allowed(bundle, lookup.features))
 
     def predict_rows(self, rows: Rows) -> Predictions:
-        filled = self.lookup.fill(rows)
+        try:
+            filled = self.lookup.fill(rows)
+        except FeatureStoreError as exc:
+            if self.on_missing != IMPUTE or self._imputing is None:
+                raise
+            filled = self._store_away(rows, exc)
         self._log_as_used(rows, filled.rows)
         if not filled.gaps:
             return self._inner.predict_rows(filled.rows)
@@ -72,6 +89,25 @@ class OnlineFeaturesPredictor:
             preds.marks[i] = kept + [Mark(column, rule, IMPUTE) for column, rule in columns.items()]
         preds.marks = dict(sorted(preds.marks.items()))
         return preds
+
+    _warned_at = 0.0
+
+    def _store_away(self, rows: Rows, exc: FeatureStoreError) -> OnlineRows:
+        """Every row that needed the store, with each feature it lacks as a ``store_unavailable`` gap."""
+        from tabloop.features import OnlineRows
+        from tabloop.features._online import Gap
+
+        now = time.monotonic()
+        if now - OnlineFeaturesPredictor._warned_at >= _WARN_EVERY_S:
+            OnlineFeaturesPredictor._warned_at = now
+            log.warning("%s; answering with the looked-up features imputed (features.on_missing: impute)", exc)
+        out = OnlineRows([dict(r) for r in rows])
+        for i, row in enumerate(rows):
+            missing = tuple(f for f in self.lookup.features if f not in row)
+            if missing:
+                out.gaps[i] = [Gap("online store", STORE_UNAVAILABLE, "", missing)]
+        out.looked_up = len(out.gaps)
+        return out
 
     @staticmethod
     def _log_as_used(rows: Rows, filled: list[dict[str, Any]]) -> None:
