@@ -3,7 +3,6 @@ whole at the end or not at all."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,8 +13,8 @@ from tabloop.batch import ChunkScorer, check_target, local_results, open_sink, r
 from tabloop.bundle import ModelBundle
 from tabloop.data import read_chunks
 from tabloop.errors import DataError
+from .._postgres import scratch_database
 
-PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 
 
 @pytest.mark.parametrize("name", ["o.csv", "o.parquet"])
@@ -82,21 +81,8 @@ def test_sqlite_table_replaced_whole(bundle: ModelBundle, bad_csv: Path, tmp_pat
 @pytest.fixture()
 def pg_database() -> Iterator[str]:
     """A PostgreSQL database of this test's own, dropped afterwards."""
-    sqlalchemy = pytest.importorskip("sqlalchemy")
-    name = f"tabloop_batch_{uuid.uuid4().hex[:10]}"
-    admin = sqlalchemy.create_engine(f"{PG_SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001
-        admin.dispose()
-        pytest.skip(f"no PostgreSQL at 127.0.0.1:5432 ({str(exc).splitlines()[0]})")
-    try:
-        yield f"{PG_SERVER}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database("tabloop_batch") as url:
+        yield url
 
 
 @pytest.mark.integration

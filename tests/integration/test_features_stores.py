@@ -11,11 +11,11 @@ import pytest
 from tabloop.features import Lookup
 
 from ..features._store import T, entity_table, history, make_repo
+from .._postgres import scratch_database
 
 pytestmark = pytest.mark.integration
 
 REDIS = "redis://127.0.0.1:6379/0"
-PG = "postgresql+psycopg://postgres@127.0.0.1:5432"
 
 
 @pytest.fixture()
@@ -60,21 +60,8 @@ def test_redis_online_store_gives_what_sqlite_gives_and_teardown_leaves_no_keys(
 @pytest.fixture()
 def database() -> Iterator[str]:
     """A database of this test's own (unique name), dropped afterwards whatever happens."""
-    sqlalchemy = pytest.importorskip("sqlalchemy")
-    name = f"tabloop_feast_{uuid.uuid4().hex[:12]}"
-    admin = sqlalchemy.create_engine(f"{PG}/postgres", isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
-    except sqlalchemy.exc.OperationalError as exc:
-        admin.dispose()
-        pytest.skip(f"no PostgreSQL on 127.0.0.1:5432: {exc}")
-    try:
-        yield f"{PG}/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database("tabloop_feast") as url:
+        yield url
 
 
 def test_a_postgresql_table_as_offline_source_joins_as_the_parquet_file_does(database, tmp_path) -> None:

@@ -13,7 +13,6 @@ import shutil
 import signal
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +33,7 @@ from tabloop.predlog import LogShipper, PredictionLog
 from tabloop.serving import LogConfig, ServeConfig, create_app, run_server
 from tabloop.bundle import ModelBundle
 from tabloop.workspace import SigningKey
+from .._postgres import scratch_database
 
 logging.basicConfig(level=logging.WARNING)
 key = SigningKey.from_text("integration tests: the bundle key", source="test")
@@ -134,18 +134,8 @@ def test_a_server_killed_mid_load_while_postgres_is_cut_off_loses_and_repeats_no
 @pytest.fixture()
 def pg_database() -> Iterator[str]:
     """A database of the test's own on the shared server (never stopped), dropped afterwards."""
-    psycopg = pytest.importorskip("psycopg")
-    name = f"tabloop_test_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc}); .ci/run starts it")
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with scratch_database("tabloop_test") as url:
+        yield url
 
 
 def test_the_commands_log_to_and_read_from_the_database_when_the_url_is_set(

@@ -6,32 +6,21 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import tabloop
+from .._postgres import scratch_database
 
 pytestmark = pytest.mark.integration
-ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 @pytest.fixture()
 def pg_url() -> Iterator[str]:
-    psycopg = pytest.importorskip("psycopg")
-    name = f"tabloop_optuna_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = psycopg.connect(ADMIN, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc}); .ci/run starts it")
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with scratch_database("tabloop_optuna", driver="postgresql") as url:
+        yield url
 
 
 def test_two_workers_share_one_study_and_train_uses_all_their_trials(pg_url: str, tmp_path: Path, hmda_csv: Path) -> None:

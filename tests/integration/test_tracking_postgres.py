@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,25 +12,15 @@ import pytest
 import tabloop
 
 from ..tracking.test_alias_race import check_round, make_project, race
+from .._postgres import scratch_database
 
 pytestmark = pytest.mark.integration
-PG = "postgresql+psycopg://postgres@127.0.0.1:5432"
 
 
 @pytest.fixture()
 def pg_database() -> Iterator[str]:
-    psycopg = pytest.importorskip("psycopg")
-    name = f"tabloop_test_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc}); .ci/run starts it")
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{PG}/{name}"
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with scratch_database("tabloop_test") as url:
+        yield url
 
 
 def test_train_promote_and_predict_against_postgres(

@@ -14,26 +14,16 @@ import pytest
 
 from tabloop.errors import LogDatabaseError
 from tabloop.predlog import LogShipper, PostgresLog, PredictionLog, ShippedLog, error_record
+from .._postgres import scratch_database
 
 pytestmark = pytest.mark.integration
-ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 @pytest.fixture(scope="module")
 def pg_url() -> Iterator[str]:
     """A database of this module's own on the shared server, dropped afterwards."""
-    psycopg = pytest.importorskip("psycopg")
-    name = f"tabloop_test_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = psycopg.connect(ADMIN, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc}); .ci/run starts it")
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with scratch_database("tabloop_test") as url:
+        yield url
 
 
 @pytest.fixture()
