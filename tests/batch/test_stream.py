@@ -200,3 +200,25 @@ def test_a_line_with_the_wrong_number_of_fields_is_rejected_alone(bundle: ModelB
     expected = bundle.predict(hmda.head(12).iloc[[5]]).proba[0]
     np.testing.assert_allclose(out.loc[out["row"] == 6, ["proba_no", "proba_yes"]].to_numpy(float)[0], expected,
                                rtol=0, atol=1e-12)
+
+
+def test_the_logged_inputs_of_a_csv_chunk_are_numbers_the_log_s_readers_accept(
+    bundle: ModelBundle, bad_csv: Path, tmp_path: Path
+) -> None:
+    # a CSV is read as text so that one bad cell rejects one row; the prediction log must still hold
+    # numbers: logged as '32', a number column broke the contract for every later reader (monitor
+    # refused its whole window after one batch run)
+    from tabloop.batch import log_chunk
+    from tabloop.data import check_frame
+    from tabloop.predlog import PredictionLog
+
+    log = PredictionLog(tmp_path / "predlog")
+    scorer = ChunkScorer(bundle, request_id="batch-test", source=str(bad_csv), keep_inputs=True)
+    logged = 0
+    for chunk in local_results(scorer, read_chunks(bad_csv, rows=7, numbers=bundle.contract.numeric)):
+        logged += log_chunk(log, bundle, "batch-test", chunk, variant="batch")
+    assert logged == 28
+    inputs = log.inputs_frame(log.read_predictions())
+    numeric = [c for c in bundle.contract.numeric if c in inputs.columns]
+    assert numeric and all(isinstance(v, float) for c in numeric for v in inputs[c].dropna())
+    check_frame(inputs, bundle.contract.with_policy(bundle.contract.policy), source="prediction log")

@@ -22,7 +22,7 @@ import pandas as pd
 from tabloop._plain import shown
 from tabloop.batch._sinks import Sink
 from tabloop.bundle import ModelBundle, Predictions
-from tabloop.data import MALFORMED_ATTR, ROWS_ATTR, TEXT_SOURCE, Marks, Screened, screen_frame
+from tabloop.data import MALFORMED_ATTR, ROWS_ATTR, TEXT_SOURCE, Marks, Screened, parse_text_numbers, screen_frame
 from tabloop.errors import ContractViolation, DataError, Violation
 
 #: the batch output's column naming, per row, the contract rules it was let through with
@@ -141,7 +141,8 @@ class ChunkScorer:
             out.insert(0, self.id_column, kept[self.id_column].to_numpy())
         if self.add_version:
             out[VERSION_COLUMN] = str(self.bundle.version or "")
-        return ScoredChunk(out, _rejects_frame(rejected), n, kept if self.keep_inputs else None, screened.marks)
+        inputs = (_numbers_read(kept, self.bundle.contract.numeric) if text else kept) if self.keep_inputs else None
+        return ScoredChunk(out, _rejects_frame(rejected), n, inputs, screened.marks)
 
     def _screen(self, frame: pd.DataFrame, text: bool) -> Screened[pd.DataFrame]:
         """``screen_frame`` on ``frame``, without its value-by-value pass over a categorical column whose every cell
@@ -313,3 +314,16 @@ def local_results(scorer: ChunkScorer, chunks: Iterable[pd.DataFrame]) -> Iterat
     for chunk in chunks:
         yield scorer(chunk, first_row)
         first_row += len(chunk)
+
+
+def _numbers_read(kept: pd.DataFrame, numeric: list[str]) -> pd.DataFrame:
+    """A CSV chunk read as text, with its number columns as the numbers the contract read them as.
+
+    The prediction log keeps each row's inputs; as text ('32') a number column would be a type
+    violation for every later reader of the log (monitor refused the whole window over it).
+    """
+    out = kept.copy()
+    for name in numeric:
+        if name in out.columns:
+            out[name] = parse_text_numbers(out[name].to_numpy(dtype=object))
+    return out
