@@ -24,6 +24,7 @@ from tabloop.predlog import LogShipper, PostgresLog, PredictionLog
 
 from ._private_pg import PrivatePostgres, private_pg  # noqa: F401 - the fixture
 from .test_serve_durability import _Load, _serving, bundle_dir, one_row, stop_later  # noqa: F401 - fixtures
+from .._postgres import scratch_database
 
 pytestmark = pytest.mark.integration
 
@@ -33,7 +34,6 @@ from tabloop.predlog import LogShipper, PredictionLog
 from tabloop.serving import LogConfig, ServeConfig, create_app, run_server
 from tabloop.bundle import ModelBundle
 from tabloop.workspace import SigningKey
-from .._postgres import scratch_database
 
 logging.basicConfig(level=logging.WARNING)
 key = SigningKey.from_text("integration tests: the bundle key", source="test")
