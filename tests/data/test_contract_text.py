@@ -93,9 +93,12 @@ def test_batch_predict_names_only_the_bad_cells(trained_project: Path, tmp_path:
     runner = CliRunner()
     path = _csv(tmp_path, hmda, {2: "unknown"}, rows=10)
     res = runner.invoke(app, ["predict", "-p", str(trained_project), "-i", str(path), "-o", str(tmp_path / "o.csv"), "--json"])
-    assert res.exit_code == 1
-    err = json.loads(res.stdout)["error"]
-    assert [(v["column"], v["row"], v["rule"], v["value"]) for v in err["violations"]] == [("ccs", 2, "type", "unknown")]
-    assert "in 1 place(s)" in err["message"] and "line 4 of the file" in err["message"]
-    assert "'5.0'" not in err["message"]
-    assert not (tmp_path / "o.csv").exists()
+    # the bad row goes to the rejects file alone (exit 3: scored, with rejects); the others are scored
+    assert res.exit_code == 3, res.stdout
+    doc = json.loads(res.stdout)
+    assert (doc["rows_scored"], doc["rows_rejected"]) == (9, 1)
+    rejects = pd.read_csv(doc["rejects"])
+    assert [(r["column"], r["row"], r["rule"], r["value"]) for r in rejects.to_dict(orient="records")] == [
+        ("ccs", 2, "type", "unknown")]
+    assert "'5.0'" not in " ".join(rejects["reason"].astype(str))  # the valid cells are not named
+    assert pd.read_csv(tmp_path / "o.csv")["row"].tolist() == [0, 1, 3, 4, 5, 6, 7, 8, 9]

@@ -76,7 +76,8 @@ def test_batch_output_has_one_row_per_input(quickstart: tuple[Path, dict]) -> No
     inp = pd.read_csv(root / "data" / "production.csv")
     assert len(out) == len(inp) == doc["predict"]["rows"]
     assert {"prediction", "proba_no", "proba_yes"} <= set(out.columns)
-    assert (out["proba_no"] + out["proba_yes"]).sub(1).abs().max() < 1e-9
+    # batch scores with the ONNX graph (float32) whose parity was checked at registration
+    assert (out["proba_no"] + out["proba_yes"]).sub(1).abs().max() < 1e-6
 
 
 def test_drift_report_flags_the_simulated_column_and_no_other(quickstart: tuple[Path, dict]) -> None:
@@ -85,7 +86,8 @@ def test_drift_report_flags_the_simulated_column_and_no_other(quickstart: tuple[
     assert mon["drifted_features"] == ["dir"]
     assert mon["policy_crossed"] is True and mon["exit_code"] == 3
     html = Path(mon["report_html"]).read_text()
-    assert "data:image/png;base64," in html
+    # the distribution panels are inline SVG, one per compared column
+    assert "aria-label='reference and current distribution of dir — drifted'" in html
     assert json.loads(Path(mon["report_json"]).read_text())["features"]
 
 
