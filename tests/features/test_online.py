@@ -61,3 +61,36 @@ def test_a_join_key_of_the_wrong_type_is_refused_not_coerced(applied) -> None:
         Lookup(applied).fill([{"customer_id": "1"}, {"customer_id": True}, {"customer_id": 2}])
     assert [(v.column, v.rule, v.row) for v in caught.value.violations] == [("customer_id", "type", 0),
                                                                           ("customer_id", "type", 1)]
+
+
+def test_pandas_sqlite_codecs_registered_before_materialize_do_not_corrupt_the_online_store(tmp_path) -> None:
+    # sqlite3's adapters and converters are process-wide: pandas' SQLite path registers ISO-text ones
+    # over Feast's epoch ones, and a materialize after it wrote text timestamps that a fresh process
+    # (Feast's converter) could not read: "invalid literal for int()" (seen in the whole test suite)
+    import sqlite3
+    import subprocess
+    import sys
+
+    from ._store import make_repo
+
+    repo = make_repo(tmp_path / "repo")
+    repo.apply()
+    with sqlite3.connect(tmp_path / "other.db") as conn:  # what a SQLite sink or read_sql does first
+        pd.DataFrame({"at": [pd.Timestamp("2026-01-01 10:00")]}).to_sql("t", conn, index=False)
+    repo.materialize(T.to_pydatetime())
+    code = (
+        "import sys\n"
+        "sys.path.insert(0, sys.argv[1])\n"
+        "from tests.features._store import make_repo\n"
+        "from tabloop.features import Lookup\n"
+        "import pandas as pd\n"
+        "from pathlib import Path\n"
+        f"repo = make_repo(Path(sys.argv[2]), project={repo.project!r})\n"
+        f"out = Lookup(repo).fill([{{'customer_id': 1}}], now={T.timestamp()})\n"
+        "print(out.rows[0]['spend'], sorted(out.gaps))\n"
+    )
+    root = str(__import__("pathlib").Path(__file__).resolve().parents[2])
+    done = subprocess.run([sys.executable, "-c", code, root, str(tmp_path / "repo")], capture_output=True, text=True,
+                          timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["1001.0", "[]"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tabloop.errors import FeatureStoreError, Violation
-from tabloop.features._repo import FeatureRepo
+from tabloop.features._repo import FeatureRepo, feast_sqlite_codecs
 
 #: the two reasons a feature stays empty, as rules in contract marks and violations
 MISSING_ENTITY = "missing_entity"
@@ -109,6 +109,7 @@ class Lookup:
         refs = [f"{view}:{f}" for view, (feats, _, _) in self.views.items() for f in feats]
         entity_rows = [{k: out[i][k] for k in self.keys} for i in need]
         try:
+            feast_sqlite_codecs()  # pandas' SQLite path may have replaced them in this process
             response = self.repo.store.get_online_features(features=refs, entity_rows=entity_rows)
         except Exception as exc:
             raise FeatureStoreError(f"the online store {self.repo.online_name} could not be read: {exc}",

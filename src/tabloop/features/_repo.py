@@ -49,6 +49,24 @@ def feast_quiet() -> Iterator[None]:
         yield
 
 
+def feast_sqlite_codecs() -> None:
+    """Put back Feast's sqlite3 adapters and converters for datetimes (epoch seconds), which are process-wide.
+
+    Feast's SQLite online store registers them on import; pandas' SQLite path (``to_sql`` or
+    ``read_sql`` on a sqlite3 connection) registers its own ISO-text ones over them. A
+    materialize after that wrote text timestamps into the online store, which every later reader
+    (Feast's own converter: ``int(value)``) failed on ("invalid literal for int()"): found in
+    the test suite, where one test's SQLite sink ran before another's materialize.
+    """
+    import sqlite3
+    from datetime import datetime as _datetime
+
+    from feast.infra.online_stores import sqlite as feast_sqlite
+
+    sqlite3.register_adapter(_datetime, feast_sqlite.adapt_datetime_epoch)
+    sqlite3.register_converter("timestamp", feast_sqlite.convert_timestamp)
+
+
 def redis_connection_string(url: str) -> str:
     """Feast's ``host:port,db=N,password=...`` from a ``redis://[:password@]host:port/N`` URL."""
     parts = urlsplit(url)
@@ -286,6 +304,7 @@ class FeatureRepo:
                     done[view.name] = {"start": start.isoformat(), "end": end.isoformat(), "skipped": "up to date"}
                     continue
                 try:
+                    feast_sqlite_codecs()
                     self.store.materialize(start_date=start, end_date=end, feature_views=[view.name])
                 except Exception as exc:
                     raise FeatureStoreError(f"materializing {view.name} into {self.online_name} failed: {exc}") from exc
