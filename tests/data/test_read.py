@@ -355,3 +355,13 @@ def test_chunks_refuse_what_read_table_refuses(tmp_path: Path) -> None:
         list(read_chunks(tmp_path / "gone.parquet"))
     with pytest.raises(DataError, match="at least one row"):
         list(read_chunks(tmp_path / "empty.csv", rows=0))
+
+
+def test_chunked_reading_of_a_missing_sqlite_file_refuses_and_creates_nothing(tmp_path: Path) -> None:
+    # the streamed reader shares read_table's engine: reading must not create an empty database
+    from tabloop.data import read_chunks
+
+    missing = tmp_path / "nope.db"
+    with pytest.raises(DataError, match="no such database file"):
+        next(iter(read_chunks(f"sqlite:///{missing}", rows=10, table="t")))
+    assert not missing.exists()

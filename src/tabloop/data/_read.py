@@ -168,14 +168,9 @@ def first_data_line(path: Path, rows: int, suffix: str) -> int | None:
     return 2 if lines == rows + 1 else None
 
 
-def _read_sql(url: str, query: str | None, table: str | None) -> pd.DataFrame:
-    shown = redact_url(url)
-    if query is not None and table is not None:
-        raise DataError(f"{shown}: give a table or a query, not both", hint="set data.table or data.query, not both")
-    if not query and not table:
-        raise DataError(f"{shown}: a database source needs a query or a table",
-                        hint="set data.table or data.query in the spec; tabloop monitor takes --reference-table / "
-                             "--current-table or --reference-query / --current-query")
+def _engine(url: str, shown: str) -> Any:
+    """A SQLAlchemy engine for ``url`` (shown as ``shown``), refusing a SQLite file that does not exist:
+    SQLite would create an empty database there, and reading must not write."""
     import sqlalchemy
 
     try:
@@ -187,15 +182,33 @@ def _read_sql(url: str, query: str | None, table: str | None) -> pd.DataFrame:
     database = engine.url.database
     if engine.dialect.name == "sqlite" and database and database != ":memory:" and not database.startswith("file:") \
             and not Path(database).is_file():
-        engine.dispose()  # SQLite would create an empty database there: reading must not write
+        engine.dispose()
         raise DataError(f"{shown}: no such database file {database!r}",
                         hint="check the path; sqlite:///relative/path.db or sqlite:////absolute/path.db")
+    return engine
+
+
+def _connect(engine: Any, shown: str) -> Any:
     try:
-        try:
-            conn = engine.connect()
-        except Exception as exc:
-            raise DataError(f"{shown}: cannot connect: {_reason(exc)}",
-                            hint="is the server running, and are the host, port, database and user right?") from exc
+        return engine.connect()
+    except Exception as exc:
+        raise DataError(f"{shown}: cannot connect: {_reason(exc)}",
+                        hint="is the server running, and are the host, port, database and user right?") from exc
+
+
+def _read_sql(url: str, query: str | None, table: str | None) -> pd.DataFrame:
+    shown = redact_url(url)
+    if query is not None and table is not None:
+        raise DataError(f"{shown}: give a table or a query, not both", hint="set data.table or data.query, not both")
+    if not query and not table:
+        raise DataError(f"{shown}: a database source needs a query or a table",
+                        hint="set data.table or data.query in the spec; tabloop monitor takes --reference-table / "
+                             "--current-table or --reference-query / --current-query")
+    import sqlalchemy
+
+    engine = _engine(url, shown)
+    try:
+        conn = _connect(engine, shown)
         with conn:
             what = f"table {table!r}" if table is not None else "query"
             try:
@@ -498,20 +511,11 @@ def _sql_chunks(url: str, query: str | None, table: str | None, rows: int) -> It
         raise DataError(f"{shown}: a database source needs a query or a table", hint="name a table or give a query")
     import sqlalchemy
 
-    try:
-        engine = sqlalchemy.create_engine(url)
-    except Exception as exc:
-        raise DataError(f"{shown}: not a usable database URL: {_first_line(exc)}",
-                        hint="a SQLAlchemy URL such as postgresql+psycopg://user@host:5432/db, with its driver "
-                             "installed") from exc
+    engine = _engine(url, shown)
     what = f"table {table!r}" if table is not None else "query"
     seen = 0
     try:
-        try:
-            conn = engine.connect()
-        except Exception as exc:
-            raise DataError(f"{shown}: cannot connect: {_reason(exc)}",
-                            hint="is the server running, and are the host, port, database and user right?") from exc
+        conn = _connect(engine, shown)
         with conn:
             # a server-side cursor: the server hands over ``rows`` rows at a time, not the whole result
             conn = conn.execution_options(stream_results=True, max_row_buffer=rows)
