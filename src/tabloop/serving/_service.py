@@ -214,9 +214,11 @@ class Service:
         self.shadow_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="tabloop-shadow")
         following = self.following
         if following.polls:
-            self._poller = asyncio.create_task(_poll(self.models, following.poll_interval_s or 0.0))
+            self._poller = asyncio.create_task(_every(following.poll_interval_s or 0.0, self.models.poll_once,
+                                                        "polling the model aliases"))
         if self.watch.limits is not None:
-            self._guard_task = asyncio.create_task(_guard(self, self.watch.limits.interval_s))
+            self._guard_task = asyncio.create_task(_every(self.watch.limits.interval_s, self.check_rollout,
+                                                           "checking the rollout"))
         self.ready = True
 
     async def stop(self) -> None:
@@ -635,20 +637,12 @@ def _tell(hook: Callable[[dict[str, Any]], None], event: dict[str, Any]) -> None
         logger.exception("the rollback hook failed")
 
 
-async def _guard(service: Service, interval: float) -> None:
-    """Judge the rollout every ``interval`` seconds, off the event loop."""
+async def _every(interval: float, work: Callable[[], Any], what: str) -> None:
+    """Run ``work`` every ``interval`` seconds, off the event loop; a failure is logged and the loop goes on
+    (the alias poller and the rollout guard must outlive any one failure)."""
     while True:
         await asyncio.sleep(interval)
         try:
-            await run_in_threadpool(service.check_rollout)
-        except Exception:  # the guard must outlive any one failure
-            logger.exception("checking the rollout failed")
-
-
-async def _poll(models: ModelSet, interval: float) -> None:
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await run_in_threadpool(models.poll_once)
-        except Exception:  # the poller must outlive any one failure
-            logger.exception("polling the model aliases failed")
+            await run_in_threadpool(work)
+        except Exception:
+            logger.exception("%s failed", what)
