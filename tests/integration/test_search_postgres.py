@@ -47,6 +47,8 @@ def test_two_workers_share_one_study_and_train_uses_all_their_trials(pg_url: str
     assert sorted(t.number for t in study.trials) == list(range(len(study.trials)))  # one numbering, no repeats
     finished = [t for t in study.trials if t.state.is_finished() and t.state.name != "FAIL"]
     assert len({t.user_attrs["worker"] for t in finished}) == 2
+    # no worker leaves a trial queued in the study that nobody runs (Optuna's enqueue/ask race between workers)
+    assert [t.number for t in study.trials if t.state.name == "WAITING"] == []
 
     # the coordinating run finds the trials done, runs none, and registers the best of all of them
     proc = subprocess.run([sys.executable, "-m", "tabloop", "train", "--project", str(root), "--trials", "8",

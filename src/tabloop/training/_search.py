@@ -19,6 +19,7 @@ import math
 import os
 import socket
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -186,6 +187,7 @@ def run_search(
     metric = metrics[0]
     maximize = greater_is_better(metric)
     study = open_study(name, storage=storage, seed=seed, maximize=maximize)
+    base = study.sampler
     by_family = {c.family: c for c in candidates}
     order = [f for f in FIRST_TRIAL_ORDER if f in by_family] + [f for f in by_family if f not in FIRST_TRIAL_ORDER]
     choices = sorted(by_family)
@@ -217,7 +219,12 @@ def run_search(
         fixed: dict[str, Any] = {FAMILY: family}
         if attempts <= len(cand.portfolio):  # the defaults, then the family's portfolio, then the search's own points
             fixed.update({f"{family}.{k}": v for k, v in cand.preset(options, attempts).items()})
-        study.enqueue_trial(fixed, skip_if_exists=False)
+        # the fixed values go through this process's own sampler, not Optuna's shared queue of waiting
+        # trials: with workers enqueueing at once, one worker's ask() could take another's queued trial
+        # and leave its own waiting in the study for ever (seen as a 10th trial of 8 + 1 finished)
+        with warnings.catch_warnings():  # "experimental" since Optuna 2.4; its behaviour is what we test
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.sampler = optuna.samplers.PartialFixedSampler(fixed, base)
         trial = study.ask()
         fam = trial.suggest_categorical(FAMILY, choices)
         cand = by_family[fam]
