@@ -40,3 +40,19 @@ def trained_project(tmp_path_factory: pytest.TempPathFactory, hmda_csv: Path) ->
     result = tabloop.train(root)
     tabloop.promote(result.version, project=root)
     return root
+
+
+_REPO = Path(__file__).resolve().parent.parent
+#: what pytest and Hypothesis keep in the folder they run from, on purpose
+_OWN_CACHES = {".pytest_cache", ".hypothesis", ".import_linter_cache"}
+
+
+@pytest.fixture(autouse=True)
+def _leaves_the_repository_alone() -> object:
+    """Fail the test that writes into the repository's own folder (an ./mlruns, mlflow.db, report folder or
+    catboost_info left by a library's default path): a user's current folder would get the same litter."""
+    before = set(os.listdir(_REPO))
+    yield
+    new = set(os.listdir(_REPO)) - before - _OWN_CACHES
+    if new:
+        pytest.fail(f"this test left {sorted(new)} in {_REPO}: give the library a path inside tmp_path")
