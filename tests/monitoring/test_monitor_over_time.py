@@ -469,3 +469,27 @@ def test_error_records_without_a_time_are_counted_per_group_and_said_so() -> Non
     assert sum(g.errors or 0 for g in perf.groups) == 10
     html = _performance_html(perf)
     assert "placed in no window" in html and "were not read" not in html
+
+
+def test_logged_rows_the_contract_refuses_are_left_out_and_counted(logged_project: Path, hmda: pd.DataFrame) -> None:
+    """A batch run before the stream logged numbers as numbers wrote a CSV's cells as text ('32'): monitor
+    used to refuse the whole window over them ("expected a number, got '32'")."""
+    import tabloop
+    from tabloop.api._project import Project
+
+    proj = Project.open(logged_project)
+    bundle = proj.load_bundle(None)
+    features = hmda.head(3)[bundle.contract.feature_names]
+    out = bundle.predict(features).records()
+    old = [{"request_id": f"batch-old-{i}", "row": i, "ts": "2024-05-05T00:00:00+00:00", "source": "batch",
+            "model": bundle.name, "version": bundle.version, "variant": "champion",
+            "inputs": {k: str(v) if k == "dir" else v for k, v in features.iloc[i].to_dict().items()},
+            "prediction": o["prediction"], "probabilities": o["probabilities"], "latency_ms": 1.0}
+           for i, o in enumerate(out)]
+    proj.predlog.append(old)
+
+    res = tabloop.monitor(logged_project)
+    assert res.skipped_rows == 3
+    assert len(res.skipped_rows_why) == 3 and all("dir" in w and "batch-old-" in w for w in res.skipped_rows_why)
+    assert res.performance is not None and res.performance["rows"] == 1_200  # the figures are the usable rows'
+    assert "dir" in res.drifted_features  # and the verdict is the one without them

@@ -13,6 +13,7 @@ import pandas as pd
 
 from tabloop.api._evaluate import score_bundle
 from tabloop.api._gate import judge
+from tabloop.api._monitor import usable_logged_rows
 from tabloop.api._project import Project
 from tabloop.api._results import Result
 from tabloop.api._train import fit_and_register
@@ -94,6 +95,8 @@ class RetrainResult(Result):
     promote: bool
     reasons: list[str] = field(default_factory=list)
     record: Path | None = None
+    #: labelled logged rows left out because the contract refuses their inputs (see ``monitor``'s)
+    skipped_rows: int = 0
     #: the promotion gate's verdict (``api/_gate.py``, the one ``tabloop promote`` applies): the paired test on the
     #: recent holdout, its numbers, and the model tests' counts when they ran
     gate: dict[str, Any] | None = None
@@ -124,8 +127,11 @@ def retrain(
     champion = proj.load_bundle(None)
     log = proj.predlog
     joined = join_labels(log.read_predictions(), log.read_feedback()).joined
+    # rows an older version logged in a form the contract refuses are left out and counted, as monitor does
+    joined, refused = usable_logged_rows(proj, champion, joined)
     metric = spec.resolved_metric
-    base = dict(champion_version=champion.version or "", new_labels=len(joined), metric=metric)
+    base = dict(champion_version=champion.version or "", new_labels=len(joined), metric=metric,
+                skipped_rows=len(refused))
     skip = too_few_labels(len(joined), policy.min_new_labels)
     if skip:
         return _record(proj, RetrainResult(

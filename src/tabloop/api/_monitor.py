@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ from tabloop.workspace import Workspace
 if TYPE_CHECKING:
     # a standalone monitor loads no model: the bundle module's joblib and the log's reader stay out
     from tabloop.bundle import ModelBundle
+    from tabloop.data import Contract
     from tabloop.predlog import SkippedLine
 
 PREDICTION_SIGNAL = "__prediction__"
@@ -61,6 +63,11 @@ class MonitorResult(Result):
     shadow: dict[str, Any] | None = None
     #: lines of the prediction log and feedback files that were not whole records and were left out
     skipped_lines: int = 0
+    #: logged rows whose inputs the contract refuses even with the monitor's clipping (text where a number
+    #: belongs, written by an older version): left out of every figure, not a reason to refuse the window
+    skipped_rows: int = 0
+    #: the first few of those, each with its request, column and reason
+    skipped_rows_why: list[str] = field(default_factory=list)
     #: what became of each alert the policy raised (spec: alerts): sent, deduplicated, failed or off
     alerts: list[dict[str, Any]] = field(default_factory=list)
     #: standalone: columns left out of the comparison by their semantic type (identifier, text, datetime)
@@ -101,6 +108,7 @@ def monitor(
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
     timeline = performance = ab = marked = shadow = None
     skipped: list[SkippedLine] = []
+    refused: list[str] = []
     left_out: dict[str, str] = {}
     if proj is None:
         assert reference is not None and current is not None
@@ -123,6 +131,7 @@ def monitor(
         ref_raw = (read_table(reference, query=reference_query, table=reference_table) if reference is not None
                    else bundle.reference)
         logged, errors = _read_log(proj, skipped)
+        logged, refused = usable_logged_rows(proj, bundle, logged)
         if current is not None:
             cur_df = read_table(current, query=current_query, table=current_table)
             cur_name = source_name(current, query=current_query, table=current_table)
@@ -172,6 +181,8 @@ def monitor(
         ab=None if ab is None else ab.to_dict(),
         shadow=None if shadow is None else shadow.to_dict(),
         skipped_lines=len(skipped),
+        skipped_rows=len(refused),
+        skipped_rows_why=refused[:SHOWN_REFUSED],
         not_compared=left_out,
         alerts=alerts,
         rollout=_rollout_state(proj),
@@ -391,19 +402,64 @@ def _logged_signal(bundle: ModelBundle, logged: pd.DataFrame) -> np.ndarray:
     return logged[PREDICTION_COLUMN].astype(object).to_numpy()
 
 
-def _with_signal(bundle: ModelBundle, df: pd.DataFrame, source: str) -> pd.DataFrame:
-    """Add the model's output on these rows: the positive-class probability, or the prediction.
+#: how many of the refused logged rows the result names
+SHOWN_REFUSED = 5
 
-    Numbers outside the trained range that the contract refuses are clipped to it here: a
-    current table that drifted far is what the monitor is for, not a reason to stop it.
-    """
-    features = df[[c for c in bundle.contract.feature_names if c in df.columns]]
-    policy = bundle.contract.policy
+
+def _clipping(contract: Contract) -> Contract:
+    """The contract with numbers outside the trained range clipped to it instead of refused: a current
+    table that drifted far is what the monitor is for, not a reason to stop it."""
+    policy = contract.policy
     clipping = {rule: "clip" for rule in ("range", "far_range") if policy.defaults[rule] == "reject"}
     columns = {c: {r: "clip" if p == "reject" and r in ("range", "far_range") else p for r, p in rules.items()}
                for c, rules in policy.columns.items()}
-    scoring = replace(bundle, contract=bundle.contract.with_policy(
-        replace(policy, defaults={**policy.defaults, **clipping}, columns=columns)))
+    return contract.with_policy(replace(policy, defaults={**policy.defaults, **clipping}, columns=columns))
+
+
+def usable_logged_rows(proj: Project, bundle: ModelBundle, logged: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The logged rows whose inputs ``bundle``'s contract takes (clipping as :func:`_clipping`), and why each
+    other row was left out.
+
+    A log is a record of what was answered, some of it by older versions that logged their inputs otherwise
+    (a batch run before 2026-12 logged a CSV's numbers as text): a few such rows must not stop the monitor,
+    nor be guessed at, so they are left out and counted, as a torn line of the log is.
+    """
+    if logged.empty:
+        return logged, []
+    from tabloop.data import rows_to_reject, screen_frame
+    from tabloop.errors import ContractViolation
+
+    contract = _clipping(bundle.contract)
+    inputs = proj.predlog.inputs_frame(logged).reset_index(drop=True)
+    features = inputs[[c for c in bundle.contract.feature_names if c in inputs.columns]]
+    positions = np.arange(len(logged))
+    refused: list[str] = []
+    source = f"{proj.workspace.predlog}"
+    while len(positions):
+        try:
+            screen_frame(features.iloc[positions].reset_index(drop=True), contract, source=source,
+                         max_violations=sys.maxsize, text=False)
+            break
+        except ContractViolation as exc:
+            bad = rows_to_reject(exc, source)
+            for v in exc.violations:
+                if v.row is not None:
+                    record = logged.iloc[positions[v.row]]
+                    refused.append(f"request {record.get('request_id')} row {record.get('row')}, column {v.column!r}: "
+                                   f"{v.message}")
+            positions = np.delete(positions, bad)
+    if not refused:
+        return logged, []
+    return logged.iloc[positions], refused
+
+
+def _with_signal(bundle: ModelBundle, df: pd.DataFrame, source: str) -> pd.DataFrame:
+    """Add the model's output on these rows: the positive-class probability, or the prediction.
+
+    Numbers outside the trained range that the contract refuses are clipped to it (:func:`_clipping`).
+    """
+    features = df[[c for c in bundle.contract.feature_names if c in df.columns]]
+    scoring = replace(bundle, contract=_clipping(bundle.contract))
     preds = scoring.predict(features, source=source)
     frame = preds.to_frame()
     signal = frame[proba_column(bundle.classes[-1])] if bundle.task == "binary" else frame[PREDICTION_COLUMN]

@@ -22,7 +22,8 @@ import pandas as pd
 from tabloop._plain import shown
 from tabloop.batch._sinks import Sink
 from tabloop.bundle import ModelBundle, Predictions
-from tabloop.data import MALFORMED_ATTR, ROWS_ATTR, TEXT_SOURCE, Marks, Screened, parse_text_numbers, screen_frame
+from tabloop.data import (MALFORMED_ATTR, ROWS_ATTR, TEXT_SOURCE, Marks, Screened, parse_text_numbers, rows_to_reject,
+                          screen_frame)
 from tabloop.errors import ContractViolation, DataError, Violation
 
 #: the batch output's column naming, per row, the contract rules it was let through with
@@ -33,7 +34,6 @@ VERSION_COLUMN = "model_version"
 #: one line per broken rule of a rejected row (a row breaking two rules has two lines)
 REJECT_COLUMNS = ["row", "column", "value", "rule", "reason"]
 #: rules that concern a column, not a row: no row can be scored, the run fails
-_COLUMN_RULES = frozenset({"missing_column", "unexpected_column", "empty"})
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
@@ -117,7 +117,7 @@ class ChunkScorer:
                 screened = self._screen(kept, text)
                 break
             except ContractViolation as exc:
-                bad = _bad_rows(exc, self.source)
+                bad = rows_to_reject(exc, self.source)
                 for v in exc.violations:
                     if v.row is not None:
                         rejected.append(_reject(v, int(rows[positions[v.row]])))
@@ -216,16 +216,6 @@ def _rows(predictor: Any, columns: dict[str, np.ndarray]) -> Predictions:
         return predictor.predict_columns(columns)  # type: ignore[no-any-return]
     got = predictor.predict_columns({k: np.concatenate([v, v]) for k, v in columns.items()})
     return Predictions(labels=got.labels[:1], proba=None if got.proba is None else got.proba[:1], classes=got.classes)
-
-
-def _bad_rows(exc: ContractViolation, source: str) -> list[int]:
-    """The chunk positions of the rows to reject, or raise when a rule concerns a whole column."""
-    by_row = [v for v in exc.violations if v.row is not None]
-    fatal = [v for v in exc.violations if v.row is None and (v.rule in _COLUMN_RULES
-             or not any(w.column == v.column for w in by_row))]
-    if fatal:  # a summary line ("N values in all...") beside its own rows is not fatal: those rows are rejected
-        raise ContractViolation(fatal, source=source)
-    return sorted({int(v.row) for v in by_row if v.row is not None})
 
 
 def _reject(v: Violation, row: int) -> dict[str, Any]:

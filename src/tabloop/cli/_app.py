@@ -494,6 +494,12 @@ def monitor(
 
     def human() -> None:
         print(f"{res.current} ({res.current_rows} rows) vs {res.reference} ({res.reference_rows} rows)")
+        if res.skipped_lines:
+            print(f"warning: {res.skipped_lines} line(s) of the prediction log or feedback were not whole records "
+                  "and were left out")
+        if res.skipped_rows:
+            print(f"warning: {res.skipped_rows} logged row(s) break the model's contract and were left out, e.g. "
+                  + "; ".join(res.skipped_rows_why[:2]))
         if res.too_small:
             print("too small to judge")
         else:
@@ -558,6 +564,8 @@ def retrain(
     res = run(project, budget=budget, progress=progress())
 
     def human() -> None:
+        if res.skipped_rows:
+            print(f"warning: {res.skipped_rows} labelled logged row(s) break the champion's contract and were left out")
         if res.status == "skipped":
             print(f"not retrained: {'; '.join(res.reasons)}")
             return

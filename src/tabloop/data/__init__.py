@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         infer_contract,
         is_categorical_dtype,
         parse_text_numbers,
+        rows_to_reject,
         screen_frame,
         screen_records,
     )
@@ -112,6 +113,7 @@ __all__ = [
     "redact_url",
     "resolve_types",
     "same_keys",
+    "rows_to_reject",
     "screen_frame",
     "screen_records",
     "shift_findings",

@@ -308,6 +308,21 @@ def check_frame(
                         text=text).values
 
 
+#: rules about a whole column: no row can be left out to satisfy them
+COLUMN_RULES = frozenset({"missing_column", "unexpected_column", "empty"})
+
+
+def rows_to_reject(exc: ContractViolation, source: str) -> list[int]:
+    """The positions of the rows that broke the contract in ``exc`` (``screen_frame``'s), to leave out while
+    the others go on; raises when a violation concerns a whole column, which leaving rows out cannot mend."""
+    by_row = [v for v in exc.violations if v.row is not None]
+    fatal = [v for v in exc.violations if v.row is None and (v.rule in COLUMN_RULES
+             or not any(w.column == v.column for w in by_row))]
+    if fatal:  # a summary line ("N values in all...") beside its own rows is not fatal: those rows are left out
+        raise ContractViolation(fatal, source=source)
+    return sorted({int(v.row) for v in by_row if v.row is not None})
+
+
 def screen_frame(
     df: pd.DataFrame,
     contract: Contract,
