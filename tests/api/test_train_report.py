@@ -85,3 +85,43 @@ def test_train_says_the_data_findings_before_it_trains_and_keeps_them(tmp_path: 
     out = text.output
     assert "WARNING 60 rows (15.0%) repeat an earlier row" in out and "what to do: dedupe" in out
     assert out.index("finding(s) about the data") < out.index("registering the winner")  # before training ends
+
+
+def test_rows_without_a_target_are_refused_by_default_and_left_out_and_counted_when_the_spec_says_drop(
+        tmp_path: Path) -> None:
+    import numpy as np
+    import pandas as pd
+    import yaml
+    from typer.testing import CliRunner
+
+    import tabloop
+    from tabloop.cli import app
+
+    rng = np.random.default_rng(8)
+    table = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300)})
+    table["y"] = np.where(table["a"] > 0, "yes", "no")
+    table.loc[[5, 77, 210], "y"] = None  # R tables often carry NA targets (car::Chile's vote)
+    data = tmp_path / "unlabelled.csv"
+    table.to_csv(data, index=False)
+    root = tmp_path / "p"
+    tabloop.init(root, data=str(data), target="y")
+    raw = yaml.safe_load((root / "tabloop.yaml").read_text())
+    raw["train"].update(candidates=["dummy", "linear"], trials=1, ensemble=False)
+    (root / "tabloop.yaml").write_text(yaml.safe_dump(raw))
+    refused = CliRunner().invoke(app, ["train", "-p", str(root), "--json"])
+    assert refused.exit_code == 1
+    assert "missing in 3 row(s)" in refused.output and "data.missing_target: drop" in refused.output
+
+    raw["data"]["missing_target"] = "drop"
+    (root / "tabloop.yaml").write_text(yaml.safe_dump(raw))
+    res = CliRunner().invoke(app, ["train", "-p", str(root), "--json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    assert doc["unlabelled_dropped"] == 3
+    assert doc["train_rows"] + doc["test_rows"] == 297
+    said = [f for f in doc["findings"] if f["code"] == "target_missing"]
+    assert [(f["severity"], "leaves them out" in f["message"]) for f in said] == [("warning", True)]
+    # evaluate splits through the same rows: it finds the test part train held out, not an error
+    assert tabloop.evaluate(project=root).rows == doc["test_rows"]
+    profiled = tabloop.profile(root)
+    assert [f["severity"] for f in profiled.findings if f["code"] == "target_missing"] == ["warning"]

@@ -26,6 +26,7 @@ from tabloop.data import (
 )
 from tabloop.errors import DataError
 from tabloop.report import LEAKAGE_HEADING, findings_html
+from tabloop.spec import Spec
 
 
 @dataclass
@@ -76,6 +77,7 @@ def profile(project: str | Path | None = None, *, data: str | Path | pd.DataFram
                                 id_column=spec.data.id_column, task=spec.data.task, seed=spec.seed,
                                 semantic=semantic, levels=levels)
         contract, leakage = learning.result()
+    numbers["findings"] = [f.to_dict() for f in missing_target_said(spec, df, [Finding(**d) for d in numbers["findings"]])]
     digest = numbers["data_hash"]  # frame_fingerprint(df), from the hashes the profile made anyway
     source = proj.data_name(data)
     report = profile_report(numbers, contract, source=source)
@@ -104,6 +106,23 @@ def profile(project: str | Path | None = None, *, data: str | Path | pd.DataFram
         source=source,
         leakage=report.data["leakage"],
     )
+
+
+def missing_target_said(spec: Spec, df: pd.DataFrame, findings: list[Finding]) -> list[Finding]:
+    """The profile's finding about rows without a target, said as what training does with them under
+    ``data.missing_target: drop``: leaves them out (a warning, with the count), rather than refuses them."""
+    target = spec.data.target
+    if spec.data.missing_target != "drop" or target not in df.columns:
+        return findings
+    n = int(df[target].isna().sum())
+    said = [f for f in findings if f.code != "target_missing"]
+    if not n:
+        return said
+    said.insert(0, Finding(code="target_missing", severity="warning", column=target, score=n / max(len(df), 1),
+                         message=f"the target {target!r} is empty in {n} row(s): training leaves them out "
+                                 "(data.missing_target: drop)",
+                         action="label those rows to train on them"))
+    return said
 
 
 @contextlib.contextmanager

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from tabloop.api._leakage import data_findings, findings_dicts, said
-from tabloop.api._profile import ignored_columns, said_as_findings
+from tabloop.api._profile import ignored_columns, missing_target_said, said_as_findings
 from tabloop.api._project import Project
 from tabloop.api._results import Result
 from tabloop.data import (
@@ -76,6 +76,7 @@ class TrainSummary(Result):
     # under a time budget: budget_seconds, wall_seconds (start to registered model), spent per phase, notes
     time: dict[str, Any] = field(default_factory=dict)
     duplicates_dropped: int = 0  # preparation.dedupe: duplicate training rows left out before fitting
+    unlabelled_dropped: int = 0  # data.missing_target: drop: rows without a target left out before the split
 
 
 @dataclass
@@ -139,8 +140,9 @@ def train(
     df = proj.read_data(data)
     findings: list[Finding] = []
     if not worker:  # said once, by the command that registers; workers only add trials
-        findings = profile_findings(df, target=spec.data.target, ignored=ignored_columns(spec),
-                                    types=spec.data.types, id_column=spec.data.id_column, task=spec.data.task)
+        findings = missing_target_said(spec, df, profile_findings(
+            df, target=spec.data.target, ignored=ignored_columns(spec), types=spec.data.types,
+            id_column=spec.data.id_column, task=spec.data.task))
         if on_findings is not None:
             on_findings(findings)
     train_df, test_df = split_train_test(df, spec)
@@ -148,7 +150,7 @@ def train(
         return _work(proj, train_df, df, budget=budget, trials=trials, storage=storage, progress=progress)
     with said_as_findings():  # the findings above said what the contract leaves out
         contract = _contract(proj, df)
-    return fit_and_register(
+    summary = fit_and_register(
         proj, train_df, test_df, budget=budget, progress=progress, run_name="train",
         data_hash=frame_fingerprint(df), contract=contract, trials=trials, storage=storage,
         tags={"tabloop.data_source": proj.data_name(data)},
@@ -157,6 +159,10 @@ def train(
         check_data=True,
         on_findings=on_findings,
     )
+    target = spec.data.target
+    if spec.data.missing_target == "drop" and target in df.columns:
+        summary.unlabelled_dropped = int(df[target].isna().sum())
+    return summary
 
 
 TIMINGS = "timings.json"

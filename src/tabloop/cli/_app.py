@@ -121,6 +121,8 @@ def train(
                           row["note"])
         Console().print(table)
         print(f"winner: {res.winner} ({res.rule})")
+        if res.unlabelled_dropped:
+            print(f"data.missing_target: {res.unlabelled_dropped} rows without a target left out before the split")
         if res.duplicates_dropped:
             print(f"dedupe: {res.duplicates_dropped} duplicate training rows left out before fitting")
         print(f"registered {res.model} version {res.version}; report: {res.report_html}")

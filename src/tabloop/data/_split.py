@@ -24,10 +24,22 @@ from tabloop.errors import DataError
 from tabloop.spec import HOLDOUT_FROM_ROWS, HOLDOUT_PARTS, REPEATED_BELOW_ROWS, Spec
 
 
+def labelled_rows(df: pd.DataFrame, spec: Spec) -> pd.DataFrame:
+    """``df`` without the rows whose target is empty when ``data.missing_target`` is ``drop``; else ``df``
+    (the split then refuses them by name). Train and evaluate both split through here, so they drop the same
+    rows and hold out the same test part."""
+    target = spec.data.target
+    if spec.data.missing_target != "drop" or target not in df.columns:
+        return df
+    empty = df[target].isna().to_numpy()
+    return df.loc[~empty] if empty.any() else df
+
+
 def split_train_test(df: pd.DataFrame, spec: Spec) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Hold out ``split.test_size`` of the rows for evaluation only."""
     split = spec.split
     target = spec.data.target
+    df = labelled_rows(df, spec)
     n = len(df)
     if n < 20:
         raise DataError(f"only {n} rows: too few to hold out a test part and cross-validate", hint="use at least 20 rows")

@@ -63,7 +63,8 @@ def check_target_present(y: pd.Series) -> None:
         raise DataError(
             f"column {y.name!r}: the target is missing in {int(y.isna().sum())} row(s), first at positions {rows} "
             "(counted from 0 after the header)",
-            hint="drop or label those rows before training",
+            hint="drop or label those rows before training, or set data.missing_target: drop in tabloop.yaml "
+            "to train on the labelled rows",
         )
 
 

@@ -57,6 +57,11 @@ class DataSpec(_Strict):
     id_column: str | None = Field(
         default=None, description="A row identifier, copied to batch predictions and never used as a feature."
     )
+    missing_target: Literal["refuse", "drop"] = Field(
+        default="refuse",
+        description="Rows whose target is empty: refuse (training stops and names them, so that no row is lost "
+        "unseen) or drop (training leaves them out before the split and says how many in its output and report).",
+    )
     types: dict[str, SemanticType] = Field(
         default_factory=dict,
         description="Column types that override the inferred ones: numeric, categorical, boolean, datetime, text "
