@@ -4,6 +4,26 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def _quick_project(tmp_path: Path, table: "pd.DataFrame", target: str) -> tuple[Path, dict]:
+    """A project over ``table`` that trains dummy and linear with one trial: quick, and enough for a report."""
+    import yaml
+
+    import tabloop
+
+    data = tmp_path / "table.csv"
+    table.to_csv(data, index=False)
+    root = tmp_path / "p"
+    tabloop.init(root, data=str(data), target=target)
+    raw = yaml.safe_load((root / "tabloop.yaml").read_text())
+    raw["train"].update(candidates=["dummy", "linear"], trials=1, ensemble=False)
+    (root / "tabloop.yaml").write_text(yaml.safe_dump(raw))
+    return root, raw
 
 
 def test_the_leaderboard_says_which_validation_scored_the_candidates(trained_project: Path) -> None:
@@ -33,13 +53,8 @@ def test_a_baseline_winner_is_a_warning_in_the_output_json_and_report(tmp_path: 
     from tabloop.cli import app
 
     rng = np.random.default_rng(3)  # the target is noise: nothing can beat predicting its mean
-    data = tmp_path / "noise.csv"
-    pd.DataFrame({"a": rng.normal(size=500), "b": rng.normal(size=500), "y": rng.normal(size=500)}).to_csv(data, index=False)
-    root = tmp_path / "p"
-    tabloop.init(root, data=str(data), target="y")
-    raw = yaml.safe_load((root / "tabloop.yaml").read_text())
-    raw["train"].update(candidates=["dummy", "linear"], trials=1, ensemble=False)
-    (root / "tabloop.yaml").write_text(yaml.safe_dump(raw))
+    root, _ = _quick_project(tmp_path, pd.DataFrame({"a": rng.normal(size=500), "b": rng.normal(size=500),
+                                                     "y": rng.normal(size=500)}), "y")
     res = CliRunner().invoke(app, ["train", "-p", str(root), "--json"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
@@ -65,13 +80,7 @@ def test_train_says_the_data_findings_before_it_trains_and_keeps_them(tmp_path: 
     table = pd.DataFrame({"a": rng.normal(size=340), "b": rng.normal(size=340)})
     table["y"] = np.where(table["a"] > 0, "yes", "no")
     table = pd.concat([table, table.sample(60, random_state=1)], ignore_index=True).assign(notes=np.nan)
-    data = tmp_path / "dupes.csv"
-    table.to_csv(data, index=False)
-    root = tmp_path / "p"
-    tabloop.init(root, data=str(data), target="y")
-    raw = yaml.safe_load((root / "tabloop.yaml").read_text())
-    raw["train"].update(candidates=["dummy", "linear"], trials=1, ensemble=False)
-    (root / "tabloop.yaml").write_text(yaml.safe_dump(raw))
+    root, _ = _quick_project(tmp_path, table, "y")
     res = CliRunner().invoke(app, ["train", "-p", str(root), "--json"])
     assert res.exit_code == 0, res.output
     doc = json.loads(res.stdout)
@@ -101,13 +110,7 @@ def test_rows_without_a_target_are_refused_by_default_and_left_out_and_counted_w
     table = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300)})
     table["y"] = np.where(table["a"] > 0, "yes", "no")
     table.loc[[5, 77, 210], "y"] = None  # R tables often carry NA targets (car::Chile's vote)
-    data = tmp_path / "unlabelled.csv"
-    table.to_csv(data, index=False)
-    root = tmp_path / "p"
-    tabloop.init(root, data=str(data), target="y")
-    raw = yaml.safe_load((root / "tabloop.yaml").read_text())
-    raw["train"].update(candidates=["dummy", "linear"], trials=1, ensemble=False)
-    (root / "tabloop.yaml").write_text(yaml.safe_dump(raw))
+    root, raw = _quick_project(tmp_path, table, "y")
     refused = CliRunner().invoke(app, ["train", "-p", str(root), "--json"])
     assert refused.exit_code == 1
     assert "missing in 3 row(s)" in refused.output and "data.missing_target: drop" in refused.output
