@@ -46,10 +46,8 @@ def test_the_leaderboard_says_which_validation_scored_the_candidates(trained_pro
 def test_a_baseline_winner_is_a_warning_in_the_output_json_and_report(tmp_path: Path) -> None:
     import numpy as np
     import pandas as pd
-    import yaml
     from typer.testing import CliRunner
 
-    import tabloop
     from tabloop.cli import app
 
     rng = np.random.default_rng(3)  # the target is noise: nothing can beat predicting its mean
@@ -70,10 +68,8 @@ def test_a_baseline_winner_is_a_warning_in_the_output_json_and_report(tmp_path: 
 def test_train_says_the_data_findings_before_it_trains_and_keeps_them(tmp_path: Path) -> None:
     import numpy as np
     import pandas as pd
-    import yaml
     from typer.testing import CliRunner
 
-    import tabloop
     from tabloop.cli import app
 
     rng = np.random.default_rng(5)
