@@ -121,9 +121,9 @@ def dask_split(ddf: Any, spec: Spec, *, share: float, salt: int = 0) -> tuple[An
 def _side(part: pd.DataFrame, second: bool, share: float, seed: int, column: str | None,
           partition_info: Any = None) -> pd.DataFrame:
     if column is not None:
-        # a group's place depends on its value alone, so it never straddles the two parts
-        hashed = pd.util.hash_pandas_object(part[column].astype(str), index=False, hash_key="tabloop-split0000")
-        draw = (hashed.to_numpy() ^ np.uint64(seed & 0xFFFFFFFF)) / float(np.iinfo(np.uint64).max)
+        # a group's place depends on its value and the seed alone (the seed is the hash's 16-byte key)
+        hashed = pd.util.hash_pandas_object(part[column].astype(str), index=False, hash_key=f"{seed % 10**16:016d}")
+        draw = hashed.to_numpy() / float(np.iinfo(np.uint64).max)
     else:
         number = (partition_info or {}).get("number", 0)
         draw = np.random.default_rng([seed, number]).random(len(part))

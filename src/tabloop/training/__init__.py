@@ -7,7 +7,7 @@ from tabloop._lazy import exports
 # imported on first use (see tabloop._lazy): a command pays only for the libraries it needs
 if TYPE_CHECKING:
     from tabloop.training._budget import MIN_BUDGET_SECONDS, AfterSearch, Budget, process_started
-    from tabloop.training._dask import DASK_FAMILIES, DaskFit, DaskTraining, dask_families, train_on_dask
+    from tabloop.training._dask import DASK_FAMILIES, DaskFit, DaskTraining, dask_families, dask_predictions, train_on_dask
     from tabloop.training._candidates import Candidate, Options, make_candidates
     from tabloop.training._search import SearchOutcome, TrialRecord, study_name
     from tabloop.training._train import CandidateResult, TrainResult, search_trials, train_candidates
@@ -19,6 +19,7 @@ __all__ = [
     "DaskFit",
     "DaskTraining",
     "dask_families",
+    "dask_predictions",
     "train_on_dask",
     "MIN_BUDGET_SECONDS",
     "AfterSearch",

@@ -123,7 +123,7 @@ def train_on_dask(
         t0 = time.perf_counter()
         try:
             fit = fit_family(cand, fit_ddf, sample, spec, contract, classes, client)
-            pred, y_val = _validation_predictions(fit, val_ddf, contract, target, classes, task)
+            pred, y_val = dask_predictions(fit, val_ddf, contract, target, classes, task)
         except TrainingError:
             raise
         except Exception as exc:  # one family failing is reported, as the local search reports a failed trial
@@ -266,12 +266,13 @@ def _local_copy(family: str, dask_model: Any, template: Any) -> Any:
     return local
 
 
-def _validation_predictions(fit: DaskFit, val_ddf: Any, contract: Contract, target: str, classes: list[Any],
-                            task: str) -> tuple[np.ndarray, np.ndarray]:
-    """The Dask model's predictions on the validation part and its targets: the only columns gathered."""
+def dask_predictions(fit: DaskFit, ddf: Any, contract: Contract, target: str, classes: list[Any],
+                     task: str) -> tuple[np.ndarray, np.ndarray]:
+    """The Dask model's predictions on ``ddf``'s rows (class probabilities, or values) and their encoded targets,
+    computed on the cluster: the only columns gathered here."""
     import dask
 
-    Xy = prepared_partitions(fit, val_ddf, contract, target, classes)
+    Xy = prepared_partitions(fit, ddf, contract, target, classes)
     X, y = _inputs(Xy, fit.family)
     pred = fit.dask_model.predict(X) if task == "regression" else fit.dask_model.predict_proba(X)
     with warnings.catch_warnings():
