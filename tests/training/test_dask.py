@@ -95,3 +95,20 @@ def test_the_default_candidates_mean_both_boosted_families() -> None:
 
     spec = validate_spec({"name": "t", "data": {"source": "x.csv", "target": "deny", "task": "binary"}})
     assert dask_families(spec) == ["lightgbm", "xgboost"]
+
+
+def test_a_row_the_contract_refuses_on_a_worker_stops_training_naming_column_and_partition(
+    tmp_path: Path, client: Any, contract: Contract, make_spec: Callable[..., Spec], hmda: pd.DataFrame,
+) -> None:
+    from tabloop.errors import ContractViolation
+
+    assert not contract.column("dir").nullable
+    for i in range(4):
+        part = hmda.iloc[i::4].copy()
+        if i == 2:
+            part.iloc[5, part.columns.get_loc("dir")] = np.nan  # a gap where training saw none: not_null rejects
+        part.to_parquet(tmp_path / f"part-{i}.parquet", index=False)
+    spec = make_spec(["xgboost"])
+    ddf = read_dask_table(tmp_path)
+    with pytest.raises(ContractViolation, match=r"training data, partition 2.*'dir'|'dir'.*partition 2"):
+        train_on_dask(ddf, spec, contract, class_labels(hmda["deny"], "binary"), client, sample=hmda.head(500))

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from tabloop.data import Contract, check_frame, encode_target
-from tabloop.errors import TrainingError
+from tabloop.errors import TabloopError, TrainingError
 from tabloop.evaluation import greater_is_better, metrics_for
 from tabloop.spec import HOLDOUT_PARTS, Spec
 
@@ -72,7 +72,7 @@ def dask_families(spec: Spec) -> list[str]:
     default), or a :class:`TrainingError` naming the ones that cannot."""
     if "candidates" not in spec.train.model_fields_set:
         return list(DASK_FAMILIES)
-    named = [c for c in dict.fromkeys(spec.train.candidates) if c != "dummy"]
+    named: list[str] = [c for c in dict.fromkeys(spec.train.candidates) if c != "dummy"]
     other = [c for c in named if c not in DASK_FAMILIES]
     if other:
         raise TrainingError(
@@ -124,9 +124,12 @@ def train_on_dask(
         try:
             fit = fit_family(cand, fit_ddf, sample, spec, contract, classes, client)
             pred, y_val = dask_predictions(fit, val_ddf, contract, target, classes, task)
-        except TrainingError:
+        except TabloopError:  # the data's or the spec's fault (a contract violation on a worker): said as it is
             raise
         except Exception as exc:  # one family failing is reported, as the local search reports a failed trial
+            # the boosters' Dask code wraps what failed on a worker (xgboost: "AssertionError: error"); a row the
+            # contract refuses is the usual cause and the person's to fix, so look for one and say it as it is
+            check_rows(train_ddf, contract, target, classes)
             rows.append(CandidateResult(cand.name, dict(cand.params), "failed", note=f"{type(exc).__name__}: {exc}",
                                         family=family, complexity=cand.complexity))
             continue
@@ -134,8 +137,8 @@ def train_on_dask(
         rows.append(_scored_row(cand.name, family, cand.complexity, dict(cand.params), y_val, pred, task, metrics,
                                 time.perf_counter() - t0, note="defaults of the family (the local search's first trial)"))
     if not fitted or y_val is None:
-        notes = "; ".join(f"{r.name}: {r.note}" for r in rows)
-        raise TrainingError(f"no family could be trained on the cluster ({notes})",
+        why = "; ".join(f"{r.name}: {r.note}" for r in rows)
+        raise TrainingError(f"no family could be trained on the cluster ({why})",
                             hint="see the Dask workers' logs for the cause")
     dummy = _dummy_predictions(fit_ddf, target, task, classes, len(y_val))
     rows.insert(0, _scored_row("dummy", "dummy", 0, {"strategy": "mean" if task == "regression" else "prior"},
@@ -206,11 +209,13 @@ def prepared_partitions(fit: DaskFit, ddf: Any, contract: Contract, target: str,
 
 
 def _prepared(part: pd.DataFrame, prepare: Any, contract: Contract, target: str, classes: list[Any],
-              source: str) -> pd.DataFrame:
+              source: str, partition_info: Any = None) -> pd.DataFrame:
     """One partition's features, checked by the contract as the local engine checks its training rows, then
     prepared, as a dense float frame (the Dask estimators take partitions of frames, not sparse matrices), and
     the encoded target beside them: features and target come out of one step, so their partitions match."""
     part = part.reset_index(drop=True)
+    if partition_info is not None:  # a violation's row is counted from its partition's first row
+        source = f"{source}, partition {partition_info.get('number')}"
     X = check_frame(part, contract, source=source)
     out = prepare.transform(X)
     if hasattr(out, "toarray"):
@@ -219,6 +224,22 @@ def _prepared(part: pd.DataFrame, prepare: Any, contract: Contract, target: str,
     frame = pd.DataFrame(np.asarray(out, dtype="float64"), columns=names)
     frame[TARGET] = encode_target(part[target], classes)
     return frame
+
+
+def check_rows(ddf: Any, contract: Contract, target: str, classes: list[Any]) -> int:
+    """Check every partition of ``ddf`` against the contract and the target's classes, as the training rows are
+    checked, raising what the first refused row raises (a pass over the data); the number of rows."""
+    counts = ddf.map_partitions(_checked, contract, target, classes, meta=pd.Series(dtype="int64"))
+    return int(counts.sum().compute())
+
+
+def _checked(part: pd.DataFrame, contract: Contract, target: str, classes: list[Any],
+             partition_info: Any = None) -> pd.Series:
+    source = f"training data, partition {(partition_info or {}).get('number')}"
+    part = part.reset_index(drop=True)
+    check_frame(part, contract, source=source)
+    encode_target(part[target], classes)
+    return pd.Series([len(part)], dtype="int64")
 
 
 def _inputs(Xy: Any, family: str) -> tuple[Any, Any]:
