@@ -93,8 +93,13 @@ def test_other_families_are_refused_by_name(make_spec: Callable[..., Spec]) -> N
 def test_the_default_candidates_mean_both_boosted_families() -> None:
     from tabloop.spec import validate_spec
 
-    spec = validate_spec({"name": "t", "data": {"source": "x.csv", "target": "deny", "task": "binary"}})
-    assert dask_families(spec) == ["lightgbm", "xgboost"]
+    from tabloop.spec import DEFAULT_CANDIDATES
+
+    raw = {"name": "t", "data": {"source": "x.csv", "target": "deny", "task": "binary"}}
+    assert dask_families(validate_spec(raw)) == ["lightgbm", "xgboost"]
+    # as tabloop init writes it: the default list, spelled out
+    assert dask_families(validate_spec({**raw, "train": {"candidates": list(DEFAULT_CANDIDATES)}})) == \
+        ["lightgbm", "xgboost"]
 
 
 def test_a_row_the_contract_refuses_on_a_worker_stops_training_naming_column_and_partition(

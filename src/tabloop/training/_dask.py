@@ -68,9 +68,9 @@ class DaskTraining:
 
 
 def dask_families(spec: Spec) -> list[str]:
-    """The families ``train.candidates`` names that train on Dask (both when the spec leaves the list at its
-    default), or a :class:`TrainingError` naming the ones that cannot."""
-    if "candidates" not in spec.train.model_fields_set:
+    """The families ``train.candidates`` names that train on Dask (both when the list is the default one, as
+    ``tabloop init`` writes it), or a :class:`TrainingError` naming the ones that cannot."""
+    if by_default(spec):
         return list(DASK_FAMILIES)
     named: list[str] = [c for c in dict.fromkeys(spec.train.candidates) if c != "dummy"]
     other = [c for c in named if c not in DASK_FAMILIES]
@@ -84,6 +84,13 @@ def dask_families(spec: Spec) -> list[str]:
         raise TrainingError("train.candidates names no family that trains on Dask",
                             hint="set train.candidates to [lightgbm, xgboost] for --engine dask")
     return named
+
+
+def by_default(spec: Spec) -> bool:
+    """``train.candidates`` is absent or the default list: not a choice of families the Dask engine must refuse."""
+    from tabloop.spec import DEFAULT_CANDIDATES
+
+    return "candidates" not in spec.train.model_fields_set or list(spec.train.candidates) == list(DEFAULT_CANDIDATES)
 
 
 def train_on_dask(
@@ -135,14 +142,14 @@ def train_on_dask(
             continue
         fitted[family] = fit
         rows.append(_scored_row(cand.name, family, cand.complexity, dict(cand.params), y_val, pred, task, metrics,
-                                time.perf_counter() - t0, note="defaults of the family (the local search's first trial)"))
+                                time.perf_counter() - t0, note="its defaults (no search)"))
     if not fitted or y_val is None:
         why = "; ".join(f"{r.name}: {r.note}" for r in rows)
         raise TrainingError(f"no family could be trained on the cluster ({why})",
                             hint="see the Dask workers' logs for the cause")
     dummy = _dummy_predictions(fit_ddf, target, task, classes, len(y_val))
     rows.insert(0, _scored_row("dummy", "dummy", 0, {"strategy": "mean" if task == "regression" else "prior"},
-                               y_val, dummy, task, metrics, 0.0, note="the training part's mean or class shares"))
+                               y_val, dummy, task, metrics, 0.0, note="class shares or mean"))
     ok = [r for r in rows if r.status == "ok" and r.family != "dummy"]
     sign = 1.0 if greater_is_better(metric) else -1.0
     ok.sort(key=lambda r: (r.complexity, -sign * r.mean(metric)))
@@ -157,6 +164,9 @@ def train_on_dask(
             say(f"WARNING: {alert}")
     notes = [f"preparation fitted on a sample of {len(sample):,} training rows (train.dask.sample_rows)",
              "one configuration per family: its defaults (no Optuna search on Dask)"]
+    if by_default(spec):
+        notes.append("train.candidates is the default list: of its families, " + " and ".join(DASK_FAMILIES)
+                     + " train on Dask")
     winner_family = best.family
     if spec.train.dask.refit:
         say(f"refitting {winner} on the whole training part")
