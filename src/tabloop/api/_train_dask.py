@@ -43,6 +43,11 @@ from tabloop.report import leaderboard_report
 from tabloop.spec import setting, spec_hash, spec_to_yaml
 
 
+#: what the local engine does before it trains and this one does not (each reads the whole table in memory)
+NOT_CHECKED = ("the data checks of the local engine (profile findings, leaks, train/test shift) did not run: "
+               "run 'tabloop profile' on a sample of the table")
+
+
 def train_dask(
     proj: Project,
     *,
@@ -208,7 +213,7 @@ def _register(proj: Project, spec: Any, result: Any, contract: Contract, classes
                                     warnings=list(result.warnings))
         data = report_result.to_dict()
         data["engine"] = "dask"
-        data["dask"] = {**dask_info, "notes": result.notes}
+        data["dask"] = {**dask_info, "notes": [*result.notes, NOT_CHECKED]}
         report = leaderboard_report(data, title=f"Training leaderboard: {spec.model_name} v{ref.version} (Dask)")
         html_path, json_path = report.write(proj.report_dir(), f"train-v{ref.version}")
         tracker.log_artifact(html_path, artifact_path="leaderboard")
@@ -219,5 +224,5 @@ def _register(proj: Project, spec: Any, result: Any, contract: Contract, classes
         leaderboard=[_row(c, result.metric, report_result.interval(c, result.metric)) for c in result.leaderboard],
         train_rows=train_rows, test_rows=test_rows, seconds=time.perf_counter() - started,
         report_html=html_path, report_json=json_path, validation=result.validation, warnings=list(result.warnings),
-        engine="dask", dask={**dask_info, "sample_rows": result.sample_rows, "notes": result.notes},
+        engine="dask", dask={**dask_info, "sample_rows": result.sample_rows, "notes": [*result.notes, NOT_CHECKED]},
     )
