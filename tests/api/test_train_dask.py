@@ -4,10 +4,7 @@ with parity, test part), so evaluate and predict use it unchanged; what it canno
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -135,20 +132,3 @@ def test_the_worker_flag_is_refused_on_dask(tmp_path: Path, hmda: pd.DataFrame, 
     root = _project(tmp_path, hmda, hmda_csv, ["xgboost"])
     with pytest.raises(TrainingError, match="--worker adds trials to a shared Optuna search"):
         tabloop.api.train(root, engine="dask", worker=True)
-
-
-def test_stdout_goes_to_stderr_for_this_process_and_the_workers_it_starts() -> None:
-    """LightGBM's workers print from C on the descriptors they inherit, which would break --json's one document."""
-    code = ("import os, subprocess, sys\n"
-            "from tabloop.api._train_dask import stdout_to_stderr\n"
-            "with stdout_to_stderr():\n"
-            "    os.write(1, b'from C\\n')\n"
-            "    subprocess.run([sys.executable, '-c', 'print(\"from a worker\")'], check=True)\n"
-            "print('the result')\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == "the result\n"
-    assert "from C" in proc.stderr and "from a worker" in proc.stderr
-
-

@@ -19,7 +19,7 @@ pytest.importorskip("distributed")
 
 def test_the_cli_prints_one_json_document_with_a_local_cluster_of_processes(tmp_path: Path, hmda: pd.DataFrame,
                                                                            hmda_csv: Path) -> None:
-    """LightGBM's workers print from C on the descriptors they inherit; --json's stdout stays one document."""
+    """Worker processes, LightGBM's network set-up and Dask's logs around it leave --json's stdout one document."""
     parts = tmp_path / "data"
     parts.mkdir()
     for i in range(4):

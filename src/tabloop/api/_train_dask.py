@@ -11,12 +11,8 @@ tags, leaderboard report.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -93,8 +89,7 @@ def train_dask(
         raise DataError(f"{source}: target column {target!r} is not in the data (columns: {list(ddf.columns)})",
                         hint="check data.target in tabloop.yaml")
     key = proj.workspace.signing_key(create=True)
-    with (dask.config.set({"dataframe.convert-string": False}), stdout_to_stderr(),
-          dask_client(scheduler, workers=workers) as client):
+    with dask.config.set({"dataframe.convert-string": False}), dask_client(scheduler, workers=workers) as client:
         info = client.scheduler_info()
         address = redact_url(str(info.get("address", scheduler)))
         say(f"Dask: {len(info.get('workers', {}))} workers at {address}, {ddf.npartitions} partitions of "
@@ -122,21 +117,6 @@ def train_dask(
                                            "workers": len(info.get("workers", {})),
                                            "partitions": int(ddf.npartitions), "rows": int(rows)})
     return summary
-
-
-@contextmanager
-def stdout_to_stderr() -> Iterator[None]:
-    """File descriptor 1 pointed at 2 meanwhile: LightGBM's network set-up prints from C on the workers (those of a
-    local cluster inherit this process's descriptors), which would break ``--json``'s one document on stdout."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    try:
-        os.dup2(2, 1)
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
 
 
 def _contract(proj: Project, sample: pd.DataFrame, ddf: Any) -> Contract:
