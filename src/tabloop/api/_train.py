@@ -77,6 +77,9 @@ class TrainSummary(Result):
     time: dict[str, Any] = field(default_factory=dict)
     duplicates_dropped: int = 0  # preparation.dedupe: duplicate training rows left out before fitting
     unlabelled_dropped: int = 0  # data.missing_target: drop: rows without a target left out before the split
+    engine: str = "local"  # train.engine: local or dask
+    # engine dask: scheduler, workers, partitions, rows, sample_rows and notes on what it did differently
+    dask: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -116,6 +119,9 @@ def train(
     started: float | None = None,
     data: str | Path | pd.DataFrame | None = None,
     on_findings: Callable[[list[Finding]], None] | None = None,
+    engine: str | None = None,
+    scheduler: str | None = None,
+    workers: int | None = None,
 ) -> TrainSummary | SearchSummary:
     """Split the spec's data, search the candidates on the training part, register the best.
 
@@ -133,10 +139,25 @@ def train(
     What the data checks find (duplicates, imbalance, empty or constant columns, ...) is handed to
     ``on_findings`` before training starts, most important first, and returned with the summary; it is
     called again with the leak and shift checks' findings once the split is made, before the search.
+
+    ``engine='dask'`` (or ``train.engine``) fits LightGBM and/or XGBoost on a Dask cluster (``scheduler``'s
+    address, or a local cluster of ``workers`` processes; ``train.dask``) from a CSV or Parquet source, never
+    holding the whole table, and registers the best as any version (:mod:`tabloop.api._train_dask`): no search,
+    no time budget, no data checks on the whole table.
     """
     called = time.perf_counter()
     proj = Project.open(project)
     spec = proj.spec
+    engine = setting(spec, "train.engine", engine)
+    if engine not in ("local", "dask"):
+        raise TrainingError(f"unknown engine {engine!r}", hint="use local or dask")
+    if engine == "dask":
+        if worker:
+            raise TrainingError("--worker adds trials to a shared Optuna search, which the Dask engine does not run",
+                                hint="drop --worker, or use --engine local")
+        from tabloop.api._train_dask import train_dask
+
+        return train_dask(proj, data=data, scheduler=scheduler, workers=workers, progress=progress)
     df = proj.read_data(data)
     findings: list[Finding] = []
     if not worker:  # said once, by the command that registers; workers only add trials

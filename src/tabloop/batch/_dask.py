@@ -10,7 +10,6 @@ engine's, row for row (``tests/batch/test_dask.py``).
 
 from __future__ import annotations
 
-import logging
 from collections import deque
 from collections.abc import Collection, Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from tabloop.batch._stream import ChunkScorer, ScoredChunk
-from tabloop.data import CSV_NULLS, TEXT_SOURCE, csv_header, table_suffix, text_frame
+from tabloop.data import CSV_NULLS, TEXT_SOURCE, csv_header, dask_client, table_suffix, text_frame
 from tabloop.errors import DataError
 
 
@@ -36,7 +35,6 @@ def dask_results(
     ``tcp://10.0.0.5:8786``), or on a ``LocalCluster`` of ``workers`` single-threaded processes."""
     import dask
     import dask.dataframe as dd
-    from distributed import Client, LocalCluster
 
     suffix = table_suffix(path)
     if not path.exists():
@@ -58,27 +56,8 @@ def dask_results(
         except Exception as exc:
             raise DataError(f"{path}: cannot be read as a table: {str(exc).splitlines()[0][:300]}") from exc
         parts = ddf.to_delayed()
-    cluster = None
-    # the scheduler's and nannies' INFO lines (a dozen per run) are not the user's business; warnings still show
-    logging.getLogger("distributed").setLevel(logging.WARNING)
-    try:
-        if scheduler:
-            client = Client(scheduler, timeout="30s")
-        else:
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
-                                   silence_logs=logging.WARNING)
-            client = Client(cluster)
-    except Exception as exc:
-        if cluster is not None:
-            cluster.close()
-        raise DataError(f"cannot reach the Dask scheduler {scheduler or '(local cluster)'}: {exc}",
-                        hint="start one with 'dask scheduler' and 'dask worker ADDRESS', or drop --scheduler") from exc
-    try:
+    with dask_client(scheduler, workers=workers) as client:
         yield from _in_order(client, scorer, parts, chunk_rows, numbers, text)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def _in_order(client: Any, scorer: ChunkScorer, parts: list[Any], chunk_rows: int, numbers: list[str],

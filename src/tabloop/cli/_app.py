@@ -88,15 +88,26 @@ def train(
     trials: Annotated[int | None, typer.Option(help="Run exactly this many search trials instead of a time budget (reproducible).")] = None,
     storage: Annotated[str | None, typer.Option(help="Optuna study storage URL (default: train.storage, else .tabloop/optuna.db).")] = None,
     worker: Annotated[bool, typer.Option("--worker", help="Only add search trials to the shared study; register nothing.")] = False,
+    engine: Annotated[str | None, typer.Option(help="local, or dask: fit lightgbm/xgboost on a Dask cluster from a CSV "
+                                               "or Parquet source, never holding the whole table (overrides "
+                                               "train.engine).")] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786 "
+                                                  "(with --engine dask; overrides train.dask.scheduler).")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Workers of the local Dask cluster (with --engine dask and "
+                                                "no --scheduler; overrides train.dask.workers).")] = None,
 ) -> Reply:
-    """Split once, search the candidates with cross-validation, register the best as a new model version."""
+    """Split once, search the candidates with cross-validation, register the best as a new model version.
+
+    With --engine dask: the boosted families (lightgbm, xgboost) fitted with their defaults on a Dask
+    cluster, scored on a holdout part of the training part, the best registered as any version.
+    """
     from tabloop.training import process_started
 
     started = process_started()  # the budget counts the interpreter's start-up and imports too
     from tabloop.api import train as run
 
     res = run(project, budget=budget, trials=trials, storage=storage, worker=worker, progress=progress(),
-              started=started, on_findings=_findings_sayer())
+              started=started, on_findings=_findings_sayer(), engine=engine, scheduler=scheduler, workers=workers)
 
     def human() -> None:
         from rich.console import Console
@@ -107,7 +118,7 @@ def train(
                   f"({res.stopped_because}); best so far: {res.best_candidate} {res.metric} {res.best_score}")
             return
         table = Table(title=f"leaderboard ({res.metric}, {res.train_rows} training rows, {res.validation}; "
-                            f"{res.trials} trials)")
+                            + (f"{res.trials} trials)" if res.engine == "local" else "on Dask, no search)"))
         for col in ("candidate", "status", "mean", "std", "95% CI", "trials", "fit s", "ms/row", "KB", "note"):
             table.add_column(col)
         for row in res.leaderboard:
@@ -123,6 +134,8 @@ def train(
         print(f"winner: {res.winner} ({res.rule})")
         if res.unlabelled_dropped:
             print(f"data.missing_target: {res.unlabelled_dropped} rows without a target left out before the split")
+        for note in res.dask.get("notes", []):
+            print(f"Dask: {note}")
         if res.duplicates_dropped:
             print(f"dedupe: {res.duplicates_dropped} duplicate training rows left out before fitting")
         print(f"registered {res.model} version {res.version}; report: {res.report_html}")

@@ -24,6 +24,18 @@ if TYPE_CHECKING:
         screen_frame,
         screen_records,
     )
+    from tabloop.data._dask import (
+        bounded_sample,
+        dask_client,
+        dask_fingerprint,
+        dask_split,
+        joined_fingerprint,
+        partition_counts,
+        read_dask_table,
+        summed_counts,
+        widen_contract,
+        write_parquet_parts,
+    )
     from tabloop.data._findings import Finding, rank_findings
     from tabloop.data._leakage import leakage_findings, shift_findings
     from tabloop.data._profile import profile_findings, profile_frame, profile_report
@@ -61,6 +73,16 @@ if TYPE_CHECKING:
 __getattr__, __dir__ = exports(__name__, __file__)
 
 __all__ = [
+    "bounded_sample",
+    "dask_client",
+    "dask_fingerprint",
+    "dask_split",
+    "joined_fingerprint",
+    "partition_counts",
+    "summed_counts",
+    "read_dask_table",
+    "widen_contract",
+    "write_parquet_parts",
     "CHUNK_BYTES",
     "CHUNK_ROWS",
     "CSV_NULLS",

@@ -12,6 +12,7 @@ from tabloop.spec._io import (
 )
 from tabloop.spec._models import (
     CONTRACT_POLICIES,
+    DEFAULT_CANDIDATES,
     FAR_RANGE_FACTOR,
     HOLDOUT_FROM_ROWS,
     HOLDOUT_PARTS,
@@ -49,6 +50,7 @@ from tabloop.spec._settings import env_names, setting
 
 __all__ = [
     "CONTRACT_POLICIES",
+    "DEFAULT_CANDIDATES",
     "FAR_RANGE_FACTOR",
     "HOLDOUT_FROM_ROWS",
     "HOLDOUT_PARTS",

@@ -246,7 +246,34 @@ class PreparationSpec(_Strict):
         return self
 
 
+class DaskTrainSpec(_Strict):
+    """How ``train.engine: dask`` trains: LightGBM or XGBoost on a Dask cluster, the table never gathered whole."""
+
+    scheduler: str | None = Field(
+        default=None,
+        description="Address of a running Dask scheduler, e.g. tcp://10.0.0.5:8786; empty: a local cluster of "
+        "train.dask.workers processes. Its workers must be able to read data.source at the same path.",
+    )
+    workers: int = Field(default=2, ge=1, description="Workers of the local cluster started when no scheduler is named.")
+    sample_rows: int = Field(
+        default=100_000, ge=1000,
+        description="Rows of the training part drawn to fit the preparation (medians, categories, encodings) and "
+        "to infer the contract when 'tabloop profile' has not written one; the models see every row.",
+    )
+    refit: bool = Field(
+        default=True,
+        description="Refit the best family on the whole training part after scoring it on the validation part, "
+        "as the local engine refits its winner (false: keep the model fitted without the validation part).",
+    )
+
+
 class TrainSpec(_Strict):
+    engine: Literal["local", "dask"] = Field(
+        default="local",
+        description="local: cross-validate and search in this process. dask: fit lightgbm and/or xgboost (their "
+        "defaults, no search) on a Dask cluster from a CSV or Parquet data.source (see train.dask).",
+    )
+    dask: DaskTrainSpec = Field(default_factory=DaskTrainSpec, description="Settings of train.engine: dask.")
     budget_seconds: float = Field(default=120, gt=0, description=(
         "Wall-clock seconds for the whole train command, from its start to the registered model (at least 10): "
         "the search gets what start-up, preparation, refit, export and registration leave."))
