@@ -96,8 +96,18 @@ def train_dask(
             f"{proj.data_name(data)}")
         # a regression target's values are not counted: every row may hold its own
         labels = partition_counts(ddf[target]) if spec.task != "regression" else ddf[target].count()
-        rows, parts, counts = dask.compute(ddf.shape[0], dask_fingerprint(ddf), labels)
+        rows, parts, counts, unlabelled = dask.compute(ddf.shape[0], dask_fingerprint(ddf), labels,
+                                                       ddf[target].isna().sum())
         data_hash = joined_fingerprint(parts)
+        unlabelled = int(unlabelled)
+        if unlabelled and spec.data.missing_target != "drop":
+            raise DataError(f"{source}: column {target!r}: the target is missing in {unlabelled} row(s)",
+                            hint="drop or label those rows before training, or set data.missing_target: drop in "
+                                 "tabloop.yaml to train on the labelled rows")
+        if unlabelled:  # as the local engine does, before the split: the test part is labelled rows only
+            say(f"data.missing_target: {unlabelled:,} rows without a target left out")
+            ddf = ddf[ddf[target].notnull()]
+            rows -= unlabelled
         labels = list(summed_counts(counts).index) if spec.task != "regression" else []
         classes = class_labels(pd.Series(labels, name=target), spec.task, spec.data.positive_class)
         train_ddf, test_ddf = dask_split(ddf, spec, share=spec.split.test_size)
@@ -116,6 +126,7 @@ def train_dask(
                                 dask_info={"scheduler": address if scheduler else "(local cluster)",
                                            "workers": len(info.get("workers", {})),
                                            "partitions": int(ddf.npartitions), "rows": int(rows)})
+    summary.unlabelled_dropped = unlabelled
     return summary
 
 
