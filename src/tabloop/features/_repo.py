@@ -22,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pandas as pd
 
@@ -67,8 +67,19 @@ def feast_sqlite_codecs() -> None:
     sqlite3.register_converter("timestamp", feast_sqlite.convert_timestamp)
 
 
+#: seconds a Redis connect / a Redis reply may take before the lookup gives up (the URL's query may change them)
+REDIS_TIMEOUTS = {"socket_connect_timeout": 1.0, "socket_timeout": 2.0}
+
+
 def redis_connection_string(url: str) -> str:
-    """Feast's ``host:port,db=N,password=...`` from a ``redis://[:password@]host:port/N`` URL."""
+    """Feast's ``host:port,db=N,password=...`` from a ``redis://[:password@]host:port/N[?socket_timeout=S]`` URL.
+
+    A served row waits on this Redis, so it gets timeouts and no retries: redis-py's defaults are no
+    timeout (a Redis that hangs held every request forever) and three retries with backoff (a Redis
+    that is down made every request wait 4 s before it was answered per features.on_missing). Found by
+    stopping a private Redis under a running server (tests/integration/test_features_outage.py).
+    ``socket_timeout`` and ``socket_connect_timeout`` in the URL's query replace the defaults.
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("redis", "rediss"):
         raise FeatureStoreError(f"features.online_store: {redact_url(url)!r} is not a redis:// URL")
@@ -82,7 +93,21 @@ def redis_connection_string(url: str) -> str:
         out += f",password={unquote(parts.password)}"
     if parts.scheme == "rediss":
         out += ",ssl=true"
-    return out
+    timeouts = dict(REDIS_TIMEOUTS)
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if name not in timeouts:
+            raise FeatureStoreError(f"features.online_store: {redact_url(url)!r} sets {name!r}, which tabloop does "
+                                    "not pass on", hint=f"the query may set {sorted(timeouts)} (seconds)")
+        try:
+            timeouts[name] = float(value)
+        except ValueError:
+            timeouts[name] = -1.0
+        if not timeouts[name] > 0:
+            raise FeatureStoreError(f"features.online_store: {name}={value!r} in {redact_url(url)!r} is not a "
+                                    "number of seconds above 0")
+    out += "".join(f",{name}={seconds:g}" for name, seconds in timeouts.items())
+    # Feast reads each value as JSON: null is redis-py's retry=None, which means no retry
+    return out + ",retry=null"
 
 
 @dataclass
