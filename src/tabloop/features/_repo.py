@@ -1,12 +1,14 @@
 """The spec's ``features:`` section as a Feast repository under ``.tabloop/feast/``.
 
 The repository is written as ``feature_store.yaml`` (so Feast's own CLI can open it) and
-filled from Feast objects built here (``store.apply``), never from generated code. Offline
-sources are Parquet files; a database source (PostgreSQL, or any SQLAlchemy URL) is read with
-``tabloop.data.read_table`` into ``sources/<view>.parquet`` first, because Feast's own
-PostgreSQL source needs ``psycopg_pool``, which tabloop does not ship. The point-in-time join
-is Feast's ``get_historical_features``; tabloop keeps every entity row (Feast's file store
-drops a row whose only values fell outside the ttl) and says how many rows got no value.
+filled from Feast objects built here (``store.apply``), never from generated code. When every
+view's source is a table or query of one PostgreSQL database, that database is Feast's offline
+store (``PostgreSQLSource``): the point-in-time join and materialize run there, and nothing is
+copied. Otherwise sources are Parquet files, and a database source (another server, SQLite, or
+PostgreSQL beside Parquet files: Feast joins within one offline store) is read with
+``tabloop.data.read_table`` into ``sources/<view>.parquet`` first. The point-in-time join is
+Feast's ``get_historical_features``; tabloop keeps every entity row (Feast's file store drops a
+row whose only values fell outside the ttl) and says how many rows got no value.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ log = logging.getLogger("tabloop.features")
 ROW = "__tabloop_row"
 #: the entity timestamp's name inside Feast's join (Feast finds it by this name)
 EVENT_TS = "event_timestamp"
+#: the URL schemes (before any +driver) of a PostgreSQL source Feast's own offline store can read
+_POSTGRES = ("postgresql", "postgres")
 
 
 @contextlib.contextmanager
@@ -164,7 +168,7 @@ class FeatureRepo:
             "registry": str(self.root / "registry.db"),
             "provider": "local",
             "online_store": online,
-            "offline_store": {"type": "file"},
+            "offline_store": self._postgres_offline() or {"type": "file"},
             "entity_key_serialization_version": 3,
         }
 
@@ -208,6 +212,41 @@ class FeatureRepo:
         return [k for name in view.entities for k in entities[name].join_keys]
 
     # -- sources ------------------------------------------------------------------------------------
+    @cached_property
+    def postgres(self) -> str | None:
+        """The PostgreSQL URL Feast's offline store reads, when every view's source is a table or query of that
+        one database (None: the views are read from Parquet files, database sources snapshotted into them)."""
+        urls = {v.source for v in self.spec.views}
+        if not urls or not all(is_database_url(u) and u.split("://", 1)[0].split("+", 1)[0] in _POSTGRES
+                               for u in urls):
+            return None
+        from sqlalchemy.engine import make_url
+
+        places = {(u.host, u.port, u.database, u.username, u.password, u.query.get("sslmode"))
+                  for u in map(make_url, urls)}
+        return next(iter(urls)) if len(places) == 1 else None
+
+    def _postgres_offline(self) -> dict[str, Any] | None:
+        """``offline_store:`` of ``feature_store.yaml`` for ``self.postgres`` (Feast's PostgreSQL offline store)."""
+        if self.postgres is None:
+            return None
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.postgres)
+        sslmode = url.query.get("sslmode")
+        return {"type": "postgres", "host": url.host or "localhost", "port": url.port or 5432,
+                "database": url.database or "postgres", "user": url.username or "postgres",
+                "password": url.password or "", "db_schema": "public",
+                # psycopg's own default; Feast's ("require") refuses a server without TLS on loopback
+                "sslmode": sslmode if isinstance(sslmode, str) else "prefer"}
+
+    def _relation(self, view: FeatureViewSpec) -> str:
+        """``view``'s source as SQL after FROM: its table as named, or its query in parentheses."""
+        if view.query is not None:
+            return f"({view.query}) AS {view.name}_source"
+        assert view.table is not None
+        return view.table
+
     def source_path(self, view: FeatureViewSpec) -> Path:
         """Where Feast reads ``view``'s history: its Parquet file, or the snapshot of its database table."""
         if is_database_url(view.source):
@@ -215,7 +254,8 @@ class FeatureRepo:
         return _resolve(self.base, view.source)
 
     def refresh_sources(self) -> dict[str, int]:
-        """Check every view's source (columns, timestamps) and snapshot database ones; rows per view."""
+        """Check every view's source (columns, timestamps) and snapshot database ones unless Feast reads them in
+        place (``self.postgres``); rows per view."""
         rows: dict[str, int] = {}
         for view in self.spec.views:
             if is_database_url(view.source):
@@ -224,8 +264,15 @@ class FeatureRepo:
                     url = "sqlite:///" + str(_resolve(self.base, url[len("sqlite:///"):]))
                 if view.table is None and view.query is None:
                     raise FeatureStoreError(f"features.views.{view.name}: a database source needs 'table' or 'query'")
-                df = read_table(url, table=view.table, query=view.query)
                 name = redact_url(view.source)
+                if self.postgres is not None:
+                    # read where it lies: a row to check the columns by, and the count
+                    sample = read_table(url, query=f"SELECT * FROM {self._relation(view)} LIMIT 1")
+                    _check_source(sample, view, self.view_keys(view), name)
+                    count = read_table(url, query=f"SELECT count(*) AS n FROM {self._relation(view)}")
+                    rows[view.name] = int(count["n"].iloc[0])
+                    continue
+                df = read_table(url, table=view.table, query=view.query)
             else:
                 path = self.source_path(view)
                 if view.table is not None or view.query is not None:
@@ -246,6 +293,20 @@ class FeatureRepo:
             rows[view.name] = len(df)
         return rows
 
+    def _earliest(self, view: FeatureViewSpec) -> datetime:
+        """One second before ``view``'s oldest value (Feast's window is (start, end]); now when it has none."""
+        if self.postgres is not None:
+            ts = f'"{view.timestamp_field}"'
+            col = read_table(self.postgres, query=f"SELECT min({ts}) AS t FROM {self._relation(view)}")["t"]
+        else:
+            import pyarrow.parquet as pq
+
+            col = pq.read_table(self.source_path(view), columns=[view.timestamp_field]).column(0).to_pandas()
+        col = pd.to_datetime(col, utc=True)
+        if col.empty or col.isna().all():
+            return datetime.now(timezone.utc)
+        return col.min().to_pydatetime() - timedelta(seconds=1)
+
     # -- apply, materialize -------------------------------------------------------------------------
     def objects(self) -> list[Any]:
         """The Feast entities and feature views of the spec."""
@@ -260,8 +321,17 @@ class FeatureRepo:
         for v in self.spec.views:
             schema = [Field(name=k, dtype=_feast_type(key_types[k])) for k in self.view_keys(v)]
             schema += [Field(name=f, dtype=_feast_type(t)) for f, t in v.features.items()]
-            source = FileSource(name=f"{v.name}_source", path=str(self.source_path(v)),
-                                timestamp_field=v.timestamp_field)
+            source: Any
+            if self.postgres is not None:
+                from feast.infra.offline_stores.contrib.postgres_offline_store.postgres_source import (
+                    PostgreSQLSource,
+                )
+
+                source = PostgreSQLSource(name=f"{v.name}_source", table=v.table, query=v.query,
+                                          timestamp_field=v.timestamp_field)
+            else:
+                source = FileSource(name=f"{v.name}_source", path=str(self.source_path(v)),
+                                    timestamp_field=v.timestamp_field)
             ttl = timedelta(seconds=v.ttl_seconds) if v.ttl_seconds else timedelta(0)
             out.append(FeatureView(name=v.name, entities=[entities[n] for n in v.entities], ttl=ttl, schema=schema,
                                    source=source, online=True))
@@ -323,7 +393,7 @@ class FeatureRepo:
                 elif view.ttl_seconds:
                     start = end - timedelta(seconds=view.ttl_seconds)
                 else:
-                    start = _earliest(self.source_path(view), view.timestamp_field)
+                    start = self._earliest(view)
                 start = _utc(start)
                 if start >= end:
                     done[view.name] = {"start": start.isoformat(), "end": end.isoformat(), "skipped": "up to date"}
@@ -387,16 +457,6 @@ def _resolve(base: Path, path: str) -> Path:
 
 def _utc(when: datetime) -> datetime:
     return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
-
-
-def _earliest(path: Path, column: str) -> datetime:
-    import pyarrow.parquet as pq
-
-    col = pd.to_datetime(pq.read_table(path, columns=[column]).column(0).to_pandas(), utc=True)
-    if col.empty or col.isna().all():
-        return datetime.now(timezone.utc)
-    # one second before: Feast's window is (start, end]
-    return col.min().to_pydatetime() - timedelta(seconds=1)
 
 
 def _parquet_bytes(df: pd.DataFrame) -> bytes:
