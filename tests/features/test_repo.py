@@ -105,3 +105,21 @@ def test_a_redis_url_becomes_feasts_connection_string_with_timeouts_and_no_retri
         redis_connection_string("redis://cache:6379/0?socket_timeout=soon")
     with pytest.raises(FeatureStoreError, match="not a redis:// URL"):
         redis_connection_string("postgresql://cache/0")
+
+
+def test_an_online_store_that_lost_its_values_is_loaded_again_not_skipped_as_up_to_date(tmp_path) -> None:
+    from tabloop.features import Lookup
+
+    repo = make_repo(tmp_path, online_store=str(tmp_path / "online.db"))
+    repo.materialize(T.to_pydatetime())
+    assert repo.materialize(T.to_pydatetime())["stats"]["skipped"] == "up to date"  # still holds them
+    # what a Redis restarted without persistence is: the same address, nothing in it
+    (tmp_path / "online.db").unlink()
+    fresh = make_repo(tmp_path, project=repo.project, online_store=str(tmp_path / "online.db"))
+    fresh.apply()  # its tables, empty
+    assert Lookup(fresh).fill([{"customer_id": 1}], now=T.timestamp()).gaps  # empty: missing_entity
+    again = fresh.materialize(T.to_pydatetime())
+    assert "skipped" not in again["stats"]
+    assert pd.Timestamp(again["stats"]["start"]) == T - pd.Timedelta(days=30)
+    assert again["stats"]["reloaded"]
+    assert Lookup(fresh).fill([{"customer_id": 1}], now=T.timestamp()).rows[0]["spend"] == 1001.0

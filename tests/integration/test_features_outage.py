@@ -122,3 +122,23 @@ def test_requests_are_answered_by_policy_while_redis_is_down_or_hung_and_lookups
         health = impute.get("/health")
         assert health.status_code == 200
     assert "Traceback" not in (tmp_path / "impute.log").read_text()
+
+
+def test_a_redis_that_comes_back_empty_is_loaded_again_by_the_next_materialize(
+    tmp_path: Path, private_redis: PrivateRedis,  # noqa: F811 - the fixture
+) -> None:
+    from tabloop.features import Lookup
+
+    from ..features._store import T, make_repo
+
+    repo = make_repo(tmp_path, online_store=private_redis.url)
+    repo.materialize(T.to_pydatetime())
+    lookup = Lookup(repo)
+    assert lookup.fill([{"customer_id": 1}], now=T.timestamp()).rows[0]["spend"] == 1001.0
+    private_redis.kill()
+    private_redis.start()  # no snapshot: empty, at the same address
+    (gap,) = lookup.fill([{"customer_id": 1}], now=T.timestamp()).gaps[0]  # reconnected, nothing there
+    assert gap.rule == "missing_entity"
+    again = repo.materialize(T.to_pydatetime())
+    assert "skipped" not in again["stats"] and again["stats"]["reloaded"]
+    assert lookup.fill([{"customer_id": 1}], now=T.timestamp()).rows[0]["spend"] == 1001.0

@@ -105,6 +105,8 @@ def test_a_postgresql_source_is_feasts_offline_store_and_joins_point_in_time_as_
     on_pg.materialize(T.to_pydatetime())
     online = Lookup(on_pg).fill([{"customer_id": 1}, {"customer_id": 2}], now=T.timestamp())
     assert [r["spend"] for r in online.rows] == [1001.0, 1002.0]
+    # the run's probe (its newest entity, read from PostgreSQL) is found online: nothing to load again
+    assert on_pg.materialize(T.to_pydatetime())["stats"]["skipped"] == "up to date"
 
 
 def test_a_postgresql_table_beside_a_parquet_view_is_snapshotted_and_joins_as_well(database, tmp_path) -> None:

@@ -44,6 +44,8 @@ ROW = "__tabloop_row"
 EVENT_TS = "event_timestamp"
 #: the URL schemes (before any +driver) of a PostgreSQL source Feast's own offline store can read
 _POSTGRES = ("postgresql", "postgres")
+#: materialized.json's key for the entity each view's last run loaded, per online store
+PROBES = "probes"
 
 
 @contextlib.contextmanager
@@ -377,7 +379,10 @@ class FeatureRepo:
 
         Where each run stopped is kept per online store in ``materialized.json``, not taken from Feast's
         registry: the registry has one end per view, and a project that moves from SQLite to Redis would
-        otherwise load nothing older than its last SQLite run into Redis.
+        otherwise load nothing older than its last SQLite run into Redis. Beside it, one entity each run
+        loaded (its probe): when the store no longer holds it (a Redis restarted without persistence, flushed,
+        or another server at the same URL), the view is loaded again as on a first run, where it would
+        otherwise have been "up to date" with nothing in the store.
         """
         end = _utc(end or datetime.now(timezone.utc))
         # applied first (it is idempotent): the spec may have changed, and a new online store needs its tables
@@ -385,10 +390,15 @@ class FeatureRepo:
         state_path = self.root / "materialized.json"
         state = json.loads(state_path.read_text()) if state_path.exists() else {}
         ends: dict[str, str] = state.setdefault(self.online_name, {})
+        probes: dict[str, dict[str, Any]] = state.setdefault(PROBES, {}).setdefault(self.online_name, {})
         done: dict[str, dict[str, str]] = {}
         with feast_quiet():
             for view in self.spec.views:
-                if view.name in ends:
+                lost = view.name in ends and view.name in probes and not self._holds(view, probes[view.name])
+                if lost:
+                    log.warning("the online store %s no longer holds the %s values materialized up to %s (emptied "
+                                "or replaced): loading them again", self.online_name, view.name, ends[view.name])
+                if view.name in ends and not lost:
                     start = datetime.fromisoformat(ends[view.name])
                 elif view.ttl_seconds:
                     start = end - timedelta(seconds=view.ttl_seconds)
@@ -404,9 +414,48 @@ class FeatureRepo:
                 except Exception as exc:
                     raise FeatureStoreError(f"materializing {view.name} into {self.online_name} failed: {exc}") from exc
                 ends[view.name] = end.isoformat()
-                atomic_write_text(state_path, json.dumps(state, indent=2) + "\n")
+                probe = self._newest_entity(view, start, end)
+                if probe is not None:
+                    probes[view.name] = probe
+                atomic_write_text(state_path, json.dumps(state, indent=2, default=str) + "\n")
                 done[view.name] = {"start": start.isoformat(), "end": end.isoformat()}
+                if lost:
+                    done[view.name]["reloaded"] = "the online store had lost the values materialized before"
         return done
+
+    def _newest_entity(self, view: FeatureViewSpec, start: datetime, end: datetime) -> dict[str, Any] | None:
+        """The join keys of the newest row in ``(start, end]`` of ``view``'s source (one entity just loaded)."""
+        keys = self.view_keys(view)
+        ts = view.timestamp_field
+        if self.postgres is not None:
+            cols = ", ".join(f'"{k}"' for k in keys)
+            frame = read_table(self.postgres, query=f'SELECT {cols} FROM {self._relation(view)} WHERE "{ts}" > '
+                                                    f"'{start.isoformat()}' AND \"{ts}\" <= '{end.isoformat()}' "
+                                                    f'ORDER BY "{ts}" DESC LIMIT 1')
+        else:
+            import pyarrow.parquet as pq
+
+            frame = pq.read_table(self.source_path(view), columns=[*keys, ts]).to_pandas()
+            when = pd.to_datetime(frame[ts], utc=True)
+            frame = frame[(when > start) & (when <= end)]
+            frame = frame.loc[[pd.to_datetime(frame[ts], utc=True).idxmax()]] if len(frame) else frame
+        if not len(frame):
+            return None
+        row = frame.iloc[0]
+        return {k: row[k].item() if hasattr(row[k], "item") else row[k] for k in keys}
+
+    def _holds(self, view: FeatureViewSpec, entity: dict[str, Any]) -> bool:
+        """Whether the online store holds a value of ``view`` for ``entity`` (the probe of its last run)."""
+        feature = next(iter(view.features))
+        try:
+            feast_sqlite_codecs()
+            response = self.store.get_online_features(features=[f"{view.name}:{feature}"], entity_rows=[entity])
+        except Exception as exc:
+            raise FeatureStoreError(f"the online store {self.online_name} could not be read: {exc}",
+                                    hint="is it up? 'tabloop features materialize' loads it") from exc
+        result = response.proto.results[list(response.proto.metadata.feature_names.val).index(feature)]
+        # FieldStatus 3 NOT_FOUND, or no timestamp: nothing stored for this entity
+        return bool(result.statuses[0] != 3 and result.event_timestamps[0].seconds != 0)
 
     # -- reading --------------------------------------------------------------------------------------
     def historical(self, entity_df: pd.DataFrame, timestamp: str, *, source: str = "the entity table") -> Joined:
