@@ -145,9 +145,18 @@ def _batch_rows_are_completed_from_the_offline_store(root: Path, tmp_path: Path,
     assert rejects[["row", "column", "value", "rule"]].values.tolist() == [[2, "customer_id", 999999, "no_value"]]
     # as of each row's label_time (a backfill): the features training joined, so the model's answers on those rows
     entities = pd.read_csv(root / "entities.csv").drop(columns="churn")
-    again = tabloop.predict(root / "entities.csv", tmp_path / "backfill.parquet", model=version, project=root,
-                            log_predictions=False)
+    from tabloop.features import FeatureRepo
+
+    reads: list[int] = []
+    refresh = FeatureRepo.refresh_sources
+    FeatureRepo.refresh_sources = lambda self: reads.append(1) or refresh(self)  # type: ignore[method-assign]
+    try:
+        again = tabloop.predict(root / "entities.csv", tmp_path / "backfill.parquet", model=version, project=root,
+                                log_predictions=False, chunk_rows=40)
+    finally:
+        FeatureRepo.refresh_sources = refresh  # type: ignore[method-assign]
     assert again.rows_scored == len(entities)
+    assert len(reads) == 1  # four chunks, the sources checked once (not re-read per chunk)
     expected = tabloop.load_model(version, project=root).predict(trained_on.drop(columns="churn"))
     assert pd.read_parquet(tmp_path / "backfill.parquet")["prediction"].tolist() == expected["prediction"].tolist()
     # features.on_missing: impute scores the unknown customer, its looked-up features marked

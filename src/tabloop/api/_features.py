@@ -121,9 +121,14 @@ def batch_completion(proj: Project, bundle: ModelBundle, source: str) -> tuple[C
     if not lookup:
         return None
     at = datetime.now(timezone.utc)  # one time for the whole run: every chunk is scored as of it
+    checked: list[bool] = []  # the sources and the registry are checked with the first chunk that needs the store
 
     def complete(chunk: pd.DataFrame) -> FilledFrame:
-        return fill_frame(lookup, chunk, at=at, timestamp=spec.entity_timestamp, source=source)
+        filled = fill_frame(lookup, chunk, at=at, timestamp=spec.entity_timestamp, source=source,
+                            refresh=not checked)
+        if filled.frame is not chunk:
+            checked.append(True)
+        return filled
 
     if spec.on_missing == "impute":
         bundle = dataclasses.replace(bundle, contract=gaps_allowed(bundle.contract, lookup.features))

@@ -167,13 +167,13 @@ class FilledFrame:
 
 
 def fill_frame(lookup: Lookup, frame: pd.DataFrame, *, at: datetime, timestamp: str | None = None,
-               source: str = "input") -> FilledFrame:
+               source: str = "input", refresh: bool = True) -> FilledFrame:
     """``frame`` with the features ``lookup`` gives and ``frame`` lacks, joined point in time from the offline store.
 
     Each row is joined as of its ``timestamp`` column when ``frame`` has one (a backfill scores as training saw
     the data), else as of ``at``. A column ``frame`` sends is used as sent. Join keys read from text (a CSV
     chunk) are converted to the entity's type; a key that is not one is refused naming column and row.
-    The frame's ``attrs`` (row numbers, text source) are kept.
+    The frame's ``attrs`` (row numbers, text source) are kept. ``refresh``: as ``FeatureRepo.historical``'s.
     """
     import pandas as pd
 
@@ -201,7 +201,7 @@ def fill_frame(lookup: Lookup, frame: pd.DataFrame, *, at: datetime, timestamp: 
         entity[_AT] = frame[timestamp].reset_index(drop=True)
     else:
         entity[_AT] = pd.Timestamp(at).tz_convert("UTC") if pd.Timestamp(at).tzinfo else pd.Timestamp(at, tz="UTC")
-    joined = lookup.repo.historical(entity, _AT, source=source).frame
+    joined = lookup.repo.historical(entity, _AT, source=source, refresh=refresh).frame
     out = frame.copy()
     for name in need:
         out[name] = joined[name].to_numpy()

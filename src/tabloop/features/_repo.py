@@ -458,9 +458,12 @@ class FeatureRepo:
         return bool(result.statuses[0] != 3 and result.event_timestamps[0].seconds != 0)
 
     # -- reading --------------------------------------------------------------------------------------
-    def historical(self, entity_df: pd.DataFrame, timestamp: str, *, source: str = "the entity table") -> Joined:
+    def historical(self, entity_df: pd.DataFrame, timestamp: str, *, source: str = "the entity table",
+                   refresh: bool = True) -> Joined:
         """``entity_df`` with each used feature joined point in time: for a row at time t, the newest value at or
-        before t (and within the view's ttl), never a later one. Rows keep their order; none is dropped."""
+        before t (and within the view's ttl), never a later one. Rows keep their order; none is dropped.
+        ``refresh=False`` skips checking (and snapshotting) the sources and the registry first: for the second
+        and later chunks of one batch run, which would otherwise read every source again per chunk."""
         keys = sorted({k for v in self.used() for k in self.view_keys(self.views[v])})
         missing = [c for c in [*keys, timestamp] if c not in entity_df.columns]
         if missing:
@@ -485,8 +488,9 @@ class FeatureRepo:
         query = entity_df[keys].reset_index(drop=True).copy()
         query[EVENT_TS] = when.reset_index(drop=True)
         query[ROW] = range(len(query))
-        self.refresh_sources()
-        self._registered()
+        if refresh:
+            self.refresh_sources()
+            self._registered()
         with feast_quiet():
             try:
                 out = self.store.get_historical_features(entity_df=query, features=self.spec.feature_refs()).to_df()
