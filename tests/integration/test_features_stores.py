@@ -109,6 +109,25 @@ def test_a_postgresql_source_is_feasts_offline_store_and_joins_point_in_time_as_
     assert on_pg.materialize(T.to_pydatetime())["stats"]["skipped"] == "up to date"
 
 
+def test_feature_store_yaml_names_the_passwords_feast_reads_from_the_environment(database, tmp_path,
+                                                                                 monkeypatch) -> None:
+    from feast.repo_config import load_repo_config
+
+    # tabloop uses the URLs' passwords; the file Feast's CLI reads holds none, it names variables instead
+    with_password = database.replace("postgres@", "postgres:s3cret@")
+    repo = make_repo(tmp_path, source=with_password, table="customer_stats",
+                     online_store="redis://:r3dis@127.0.0.1:6379/0")
+    repo.write_config()
+    text = (repo.root / "feature_store.yaml").read_text()
+    assert "s3cret" not in text and "r3dis" not in text
+    assert repo.config_dict()["offline_store"]["password"] == "s3cret"  # what tabloop opens the store with
+    monkeypatch.setenv("TABLOOP_FEAST_POSTGRES_PASSWORD", "s3cret")
+    monkeypatch.setenv("TABLOOP_FEAST_REDIS_PASSWORD", "r3dis")
+    config = load_repo_config(repo.root, repo.root / "feature_store.yaml")
+    assert config.offline_store.password == "s3cret"
+    assert ",password=r3dis," in config.online_store.connection_string
+
+
 def test_a_postgresql_table_beside_a_parquet_view_is_snapshotted_and_joins_as_well(database, tmp_path) -> None:
     # Feast joins within one offline store: with a Parquet view in the repository, the table is copied to Parquet
     from tabloop.features import FeatureRepo

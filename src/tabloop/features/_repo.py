@@ -44,6 +44,8 @@ ROW = "__tabloop_row"
 EVENT_TS = "event_timestamp"
 #: the URL schemes (before any +driver) of a PostgreSQL source Feast's own offline store can read
 _POSTGRES = ("postgresql", "postgres")
+#: the environment variables feature_store.yaml names for the passwords it does not hold
+PASSWORD_VARS = {"postgres": "TABLOOP_FEAST_POSTGRES_PASSWORD", "redis": "TABLOOP_FEAST_REDIS_PASSWORD"}
 #: materialized.json's key for the entity each view's last run loaded, per online store
 PROBES = "probes"
 
@@ -189,10 +191,26 @@ class FeatureRepo:
         return self._store
 
     def write_config(self) -> Path:
+        """``feature_store.yaml`` for Feast's own CLI, with each password as an environment variable Feast expands
+        when it reads the file (tabloop itself builds its config in memory, from the spec's URLs)."""
         import yaml
 
+        config = self.config_dict()
+        said = []
+        offline = config["offline_store"]
+        if offline.get("password"):
+            offline["password"] = "${" + PASSWORD_VARS["postgres"] + "}"
+            said.append(PASSWORD_VARS["postgres"])
+        online = config["online_store"]
+        if "password=" in online.get("connection_string", ""):
+            online["connection_string"] = ",".join(
+                "password=${" + PASSWORD_VARS["redis"] + "}" if part.startswith("password=") else part
+                for part in online["connection_string"].split(","))
+            said.append(PASSWORD_VARS["redis"])
+        head = f"# written by tabloop from tabloop.yaml's features:; Feast's CLI reads {', '.join(said)} from the " \
+               "environment\n" if said else ""
         self.root.mkdir(parents=True, exist_ok=True)
-        return atomic_write_text(self.root / "feature_store.yaml", yaml.safe_dump(self.config_dict(), sort_keys=False))
+        return atomic_write_text(self.root / "feature_store.yaml", head + yaml.safe_dump(config, sort_keys=False))
 
     @cached_property
     def views(self) -> dict[str, FeatureViewSpec]:
