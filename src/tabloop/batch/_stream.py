@@ -22,16 +22,7 @@ import pandas as pd
 from tabloop._plain import shown
 from tabloop.batch._sinks import Sink
 from tabloop.bundle import ModelBundle, Predictions
-from tabloop.data import (
-    MALFORMED_ATTR,
-    ROWS_ATTR,
-    TEXT_SOURCE,
-    Mark,
-    Marks,
-    Screened,
-    parse_text_numbers,
-    screen_frame,
-)
+from tabloop.data import MALFORMED_ATTR, ROWS_ATTR, TEXT_SOURCE, Marks, Screened, parse_text_numbers, screen_frame
 from tabloop.errors import ContractViolation, DataError, Violation
 
 if TYPE_CHECKING:
@@ -277,6 +268,8 @@ def _gap_reject(gap: Gap, row: int) -> dict[str, Any]:
 def _mark_imputed(marks: Marks, gaps: dict[int, list[Gap]], positions: np.ndarray) -> None:
     """Each imputed feature marked with its gap's rule and policy ``impute``, in place of the relaxed not_null mark
     (``gaps`` by chunk position, ``marks`` by position among the rows kept, ``positions`` mapping the latter)."""
+    from tabloop.data import Mark
+
     where = {int(p): i for i, p in enumerate(positions)}
     for pos, row_gaps in gaps.items():
         i = where.get(pos)
