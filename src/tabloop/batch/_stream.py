@@ -258,6 +258,17 @@ def _bad_rows(exc: ContractViolation, source: str) -> list[int]:
     return sorted({int(v.row) for v in by_row if v.row is not None})
 
 
+def _reject(v: Violation, row: int) -> dict[str, Any]:
+    value = None if v.value is None else str(shown(v.value))
+    return {"row": row, "column": v.column, "value": value, "rule": v.rule, "reason": v.message}
+
+
+def _rejects_frame(rejected: list[dict[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rejected, columns=REJECT_COLUMNS)
+    frame["row"] = frame["row"].astype("int64")
+    return frame.sort_values("row", kind="stable").reset_index(drop=True)
+
+
 def _gap_reject(gap: Gap, row: int) -> dict[str, Any]:
     key, _, value = gap.entity.partition("=")
     return {"row": row, "column": key, "value": value, "rule": gap.rule,
@@ -278,17 +289,6 @@ def _mark_imputed(marks: Marks, gaps: dict[int, list[Gap]], positions: np.ndarra
         columns = {f: g.rule for g in row_gaps for f in g.features}
         kept = [m for m in marks.get(i, []) if not (m.column in columns and m.rule == "not_null")]
         marks[i] = kept + [Mark(column, rule, "impute") for column, rule in columns.items()]
-
-
-def _reject(v: Violation, row: int) -> dict[str, Any]:
-    value = None if v.value is None else str(shown(v.value))
-    return {"row": row, "column": v.column, "value": value, "rule": v.rule, "reason": v.message}
-
-
-def _rejects_frame(rejected: list[dict[str, Any]]) -> pd.DataFrame:
-    frame = pd.DataFrame(rejected, columns=REJECT_COLUMNS)
-    frame["row"] = frame["row"].astype("int64")
-    return frame.sort_values("row", kind="stable").reset_index(drop=True)
 
 
 def _empty_frame() -> pd.DataFrame:
