@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tabloop.errors import ContractViolation
+from tabloop.errors import ContractViolation, DataError
 from tabloop.features import Lookup
 from ._store import T
 
@@ -94,3 +94,29 @@ def test_pandas_sqlite_codecs_registered_before_materialize_do_not_corrupt_the_o
                           timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["1001.0", "[]"]
+
+
+def test_batch_rows_are_completed_point_in_time_from_the_offline_store(applied) -> None:
+    from tabloop.features import fill_frame
+    from tabloop.features._online import NO_VALUE
+
+    lookup = Lookup(applied)
+    # keys as a CSV chunk holds them (text), labelled T-5d: the values known then, not T-2d's later ones
+    chunk = pd.DataFrame({"customer_id": ["1", "2", "3", "4"], "label_time": [str(T - pd.Timedelta(days=5))] * 4})
+    chunk.attrs["rows"] = [10, 11, 12, 13]
+    filled = fill_frame(lookup, chunk, at=T.to_pydatetime(), timestamp="label_time")
+    assert filled.frame["spend"].tolist()[:2] == [10.0, 20.0]
+    assert filled.frame["customer_id"].tolist() == ["1", "2", "3", "4"]  # the input's own columns as sent
+    assert filled.frame.attrs["rows"] == [10, 11, 12, 13]
+    assert sorted(filled.gaps) == [2, 3]
+    (gap,) = filled.gaps[3]
+    assert (gap.rule, gap.entity, gap.features) == (NO_VALUE, "customer_id=4", ("spend", "visits"))
+    # without the timestamp column: as of the run's time, the newest value (what the online store serves)
+    now = fill_frame(lookup, chunk.drop(columns="label_time"), at=T.to_pydatetime())
+    online = lookup.fill([{"customer_id": 1}, {"customer_id": 2}], now=T.timestamp()).rows
+    assert now.frame["spend"].tolist()[:2] == [r["spend"] for r in online] == [1001.0, 1002.0]
+    # a chunk that sends the features is left alone; a key that is not a number is refused naming row and column
+    sent = chunk.assign(spend=1.0, visits=2)
+    assert fill_frame(lookup, sent, at=T.to_pydatetime()).frame is sent
+    with pytest.raises(DataError, match=r"join key 'customer_id' in row 1 is 'x'"):
+        fill_frame(lookup, pd.DataFrame({"customer_id": ["1", "x"]}), at=T.to_pydatetime())

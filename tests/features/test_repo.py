@@ -89,3 +89,37 @@ def test_materialize_remembers_where_it_stopped_per_online_store(tmp_path) -> No
     from tabloop.features import Lookup
 
     assert Lookup(other).fill([{"customer_id": 1}], now=T.timestamp()).rows[0]["spend"] == 1001.0
+
+
+def test_a_redis_url_becomes_feasts_connection_string_with_timeouts_and_no_retries() -> None:
+    from tabloop.features import redis_connection_string
+
+    # without timeouts a hung Redis held every served request; redis-py's retries made a down one cost 4 s each
+    assert redis_connection_string("redis://:s3cret@cache:6380/2") == (
+        "cache:6380,db=2,password=s3cret,socket_connect_timeout=1,socket_timeout=2,retry=null")
+    assert redis_connection_string("rediss://cache/0?socket_timeout=0.25") == (
+        "cache:6379,db=0,ssl=true,socket_connect_timeout=1,socket_timeout=0.25,retry=null")
+    with pytest.raises(FeatureStoreError, match="'retries'"):
+        redis_connection_string("redis://cache:6379/0?retries=3")
+    with pytest.raises(FeatureStoreError, match="socket_timeout='soon'"):
+        redis_connection_string("redis://cache:6379/0?socket_timeout=soon")
+    with pytest.raises(FeatureStoreError, match="not a redis:// URL"):
+        redis_connection_string("postgresql://cache/0")
+
+
+def test_an_online_store_that_lost_its_values_is_loaded_again_not_skipped_as_up_to_date(tmp_path) -> None:
+    from tabloop.features import Lookup
+
+    repo = make_repo(tmp_path, online_store=str(tmp_path / "online.db"))
+    repo.materialize(T.to_pydatetime())
+    assert repo.materialize(T.to_pydatetime())["stats"]["skipped"] == "up to date"  # still holds them
+    # what a Redis restarted without persistence is: the same address, nothing in it
+    (tmp_path / "online.db").unlink()
+    fresh = make_repo(tmp_path, project=repo.project, online_store=str(tmp_path / "online.db"))
+    fresh.apply()  # its tables, empty
+    assert Lookup(fresh).fill([{"customer_id": 1}], now=T.timestamp()).gaps  # empty: missing_entity
+    again = fresh.materialize(T.to_pydatetime())
+    assert "skipped" not in again["stats"]
+    assert pd.Timestamp(again["stats"]["start"]) == T - pd.Timedelta(days=30)
+    assert again["stats"]["reloaded"]
+    assert Lookup(fresh).fill([{"customer_id": 1}], now=T.timestamp()).rows[0]["spend"] == 1001.0

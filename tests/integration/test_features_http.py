@@ -127,3 +127,43 @@ def test_keys_only_requests_are_answered_from_the_online_store_and_unknown_entit
     finally:
         proc.terminate()
         proc.wait(30)
+    _batch_rows_are_completed_from_the_offline_store(root, tmp_path, result.version, keyed.json()["predictions"],
+                                                     trained_on)
+
+
+def _batch_rows_are_completed_from_the_offline_store(root: Path, tmp_path: Path, version: str, served: list[dict],
+                                                     trained_on: pd.DataFrame) -> None:
+    """tabloop predict on key-only rows: the offline store's values point in time, Feast's way to score in batch."""
+    keys = tmp_path / "keys.csv"
+    pd.DataFrame({"customer_id": [3, 4, 999_999], "channel": ["web", "shop", "web"]}).to_csv(keys, index=False)
+    out = tmp_path / "scored.csv"
+    scored = tabloop.predict(keys, out, model=version, project=root, log_predictions=False)
+    assert (scored.rows_scored, scored.rows_rejected) == (2, 1)
+    # as of now: the newest values, the ones the server looked up in the online store, so the same answers
+    assert pd.read_csv(out)["prediction"].tolist() == [p["prediction"] for p in served]
+    rejects = pd.read_csv(scored.rejects)
+    assert rejects[["row", "column", "value", "rule"]].values.tolist() == [[2, "customer_id", 999999, "no_value"]]
+    # as of each row's label_time (a backfill): the features training joined, so the model's answers on those rows
+    entities = pd.read_csv(root / "entities.csv").drop(columns="churn")
+    from tabloop.features import FeatureRepo
+
+    reads: list[int] = []
+    refresh = FeatureRepo.refresh_sources
+    FeatureRepo.refresh_sources = lambda self: reads.append(1) or refresh(self)  # type: ignore[method-assign]
+    try:
+        again = tabloop.predict(root / "entities.csv", tmp_path / "backfill.parquet", model=version, project=root,
+                                log_predictions=False, chunk_rows=40)
+    finally:
+        FeatureRepo.refresh_sources = refresh  # type: ignore[method-assign]
+    assert again.rows_scored == len(entities)
+    assert len(reads) == 1  # four chunks, the sources checked once (not re-read per chunk)
+    expected = tabloop.load_model(version, project=root).predict(trained_on.drop(columns="churn"))
+    assert pd.read_parquet(tmp_path / "backfill.parquet")["prediction"].tolist() == expected["prediction"].tolist()
+    # features.on_missing: impute scores the unknown customer, its looked-up features marked
+    spec = root / "tabloop.yaml"
+    spec.write_text(spec.read_text() + "  on_missing: impute\n")
+    imputed = tabloop.predict(keys, tmp_path / "imputed.csv", model=version, project=root, log_predictions=False)
+    assert (imputed.rows_scored, imputed.rows_rejected) == (3, 0)
+    marks = pd.read_csv(tmp_path / "imputed.csv")["out_of_contract"].tolist()
+    assert marks[2] == "spend:no_value:impute; visits:no_value:impute"
+    assert pd.isna(marks[0]) and pd.isna(marks[1])

@@ -87,6 +87,12 @@ def predict(
     are scored. ``output`` and ``rejects`` are written under temporary names and renamed at the end.
     ``engine='dask'`` scores the chunks on a Dask cluster (``scheduler``'s address, or a local cluster of
     ``workers`` processes) with the same result.
+
+    With a feature store (``features:``), rows that send only their entity keys get the features the model
+    uses from its offline store, point in time (as training joined them): as of each row's
+    ``features.entity_timestamp`` when the input has that column, else as of the run's start. A row the store
+    has no value for is rejected (rule ``no_value``) or, under ``features.on_missing: impute``, scored with
+    the gaps imputed and marked. The local engine only.
     """
     from tabloop.batch import ChunkScorer, check_target, log_chunk, open_sink, rejects_schema, write_scored
 
@@ -104,9 +110,15 @@ def predict(
         raise DataError(f"{shown_output}: the output and the rejects cannot be the same", hint="name another --rejects")
     bundle = proj.load_bundle(model)
     source = source_name(input, query=input_query, table=input_table)
-    scorer = ChunkScorer(bundle, request_id=f"batch-{uuid.uuid4().hex}", source=source,
+    completion = None
+    if engine != "dask":  # the store's connections do not travel to Dask workers
+        from tabloop.api._features import batch_completion
+
+        completion = batch_completion(proj, bundle, source)
+    complete, scoring = completion if completion is not None else (None, bundle)
+    scorer = ChunkScorer(scoring, request_id=f"batch-{uuid.uuid4().hex}", source=source,
                          id_column=row_id or proj.spec.data.id_column, add_version=add_version,
-                         keep_inputs=log_predictions)
+                         keep_inputs=log_predictions, complete=complete, on_missing=proj.spec.features.on_missing)
     if engine == "dask":
         if input_query is not None or input_table is not None or not isinstance(input, (str, Path)) \
                 or is_database_url(str(input)):

@@ -4,14 +4,18 @@ The spec's ``features:`` section names the store; this module builds the project
 ``FeatureRepo`` (``.tabloop/feast``, the online store from ``features.online_store`` or
 ``TABLOOP_FEATURES__ONLINE_STORE``) and hands it to the commands that need it: ``train`` and
 ``profile`` read their rows through ``training_frame`` when ``features.entity_timestamp`` is
-set; ``serve`` completes requests that carry only entity keys through ``online_lookup``.
+set; ``serve`` completes requests that carry only entity keys through ``online_lookup`` (the online
+store), and ``predict`` completes key-only input through ``batch_completion`` (the offline store, point
+in time, as Feast scores in batch).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,7 +27,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from tabloop.bundle import ModelBundle
-    from tabloop.features import FeatureRepo, Lookup
+    from tabloop.features import FeatureRepo, FilledFrame, Lookup
 
 log = logging.getLogger("tabloop.features")
 
@@ -101,3 +105,31 @@ def online_lookup(proj: Project, bundle: ModelBundle) -> Lookup | None:
     lookup.warm()
     return lookup
 
+
+
+def batch_completion(proj: Project, bundle: ModelBundle, source: str) -> tuple[Callable[[pd.DataFrame], FilledFrame],
+                                                                             ModelBundle] | None:
+    """For ``tabloop predict``: the function that completes key-only chunks from the offline store point in time
+    (as of each row's ``features.entity_timestamp``, else of now), and the bundle to score them with (under
+    ``features.on_missing: impute`` its contract lets the gaps through); None without stored features."""
+    spec = proj.spec.features
+    if not spec.views:
+        return None
+    from tabloop.features import Lookup, fill_frame, gaps_allowed
+
+    lookup = Lookup(feature_repo(proj), wanted=bundle.contract.feature_names)
+    if not lookup:
+        return None
+    at = datetime.now(timezone.utc)  # one time for the whole run: every chunk is scored as of it
+    checked: list[bool] = []  # the sources and the registry are checked with the first chunk that needs the store
+
+    def complete(chunk: pd.DataFrame) -> FilledFrame:
+        filled = fill_frame(lookup, chunk, at=at, timestamp=spec.entity_timestamp, source=source,
+                            refresh=not checked)
+        if filled.frame is not chunk:
+            checked.append(True)
+        return filled
+
+    if spec.on_missing == "impute":
+        bundle = dataclasses.replace(bundle, contract=gaps_allowed(bundle.contract, lookup.features))
+    return complete, bundle

@@ -14,7 +14,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -25,6 +25,10 @@ from tabloop.bundle import ModelBundle, Predictions
 from tabloop.data import (MALFORMED_ATTR, ROWS_ATTR, TEXT_SOURCE, Marks, Screened, parse_text_numbers, rows_to_reject,
                           screen_frame)
 from tabloop.errors import ContractViolation, DataError, Violation
+
+if TYPE_CHECKING:
+    from tabloop.features import FilledFrame
+    from tabloop.features._online import Gap
 
 #: the batch output's column naming, per row, the contract rules it was let through with
 #: ("column:rule:policy", several joined by "; "; empty (null) within the contract)
@@ -66,8 +70,16 @@ class ChunkScorer:
     """
 
     def __init__(self, bundle: ModelBundle, *, request_id: str, source: str = "input", id_column: str | None = None,
-                 add_version: bool = False, prefer_onnx: bool = True, keep_inputs: bool = False) -> None:
+                 add_version: bool = False, prefer_onnx: bool = True, keep_inputs: bool = False,
+                 complete: Callable[[pd.DataFrame], FilledFrame] | None = None,
+                 on_missing: Literal["reject", "impute"] = "reject") -> None:
+        """``complete`` joins the features a chunk lacks from the feature store (key-only rows); a row it finds
+        nothing for is rejected (rule ``no_value``, naming the entity) or, with ``on_missing='impute'``, scored
+        with the gaps imputed and marked, as the server does with ``features.on_missing`` (``bundle``'s contract
+        must then let those gaps through: ``tabloop.features.gaps_allowed``)."""
         self.bundle = bundle
+        self.complete = complete
+        self.on_missing = on_missing
         self.request_id = request_id
         self.source = source
         self.id_column = id_column
@@ -112,6 +124,22 @@ class ChunkScorer:
         if not len(chunk):
             return ScoredChunk(_empty_frame(), _rejects_frame(rejected), n)
         text = TEXT_SOURCE in chunk.attrs
+        gaps: dict[int, list[Gap]] = {}
+        if self.complete is not None:
+            filled = self.complete(kept)
+            kept, gaps = filled.frame, filled.gaps
+            if gaps and self.on_missing != "impute":
+                for pos, row_gaps in gaps.items():
+                    rejected += [_gap_reject(g, int(rows[pos])) for g in row_gaps]
+                keep = np.ones(len(kept), dtype=bool)
+                keep[list(gaps)] = False
+                positions = positions[keep]
+                kept = kept.iloc[np.flatnonzero(keep)].reset_index(drop=True)
+                if text:
+                    kept.attrs[TEXT_SOURCE] = {"rows": len(kept)}
+                gaps = {}
+                if not len(kept):
+                    return ScoredChunk(_empty_frame(), _rejects_frame(rejected), n)
         while True:
             try:
                 screened = self._screen(kept, text)
@@ -129,6 +157,8 @@ class ChunkScorer:
                     kept.attrs[TEXT_SOURCE] = {"rows": len(kept)}
                 if not len(kept):
                     return ScoredChunk(_empty_frame(), _rejects_frame(rejected), n)
+        if gaps:
+            _mark_imputed(screened.marks, gaps, positions)
         preds = self._predict(screened.values)
         out = preds.to_frame()
         marked: list[Any] = [None] * len(out)
@@ -227,6 +257,28 @@ def _rejects_frame(rejected: list[dict[str, Any]]) -> pd.DataFrame:
     frame = pd.DataFrame(rejected, columns=REJECT_COLUMNS)
     frame["row"] = frame["row"].astype("int64")
     return frame.sort_values("row", kind="stable").reset_index(drop=True)
+
+
+def _gap_reject(gap: Gap, row: int) -> dict[str, Any]:
+    key, _, value = gap.entity.partition("=")
+    return {"row": row, "column": key, "value": value, "rule": gap.rule,
+            "reason": f"{gap.entity}: the feature store holds no {gap.view} value at or before the row's time within "
+                      f"the view's ttl (features {list(gap.features)}; features.on_missing: reject)"}
+
+
+def _mark_imputed(marks: Marks, gaps: dict[int, list[Gap]], positions: np.ndarray) -> None:
+    """Each imputed feature marked with its gap's rule and policy ``impute``, in place of the relaxed not_null mark
+    (``gaps`` by chunk position, ``marks`` by position among the rows kept, ``positions`` mapping the latter)."""
+    from tabloop.data import Mark
+
+    where = {int(p): i for i, p in enumerate(positions)}
+    for pos, row_gaps in gaps.items():
+        i = where.get(pos)
+        if i is None:
+            continue
+        columns = {f: g.rule for g in row_gaps for f in g.features}
+        kept = [m for m in marks.get(i, []) if not (m.column in columns and m.rule == "not_null")]
+        marks[i] = kept + [Mark(column, rule, "impute") for column, rule in columns.items()]
 
 
 def _empty_frame() -> pd.DataFrame:

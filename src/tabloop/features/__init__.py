@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING
 from tabloop._lazy import exports
 
 if TYPE_CHECKING:
-    from tabloop.features._online import Lookup, OnlineRows
+    from tabloop.features._online import FilledFrame, Lookup, OnlineRows, fill_frame, gaps_allowed
     from tabloop.features._repo import FeatureRepo, Joined, feast_quiet, redis_connection_string
 
 __getattr__, __dir__ = exports(__name__, __file__)
 
-__all__ = ["FeatureRepo", "Joined", "Lookup", "OnlineRows", "feast_quiet", "redis_connection_string"]
+__all__ = ["FeatureRepo", "FilledFrame", "Joined", "Lookup", "OnlineRows", "feast_quiet", "fill_frame", "gaps_allowed",
+           "redis_connection_string"]

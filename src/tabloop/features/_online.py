@@ -5,6 +5,13 @@ the store's values fill the features the row lacks (a value the row sent wins: a
 override). Each row says what could not be filled: ``missing_entity`` (the store has nothing for
 that entity) or ``expired`` (its newest value is older than the view's ttl, judged at lookup
 time, since the online store keeps a value until it is overwritten).
+
+Batch rows (``tabloop predict``) are completed from the offline store instead (``fill_frame``):
+Feast's way to score in batch is ``get_historical_features``, the training join, as of each row's
+``features.entity_timestamp`` when the input has that column, else as of the run's start. It needs
+no materialize and gives what training would have seen; a row it finds nothing for (no value at or
+before its time within the ttl: the join cannot tell an unknown entity from an expired value) is a
+``no_value`` gap.
 """
 
 from __future__ import annotations
@@ -14,13 +21,25 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tabloop.errors import FeatureStoreError, Violation
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from tabloop.errors import DataError, FeatureStoreError, Violation
 from tabloop.features._repo import FeatureRepo, feast_sqlite_codecs
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from tabloop.data import Contract
 
 #: the two reasons a feature stays empty, as rules in contract marks and violations
 MISSING_ENTITY = "missing_entity"
 EXPIRED = "expired"
 MISSING_KEY = "missing_column"
+#: a batch row the point-in-time join found no value for (unknown entity or expired: the join does not say which)
+NO_VALUE = "no_value"
+#: the entity timestamp's column inside the batch join (the input's own names are left alone)
+_AT = "__tabloop_at"
 
 
 @dataclass(frozen=True)
@@ -137,6 +156,83 @@ class Lookup:
                     if f not in row:
                         row[f] = values[f][pos]
         return result
+
+
+@dataclass
+class FilledFrame:
+    """A batch chunk with the features it lacked joined from the offline store, and what each row got none of."""
+
+    frame: pd.DataFrame
+    gaps: dict[int, list[Gap]] = field(default_factory=dict)
+
+
+def fill_frame(lookup: Lookup, frame: pd.DataFrame, *, at: datetime, timestamp: str | None = None,
+               source: str = "input", refresh: bool = True) -> FilledFrame:
+    """``frame`` with the features ``lookup`` gives and ``frame`` lacks, joined point in time from the offline store.
+
+    Each row is joined as of its ``timestamp`` column when ``frame`` has one (a backfill scores as training saw
+    the data), else as of ``at``. A column ``frame`` sends is used as sent. Join keys read from text (a CSV
+    chunk) are converted to the entity's type; a key that is not one is refused naming column and row.
+    The frame's ``attrs`` (row numbers, text source) are kept. ``refresh``: as ``FeatureRepo.historical``'s.
+    """
+    import pandas as pd
+
+    need = [f for f in lookup.features if f not in frame.columns]
+    if not need:
+        return FilledFrame(frame)
+    missing = [k for k in lookup.keys if k not in frame.columns]
+    if missing:
+        raise DataError(f"{source}: column(s) {missing} are missing; rows without the features {need} need their "
+                        f"join keys {lookup.keys} to be completed from the feature store")
+    entity = pd.DataFrame(index=range(len(frame)))
+    for k in lookup.keys:
+        values = frame[k].reset_index(drop=True)
+        if lookup.key_types[k] in ("int64", "int32", "float64", "float32"):
+            number = pd.to_numeric(values, errors="coerce")
+            bad = number.isna() & values.notna()
+            if bad.any():
+                row = int(bad.to_numpy().nonzero()[0][0])
+                raise DataError(f"{source}: join key {k!r} in row {row} is {values.iloc[row]!r}, not a "
+                                f"{lookup.key_types[k]}")
+            values = number.astype("int64") if lookup.key_types[k].startswith("int") and not number.isna().any() \
+                else number
+        entity[k] = values
+    if timestamp is not None and timestamp in frame.columns:
+        entity[_AT] = frame[timestamp].reset_index(drop=True)
+    else:
+        entity[_AT] = pd.Timestamp(at).tz_convert("UTC") if pd.Timestamp(at).tzinfo else pd.Timestamp(at, tz="UTC")
+    joined = lookup.repo.historical(entity, _AT, source=source, refresh=refresh).frame
+    out = frame.copy()
+    for name in need:
+        out[name] = joined[name].to_numpy()
+    result = FilledFrame(out)
+    for view, (feats, keys, _) in lookup.views.items():
+        cols = [f for f in feats if f in need]
+        if not cols:
+            continue
+        for i in joined[cols].isna().all(axis=1).to_numpy().nonzero()[0]:
+            entity_text = ",".join(f"{k}={_scalar(entity[k].iloc[i])!r}" for k in keys)
+            result.gaps.setdefault(int(i), []).append(Gap(view, NO_VALUE, entity_text, tuple(cols)))
+    return result
+
+
+def _scalar(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def gaps_allowed(contract: Contract, features: Sequence[str]) -> Contract:
+    """``contract`` whose policy lets a gap through (marked ``not_null``/``warn``) in ``features``: what
+    ``features.on_missing: impute`` scores with, the model imputing as it was trained to."""
+    from tabloop.data import ContractPolicy
+
+    policy = contract.policy
+    names = set(contract.feature_names)
+    columns: dict[str, dict[str, Any]] = {c: dict(r) for c, r in policy.columns.items()}
+    for name in features:
+        if name in names:
+            columns.setdefault(name, {})["not_null"] = "warn"
+    relaxed = ContractPolicy(defaults=dict(policy.defaults), columns=columns, far_range_factor=policy.far_range_factor)
+    return contract.with_policy(relaxed)
 
 
 def _fits(value: Any, kind: str) -> bool:

@@ -22,7 +22,7 @@ import time
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from tabloop.bundle import ModelBundle, Predictions, RowPredictor, Rows
-from tabloop.data import ContractPolicy, Mark
+from tabloop.data import Mark
 from tabloop.errors import ContractViolation, FeatureStoreError
 from tabloop.serving._parse import SOURCE
 from tabloop.serving._predictor import PredictorFactory
@@ -130,12 +130,6 @@ def with_online_features(factory: PredictorFactory, lookup: RowFiller,
 
 def _gaps_allowed(bundle: ModelBundle, features: list[str]) -> ModelBundle:
     """``bundle`` whose contract lets a gap through (marked) in the looked-up features."""
-    contract = bundle.contract
-    policy = contract.policy
-    names = set(contract.feature_names)
-    columns: dict[str, dict[str, Any]] = {c: dict(r) for c, r in policy.columns.items()}
-    for name in features:
-        if name in names:
-            columns.setdefault(name, {})["not_null"] = "warn"
-    relaxed = ContractPolicy(defaults=dict(policy.defaults), columns=columns, far_range_factor=policy.far_range_factor)
-    return dataclasses.replace(bundle, contract=contract.with_policy(relaxed))
+    from tabloop.features import gaps_allowed
+
+    return dataclasses.replace(bundle, contract=gaps_allowed(bundle.contract, features))
