@@ -492,9 +492,10 @@ class FeatureViewSpec(_Strict):
     entities: list[str] = Field(min_length=1, description="The entities (by name) whose join keys find a row.")
     source: str = Field(
         description="Where the feature history is: a Parquet file (relative to this file) or a SQLAlchemy database "
-        "URL (PostgreSQL: postgresql+psycopg://...) together with 'table' or 'query'. A database source is read "
-        "into .tabloop/feast/sources/<view>.parquet by 'tabloop features apply' and 'materialize' (and before a "
-        "point-in-time join).",
+        "URL (PostgreSQL: postgresql+psycopg://...) together with 'table' or 'query'. When every view reads one "
+        "PostgreSQL database, it is Feast's offline store (joins and materialize run there); a database view "
+        "beside Parquet views is copied into .tabloop/feast/sources/<view>.parquet by 'tabloop features apply' "
+        "and 'materialize' (and before a point-in-time join).",
     )
     table: str | None = Field(default=None, description="Table to read when 'source' is a database URL.")
     query: str | None = Field(default=None, description="SQL query to run when 'source' is a database URL.")
