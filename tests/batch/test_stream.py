@@ -124,6 +124,43 @@ def test_a_failing_chunk_fails_a_threaded_run_and_writes_nothing(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]
 
 
+def test_the_batch_lookups_answer_as_the_whole_graph_bit_for_bit(onnx_bundle: ModelBundle, hmda: pd.DataFrame) -> None:
+    # batch scoring looks categorical encodings up for the whole chunk and runs the graph past them (the folded
+    # graph); the whole graph, on the same checked columns, must give the very same floats
+    from tabloop.export import predict_batch
+
+    scorer = ChunkScorer(onnx_bundle, request_id="x")
+    predictor = scorer._row_predictor()
+    assert predictor.engine == "onnx" and predictor.folded
+    df = hmda.head(400).reset_index(drop=True)
+    nullable = [c.name for c in onnx_bundle.contract.columns if c.kind == "categorical" and c.nullable]
+    if nullable:
+        df.loc[::7, nullable[0]] = np.nan
+    columns = {k: v.to_numpy() for k, v in scorer._screen(df, False).values.items()}
+    whole = predictor.predict_columns(columns)
+    calls = []
+    real = predictor._small_session
+
+    class Spy:
+        def run(self, *args: object) -> object:
+            calls.append(1)
+            return real.run(*args)
+
+    predictor._small_session = Spy()
+    try:
+        got = predict_batch(predictor, columns)
+        assert calls, "the folded graph was not used"
+        np.testing.assert_array_equal(got.proba, whole.proba)
+        assert list(got.labels) == list(whole.labels)
+        # a value with no entry in the lookups: the whole graph answers it
+        name = onnx_bundle.contract.categorical[0]
+        odd = {**columns, name: np.array(["not-a-category", *columns[name][1:]], dtype=object)}
+        calls.clear()
+        assert np.array_equal(predict_batch(predictor, odd).proba, predictor.predict_columns(odd).proba) and not calls
+    finally:
+        predictor._small_session = real
+
+
 def test_a_number_too_large_for_float32_does_not_change_its_neighbours(
     onnx_bundle: ModelBundle, hmda: pd.DataFrame
 ) -> None:

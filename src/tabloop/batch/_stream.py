@@ -226,9 +226,11 @@ def _rows(predictor: Any, columns: dict[str, np.ndarray]) -> Predictions:
     because for one row ONNX Runtime and BLAS take another kernel (a matrix-vector product) whose sums differ
     from the batched one's in the last bit (measured with ONNX: 473 of 2,000 rows, by up to 1.2e-7; with the
     float64 pipeline by 1e-16), and a chunk of one row would answer otherwise than the same row in a larger one."""
+    from tabloop.export import predict_batch
+
     if len(next(iter(columns.values()))) != 1:
-        return predictor.predict_columns(columns)  # type: ignore[no-any-return]
-    got = predictor.predict_columns({k: np.concatenate([v, v]) for k, v in columns.items()})
+        return predict_batch(predictor, columns)
+    got = predict_batch(predictor, {k: np.concatenate([v, v]) for k, v in columns.items()})
     return Predictions(labels=got.labels[:1], proba=None if got.proba is None else got.proba[:1], classes=got.classes)
 
 
