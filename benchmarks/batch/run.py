@@ -53,6 +53,7 @@ def main() -> None:
     parser.add_argument("--mlflow-10m", action="store_true", help="also run MLflow on the big input")
     parser.add_argument("--dask-only", action="store_true", help="scoring throughput on Dask with 1 and 2 workers")
     args = parser.parse_args()
+    args.load_start = os.getloadavg()[0]
 
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -215,16 +216,19 @@ def write_results(args: argparse.Namespace, runs: dict, memory: list[dict], mlfl
     whole = {"tabloop_s": ours["wall_s"], "mlflow_s": theirs["wall_s"], "tabloop_rows_per_s": rows / ours["wall_s"],
              "mlflow_rows_per_s": rows / theirs["wall_s"], "speed_up": theirs["wall_s"] / ours["wall_s"],
              "tabloop_max_rss_mb": ours["max_rss_bytes"] / 2**20, "mlflow_max_rss_mb": theirs["max_rss_bytes"] / 2**20,
+             "tabloop_cpu_s": ours["cpu_s"], "mlflow_cpu_s": theirs["cpu_s"], "tabloop_threads": ours["result"]["threads"],
              "mlflow_steps_s": {k: v for k, v in theirs["doc"].items() if k.endswith("_s")}}
     inner_doc = {"tabloop_s": inner["doc"]["predict_s"], "mlflow_s": their_inner,
                  "tabloop_rows_per_s": rows / inner["doc"]["predict_s"], "mlflow_rows_per_s": rows / their_inner,
-                 "speed_up": their_inner / inner["doc"]["predict_s"], "tabloop_runtime": inner["doc"]["runtime"]}
+                 "speed_up": their_inner / inner["doc"]["predict_s"], "tabloop_runtime": inner["doc"]["runtime"],
+                 "tabloop_threads": inner["doc"].get("threads", 1)}
     mem = [{"rows": m["result"]["rows_scored"] + m["result"]["rows_rejected"], "wall_s": m["wall_s"],
             "rows_per_s": (m["result"]["rows_scored"] + m["result"]["rows_rejected"]) / m["wall_s"],
-            "max_rss_mb": m["max_rss_bytes"] / 2**20} for m in memory]
+            "max_rss_mb": m["max_rss_bytes"] / 2**20, "cpu_s": m["cpu_s"]} for m in memory]
     doc = {
         "benchmark": "batch", "when": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "load_1m": os.getloadavg()[0]},
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "load_1m_start": args.load_start,
+                    "load_1m": os.getloadavg()[0]},
         "model": f"{args.family} (train.trials 4) on the bundled HMDA table, registered by tabloop; MLflow loads "
                  "that registered version", "rows": rows, "repeat": args.repeat,
         "whole_process": whole, "inner": inner_doc, "memory": mem,
@@ -238,7 +242,8 @@ def write_results(args: argparse.Namespace, runs: dict, memory: list[dict], mlfl
     (args.out / "batch.json").write_text(json.dumps(doc, indent=2) + "\n")
     lines = [
         "# Batch scoring: tabloop predict vs MLflow pyfunc predict", "",
-        f"{doc['when']}, {os.cpu_count()} CPUs (shared; 1-minute load {doc['machine']['load_1m']:.1f} at the end), "
+        f"{doc['when']}, {os.cpu_count()} CPUs (shared; 1-minute load {args.load_start:.1f} at the start, "
+        f"{doc['machine']['load_1m']:.1f} at the end), "
         f"Python {doc['machine']['python']}. Model: {doc['model']}. Input: {rows:,} rows of CSV (13 columns); "
         f"output Parquet. Best of {args.repeat} runs, order alternating. `python benchmarks/batch/run.py`.", "",
         "| measure | tabloop | MLflow pyfunc | tabloop / MLflow |", "|---|---|---|---|",
@@ -246,13 +251,17 @@ def write_results(args: argparse.Namespace, runs: dict, memory: list[dict], mlfl
         f"**{whole['speed_up']:.2f}x** |",
         f"| whole process, seconds | {whole['tabloop_s']:.1f} | {whole['mlflow_s']:.1f} | |",
         f"| whole process, peak RSS | {whole['tabloop_max_rss_mb']:,.0f} MB | {whole['mlflow_max_rss_mb']:,.0f} MB | |",
+        f"| whole process, CPU seconds (user+sys) | {whole['tabloop_cpu_s']:.1f} | {whole['mlflow_cpu_s']:.1f} | "
+        f"{whole['mlflow_cpu_s'] / whole['tabloop_cpu_s']:.2f}x |",
         f"| inner (scoring an in-memory DataFrame), rows/s | {inner_doc['tabloop_rows_per_s']:,.0f} | "
         f"{inner_doc['mlflow_rows_per_s']:,.0f} | **{inner_doc['speed_up']:.2f}x** |", "",
         "MLflow's process, step by step (s): " + ", ".join(f"{k[:-2]} {v:.2f}" for k, v in whole["mlflow_steps_s"].items())
-        + f". tabloop's runtime: {inner_doc['tabloop_runtime']}.", "",
+        + f". tabloop's runtime: {inner_doc['tabloop_runtime']}, {whole['tabloop_threads']} scoring threads "
+        "(`--threads`, default the CPUs available).", "",
         "Memory in the row count (tabloop predict, whole process):", "",
-        "| rows | seconds | rows/s | peak RSS |", "|---|---|---|---|",
-        *[f"| {m['rows']:,} | {m['wall_s']:.1f} | {m['rows_per_s']:,.0f} | {m['max_rss_mb']:,.0f} MB |" for m in mem],
+        "| rows | seconds | rows/s | CPU seconds | peak RSS |", "|---|---|---|---|---|",
+        *[f"| {m['rows']:,} | {m['wall_s']:.1f} | {m['rows_per_s']:,.0f} | {m['cpu_s']:.1f} | {m['max_rss_mb']:,.0f} MB |"
+          for m in mem],
         "",
         f"Agreement on the {agreement['rows']:,} rows: same rows {agreement['same_rows']}, same labels "
         f"{agreement['same_labels']}, largest probability difference {agreement['max_abs_probability_difference']:.2g} "

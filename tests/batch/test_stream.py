@@ -15,10 +15,12 @@ from tabloop.data import read_chunks
 from tabloop.errors import ContractViolation, DataError
 
 
-def _run(bundle: ModelBundle, source: object, out: Path, rejects: Path, *, rows: int, **kw: object):  # noqa: ANN202
+def _run(bundle: ModelBundle, source: object, out: Path, rejects: Path, *, rows: int, threads: int = 1,  # noqa: ANN202
+         **kw: object):
     scorer = ChunkScorer(bundle, request_id="batch-test", source=str(source), **kw)  # type: ignore[arg-type]
     chunks = read_chunks(source, rows=rows, numbers=bundle.contract.numeric)  # type: ignore[arg-type]
-    return write_scored(local_results(scorer, chunks), open_sink(out), open_sink(rejects, schema=rejects_schema()))
+    return write_scored(local_results(scorer, chunks, threads=threads), open_sink(out),
+                        open_sink(rejects, schema=rejects_schema()))
 
 
 def test_a_bad_row_in_the_second_chunk_is_rejected_alone_with_its_reasons(
@@ -61,6 +63,102 @@ def test_output_and_rejects_are_the_same_for_chunks_of_1_7_and_all(
         pd.testing.assert_frame_equal(got[rows][1], got[10_000][1])
         assert got[rows][0]["prediction"].tolist() == got[10_000][0]["prediction"].tolist()
     assert len(got[1][0]) == 28 and len(got[1][1]) == 2
+
+
+@pytest.mark.parametrize("which", ["sklearn", "onnx"])
+def test_output_and_rejects_are_the_same_whatever_the_threads(
+    which: str, bundle: ModelBundle, onnx_bundle: ModelBundle, bad_csv: Path, tmp_path: Path
+) -> None:
+    # each chunk is scored as alone, on the same single-threaded runtime: bit for bit the same, in the same order
+    model = onnx_bundle if which == "onnx" else bundle
+    got = {}
+    for rows, threads in ((7, 1), (7, 3), (1, 4), (3, 2)):
+        summary = _run(model, bad_csv, tmp_path / f"o{rows}-{threads}.parquet", tmp_path / f"r{rows}-{threads}.csv",
+                       rows=rows, threads=threads)
+        assert (summary.rows_in, summary.rows_scored, summary.rows_rejected) == (30, 28, 2)
+        got[rows, threads] = (pd.read_parquet(tmp_path / f"o{rows}-{threads}.parquet"),
+                              pd.read_csv(tmp_path / f"r{rows}-{threads}.csv"))
+    for rows, threads in ((7, 3), (1, 4), (3, 2)):
+        same_chunks = rows == 7  # across chunk sizes the pipeline's float64 sums may differ in the last bit
+        exact = which == "onnx" or same_chunks
+        pd.testing.assert_frame_equal(got[rows, threads][0], got[7, 1][0], check_exact=exact, rtol=0,
+                                      atol=0 if exact else 1e-15)
+        pd.testing.assert_frame_equal(got[rows, threads][1], got[7, 1][1])
+    assert got[7, 3][0]["row"].tolist() == [i for i in range(30) if i not in (9, 20)]
+
+
+def test_threads_hold_a_bounded_number_of_chunks(onnx_bundle: ModelBundle, hmda: pd.DataFrame) -> None:
+    # memory stays bounded by the chunk: the reader is never more than threads + 1 chunks ahead of the writer
+    pulled = 0
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        nonlocal pulled
+        for start in range(0, 200, 5):
+            pulled += 1
+            yield hmda.iloc[start:start + 5].reset_index(drop=True)
+
+    ahead = []
+    handed = 0
+    for result in local_results(ChunkScorer(onnx_bundle, request_id="x"), chunks(), threads=3):
+        handed += 1
+        ahead.append(pulled - handed)
+        assert len(result.frame) == 5
+    assert handed == 40 and max(ahead) <= 3 and ahead[0] == 3
+
+
+def test_a_failing_chunk_fails_a_threaded_run_and_writes_nothing(
+    bundle: ModelBundle, hmda: pd.DataFrame, tmp_path: Path
+) -> None:
+    df = hmda.head(40).reset_index(drop=True)
+    (tmp_path / "out.csv").write_text("old\n")
+
+    def chunks() -> Iterator[pd.DataFrame]:
+        yield df.iloc[:10].reset_index(drop=True)
+        yield df.iloc[10:20].drop(columns=["dir"]).reset_index(drop=True)  # a missing column: no row can be scored
+        yield df.iloc[20:].reset_index(drop=True)
+
+    with pytest.raises(ContractViolation, match=r"column 'dir': column is required"):
+        write_scored(local_results(ChunkScorer(bundle, request_id="x"), chunks(), threads=2),
+                     open_sink(tmp_path / "out.csv"), open_sink(tmp_path / "r.csv", schema=rejects_schema()))
+    assert (tmp_path / "out.csv").read_text() == "old\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]
+
+
+def test_the_batch_lookups_answer_as_the_whole_graph_bit_for_bit(onnx_bundle: ModelBundle, hmda: pd.DataFrame) -> None:
+    # batch scoring looks categorical encodings up for the whole chunk and runs the graph past them (the folded
+    # graph); the whole graph, on the same checked columns, must give the very same floats
+    from tabloop.export import predict_batch
+
+    scorer = ChunkScorer(onnx_bundle, request_id="x")
+    predictor = scorer._row_predictor()
+    assert predictor.engine == "onnx" and predictor.folded
+    df = hmda.head(400).reset_index(drop=True)
+    nullable = [c.name for c in onnx_bundle.contract.columns if c.kind == "categorical" and c.nullable]
+    if nullable:
+        df.loc[::7, nullable[0]] = np.nan
+    columns = {k: v.to_numpy() for k, v in scorer._screen(df, False).values.items()}
+    whole = predictor.predict_columns(columns)
+    calls = []
+    real = predictor._small_session
+
+    class Spy:
+        def run(self, *args: object) -> object:
+            calls.append(1)
+            return real.run(*args)
+
+    predictor._small_session = Spy()
+    try:
+        got = predict_batch(predictor, columns)
+        assert calls, "the folded graph was not used"
+        np.testing.assert_array_equal(got.proba, whole.proba)
+        assert list(got.labels) == list(whole.labels)
+        # a value with no entry in the lookups: the whole graph answers it
+        name = onnx_bundle.contract.categorical[0]
+        odd = {**columns, name: np.array(["not-a-category", *columns[name][1:]], dtype=object)}
+        calls.clear()
+        assert np.array_equal(predict_batch(predictor, odd).proba, predictor.predict_columns(odd).proba) and not calls
+    finally:
+        predictor._small_session = real
 
 
 def test_a_number_too_large_for_float32_does_not_change_its_neighbours(

@@ -103,10 +103,11 @@ def test_batch_rows_that_break_the_contract_are_rejected_naming_column_and_row(
     bad.loc[7, "dir"] = 1000.0
     bad.to_csv(tmp_path / "bad.csv", index=False)
     code, out, _ = run("predict", "-p", str(trained_project), "-i", str(tmp_path / "bad.csv"), "-o",
-                       str(tmp_path / "o.csv"), "--no-log", "--chunk-rows", "4", "--json")
+                       str(tmp_path / "o.csv"), "--no-log", "--chunk-rows", "4", "--threads", "3", "--json")
     assert code == 3, out  # some rows rejected: the output and the rejects are written
     doc = json.loads(out)
     assert (doc["rows_scored"], doc["rows_rejected"], doc["rejects"]) == (8, 2, str(tmp_path / "o.rejects.csv"))
+    assert doc["threads"] == 3 and doc["engine"] == "local"
     assert {"seconds", "rows_per_second", "version", "output"} <= set(doc)
     rejects = pd.read_csv(tmp_path / "o.rejects.csv")
     assert list(zip(rejects["row"], rejects["column"], rejects["value"], rejects["rule"])) == [

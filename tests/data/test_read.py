@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -365,3 +367,61 @@ def test_chunked_reading_of_a_missing_sqlite_file_refuses_and_creates_nothing(tm
     with pytest.raises(DataError, match="no such database file"):
         next(iter(read_chunks(f"sqlite:///{missing}", rows=10, table="t")))
     assert not missing.exists()
+
+
+def test_a_long_csv_is_read_a_bounded_number_of_bytes_ahead_of_its_chunks(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # Arrow's streaming CSV reader queues up to 32 blocks ahead of its consumer on an I/O thread; with blocks as
+    # large as the chunk byte bound (32 MB) that was the whole file (peak RSS of tabloop predict grew 65 MB per
+    # million rows). Blocks are small now: what is read ahead of the rows handed over stays about 32 blocks,
+    # whatever the file's length (here 16 MB: before, all of it by the first chunk).
+    import tabloop.data._read as read_module
+    from tabloop.data import read_chunks
+
+    block = 1 << 16
+    monkeypatch.setattr(read_module, "_CSV_BLOCK", block, raising=False)
+    line = "{},{}\n"
+    text = "".join(line.format(i, "x" * 1000) for i in range(16_000))
+    (tmp_path / "long.csv").write_text("id,note\n" + text)
+    ends = np.cumsum([len(line.format(i, "x" * 1000)) for i in range(16_000)]) + len("id,note\n")
+    opened: list[Any] = []
+
+    class Counted:
+        def __init__(self, fh: Any) -> None:
+            self.fh, self.read_bytes = fh, 0
+            opened.append(self)
+
+        def read(self, n: int = -1) -> bytes:
+            data: bytes = self.fh.read(n)
+            self.read_bytes += len(data)
+            return data
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.fh, name)
+
+        def __enter__(self) -> Counted:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.fh.close()
+
+    def counted_open(path: Any, mode: str = "r", **kwargs: Any) -> Any:
+        fh = open(path, mode, **kwargs)  # noqa: SIM115 - the reader closes it
+        return Counted(fh) if mode == "rb" else fh
+
+    monkeypatch.setattr(read_module, "open", counted_open, raising=False)
+    ahead, rows = [], 0
+    for chunk in read_chunks(tmp_path / "long.csv", rows=500):
+        rows += len(chunk)
+        ahead.append(opened[-1].read_bytes - int(ends[rows - 1]))
+    assert rows == 16_000 and len(ahead) == 32
+    assert max(ahead) <= 48 * block, f"read {max(ahead):,} bytes ahead of the rows handed over"
+
+
+def test_a_row_longer_than_a_block_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    from tabloop.data import read_chunks
+
+    (tmp_path / "wide.csv").write_text("a,b\n1,short\n2," + "z" * (3 << 20) + "\n")
+    with pytest.raises(DataError, match=r"wide.csv: a row is longer than 1,048,576 bytes") as info:
+        list(read_chunks(tmp_path / "wide.csv"))
+    assert "Parquet" in info.value.hint

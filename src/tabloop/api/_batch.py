@@ -40,6 +40,8 @@ class PredictResult(Result):
     #: input rows (scored and rejected) per second, reading and writing included
     rows_per_second: float = 0.0
     engine: str = "local"
+    #: chunks the local engine scored at once (1 on Dask: each worker scores its own)
+    threads: int = 1
     #: what scored the rows: onnx (the graph the server answers with) or sklearn (the pipeline)
     runtime: str = ""
 
@@ -75,6 +77,7 @@ def predict(
     engine: str = "local",
     scheduler: str | None = None,
     workers: int = 2,
+    threads: int | None = None,
     on_progress: Progress | None = None,
 ) -> PredictResult:
     """Score a CSV/Parquet file, a database table or query, or a DataFrame with ``model`` (default: the champion),
@@ -86,7 +89,8 @@ def predict(
     scored: its reasons go to ``rejects`` (default: beside the output), one line per broken rule, and the rest
     are scored. ``output`` and ``rejects`` are written under temporary names and renamed at the end.
     ``engine='dask'`` scores the chunks on a Dask cluster (``scheduler``'s address, or a local cluster of
-    ``workers`` processes) with the same result.
+    ``workers`` processes) with the same result. The local engine scores ``threads`` chunks at once (default:
+    the CPUs this process may use); the output is the same whatever their number.
 
     With a feature store (``features:``), rows that send only their entity keys get the features the model
     uses from its offline store, point in time (as training joined them): as of each row's
@@ -94,12 +98,22 @@ def predict(
     has no value for is rejected (rule ``no_value``) or, under ``features.on_missing: impute``, scored with
     the gaps imputed and marked. The local engine only.
     """
-    from tabloop.batch import ChunkScorer, check_target, log_chunk, open_sink, rejects_schema, write_scored
+    from tabloop.batch import (
+        ChunkScorer,
+        batch_threads,
+        check_target,
+        log_chunk,
+        open_sink,
+        rejects_schema,
+        write_scored,
+    )
 
     if engine not in ENGINES:
         raise DataError(f"unknown engine {engine!r}", hint=f"use one of {', '.join(ENGINES)}")
     if chunk_rows < 1 or chunk_bytes < 1:
         raise DataError(f"a chunk needs at least one row and one byte (got {chunk_rows} rows, {chunk_bytes} bytes)")
+    if threads is not None and threads < 1:
+        raise DataError(f"scoring needs at least one thread (got {threads})", hint="pass --threads 1 or more")
     proj = Project.open(project)
     if rejects is None:
         rejects, auto_table = default_rejects(output, output_table)
@@ -126,6 +140,7 @@ def predict(
                                                                              "engine, or export it to Parquet first")
         from tabloop.batch import dask_results
 
+        threads = 1
         results: Any = dask_results(scorer, Path(input), chunk_rows=chunk_rows, chunk_bytes=chunk_bytes,
                                     scheduler=scheduler, workers=workers)
     else:
@@ -134,7 +149,8 @@ def predict(
 
         chunks = read_chunks(input, rows=chunk_rows, bytes_=chunk_bytes, numbers=bundle.contract.numeric,
                              query=input_query, table=input_table)
-        results = local_results(scorer, chunks)
+        threads = threads or batch_threads()
+        results = local_results(scorer, chunks, threads=threads)
     log = (lambda chunk: log_chunk(proj.predlog, bundle, scorer.request_id, chunk, variant="batch")) \
         if log_predictions else None
     summary = write_scored(results, open_sink(output, table=output_table),
@@ -145,5 +161,5 @@ def predict(
     return PredictResult(
         bundle.name or "", bundle.version or "", summary.rows_scored, summary.output, scorer.request_id,
         summary.logged, summary.out_of_contract, summary.rows_scored, summary.rows_rejected, summary.rejects,
-        round(summary.seconds, 3), round(summary.rows_per_second, 1), engine, scorer.engine,
+        round(summary.seconds, 3), round(summary.rows_per_second, 1), engine, threads, scorer.engine,
     )

@@ -419,6 +419,8 @@ def predict(
                                                   "tcp://10.0.0.5:8786 (with --engine dask).")] = None,
     workers: Annotated[int, typer.Option(min=1, help="Workers of the local Dask cluster (with --engine dask and no "
                                          "--scheduler).")] = 2,
+    threads: Annotated[int | None, typer.Option(min=1, help="Chunks the local engine scores at once; the output is "
+                                                "the same whatever their number [default: the CPUs available].")] = None,
     log: Annotated[bool, typer.Option("--log/--no-log", help="Append the predictions to the prediction log.")] = True,
     project: ProjectOpt = None,
     json_: JsonOpt = False,
@@ -439,7 +441,7 @@ def predict(
                   input_table=input_table, input_query=input_query, output_table=output_table,
                   rejects_table=rejects_table, add_version=add_version, row_id=row_id, chunk_rows=chunk_rows,
                   chunk_bytes=max(1, int(chunk_mb * (1 << 20))), engine=engine, scheduler=scheduler, workers=workers,
-                  on_progress=bar.update if bar is not None else None)
+                  threads=threads, on_progress=bar.update if bar is not None else None)
     finally:
         if bar is not None:
             bar.close()

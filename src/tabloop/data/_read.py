@@ -287,6 +287,9 @@ CSV_NULLS: tuple[str, ...] = tuple(sorted(
 #: chunk bounds when a caller gives none: about 50,000 rows or 32 MB of input, whichever comes first
 CHUNK_ROWS = 50_000
 CHUNK_BYTES = 32 << 20
+#: the most bytes of CSV text Arrow reads and parses at once (Arrow's own default); its reader holds up to
+#: 32 of them read ahead
+_CSV_BLOCK = 1 << 20
 
 
 def read_chunks(
@@ -410,13 +413,14 @@ def _csv_chunks(path: Path, suffix: str, rows: int, bytes_: int, numbers: Collec
         return "skip"
 
     # one thread: Arrow then numbers every malformed record; newlines inside quoted values, as pandas reads them
-    read = pacsv.ReadOptions(block_size=max(1 << 16, min(bytes_, 1 << 30)), use_threads=False)
+    read = pacsv.ReadOptions(block_size=max(1 << 16, min(bytes_, _CSV_BLOCK)), use_threads=False)
     parse = pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=malformed)
     import gzip
 
-    # a Python file object, not a path or an Arrow stream: given those, Arrow reads ahead as fast as the disk
-    # allows, and a reader faster than the model held most of the file in memory (measured: 182 MB of a 185 MB
-    # CSV after six 8 MB batches; 22 MB from a Python file; peak RSS 570 MB at 1M rows, 1,170 MB at 10M)
+    # Arrow's streaming reader reads up to 32 blocks ahead of the batches taken, on its I/O thread, whatever it
+    # reads from: the block size is what bounds the memory that holds. Blocks were the chunk byte bound (32 MB),
+    # so a file under 1 GB was read whole ahead of the model (184 MB of a 3M-row CSV before its first chunk was
+    # scored; peak RSS 567 MB at 1M rows, 1,152 MB at 10M); with 1 MiB blocks it holds about 32 MB
     try:
         fh = gzip.open(path, "rb") if suffix.endswith(".gz") else open(path, "rb")  # noqa: SIM115
     except OSError as exc:
@@ -425,6 +429,7 @@ def _csv_chunks(path: Path, suffix: str, rows: int, bytes_: int, numbers: Collec
         reader = pacsv.open_csv(fh, read_options=read, parse_options=parse, convert_options=convert)
     except (pa.ArrowInvalid, OSError) as exc:
         fh.close()
+        _refuse_long_row(path, exc, read.block_size)
         raise DataError(f"{path}: cannot be read as a table: {_first_line(exc)}") from exc
     next_row, reported = 0, 0
     gaps: set[int] = set()
@@ -459,6 +464,7 @@ def _csv_chunks(path: Path, suffix: str, rows: int, bytes_: int, numbers: Collec
             except StopIteration:
                 break
             except (pa.ArrowInvalid, OSError, UnicodeDecodeError) as exc:
+                _refuse_long_row(path, exc, read.block_size)
                 raise DataError(f"{path}: cannot be read as a table: {_first_line(exc)}",
                                 hint="save the table as UTF-8 CSV") from exc
             pending.append(batch)
@@ -475,6 +481,14 @@ def _csv_chunks(path: Path, suffix: str, rows: int, bytes_: int, numbers: Collec
         frame.attrs[ROWS_ATTR] = range(0)
         frame.attrs[MALFORMED_ATTR] = skipped[reported:]
         yield frame
+
+
+def _refuse_long_row(path: Path, exc: BaseException, block: int) -> None:
+    """Arrow's words for a row longer than a block, said as what it means to whoever holds the file."""
+    if "straddl" in str(exc):
+        raise DataError(f"{path}: a row is longer than {block:,} bytes, more than the streamed CSV reader takes at "
+                        "once (it reads blocks of that size, so that memory stays bounded)",
+                        hint="save the table as Parquet, which has no such bound") from exc
 
 
 def _parquet_chunks(path: Path, rows: int, bytes_: int) -> Iterator[pd.DataFrame]:

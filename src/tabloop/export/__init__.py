@@ -19,7 +19,7 @@ if TYPE_CHECKING:
         to_onnx,
         with_gaps,
     )
-    from tabloop.export._predict import OnnxRowPredictor, SklearnRowPredictor, make_row_predictor
+    from tabloop.export._predict import OnnxRowPredictor, SklearnRowPredictor, make_row_predictor, predict_batch
     from tabloop.export._quantize import quantize_int8
     from tabloop.export._standalone import METADATA_KEY, FileExport, export_file
 
@@ -44,6 +44,7 @@ __all__ = [
     "export_onnx",
     "make_row_predictor",
     "parity_rows",
+    "predict_batch",
     "to_onnx",
     "with_gaps",
 ]

@@ -70,6 +70,29 @@ class FoldedGraph:
             feed[block.name] = block.encode(values, n)
         return feed
 
+    def encode_columns(self, feed: dict[str, Any], columns: Mapping[str, np.ndarray], n: int) -> dict[str, Any] | None:
+        """``feed`` plus every block, from whole checked columns (a category string, or a gap), looked up for all
+        ``n`` rows at once: a batch's way to ``feed``, which goes row by row. None when a value has no entry
+        (the whole graph then answers)."""
+        import pandas as pd
+
+        for block in self.blocks:
+            out = np.tile(block.base, (n, 1))
+            for name, owned, table in block.columns:
+                keys = list(table)
+                values = np.asarray(columns[name], dtype=object)
+                codes = pd.Categorical(values, categories=keys).codes.astype(np.intp)
+                gaps = pd.isna(values)  # another value that is not a string has no code: the whole graph answers
+                if gaps.any():  # as onnx_feed: a gap travels as the gap marker
+                    if MISSING_SENTINEL not in table:
+                        return None
+                    codes[gaps] = keys.index(MISSING_SENTINEL)
+                if (codes < 0).any():
+                    return None
+                out[:, owned] = np.stack([table[k] for k in keys])[codes]
+            feed[block.name] = out.reshape((n, *block.tail))
+        return feed
+
     def knows(self, name: str, value: str) -> bool:
         return all(value in table for block in self.blocks for column, _, table in block.columns if column == name)
 

@@ -122,6 +122,28 @@ class OnnxRowPredictor:
         return self.bundle.predictions_from(output)
 
 
+def predict_batch(predictor: SklearnRowPredictor | OnnxRowPredictor, columns: dict[str, np.ndarray]) -> Predictions:
+    """``predict_columns`` for a large batch of checked columns (batch scoring): with a folded graph, its
+    categorical encodings are looked up for the whole batch and the rest of the graph runs on them, as a few
+    rows' requests do; the same answers, bit for bit, as the whole graph (the part past the cut is the whole
+    graph's own, and its agreement was checked when the predictor was made), for about a sixth less of the
+    session's time on HMDA. Anything else goes to ``predict_columns``."""
+    if not isinstance(predictor, OnnxRowPredictor) or not predictor.folded or predictor._small.folded is None:
+        return predictor.predict_columns(columns)
+    n = len(next(iter(columns.values())))
+    feed: dict[str, Any] = {}
+    for name in predictor._numeric:
+        with np.errstate(over="ignore"):
+            feed[name] = np.asarray(columns[name], dtype=np.float32).reshape(-1, 1)
+        if np.isinf(feed[name]).any():
+            return predictor.predict_columns(columns)
+    full = predictor._small.folded.encode_columns(feed, columns, n)
+    if full is None:
+        return predictor.predict_columns(columns)
+    (output,) = predictor._small_session.run([predictor._output], full)
+    return predictor.bundle.predictions_from(output)
+
+
 def _predict_screened(predictor: SklearnRowPredictor | OnnxRowPredictor, rows: Rows, source: str) -> Predictions:
     """The full check, then the model on what it passed; the rows let through out of contract keep their marks."""
     screened = screen_records(rows, predictor.bundle.contract, source=source)
