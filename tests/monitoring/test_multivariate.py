@@ -102,3 +102,50 @@ def test_the_domain_check_is_not_forked_when_the_windows_are_too_small(monkeypat
     pending = _multivariate.start_domain_check(frame, frame, [("x", "numeric")], policy=DriftSpec(), too_small=True)
     assert pending._pid is None
     assert pending.result().note == "too small to judge"
+
+
+def test_the_permutation_importance_predicts_again_only_what_a_shuffle_changed(monkeypatch) -> None:
+    """Rows that drew their own value back, and columns no tree reads, keep their answers: the AUC per fold
+    and every column's loss are those of predicting each whole shuffled copy, to the last bit."""
+    rng = np.random.default_rng(5)
+    n = 1200
+    X = np.column_stack([
+        rng.normal(0, 1, n),                                      # continuous: almost every row changes
+        np.where(rng.random(n) < 0.1, np.nan, rng.normal(0, 1, n)),  # with gaps: a gap drawn for a gap is no change
+        rng.integers(0, 3, n).astype(float),                      # a few categories (categorical below)
+        (rng.random(n) < 0.2).astype(float),                      # rare binary: most rows draw their own value
+        np.full(n, 7.0),                                          # constant: no tree splits on it
+    ])
+    y = np.concatenate([np.zeros(n // 2), np.ones(n - n // 2)])
+    X[y == 1, 0] += 0.5
+    X[y == 1, 3] = (rng.random(n - n // 2) < 0.35).astype(float)
+    calls: list[int] = []
+
+    def whole_copy(model, held, proba, j, order, *, used=True):  # the definition: predict every shuffled row
+        shuffled = held.copy()
+        shuffled[:, j] = shuffled[order, j]
+        calls.append(j)
+        return model.predict(shuffled)
+
+    fast = _multivariate._cross_validate(X, y, [2, 3], seed=11)
+    monkeypatch.setattr(_multivariate, "_shuffled_proba", whole_copy)
+    slow = _multivariate._cross_validate(X, y, [2, 3], seed=11)
+    assert len(calls) == 3 * X.shape[1]
+    np.testing.assert_array_equal(fast[0], slow[0])
+    np.testing.assert_array_equal(fast[1], slow[1])
+    assert fast[2] == slow[2]
+    assert fast[1][0] > 0 and fast[1][3] > 0 and fast[1][4] == 0.0
+
+
+def test_a_shuffle_that_changes_nothing_predicts_nothing() -> None:
+    class Refuses:
+        def predict(self, rows):  # pragma: no cover - the point is that it is not called
+            raise AssertionError(f"predicted {len(rows)} rows")
+
+    held = np.array([[1.0, np.nan], [1.0, np.nan], [2.0, 3.0]])
+    proba = np.array([0.1, 0.2, 0.3])
+    got = _multivariate._shuffled_proba(Refuses(), held, proba, 0, np.array([1, 0, 2]))
+    np.testing.assert_array_equal(got, proba)
+    got = _multivariate._shuffled_proba(Refuses(), held, proba, 1, np.array([1, 0, 2]))  # a gap for a gap
+    np.testing.assert_array_equal(got, proba)
+    assert _multivariate._shuffled_proba(Refuses(), held, proba, 1, np.array([2, 1, 0]), used=False) is proba

@@ -158,10 +158,10 @@ def _cross_validate(
             auc = roc_auc(y[test], fold_proba)
             held = X[test]
             lost = np.zeros(X.shape[1])
+            used = model.feature_importance("split") > 0
             for j, order in enumerate(shuffles[k]):
-                shuffled = held.copy()
-                shuffled[:, j] = shuffled[order, j]
-                lost[j] = max(auc - roc_auc(y[test], model.predict(shuffled)), 0.0)
+                shuffled = _shuffled_proba(model, held, fold_proba, j, order, used=bool(used[j]))
+                lost[j] = max(auc - roc_auc(y[test], shuffled), 0.0)
         return fold_proba, auc, lost
 
     # one fold after another: LightGBM is not safe to drive from several threads at once (a fit in one
@@ -176,6 +176,30 @@ def _cross_validate(
         folds.append(auc)
         losses += lost
     return proba, losses, folds
+
+
+def _shuffled_proba(model: Any, held: np.ndarray, proba: np.ndarray, j: int, order: np.ndarray, *,
+                    used: bool = True) -> np.ndarray:
+    """``model``'s answers on ``held`` with column ``j`` shuffled by ``order``, given its answers ``proba`` on
+    ``held`` as it is; ``used=False`` says no tree of the model splits on the column.
+
+    The answers are those of ``model.predict`` on the whole shuffled copy, computed with less: a tree
+    model answers each row on its own, so a row that drew its own value back (most rows of a column
+    with a few categories) gets the very answer it had, and a column no tree reads changes no answer.
+    Only the rows whose value changed are predicted again: on the start-up benchmark's 10,000 rows,
+    half the rows of the permutation importance, which was most of the domain classifier's time.
+    """
+    if not used:
+        return proba
+    column = held[:, j]
+    drawn = column[order]
+    changed = (drawn != column) & ~(np.isnan(drawn) & np.isnan(column))
+    out = proba.copy()
+    if changed.any():
+        rows = held[changed]
+        rows[:, j] = drawn[changed]
+        out[changed] = model.predict(rows)
+    return out
 
 
 def _stratified_folds(y: np.ndarray, folds: int, rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
