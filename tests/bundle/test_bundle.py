@@ -270,3 +270,20 @@ def test_the_signature_covers_the_manifest_bytes(saved: Path) -> None:
     assert sig == {"algorithm": "hmac-sha256", "key_id": KEY.key_id, "hmac": KEY.sign((saved / "manifest.json").read_bytes())}
     assert len(sig["hmac"]) == 64
     assert ModelBundle.load(saved, key=SigningKey.from_text(" bundle tests: the project key\n", source="x")).task == "binary"
+
+
+def test_threads_asking_for_the_pipeline_at_once_get_one_object(saved: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    unpickle = joblib.load
+
+    def slow(*args: object, **kwargs: object) -> object:  # every thread arrives while the first unpickles
+        time.sleep(0.2)
+        return unpickle(*args, **kwargs)
+
+    monkeypatch.setattr(joblib, "load", slow)
+    loaded = ModelBundle.load(saved, key=KEY)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        got = list(pool.map(lambda _: loaded.pipeline, range(16)))
+    assert all(p is got[0] for p in got)

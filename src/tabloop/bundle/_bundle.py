@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import platform
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -247,12 +248,19 @@ class _Pickled:
     data: bytes
 
 
+#: one unpickling at a time: two server threads asking at once get the same pipeline object
+_UNPICKLING = threading.Lock()
+
+
 def _get_pipeline(self: ModelBundle) -> Any:
     held = self.__dict__["_pipeline"]
     if isinstance(held, _Pickled):
-        import joblib
+        with _UNPICKLING:
+            held = self.__dict__["_pipeline"]
+            if isinstance(held, _Pickled):
+                import joblib
 
-        held = self.__dict__["_pipeline"] = joblib.load(io.BytesIO(held.data))
+                held = self.__dict__["_pipeline"] = joblib.load(io.BytesIO(held.data))
     return held
 
 
