@@ -222,16 +222,3 @@ def test_the_logged_inputs_of_a_csv_chunk_are_numbers_the_log_s_readers_accept(
     numeric = [c for c in bundle.contract.numeric if c in inputs.columns]
     assert numeric and all(isinstance(v, float) for c in numeric for v in inputs[c].dropna())
     check_frame(inputs, bundle.contract.with_policy(bundle.contract.policy), source="prediction log")
-
-
-def test_the_scorer_does_not_build_the_folded_graph_it_would_never_use(onnx_bundle: ModelBundle,
-                                                                        hmda: pd.DataFrame) -> None:
-    # chunks go through predict_columns; the folded graph only answers predict_rows of a few rows
-    from tabloop.export import OnnxRowPredictor
-
-    assert OnnxRowPredictor(onnx_bundle).folded is True  # this graph does fold: the scorer chose not to
-    scorer = ChunkScorer(onnx_bundle, request_id="x")
-    assert scorer.engine == "onnx" and scorer._row_predictor().folded is False
-    out = pd.concat([r.frame for r in local_results(scorer, read_chunks(hmda.head(300), rows=100))], ignore_index=True)
-    served = OnnxRowPredictor(onnx_bundle).predict_rows(hmda.head(300).drop(columns=["deny"]).to_dict("records"))
-    np.testing.assert_array_equal(out[["proba_no", "proba_yes"]].to_numpy(float), served.proba)

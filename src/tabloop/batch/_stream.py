@@ -90,8 +90,7 @@ class ChunkScorer:
         if self._predictor is None:
             from tabloop.export import SklearnRowPredictor, make_row_predictor
 
-            # chunks go through predict_columns, never the folded graph of a few rows: not built (0.2 s)
-            self._predictor = make_row_predictor(self.bundle, prefer_onnx=self.prefer_onnx, fold=False)
+            self._predictor = make_row_predictor(self.bundle, prefer_onnx=self.prefer_onnx)
             self._exact = SklearnRowPredictor(self.bundle)
         return self._predictor
 

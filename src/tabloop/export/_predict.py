@@ -245,17 +245,12 @@ def _same_answers(whole: Any, folded_session: Any, folded: FoldedGraph, bundle: 
     return bool(np.allclose(np.asarray(got, dtype=float), np.asarray(expected, dtype=float), rtol=1e-5, atol=1e-6))
 
 
-def make_row_predictor(bundle: ModelBundle, *, prefer_onnx: bool = True,
-                       fold: bool = True) -> SklearnRowPredictor | OnnxRowPredictor:
-    """ONNX when the bundle has a graph whose parity held at registration, else the scikit-learn pipeline.
-
-    ``fold=False`` skips the folded graph (see ``OnnxRowPredictor``), which only answers a few rows at a
-    time (``predict_rows``): a caller that predicts columns in chunks never uses it.
-    """
+def make_row_predictor(bundle: ModelBundle, *, prefer_onnx: bool = True) -> SklearnRowPredictor | OnnxRowPredictor:
+    """ONNX when the bundle has a graph whose parity held at registration, else the scikit-learn pipeline."""
     report = bundle.manifest.onnx or {}
     if prefer_onnx and bundle.onnx is not None and report.get("used"):
         try:
-            return OnnxRowPredictor(bundle, fold=fold)
+            return OnnxRowPredictor(bundle)
         except (ServingError, ImportError) as exc:
             log.warning("serving with the scikit-learn pipeline: %s", exc)
     return SklearnRowPredictor(bundle)
