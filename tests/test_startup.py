@@ -7,8 +7,12 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 HEAVY = ("sklearn", "mlflow", "optuna", "lightgbm", "xgboost", "catboost", "matplotlib", "feast")
 #: libraries no drift computation needs: training, tracking and ONNX
@@ -69,3 +73,38 @@ def test_every_lazy_export_is_listed_in_all(package: str) -> None:
 def test_the_predict_command_does_not_import_training_or_the_monitor() -> None:
     watched = ("optuna", "matplotlib", "scipy.stats", "tabloop.monitoring", "tabloop.api._monitor", "fastapi")
     assert _imported_after("from tabloop.api import predict", watched) == []
+
+
+def test_scoring_with_the_onnx_graph_imports_no_scikit_learn(tmp_path: Path, hmda: pd.DataFrame) -> None:
+    """A bundle loaded for ONNX scoring (predict, the server) keeps its pipeline pickled: no scikit-learn."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    from tabloop.bundle import ModelBundle
+    from tabloop.data import check_frame, encode_target, infer_contract
+    from tabloop.export import export_bundle
+    from tabloop.preparation import make_preprocessor
+    from tabloop.workspace import SigningKey
+
+    contract = infer_contract(hmda, target="deny", ignored=["black"])
+    pipeline = Pipeline([("prepare", make_preprocessor(contract)), ("model", LogisticRegression(max_iter=1000))])
+    pipeline.fit(check_frame(hmda, contract), encode_target(hmda["deny"], ["no", "yes"]))
+    bundle = ModelBundle(pipeline, contract, manifest={"task": "binary", "classes": ["no", "yes"], "threshold": 0.5},
+                         reference=hmda.head(100), spec_yaml="x: 1")
+    assert export_bundle(bundle, None).used
+    bundle.save(tmp_path / "bundle", key=SigningKey.from_text("the start-up test key", source="test"))
+    hmda.head(50).to_csv(tmp_path / "rows.csv", index=False)
+    expected = bundle.predict(hmda.head(50)).proba
+    code = (
+        "import numpy as np, pandas as pd\n"
+        "from tabloop.batch import ChunkScorer\n"
+        "from tabloop.bundle import ModelBundle\n"
+        "from tabloop.workspace import SigningKey\n"
+        f"b = ModelBundle.load({str(tmp_path / 'bundle')!r}, key=SigningKey.from_text('the start-up test key', source='test'))\n"
+        "scorer = ChunkScorer(b, request_id='r')\n"
+        f"out = scorer(pd.read_csv({str(tmp_path / 'rows.csv')!r}), 0).frame\n"
+        "assert scorer.engine == 'onnx'\n"
+        f"np.testing.assert_allclose(out[['proba_no', 'proba_yes']].to_numpy(), np.array({expected.tolist()!r}),"
+        " atol=1e-5)\n"
+    )
+    assert _imported_after(code, ("sklearn", "scipy.stats", "joblib")) == []

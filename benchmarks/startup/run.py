@@ -45,6 +45,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/tabloop-bench-startup"), help="data and project")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results", help="folder for startup.json/.md")
     parser.add_argument("--label", default="", help="a note stored with the figures (e.g. 'before')")
+    parser.add_argument("--note", default="", help="a paragraph printed under the first (e.g. how loaded the machine was)")
     parser.add_argument("--baseline", type=Path, default=None,
                         help="an earlier startup.json (e.g. --src of the code before a change) to show beside these")
     args = parser.parse_args()
@@ -83,6 +84,7 @@ def main() -> None:
     doc = {
         "benchmark": "startup: whole-process time of tabloop commands",
         "label": args.label,
+        "note": args.note,
         "source": str((args.src or ROOT / "src").resolve()),
         "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
         "load_average_before": load_before,
@@ -156,6 +158,7 @@ def _markdown(doc: dict) -> str:
         f"load average before {doc['load_average_before'][0]:.2f}, after {doc['load_average_after'][0]:.2f}."
         + (f" Label: {doc['label']}." if doc["label"] else ""),
         "",
+        *([doc["note"], ""] if doc.get("note") else []),
         "| command | wall s (median) | CPU s (median) | target s | met |",
         "|---|---:|---:|---:|---|",
     ]

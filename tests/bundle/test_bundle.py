@@ -149,6 +149,32 @@ def test_load_round_trips(saved: Path, bundle: ModelBundle, hmda: pd.DataFrame) 
     np.testing.assert_array_equal(loaded.predict(hmda).proba, bundle.predict(hmda).proba)
 
 
+def test_the_pipeline_is_unpickled_on_first_use(saved: Path, bundle: ModelBundle, hmda: pd.DataFrame) -> None:
+    loaded = ModelBundle.load(saved, key=KEY)
+    assert not loaded.pipeline_loaded  # an ONNX caller never pays for scikit-learn
+    assert type(loaded.pipeline) is type(bundle.pipeline)
+    assert loaded.pipeline_loaded
+    assert loaded.pipeline is loaded.pipeline  # unpickled once
+    np.testing.assert_array_equal(loaded.pipeline.predict_proba(check_frame(hmda, bundle.contract)),
+                                  bundle.pipeline.predict_proba(check_frame(hmda, bundle.contract)))
+
+
+def test_a_loaded_bundle_saved_again_unused_keeps_its_pipeline_bytes(tmp_path: Path, saved: Path,
+                                                                     hmda: pd.DataFrame) -> None:
+    loaded = ModelBundle.load(saved, key=KEY)
+    loaded.save(tmp_path / "again", key=KEY)
+    assert not loaded.pipeline_loaded
+    assert (tmp_path / "again" / "pipeline.joblib").read_bytes() == (saved / "pipeline.joblib").read_bytes()
+    again = ModelBundle.load(tmp_path / "again", key=KEY)
+    np.testing.assert_array_equal(again.predict(hmda).proba, loaded.predict(hmda).proba)
+
+
+def test_a_pickled_pipeline_is_set_like_any_other(saved: Path, bundle: ModelBundle) -> None:
+    loaded = ModelBundle.load(saved, key=KEY)
+    loaded.pipeline = bundle.pipeline
+    assert loaded.pipeline_loaded and loaded.pipeline is bundle.pipeline
+
+
 @pytest.mark.parametrize("name", FILES)
 def test_a_changed_file_is_refused(tmp_path: Path, saved: Path, name: str) -> None:
     copy = _copy(saved, tmp_path / "b")
@@ -244,3 +270,20 @@ def test_the_signature_covers_the_manifest_bytes(saved: Path) -> None:
     assert sig == {"algorithm": "hmac-sha256", "key_id": KEY.key_id, "hmac": KEY.sign((saved / "manifest.json").read_bytes())}
     assert len(sig["hmac"]) == 64
     assert ModelBundle.load(saved, key=SigningKey.from_text(" bundle tests: the project key\n", source="x")).task == "binary"
+
+
+def test_threads_asking_for_the_pipeline_at_once_get_one_object(saved: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    unpickle = joblib.load
+
+    def slow(*args: object, **kwargs: object) -> object:  # every thread arrives while the first unpickles
+        time.sleep(0.2)
+        return unpickle(*args, **kwargs)
+
+    monkeypatch.setattr(joblib, "load", slow)
+    loaded = ModelBundle.load(saved, key=KEY)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        got = list(pool.map(lambda _: loaded.pipeline, range(16)))
+    assert all(p is got[0] for p in got)

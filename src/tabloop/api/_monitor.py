@@ -103,7 +103,7 @@ def monitor(
     reference = _source(reference)
     current = _source(current)
     proj = _maybe_project(project, standalone=reference is not None and current is not None)
-    from tabloop.monitoring import drift_report, out_of_contract_summary, shadow_mask, start_drift
+    from tabloop.monitoring import drift_report, out_of_contract_summary, shadow_mask, start_domain_worker, start_drift
 
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
     timeline = performance = ab = marked = shadow = None
@@ -112,14 +112,19 @@ def monitor(
     left_out: dict[str, str] = {}
     if proj is None:
         assert reference is not None and current is not None
-        ref_df = read_table(reference, query=reference_query, table=reference_table)
-        cur_df = read_table(current, query=current_query, table=current_table)
         policy = DriftSpec()
-        left_out = _not_compared(ref_df)
-        # the domain classifier starts in a child process (where that is safe) before anything else
-        # starts a thread; the columns are tested meanwhile
-        job = start_drift(ref_df, cur_df, policy=policy,
-                          columns=[str(c) for c in ref_df.columns if str(c) not in left_out])
+        # the domain classifier's child process (where that is safe) is forked before anything else starts
+        # a thread, and imports LightGBM while the tables are read; the columns are tested meanwhile
+        worker = start_domain_worker() if policy.domain_classifier else None
+        try:
+            ref_df = read_table(reference, query=reference_query, table=reference_table)
+            cur_df = read_table(current, query=current_query, table=current_table)
+            left_out = _not_compared(ref_df)
+            job = start_drift(ref_df, cur_df, policy=policy, worker=worker,
+                              columns=[str(c) for c in ref_df.columns if str(c) not in left_out])
+        finally:
+            if worker is not None:
+                worker.close()  # a no-op once start_drift handed it the work
         result = job.result()
         out_dir = Path(report_dir) if report_dir else Path.cwd() / "tabloop-reports"
         ref_name = source_name(reference, query=reference_query, table=reference_table)

@@ -7,12 +7,12 @@ import hashlib
 import io
 import json
 import platform
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
 
@@ -54,6 +54,11 @@ class ModelBundle:
     def __post_init__(self) -> None:
         if isinstance(self.manifest, Mapping):
             self.manifest = Manifest.from_dict(self.manifest)
+
+    @property
+    def pipeline_loaded(self) -> bool:
+        """Whether the pipeline has been unpickled (``load`` defers it to its first use)."""
+        return not isinstance(self.__dict__.get("_pipeline"), _Pickled)
 
     @property
     def task(self) -> str:
@@ -144,10 +149,17 @@ class ModelBundle:
         """Write the bundle's files into ``directory``, the manifest signed with ``key``; returns name -> path."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        buf = io.BytesIO()
-        joblib.dump(self.pipeline, buf)
+        held = self.__dict__.get("_pipeline")
+        if isinstance(held, _Pickled):  # loaded and never used: the very bytes it was loaded from
+            pickled = held.data
+        else:
+            import joblib
+
+            buf = io.BytesIO()
+            joblib.dump(self.pipeline, buf)
+            pickled = buf.getvalue()
         paths = {
-            "pipeline": atomic_write_bytes(directory / PIPELINE_FILE, buf.getvalue()),
+            "pipeline": atomic_write_bytes(directory / PIPELINE_FILE, pickled),
             "contract": self.contract.save(directory / CONTRACT_FILE),
             "spec": atomic_write_bytes(directory / SPEC_FILE, self.spec_yaml.encode()),
         }
@@ -175,7 +187,9 @@ class ModelBundle:
         """Load a bundle whose manifest ``key`` signed, refusing files whose hashes do not match the manifest.
 
         Nothing is unpickled before the signature and every hash have been checked, and each file is
-        parsed from the very bytes that were hashed, so it cannot be swapped in between.
+        parsed from the very bytes that were hashed, so it cannot be swapped in between. The pipeline
+        is unpickled from those bytes on its first use: a caller that answers with the ONNX graph
+        (``tabloop predict``, the server) never imports scikit-learn, which was most of a second.
         """
         directory = Path(directory)
         what = f"model {name!r} version {version} ({directory})" if name else str(directory)
@@ -216,7 +230,7 @@ class ModelBundle:
         except (ValueError, KeyError, TypeError) as exc:
             raise DataError(f"{directory / CONTRACT_FILE}: not a readable contract: {exc}") from exc
         return cls(
-            pipeline=joblib.load(io.BytesIO(data["pipeline"])),
+            pipeline=_Pickled(data["pipeline"]),
             contract=contract,
             manifest=manifest,
             reference=pd.read_parquet(io.BytesIO(data["reference"])),
@@ -225,6 +239,38 @@ class ModelBundle:
             version=version,
             onnx=data.get("onnx"),
         )
+
+
+@dataclass(frozen=True)
+class _Pickled:
+    """A pipeline's verified pickle, not yet unpickled (``ModelBundle.load``)."""
+
+    data: bytes
+
+
+#: one unpickling at a time: two server threads asking at once get the same pipeline object
+_UNPICKLING = threading.Lock()
+
+
+def _get_pipeline(self: ModelBundle) -> Any:
+    held = self.__dict__["_pipeline"]
+    if isinstance(held, _Pickled):
+        with _UNPICKLING:
+            held = self.__dict__["_pipeline"]
+            if isinstance(held, _Pickled):
+                import joblib
+
+                held = self.__dict__["_pipeline"] = joblib.load(io.BytesIO(held.data))
+    return held
+
+
+def _set_pipeline(self: ModelBundle, value: Any) -> None:
+    self.__dict__["_pipeline"] = value
+
+
+# after @dataclass, so that the field keeps no default and __init__ assigns through the property
+ModelBundle.pipeline = property(  # type: ignore[assignment]
+    _get_pipeline, _set_pipeline, doc="The fitted scikit-learn pipeline, unpickled on first use after ``load``.")
 
 
 def training_prior(y: pd.Series, task: str, classes: list[Any]) -> dict[str, Any]:

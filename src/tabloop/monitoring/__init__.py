@@ -26,7 +26,12 @@ if TYPE_CHECKING:
     from tabloop.monitoring._drift import DriftJob, DriftResult, FeatureDrift, compute_drift, start_drift
     from tabloop.monitoring._label_selection import batch_mask, holdout_mask, holdout_rows, label_selection_warning, shadow_mask
     from tabloop.monitoring._importance import permutation_importances
-    from tabloop.monitoring._multivariate import MultivariateDrift, domain_classifier_drift
+    from tabloop.monitoring._multivariate import (
+        DomainWorker,
+        MultivariateDrift,
+        domain_classifier_drift,
+        start_domain_worker,
+    )
     from tabloop.monitoring._out_of_contract import out_of_contract_summary
     from tabloop.monitoring._paired import Answers, paired_test
     from tabloop.monitoring._shadow import ShadowComparison, ShadowPairs, shadow_comparison, shadow_pairs
@@ -58,6 +63,7 @@ __all__ = [
     "compute_drift",
     "dashboard_data",
     "domain_classifier_drift",
+    "DomainWorker",
     "DriftJob",
     "drift_over_time",
     "drift_report",
@@ -88,6 +94,7 @@ __all__ = [
     "ShadowPairs",
     "split_windows",
     "start_drift",
+    "start_domain_worker",
     "top_drift_features",
     "VariantResult",
     "Window",

@@ -47,6 +47,15 @@ def numeric_values(series: pd.Series, name: str, window: str) -> np.ndarray:
 
 def category_labels(series: pd.Series) -> pd.Series:
     """Each cell's category label (the contract's spelling), ``MISSING_LABEL`` for a missing one."""
+    dtype = series.dtype
+    if (dtype == object and pd.api.types.infer_dtype(series, skipna=True) == "string") or (
+            isinstance(dtype, np.dtype) and dtype.kind in "biuf"):
+        # one type of value: equal values are one value, so each distinct one is spelled once (the domain
+        # classifier's 10,000 rows spelled cell by cell took 0.05 s); mixed objects take the cell path,
+        # where True and 1, equal to a hash table, are spelled apart
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        spelled = np.array([*(category_label(v) for v in uniques), MISSING_LABEL], dtype=object)
+        return pd.Series(spelled[codes], index=series.index, name=series.name, dtype=object)
     return series.map(lambda v: MISSING_LABEL if is_missing(v) else category_label(v))
 
 

@@ -40,7 +40,7 @@ from tabloop._plain import plain
 from tabloop.data import MISSING_LABEL, Contract
 from tabloop.errors import DataError
 from tabloop.monitoring._columns import Kind, as_float, category_counts
-from tabloop.monitoring._multivariate import MultivariateDrift, PendingDomainCheck, start_domain_check
+from tabloop.monitoring._multivariate import DomainWorker, MultivariateDrift, PendingDomainCheck, start_domain_check
 from tabloop.spec import DriftSpec
 from tabloop.stats import (
     cdf_distances,
@@ -260,18 +260,24 @@ def start_drift(
     multivariate: bool | None = None,
     seed: int = 0,
     fork: bool = True,
+    worker: DomainWorker | None = None,
 ) -> DriftJob:
     """``compute_drift`` with the domain classifier started now, in a child process where that is safe.
 
     A command calls it as soon as its tables are read, does what it can meanwhile (loading
     the report's plotting library), then takes ``.result()``; the numbers are those of
-    ``compute_drift``. ``fork=False`` keeps all the work in this process.
+    ``compute_drift``. ``fork=False`` keeps all the work in this process. ``worker``
+    (``start_domain_worker``'s, forked before the tables were read) takes the classifier instead
+    of a new child; it is closed here whether it is used or not.
     """
     plan = _plan(reference, current, contract=contract, columns=columns, prediction_column=prediction_column)
     too_small = len(reference) < policy.min_rows or len(current) < policy.min_rows
     pending = None
     if policy.domain_classifier if multivariate is None else multivariate:
-        pending = start_domain_check(reference, current, plan, policy=policy, seed=seed, too_small=too_small, fork=fork)
+        pending = start_domain_check(reference, current, plan, policy=policy, seed=seed, too_small=too_small, fork=fork,
+                                     worker=worker)
+    elif worker is not None:
+        worker.close()
     return DriftJob(reference, current, plan, policy=policy, prediction_column=prediction_column,
                     importances=importances, too_small=too_small, pending=pending)
 
