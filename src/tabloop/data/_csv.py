@@ -178,10 +178,13 @@ def _pandas_values(kind: Any, column: Any, pa: Any) -> tuple[Any, Levels | None]
             return None
         return column.to_numpy(zero_copy_only=False).astype("float64"), None  # gaps: NaN in a float column, as pandas
     if pa.types.is_float64(kind):
-        high = pc.max(pc.abs(column)).as_py()
-        if high is not None and high >= 2.0**63 and high != float("inf"):
+        values = column.to_numpy(zero_copy_only=False)
+        # numpy's fmin/fmax skip the gaps (NaN) without a copy: a fifth of arrow's max of abs, which made one
+        low, high = float(np.fmin.reduce(values, initial=np.inf)), float(np.fmax.reduce(values, initial=-np.inf))
+        high = max(abs(low), abs(high))
+        if 2.0**63 <= high < float("inf"):
             return None  # 2**63..2**64 whole numbers are uint64 to pandas
-        return column.to_numpy(zero_copy_only=False), None
+        return values, None
     if pa.types.is_boolean(kind):
         if gaps == 0:
             return column.to_numpy(zero_copy_only=False), None
