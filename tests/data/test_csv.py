@@ -159,8 +159,19 @@ def test_levels_read_with_a_column_are_not_taken_for_the_column_that_replaced_it
     path = tmp_path / "t.csv"
     path.write_text("a,b\nx,1\ny,2\nx,3\n")
     df = read_table(path)
-    assert _csv.read_levels(df, "a") is not None
+    assert _csv.read_levels(df.copy(), "a") is None  # not for a copy, nor for any frame this reader did not make
     df["a"] = np.array(["q", "q", "r"], dtype=object)
     assert _csv.read_levels(df, "a") is None
     _assert_factorized(text_levels(df)["a"], df["a"])
-    assert _csv.read_levels(df.copy(), "a") is None  # nor for a copy, nor for a frame this reader did not make
+
+
+def test_levels_read_with_a_frame_are_handed_over_once(tmp_path: Path, always_arrow: None) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("a,b\nx,1\ny,2\nx,3\n")
+    df = read_table(path)
+    first = text_levels(df)["a"]
+    assert _csv.read_levels(df, "a") is None  # taken: a second caller factorizes the column as it is then
+    df.loc[0, "a"] = "y"
+    again = text_levels(df)["a"]
+    _assert_factorized(again, df["a"])
+    assert not np.array_equal(first[0], again[0])

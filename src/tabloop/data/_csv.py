@@ -127,10 +127,11 @@ def _remember_levels(df: pd.DataFrame, levels: dict[str, Levels]) -> None:
 
 
 def read_levels(df: pd.DataFrame, name: str) -> Levels | None:
-    """The levels of text column ``name`` as this reader found them, while ``df`` still holds the array it read
-    there (None for any other frame or column). Nothing in tabloop writes into a frame it read; a caller that
-    writes into a text column's cells in place must factorize it again itself."""
-    remembered = df.__dict__.get(_LEVELS, {}).get(name)
+    """The levels of text column ``name`` as this reader found them, handed over once (None for any other frame or
+    column, for a column replaced since reading, and the second time): the first to ask is whoever read the frame,
+    before anything could write into it (nothing in tabloop writes into a frame it read), and the frame does not
+    keep a million codes per text column alive after that."""
+    remembered = df.__dict__.get(_LEVELS, {}).pop(name, None)
     if remembered is None:
         return None
     values, codes, uniques = remembered
