@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -449,3 +450,19 @@ def test_a_csv_read_by_arrow_with_its_levels_profiles_as_pandas_read_of_it(tmp_p
     monkeypatch.setattr(_csv, "ARROW_MIN_BYTES", 1 << 60)
     alone, _ = _associations(read_table(tmp_path / "t.csv"), features, "target", "classes", sample_rows=1_000, seed=0)
     assert json.dumps(alone, sort_keys=True) == json.dumps(numbers["associations"], sort_keys=True)
+
+
+def test_a_columns_skewness_is_the_same_whatever_threads_blas_has() -> None:
+    # the third moment was BLAS' dot of a million values: summed on OpenBLAS' own threads (which then spun idle),
+    # and in another order with another number of them; numpy's own sum gives one answer everywhere
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    rng = np.random.default_rng(7)
+    df = pd.DataFrame({"x": rng.normal(0.0, 1.0, 1_000_000), "y": rng.lognormal(0.0, 1.0, 1_000_000)})
+    free = profile_frame(df)
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+        one = profile_frame(df)
+    assert [c["skewness"] for c in free["columns"]] == [c["skewness"] for c in one["columns"]]
+    x = df["y"].to_numpy()
+    c = x - math.fsum(x) / x.size
+    exact = math.fsum(c**3) / x.size / (math.fsum(c**2) / x.size) ** 1.5
+    assert free["columns"][1]["skewness"] == pytest.approx(exact, rel=1e-12)

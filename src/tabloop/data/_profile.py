@@ -253,7 +253,10 @@ def _numbers(v: np.ndarray, absent: np.ndarray, *, integral: bool) -> dict[str, 
     centred = x - mean
     squares = centred * centred
     m2 = float(squares.mean())
-    skew = float(np.dot(squares, centred) / size / m2**1.5) if m2 > 0 else 0.0
+    # the third moment summed by numpy (pairwise, into the centred values' own memory), not by BLAS' dot: OpenBLAS
+    # ran a million-long dot on its own threads, which then spun idle for a while (0.1-0.2 CPU s per profile of the
+    # benchmark table), and its sum depended on how many threads it had
+    skew = float(np.multiply(squares, centred, out=centred).sum() / size / m2**1.5) if m2 > 0 else 0.0
     del centred, squares
     iqr = q3 - q1
     lo, hi = q1 - 1.5 * iqr, q3 + 1.5 * iqr
