@@ -10,6 +10,7 @@ import pytest
 
 from tabloop.data import _csv, read_table
 from tabloop.data._csv import NA_VALUES, read_csv, read_csv_arrow
+from tabloop.data._types import text_levels
 
 
 def _pandas(path: Path) -> pd.DataFrame:
@@ -105,3 +106,72 @@ def test_read_table_takes_arrows_frame_from_the_size_on(tmp_path: Path, monkeypa
     assert taken == [True]
     pd.testing.assert_frame_equal(small, big, check_exact=True)
     assert big["c"].iloc[1] is not None and np.isnan(big["c"].iloc[1])  # a gap in text is NaN, as pandas has it
+
+
+def _assert_factorized(levels: tuple[np.ndarray, object], column: pd.Series) -> None:
+    codes, uniques = levels
+    want_codes, want_uniques = pd.factorize(column, use_na_sentinel=True)
+    assert codes.dtype == want_codes.dtype and np.array_equal(codes, want_codes)
+    pd.testing.assert_index_equal(uniques, want_uniques, exact=True)
+
+
+@pytest.mark.parametrize("name", [n for n, (_, arrow) in UGLY.items() if arrow])
+def test_arrows_levels_of_each_text_column_are_pandas_factorization(name: str, tmp_path: Path,
+                                                                     always_arrow: None) -> None:
+    # the profile, the contract and the semantic types take these in place of pd.factorize of every text column
+    path = tmp_path / "t.csv"
+    path.write_bytes(UGLY[name][0].encode("utf-8"))
+    df = read_table(path)
+    levels = text_levels(df)
+    text = [c for c in df.columns if df[c].dtype == object]
+    assert sorted(levels) == sorted(map(str, text))
+    for column in text:
+        _assert_factorized(levels[str(column)], df[column])
+
+
+def test_a_mixed_table_gets_its_levels_from_arrow_and_they_are_pandas_own(tmp_path: Path, always_arrow: None,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(5)
+    n = 3_000
+    pd.DataFrame({
+        "x": np.where(rng.random(n) < 0.1, np.nan, rng.normal(size=n)),
+        "k": rng.integers(0, 9, n),
+        "cat": np.where(rng.random(n) < 0.2, None, rng.choice(["b", "a", "c", "é"], n)),
+        "flag": rng.choice(["True", "False"], n),
+        "gappy_flag": np.where(rng.random(n) < 0.1, None, rng.choice(["true", "false"], n)),
+        "when": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 10**6, n), unit="s"),
+        "note": [f"free text {i} of {rng.integers(10**6)}, \"quoted\"" for i in range(n)],
+    }).to_csv(tmp_path / "t.csv", index=False)
+    made = []
+    real = _csv._text
+    monkeypatch.setattr(_csv, "_text", lambda *a: made.append(True) or real(*a))
+    df = read_table(tmp_path / "t.csv")
+    pd.testing.assert_frame_equal(df, _pandas(tmp_path / "t.csv"), check_exact=True)
+    assert len(made) == 3  # cat, when (dates stay text), note: arrow's dictionary encoding, not pandas'
+    levels = text_levels(df)
+    assert sorted(levels) == ["cat", "gappy_flag", "note", "when"]  # a flag with gaps is objects, factorized here
+    for column in levels:
+        _assert_factorized(levels[column], df[column])
+
+
+def test_levels_read_with_a_column_are_not_taken_for_the_column_that_replaced_it(tmp_path: Path,
+                                                                                  always_arrow: None) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("a,b\nx,1\ny,2\nx,3\n")
+    df = read_table(path)
+    assert _csv.read_levels(df.copy(), "a") is None  # not for a copy, nor for any frame this reader did not make
+    df["a"] = np.array(["q", "q", "r"], dtype=object)
+    assert _csv.read_levels(df, "a") is None
+    _assert_factorized(text_levels(df)["a"], df["a"])
+
+
+def test_levels_read_with_a_frame_are_handed_over_once(tmp_path: Path, always_arrow: None) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text("a,b\nx,1\ny,2\nx,3\n")
+    df = read_table(path)
+    first = text_levels(df)["a"]
+    assert _csv.read_levels(df, "a") is None  # taken: a second caller factorizes the column as it is then
+    df.loc[0, "a"] = "y"
+    again = text_levels(df)["a"]
+    _assert_factorized(again, df["a"])
+    assert not np.array_equal(first[0], again[0])

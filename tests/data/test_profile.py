@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -398,3 +399,70 @@ def test_types_resolved_by_the_caller_give_the_same_profile_and_contract(hmda: p
     assert given == profile_frame(odd, target="deny", types={"dir": "numeric"})
     assert (infer_contract(odd, target="deny", types={"dir": "numeric"}, semantic=semantic, levels=levels).to_dict()
             == infer_contract(odd, target="deny", types={"dir": "numeric"}).to_dict())
+
+
+def test_a_csv_read_by_arrow_with_its_levels_profiles_as_pandas_read_of_it(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    # the reader hands the profile arrow's dictionary encoding of each text column (tabloop.data.text_levels); the
+    # profile, the contract and the types must be what pandas' frame of the same file gives without them
+    from tabloop.data import _csv, read_table, resolve_types, text_levels
+    from tabloop.data._profile import _associations
+
+    rng = np.random.default_rng(16)
+    n = 4_000
+    x = rng.normal(50.0, 10.0, n)
+    pd.DataFrame({
+        "id": np.arange(n),
+        "x": x,
+        "x_copy": x * 2.0 + rng.normal(0.0, 0.01, n),
+        "gappy": np.where(rng.random(n) < 0.3, np.nan, rng.lognormal(0.0, 1.0, n)),
+        "count": rng.poisson(3.0, n),
+        "cat": np.where(rng.random(n) < 0.1, None, rng.choice(["b", "a", "c", "naïve", "1a"], n)),
+        "wide": [f"L{i}" for i in rng.integers(0, 300, n)],
+        "flag": rng.choice(["yes", "no"], n),
+        "bool": rng.choice([True, False], n),
+        "gappy_bool": np.where(rng.random(n) < 0.1, None, rng.choice(["True", "False"], n)),
+        "when": (pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 10**7, n), unit="s")).astype(str),
+        "note": [f"the customer said {w} about order {i}" for i, w in enumerate(rng.choice(["this", "that"], n))],
+        "target": np.where(x + rng.normal(0.0, 10.0, n) > 60.0, "yes", "no"),
+    }).to_csv(tmp_path / "t.csv", index=False)
+
+    def profiled(arrow: bool) -> tuple[dict, dict, dict, bool]:
+        monkeypatch.setattr(_csv, "ARROW_MIN_BYTES", 0 if arrow else 1 << 60)
+        df = read_table(tmp_path / "t.csv")
+        from_reader = sorted(df.__dict__.get(_csv._LEVELS, {})) == ["cat", "flag", "note", "target", "when", "wide"]
+        levels = text_levels(df)
+        semantic = resolve_types(df, {}, levels=levels)
+        numbers = profile_frame(df, target="target", ignored=["id"], id_column="id", sample_rows=1_000,
+                                semantic=semantic, levels=levels)
+        contract = infer_contract(df, target="target", ignored=["id"], semantic=semantic, levels=levels)
+        return numbers, contract.to_dict(), semantic, from_reader
+
+    by_arrow, by_pandas = profiled(arrow=True), profiled(arrow=False)
+    assert by_arrow[3] and not by_pandas[3]  # the first came with arrow's levels, the second factorized its own
+    assert json.dumps(by_arrow[:3], sort_keys=True) == json.dumps(by_pandas[:3], sort_keys=True)
+    numbers, _, semantic, _ = by_arrow
+    assert {semantic[c] for c in ("when", "note", "flag", "cat", "x")} == {"datetime", "text", "boolean",
+                                                                          "categorical", "numeric"}
+    assert numbers["associations"]["sample_rows"] == 1_000
+    # the features' sample ranks and levels, made in the column threads, are what the associations made of them
+    features = [c for c in numbers["columns"] if c["role"] == "feature"]
+    monkeypatch.setattr(_csv, "ARROW_MIN_BYTES", 1 << 60)
+    alone, _ = _associations(read_table(tmp_path / "t.csv"), features, "target", "classes", sample_rows=1_000, seed=0)
+    assert json.dumps(alone, sort_keys=True) == json.dumps(numbers["associations"], sort_keys=True)
+
+
+def test_a_columns_skewness_is_the_same_whatever_threads_blas_has() -> None:
+    # the third moment was BLAS' dot of a million values: summed on OpenBLAS' own threads (which then spun idle),
+    # and in another order with another number of them; numpy's own sum gives one answer everywhere
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    rng = np.random.default_rng(7)
+    df = pd.DataFrame({"x": rng.normal(0.0, 1.0, 1_000_000), "y": rng.lognormal(0.0, 1.0, 1_000_000)})
+    free = profile_frame(df)
+    with threadpoolctl.threadpool_limits(limits=1, user_api="blas"):
+        one = profile_frame(df)
+    assert [c["skewness"] for c in free["columns"]] == [c["skewness"] for c in one["columns"]]
+    x = df["y"].to_numpy()
+    c = x - math.fsum(x) / x.size
+    exact = math.fsum(c**3) / x.size / (math.fsum(c**2) / x.size) ** 1.5
+    assert free["columns"][1]["skewness"] == pytest.approx(exact, rel=1e-12)

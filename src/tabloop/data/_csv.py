@@ -23,7 +23,9 @@ gives for the same text (tests/data/test_csv.py).
 
 from __future__ import annotations
 
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -93,16 +95,50 @@ def read_csv_arrow(path: Path) -> pd.DataFrame | None:
                 column_types={table.column_names[i]: pa.string() for i in retype}, **convert), **read)
         rows, kinds, arrays = table.num_rows, list(table.schema.types), list(table.columns)
         del table  # each arrow column is let go once converted: the file is not held twice
-        columns: dict[str, Any] = {}
-        for i, name in enumerate(names):
-            values = _pandas_values(kinds[i], arrays[i], pa)
+
+        def convert(i: int) -> tuple[Any, Levels | None] | None:
+            done = _pandas_values(kinds[i], arrays[i], pa)
             arrays[i] = None
-            if values is None:
-                return None
-            columns[name] = values
+            return done
+
+        # two at a time: arrow's dictionary encoding and casts release the GIL, numpy's take of objects does not
+        with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
+            converted = list(pool.map(convert, range(len(names))))
+        if any(done is None for done in converted):
+            return None
     except (pa.ArrowException, OSError, ValueError, UnicodeError):
         return None  # pandas reads it, or says why it cannot
-    return pd.DataFrame(columns, index=pd.RangeIndex(rows), copy=False)
+    df = pd.DataFrame({name: done[0] for name, done in zip(names, converted, strict=True)},
+                      index=pd.RangeIndex(rows), copy=False)
+    _remember_levels(df, {name: done[1] for name, done in zip(names, converted, strict=True) if done[1] is not None})
+    return df
+
+
+#: ``pd.factorize(s, use_na_sentinel=True)`` of a text column: codes (-1 for a gap) and the distinct values
+Levels = tuple[np.ndarray, Any]
+#: where a frame this reader made keeps its text columns' levels (not ``attrs``: pandas deep-copies those into every
+#: frame derived from it, a million codes at a time)
+_LEVELS = "_tabloop_text_levels"
+
+
+def _remember_levels(df: pd.DataFrame, levels: dict[str, Levels]) -> None:
+    # each with the array it describes, so that a column replaced since reading is not described by them
+    object.__setattr__(df, _LEVELS, {name: (df[name].to_numpy(), *found) for name, found in levels.items()})
+
+
+def read_levels(df: pd.DataFrame, name: str) -> Levels | None:
+    """The levels of text column ``name`` as this reader found them, handed over once (None for any other frame or
+    column, for a column replaced since reading, and the second time): the first to ask is whoever read the frame,
+    before anything could write into it (nothing in tabloop writes into a frame it read), and the frame does not
+    keep a million codes per text column alive after that."""
+    remembered = df.__dict__.get(_LEVELS, {}).pop(name, None)
+    if remembered is None:
+        return None
+    values, codes, uniques = remembered
+    now = df[name].to_numpy() if name in df.columns else None
+    if now is None or now.dtype != object or len(now) != len(values) or not np.shares_memory(now[:1], values[:1]):
+        return None
+    return codes, uniques
 
 
 def _has_quotes(path: Path) -> bool:
@@ -127,34 +163,52 @@ def _plain(kind: Any, pa: Any) -> bool:
             or pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind))
 
 
-def _pandas_values(kind: Any, column: Any, pa: Any) -> Any:
-    """A column as pandas' reader has it, or None where pandas may have read it otherwise."""
+def _pandas_values(kind: Any, column: Any, pa: Any) -> tuple[Any, Levels | None] | None:
+    """A column as pandas' reader has it, with a text column's levels; None where pandas may have read it otherwise."""
     import pyarrow.compute as pc
 
     n = len(column)
     gaps = column.null_count
     if pa.types.is_null(kind):
-        return np.full(n, np.nan)  # an empty column: float64 NaN
+        return np.full(n, np.nan), None  # an empty column: float64 NaN
     if pa.types.is_int64(kind):
         if gaps == 0:
-            return column.to_numpy()
+            return column.to_numpy(), None
         extremes = pc.min_max(column)
         if max(abs(extremes["min"].as_py()), abs(extremes["max"].as_py())) > EXACT_INTEGER:
             return None
-        return column.to_numpy(zero_copy_only=False).astype("float64")  # gaps: NaN in a float column, as pandas
+        return column.to_numpy(zero_copy_only=False).astype("float64"), None  # gaps: NaN in a float column, as pandas
     if pa.types.is_float64(kind):
-        high = pc.max(pc.abs(column)).as_py()
-        if high is not None and high >= 2.0**63 and high != float("inf"):
+        values = column.to_numpy(zero_copy_only=False)
+        # numpy's fmin/fmax skip the gaps (NaN) without a copy: a fifth of arrow's max of abs, which made one
+        low, high = float(np.fmin.reduce(values, initial=np.inf)), float(np.fmax.reduce(values, initial=-np.inf))
+        high = max(abs(low), abs(high))
+        if 2.0**63 <= high < float("inf"):
             return None  # 2**63..2**64 whole numbers are uint64 to pandas
-        return column.to_numpy(zero_copy_only=False)
+        return values, None
     if pa.types.is_boolean(kind):
         if gaps == 0:
-            return column.to_numpy(zero_copy_only=False)
-        return _with_nan(column)  # True/False objects and NaN
+            return column.to_numpy(zero_copy_only=False), None
+        return _with_nan(column), None  # True/False objects and NaN
     # text
     if gaps < n and _may_be_typed(pc.drop_null(column.slice(0, max(PROBE, gaps + PROBE))).slice(0, PROBE)):
         return None
-    return _with_nan(column)
+    return _text(column, pc)
+
+
+def _text(column: Any, pc: Any) -> tuple[np.ndarray, Levels]:
+    """A text column as pandas has it (one Python string per distinct value, NaN gaps) and its levels, both from
+    arrow's dictionary encoding: the distinct values in the order they first occur and each cell's code (-1 for a
+    gap), which is ``pd.factorize``'s answer, without hashing a million Python strings a second time."""
+    encoded = pc.dictionary_encode(column).combine_chunks()  # one dictionary for every chunk
+    uniques = encoded.dictionary.to_numpy(zero_copy_only=False).astype(object, copy=False)
+    codes = encoded.indices.fill_null(-1).to_numpy().astype(np.intp)
+    # a gap's code -1 takes the last value: NaN after the distinct ones
+    table = np.empty(len(uniques) + 1, dtype=object)
+    table[:-1] = uniques
+    table[-1] = np.nan
+    values = table.take(codes)
+    return values, (codes, pd.Index(uniques, dtype=object, copy=False))  # as pd.factorize gives them for a Series
 
 
 def _with_nan(column: Any) -> np.ndarray:

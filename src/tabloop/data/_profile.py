@@ -104,11 +104,15 @@ def profile_frame(
     # the model reads every column (nothing excluded): its rows' hashes are the table's, combined once
     used_row = every_row if len(used) == len(df.columns) else _RowHashes(n, len(used))
     given = dict(levels or {})
+    rows = _sample_rows(n, sample_rows, seed)
+    sampled: dict[str, np.ndarray] = {}  # each association feature's ranks or levels on the sample
 
     def describe(item: tuple[Any, str]) -> tuple[dict[str, Any], list[Finding], np.ndarray]:
         s = df[item[0]]
         entry, said, found = _column(s, n, role=item[1], semantic=semantic[str(item[0])],
                                      factorized=given.get(str(item[0])))
+        if item[1] == "feature" and entry["unique"] > 1:  # here, beside the column's other work, not after all
+            sampled[entry["name"]] = _sampled(s, rows, entry["kind"])
         return entry, said, column_hashes(s, None if found is None else found[:2])
 
     # columns in parallel threads: sorting, hashing and arrow's kernels release the GIL
@@ -143,12 +147,13 @@ def profile_frame(
         out["duplicate_ids"], said = _duplicate_ids(df[id_column], id_column)
         findings += said
     if target is not None and target in df.columns:
-        out["target"], said = _target(df[target], target, task)
+        out["target"], said = _target(df[target], target, task, given.get(str(target)))
         findings += said
         if out["target"]["kind"] == "classes":
             out["class_balance"] = out["target"]["class_balance"]
     out["associations"], said = _associations(df, features, target if target in df.columns else None,
-                                              out.get("target", {}).get("kind"), sample_rows=sample_rows, seed=seed)
+                                              out.get("target", {}).get("kind"), sample_rows=sample_rows, seed=seed,
+                                              sampled=sampled)
     findings += said
     out["findings"] = [f.to_dict() for f in rank_findings(findings)]
     return out
@@ -230,7 +235,11 @@ def _numbers(v: np.ndarray, absent: np.ndarray, *, integral: bool) -> dict[str, 
     counted, not described). One sort gives the quantiles, the distinct values, the histogram and the
     outliers: cheaper than asking numpy for each."""
     finite = np.isfinite(v)
-    x = np.sort(v if finite.all() else v[finite])
+    if finite.all():
+        x = np.sort(v)
+    else:  # the present values are a copy already: sorted in place, not copied again
+        x = v[finite]
+        x.sort()
     size = x.size
     infinite = int(v.size - absent.sum() - size)
     distinct = (1 + int(np.count_nonzero(x[1:] != x[:-1]))) if size else 0
@@ -244,7 +253,10 @@ def _numbers(v: np.ndarray, absent: np.ndarray, *, integral: bool) -> dict[str, 
     centred = x - mean
     squares = centred * centred
     m2 = float(squares.mean())
-    skew = float(np.dot(squares, centred) / size / m2**1.5) if m2 > 0 else 0.0
+    # the third moment summed by numpy (pairwise, into the centred values' own memory), not by BLAS' dot: OpenBLAS
+    # ran a million-long dot on its own threads, which then spun idle for a while (0.1-0.2 CPU s per profile of the
+    # benchmark table), and its sum depended on how many threads it had
+    skew = float(np.multiply(squares, centred, out=centred).sum() / size / m2**1.5) if m2 > 0 else 0.0
     del centred, squares
     iqr = q3 - q1
     lo, hi = q1 - 1.5 * iqr, q3 + 1.5 * iqr
@@ -262,11 +274,18 @@ def _numbers(v: np.ndarray, absent: np.ndarray, *, integral: bool) -> dict[str, 
         box={"q1": q1, "median": med, "q3": q3, "whislo": float(x[below]), "whishi": float(x[size - above - 1]),
              "low_outliers": [float(a) for a in x[: min(below, 5)]],
              "high_outliers": [float(a) for a in x[size - min(above, 5):]]},
-        histogram=_histogram(x, integral=integral or bool(np.all(x == np.floor(x)))),
+        histogram=_histogram(x, integral=integral or _whole(x)),
     )
     if q1 == q3:  # at least half the values are one value: how many?
         out["top_share"] = float((np.searchsorted(x, med, side="right") - np.searchsorted(x, med, side="left")) / size)
     return out
+
+
+def _whole(x: np.ndarray) -> bool:
+    """Whether every value is a whole number; a few hundred values spread over ``x`` answer most columns of
+    fractions without the two full-length copies the whole check makes."""
+    spread = x[:: max(1, x.size // 512)]
+    return bool(np.all(spread == np.floor(spread))) and bool(np.all(x == np.floor(x)))
 
 
 def _quantiles(x: np.ndarray, qs: Sequence[float]) -> list[float]:
@@ -449,11 +468,16 @@ def _duplicate_ids(s: pd.Series, name: str) -> tuple[int, list[Finding]]:
 
 
 # -- the target --------------------------------------------------------------------------------------
-def _target(y: pd.Series, name: str, task: str | None) -> tuple[dict[str, Any], list[Finding]]:
+def _target(
+    y: pd.Series, name: str, task: str | None, levels: tuple[np.ndarray, Any] | None = None
+) -> tuple[dict[str, Any], list[Finding]]:
+    """The target's gaps, classes and their balance; ``levels``: its factorization, when the caller has it."""
     n = len(y)
     findings: list[Finding] = []
-    missing = int(y.isna().sum())
-    distinct = int(y.nunique())
+    if levels is not None and y.dtype == object:  # counted from the codes, not by hashing every cell again
+        missing, distinct = int(np.count_nonzero(levels[0] < 0)), len(levels[1])
+    else:
+        missing, distinct = int(y.isna().sum()), int(y.nunique())
     if missing:
         findings.append(Finding(
             code="target_missing", severity="critical", column=name, score=missing / n,
@@ -494,20 +518,22 @@ def _target(y: pd.Series, name: str, task: str | None) -> tuple[dict[str, Any], 
 # -- associations ------------------------------------------------------------------------------------
 def _associations(
     df: pd.DataFrame, features: list[dict[str, Any]], target: str | None, target_kind: str | None, *,
-    sample_rows: int, seed: int,
+    sample_rows: int, seed: int, sampled: Mapping[str, np.ndarray] | None = None,
 ) -> tuple[dict[str, Any], list[Finding]]:
-    """Spearman between numeric features, Cramér's V between categorical ones, each feature against the target."""
+    """Spearman between numeric features, Cramér's V between categorical ones, each feature against the target.
+    ``sampled``: the features' ``_sampled`` ranks and levels, where the caller made them already."""
     n = len(df)
-    rows = np.sort(np.random.default_rng(seed).choice(n, sample_rows, replace=False)) if n > sample_rows else None
+    rows = _sample_rows(n, sample_rows, seed)
     numeric = [c["name"] for c in features if c["kind"] == "numeric" and c["unique"] > 1]
     categorical = [c["name"] for c in features if c["kind"] == "categorical" and c["unique"] > 1]
+    sampled = sampled or {}
 
     def column(name: str) -> pd.Series:
         s = df[name]
         return s if rows is None else s.iloc[rows]
 
-    ranks = {name: _ranks(column(name)) for name in numeric}
-    codes = {name: _codes(column(name)) for name in categorical}
+    ranks = {name: sampled[name] if name in sampled else _ranks(column(name)) for name in numeric}
+    codes = {name: sampled[name] if name in sampled else _codes(column(name)) for name in categorical}
     findings: list[Finding] = []
     out: dict[str, Any] = {"sample_rows": n if rows is None else int(rows.size), "rows": n}
     if len(numeric) >= 2:
@@ -526,6 +552,17 @@ def _associations(
     if target is not None and target_kind is not None:
         out["target"] = _against_target(column(target), target_kind, ranks, codes)
     return out, findings
+
+
+def _sample_rows(n: int, sample_rows: int, seed: int) -> np.ndarray | None:
+    """The rows associations are measured on, in order (None: every row)."""
+    return np.sort(np.random.default_rng(seed).choice(n, sample_rows, replace=False)) if n > sample_rows else None
+
+
+def _sampled(s: pd.Series, rows: np.ndarray | None, kind: str) -> np.ndarray:
+    """A feature's ranks (numeric) or levels (categorical) on the associations' sample ``rows``."""
+    part = s if rows is None else s.iloc[rows]
+    return _ranks(part) if kind == "numeric" else _codes(part)
 
 
 def _ranks(s: pd.Series) -> np.ndarray:

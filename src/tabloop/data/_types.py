@@ -27,6 +27,7 @@ from typing import Any, get_args
 import numpy as np
 import pandas as pd
 
+from tabloop.data._csv import Levels, read_levels
 from tabloop.data._findings import Finding
 from tabloop.errors import DataError
 from tabloop.spec import SemanticType
@@ -200,15 +201,15 @@ def resolve_types(
             for name in df.columns}
 
 
-#: ``pd.factorize(s, use_na_sentinel=True)`` of a text column: codes (-1 for a gap) and the distinct values
-Levels = tuple[np.ndarray, Any]
-
-
 def text_levels(df: pd.DataFrame) -> dict[str, Levels]:
     """Each text (object) column factorized once: the semantic types, the contract and the profile each counted a
     text column's distinct values with a hash of every cell (a tenth of a second per million cells each)."""
-    return {str(name): pd.factorize(df[name], use_na_sentinel=True)
-            for name in df.columns if df[name].dtype == object}
+    out = {}
+    for name in df.columns:
+        if df[name].dtype == object:
+            # a CSV read by arrow came with them (its dictionary encoding); anything else is factorized here
+            out[str(name)] = read_levels(df, name) or pd.factorize(df[name], use_na_sentinel=True)
+    return out
 
 
 def check_overrides(df: pd.DataFrame, overrides: Mapping[str, str] | None) -> dict[str, SemanticType]:
