@@ -59,7 +59,9 @@ def test_a_worse_candidate_is_refused_with_the_numbers_and_force_is_recorded(two
 def test_the_gate_uses_the_margin_and_significance_of_the_spec(two_versions: Path) -> None:
     root = two_versions
     tabloop.promote("1", project=root, force=True)
-    set_spec(root, **{"retraining.min_improvement": 0.5})  # no model gains half an AUC point
+    # the paired test alone: the model tests after it (a pytest process) run in the test above and in
+    # tests/api/test_model_tests.py
+    set_spec(root, **{"retraining.min_improvement": 0.5, "model_tests.gate": False})  # no model gains half an AUC point
     with pytest.raises(PromotionRefused, match="does not reach the required margin 0.5000"):
         tabloop.promote("2", project=root)
     set_spec(root, **{"retraining.min_improvement": 0.0})
@@ -67,6 +69,7 @@ def test_the_gate_uses_the_margin_and_significance_of_the_spec(two_versions: Pat
     assert res.how == "gated" and res.gate is not None
     test = res.gate["test"]
     assert test["test"] == "delong" and test["score_b"] > test["score_a"] and test["p_value"] < 0.05
+    set_spec(root, **{"model_tests.gate": True})
 
 
 def test_rollback_without_a_recorded_earlier_version_says_what_to_do(tmp_path: Path,
