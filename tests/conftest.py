@@ -56,4 +56,3 @@ def trained_project(tmp_path_factory: pytest.TempPathFactory, hmda_csv: Path) ->
     result = tabloop.train(root)
     tabloop.promote(result.version, project=root)
     return root
-
