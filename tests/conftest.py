@@ -16,6 +16,22 @@ os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
 
 
 @pytest.fixture(scope="session")
+def two_versions_template(tmp_path_factory: pytest.TempPathFactory, hmda_csv: Path) -> Path:
+    """A project (named 'gate') to copy, never to change: version 1, the dummy baseline, is champion; version 2,
+    logistic regression (a few search trials), is clearly better on ROC AUC and has no alias."""
+    from ._spec_edit import set_spec
+
+    root = tmp_path_factory.mktemp("two-versions") / "gate"
+    tabloop.init(root, data=str(hmda_csv), target="deny", exclude=["black"])
+    set_spec(root, **{"train.candidates": ["dummy"], "split.folds": 3, "train.ensemble": False, "train.trials": 4})
+    assert tabloop.train(root).version == "1"
+    tabloop.promote("1", project=root, reason="first model")
+    set_spec(root, **{"train.candidates": ["linear"]})
+    assert tabloop.train(root).version == "2"
+    return root
+
+
+@pytest.fixture(scope="session")
 def hmda() -> pd.DataFrame:
     return bundled_table()
 

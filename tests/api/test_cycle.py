@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -17,17 +19,23 @@ from tabloop.errors import PolicyError
 from .._spec_edit import set_spec
 
 
-def _project(tmp_path: Path, hmda: pd.DataFrame, champion_candidates: list[str]) -> tuple[Path, pd.DataFrame]:
+def _split(hmda: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     history = hmda.sample(frac=0.6, random_state=1).sort_index()
     production = hmda.drop(history.index).reset_index(drop=True)
-    history.to_csv(tmp_path / "history.csv", index=False)
-    root = tmp_path / "proj"
-    tabloop.init(root, data=str(tmp_path / "history.csv"), target="deny", exclude=["black"])
-    # the model tests after the gate have tests of their own (tests/api/test_model_tests.py); here one test runs them
-    set_spec(root, **{"train.candidates": champion_candidates, "split.folds": 3, "model_tests.gate": False})
+    return history, production
+
+
+def _train_champion(folder: Path, history: pd.DataFrame, champion_candidates: list[str]) -> Path:
+    history.to_csv(folder / "history.csv", index=False)
+    root = folder / "proj"
+    tabloop.init(root, data=str(folder / "history.csv"), target="deny", exclude=["black"])
+    # the model tests after the gate have tests of their own (tests/api/test_model_tests.py); here one test runs them.
+    # A few trials make a model good enough for every decision here; the search itself is tested in tests/training
+    set_spec(root, **{"train.candidates": champion_candidates, "split.folds": 3, "model_tests.gate": False,
+                      "train.trials": 4})
     v = tabloop.train(root).version
     tabloop.promote(v, project=root)
-    return root, production
+    return root
 
 
 def _score_and_label(root: Path, production: pd.DataFrame, tmp_path: Path) -> None:
@@ -40,8 +48,45 @@ def _score_and_label(root: Path, production: pd.DataFrame, tmp_path: Path) -> No
     tabloop.feedback(tmp_path / "labels.csv", project=root)
 
 
-def test_no_labels_no_trigger_means_no_action(tmp_path: Path, hmda: pd.DataFrame) -> None:
-    root, _ = _project(tmp_path, hmda, ["dummy", "linear"])
+MakeProject = Callable[..., tuple[Path, pd.DataFrame]]
+
+
+@pytest.fixture(scope="module")
+def _prepared(tmp_path_factory: pytest.TempPathFactory, hmda: pd.DataFrame) -> dict[tuple[str, ...], Path]:
+    """Projects trained once for the whole module, by (champion candidates..., "labelled" or "unlabelled"):
+    the champion trained on 60% of the rows; "labelled" has the other 40% scored in batch and their labels fed
+    back. Each test works on a copy (``_project``), so none sees another's versions, log or decisions."""
+    history, production = _split(hmda)
+    folders: dict[tuple[str, ...], Path] = {}
+    for candidates in (["dummy"], ["dummy", "linear"]):
+        base = tmp_path_factory.mktemp("cycle")
+        _train_champion(base, history, candidates)
+        folders[(*candidates, "unlabelled")] = base
+        labelled = tmp_path_factory.mktemp("cycle")
+        _copy(base, labelled)
+        _score_and_label(labelled / "proj", production, labelled)
+        folders[(*candidates, "labelled")] = labelled
+    return folders
+
+
+def _copy(folder: Path, into: Path) -> Path:
+    """Copy a prepared folder (history.csv and proj/) into ``into``; the copy reads its own history.csv."""
+    shutil.copytree(folder, into, symlinks=True, dirs_exist_ok=True)
+    set_spec(into / "proj", **{"data.source": str(into / "history.csv")})
+    return into / "proj"
+
+
+@pytest.fixture
+def project(_prepared: dict[tuple[str, ...], Path], tmp_path: Path, hmda: pd.DataFrame) -> MakeProject:
+    """``project(["dummy"], labelled=True)``: this test's own copy of a prepared project, and the production rows."""
+    def make(champion_candidates: list[str], *, labelled: bool) -> tuple[Path, pd.DataFrame]:
+        key = (*champion_candidates, "labelled" if labelled else "unlabelled")
+        return _copy(_prepared[key], tmp_path), _split(hmda)[1]
+    return make
+
+
+def test_no_labels_no_trigger_means_no_action(tmp_path: Path, project: MakeProject) -> None:
+    root, _ = project(["dummy", "linear"], labelled=False)
     set_spec(root, **{"retraining.triggers.drift": False, "retraining.triggers.new_labels": 100})
     res = loop_run(root)
     assert res.action == "none"
@@ -49,9 +94,8 @@ def test_no_labels_no_trigger_means_no_action(tmp_path: Path, hmda: pd.DataFrame
     assert read_decisions(Project.open(root))[-1]["action"] == "none"
 
 
-def test_a_better_challenger_is_promoted_automatically(tmp_path: Path, hmda: pd.DataFrame) -> None:
-    root, production = _project(tmp_path, hmda, ["dummy"])  # a weak champion: the prior
-    _score_and_label(root, production, tmp_path)
+def test_a_better_challenger_is_promoted_automatically(tmp_path: Path, project: MakeProject) -> None:
+    root, production = project(["dummy"], labelled=True)  # a weak champion: the prior
     set_spec(root, **{"train.candidates": ["dummy", "linear"], "retraining.approval": "auto",
                   "retraining.triggers.new_labels": 100, "retraining.triggers.drift": False})
     res = loop_run(root)
@@ -93,9 +137,8 @@ def test_an_auto_promotion_yields_to_a_champion_moved_meanwhile(tmp_path: Path, 
     assert proj.resolve("champion").version == "3"
 
 
-def test_a_worse_challenger_is_refused_and_the_champion_stays(tmp_path: Path, hmda: pd.DataFrame) -> None:
-    root, production = _project(tmp_path, hmda, ["dummy", "linear"])
-    _score_and_label(root, production, tmp_path)
+def test_a_worse_challenger_is_refused_and_the_champion_stays(tmp_path: Path, project: MakeProject) -> None:
+    root, production = project(["dummy", "linear"], labelled=True)
     set_spec(root, **{"train.candidates": ["dummy"], "retraining.approval": "auto",
                   "retraining.triggers.new_labels": 100, "retraining.triggers.drift": False})
     before = Project.open(root).resolve("champion").version
@@ -106,9 +149,8 @@ def test_a_worse_challenger_is_refused_and_the_champion_stays(tmp_path: Path, hm
     assert "does not reach" in " ".join(res.reasons)
 
 
-def test_manual_approval_and_shadow_requirement(tmp_path: Path, hmda: pd.DataFrame) -> None:
-    root, production = _project(tmp_path, hmda, ["dummy"])
-    _score_and_label(root, production, tmp_path)
+def test_manual_approval_and_shadow_requirement(tmp_path: Path, project: MakeProject) -> None:
+    root, production = project(["dummy"], labelled=True)
     set_spec(root, **{"train.candidates": ["dummy", "linear"], "retraining.approval": "manual",
                   "retraining.shadow_requests": 5, "retraining.triggers.new_labels": 100,
                   "retraining.triggers.drift": False})
@@ -132,9 +174,8 @@ def test_manual_approval_and_shadow_requirement(tmp_path: Path, hmda: pd.DataFra
     assert "live shadow rows: candidate roc_auc " in move["why"]
 
 
-def test_labels_only_for_one_kind_of_prediction_raise_a_warning(tmp_path: Path, hmda: pd.DataFrame) -> None:
-    root, production = _project(tmp_path, hmda, ["dummy"])  # the prior predicts 'no' for everyone
-    _score_and_label(root, production, tmp_path)
+def test_labels_only_for_one_kind_of_prediction_raise_a_warning(tmp_path: Path, project: MakeProject) -> None:
+    root, production = project(["dummy"], labelled=True)  # the prior predicts 'no' for everyone
     set_spec(root, **{"retraining.triggers.drift": False, "retraining.triggers.new_labels": 10_000})
     res = loop_run(root)
     assert res.action == "none"
@@ -142,14 +183,13 @@ def test_labels_only_for_one_kind_of_prediction_raise_a_warning(tmp_path: Path, 
 
 
 def test_a_retrain_budget_counts_from_the_start_of_the_command(
-    tmp_path: Path, hmda: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, project: MakeProject, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import time
 
     from tabloop.api import _loop
 
-    root, production = _project(tmp_path, hmda, ["dummy", "linear"])
-    _score_and_label(root, production, tmp_path)
+    root, production = project(["dummy", "linear"], labelled=True)
     seen: dict[str, float] = {}
 
     class Stop(Exception):
@@ -167,13 +207,13 @@ def test_a_retrain_budget_counts_from_the_start_of_the_command(
     assert seen["started"] is not None and before <= seen["started"] < seen["called"]
 
 
-def test_retrain_on_labels_of_one_class_registers_nothing_and_says_why(tmp_path: Path, hmda: pd.DataFrame) -> None:
+def test_retrain_on_labels_of_one_class_registers_nothing_and_says_why(tmp_path: Path, project: MakeProject) -> None:
     """#14: ROC AUC is undefined on a holdout of one class; retrain crashed (rc 2) and registered a version per try."""
     from typer.testing import CliRunner
 
     from tabloop.cli import app
 
-    root, production = _project(tmp_path, hmda, ["dummy"])
+    root, production = project(["dummy"], labelled=False)
     _score_and_label(root, production.assign(deny="no"), tmp_path)
     set_spec(root, **{"retraining.triggers.drift": False, "retraining.triggers.new_labels": 100})
 
@@ -197,13 +237,13 @@ def test_retrain_on_labels_of_one_class_registers_nothing_and_says_why(tmp_path:
     assert versions() == before
 
 
-def test_loop_run_prints_a_fired_drift_trigger_once(tmp_path: Path, hmda: pd.DataFrame) -> None:
+def test_loop_run_prints_a_fired_drift_trigger_once(tmp_path: Path, project: MakeProject) -> None:
     """#14: the drift trigger's detail came out twice, once as the trigger and once again as a reason."""
     from typer.testing import CliRunner
 
     from tabloop.cli import app
 
-    root, production = _project(tmp_path, hmda, ["dummy"])
+    root, production = project(["dummy"], labelled=False)
     drifted = production.drop(columns=["deny"]).assign(dir=production["dir"] * 3, lvr=production["lvr"] + 0.5)
     drifted.to_csv(tmp_path / "drifted.csv", index=False)
     tabloop.predict(tmp_path / "drifted.csv", tmp_path / "scored.csv", project=root)
@@ -238,9 +278,8 @@ def _shadow_traffic(root: Path, production: pd.DataFrame, *, champion: str, chal
     return [{"request_id": f"live-{i // 2}", "row": i % 2, "label": live["deny"][i]} for i in range(len(live))]
 
 
-def _shadowing_project(tmp_path: Path, hmda: pd.DataFrame, **spec: object) -> tuple[Path, pd.DataFrame, LoopPassResult]:
-    root, production = _project(tmp_path, hmda, ["dummy"])  # a weak champion: the prior
-    _score_and_label(root, production, tmp_path)
+def _shadowing_project(project: MakeProject, **spec: object) -> tuple[Path, pd.DataFrame, LoopPassResult]:
+    root, production = project(["dummy"], labelled=True)  # a weak champion: the prior
     set_spec(root, **{"train.candidates": ["linear"], "retraining.approval": "auto", "retraining.shadow_requests": 5,
                       "retraining.triggers.new_labels": 100, "retraining.triggers.drift": False, **spec})
     first = loop_run(root)
@@ -249,10 +288,10 @@ def _shadowing_project(tmp_path: Path, hmda: pd.DataFrame, **spec: object) -> tu
 
 
 def test_a_shadowing_challenger_waits_for_live_labels_then_the_paired_test_on_them_promotes_it(
-    tmp_path: Path, hmda: pd.DataFrame
+    tmp_path: Path, project: MakeProject
 ) -> None:
     # the gate runs the model tests too: a generous latency budget, as tests never judge this machine's speed
-    root, production, first = _shadowing_project(tmp_path, hmda, **{"model_tests.gate": True,
+    root, production, first = _shadowing_project(project, **{"model_tests.gate": True,
                                                                      "model_tests.latency_ms": 10_000,
                                                                      "model_tests.latency_calls": 20})
     champion, challenger = first.champion_version, first.challenger_version
@@ -287,9 +326,9 @@ def test_a_shadowing_challenger_waits_for_live_labels_then_the_paired_test_on_th
 
 
 def test_a_shadowing_challenger_no_better_on_the_live_rows_is_refused_with_the_numbers(
-    tmp_path: Path, hmda: pd.DataFrame
+    tmp_path: Path, project: MakeProject
 ) -> None:
-    root, production, first = _shadowing_project(tmp_path, hmda, **{"model_tests.gate": False})
+    root, production, first = _shadowing_project(project, **{"model_tests.gate": False})
     champion, challenger = first.champion_version, first.challenger_version
     assert challenger is not None and "model_tests" not in first.retrain["gate"]
     # live, the challenger answers exactly as the champion does: no gain at all

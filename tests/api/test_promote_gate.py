@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -18,17 +19,12 @@ from .._spec_edit import set_spec
 
 
 @pytest.fixture(scope="module")
-def two_versions(tmp_path_factory: pytest.TempPathFactory, hmda_csv: Path) -> Path:
+def two_versions(tmp_path_factory: pytest.TempPathFactory, two_versions_template: Path) -> Path:
     """Version 1: the dummy baseline, champion. Version 2: logistic regression, clearly better on ROC AUC."""
     root = tmp_path_factory.mktemp("gate") / "proj"
-    tabloop.init(root, data=str(hmda_csv), target="deny", exclude=["black"])
+    shutil.copytree(two_versions_template, root, symlinks=True)
     # the gate runs the model tests too: a generous latency budget, as tests never judge this machine's speed
-    set_spec(root, **{"train.candidates": ["dummy"], "split.folds": 3, "train.ensemble": False,
-                      "model_tests.latency_ms": 10_000, "model_tests.latency_calls": 20})
-    assert tabloop.train(root).version == "1"
-    tabloop.promote("1", project=root, reason="first model")
-    set_spec(root, **{"train.candidates": ["linear"]})
-    assert tabloop.train(root).version == "2"
+    set_spec(root, **{"model_tests.latency_ms": 10_000, "model_tests.latency_calls": 20})
     return root
 
 
@@ -63,7 +59,9 @@ def test_a_worse_candidate_is_refused_with_the_numbers_and_force_is_recorded(two
 def test_the_gate_uses_the_margin_and_significance_of_the_spec(two_versions: Path) -> None:
     root = two_versions
     tabloop.promote("1", project=root, force=True)
-    set_spec(root, **{"retraining.min_improvement": 0.5})  # no model gains half an AUC point
+    # the paired test alone: the model tests after it (a pytest process) run in the test above and in
+    # tests/api/test_model_tests.py
+    set_spec(root, **{"retraining.min_improvement": 0.5, "model_tests.gate": False})  # no model gains half an AUC point
     with pytest.raises(PromotionRefused, match="does not reach the required margin 0.5000"):
         tabloop.promote("2", project=root)
     set_spec(root, **{"retraining.min_improvement": 0.0})
@@ -71,13 +69,13 @@ def test_the_gate_uses_the_margin_and_significance_of_the_spec(two_versions: Pat
     assert res.how == "gated" and res.gate is not None
     test = res.gate["test"]
     assert test["test"] == "delong" and test["score_b"] > test["score_a"] and test["p_value"] < 0.05
+    set_spec(root, **{"model_tests.gate": True})
 
 
-def test_rollback_without_a_recorded_earlier_version_says_what_to_do(tmp_path: Path, hmda_csv: Path) -> None:
+def test_rollback_without_a_recorded_earlier_version_says_what_to_do(tmp_path: Path,
+                                                                    two_versions_template: Path) -> None:
     root = tmp_path / "fresh"
-    tabloop.init(root, data=str(hmda_csv), target="deny", exclude=["black"])
-    set_spec(root, **{"train.candidates": ["dummy"], "split.folds": 3})
-    tabloop.promote(tabloop.train(root).version, project=root)
+    shutil.copytree(two_versions_template, root, symlinks=True)  # champion v1 is the first alias move
     res = CliRunner().invoke(app, ["rollback", "-p", str(root), "--json"])
     assert res.exit_code == 1
     error = json.loads(res.stdout)["error"]
@@ -85,7 +83,7 @@ def test_rollback_without_a_recorded_earlier_version_says_what_to_do(tmp_path: P
     text = subprocess.run([sys.executable, "-m", "tabloop", "history", "-p", str(root)], capture_output=True,
                           text=True, timeout=120)
     assert text.returncode == 0, text.stderr
-    assert "fresh: champion = v1" in text.stdout and "champion: (none) -> v1  set by " in text.stdout
+    assert "gate: champion = v1" in text.stdout and "champion: (none) -> v1  set by " in text.stdout
 
 
 def test_every_version_carries_its_lineage_in_the_registry(two_versions: Path) -> None:

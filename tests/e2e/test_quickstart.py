@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,9 +16,13 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def quickstart(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     root = tmp_path_factory.mktemp("qs") / "demo"
+    # train and retrain run a fixed few trials of four families (a booster among them) instead of spending two
+    # 20 s budgets on all of them: every step still runs through the CLI on a real model, in half the time.
+    # A search under a time budget is tested in tests/api/test_train_budget.py and measured by `make bench-budget`.
+    env = {**os.environ, "TABLOOP_TRAIN__TRIALS": "6", "TABLOOP_TRAIN__CANDIDATES": "[dummy, linear, tree, lightgbm]"}
     proc = subprocess.run(
         [sys.executable, "-m", "tabloop", "quickstart", str(root), "--budget", "20", "--json"],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True, text=True, timeout=600, env=env,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     lines = proc.stdout.strip().splitlines()

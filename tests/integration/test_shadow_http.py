@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -33,14 +34,11 @@ def _rows(frame: pd.DataFrame) -> list[dict[str, object]]:
 
 
 def test_shadow_answers_pair_with_the_champions_and_monitor_compares_them_once_labels_arrive(
-    tmp_path: Path, hmda_csv: Path, hmda: pd.DataFrame
+    tmp_path: Path, two_versions_template: Path, hmda: pd.DataFrame
 ) -> None:
     root = tmp_path / "proj"
-    tabloop.init(root, data=str(hmda_csv), target="deny", exclude=["black"])
-    set_spec(root, **{"train.candidates": ["dummy"], "split.folds": 3, "train.ensemble": False})
-    tabloop.promote(tabloop.train(root).version, project=root)  # v1, the prior: champion
-    set_spec(root, **{"train.candidates": ["linear"]})
-    challenger = tabloop.train(root).version
+    shutil.copytree(two_versions_template, root, symlinks=True)  # v1, the prior: champion; v2 logistic
+    challenger = "2"
     tabloop.promote(challenger, alias="challenger", project=root)
     set_spec(root, **{"serving.rollout.mode": "shadow", "serving.poll_interval_s": None,
                       "monitoring.shadow.min_labels": 20})

@@ -28,6 +28,8 @@ def test_train_promote_and_predict_against_postgres(
 ) -> None:
     monkeypatch.setenv("TABLOOP_TRACKING_URI", pg_database)
     monkeypatch.setenv("TABLOOP_TRAIN__CANDIDATES", "[dummy, linear]")
+    # a few trials: every one is still a nested run in PostgreSQL, and the model only has to score the rows
+    monkeypatch.setenv("TABLOOP_TRAIN__TRIALS", "3")
     # a folder of this test's own as the current one: ./mlruns below can only be these commands' doing
     monkeypatch.chdir(tmp_path)
     root = tmp_path / "proj"
