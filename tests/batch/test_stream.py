@@ -348,3 +348,23 @@ def test_the_output_frame_is_the_one_predictions_to_frame_gives(
     assert got.frame["out_of_contract"].notna().sum() == 1
     assert list(got.rejects.columns) == ["row", "column", "value", "rule", "reason"]
     assert got.rejects["row"].dtype == np.int64 and got.rejects.empty
+
+
+@pytest.mark.parametrize("nullable", [True, False])
+@pytest.mark.parametrize("cells", [["no", "yes"], ["no", "yes", None], ["no", np.nan, "yes"], ["no", "maybe"],
+                                   ["no", None, "maybe"], [1, "yes"], ["yes"]])
+@pytest.mark.parametrize("categories", [["no", "yes"], ["no", "yes", "no"], [1, "yes"]])
+def test_the_clean_category_check_agrees_with_isin_and_isna(cells: list[object], categories: list[object],
+                                                            nullable: bool) -> None:
+    """The screen's shortcut for categorical columns decides as ``isin`` and ``isna`` did."""
+    from tabloop.batch._stream import _clean_categories
+
+    values = np.empty(60, dtype=object)
+    values[:] = [cells[i % len(cells)] for i in range(60)]
+    missing = pd.isna(values)
+    known = pd.Series(values, dtype=object).isin(categories).to_numpy()
+    expected = missing if (known | (missing & nullable)).all() else None
+    got = _clean_categories(values, categories, nullable)
+    assert (got is None) == (expected is None)
+    if expected is not None:
+        assert got is not None and got.tolist() == expected.tolist()

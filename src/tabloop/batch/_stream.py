@@ -215,14 +215,14 @@ class ChunkScorer:
             s = frame[col.name]
             if s.dtype != object and not isinstance(s.dtype, pd.CategoricalDtype):
                 continue
-            missing = s.isna().to_numpy()
-            known = s.isin(col.categories).to_numpy()
-            if (known | (missing & bool(col.nullable))).all():
-                values = s.to_numpy(dtype=object)
-                if missing.any():
-                    values = values.copy()
-                    values[missing] = np.nan
-                clean[col.name] = values
+            values = s.to_numpy(dtype=object)
+            missing = _clean_categories(values, col.categories, bool(col.nullable))
+            if missing is None:
+                continue
+            if missing.any():
+                values = values.copy()
+                values[missing] = np.nan
+            clean[col.name] = values
         if not clean:
             return screen_frame(frame, contract, source=self.source, max_violations=sys.maxsize, text=text)
         rest = replace(contract, columns=[c for c in contract.columns if c.name not in clean],
@@ -267,6 +267,25 @@ class ChunkScorer:
                 proba[mask] = got.proba
             classes = got.classes
         return Predictions(labels=labels, proba=proba, classes=classes)
+
+
+def _clean_categories(values: np.ndarray, categories: list[Any], nullable: bool) -> np.ndarray | None:
+    """Where ``values`` (objects) has gaps when every value is a known category or an allowed gap, else None.
+
+    One hash lookup per cell (the categories' positions) instead of ``isin`` and ``isna`` over the whole column;
+    only the few cells not found are asked whether they are gaps. The lookup is on an object index, as ``isin``
+    matches objects: the same cells pass."""
+    index = pd.Index(categories, dtype=object)
+    if not index.is_unique:
+        missing = pd.isna(values)
+        known = pd.Series(values, dtype=object).isin(categories).to_numpy()
+        return missing if (known | (missing & nullable)).all() else None
+    unknown = index.get_indexer(values) < 0
+    if not unknown.any():
+        return unknown
+    if not nullable or not pd.isna(values[unknown]).all():
+        return None
+    return unknown
 
 
 def _rows(predictor: Any, columns: dict[str, np.ndarray]) -> Predictions:
