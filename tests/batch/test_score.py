@@ -127,3 +127,68 @@ def test_log_batch_writes_one_record_per_row(tmp_path: Path, bundle: ModelBundle
     (path,) = tmp_path.glob("predictions-*.jsonl")
     assert json.loads(path.read_text().splitlines()[2])["inputs"]["pbcr"] is None  # JSON null, not NaN
     assert inputs.loc[0, "lvr"] == df.loc[0, "lvr"]
+
+
+def _records_as_before(bundle: ModelBundle, df: pd.DataFrame, frame: pd.DataFrame, marks: dict, request_id: str,
+                       variant: str, ts: str) -> list[dict]:
+    """The log records as they were built before the columns were taken out once: cell by cell with ``iat``."""
+    from tabloop.bundle import CONTRACT_KEY
+
+    features = [c for c in bundle.contract.feature_names if c in df.columns]
+    inputs = df[features].astype(object).where(df[features].notna(), None).to_dict(orient="records")
+    proba_cols = [c for c in frame.columns if c.startswith("proba_")]
+    rows = frame["row"].tolist() if "row" in frame.columns else list(range(len(frame)))
+    records = []
+    for i, row in enumerate(inputs):
+        probs = {c[len("proba_"):]: float(frame[c].iat[i]) for c in proba_cols} or None
+        record = {"request_id": request_id, "row": int(rows[i]), "ts": ts, "source": "batch", "model": bundle.name,
+                  "version": bundle.version, "variant": variant, "inputs": row,
+                  "prediction": frame["prediction"].iat[i], "probabilities": probs, "latency_ms": None}
+        if i in marks:
+            record[CONTRACT_KEY] = [m.to_dict() for m in marks[i]]
+        records.append(record)
+    return records
+
+
+@pytest.mark.parametrize("labels", ["text", "numbers", "no_proba"])
+def test_log_records_are_the_ones_built_cell_by_cell(
+    labels: str, bundle: ModelBundle, hmda: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch log's records, types included (labels as the frame holds them, Python floats and ints), and their
+    encoded lines, are the same as the cell-by-cell build gave."""
+    import tabloop.batch._score as score
+
+    monkeypatch.setattr(score, "utc_now", lambda: "2026-12-03T00:00:00Z")
+    df = hmda.head(40).reset_index(drop=True).copy()
+    df["dmi"] = df["dmi"].astype(object)
+    df.loc[1, "dmi"] = "maybe"
+    df.loc[3, "dir"] = bundle.contract.column("dir").max + 0.5
+    out = score_frame(bundle, df, source="in.csv")
+    frame = out.frame.copy()
+    frame["row"] = frame["row"] + 1000
+    if labels == "numbers":
+        frame["prediction"] = (frame["prediction"] == "yes").astype("int64")
+    elif labels == "no_proba":
+        frame = frame.drop(columns=["proba_no", "proba_yes"])
+    got = score._records(bundle, df, frame, out.marks, "r-1", "champion")
+    expected = _records_as_before(bundle, df, frame, out.marks, "r-1", "champion", "2026-12-03T00:00:00Z")
+    assert out.marks and got == expected
+    assert [{k: type(v) for k, v in r.items()} for r in got] == [{k: type(v) for k, v in r.items()} for r in expected]
+    assert [type(v) for r in got for v in (r["probabilities"] or {}).values()] == \
+        [type(v) for r in expected for v in (r["probabilities"] or {}).values()]
+    assert PredictionLog.encode(got) == PredictionLog.encode(expected)
+
+
+def test_input_rows_are_what_to_dict_gives() -> None:
+    """The logged inputs, cell types included: floats, ints, bools, text, gaps, timestamps and NumPy scalars
+    held in an object column (which ``to_dict`` boxes)."""
+    from tabloop.batch._score import _input_rows
+
+    df = pd.DataFrame({"f": [1.5, np.nan, 2.0], "i": [1, 2, 3], "b": [True, False, True], "s": ["a", None, "c"],
+                       "t": pd.to_datetime(["2026-01-01", None, "2026-01-03"]), "x": [7, 8, 9]})
+    mixed = df.assign(o=pd.Series([np.float64(1.0), "z", np.int64(3)], dtype=object))
+    for frame, features in ((df, ["f", "i", "b", "s", "t"]), (mixed, ["o", "f"]), (df, []), (df.head(0), ["f"])):
+        got = _input_rows(frame, features)
+        expected = frame[features].astype(object).where(frame[features].notna(), None).to_dict(orient="records")
+        assert got == expected
+        assert [[type(v) for v in r.values()] for r in got] == [[type(v) for v in r.values()] for r in expected]

@@ -320,3 +320,51 @@ def test_the_logged_inputs_of_a_csv_chunk_are_numbers_the_log_s_readers_accept(
     numeric = [c for c in bundle.contract.numeric if c in inputs.columns]
     assert numeric and all(isinstance(v, float) for c in numeric for v in inputs[c].dropna())
     check_frame(inputs, bundle.contract.with_policy(bundle.contract.policy), source="prediction log")
+
+
+@pytest.mark.parametrize("which", ["sklearn", "onnx"])
+def test_the_output_frame_is_the_one_predictions_to_frame_gives(
+    which: str, bundle: ModelBundle, onnx_bundle: ModelBundle, bad_csv: Path
+) -> None:
+    """The chunk's output is built in one frame; it must equal, types included, the frame grown from
+    ``Predictions.to_frame`` column by column as before (id, request id and row first; marks and version last)."""
+    chosen = bundle if which == "sklearn" else onnx_bundle
+    df = pd.read_csv(bad_csv).drop(index=[9, 20]).reset_index(drop=True)
+    df["lvr"] = df["lvr"].astype(float)
+    scorer = ChunkScorer(chosen, request_id="batch-test", id_column="black", add_version=True)
+    got = scorer(df, 100)
+    assert got.marks  # row 21's unseen category is let through and marked
+    preds = scorer._predict(scorer._screen(df, False).values)
+    expected = preds.to_frame()
+    marked: list[object] = [None] * len(expected)
+    for i, marks in got.marks.items():
+        marked[i] = "; ".join(map(str, marks))
+    expected["out_of_contract"] = pd.Series(marked, dtype=object)
+    expected.insert(0, "row", np.arange(100, 100 + len(df)))
+    expected.insert(0, "request_id", "batch-test")
+    expected.insert(0, "black", df["black"].to_numpy())
+    expected["model_version"] = "4"
+    pd.testing.assert_frame_equal(got.frame, expected, check_exact=True)
+    assert got.frame["out_of_contract"].notna().sum() == 1
+    assert list(got.rejects.columns) == ["row", "column", "value", "rule", "reason"]
+    assert got.rejects["row"].dtype == np.int64 and got.rejects.empty
+
+
+@pytest.mark.parametrize("nullable", [True, False])
+@pytest.mark.parametrize("cells", [["no", "yes"], ["no", "yes", None], ["no", np.nan, "yes"], ["no", "maybe"],
+                                   ["no", None, "maybe"], [1, "yes"], ["yes"]])
+@pytest.mark.parametrize("categories", [["no", "yes"], ["no", "yes", "no"], [1, "yes"]])
+def test_the_clean_category_check_agrees_with_isin_and_isna(cells: list[object], categories: list[object],
+                                                            nullable: bool) -> None:
+    """The screen's shortcut for categorical columns decides as ``isin`` and ``isna`` did."""
+    from tabloop.batch._stream import _clean_categories
+
+    values = np.empty(60, dtype=object)
+    values[:] = [cells[i % len(cells)] for i in range(60)]
+    missing = pd.isna(values)
+    known = pd.Series(values, dtype=object).isin(categories).to_numpy()
+    expected = missing if (known | (missing & nullable)).all() else None
+    got = _clean_categories(values, categories, nullable)
+    assert (got is None) == (expected is None)
+    if expected is not None:
+        assert got is not None and got.tolist() == expected.tolist()

@@ -425,3 +425,24 @@ def test_a_row_longer_than_a_block_is_refused_with_what_to_do(tmp_path: Path) ->
     with pytest.raises(DataError, match=r"wide.csv: a row is longer than 1,048,576 bytes") as info:
         list(read_chunks(tmp_path / "wide.csv"))
     assert "Parquet" in info.value.hint
+
+
+@pytest.mark.parametrize("distinct", [2, 40, 5_000])
+def test_text_cells_are_the_strings_arrow_gives_cell_by_cell(distinct: int) -> None:
+    """CSV text columns are converted through Arrow's dictionary when few values repeat: the same cells (str,
+    None for a gap, the empty string kept), in the same order, as ``to_numpy`` gives, over chunked columns too."""
+    import pyarrow as pa
+
+    from tabloop.data._read import _text_cells, text_frame
+
+    rng = np.random.default_rng(3)
+    words = [f"w{i}" for i in range(distinct)] + ["", "é ü", "yes"]
+    cells = [None if rng.random() < 0.1 else words[int(rng.integers(len(words)))] for _ in range(10_000)]
+    column = pa.chunked_array([pa.array(cells[:3_000], pa.string()), pa.array(cells[3_000:], pa.string())])
+    got = _text_cells(column)
+    expected = column.to_numpy(zero_copy_only=False)
+    assert got.dtype == object and got.shape == expected.shape
+    assert [type(v) for v in got] == [type(v) for v in expected]
+    assert got.tolist() == expected.tolist() == cells
+    frame = text_frame(pa.table({"a": column, "n": pa.array(["1.5"] * 10_000)}), numbers=["n"])
+    assert frame["a"].tolist() == cells and frame["n"].dtype == np.float64

@@ -61,22 +61,44 @@ def log_chunk(log: PredictionLog, bundle: ModelBundle, request_id: str, chunk: A
 def _records(bundle: ModelBundle, df: pd.DataFrame, frame: pd.DataFrame, marks: Marks, request_id: str,
              variant: str) -> list[dict[str, Any]]:
     features = [c for c in bundle.contract.feature_names if c in df.columns]
-    inputs = df[features].astype(object).where(df[features].notna(), None).to_dict(orient="records")
+    inputs = _input_rows(df, features)
     ts = utc_now()
-    proba_cols = [c for c in frame.columns if c.startswith("proba_")]
-    rows = frame["row"].tolist() if "row" in frame.columns else list(range(len(frame)))
+    # each column taken out of the frame once: ``frame[c].iat[i]`` per row and column was 90% of the log's CPU
+    # (13 of 15 s for 50,000 rows). ``tolist`` gives the Python floats and ints ``float()``/``int()`` gave, and
+    # the labels are the array's own items, as ``iat`` returned them
+    probas = [(c[len("proba_"):], frame[c].to_numpy(dtype=float).tolist()) for c in frame.columns
+              if c.startswith("proba_")]
+    rows = frame["row"].to_numpy(dtype="int64").tolist() if "row" in frame.columns else list(range(len(frame)))
+    labels = frame["prediction"].to_numpy()
     records: list[dict[str, Any]] = []
     for i, row in enumerate(inputs):
-        probs = {c[len("proba_"):]: float(frame[c].iat[i]) for c in proba_cols} or None
+        probs = {label: values[i] for label, values in probas} or None
         record = {
-            "request_id": request_id, "row": int(rows[i]), "ts": ts, "source": "batch",
+            "request_id": request_id, "row": rows[i], "ts": ts, "source": "batch",
             "model": bundle.name, "version": bundle.version, "variant": variant, "inputs": row,
-            "prediction": frame["prediction"].iat[i], "probabilities": probs, "latency_ms": None,
+            "prediction": labels[i], "probabilities": probs, "latency_ms": None,
         }
         if i in marks:  # as the HTTP app logs them: monitoring counts rows answered out of contract
             record[CONTRACT_KEY] = [m.to_dict() for m in marks[i]]
         records.append(record)
     return records
+
+
+def _input_rows(df: pd.DataFrame, features: list[str]) -> list[dict[str, Any]]:
+    """Each row's features as a dict (gaps as None): what ``to_dict(orient="records")`` gives, built from one list
+    per column (``to_dict`` boxes cell by cell: 3.6 of the remaining 4 s of the log's records for 50,000 rows)."""
+    part = df[features]
+    boxed = part.astype(object).where(part.notna(), None)
+    if not features or not len(boxed):
+        return boxed.to_dict(orient="records")
+    columns = []
+    for name in features:
+        values = boxed[name].tolist()
+        # a NumPy scalar held in an object column: ``to_dict`` makes it a Python one, so it answers
+        if part[name].dtype == object and any(isinstance(v, np.generic) for v in values):
+            return boxed.to_dict(orient="records")
+        columns.append(values)
+    return [dict(zip(features, row)) for row in zip(*columns)]
 
 
 def write_table(df: pd.DataFrame, path: str | Path) -> Path:
