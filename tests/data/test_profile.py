@@ -466,3 +466,22 @@ def test_a_columns_skewness_is_the_same_whatever_threads_blas_has() -> None:
     c = x - math.fsum(x) / x.size
     exact = math.fsum(c**3) / x.size / (math.fsum(c**2) / x.size) ** 1.5
     assert free["columns"][1]["skewness"] == pytest.approx(exact, rel=1e-12)
+
+
+def test_whole_numbers_sorted_by_counting_are_numpys_sort_and_profile_as_the_same_numbers_as_floats() -> None:
+    from tabloop.data._profile import _counted_sort
+
+    rng = np.random.default_rng(3)
+    for ints in (rng.poisson(3.0, 10_000), rng.integers(-40, 90, 10_000), np.array([7]), rng.permutation(np.arange(10) - 2**40)):
+        v = ints.astype("float64")
+        counted = _counted_sort(v)
+        assert counted is not None and counted.dtype == np.float64
+        assert np.array_equal(counted, np.sort(v))
+    assert _counted_sort(np.array([0.0, 1e9])) is None  # a span wider than the rows: a comparison sort
+    assert _counted_sort(np.array([0.0, 2.0**53])) is None  # past exact doubles
+
+    ints = rng.integers(18, 90, 5_000)
+    as_ints = profile_frame(pd.DataFrame({"age": ints}))["columns"][0]
+    as_floats = profile_frame(pd.DataFrame({"age": ints.astype("float64")}))["columns"][0]
+    assert as_ints.pop("dtype") == "int64" and as_floats.pop("dtype") == "float64"
+    assert as_ints == as_floats  # the counted sort's numbers are the comparison sort's

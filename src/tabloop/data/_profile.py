@@ -235,9 +235,10 @@ def _numbers(v: np.ndarray, absent: np.ndarray, *, integral: bool) -> dict[str, 
     counted, not described). One sort gives the quantiles, the distinct values, the histogram and the
     outliers: cheaper than asking numpy for each."""
     finite = np.isfinite(v)
-    if finite.all():
+    x = _counted_sort(v) if integral else None  # a whole-number dtype: no gaps, no infinities
+    if x is None and finite.all():
         x = np.sort(v)
-    else:  # the present values are a copy already: sorted in place, not copied again
+    elif x is None:  # the present values are a copy already: sorted in place, not copied again
         x = v[finite]
         x.sort()
     size = x.size
@@ -279,6 +280,22 @@ def _numbers(v: np.ndarray, absent: np.ndarray, *, integral: bool) -> dict[str, 
     if q1 == q3:  # at least half the values are one value: how many?
         out["top_share"] = float((np.searchsorted(x, med, side="right") - np.searchsorted(x, med, side="left")) / size)
     return out
+
+
+#: a whole-number column spanning at most this many values per row is sorted by counting: a tenth of a sort's CPU
+COUNTING_SPAN = 1
+
+
+def _counted_sort(v: np.ndarray) -> np.ndarray | None:
+    """``np.sort(v)`` of whole numbers (as doubles, no gaps) by counting each value: a bincount and a repeat, about
+    a tenth of a comparison sort of a million values. None where their span is wide or past 2**53 (not exact)."""
+    if not v.size:
+        return None
+    lo, hi = float(v.min()), float(v.max())
+    if not (max(abs(lo), abs(hi)) < 2.0**53 and hi - lo < COUNTING_SPAN * v.size):
+        return None
+    counts = np.bincount((v - lo).astype(np.intp), minlength=int(hi - lo) + 1)
+    return np.repeat(np.arange(counts.size, dtype=np.float64) + lo, counts)
 
 
 def _whole(x: np.ndarray) -> bool:
