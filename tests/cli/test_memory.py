@@ -8,8 +8,6 @@ import textwrap
 
 import pytest
 
-from tabloop.cli._memory import one_malloc_arena
-
 # threads that each allocate while the others do, then glibc's own account of its arenas (on stderr)
 PROGRAM = textwrap.dedent("""
     import ctypes, sys, threading
@@ -35,7 +33,10 @@ def _arenas(mode: str) -> int:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
 def test_threads_share_the_main_heap_once_set() -> None:
-    if not one_malloc_arena():
+    # asked in a child: setting it here would change this test process's own allocator
+    probe = subprocess.run([sys.executable, "-c", "from tabloop.cli._memory import one_malloc_arena as f; "
+                            "raise SystemExit(0 if f() else 3)"], check=False)
+    if probe.returncode == 3:
         pytest.skip("this C library has no M_ARENA_MAX (not glibc)")
     assert _arenas("default") > 1  # glibc's default: a heap per thread, which the setting is there to avoid
     assert _arenas("one") == 1
