@@ -127,6 +127,11 @@ class Tracker:
         from tabloop.tracking._pyfunc import BUNDLE_ARTIFACT
 
         sha = file_sha256(bundle_dir / MANIFEST_FILE)
+        if self._mlflow.active_run() is None:
+            # outside a run MLflow logs the model into its active experiment, by default "Default", whose
+            # artifacts go to ./mlruns of whatever folder the process runs in: this project's experiment
+            # keeps them in the workspace
+            self._mlflow.set_experiment(experiment_id=self.experiment_id)
         with warnings.catch_warnings():
             # the signature comes from the contract, so MLflow's advice to add an input example does not apply
             warnings.filterwarnings("ignore", message=".*input example.*")
