@@ -134,3 +134,24 @@ def test_a_scheduler_that_does_not_answer_is_named(monkeypatch: pytest.MonkeyPat
             with dask_client(address):
                 pass
     assert "dask scheduler" in (err.value.hint or "")
+
+
+def test_worker_processes_print_to_stderr_so_stdout_keeps_one_document() -> None:
+    """LightGBM prints "[LightGBM] [Info] Listening..." from C in each worker; under --json that came before
+    the document on stdout."""
+    import subprocess
+    import sys
+    import textwrap
+
+    program = textwrap.dedent("""
+        import os
+        from tabloop.data._dask import dask_client
+        if __name__ == "__main__":
+            with dask_client(workers=1) as client:
+                client.run(lambda: os.write(1, b"a worker's own line\\n"))
+            print("the document")
+    """)
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout == "the document\n"
+    assert "a worker's own line" in done.stderr

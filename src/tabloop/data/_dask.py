@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +28,28 @@ from tabloop.spec import Spec
 #: the formats a Dask engine reads (a Parquet dataset may be a folder of part files)
 CSV_SUFFIXES = (".csv", ".csv.gz", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+@contextmanager
+def _children_print_to_stderr(processes: bool) -> Iterator[None]:
+    """Start worker processes with this process's stderr as their stdout.
+
+    They inherit file descriptor 1, and what runs in them prints there from C (LightGBM's
+    "[LightGBM] [Info] Listening..." as its network starts): under ``--json`` that landed before the one
+    JSON document on stdout (seen in one whole-suite run of two; the workers' timing decides).
+    """
+    if not processes:
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 @contextmanager
@@ -48,8 +72,9 @@ def dask_client(scheduler: str | None = None, *, workers: int = 2, processes: bo
         if scheduler:
             client = Client(scheduler, timeout=dask.config.get("distributed.comm.timeouts.connect"))
         else:
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes, dashboard_address=":0",
-                                   silence_logs=logging.WARNING)
+            with _children_print_to_stderr(processes):
+                cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes,
+                                       dashboard_address=":0", silence_logs=logging.WARNING)
             client = Client(cluster)
     except Exception as exc:
         if cluster is not None:
