@@ -87,15 +87,21 @@ def training_frame(proj: Project, entity_df: pd.DataFrame, source: str) -> pd.Da
     return joined.frame
 
 
-def online_lookup(proj: Project, bundle: ModelBundle) -> Lookup | None:
-    """The lookup that completes served rows, when the spec has a feature store and the model uses its features."""
-    spec = proj.spec.features
-    if not spec.views:
+def _lookup(proj: Project, bundle: ModelBundle) -> Lookup | None:
+    """The store's lookup of ``bundle``'s stored features; None without a feature store or when the model
+    uses none of its features."""
+    if not proj.spec.features.views:
         return None
     from tabloop.features import Lookup
 
     lookup = Lookup(feature_repo(proj), wanted=bundle.contract.feature_names)
-    if not lookup:
+    return lookup if lookup else None
+
+
+def online_lookup(proj: Project, bundle: ModelBundle) -> Lookup | None:
+    """The lookup that completes served rows, when the spec has a feature store and the model uses its features."""
+    lookup = _lookup(proj, bundle)
+    if lookup is None:
         return None
     try:
         lookup.repo.store.get_feature_view(next(iter(lookup.views)))
@@ -106,20 +112,17 @@ def online_lookup(proj: Project, bundle: ModelBundle) -> Lookup | None:
     return lookup
 
 
-
 def batch_completion(proj: Project, bundle: ModelBundle, source: str) -> tuple[Callable[[pd.DataFrame], FilledFrame],
                                                                              ModelBundle] | None:
     """For ``tabloop predict``: the function that completes key-only chunks from the offline store point in time
     (as of each row's ``features.entity_timestamp``, else of now), and the bundle to score them with (under
     ``features.on_missing: impute`` its contract lets the gaps through); None without stored features."""
-    spec = proj.spec.features
-    if not spec.views:
+    lookup = _lookup(proj, bundle)
+    if lookup is None:
         return None
-    from tabloop.features import Lookup, fill_frame, gaps_allowed
+    from tabloop.features import fill_frame, gaps_allowed
 
-    lookup = Lookup(feature_repo(proj), wanted=bundle.contract.feature_names)
-    if not lookup:
-        return None
+    spec = proj.spec.features
     at = datetime.now(timezone.utc)  # one time for the whole run: every chunk is scored as of it
     checked: list[bool] = []  # the sources and the registry are checked with the first chunk that needs the store
 

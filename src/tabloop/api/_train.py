@@ -274,17 +274,24 @@ def _work(proj: Project, train_df: pd.DataFrame, df: pd.DataFrame, *, budget: fl
     )
 
 
-def _contract(proj: Project, df: pd.DataFrame) -> Contract:
-    """The saved contract when profile ran, else one learned now from the same data; acting by the spec's
-    ``contract:`` policies as they are now (the version saves them with its contract)."""
-    policy = ContractPolicy.from_spec(proj.spec.contract)
+def saved_contract(proj: Project) -> Contract | None:
+    """The contract profile saved for this target, acting by the spec's ``contract:`` policies as they are now
+    (the version saves them with its contract); None when there is none for it."""
     path = proj.workspace.contract_path
     if path.exists():
         contract = Contract.load(path)
         if contract.target == proj.spec.data.target:
-            return contract.with_policy(policy)
+            return contract.with_policy(ContractPolicy.from_spec(proj.spec.contract))
+    return None
+
+
+def _contract(proj: Project, df: pd.DataFrame) -> Contract:
+    """The saved contract when profile ran (:func:`saved_contract`), else one learned now from the same data."""
+    saved = saved_contract(proj)
+    if saved is not None:
+        return saved
     return infer_contract(df, target=proj.spec.data.target, ignored=ignored_columns(proj.spec),
-                          types=proj.spec.data.types).with_policy(policy)
+                          types=proj.spec.data.types).with_policy(ContractPolicy.from_spec(proj.spec.contract))
 
 
 def fit_and_register(

@@ -29,6 +29,7 @@ from tabloop.api._train import (
     _reference,
     _row,
     _with_predictions,
+    saved_contract,
 )
 from tabloop.bundle import Manifest, ModelBundle, library_versions
 from tabloop.data import Contract, ContractPolicy, class_labels, infer_contract, redact_url
@@ -135,15 +136,12 @@ def _contract(proj: Project, sample: pd.DataFrame, ddf: Any) -> Contract:
     then taken from every row (``widen_contract``)."""
     from tabloop.data import widen_contract
 
-    policy = ContractPolicy.from_spec(proj.spec.contract)
-    path = proj.workspace.contract_path
-    if path.exists():
-        contract = Contract.load(path)
-        if contract.target == proj.spec.data.target:
-            return contract.with_policy(policy)
+    saved = saved_contract(proj)
+    if saved is not None:
+        return saved
     inferred = infer_contract(sample, target=proj.spec.data.target, ignored=ignored_columns(proj.spec),
                               types=proj.spec.data.types)
-    return widen_contract(inferred, ddf).with_policy(policy)
+    return widen_contract(inferred, ddf).with_policy(ContractPolicy.from_spec(proj.spec.contract))
 
 
 def _register(proj: Project, spec: Any, result: Any, contract: Contract, classes: list[Any], sample: pd.DataFrame,
