@@ -59,8 +59,9 @@ def trained_project(tmp_path_factory: pytest.TempPathFactory, hmda_csv: Path) ->
 
 
 _REPO = Path(__file__).resolve().parent.parent
-#: what pytest and Hypothesis keep in the folder they run from, on purpose
-_OWN_CACHES = {".pytest_cache", ".hypothesis", ".import_linter_cache"}
+#: what pytest and Hypothesis keep in the folder they run from, and the browser test's screenshots
+#: (.gitignore'd, kept for a person to look at), on purpose
+_OWN_CACHES = {".pytest_cache", ".hypothesis", ".import_linter_cache", ".pytest-artifacts"}
 
 
 @pytest.fixture(autouse=True)
