@@ -483,13 +483,15 @@ def test_logged_rows_the_contract_refuses_are_left_out_and_counted(logged_projec
     out = bundle.predict(features).records()
     old = [{"request_id": f"batch-old-{i}", "row": i, "ts": "2024-05-05T00:00:00+00:00", "source": "batch",
             "model": bundle.name, "version": bundle.version, "variant": "champion",
-            "inputs": {k: str(v) if k == "dir" else v for k, v in features.iloc[i].to_dict().items()},
+            "inputs": {k: str(v) if k in ("dir", "hir") else v for k, v in features.iloc[i].to_dict().items()},
             "prediction": o["prediction"], "probabilities": o["probabilities"], "latency_ms": 1.0}
            for i, o in enumerate(out)]
     proj.predlog.append(old)
 
     res = tabloop.monitor(logged_project)
     assert res.skipped_rows == 3
-    assert len(res.skipped_rows_why) == 3 and all("dir" in w and "batch-old-" in w for w in res.skipped_rows_why)
+    # one entry per row, naming each column it broke
+    assert len(res.skipped_rows_why) == 3
+    assert all("'dir'" in w and "'hir'" in w and "batch-old-" in w for w in res.skipped_rows_why)
     assert res.performance is not None and res.performance["rows"] == 1_200  # the figures are the usable rows'
     assert "dir" in res.drifted_features  # and the verdict is the one without them

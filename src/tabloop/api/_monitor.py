@@ -423,7 +423,7 @@ def _clipping(contract: Contract) -> Contract:
 
 def usable_logged_rows(proj: Project, bundle: ModelBundle, logged: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """The logged rows whose inputs ``bundle``'s contract takes (clipping as :func:`_clipping`), and why each
-    other row was left out.
+    other row was left out (one entry per row).
 
     A log is a record of what was answered, some of it by older versions that logged their inputs otherwise
     (a batch run before 2026-12 logged a CSV's numbers as text): a few such rows must not stop the monitor,
@@ -447,11 +447,13 @@ def usable_logged_rows(proj: Project, bundle: ModelBundle, logged: pd.DataFrame)
             break
         except ContractViolation as exc:
             bad = rows_to_reject(exc, source)
+            why: dict[int, list[str]] = {}
             for v in exc.violations:
                 if v.row is not None:
-                    record = logged.iloc[positions[v.row]]
-                    refused.append(f"request {record.get('request_id')} row {record.get('row')}, column {v.column!r}: "
-                                   f"{v.message}")
+                    why.setdefault(int(v.row), []).append(f"column {v.column!r}: {v.message}")
+            for row, said in why.items():  # one entry per row left out, whatever it broke
+                record = logged.iloc[positions[row]]
+                refused.append(f"request {record.get('request_id')} row {record.get('row')}, {'; '.join(said)}")
             positions = np.delete(positions, bad)
     if not refused:
         return logged, []
