@@ -4,7 +4,6 @@ test part streamed to one Parquet file, and a scheduler that does not answer nam
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -25,19 +24,7 @@ from tabloop.spec import validate_spec
 
 dask = pytest.importorskip("dask")
 
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[object]:
-    with dask_client(workers=2, processes=False) as c:  # threads in this process: quick to start
-        yield c
-
-
-@pytest.fixture(scope="module")
-def parts(tmp_path_factory: pytest.TempPathFactory, hmda: pd.DataFrame) -> Path:
-    folder = tmp_path_factory.mktemp("parts")
-    for i in range(4):
-        hmda.iloc[i::4].to_parquet(folder / f"part-{i}.parquet", index=False)
-    return folder
+from .._dask import client, parts  # noqa: E402,F401  (fixtures)
 
 
 def _spec(**split: object) -> object:

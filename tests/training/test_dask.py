@@ -3,7 +3,7 @@ the version registers) predicting what the Dask model predicts on the cluster, a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,26 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tabloop.data import Contract, bounded_sample, class_labels, dask_client, dask_split, read_dask_table
+from tabloop.data import Contract, bounded_sample, class_labels, dask_split, read_dask_table
 from tabloop.errors import TrainingError
 from tabloop.spec import Spec
 from tabloop.training import dask_families, dask_predictions, train_on_dask
 
 pytest.importorskip("distributed")
 
-
-@pytest.fixture(scope="module")
-def client() -> Iterator[Any]:
-    with dask_client(workers=2, processes=False) as c:  # threads in this process: quick to start
-        yield c
-
-
-@pytest.fixture(scope="module")
-def parts(tmp_path_factory: pytest.TempPathFactory, hmda: pd.DataFrame) -> Path:
-    folder = tmp_path_factory.mktemp("parts")
-    for i in range(4):
-        hmda.iloc[i::4].to_parquet(folder / f"part-{i}.parquet", index=False)
-    return folder
+from .._dask import client, parts  # noqa: E402,F401  (fixtures)
 
 
 @pytest.mark.parametrize("family", ["lightgbm", "xgboost"])

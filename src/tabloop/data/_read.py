@@ -222,7 +222,7 @@ def _read_sql(url: str, query: str | None, table: str | None) -> pd.DataFrame:
     finally:
         engine.dispose()
     if df.empty:
-        raise DataError(f"{shown}: the {what} returned no rows" if table is None else f"{shown}: {what} has no rows")
+        raise _no_rows(shown, what, table)
     return _checked_frame(df, f"{shown} ({what})", list(df.columns))
 
 
@@ -575,4 +575,9 @@ def _sql_chunks(url: str, query: str | None, table: str | None, rows: int) -> It
     finally:
         engine.dispose()
     if not seen:
-        raise DataError(f"{shown}: the {what} returned no rows" if table is None else f"{shown}: {what} has no rows")
+        raise _no_rows(shown, what, table)
+
+
+def _no_rows(shown: str, what: str, table: str | None) -> DataError:
+    """The error for a query or table with no rows, as read whole or streamed."""
+    return DataError(f"{shown}: the {what} returned no rows" if table is None else f"{shown}: {what} has no rows")
